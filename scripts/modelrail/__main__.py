@@ -1,0 +1,5 @@
+"""Allow `python -m modelrail`."""
+
+from modelrail.cli import main
+
+raise SystemExit(main())

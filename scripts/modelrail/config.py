@@ -1,0 +1,255 @@
+"""modelrail.yaml: the per-repository release policy, parsed strictly.
+
+Every problem is reported as a UsageError that names the file and the dotted key, so a
+typo in policy fails the PR check loudly instead of silently loosening the gate.
+"""
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from modelrail.errors import UsageError
+
+T = TypeVar("T")
+
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+_ENV_REF = "env:"
+DEFAULT_ENVIRONMENTS = ("dev", "staging", "canary", "prod")
+
+
+@dataclass(frozen=True)
+class MetricThreshold:
+    """One gate criterion, with the semantics of MLflow's MetricThreshold."""
+
+    greater_is_better: bool
+    threshold: float | None = None
+    min_absolute_change: float | None = None
+    min_relative_change: float | None = None
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    metrics: Mapping[str, MetricThreshold]
+    champion_alias: str = "champion"
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    tracking_uri: str | None = None
+    environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
+
+    def resolve_tracking_uri(self, source: Path) -> str:
+        """The tracking URI, with `env:NAME` read from the environment now."""
+        if self.tracking_uri is None:
+            value = os.environ.get("MLFLOW_TRACKING_URI", "")
+            if not value:
+                raise UsageError(
+                    f"{source}: registry.tracking_uri is not set and MLFLOW_TRACKING_URI "
+                    "is empty; set one of them"
+                )
+            return value
+        if self.tracking_uri.startswith(_ENV_REF):
+            name = self.tracking_uri[len(_ENV_REF) :]
+            value = os.environ.get(name, "")
+            if not value:
+                raise UsageError(
+                    f"{source}: registry.tracking_uri refers to environment variable "
+                    f"{name}, which is not set"
+                )
+            return value
+        return self.tracking_uri
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    model: str
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+    gate: GateConfig | None = None
+
+    def require_gate(self) -> GateConfig:
+        if self.gate is None or not self.gate.metrics:
+            raise UsageError(f"{self.source}: gate.metrics is required for the quality gate")
+        return self.gate
+
+
+class _Section:
+    """Typed, key-checked access to one mapping of the policy file."""
+
+    def __init__(self, data: object, key: str, source: Path) -> None:
+        if not isinstance(data, Mapping):
+            raise UsageError(f"{source}: {key or 'top level'}: expected a mapping, "
+                             f"got {_type_name(data)}")
+        self._data: Mapping[str, Any] = data
+        self._key = key
+        self._source = source
+        self._seen: set[str] = set()
+
+    def path(self, name: str) -> str:
+        return f"{self._key}.{name}" if self._key else name
+
+    def error(self, name: str, message: str) -> UsageError:
+        return UsageError(f"{self._source}: {self.path(name)}: {message}")
+
+    def has(self, name: str) -> bool:
+        return name in self._data
+
+    def raw(self, name: str) -> object:
+        self._seen.add(name)
+        return self._data.get(name)
+
+    def section(self, name: str) -> "_Section":
+        return _Section(self.raw(name), self.path(name), self._source)
+
+    def string(self, name: str) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.error(name, f"expected a non-empty string, got {_type_name(value)}")
+        return value
+
+    def required_string(self, name: str) -> str:
+        value = self.string(name)
+        if value is None:
+            raise self.error(name, "is required")
+        return value
+
+    def number(self, name: str) -> float | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = _number_from_text(value)  # YAML 1.1 reads `1e-3` as text
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(name, f"expected a number, got {_type_name(value)}")
+        if not math.isfinite(value):
+            raise self.error(name, f"expected a finite number, got {value}")
+        return float(value)
+
+    def required_boolean(self, name: str) -> bool:
+        value = self.raw(name)
+        if value is None:
+            raise self.error(name, "is required (true or false)")
+        if not isinstance(value, bool):
+            raise self.error(name, f"expected true or false, got {_type_name(value)}")
+        return value
+
+    def string_list(self, name: str) -> tuple[str, ...] | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.error(name, "expected a list of non-empty strings")
+        return tuple(value)
+
+    def children(self) -> list[tuple[str, "_Section"]]:
+        """Every entry of a mapping whose keys are user-chosen names (metric names)."""
+        self._seen.update(self._data)
+        return [(str(k), _Section(v, self.path(str(k)), self._source))
+                for k, v in self._data.items()]
+
+    def finish(self) -> None:
+        """Reject keys nobody asked for: a typo must not silently disable a check."""
+        unknown = sorted(str(k) for k in self._data if k not in self._seen)
+        if unknown:
+            known = ", ".join(sorted(self._seen)) or "none"
+            raise UsageError(
+                f"{self._source}: unknown key {self.path(unknown[0])!r} (allowed here: {known})"
+            )
+
+
+def _number_from_text(text: str) -> object:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}" if isinstance(value, str | int | float) \
+        else type(value).__name__
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a modelrail.yaml file."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{source}: policy file not found (pass --config PATH)") from None
+    except OSError as error:
+        raise UsageError(f"{source}: cannot read policy file: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{source}: policy file is not UTF-8 text") from None
+    return parse_config(load_yaml_strict(text, source), source)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_strict(text: str, source: Path) -> object:
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise UsageError(f"{source}: not valid YAML: {error}") from None
+
+
+def parse_config(data: object, source: Path) -> Config:
+    top = _Section(data, "", source)
+    model = top.required_string("model")
+    if not _MODEL_NAME.fullmatch(model):
+        raise top.error("model", f"{model!r} is not a valid model name "
+                                  "(letters, digits, '_', '-', '.')")
+    registry = _parse_registry(top.section("registry")) if top.has("registry") \
+        else RegistryConfig()
+    gate = _parse_gate(top.section("gate")) if top.has("gate") else None
+    top.finish()
+    return Config(source=source, model=model, registry=registry, gate=gate)
+
+
+def _parse_registry(section: _Section) -> RegistryConfig:
+    tracking_uri = section.string("tracking_uri")
+    environments = section.string_list("environments") or DEFAULT_ENVIRONMENTS
+    if len(set(environments)) != len(environments):
+        raise section.error("environments", "lists an environment twice")
+    section.finish()
+    return RegistryConfig(tracking_uri=tracking_uri, environments=environments)
+
+
+def _parse_gate(section: _Section) -> GateConfig:
+    metrics_section = section.section("metrics")
+    metrics = {name: _parse_threshold(child) for name, child in metrics_section.children()}
+    alias = section.string("champion_alias") or "champion"
+    section.finish()
+    return GateConfig(metrics=metrics, champion_alias=alias)
+
+
+def _parse_threshold(section: _Section) -> MetricThreshold:
+    threshold = MetricThreshold(
+        greater_is_better=section.required_boolean("greater_is_better"),
+        threshold=section.number("threshold"),
+        min_absolute_change=section.number("min_absolute_change"),
+        min_relative_change=section.number("min_relative_change"),
+    )
+    section.finish()
+    return threshold

@@ -1,0 +1,217 @@
+"""The quality gate: a candidate's metrics against absolute bounds and the champion.
+
+Semantics follow MLflow's MetricThreshold. For a metric where greater is better:
+    candidate >= threshold
+    candidate >= champion + min_absolute_change
+    candidate >= champion + min_relative_change * |champion|
+and mirrored when lower is better. A negative change allows a bounded regression.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from modelrail.config import MetricThreshold
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison inside a metric's verdict."""
+
+    kind: str  # threshold | min_absolute_change | min_relative_change
+    required: float  # the bound the candidate had to reach
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    name: str
+    candidate: float | None
+    champion: float | None
+    greater_is_better: bool
+    passed: bool
+    reason: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def change(self) -> float | None:
+        if self.candidate is None or self.champion is None:
+            return None
+        change = self.candidate - self.champion
+        return change if math.isfinite(change) else None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    model: str
+    passed: bool
+    champion: str | None  # e.g. "models:/ranker@champion", None when there is none
+    metrics: list[MetricVerdict]
+    notes: list[str]
+
+    def failures(self) -> list[MetricVerdict]:
+        return [m for m in self.metrics if not m.passed]
+
+    def to_json(self) -> dict[str, object]:
+        report: dict[str, object] = _json_safe({
+            "model": self.model,
+            "passed": self.passed,
+            "champion": self.champion,
+            "notes": self.notes,
+            "metrics": [
+                {**asdict(m), "change": m.change, "checks": [asdict(c) for c in m.checks]}
+                for m in self.metrics
+            ],
+        })
+        return report
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null: the report must be strict JSON for fromJSON()."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def result_from_json(report: Mapping[str, Any]) -> GateResult:
+    """Rebuild a GateResult from `to_json()` output (it crosses jobs as a step output)."""
+    metrics = [
+        MetricVerdict(
+            name=str(m["name"]),
+            candidate=_optional_float(m["candidate"]),
+            champion=_optional_float(m["champion"]),
+            greater_is_better=bool(m["greater_is_better"]),
+            passed=bool(m["passed"]),
+            reason=str(m["reason"]),
+            checks=[Check(str(c["kind"]), float(c["required"]), bool(c["passed"]),
+                          str(c["detail"])) for c in m["checks"]],
+        )
+        for m in report["metrics"]
+    ]
+    champion = report.get("champion")
+    return GateResult(model=str(report["model"]), passed=bool(report["passed"]), metrics=metrics,
+                      champion=str(champion) if champion else None,
+                      notes=[str(n) for n in report.get("notes", [])])
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def evaluate_gate(
+    model: str,
+    policy: Mapping[str, MetricThreshold],
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    champion_ref: str | None = None,
+) -> GateResult:
+    """Judge every metric of `policy`; `champion` is None when no champion exists yet."""
+    notes: list[str] = []
+    if champion is None:
+        notes.append("no champion model yet: champion-relative checks were skipped")
+    verdicts = [
+        _judge_metric(name, rule, candidate, champion, notes) for name, rule in policy.items()
+    ]
+    return GateResult(
+        model=model,
+        passed=all(v.passed for v in verdicts),
+        champion=champion_ref if champion is not None else None,
+        metrics=verdicts,
+        notes=notes,
+    )
+
+
+def _judge_metric(
+    name: str,
+    rule: MetricThreshold,
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    notes: list[str],
+) -> MetricVerdict:
+    value = candidate.get(name)
+    base = champion.get(name) if champion is not None else None
+
+    def verdict(passed: bool, reason: str, checks: list[Check]) -> MetricVerdict:
+        return MetricVerdict(name, value, base, rule.greater_is_better, passed, reason, checks)
+
+    if value is None:
+        have = ", ".join(sorted(candidate)) or "none"
+        return verdict(False, f"{name}: missing from the candidate metrics (have: {have})", [])
+    if not math.isfinite(value):
+        return verdict(False, f"{name}: candidate value is {value}, not a finite number", [])
+
+    checks: list[Check] = []
+    if rule.threshold is not None:
+        checks.append(_bound_check(name, "threshold", value, rule.threshold, rule))
+    if champion is not None and _has_relative_rule(rule):
+        if base is not None and math.isfinite(base):
+            checks.extend(_champion_checks(name, value, base, rule))
+        else:
+            notes.append(f"{name}: the champion has no finite value; "
+                         "champion-relative checks were skipped")
+
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        return verdict(False, "; ".join(c.detail for c in failed), checks)
+    if not checks:
+        return verdict(True, f"{name} = {_fmt(value)} (no bound applies)", checks)
+    return verdict(True, "; ".join(c.detail for c in checks), checks)
+
+
+def _has_relative_rule(rule: MetricThreshold) -> bool:
+    return rule.min_absolute_change is not None or rule.min_relative_change is not None
+
+
+def _champion_checks(name: str, value: float, base: float, rule: MetricThreshold) -> list[Check]:
+    sign = 1.0 if rule.greater_is_better else -1.0
+    checks = []
+    if rule.min_absolute_change is not None:
+        required = base + sign * rule.min_absolute_change
+        checks.append(_bound_check(name, "min_absolute_change", value, required, rule,
+                                    champion=base))
+    if rule.min_relative_change is not None:
+        required = base + sign * rule.min_relative_change * abs(base)
+        checks.append(_bound_check(name, "min_relative_change", value, required, rule,
+                                    champion=base))
+    return checks
+
+
+def _bound_check(
+    name: str,
+    kind: str,
+    value: float,
+    required: float,
+    rule: MetricThreshold,
+    *,
+    champion: float | None = None,
+) -> Check:
+    op = ">=" if rule.greater_is_better else "<="
+    # A candidate exactly at the bound passes, even when float arithmetic put the bound
+    # a few ulps away (champion 0.1 + change 0.2 = 0.30000000000000004).
+    at_bound = math.isclose(value, required, rel_tol=1e-9, abs_tol=1e-12)
+    passed = at_bound or (value >= required if rule.greater_is_better else value <= required)
+    shortfall = abs(required - value)
+    if champion is None:
+        what = f"threshold {_fmt(required)}"
+    else:
+        change = value - champion
+        relative = f" ({change / abs(champion):+.2%})" if champion != 0 else ""
+        setting = getattr(rule, kind)
+        what = (f"{_fmt(required)} = champion {_fmt(champion)} with {kind} {setting:g}; "
+                f"change {change:+.6g}{relative}")
+    if passed:
+        detail = f"{name} {_fmt(value)} {op} {what}"
+    else:
+        worse = "below" if rule.greater_is_better else "above"
+        detail = f"{name} {_fmt(value)} is {worse} {what}, off by {_fmt(shortfall)}"
+    return Check(kind=kind, required=required, passed=passed, detail=detail)

@@ -1,0 +1,133 @@
+"""The MLflow model registry, through mlflow-skinny, with bounded retries.
+
+MLflow's own HTTP retries are turned down to none so that one policy (RetryPolicy)
+decides how long a command waits before failing closed with exit 3.
+"""
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from modelrail.errors import ModelrailError, ServiceError, UsageError
+from modelrail.redact import redact_text, redact_url
+from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+T = TypeVar("T")
+
+_ALIAS = re.compile(r"^[\w\-]+$")
+_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """`name@alias`, also accepted as `models:/name@alias`."""
+
+    name: str
+    alias: str
+
+    @classmethod
+    def parse(cls, value: str, flag: str = "--champion-model") -> "ModelRef":
+        text = value.removeprefix("models:/")
+        name, sep, alias = text.rpartition("@")
+        if not sep or not name or not alias:
+            raise UsageError(f"{flag}: expected NAME@ALIAS, got {value!r}")
+        validate_alias(alias, flag)
+        return cls(name, alias)
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}"
+
+
+def validate_alias(alias: str, field: str) -> None:
+    """MLflow's alias rules: `^[\\w\\-]*$`, and `latest` / `v<digits>` are reserved."""
+    if not _ALIAS.match(alias) or _RESERVED_ALIAS.match(alias):
+        raise UsageError(f"{field}: {alias!r} is not a valid MLflow alias "
+                         "(letters, digits, '_' and '-'; not 'latest' or 'v<number>')")
+
+
+class NotFoundError(ModelrailError):
+    """The registry has no such model, version, alias or run."""
+
+
+class Registry:
+    """The registry calls modelrail makes, each with retries and clean errors."""
+
+    def __init__(self, tracking_uri: str, policy: RetryPolicy | None = None) -> None:
+        self.tracking_uri = tracking_uri
+        self.policy = policy or RetryPolicy.from_env()
+        self._client = _make_client(tracking_uri, self.policy)
+
+    def call(self, what: str, operation: Callable[["MlflowClient"], T]) -> T:
+        """Run one client operation; NotFoundError, UsageError or ServiceError on failure."""
+        secrets = (os.environ.get("MLFLOW_TRACKING_TOKEN", ""),
+                   os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
+
+        def attempt() -> T:
+            try:
+                return operation(self._client)
+            except Exception as error:
+                raise _classify(error, what, secrets) from error
+
+        try:
+            return call_with_retries(attempt, self.policy)
+        except TransientError as error:
+            raise ServiceError(
+                f"MLflow at {redact_url(self.tracking_uri)} kept failing after "
+                f"{self.policy.attempts} attempts ({what}): {error}"
+            ) from None
+
+    def champion_metrics(self, ref: ModelRef) -> dict[str, float] | None:
+        """Metrics of the run behind `ref`; None when the model or alias does not exist."""
+        try:
+            version = self.call(f"resolve {ref.uri}",
+                                lambda c: c.get_model_version_by_alias(ref.name, ref.alias))
+        except NotFoundError:
+            return None
+        run_id: str | None = version.run_id
+        if not run_id:
+            raise UsageError(f"{ref.uri} (version {version.version}) has no run, so it has no "
+                             "metrics to compare against")
+        run = self.call(f"read run {run_id}", lambda c: c.get_run(run_id))
+        return {key: float(value) for key, value in run.data.metrics.items()}
+
+
+def _make_client(tracking_uri: str, policy: RetryPolicy) -> "MlflowClient":
+    # Our RetryPolicy owns retries; MLflow's urllib3 retries would multiply the wait.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(policy.timeout, 1))))
+    try:
+        from mlflow import MlflowClient  # noqa: PLC0415 - optional extra, imported on use
+    except ImportError:
+        raise UsageError("the MLflow registry needs the mlflow extra: "
+                         "pip install 'modelrail[mlflow]'") from None
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def _alias_missing(error: Exception) -> bool:
+    """MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE, not 404."""
+    text = str(error)
+    return "alias" in text and "not found" in text
+
+
+def _classify(error: Exception, what: str, secrets: tuple[str, ...]) -> Exception:
+    """Map an MLflow client exception to retry (TransientError) or a final error."""
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    message = redact_text(str(error), secrets)
+    if not isinstance(error, MlflowException):
+        return TransientError(message) if isinstance(error, OSError) else error
+    status: int = error.get_http_status_code()  # type: ignore[no-untyped-call]
+    if status in (401, 403):
+        return UsageError(f"MLflow refused the credentials ({what}): {message}. "
+                          "Check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD")
+    if status == 404 or error.error_code == "RESOURCE_DOES_NOT_EXIST" or _alias_missing(error):
+        return NotFoundError(f"{what}: {message}")
+    if status >= 500 or status == 429:
+        return TransientError(message)
+    return UsageError(f"MLflow rejected the request ({what}): {message}")

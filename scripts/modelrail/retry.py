@@ -1,0 +1,82 @@
+"""Bounded retries with exponential backoff for calls to remote services."""
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from modelrail.errors import UsageError
+
+T = TypeVar("T")
+
+
+class TransientError(Exception):
+    """Raised by a call that may succeed if tried again (5xx, timeout, refused)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before failing closed.
+
+    The defaults give up after about 8 s of waiting plus the request timeouts, short
+    enough for a CI step and long enough to ride out a server restart.
+    """
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    timeout: float = 15.0
+
+    @classmethod
+    def from_env(cls) -> "RetryPolicy":
+        """Read MODELRAIL_RETRY_ATTEMPTS, _BASE_DELAY and MODELRAIL_HTTP_TIMEOUT."""
+        default = cls()
+        return cls(
+            attempts=int(_env_number("MODELRAIL_RETRY_ATTEMPTS", default.attempts)),
+            base_delay=_env_number("MODELRAIL_RETRY_BASE_DELAY", default.base_delay),
+            max_delay=default.max_delay,
+            timeout=_env_number("MODELRAIL_HTTP_TIMEOUT", default.timeout),
+        )
+
+    def delays(self) -> list[float]:
+        """Sleep before each retry: base, 2·base, 4·base … capped at max_delay."""
+        return [min(self.base_delay * 2**i, self.max_delay) for i in range(self.attempts - 1)]
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"environment variable {name}: expected a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"environment variable {name}: expected a finite number >= 0, "
+                         f"got {raw!r}")
+    if name == "MODELRAIL_RETRY_ATTEMPTS" and (value < 1 or not value.is_integer()):
+        raise UsageError(f"environment variable {name}: expected a whole number >= 1, "
+                         f"got {raw!r}")
+    return value
+
+
+def call_with_retries(
+    call: Callable[[], T],
+    policy: RetryPolicy,
+    on_retry: Callable[[int, TransientError], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `call`, retrying TransientError per `policy`; re-raise the last one."""
+    delays = policy.delays()
+    for attempt, delay in enumerate([*delays, None], start=1):
+        try:
+            return call()
+        except TransientError as error:
+            if delay is None:
+                raise
+            if on_retry is not None:
+                on_retry(attempt, error)
+            sleep(delay)
+    raise AssertionError("unreachable: the loop returns or raises")

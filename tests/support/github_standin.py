@@ -1,0 +1,266 @@
+"""A local stand-in for the slice of GitHub's REST API that modelrail uses.
+
+It follows the real API's semantics for issue comments:
+
+- ``GET  /repos/{owner}/{repo}/issues/{number}/comments`` — ``per_page`` (default 30,
+  max 100) and ``page`` (1-based) pagination, with an RFC 5988 ``Link`` header carrying
+  ``rel="next"``/``rel="last"`` (and ``rel="prev"``/``rel="first"``) as absolute URLs;
+- ``POST /repos/{owner}/{repo}/issues/{number}/comments`` — ``{"body": ...}``, 201;
+- ``PATCH /repos/{owner}/{repo}/issues/comments/{id}`` — ``{"body": ...}``, 200 (404 when
+  the id is unknown).
+
+Every request is recorded (method, path, query, headers, JSON body). Faults can be
+injected: ``deny_writes`` answers POST/PATCH with 403 "Resource not accessible by
+integration" (what a fork PR's read-only token gets), ``fail_next(n)`` answers the next
+``n`` requests with 500, ``always_fail`` answers every request with 500.
+
+Usage::
+
+    with GitHubStandIn() as github:
+        github.seed("acme/ranker", 7, ["hello"])
+        client = GitHubClient("tok", api_url=github.url)
+"""
+
+import json
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+_LIST_OR_CREATE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
+_EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
+DENIED_MESSAGE = "Resource not accessible by integration"
+_UNPARSEABLE = object()
+_Answer = tuple[int, dict[str, str], Any]  # status, extra headers, JSON payload
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str  # as requested, API prefix included
+    query: dict[str, str]
+    headers: dict[str, str]  # header names lower-cased
+    json: Any  # the parsed body; the raw text when it was not JSON; None when empty
+
+
+@dataclass
+class _State:
+    comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    next_id: int = 1000
+    deny_writes: bool = False
+    fail_remaining: int = 0
+    fail_method: str | None = None
+    always_fail: bool = False
+
+
+class GitHubStandIn:
+    """A threaded HTTP server on 127.0.0.1 (free port); use as a context manager."""
+
+    def __init__(self, login: str = "github-actions[bot]", prefix: str = "") -> None:
+        """`prefix` serves the API under a path, as GitHub Enterprise Server does (/api/v3)."""
+        self.login = login
+        self.prefix = prefix.rstrip("/")
+        self._state = _State()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.01}, daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The API base URL (what GITHUB_API_URL would be)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}{self.prefix}"
+
+    def start(self) -> "GitHubStandIn":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "GitHubStandIn":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- test controls -----------------------------------------------------------------
+
+    def seed(self, repo: str, number: int, bodies: list[str]) -> list[int]:
+        """Add existing comments to an issue/PR; returns their ids in order."""
+        with self._lock:
+            return [self._add_comment(repo, number, body, self.login)["id"]
+                    for body in bodies]
+
+    def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(c) for c in self._state.comments.get((repo, number), [])]
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._state.requests)
+
+    def requests_by(self, method: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._state.requests.clear()
+
+    def deny_writes(self, deny: bool = True) -> None:
+        with self._lock:
+            self._state.deny_writes = deny
+
+    def fail_next(self, count: int, method: str | None = None) -> None:
+        """Answer the next `count` requests (of `method`, or any) with HTTP 500."""
+        with self._lock:
+            self._state.fail_remaining = count
+            self._state.fail_method = method
+
+    def always_fail(self, fail: bool = True) -> None:
+        with self._lock:
+            self._state.always_fail = fail
+
+    # -- implementation ----------------------------------------------------------------
+
+    def _add_comment(self, repo: str, number: int, body: str, login: str) -> dict[str, Any]:
+        state = self._state
+        state.next_id += 1
+        comment_id = state.next_id
+        comment = {
+            "id": comment_id,
+            "body": body,
+            "user": {"login": login, "type": "Bot"},
+            "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+            "url": f"{self.url}/repos/{repo}/issues/comments/{comment_id}",
+        }
+        state.comments.setdefault((repo, number), []).append(comment)
+        return comment
+
+    def _find(self, repo: str, comment_id: int) -> dict[str, Any] | None:
+        for (owner_repo, _), comments in self._state.comments.items():
+            if owner_repo != repo:
+                continue
+            for comment in comments:
+                if comment["id"] == comment_id:
+                    return comment
+        return None
+
+    def _handle(
+        self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes
+    ) -> _Answer:
+        split = urlsplit(raw_path)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        try:
+            body = json.loads(raw_body) if raw_body else None
+        except ValueError:
+            body = _UNPARSEABLE
+        with self._lock:
+            state = self._state
+            recorded = raw_body.decode(errors="replace") if body is _UNPARSEABLE else body
+            state.requests.append(RecordedRequest(method, split.path, query, headers, recorded))
+            injected = state.fail_remaining > 0 and state.fail_method in (None, method)
+            if state.always_fail or injected:
+                state.fail_remaining -= 1 if injected else 0
+                return 500, {}, {"message": "Server Error"}
+            if body is _UNPARSEABLE:
+                return 400, {}, {"message": "Problems parsing JSON"}
+            if method in ("POST", "PATCH") and state.deny_writes:
+                return 403, {}, {
+                    "message": DENIED_MESSAGE,
+                    "documentation_url": "https://docs.github.com/rest",
+                }
+            if not split.path.startswith(self.prefix + "/"):
+                return 404, {}, {"message": "Not Found"}
+            return self._route(method, split.path[len(self.prefix):], query, body)
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> _Answer:
+        listing = _LIST_OR_CREATE.match(path)
+        edit = _EDIT.match(path)
+        if listing and method == "GET":
+            return self._list(listing["repo"], int(listing["number"]), path, query)
+        writes = (listing and method == "POST") or (edit and method == "PATCH")
+        if writes and not (isinstance(body, dict) and isinstance(body.get("body"), str)):
+            return 422, {}, {"message": "Invalid request: body is required"}
+        if listing and method == "POST":
+            created = self._add_comment(listing["repo"], int(listing["number"]),
+                                        body["body"], self.login)
+            return 201, {}, dict(created)
+        if edit and method == "PATCH":
+            comment = self._find(edit["repo"], int(edit["id"]))
+            if comment is not None:
+                comment["body"] = body["body"]
+                return 200, {}, dict(comment)
+        return 404, {}, {"message": "Not Found"}
+
+    def _list(
+        self, repo: str, number: int, path: str, query: dict[str, str]
+    ) -> _Answer:
+        try:
+            per_page = min(max(int(query.get("per_page", "30")), 1), 100)
+            page = max(int(query.get("page", "1")), 1)
+        except ValueError:
+            return 422, {}, {"message": "Invalid pagination parameters"}
+        items = self._state.comments.get((repo, number), [])
+        last = max(1, math.ceil(len(items) / per_page))
+        chunk = [dict(c) for c in items[(page - 1) * per_page : page * per_page]]
+
+        def link(target: int, rel: str) -> str:
+            return f'<{self.url}{path}?{urlencode({"per_page": per_page, "page": target})}>; ' \
+                   f'rel="{rel}"'
+
+        links = []
+        if page < last:
+            links += [link(page + 1, "next"), link(last, "last")]
+        if page > 1:
+            links += [link(page - 1, "prev"), link(1, "first")]
+        headers = {"Link": ", ".join(links)} if links else {}
+        return 200, headers, chunk
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are separate writes
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw_body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra, payload = standin._handle(
+                    self.command, self.path, headers, raw_body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = _serve  # noqa: N815 - http.server's naming
+            do_POST = _serve  # noqa: N815
+            do_PATCH = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Keep test output quiet."""
+
+        return Handler

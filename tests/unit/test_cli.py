@@ -1,0 +1,407 @@
+"""The `modelrail` command in-process: exit codes, --json, runner files, pr-report."""
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from modelrail import __version__
+from modelrail.cli import main
+
+from tests.support.github_standin import GitHubStandIn
+
+POLICY = """\
+model: ranker
+gate:
+  metrics:
+    roc_auc: {threshold: 0.80, min_relative_change: 0.0, greater_is_better: true}
+    latency_p95_ms: {threshold: 50, greater_is_better: false}
+"""
+
+ENV_VARS = (
+    "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "GITHUB_EVENT_PATH",
+    "GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "MLFLOW_TRACKING_URI",
+    "MODELRAIL_RETRY_ATTEMPTS", "MODELRAIL_RETRY_BASE_DELAY", "MODELRAIL_HTTP_TIMEOUT",
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+)
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
+    return tmp_path
+
+
+def metrics(path: Path, **values: float) -> Path:
+    path.write_text(json.dumps(values), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def good(workdir: Path) -> Path:
+    return metrics(workdir / "good.json", roc_auc=0.86, latency_p95_ms=42.0)
+
+
+@pytest.fixture
+def bad(workdir: Path) -> Path:
+    return metrics(workdir / "bad.json", roc_auc=0.75, latency_p95_ms=42.0)
+
+
+@pytest.fixture
+def runner_files(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    output, summary = workdir / "output", workdir / "summary.md"
+    output.touch()
+    summary.touch()
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    return output, summary
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """GITHUB_OUTPUT heredoc entries, parsed as actions/runner does."""
+    values: dict[str, str] = {}
+    lines = iter(text.split("\n"))
+    for line in lines:
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            body: list[str] = []
+            for value_line in lines:
+                if value_line == delimiter:
+                    break
+                body.append(value_line)
+            else:
+                raise ValueError(f"unterminated {delimiter}")
+            values[name] = "\n".join(body)
+    return values
+
+
+def gate_report(workdir: Path, candidate: Path, name: str) -> Path:
+    path = workdir / name
+    main(["gate", "--candidate", str(candidate), "--json", str(path)])
+    return path
+
+
+@pytest.fixture
+def reports(workdir: Path, good: Path, bad: Path) -> tuple[Path, Path]:
+    """`gate --json` reports: (failed, passed)."""
+    return gate_report(workdir, bad, "failed.json"), gate_report(workdir, good, "passed.json")
+
+
+# -- gate -------------------------------------------------------------------------------
+
+
+def test_gate_pass_exits_0(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", "--candidate", str(good)]) == 0
+
+    out, err = capsys.readouterr()
+    assert "quality gate passed" in out
+    assert "note: no champion model yet" in out
+    assert err == ""
+
+
+def test_gate_fail_exits_1_and_says_why(bad: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", "--candidate", str(bad)]) == 1
+
+    out, err = capsys.readouterr()
+    assert "FAIL  roc_auc 0.75 is below threshold 0.8, off by 0.05" in out
+    assert "quality gate FAILED" in out
+    assert "error: Quality gate: roc_auc: roc_auc 0.75 is below threshold 0.8" in err
+
+
+def test_gate_fail_annotates_on_a_runner(
+    bad: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+
+    assert main(["gate", "--candidate", str(bad)]) == 1
+
+    out = capsys.readouterr().out
+    assert "::error title=Quality gate%3A roc_auc::roc_auc 0.75 is below" in out
+
+
+@pytest.mark.parametrize(
+    ("policy", "named"),
+    [
+        (POLICY.replace("threshold: 50", "threshold: fifty"),
+         "gate.metrics.latency_p95_ms.threshold"),
+        (POLICY.replace("greater_is_better: false", "greater_is_better: 'no'"),
+         "gate.metrics.latency_p95_ms.greater_is_better"),
+        (POLICY + "rollouts: {}\n", "'rollouts'"),
+        ("model: [ranker\n", "not valid YAML"),
+        ("model: ranker\n", "gate.metrics is required"),
+    ],
+)
+def test_bad_config_exits_2_naming_the_key(
+    workdir: Path, good: Path, capsys: pytest.CaptureFixture[str], policy: str, named: str
+) -> None:
+    (workdir / "modelrail.yaml").write_text(policy, encoding="utf-8")
+
+    assert main(["gate", "--candidate", str(good)]) == 2
+
+    out, err = capsys.readouterr()
+    assert named in err
+    assert "modelrail.yaml" in err
+    assert "Traceback" not in out + err
+
+
+def test_missing_files_exit_2_naming_the_file(
+    workdir: Path, good: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gate", "--config", "other.yaml", "--candidate", str(good)]) == 2
+    assert "other.yaml: policy file not found" in capsys.readouterr().err
+
+    assert main(["gate", "--candidate", "nope.json"]) == 2
+    assert "nope.json: metrics file not found" in capsys.readouterr().err
+
+    assert main(["gate", "--candidate", str(good), "--champion", "champ.json"]) == 2
+    assert "champ.json: metrics file not found" in capsys.readouterr().err
+
+
+def test_non_utf8_policy_exits_2_without_traceback(workdir: Path, good: Path) -> None:
+    (workdir / "modelrail.yaml").write_bytes((POLICY + "# propriétaire\n").encode("latin-1"))
+
+    assert main(["gate", "--candidate", str(good)]) == 2
+
+
+def test_json_file_has_the_report(workdir: Path, bad: Path) -> None:
+    out = workdir / "gate.json"
+
+    assert main(["gate", "--candidate", str(bad), "--json", str(out)]) == 1
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["passed"] is False
+    assert report["model"] == "ranker"
+    assert report["champion"] is None
+    by_name = {m["name"]: m for m in report["metrics"]}
+    assert set(by_name) == {"roc_auc", "latency_p95_ms"}
+    assert by_name["roc_auc"]["candidate"] == 0.75
+    assert by_name["roc_auc"]["passed"] is False
+    assert by_name["latency_p95_ms"]["passed"] is True
+
+
+def test_unwritable_json_path_exits_2(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gate", "--candidate", str(good), "--json", "no/such/dir/gate.json"]) == 2
+    assert "--json no/such/dir/gate.json: cannot write" in capsys.readouterr().err
+
+
+def test_runner_outputs_and_summary(
+    workdir: Path, bad: Path, runner_files: tuple[Path, Path]
+) -> None:
+    output, summary = runner_files
+    json_path = workdir / "gate.json"
+
+    assert main(["gate", "--candidate", str(bad), "--json", str(json_path)]) == 1
+
+    outputs = parse_outputs(output.read_text(encoding="utf-8"))
+    assert outputs["passed"] == "false"
+    assert json.loads(outputs["report"]) == json.loads(json_path.read_text(encoding="utf-8"))
+    markdown = summary.read_text(encoding="utf-8")
+    assert outputs["markdown"].strip() == markdown.strip()
+    assert "Quality gate failed: `ranker`" in markdown
+    assert "| metric | candidate | champion | change | required | result |" in markdown
+    assert re.search(r"^\| `roc_auc` \| 0\.75 \| .* \| ❌ \|$", markdown, re.M)
+    assert re.search(r"^\| `latency_p95_ms` \| 42 \| .* \| ✅ \|$", markdown, re.M)
+
+
+def test_runner_outputs_on_pass(good: Path, runner_files: tuple[Path, Path]) -> None:
+    output, summary = runner_files
+
+    assert main(["gate", "--candidate", str(good)]) == 0
+
+    assert parse_outputs(output.read_text(encoding="utf-8"))["passed"] == "true"
+    assert "Quality gate passed" in summary.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("candidate_auc", "code"), [(0.84, 1), (0.85, 0), (0.86, 0)])
+def test_champion_file_enables_relative_checks(
+    workdir: Path, capsys: pytest.CaptureFixture[str], candidate_auc: float, code: int
+) -> None:
+    champion = metrics(workdir / "champion.yaml", roc_auc=0.85, latency_p95_ms=40.0)
+    candidate = metrics(workdir / "candidate.json", roc_auc=candidate_auc, latency_p95_ms=45.0)
+    out = workdir / "gate.json"
+
+    assert main(["gate", "--candidate", str(candidate), "--champion", str(champion),
+                 "--json", str(out)]) == code
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["champion"] == str(champion)
+    assert report["notes"] == []
+    roc = report["metrics"][0]
+    assert roc["champion"] == 0.85
+    assert [c["kind"] for c in roc["checks"]] == ["threshold", "min_relative_change"]
+    assert "no champion" not in capsys.readouterr().out
+
+
+def test_nan_candidate_report_is_strict_json(workdir: Path) -> None:
+    candidate = workdir / "nan.json"
+    candidate.write_text('{"roc_auc": NaN, "latency_p95_ms": 40}', encoding="utf-8")
+    out = workdir / "gate.json"
+
+    assert main(["gate", "--candidate", str(candidate), "--json", str(out)]) == 1
+
+    def reject(token: str) -> Any:
+        raise ValueError(f"non-standard JSON constant {token}")
+
+    json.loads(out.read_text(encoding="utf-8"), parse_constant=reject)
+
+
+# -- pr-report --------------------------------------------------------------------------
+
+
+def test_pr_report_exit_with_gate(
+    reports: tuple[Path, Path], runner_files: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    failed, passed = reports
+    _, summary = runner_files
+    summary.write_text("", encoding="utf-8")
+    capsys.readouterr()
+
+    args = ["pr-report", "--model", "m", "--no-comment", "--exit-with-gate", "--gate"]
+    assert main([*args, str(failed)]) == 1
+    assert "FAIL  roc_auc 0.75 is below threshold 0.8" in capsys.readouterr().out
+    assert main([*args, str(passed)]) == 0
+    assert main(["pr-report", "--model", "m", "--no-comment", "--gate", str(failed)]) == 0
+
+    text = summary.read_text(encoding="utf-8")
+    assert text.count("Quality gate failed") == 2
+    assert text.count("Quality gate passed") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not readable JSON"),
+        ("[]", "expected a JSON object"),
+        ('{"passed": true}', "not a modelrail gate report"),
+        ('{"passed": true, "model": "m", "metrics": [{"name": "a"}]}',
+         "not a modelrail gate report"),
+    ],
+)
+def test_pr_report_bad_gate_file_exits_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    (workdir / "gate.json").write_text(content, encoding="utf-8")
+
+    assert main(["pr-report", "--gate", "gate.json", "--model", "m", "--no-comment"]) == 2
+
+    out, err = capsys.readouterr()
+    assert "--gate" in err
+    assert message in err
+    assert "Traceback" not in out + err
+
+
+def test_pr_report_missing_gate_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pr-report", "--gate", "none.json", "--model", "m", "--no-comment"]) == 2
+    assert "--gate none.json: file not found" in capsys.readouterr().err
+
+
+def test_pr_report_without_token_skips_the_comment(
+    workdir: Path, good: Path, runner_files: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = gate_report(workdir, good, "gate.json")
+    capsys.readouterr()
+
+    assert main(["pr-report", "--gate", str(report), "--model", "m"]) == 0
+
+    assert "no GITHUB_TOKEN" in capsys.readouterr().err
+    assert "Quality gate passed" in runner_files[1].read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def github(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
+    """GitHub at a local stand-in, a token, a repository and a pull_request event for #9."""
+    event = workdir / "event.json"
+    event.write_text(json.dumps({"number": 9, "pull_request": {"number": 9}}), "utf-8")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    with GitHubStandIn() as standin:
+        monkeypatch.setenv("GITHUB_API_URL", standin.url)
+        monkeypatch.setenv("GITHUB_TOKEN", "ghs_cliTestToken")
+        monkeypatch.setenv("GITHUB_REPOSITORY", "acme/ranker")
+        monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")
+        yield standin
+
+
+def test_pr_report_comment_is_sticky_across_reruns(
+    reports: tuple[Path, Path], github: GitHubStandIn, runner_files: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    failed, passed = reports
+    # no --pr: the number comes from the event payload (GITHUB_EVENT_PATH)
+
+    assert main(["pr-report", "--gate", str(failed), "--model", "ranker"]) == 0
+    assert main(["pr-report", "--gate", str(failed), "--model", "ranker"]) == 0
+    assert main(["pr-report", "--gate", str(passed), "--model", "ranker"]) == 0
+
+    [comment] = github.comments("acme/ranker", 9)
+    assert comment["body"].startswith("<!-- modelrail:pr-report ranker -->\n")
+    assert "Quality gate passed" in comment["body"]
+    assert [r.method for r in github.requests if r.method != "GET"] == ["POST", "PATCH"]
+    out = capsys.readouterr().out
+    assert "PR comment created" in out
+    assert "PR comment unchanged" in out
+    assert "PR comment updated" in out
+    outputs = parse_outputs(runner_files[0].read_text(encoding="utf-8"))
+    assert outputs["comment-url"] == comment["html_url"]
+
+
+def test_pr_report_forbidden_comment_still_exits_0(
+    workdir: Path, good: Path, github: GitHubStandIn, runner_files: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = gate_report(workdir, good, "gate.json")
+    github.deny_writes()
+
+    assert main(["pr-report", "--gate", str(report), "--model", "ranker", "--pr", "3"]) == 0
+
+    err = capsys.readouterr().err
+    assert "PR comment skipped" in err
+    assert "Resource not accessible by integration" in err
+    assert "ghs_cliTestToken" not in err
+    assert "Quality gate passed" in runner_files[1].read_text(encoding="utf-8")
+
+
+def test_pr_report_github_down_exits_3(
+    workdir: Path, good: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = gate_report(workdir, good, "gate.json")
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    github.always_fail()
+
+    assert main(["pr-report", "--gate", str(report), "--model", "ranker", "--pr", "3"]) == 3
+
+    out, err = capsys.readouterr()
+    assert "kept failing after 2 attempts" in err
+    assert "ghs_cliTestToken" not in out + err
+    assert len(github.requests) == 2
+
+
+# -- argparse -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["deploy"], [], ["gate"], ["pr-report", "--model", "m"], ["gate", "--candidate", "x",
+                                                               "--champion", "a",
+                                                               "--champion-model", "m@c"]],
+)
+def test_usage_errors_from_argparse_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+
+    assert caught.value.code == 2
+    assert "usage: modelrail" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == __version__

@@ -1,0 +1,128 @@
+"""Metrics files (DVC style): nested JSON/YAML flattened to dotted numeric names."""
+
+import math
+from pathlib import Path
+
+import pytest
+from modelrail.errors import ExitCode, UsageError
+from modelrail.metrics_file import flatten_metrics, is_number, load_metrics
+
+NESTED_JSON = """\
+{
+  "roc_auc": 0.91,
+  "epochs": 12,
+  "eval": {"loss": 0.25, "per_class": {"cat": {"f1": 0.8}, "dog": {"f1": 0.7}}},
+  "converged": true,
+  "note": "trained on v3",
+  "history": [0.1, 0.2],
+  "empty": null,
+  "drift": NaN
+}
+"""
+
+NESTED_YAML = """\
+roc_auc: 0.91
+epochs: 12
+eval:
+  loss: 0.25
+  per_class:
+    cat: {f1: 0.8}
+    dog: {f1: 0.7}
+converged: true
+note: trained on v3
+history: [0.1, 0.2]
+empty:
+drift: .nan
+"""
+
+EXPECTED = {
+    "roc_auc": 0.91,
+    "epochs": 12.0,
+    "eval.loss": 0.25,
+    "eval.per_class.cat.f1": 0.8,
+    "eval.per_class.dog.f1": 0.7,
+}
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("name", "text"), [("metrics.json", NESTED_JSON),
+                                            ("metrics.yaml", NESTED_YAML),
+                                            ("metrics.yml", NESTED_YAML)])
+def test_nested_file_is_flattened_to_dotted_names(tmp_path: Path, name: str, text: str) -> None:
+    metrics = load_metrics(write(tmp_path, name, text))
+
+    drift = metrics.pop("drift")
+    assert math.isnan(drift)  # kept, so the gate can fail it loudly
+    assert metrics == EXPECTED
+    assert all(type(v) is float for v in metrics.values())
+
+
+def test_booleans_strings_lists_and_nulls_are_ignored() -> None:
+    assert flatten_metrics({"ok": True, "off": False, "s": "0.5", "l": [1, 2], "n": None}) == {}
+
+
+def test_flatten_prefix_and_non_string_keys() -> None:
+    assert flatten_metrics({"a": {1: 2, "b": {"c": 3.5}}}, "run") == {"run.a.1": 2.0,
+                                                                      "run.a.b.c": 3.5}
+
+
+def test_infinity_is_kept() -> None:
+    assert flatten_metrics({"x": math.inf}) == {"x": math.inf}
+
+
+def test_is_number() -> None:
+    assert is_number(0.0)
+    assert not is_number(None)
+    assert not is_number(math.nan)
+    assert not is_number(-math.inf)
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "missing.json"
+
+    with pytest.raises(UsageError) as caught:
+        load_metrics(path)
+
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert str(caught.value) == f"{path}: metrics file not found"
+
+
+def test_directory_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot read metrics file"):
+        load_metrics(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("m.json", '{"auc": 0.9,', "not valid .json"),
+        ("m.json", "{'auc': 0.9}", "not valid .json"),
+        ("m.yaml", "auc: [0.9\n", "not valid .yaml"),
+        ("m.json", "[0.9, 0.8]", "expected a mapping of metric names to numbers"),
+        ("m.yaml", "0.9\n", "expected a mapping"),
+        ("m.yaml", "", "expected a mapping"),
+    ],
+)
+def test_invalid_file_is_a_usage_error_naming_the_path(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    path = write(tmp_path, name, text)
+
+    with pytest.raises(UsageError) as caught:
+        load_metrics(path)
+
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+def test_non_utf8_file_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.yaml"
+    path.write_bytes("précision: 0.9\n".encode("latin-1"))
+
+    with pytest.raises(UsageError, match=r"metrics\.yaml"):
+        load_metrics(path)

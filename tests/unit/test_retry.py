@@ -1,0 +1,167 @@
+"""Bounded retries: backoff schedule, what is retried, and the environment knobs."""
+
+import pytest
+from modelrail.errors import UsageError
+from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+
+RETRY_VARS = ("MODELRAIL_RETRY_ATTEMPTS", "MODELRAIL_RETRY_BASE_DELAY", "MODELRAIL_HTTP_TIMEOUT")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in RETRY_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+class FlakyCall:
+    """Fails with `errors` in order, then returns "ok"."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "ok"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+        self.retries: list[tuple[int, str]] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def on_retry(self, attempt: int, error: TransientError) -> None:
+        self.retries.append((attempt, str(error)))
+
+
+def test_delays_double_and_cap() -> None:
+    policy = RetryPolicy(attempts=7, base_delay=0.5, max_delay=3.0)
+
+    assert policy.delays() == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
+
+
+def test_one_attempt_means_no_delays() -> None:
+    assert RetryPolicy(attempts=1).delays() == []
+
+
+def test_default_policy_waits_under_eight_seconds_in_total() -> None:
+    delays = RetryPolicy().delays()
+
+    assert delays == [0.5, 1.0, 2.0, 4.0]
+    assert sum(delays) == 7.5
+
+
+def test_success_after_transient_errors() -> None:
+    call = FlakyCall(TransientError("503"), TransientError("timeout"))
+    record = Recorder()
+
+    result = call_with_retries(call, RetryPolicy(attempts=3, base_delay=0.25),
+                               on_retry=record.on_retry, sleep=record.sleep)
+
+    assert result == "ok"
+    assert call.calls == 3
+    assert record.sleeps == [0.25, 0.5]
+    assert record.retries == [(1, "503"), (2, "timeout")]
+
+
+def test_gives_up_after_attempts_and_reraises_the_last_error() -> None:
+    call = FlakyCall(*(TransientError(f"failure {i}") for i in range(10)))
+    record = Recorder()
+
+    with pytest.raises(TransientError, match="failure 3"):
+        call_with_retries(call, RetryPolicy(attempts=4, base_delay=1.0, max_delay=2.0),
+                          on_retry=record.on_retry, sleep=record.sleep)
+
+    assert call.calls == 4
+    assert record.sleeps == [1.0, 2.0, 2.0]  # no sleep after the last attempt
+    assert [attempt for attempt, _ in record.retries] == [1, 2, 3]
+
+
+def test_other_errors_are_not_retried() -> None:
+    call = FlakyCall(ValueError("bad input"), TransientError("never reached"))
+    record = Recorder()
+
+    with pytest.raises(ValueError, match="bad input"):
+        call_with_retries(call, RetryPolicy(attempts=5), on_retry=record.on_retry,
+                          sleep=record.sleep)
+
+    assert call.calls == 1
+    assert record.sleeps == []
+    assert record.retries == []
+
+
+def test_single_attempt_policy_calls_once() -> None:
+    call = FlakyCall(TransientError("down"))
+    record = Recorder()
+
+    with pytest.raises(TransientError):
+        call_with_retries(call, RetryPolicy(attempts=1), sleep=record.sleep)
+
+    assert call.calls == 1
+    assert record.sleeps == []
+
+
+def test_from_env_defaults() -> None:
+    assert RetryPolicy.from_env() == RetryPolicy()
+
+
+def test_from_env_reads_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.1")
+    monkeypatch.setenv("MODELRAIL_HTTP_TIMEOUT", "3")
+
+    policy = RetryPolicy.from_env()
+
+    assert policy == RetryPolicy(attempts=2, base_delay=0.1, timeout=3.0)
+    assert isinstance(policy.attempts, int)
+
+
+def test_from_env_empty_value_means_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "")
+
+    assert RetryPolicy.from_env().attempts == RetryPolicy().attempts
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MODELRAIL_RETRY_ATTEMPTS", "three"),
+        ("MODELRAIL_RETRY_ATTEMPTS", "0"),
+        ("MODELRAIL_RETRY_ATTEMPTS", "-1"),
+        ("MODELRAIL_RETRY_BASE_DELAY", "1s"),
+        ("MODELRAIL_RETRY_BASE_DELAY", "-0.5"),
+        ("MODELRAIL_HTTP_TIMEOUT", "soon"),
+    ],
+)
+def test_from_env_rejects_garbage_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(UsageError) as caught:
+        RetryPolicy.from_env()
+
+    assert name in str(caught.value)
+    assert repr(value) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MODELRAIL_RETRY_ATTEMPTS", "nan"),
+        ("MODELRAIL_RETRY_ATTEMPTS", "inf"),
+        ("MODELRAIL_RETRY_BASE_DELAY", "nan"),
+    ],
+)
+def test_from_env_rejects_non_finite_numbers(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(UsageError, match=name):
+        RetryPolicy.from_env()
