@@ -40,8 +40,8 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Non
     subprocess.run(command, cwd=cwd, env=env, check=True)
 
 
-def make_model_repo(remote: Path) -> tuple[Path, str]:
-    repo = WORK / "ctr-model"
+def make_model_repo(work: Path, remote: Path) -> tuple[Path, str]:
+    repo = work / "ctr-model"
     shutil.copytree(REPO_ROOT / "example-model", repo,
                     ignore=shutil.ignore_patterns("data", "models", "__pycache__", ".pytest_cache"))
     git(repo, "init", "-q")
@@ -51,7 +51,7 @@ def make_model_repo(remote: Path) -> tuple[Path, str]:
 
 def train_champion(repo: Path, server: MlflowServer) -> str:
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "MLFLOW_TRACKING_URI": server.url,
-           "PYTHONPATH": str(repo / "src"), "HOME": str(WORK)}
+           "PYTHONPATH": str(repo / "src"), "HOME": str(repo.parent)}
     run([str(BIN / "dvc"), "repro", "--quiet"], repo, env)
     run([str(BIN / "dvc"), "push", "--quiet"], repo, env)
     logged = repo / ".logged.json"
@@ -72,10 +72,11 @@ class Services:
 
 
 def pull_request(repo: Path, base: str, title: str, number: int, services: Services) -> ActRun:
-    server, github = services.mlflow, services.github
+    """Commit the working tree as PR `number` against `base` and run the PR check."""
+    server, github, work = services.mlflow, services.github, repo.parent
     git(repo, "checkout", "-q", "-B", f"pr-{number}", base)
     head = commit_all(repo, title)
-    event = write_pull_request_event(WORK / f"pr-{number}.json", number, base, head)
+    event = write_pull_request_event(work / f"pr-{number}.json", number, base, head)
     started = time.monotonic()
     result = run_act(
         repo, "pull_request", ".github/workflows/pr.yml", services.action_repo,
@@ -85,11 +86,13 @@ def pull_request(repo: Path, base: str, title: str, number: int, services: Servi
         variables={"MLFLOW_TRACKING_URI": server.url, "DVC_REMOTE": "local"},
         secrets={"GITHUB_TOKEN": "demo-token"},
     )
-    (WORK / f"pr-{number}.log").write_text(result.log)
+    result.seconds = time.monotonic() - started
+    (work / f"pr-{number}.log").write_text(result.log)
     verdict = "passed" if result.returncode == 0 else "FAILED"
-    say(f"PR #{number} ({title}): check {verdict} in {time.monotonic() - started:.0f}s "
-        f"(full log: .demo/pr-{number}.log)")
-    print(github.comments(REPOSITORY, number)[-1]["body"])
+    say(f"PR #{number} ({title}): check {verdict} in {result.seconds:.0f}s "
+        f"(full log: {work / f'pr-{number}.log'})")
+    comments = github.comments(REPOSITORY, number)
+    print(comments[-1]["body"] if comments else "(no PR comment was written)")
     return result
 
 
@@ -98,7 +101,7 @@ def main() -> int:
     WORK.mkdir()
     with mlflow_server(WORK / "mlflow") as server, GitHubStandIn() as github:
         say(f"MLflow on {server.url} (SQLite), DVC remote in .demo/dvc-remote")
-        repo, base = make_model_repo(WORK / "dvc-remote")
+        repo, base = make_model_repo(WORK, WORK / "dvc-remote")
         version = train_champion(repo, server)
         say(f"ctr-ranker version {version} is models:/ctr-ranker@champion")
         services = Services(checkout_as_action_repo(WORK / "modelrail"), server, github)

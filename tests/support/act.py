@@ -65,6 +65,7 @@ def commit_all(repo: Path, message: str) -> str:
 class ActRun:
     returncode: int
     log: str
+    seconds: float = 0.0
 
     def outputs(self, job: str | None = None) -> dict[str, str]:
         """Step outputs act reported (`::set-output:: name=value`), optionally of one job."""
