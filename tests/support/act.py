@@ -27,7 +27,7 @@ STANDIN_PINS = {
 }
 _SELF_REF = re.compile(r"(uses:\s*)\$/([^\s#]+)")
 _COPY_IGNORE = shutil.ignore_patterns(
-    ".git", "__pycache__", ".venv", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+    ".git", "__pycache__", ".venv", ".demo", ".mypy_cache", ".ruff_cache", ".pytest_cache",
     "*.egg-info", "data", "models",
 )
 
