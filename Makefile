@@ -40,6 +40,8 @@ test: install
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/pr_workflow.py
+	$(BIN)/python bench/canary_judge.py
+	$(BIN)/python bench/ab_sequential.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

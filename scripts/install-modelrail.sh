@@ -40,7 +40,11 @@ else
   echo "installed modelrail (extras: ${extras:-none}) in $(( $(date +%s) - start ))s"
 fi
 
-if [ -n "${GITHUB_PATH:-}" ]; then echo "$venv/bin" >> "$GITHUB_PATH"; fi
+# Only `modelrail` goes on PATH: the venv's own python must not shadow the job's python.
+bin_dir="$venv-bin"
+mkdir -p "$bin_dir"
+ln -sf "$venv/bin/modelrail" "$bin_dir/modelrail"
+if [ -n "${GITHUB_PATH:-}" ]; then echo "$bin_dir" >> "$GITHUB_PATH"; fi
 version="$("$venv/bin/modelrail" version)"
 if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "version=$version" >> "$GITHUB_OUTPUT"; fi
 echo "modelrail $version"

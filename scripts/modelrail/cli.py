@@ -8,6 +8,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from modelrail import __version__, runner
+from modelrail.ab.cli import add_ab_commands
+from modelrail.cli_analysis import add_analysis_commands
+from modelrail.cli_registry import add_registry_commands
+from modelrail.cli_rollout import add_rollout_commands
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, ModelrailError, UsageError
 from modelrail.gate import GateResult, evaluate_gate, result_from_json
@@ -57,7 +61,7 @@ def _champion(
         return None, None
     from modelrail.registry import ModelRef, Registry  # noqa: PLC0415 - needs the mlflow extra
 
-    default = f"{config.model}@{config.require_gate().champion_alias}"
+    default = config.registry.production_ref(config.model, config.require_gate().champion_alias)
     ref = ModelRef.parse(args.champion_model or default)
     registry = Registry(config.registry.resolve_tracking_uri(config.source))
     return registry.champion_metrics(ref), ref.uri
@@ -138,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--champion", help="champion metrics file (JSON/YAML)")
     source.add_argument("--champion-model", metavar="NAME@ALIAS", nargs="?", const="",
                         help="read the champion's metrics from the MLflow registry "
-                             "(no value: MODEL@champion from the policy)")
+                             "(no value: what prod serves, from the policy)")
     gate.add_argument("--json", metavar="PATH", help="write the result as JSON")
     gate.add_argument("--summary", action=argparse.BooleanOptionalAction, default=True,
                       help="write the table to the job summary (default: yes)")
@@ -156,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--exit-with-gate", action="store_true",
                         help="exit 1 when the gate report failed")
     report.set_defaults(handler=cmd_pr_report)
+
+    add_registry_commands(commands)
+    add_rollout_commands(commands)
+    add_ab_commands(commands)
+    add_analysis_commands(commands)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda _args: print(__version__) or ExitCode.OK)

@@ -10,17 +10,25 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 
+from modelrail.ab.config import ExperimentConfig, parse_experiment
+from modelrail.analysis.config import AnalysisConfig, parse_analysis
 from modelrail.errors import UsageError
+from modelrail.registry import validate_alias
+from modelrail.rollouts.policy import RolloutConfig, parse_rollout
 
 T = TypeVar("T")
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _ENV_REF = "env:"
+_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "canary", "prod")
+DEFAULT_MODEL_NAME_PATTERN = "{env}.{model}"
+Layout = Literal["aliases", "models"]
+LAYOUTS: tuple[Layout, ...] = ("aliases", "models")
 
 
 @dataclass(frozen=True)
@@ -36,13 +44,51 @@ class MetricThreshold:
 @dataclass(frozen=True)
 class GateConfig:
     metrics: Mapping[str, MetricThreshold]
-    champion_alias: str = "champion"
+    champion_alias: str | None = None  # None: the alias of the last environment
+
+
+def default_alias(env: str) -> str:
+    """An environment's alias unless `registry.aliases` says otherwise: prod is `champion`."""
+    return "champion" if env == "prod" else env
 
 
 @dataclass(frozen=True)
 class RegistryConfig:
+    """Where models live and how they move through environments.
+
+    `layout: aliases` keeps one registered model and moves one alias per environment;
+    `layout: models` keeps one registered model per environment (`model_name_pattern`),
+    copies versions between them and points each model's alias at its copy. `aliases`
+    holds only the overrides written in the file; `alias_for` applies the defaults.
+    """
+
     tracking_uri: str | None = None
     environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
+    layout: Layout = "aliases"
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    model_name_pattern: str = DEFAULT_MODEL_NAME_PATTERN
+    experiment: str | None = None
+
+    def alias_for(self, env: str) -> str:
+        return self.aliases.get(env) or default_alias(env)
+
+    def model_for(self, env: str, model: str) -> str:
+        """The registered model that holds `env`'s versions."""
+        if self.layout == "aliases":
+            return model
+        return self.model_name_pattern.replace("{env}", env).replace("{model}", model)
+
+    def production_ref(self, model: str, alias: str | None = None) -> str:
+        """`NAME@ALIAS` of what the last environment (prod) serves: the gate's baseline."""
+        env = self.environments[-1]
+        return f"{self.model_for(env, model)}@{alias or self.alias_for(env)}"
+
+    def registered_model(self, model: str) -> str:
+        """Where `register` creates versions: the model itself, or the first env's model."""
+        return self.model_for(self.environments[0], model)
+
+    def experiment_for(self, model: str) -> str:
+        return self.experiment or model
 
     def resolve_tracking_uri(self, source: Path) -> str:
         """The tracking URI, with `env:NAME` read from the environment now."""
@@ -72,6 +118,15 @@ class Config:
     model: str
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     gate: GateConfig | None = None
+    experiment: ExperimentConfig | None = None
+    rollout: RolloutConfig | None = None
+    analysis: AnalysisConfig | None = None
+
+    def require_analysis(self) -> AnalysisConfig:
+        if self.analysis is None:
+            raise UsageError(f"{self.source}: analysis.metrics is required for canary "
+                             "analysis")
+        return self.analysis
 
     def require_gate(self) -> GateConfig:
         if self.gate is None or not self.gate.metrics:
@@ -91,8 +146,16 @@ class _Section:
         self._source = source
         self._seen: set[str] = set()
 
+    @property
+    def source(self) -> Path:
+        return self._source
+
     def path(self, name: str) -> str:
         return f"{self._key}.{name}" if self._key else name
+
+    def keys(self) -> list[str]:
+        """The keys as written (user-chosen names such as environments)."""
+        return [str(k) for k in self._data]
 
     def error(self, name: str, message: str) -> UsageError:
         return UsageError(f"{self._source}: {self.path(name)}: {message}")
@@ -220,26 +283,93 @@ def parse_config(data: object, source: Path) -> Config:
     if not _MODEL_NAME.fullmatch(model):
         raise top.error("model", f"{model!r} is not a valid model name "
                                   "(letters, digits, '_', '-', '.')")
-    registry = _parse_registry(top.section("registry")) if top.has("registry") \
+    registry = _parse_registry(top.section("registry"), model) if top.has("registry") \
         else RegistryConfig()
     gate = _parse_gate(top.section("gate")) if top.has("gate") else None
+    experiment = parse_experiment(top.section("experiment")) if top.has("experiment") \
+        else None
+    rollout = parse_rollout(top.section("rollout")) if top.has("rollout") else None
+    analysis = parse_analysis(top.section("analysis")) if top.has("analysis") else None
     top.finish()
-    return Config(source=source, model=model, registry=registry, gate=gate)
+    return Config(source=source, model=model, registry=registry, gate=gate,
+                  experiment=experiment, rollout=rollout, analysis=analysis)
 
 
-def _parse_registry(section: _Section) -> RegistryConfig:
+def _parse_registry(section: _Section, model: str) -> RegistryConfig:
     tracking_uri = section.string("tracking_uri")
     environments = section.string_list("environments") or DEFAULT_ENVIRONMENTS
     if len(set(environments)) != len(environments):
         raise section.error("environments", "lists an environment twice")
+    for env in environments:
+        if not _ENV_NAME.fullmatch(env):
+            raise section.error("environments", f"{env!r} is not a valid environment name "
+                                                "(letters, digits, '_' and '-')")
+    layout = section.string("layout") or "aliases"
+    if layout not in LAYOUTS:
+        raise section.error("layout", f"expected one of {', '.join(LAYOUTS)}, got {layout!r}")
+    config = RegistryConfig(
+        tracking_uri=tracking_uri,
+        environments=environments,
+        layout=layout,
+        aliases=_parse_aliases(section, environments) if section.has("aliases") else {},
+        model_name_pattern=section.string("model_name_pattern") or DEFAULT_MODEL_NAME_PATTERN,
+        experiment=section.string("experiment"),
+    )
+    _check_aliases(section, config)
+    _check_model_names(section, config, model)
     section.finish()
-    return RegistryConfig(tracking_uri=tracking_uri, environments=environments)
+    return config
+
+
+def _parse_aliases(section: _Section, environments: tuple[str, ...]) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    mapping = section.section("aliases")
+    for env in mapping.keys():  # noqa: SIM118 - a _Section, not a dict
+        if env not in environments:
+            raise mapping.error(env, "is not one of registry.environments "
+                                     f"({', '.join(environments)})")
+        value = mapping.string(env)
+        if value is None:
+            raise mapping.error(env, "expected an alias name")
+        aliases[env] = value
+    return aliases
+
+
+def _check_aliases(section: _Section, config: RegistryConfig) -> None:
+    """Every env's alias is a legal MLflow alias; in one model no two envs share one."""
+    holders: dict[str, str] = {}
+    for env in config.environments:
+        alias = config.alias_for(env)
+        key = section.path(f"aliases.{env}")
+        validate_alias(alias, f"{section.source}: {key}")
+        if config.layout == "aliases" and alias in holders:
+            raise UsageError(f"{section.source}: {key}: alias {alias!r} is already the alias "
+                             f"of environment {holders[alias]!r}; with layout: aliases every "
+                             "environment needs its own alias")
+        holders[alias] = env
+
+
+def _check_model_names(section: _Section, config: RegistryConfig, model: str) -> None:
+    pattern = config.model_name_pattern
+    for placeholder in ("{env}", "{model}"):
+        if placeholder not in pattern:
+            raise section.error("model_name_pattern",
+                                f"{pattern!r} must contain {placeholder}")
+    for env in config.environments:  # distinct envs give distinct names: {env} is in it
+        name = pattern.replace("{env}", env).replace("{model}", model)
+        if not _MODEL_NAME.fullmatch(name):
+            raise section.error("model_name_pattern",
+                                f"gives {name!r} for environment {env!r}, which is not a "
+                                "valid model name (letters, digits, '_', '-', '.')")
+    experiment = config.experiment
+    if experiment is not None and experiment.strip() != experiment:
+        raise section.error("experiment", "must not start or end with whitespace")
 
 
 def _parse_gate(section: _Section) -> GateConfig:
     metrics_section = section.section("metrics")
     metrics = {name: _parse_threshold(child) for name, child in metrics_section.children()}
-    alias = section.string("champion_alias") or "champion"
+    alias = section.string("champion_alias")
     section.finish()
     return GateConfig(metrics=metrics, champion_alias=alias)
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run `modelrail promote` or `modelrail rollback` from the action's inputs (env variables).
+set -euo pipefail
+
+if [ -n "${INPUT_TRACKING_URI:-}" ]; then export MLFLOW_TRACKING_URI="$INPUT_TRACKING_URI"; fi
+if [ -n "${INPUT_TRACKING_TOKEN:-}" ]; then export MLFLOW_TRACKING_TOKEN="$INPUT_TRACKING_TOKEN"; fi
+
+for flag in FORCE ROLLBACK; do
+  case "${!flag}" in
+    true|false) ;;
+    *) echo "::error title=promote-model::input ${flag,,} must be true or false"; exit 2 ;;
+  esac
+done
+
+if [ "$ROLLBACK" = "true" ]; then
+  args=(rollback --config "$CONFIG" --env "$TO_ENV")
+else
+  args=(promote --config "$CONFIG" --to "$TO_ENV")
+  if [ -n "$VERSION" ]; then args+=(--version "$VERSION"); fi
+  if [ -n "$FROM_ENV" ]; then args+=(--from "$FROM_ENV"); fi
+  if [ "$FORCE" = "true" ]; then args+=(--force); fi
+fi
+if [ -n "$REASON" ]; then args+=(--reason "$REASON"); fi
+modelrail "${args[@]}"

@@ -1,0 +1,272 @@
+"""The `experiment:` section of modelrail.yaml: what an A/B test compares and how it decides.
+
+```yaml
+experiment:
+  key: ranker-v2                 # the GrowthBook experiment key: the hashing seed
+  variants: [control, treatment] # the first one is the control
+  weights: [0.5, 0.5]
+  primary: ctr                   # or a list; all must improve to ship (Holm-corrected)
+  guardrails:
+    session_duration: {margin: 0.02}                     # a drop of 2% or more is harm
+    latency_ms: {margin: 0.05, direction: increase}      # a rise of 5% or more is harm
+  metrics:                       # types to expect, and the metrics only reported
+    ctr: {type: ratio}
+    revenue: {type: mean}
+  sequential: {enabled: true, tuning: 20000}
+```
+
+Which way is good is said once per metric: a guardrail's `direction` names the harmful
+change (default `decrease`); any other metric improves when it rises unless
+`metrics.<name>.greater_is_better` is false. Guardrail margins are relative, so guardrails
+are tested on the relative lift whatever `difference` says.
+"""
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+if TYPE_CHECKING:  # modelrail.config imports this module to parse `experiment:`
+    from modelrail.config import _Section
+
+T = TypeVar("T")
+Choice = TypeVar("Choice", bound=str)
+MetricType = Literal["mean", "proportion", "ratio"]
+Direction = Literal["increase", "decrease"]
+Difference = Literal["relative", "absolute"]
+Sided = Literal["two", "one"]
+METRIC_TYPES: tuple[MetricType, ...] = ("mean", "proportion", "ratio")
+DIRECTIONS: tuple[Direction, ...] = ("increase", "decrease")
+DIFFERENCES: tuple[Difference, ...] = ("relative", "absolute")
+SIDES: tuple[Sided, ...] = ("two", "one")
+DEFAULT_VARIANTS = ("control", "treatment")
+DEFAULT_TUNING = 5000.0
+_WEIGHT_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    """A metric that must not get worse by `margin` (relative) in `direction`."""
+
+    margin: float
+    direction: Direction = "decrease"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric named in `metrics:`: the type its statistics must have, its good direction.
+
+    `greater_is_better` is None when not written (then: True), so a guardrail can refuse it.
+    """
+
+    type: MetricType
+    greater_is_better: bool | None = None
+
+
+@dataclass(frozen=True)
+class SequentialConfig:
+    """Always-valid inference for repeated looks.
+
+    `tuning` is GrowthBook's N*: the total number of units (all variants) at which the
+    confidence sequence is narrowest; set it near the planned sample size.
+    """
+
+    enabled: bool = False
+    tuning: float = DEFAULT_TUNING
+
+
+@dataclass(frozen=True)
+class CupedConfig:
+    """Variance reduction with a pre-period covariate.
+
+    `covariate` names the per-unit pre-period value the log aggregation computes; with
+    `--stats` its sums arrive already in the statistics (`covariate_*` fields).
+    """
+
+    enabled: bool = False
+    covariate: str | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """`key`, `variants`, `weights` and `coverage` route units (`modelrail.ab.assign`);
+    the rest says how the analysis reads and decides."""
+
+    key: str
+    primary: tuple[str, ...]
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    weights: tuple[float, ...] = (0.5, 0.5)
+    coverage: float = 1.0
+    guardrails: Mapping[str, Guardrail] = field(default_factory=dict)
+    metrics: Mapping[str, MetricSpec] = field(default_factory=dict)
+    alpha: float = 0.05
+    difference: Difference = "relative"
+    sided: Sided = "two"
+    sequential: SequentialConfig = field(default_factory=SequentialConfig)
+    cuped: CupedConfig = field(default_factory=CupedConfig)
+
+    @property
+    def control(self) -> str:
+        return self.variants[0]
+
+    def metric_names(self) -> list[str]:
+        """Every metric the analysis reads: primaries, guardrails, then reported ones."""
+        names = [*self.primary, *self.guardrails]
+        return names + [name for name in self.metrics if name not in names]
+
+    def greater_is_better(self, name: str) -> bool:
+        guardrail = self.guardrails.get(name)
+        if guardrail is not None:
+            return guardrail.direction == "decrease"
+        spec = self.metrics.get(name)
+        return spec is None or spec.greater_is_better is not False
+
+
+def parse_experiment(section: "_Section") -> ExperimentConfig:
+    """Read and check `experiment:`; every problem names the file and the dotted key."""
+    key = section.required_string("key")
+    variants = section.string_list("variants") or DEFAULT_VARIANTS
+    if len(variants) < 2 or len(set(variants)) != len(variants):
+        raise section.error("variants", "expected at least two distinct variant names")
+    config = ExperimentConfig(
+        key=key,
+        primary=_primary(section),
+        variants=variants,
+        weights=_weights(section, len(variants)),
+        coverage=_bounded(section, "coverage", 1.0, low=0.0, high=1.0, low_open=True),
+        guardrails=_sub(section, "guardrails", _children(_guardrail), {}),
+        metrics=_sub(section, "metrics", _children(_metric_spec), {}),
+        alpha=_bounded(section, "alpha", 0.05, low=0.0, high=0.5, low_open=True,
+                       high_open=True),
+        difference=_choice(section, "difference", DIFFERENCES, "relative"),
+        sided=_choice(section, "sided", SIDES, "two"),
+        sequential=_sub(section, "sequential", _sequential, SequentialConfig()),
+        cuped=_sub(section, "cuped", _cuped, CupedConfig()),
+    )
+    _check_roles(section, config)
+    section.finish()
+    return config
+
+
+def _primary(section: "_Section") -> tuple[str, ...]:
+    names = (section.required_string("primary"),) \
+        if isinstance(section.raw("primary"), str) else section.string_list("primary")
+    if not names:
+        raise section.error("primary", "is required: a metric name or a list of them")
+    if len(set(names)) != len(names):
+        raise section.error("primary", "names a metric twice")
+    return names
+
+
+def _weights(section: "_Section", count: int) -> tuple[float, ...]:
+    value = section.raw("weights")
+    if value is None:
+        return (1.0 / count,) * count
+    if not isinstance(value, list) or not all(
+            isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w)
+            for w in value):
+        raise section.error("weights", "expected a list of numbers")
+    weights = tuple(float(w) for w in value)
+    if len(weights) != count:
+        raise section.error("weights", f"has {len(weights)} entries for {count} variants")
+    if any(w <= 0 for w in weights):
+        raise section.error("weights", "every weight must be greater than 0")
+    if abs(math.fsum(weights) - 1.0) > _WEIGHT_TOLERANCE:
+        raise section.error("weights", f"must sum to 1, they sum to {math.fsum(weights):g}")
+    return weights
+
+
+def _bounded(section: "_Section", name: str, default: float, *, low: float, high: float,
+             low_open: bool = False, high_open: bool = False) -> float:
+    """A number within [low, high]; `low_open`/`high_open` exclude that bound."""
+    value = section.number(name)
+    if value is None:
+        return default
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise section.error(name, f"must be in {interval}, got {value:g}")
+    return value
+
+
+def _positive(section: "_Section", name: str, default: float | None) -> float:
+    """A number > 0; `default` None makes it required."""
+    value = section.number(name)
+    if value is None:
+        if default is None:
+            raise section.error(name, "is required")
+        return default
+    if value <= 0:
+        raise section.error(name, f"must be greater than 0, got {value:g}")
+    return value
+
+
+def _choice(section: "_Section", name: str, choices: tuple[Choice, ...],
+            default: Choice | None) -> Choice:
+    """One of `choices`; `default` None makes it required."""
+    value = section.string(name)
+    if value is None and default is not None:
+        return default
+    for choice in choices:
+        if value == choice:
+            return choice
+    allowed = ", ".join(choices)
+    if value is None:
+        raise section.error(name, f"is required ({allowed})")
+    raise section.error(name, f"expected one of {allowed}, got {value!r}")
+
+
+def _boolean(section: "_Section", name: str) -> bool | None:
+    return section.required_boolean(name) if section.has(name) else None
+
+
+def _sub(section: "_Section", name: str, parse: Callable[["_Section"], T], default: T) -> T:
+    """An optional sub-section, parsed; absent or empty gives `default`."""
+    return default if section.raw(name) is None else parse(section.section(name))
+
+
+def _children(parse: Callable[["_Section"], T]) -> Callable[["_Section"], dict[str, T]]:
+    """A parser for a mapping of metric names to entries that `parse` reads."""
+    return lambda section: {name: parse(entry) for name, entry in section.children()}
+
+
+def _guardrail(section: "_Section") -> Guardrail:
+    guardrail = Guardrail(margin=_positive(section, "margin", None),
+                          direction=_choice(section, "direction", DIRECTIONS, "decrease"))
+    section.finish()
+    return guardrail
+
+
+def _metric_spec(section: "_Section") -> MetricSpec:
+    spec = MetricSpec(type=_choice(section, "type", METRIC_TYPES, None),
+                      greater_is_better=_boolean(section, "greater_is_better"))
+    section.finish()
+    return spec
+
+
+def _sequential(section: "_Section") -> SequentialConfig:
+    config = SequentialConfig(enabled=_boolean(section, "enabled") or False,
+                              tuning=_positive(section, "tuning", DEFAULT_TUNING))
+    section.finish()
+    return config
+
+
+def _cuped(section: "_Section") -> CupedConfig:
+    config = CupedConfig(enabled=_boolean(section, "enabled") or False,
+                         covariate=section.string("covariate"))
+    section.finish()
+    return config
+
+
+def _check_roles(section: "_Section", config: ExperimentConfig) -> None:
+    """A metric has one role, and its good direction is written in one place."""
+    for name in config.guardrails:
+        if name in config.primary:
+            raise section.error(f"guardrails.{name}",
+                                "is also a primary metric; a metric has one role")
+        spec = config.metrics.get(name)
+        if spec is not None and spec.greater_is_better is not None:
+            raise section.error(f"metrics.{name}.greater_is_better",
+                                f"{name} is a guardrail: its harmful direction is "
+                                f"guardrails.{name}.direction")

@@ -1,0 +1,240 @@
+"""Drive one Argo Rollout: the kubectl-argo-rollouts plugin's operations, plus waiting.
+
+Every mutation is a JSON merge patch (or, for set-image, a full update) exactly as the
+plugin sends it; "status" patches go to the /status subresource and fall back to the
+object itself when that is not served (404), as the plugin does for Argo Rollouts v0.9.
+Weights move only by promoting through pre-declared `setWeight` + `pause: {}` steps.
+"""
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modelrail.errors import ServiceError, UsageError
+from modelrail.rollouts import state as st
+from modelrail.rollouts.kube import (
+    DEPLOYMENTS,
+    ROLLOUTS,
+    ConflictError,
+    KubeApi,
+    NotFoundError,
+    Resource,
+)
+from modelrail.rollouts.state import JSON, Condition, RolloutState, joined
+
+SET_IMAGE_ATTEMPTS = 5  # the plugin's bound on conflict retries
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an operation did: the rollout as the last answer showed it, and a sentence."""
+
+    action: str
+    changed: bool
+    message: str
+    state: RolloutState
+
+
+class RolloutDriver:
+    def __init__(self, api: KubeApi, name: str, namespace: str,
+                 log: Log = lambda line: print(line, flush=True)) -> None:
+        self.api = api
+        self.name = name
+        self.namespace = namespace
+        self._log = log
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read_object(self) -> JSON:
+        try:
+            return self.api.get(ROLLOUTS, self.namespace, self.name)
+        except NotFoundError as missing:
+            raise UsageError(
+                f"rollout {self.ref} not found: check --name/--namespace (or rollout.name/"
+                f"namespace in the policy), the kubeconfig context, and that Argo Rollouts "
+                f"is installed ({missing})") from None
+
+    def read(self) -> RolloutState:
+        return RolloutState.from_object(self.read_object())
+
+    def ensure_steps(self, weights: Sequence[int]) -> RolloutState:
+        """Refuse (exit 2, with the exact fix) unless the steps are setWeight/pause pairs."""
+        obj = self.read_object()
+        st.check_steps(obj, weights)
+        return RolloutState.from_object(obj)
+
+    # -- the plugin's patches ------------------------------------------------------------
+
+    def abort(self) -> Outcome:
+        self.read_object()  # a missing rollout is exit 2, not a patch to a 404
+        obj = self._patch_status(st.ABORT)
+        return self._done("abort", True, "aborted: traffic goes back to stable", obj)
+
+    def retry(self) -> Outcome:
+        self.read_object()
+        obj = self._patch_status(st.RETRY)
+        return self._done("retry", True, "retried: the steps start again from step 0", obj)
+
+    def pause(self) -> Outcome:
+        self.read_object()
+        obj = self._patch(st.PAUSE)
+        return self._done("pause", True, "paused (spec.paused=true)", obj)
+
+    def promote(self, full: bool = False) -> Outcome:
+        """`kubectl argo rollouts promote [--full]`: the same patches, in the same order."""
+        obj = self.read_object()
+        action = "promote-full" if full else "promote"
+        plan = st.plan_promote(obj, full)
+        if plan.empty:
+            return self._done(action, False, "nothing to promote: already fully promoted"
+                              if full else "nothing to promote: not paused and no step to "
+                              "skip", obj)
+        spec_patch = plan.spec
+        if plan.status is not None:
+            try:
+                obj = self.api.patch(ROLLOUTS, self.namespace, self.name, plan.status,
+                                     subresource="status")
+                self._log(f"patched {self.ref}/status {_compact(plan.status)}")
+            except NotFoundError:
+                self._log(f"{self.ref}: the /status subresource is not served (Argo "
+                          "Rollouts < v0.10); patching spec and status together")
+                spec_patch = plan.unified
+        if spec_patch is not None:
+            obj = self._patch(spec_patch)
+        message = "fully promoted: skipping the remaining steps" if full else \
+            "promoted: the rollout continues to its next pause"
+        return self._done(action, True, message, obj)
+
+    def step(self, to_weight: int | None = None) -> Outcome:
+        """Leave the current pause (promote), only when the rollout is waiting at one.
+
+        Re-running a step converges: a rollout that is still on its way to the next pause,
+        or already at `to_weight` or beyond, is left alone.
+        """
+        obj = self.read_object()
+        current = RolloutState.from_object(obj)
+        if current.aborted:
+            raise UsageError(f"rollout {self.ref} is aborted; `modelrail rollout retry` "
+                             "restarts it from step 0")
+        if to_weight is not None and current.weight >= to_weight:
+            return self._done("step", False, f"already at weight {current.weight}% "
+                              f"(>= {to_weight}%): nothing to do", obj)
+        if not current.observed:
+            return self._done("step", False, "the controller has not observed the latest "
+                              "spec yet: nothing to do (wait for the rollout to pause)", obj)
+        if current.fully_promoted or (current.step_index is not None
+                                      and current.step_index >= current.step_count):
+            return self._done("step", False, "no step left: the rollout has passed its last "
+                              "step", obj)
+        if not current.paused:
+            return self._done("step", False, "still progressing to its next pause: nothing "
+                              "to do yet (wait for it to pause)", obj)
+        return self.promote()
+
+    def set_image(self, image: str, container: str | None = None) -> Outcome:
+        """Full update of the pod template (or the workloadRef Deployment's), as the plugin
+        does, re-reading and retrying on 409 Conflict a bounded number of times."""
+        for attempt in range(1, SET_IMAGE_ATTEMPTS + 1):
+            try:
+                return self._set_image_once(image, container)
+            except ConflictError as conflict:
+                self._log(f"{conflict}; reading it again (attempt {attempt} of "
+                          f"{SET_IMAGE_ATTEMPTS})")
+        raise ServiceError(f"set image on {self.ref}: the object kept changing under us "
+                           f"(409 Conflict {SET_IMAGE_ATTEMPTS} times)")
+
+    def _set_image_once(self, image: str, container: str | None) -> Outcome:
+        obj = self.read_object()
+        target, resource, name = obj, ROLLOUTS, self.name
+        workload = st.as_mapping(st.as_mapping(obj.get("spec")).get("workloadRef"))
+        if workload:
+            resource, name = _workload(workload, self.ref)
+            try:
+                target = self.api.get(resource, self.namespace, name)
+            except NotFoundError:
+                raise UsageError(f"rollout {self.ref}: its workloadRef Deployment "
+                                 f"{self.namespace}/{name} does not exist") from None
+        what = f"{resource.rbac()} {self.namespace}/{name}"
+        chosen = st.pick_container(st.template_images(target), container, what)
+        updated, changed = st.with_image(target, chosen, image)
+        if not changed:
+            return self._done("set-image", False, f"{what} already runs {image}", obj)
+        replaced = self.api.replace(resource, self.namespace, name, updated)
+        self._log(f"updated {what}: container {chosen} image {image}")
+        obj = self.read_object() if workload else replaced
+        return self._done("set-image", True, f"image set to {image}: a new revision starts "
+                          "at step 0", obj)
+
+    # -- waiting -------------------------------------------------------------------------
+
+    def wait(self, until: Sequence[Condition], timeout: float, interval: float = 2.0, *,
+             heartbeat: float = 30.0, clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> "WaitResult":
+        """Poll until every condition holds; stop early when the rollout degrades."""
+        start = clock()
+        last_line, last_print = "", start
+        while True:
+            current = self.read()
+            elapsed = clock() - start
+            line = current.describe()
+            if line != last_line or clock() - last_print >= heartbeat:
+                self._log(f"[{elapsed:5.0f}s] {line}")
+                last_line, last_print = line, clock()
+            if all(condition.holds(current) for condition in until):
+                return WaitResult(True, f"reached {joined(until)}", current)
+            wanted_degraded = any(c.kind in ("degraded", "aborted") for c in until)
+            if current.observed and current.phase == "Degraded" and not wanted_degraded:
+                return WaitResult(False, f"rollout {self.ref} is Degraded while waiting for "
+                                  f"{joined(until)}: {current.message}", current)
+            if elapsed >= timeout:
+                return WaitResult(False, f"rollout {self.ref} did not reach "
+                                  f"{joined(until)} within {timeout:g}s", current)
+            sleep(min(interval, max(timeout - elapsed, 0.0)))
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _patch(self, body: JSON) -> JSON:
+        obj = self.api.patch(ROLLOUTS, self.namespace, self.name, body)
+        self._log(f"patched {self.ref} {_compact(body)}")
+        return obj
+
+    def _patch_status(self, body: JSON) -> JSON:
+        try:
+            obj = self.api.patch(ROLLOUTS, self.namespace, self.name, body, subresource="status")
+        except NotFoundError:
+            self._log(f"{self.ref}: the /status subresource is not served (Argo Rollouts < "
+                      "v0.10); patching the rollout itself")
+            return self._patch(body)
+        self._log(f"patched {self.ref}/status {_compact(body)}")
+        return obj
+
+    def _done(self, action: str, changed: bool, message: str, obj: JSON) -> Outcome:
+        return Outcome(action, changed, message, RolloutState.from_object(obj))
+
+
+def _workload(ref: Any, rollout: str) -> tuple[Resource, str]:
+    kind, api_version, name = ref.get("kind"), ref.get("apiVersion"), ref.get("name")
+    if kind != "Deployment" or api_version not in (None, "apps/v1"):
+        raise UsageError(f"rollout {rollout}: workloadRef {api_version}/{kind} is not "
+                         "supported; set-image updates Deployments (apps/v1) only")
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"rollout {rollout}: spec.workloadRef.name is not set")
+    return DEPLOYMENTS, name
+
+
+def _compact(body: JSON) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    reached: bool
+    message: str
+    state: RolloutState

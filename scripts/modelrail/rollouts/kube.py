@@ -1,0 +1,268 @@
+"""Reach the Kubernetes API with the official client: credentials, retries, clean errors.
+
+Credentials, first found wins: `--kubeconfig PATH`; `KUBECONFIG_DATA` (a kubeconfig
+passed as a CI secret, base64 or raw YAML); `KUBECONFIG`; `~/.kube/config`; the pod's
+service account (in-cluster). Every call is bounded by modelrail's RetryPolicy; the
+client's own urllib3 retries are turned off so the two do not multiply.
+"""
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import urllib3
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from modelrail.errors import ServiceError, UsageError
+from modelrail.redact import redact_text, redact_url
+from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+
+JSON = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+_SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+_VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+
+    def rbac(self, subresource: str | None = None) -> str:
+        """The name RBAC rules use: `rollouts.argoproj.io/status`."""
+        return f"{self.plural}.{self.group}" + (f"/{subresource}" if subresource else "")
+
+
+ROLLOUTS = Resource("argoproj.io", "v1alpha1", "rollouts")
+DEPLOYMENTS = Resource("apps", "v1", "deployments")
+
+
+class NotFoundError(UsageError):
+    """404: the object (or the /status subresource) is not served."""
+
+
+class ConflictError(ServiceError):
+    """409: the object changed since it was read; read it again and retry."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API request, described for error messages."""
+
+    method: str
+    resource: Resource
+    namespace: str
+    name: str
+    subresource: str | None = None
+
+    @property
+    def verb(self) -> str:
+        return _VERBS[self.method]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.resource.rbac(self.subresource)} {self.namespace}/{self.name}"
+
+
+class KubeApi:
+    """GET, PUT and merge-PATCH of namespaced objects as plain dicts (no model round trip,
+    so fields this code does not know are sent back unchanged)."""
+
+    def __init__(self, api_client: client.ApiClient, server: str, policy: RetryPolicy,
+                 secrets: tuple[str, ...] = ()) -> None:
+        self._api = client.CustomObjectsApi(api_client)
+        self.server = server
+        self.policy = policy
+        self._secrets = secrets
+        self._timeout = policy.timeout if policy.timeout > 0 else None  # 0: no timeout
+
+    def get(self, resource: Resource, namespace: str, name: str) -> JSON:
+        call = Call("GET", resource, namespace, name)
+        return self._run(call, lambda: self._api.get_namespaced_custom_object(
+            resource.group, resource.version, namespace, resource.plural, name,
+            _request_timeout=self._timeout))
+
+    def replace(self, resource: Resource, namespace: str, name: str, body: JSON) -> JSON:
+        call = Call("PUT", resource, namespace, name)
+        # The generated client sends no Content-Type on PUT (the API server would assume
+        # JSON); say it, so that nothing depends on that default.
+        return self._run(call, lambda: self._api.replace_namespaced_custom_object(
+            resource.group, resource.version, namespace, resource.plural, name, body,
+            _headers={"Content-Type": "application/json"},
+            _request_timeout=self._timeout))
+
+    def patch(self, resource: Resource, namespace: str, name: str, body: JSON,
+              subresource: str | None = None) -> JSON:
+        """A JSON merge patch (RFC 7386) of the object or of its /status."""
+        call = Call("PATCH", resource, namespace, name, subresource)
+        patch = self._api.patch_namespaced_custom_object_status if subresource == "status" \
+            else self._api.patch_namespaced_custom_object
+        return self._run(call, lambda: patch(
+            resource.group, resource.version, namespace, resource.plural, name, body,
+            _content_type=MERGE_PATCH, _request_timeout=self._timeout))
+
+    def _run(self, call: Call, request: Callable[[], object]) -> JSON:
+        def attempt() -> object:
+            try:
+                return request()
+            except ApiException as error:
+                raise self._classify(call, error) from None
+            except urllib3.exceptions.HTTPError as error:
+                raise TransientError(self._clean(str(error))) from None
+
+        try:
+            answer = call_with_retries(attempt, self.policy)
+        except TransientError as error:
+            raise ServiceError(
+                f"Kubernetes API at {redact_url(self.server)} kept failing after "
+                f"{self.policy.attempts} attempts ({call}): {error}") from None
+        if not isinstance(answer, dict):
+            raise ServiceError(f"Kubernetes API at {redact_url(self.server)} answered {call} "
+                               "with something that is not an object")
+        return answer
+
+    def _classify(self, call: Call, error: ApiException) -> Exception:
+        status = int(error.status or 0)
+        message = self._clean(_status_message(error))
+        where = f"in namespace {call.namespace}"
+        if status == 401:
+            return UsageError(f"Kubernetes API at {redact_url(self.server)} rejected the "
+                              f"credentials (401 Unauthorized) for {call}: check the "
+                              "kubeconfig's token or client certificate")
+        if status == 403:
+            plural = call.resource.plural + (f"/{call.subresource}" if call.subresource else "")
+            return UsageError(
+                f"forbidden: the credentials may not {call.verb} "
+                f"{call.resource.rbac(call.subresource)} {where}; grant it with an RBAC rule "
+                f"(apiGroups: [{call.resource.group}], resources: [{plural}], "
+                f"verbs: [{call.verb}]). API server: {message}")
+        if status == 404:
+            return NotFoundError(f"{call.resource.rbac()} {call.namespace}/{call.name} not "
+                                 f"found ({call}): {message}")
+        if status == 409:
+            return ConflictError(f"conflict on {call}: {message}")
+        if status == 429 or status >= 500 or status == 0:
+            return TransientError(f"HTTP {status or 'error'} on {call}: {message}")
+        return UsageError(f"the Kubernetes API refused {call} (HTTP {status}): {message}")
+
+    def _clean(self, text: str) -> str:
+        return redact_text(text, self._secrets)
+
+
+def _status_message(error: ApiException) -> str:
+    """The `message` of a Kubernetes Status body, else the HTTP reason."""
+    body = error.body
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    if isinstance(body, str) and body:
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(body)
+            if isinstance(parsed, dict) and parsed.get("message"):
+                return str(parsed["message"])
+        return body[:300]
+    return str(error.reason or "no details")
+
+
+# -- credentials -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connection:
+    api: KubeApi
+    namespace: str | None  # the kubeconfig context's (or the pod's) namespace, if any
+    source: str            # where the credentials came from, for messages
+
+
+def connect(kubeconfig: str | None, env: Mapping[str, str] | None = None,
+            policy: RetryPolicy | None = None) -> Connection:
+    """Build the client from the first credentials found (see the module docstring)."""
+    env = os.environ if env is None else env
+    policy = policy or RetryPolicy.from_env()
+    data = env.get("KUBECONFIG_DATA", "")
+    secrets = (data,) if data else ()
+    configuration = client.Configuration()
+    if kubeconfig:
+        namespace = _load_file(kubeconfig, configuration, f"--kubeconfig {kubeconfig}")
+        source = f"--kubeconfig {kubeconfig}"
+    elif data:
+        with _secret_file(data) as path:
+            namespace = _load_file(str(path), configuration, "KUBECONFIG_DATA")
+        source = "KUBECONFIG_DATA"
+    elif env.get("KUBECONFIG"):
+        namespace = _load_file(env["KUBECONFIG"], configuration, "KUBECONFIG")
+        source = f"KUBECONFIG={env['KUBECONFIG']}"
+    elif Path("~/.kube/config").expanduser().is_file():
+        default = str(Path("~/.kube/config").expanduser())
+        namespace = _load_file(default, configuration, default)
+        source = default
+    elif env.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration)
+        namespace = _pod_namespace()
+        source = "in-cluster service account"
+    else:
+        raise UsageError("no Kubernetes credentials: pass --kubeconfig PATH, set KUBECONFIG "
+                         "or KUBECONFIG_DATA (a kubeconfig secret, base64 or YAML), or run "
+                         "in a pod with a service account")
+    configuration.retries = False  # RetryPolicy owns retries
+    tokens = tuple(str(value).split()[-1] for value in configuration.api_key.values() if value)
+    api = KubeApi(client.ApiClient(configuration), str(configuration.host), policy,
+                  secrets + tokens)
+    return Connection(api=api, namespace=namespace, source=source)
+
+
+def _load_file(path: str, configuration: client.Configuration, what: str) -> str | None:
+    """Load a kubeconfig into `configuration`; the current context's namespace."""
+    first = path.split(os.pathsep, maxsplit=1)[0]
+    if not Path(first).expanduser().is_file():
+        raise UsageError(f"{what}: kubeconfig file {first} not found")
+    try:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path, client_configuration=configuration, persist_config=False)
+        _, context = config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=path)
+    except (config.ConfigException, yaml.YAMLError, OSError, KeyError, TypeError,
+            ValueError) as error:
+        raise UsageError(f"{what}: not a usable kubeconfig: {error}") from None
+    namespace = ((context or {}).get("context") or {}).get("namespace")
+    return str(namespace) if namespace else None
+
+
+def decode_kubeconfig_data(data: str) -> str:
+    """KUBECONFIG_DATA as YAML text: base64 (with or without line breaks) or as is."""
+    compact = "".join(data.split())
+    with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = base64.b64decode(compact, validate=True).decode("utf-8")
+        if ":" in decoded:
+            return decoded
+    return data
+
+
+@contextlib.contextmanager
+def _secret_file(data: str) -> Iterator[Path]:
+    """The kubeconfig in a file only this user can read, removed as soon as it is loaded."""
+    descriptor, name = tempfile.mkstemp(prefix="modelrail-kubeconfig-", suffix=".yaml")
+    path = Path(name)
+    try:
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(decode_kubeconfig_data(data))
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _pod_namespace() -> str | None:
+    try:
+        return _SERVICE_ACCOUNT_NAMESPACE.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None

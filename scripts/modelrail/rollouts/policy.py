@@ -1,0 +1,117 @@
+"""The `rollout:` section of modelrail.yaml.
+
+```yaml
+rollout:
+  name: ranker            # the Rollout (rollouts.argoproj.io) to drive
+  namespace: ml           # optional: else the kubeconfig context's, else "default"
+  container: server       # optional when the pod template has one container
+  steps: [10, 25, 50, 100]  # canary weights; each is a `setWeight` + `pause: {}` pair
+  step_seconds: 300       # how long each step is observed before it is judged
+```
+"""
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelrail.errors import UsageError
+
+if TYPE_CHECKING:  # config.py imports this module to parse its rollout: section
+    from modelrail.config import _Section
+
+DEFAULT_STEP_SECONDS = 300.0
+# A DNS-1123 subdomain (Rollout names) and label (namespaces), as Kubernetes validates them.
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    name: str
+    namespace: str | None = None
+    container: str | None = None
+    steps: tuple[int, ...] = ()
+    step_seconds: float = DEFAULT_STEP_SECONDS
+
+
+def validate_name(value: str, what: str) -> str:
+    if len(value) > 253 or not _NAME.fullmatch(value):
+        raise UsageError(f"{what}: {value!r} is not a valid Kubernetes object name "
+                         "(lower-case letters, digits, '-' and '.')")
+    return value
+
+
+def validate_namespace(value: str, what: str) -> str:
+    if len(value) > 63 or not _NAMESPACE.fullmatch(value):
+        raise UsageError(f"{what}: {value!r} is not a valid namespace "
+                         "(lower-case letters, digits and '-', at most 63)")
+    return value
+
+
+def validate_weights(weights: Sequence[object], what: str) -> tuple[int, ...]:
+    """Whole percentages 1..100, strictly increasing: each step sends more traffic."""
+    if not weights:
+        raise UsageError(f"{what}: expected at least one weight, e.g. [10, 25, 50, 100]")
+    checked: list[int] = []
+    for value in weights:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+            raise UsageError(f"{what}: {value!r} is not a whole percentage from 1 to 100")
+        if checked and value <= checked[-1]:
+            raise UsageError(f"{what}: weights must increase ({checked[-1]} then {value})")
+        checked.append(value)
+    return tuple(checked)
+
+
+def parse_weights_flag(text: str) -> tuple[int, ...]:
+    """`--steps 10,25,50,100`."""
+    try:
+        values: list[object] = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--steps {text!r}: expected comma-separated whole percentages, "
+                         "e.g. 10,25,50,100") from None
+    return validate_weights(values, "--steps")
+
+
+def parse_rollout(section: "_Section") -> RolloutConfig:
+    """Read and check a `rollout:` mapping; unknown keys are errors that name the key."""
+    name = section.required_string("name")
+    validate_name(name, f"{section.source}: {section.path('name')}")
+    namespace = section.string("namespace")
+    if namespace is not None:
+        validate_namespace(namespace, f"{section.source}: {section.path('namespace')}")
+    raw_steps = section.raw("steps")
+    if raw_steps is not None and not isinstance(raw_steps, list):
+        raise section.error("steps", "expected a list of weights, e.g. [10, 25, 50, 100]")
+    steps = validate_weights(raw_steps, f"{section.source}: {section.path('steps')}") \
+        if raw_steps is not None else ()
+    step_seconds = section.number("step_seconds")
+    if step_seconds is not None and step_seconds <= 0:
+        raise section.error("step_seconds", f"expected a number of seconds > 0, "
+                                            f"got {step_seconds:g}")
+    config = RolloutConfig(
+        name=name, namespace=namespace, container=section.string("container"), steps=steps,
+        step_seconds=DEFAULT_STEP_SECONDS if step_seconds is None else step_seconds)
+    section.finish()
+    return config
+
+
+def load_rollout_policy(path: str | os.PathLike[str]) -> RolloutConfig | None:
+    """The `rollout:` section of a policy file; None when the file has none.
+
+    Only this section is read (each action reads its own), so the rollout commands work
+    whatever else the file holds.
+    """
+    from modelrail.config import _Section, load_yaml_strict  # noqa: PLC0415 - import cycle
+
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{source}: policy file not found (pass --config PATH)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{source}: cannot read policy file: {error}") from None
+    top = _Section(load_yaml_strict(text, source), "", source)
+    return parse_rollout(top.section("rollout")) if top.has("rollout") else None

@@ -1,0 +1,626 @@
+"""A local stand-in for the Kubernetes API slice that Argo Rollouts tooling uses, with an
+emulation of the Argo Rollouts controller's canary step semantics.
+
+No Kubernetes API server or Argo controller can run here (DESIGN.md, "What runs here"), so
+this serves, on 127.0.0.1 and a free port, what the real `kubernetes` client sends:
+
+- ``GET|PUT|PATCH /apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}`` and
+  ``.../status``; ``GET|PUT /apis/apps/v1/namespaces/{ns}/deployments/{name}`` (for a
+  Rollout's ``workloadRef``);
+- PATCH accepts ``application/merge-patch+json`` (RFC 7386) only, as the API server does
+  for custom resources (415 otherwise); with the status subresource on (Argo >= v0.10), a
+  patch or update of the object ignores ``status`` and a patch of ``/status`` ignores the
+  rest; with it off, ``/status`` answers 404 as on Argo v0.9;
+- ``metadata.resourceVersion`` changes on every write and ``metadata.generation`` on every
+  spec change; a PUT with a stale resourceVersion answers 409 Conflict, one without any
+  answers 422; unknown objects 404; bearer-token auth (401); a configurable set of
+  forbidden (verb, resource) pairs answers 403 - all with Kubernetes ``Status`` bodies.
+
+Every request is recorded (method, path, content type, parsed body, answer status) so
+tests assert the exact patches. After each write the controller emulation reconciles,
+at once or after ``controller_delay`` seconds (so tests see an unobserved generation):
+a new pod template starts a revision at step 0; ``setWeight`` steps apply at once; a
+``pause: {}`` step adds the ``CanaryPauseStep`` pause condition and waits until it is
+cleared; abort sends the weight to 0 with phase Degraded; clearing abort (retry) starts
+again from step 0; ``promoteFull`` or the end of the steps makes the new revision stable
+(Healthy). ``weight()``/``traffic()`` tell a traffic splitter how to split live requests.
+"""
+
+import copy
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+JSON = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+PAUSE_STEP = "CanaryPauseStep"
+REVISION = "rollout.argoproj.io/revision"
+_PATH = re.compile(
+    r"^/apis/(?P<group>argoproj\.io|apps)/(?P<version>v1alpha1|v1)/namespaces/(?P<ns>[^/]+)/"
+    r"(?P<plural>rollouts|deployments)/(?P<name>[^/]+)(?P<sub>/status)?$")
+_KINDS = {"rollouts": ("argoproj.io/v1alpha1", "Rollout"), "deployments": ("apps/v1", "Deployment")}
+_Answer = tuple[int, Any]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    content_type: str
+    body: Any  # parsed JSON; None when empty
+    status: int  # what the stand-in answered
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """How a splitter should send live requests: `canary_weight` % to the new revision."""
+
+    stable_image: str
+    canary_image: str
+    canary_weight: int
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: null deletes, objects merge, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def pod_hash(template: Any) -> str:
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def canary_steps(weights: Sequence[int]) -> list[JSON]:
+    steps: list[JSON] = []
+    for weight in weights:
+        steps += [{"setWeight": weight}, {"pause": {}}]
+    return steps
+
+
+def _status(code: int, reason: str, message: str, details: JSON | None = None) -> JSON:
+    body: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                  "message": message, "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+def _details(route: re.Match[str]) -> JSON:
+    return {"name": route["name"], "group": route["group"], "kind": route["plural"]}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _duration_seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    match = re.fullmatch(r"(\d+)(s|m|h)?", str(value))
+    if not match:
+        return None
+    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, None: 1}[match[2]]
+
+
+@dataclass
+class _State:
+    objects: dict[tuple[str, str, str], JSON] = field(default_factory=dict)
+    images: dict[str, dict[str, str]] = field(default_factory=dict)  # pod hash → images
+    requests: list[RecordedRequest] = field(default_factory=list)
+    forbidden: set[tuple[str, str]] = field(default_factory=set)
+    conflicts: int = 0
+    failures: int = 0
+    version: int = 1000
+    timers: list[threading.Timer] = field(default_factory=list)
+
+
+class RolloutsStandIn:
+    """A threaded HTTP server on 127.0.0.1 (free port); use as a context manager."""
+
+    def __init__(self, token: str = "standin-token",  # noqa: S107 - a test token
+                 controller_delay: float = 0.0,
+                 status_subresource: bool = True,
+                 user: str = "system:serviceaccount:ci:modelrail") -> None:
+        self.token = token
+        self.controller_delay = controller_delay
+        self.status_subresource = status_subresource
+        self.user = user
+        self._state = _State()
+        self._lock = threading.RLock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.01}, daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> "RolloutsStandIn":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            for timer in self._state.timers:
+                timer.cancel()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "RolloutsStandIn":
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def kubeconfig(self, namespace: str | None = None, token: str | None = None) -> str:
+        """A kubeconfig (YAML text) for this server: plain http, bearer-token auth."""
+        context: JSON = {"cluster": "standin", "user": "ci"}
+        if namespace:
+            context["namespace"] = namespace
+        return yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "standin",
+            "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
+            "users": [{"name": "ci", "user": {"token": token or self.token}}],
+            "contexts": [{"name": "standin", "context": context}],
+        }, sort_keys=False)
+
+    def write_kubeconfig(self, path: Path, namespace: str | None = None,
+                         token: str | None = None) -> Path:
+        path.write_text(self.kubeconfig(namespace, token), encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    # -- seeding -------------------------------------------------------------------------
+
+    def add_rollout(self, name: str, namespace: str = "default", image: str = "app:v1",
+                    weights: Sequence[int] = (10, 25, 50, 100), container: str = "server",
+                    steps: list[JSON] | None = None, traffic_routing: bool = True,
+                    workload_ref: str | None = None) -> JSON:
+        """A Rollout as `kubectl apply` would create it, reconciled to Healthy (stable)."""
+        canary: JSON = {"steps": canary_steps(weights) if steps is None else steps}
+        if traffic_routing:
+            canary.update(canaryService=f"{name}-canary", stableService=f"{name}-stable",
+                          trafficRouting={"plugins": {"modelrail/standin": {}}})
+        spec: JSON = {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                      "strategy": {"canary": canary}}
+        if workload_ref:
+            spec["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment",
+                                   "name": workload_ref}
+        else:
+            spec["template"] = _template(name, container, image)
+        return self._create("rollouts", namespace, name, spec)
+
+    def add_deployment(self, name: str, namespace: str = "default", image: str = "app:v1",
+                       container: str = "server") -> JSON:
+        spec = {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                "template": _template(name, container, image)}
+        return self._create("deployments", namespace, name, spec)
+
+    def _create(self, plural: str, namespace: str, name: str, spec: JSON) -> JSON:
+        api_version, kind = _KINDS[plural]
+        with self._lock:
+            self._state.version += 1
+            obj: JSON = {"apiVersion": api_version, "kind": kind, "metadata": {
+                "name": name, "namespace": namespace, "uid": f"uid-{self._state.version}",
+                "generation": 1, "resourceVersion": str(self._state.version),
+                "creationTimestamp": _now()}, "spec": spec, "status": {}}
+            self._state.objects[(plural, namespace, name)] = obj
+            self._reconcile(namespace)
+            return copy.deepcopy(self._state.objects[(plural, namespace, name)])
+
+    # -- inspection and faults -----------------------------------------------------------
+
+    def get(self, plural: str, namespace: str, name: str) -> JSON:
+        with self._lock:
+            return copy.deepcopy(self._state.objects[(plural, namespace, name)])
+
+    def rollout(self, name: str, namespace: str = "default") -> JSON:
+        return self.get("rollouts", namespace, name)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._state.requests)
+
+    def writes(self) -> list[RecordedRequest]:
+        """The PUT and PATCH requests, in order."""
+        return [r for r in self.requests if r.method in ("PUT", "PATCH")]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._state.requests.clear()
+
+    def forbid(self, verb: str, resource: str) -> None:
+        """Answer 403 to `verb` (get|update|patch) on `resource` (rollouts/status, ...)."""
+        with self._lock:
+            self._state.forbidden.add((verb, resource))
+
+    def conflict_next_puts(self, count: int = 1) -> None:
+        """Let another writer change the object just before each of the next PUTs."""
+        with self._lock:
+            self._state.conflicts = count
+
+    def fail_next(self, count: int) -> None:
+        """Answer the next `count` requests with 500."""
+        with self._lock:
+            self._state.failures = count
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every delayed controller pass has run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(t.is_alive() for t in self._state.timers):
+                    return
+            time.sleep(0.01)
+        raise TimeoutError("the controller emulation did not settle")
+
+    # -- traffic -------------------------------------------------------------------------
+
+    def traffic(self, name: str, namespace: str = "default") -> Traffic:
+        """Stable and new revision images and the new revision's share (100 once stable)."""
+        with self._lock:
+            obj = self._state.objects[("rollouts", namespace, name)]
+            status = obj["status"]
+            stable, current = status.get("stableRS", ""), status.get("currentPodHash", "")
+            return Traffic(stable_image=_first(self._state.images.get(stable, {})),
+                           canary_image=_first(self._state.images.get(current, {})),
+                           canary_weight=_new_revision_weight(obj))
+
+    def weight(self, name: str, namespace: str = "default") -> int:
+        return self.traffic(name, namespace).canary_weight
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> _Answer:
+        content_type = headers.get("content-type", "").split(";")[0].strip()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        with self._lock:
+            route = path.split("?", maxsplit=1)[0]
+            code, payload = self._answer(method, route, headers, content_type, body)
+            self._state.requests.append(
+                RecordedRequest(method, path, content_type, body, code))
+            return code, payload
+
+    def _answer(self, method: str, path: str, headers: dict[str, str], content_type: str,
+                body: Any) -> _Answer:
+        route = _PATH.match(path)
+        refused = self._auth_and_faults(headers) or self._route_refusal(method, route)
+        if refused is not None or route is None:
+            return refused or (404, _status(404, "NotFound", "no route"))
+        key = (route["plural"], route["ns"], route["name"])
+        current = self._state.objects.get(key)
+        if current is None:
+            return 404, _status(404, "NotFound", f'{route["plural"]}.{route["group"]} '
+                                f'"{route["name"]}" not found', _details(route))
+        if method == "GET":
+            if not self._pending(route["ns"]):
+                self._reconcile(route["ns"])
+            return 200, copy.deepcopy(self._state.objects[key])
+        return self._write(method, key, current, content_type, body, bool(route["sub"]))
+
+    def _auth_and_faults(self, headers: dict[str, str]) -> _Answer | None:
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 401, _status(401, "Unauthorized", "Unauthorized")
+        if self._state.failures > 0:
+            self._state.failures -= 1
+            return 500, _status(500, "InternalError", "Internal error occurred: injected")
+        return None
+
+    def _route_refusal(self, method: str, route: re.Match[str] | None) -> _Answer | None:
+        """404 for what is not served, 405, and 403 for the forbidden (verb, resource)."""
+        unknown = _status(404, "NotFound", "the server could not find the requested resource")
+        if route is None:
+            return 404, unknown
+        verb = {"GET": "get", "PUT": "update", "PATCH": "patch"}.get(method)
+        if verb is None:
+            return 405, _status(405, "MethodNotAllowed", f"{method} is not supported here")
+        plural, group = route["plural"], route["group"]
+        resource = plural + ("/status" if route["sub"] else "")
+        if (verb, resource) in self._state.forbidden:
+            return 403, _status(403, "Forbidden", (
+                f'{plural}.{group} "{route["name"]}" is forbidden: User "{self.user}" cannot '
+                f'{verb} resource "{resource}" in API group "{group}" in the namespace '
+                f'"{route["ns"]}"'), _details(route))
+        if route["sub"] and (plural != "rollouts" or not self.status_subresource):
+            return 404, unknown
+        return None
+
+    def _write(self, method: str, key: tuple[str, str, str], current: JSON, content_type: str,
+               body: Any, status_only: bool) -> _Answer:
+        if not isinstance(body, dict):
+            return 400, _status(400, "BadRequest", "the request body is not a JSON object")
+        if method == "PATCH" and content_type != MERGE_PATCH:
+            return 415, _status(415, "UnsupportedMediaType", (
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: application/json-patch+json, {MERGE_PATCH}, "
+                "application/apply-patch+yaml"))
+        if method == "PUT" and content_type not in ("", "application/json"):
+            return 415, _status(415, "UnsupportedMediaType", f"{content_type} is not "
+                                "accepted for an update; send application/json")
+        refused = None if method == "PATCH" else self._check_put(key, current, body)
+        if refused is not None:
+            return refused
+        updated = merge_patch(current, body) if method == "PATCH" else copy.deepcopy(body)
+        self._store(key, current, updated, status_only=status_only)
+        result = copy.deepcopy(self._state.objects[key])
+        self._after_write(key[1])
+        return 200, result
+
+    def _check_put(self, key: tuple[str, str, str], current: JSON, body: JSON) -> _Answer | None:
+        plural, _, name = key
+        if self._state.conflicts > 0:  # another writer got there first
+            self._state.conflicts -= 1
+            annotations = current["metadata"].setdefault("annotations", {})
+            annotations["standin/concurrent-writes"] = str(
+                int(annotations.get("standin/concurrent-writes", "0")) + 1)
+            self._bump(current)
+        wanted = (body.get("metadata") or {}).get("resourceVersion")
+        if not wanted:
+            return 422, _status(422, "Invalid", f'{_KINDS[plural][1]} "{name}" is invalid: '
+                                "metadata.resourceVersion: Invalid value: 0x0: must be "
+                                "specified for an update")
+        if wanted != current["metadata"]["resourceVersion"]:
+            group = "argoproj.io" if plural == "rollouts" else "apps"
+            return 409, _status(409, "Conflict", (
+                f'Operation cannot be fulfilled on {plural}.{group} "{name}": the object has '
+                "been modified; please apply your changes to the latest version and try "
+                "again"), {"name": name, "group": group, "kind": plural})
+        return None
+
+    def _store(self, key: tuple[str, str, str], current: JSON, updated: JSON,
+               status_only: bool) -> None:
+        """Apply a write the way the API server does with the status subresource on."""
+        if status_only:
+            new = {**copy.deepcopy(current), "status": updated.get("status") or {}}
+        else:
+            new = copy.deepcopy(updated)
+            if self.status_subresource:
+                new["status"] = copy.deepcopy(current.get("status") or {})
+            metadata = {**current["metadata"], **(new.get("metadata") or {})}
+            for fixed in ("name", "namespace", "uid", "creationTimestamp", "generation"):
+                metadata[fixed] = current["metadata"][fixed]
+            new["metadata"] = metadata
+            if new.get("spec") != current.get("spec"):
+                metadata["generation"] = current["metadata"]["generation"] + 1
+        if new != current:
+            self._bump(new)
+        self._state.objects[key] = new
+
+    def _bump(self, obj: JSON) -> None:
+        self._state.version += 1
+        obj["metadata"]["resourceVersion"] = str(self._state.version)
+
+    # -- controller emulation ------------------------------------------------------------
+
+    def _after_write(self, namespace: str) -> None:
+        if self.controller_delay <= 0:
+            self._reconcile(namespace)
+            return
+        timer = threading.Timer(self.controller_delay, self._delayed, args=(namespace,))
+        timer.daemon = True
+        self._state.timers.append(timer)
+        timer.start()
+
+    def _delayed(self, namespace: str) -> None:
+        with self._lock:
+            self._reconcile(namespace)
+
+    def _pending(self, namespace: str) -> bool:
+        self._state.timers = [t for t in self._state.timers if t.is_alive()]
+        return bool(self._state.timers)
+
+    def _reconcile(self, namespace: str) -> None:
+        for (plural, ns, name), obj in list(self._state.objects.items()):
+            if plural == "rollouts" and ns == namespace:
+                reconciled = self._reconcile_rollout(obj)
+                if reconciled != obj:
+                    self._bump(reconciled)
+                    self._state.objects[(plural, ns, name)] = reconciled
+
+    def _reconcile_rollout(self, obj: JSON) -> JSON:
+        new = copy.deepcopy(obj)
+        spec, status = new["spec"], new.setdefault("status", {})
+        template = self._template_of(new)
+        steps: list[JSON] = spec.get("strategy", {}).get("canary", {}).get("steps") or []
+        current, steps_hash = pod_hash(template), pod_hash(steps)
+        if status.get("currentPodHash") != current or status.get("currentStepHash") != steps_hash:
+            if status.get("currentPodHash") != current:
+                annotations = new["metadata"].setdefault("annotations", {})
+                annotations[REVISION] = str(int(annotations.get(REVISION, "0")) + 1)
+                self._state.images[current] = _images(template)
+            for key in ("pauseConditions", "controllerPause", "abort", "promoteFull"):
+                status.pop(key, None)
+            status.update(currentPodHash=current, currentStepHash=steps_hash)
+            status.setdefault("stableRS", current)  # an initial deployment is stable at once
+            status["currentStepIndex"] = len(steps) if status["stableRS"] == current else 0
+        _advance(spec, status, steps)
+        _set_weights(spec, status)
+        status["phase"], status["message"] = _phase(new)
+        status["observedGeneration"] = str(new["metadata"]["generation"])
+        return new
+
+    def _template_of(self, rollout: JSON) -> Any:
+        ref = rollout["spec"].get("workloadRef")
+        if not ref:
+            return rollout["spec"].get("template")
+        key = ("deployments", rollout["metadata"]["namespace"], ref.get("name"))
+        workload = self._state.objects.get(key)
+        return workload["spec"].get("template") if workload else None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, payload = standin._handle(self.command, self.path, headers, raw)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = _serve  # noqa: N815 - http.server's naming
+            do_PUT = _serve  # noqa: N815
+            do_PATCH = _serve  # noqa: N815
+            do_POST = _serve  # noqa: N815
+            do_DELETE = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Keep test output quiet."""
+
+        return Handler
+
+
+def _template(app: str, container: str, image: str) -> JSON:
+    return {"metadata": {"labels": {"app": app}},
+            "spec": {"containers": [{"name": container, "image": image,
+                                     "ports": [{"containerPort": 8080}]}]}}
+
+
+def _images(template: Any) -> dict[str, str]:
+    containers = ((template or {}).get("spec") or {}).get("containers") or []
+    return {str(c.get("name")): str(c.get("image")) for c in containers}
+
+
+def _first(images: dict[str, str]) -> str:
+    return next(iter(images.values()), "")
+
+
+def _set_weight_at(steps: list[JSON], index: int) -> int:
+    """GetCurrentSetWeight without abort: the last setWeight at or before `index`."""
+    if index >= len(steps):
+        return 100
+    return next((int(s["setWeight"]) for s in reversed(steps[: index + 1]) if "setWeight" in s),
+                0)
+
+
+def _advance(spec: JSON, status: JSON, steps: list[JSON]) -> None:
+    """One controller pass over the canary steps (replicas are ready at once here)."""
+    if status.get("promoteFull"):
+        for key in ("pauseConditions", "controllerPause", "abort", "promoteFull"):
+            status.pop(key, None)
+        status["currentStepIndex"] = len(steps)
+        status["stableRS"] = status["currentPodHash"]
+        return
+    if status.get("stableRS") == status.get("currentPodHash"):
+        status["currentStepIndex"] = len(steps)
+        return
+    if status.get("abort"):
+        status.pop("pauseConditions", None)
+        status.pop("controllerPause", None)
+        status["currentStepIndex"] = 0
+        return
+    if spec.get("paused"):
+        return
+    index = int(status.get("currentStepIndex") or 0)
+    while index < len(steps):
+        step = steps[index]
+        if "pause" not in step:  # setWeight applies at once; analysis/experiment pass
+            index += 1
+            # Argo keeps controllerPause only while a pause condition exists: a pause
+            # cleared by a user completes the pause step the controller paused at, no other.
+            status.pop("controllerPause", None)
+            continue
+        conditions = [c for c in status.get("pauseConditions") or []
+                      if c.get("reason") == PAUSE_STEP]
+        if conditions:
+            duration = _duration_seconds((step.get("pause") or {}).get("duration"))
+            started = datetime.strptime(conditions[0]["startTime"], "%Y-%m-%dT%H:%M:%SZ") \
+                .replace(tzinfo=UTC)
+            if duration is None or (datetime.now(UTC) - started).total_seconds() < duration:
+                break
+            status.pop("pauseConditions", None)
+            status.pop("controllerPause", None)
+            index += 1
+            continue
+        if status.get("controllerPause"):  # our pause condition was cleared: promoted
+            status.pop("controllerPause", None)
+            index += 1
+            continue
+        status["pauseConditions"] = [{"reason": PAUSE_STEP, "startTime": _now()}]
+        status["controllerPause"] = True
+        break
+    status["currentStepIndex"] = index
+    if index >= len(steps):
+        status["stableRS"] = status["currentPodHash"]
+
+
+def _set_weights(spec: JSON, status: JSON) -> None:
+    """status.canary.weights as Argo's traffic routing reports them (canary 0 once stable)."""
+    canary = spec.get("strategy", {}).get("canary", {})
+    if not canary.get("trafficRouting"):
+        status.pop("canary", None)
+        return
+    steps = canary.get("steps") or []
+    promoted = status.get("stableRS") == status.get("currentPodHash")
+    weight = 0 if promoted or status.get("abort") else \
+        _set_weight_at(steps, int(status.get("currentStepIndex") or 0))
+    status["canary"] = {"weights": {
+        "canary": {"weight": weight, "podTemplateHash": status.get("currentPodHash"),
+                   "serviceName": canary.get("canaryService")},
+        "stable": {"weight": 100 - weight, "podTemplateHash": status.get("stableRS"),
+                   "serviceName": canary.get("stableService")},
+    }}
+
+
+def _new_revision_weight(obj: JSON) -> int:
+    status = obj["status"]
+    if status.get("stableRS") == status.get("currentPodHash"):
+        return 100
+    if status.get("abort"):
+        return 0
+    steps = obj["spec"].get("strategy", {}).get("canary", {}).get("steps") or []
+    return _set_weight_at(steps, int(status.get("currentStepIndex") or 0))
+
+
+def _phase(obj: JSON) -> tuple[str, str]:
+    """The controller-side phase (CalculateRolloutPhase, reduced to what is emulated)."""
+    spec, status = obj["spec"], obj["status"]
+    if status.get("abort"):
+        revision = obj["metadata"].get("annotations", {}).get(REVISION, "1")
+        return "Degraded", f"RolloutAborted: Rollout aborted update to revision {revision}"
+    if spec.get("paused"):
+        return "Paused", "manually paused"
+    for condition in status.get("pauseConditions") or []:
+        return "Paused", str(condition.get("reason"))
+    if status.get("stableRS") != status.get("currentPodHash"):
+        return "Progressing", "waiting for all steps to complete"
+    return "Healthy", ""
+

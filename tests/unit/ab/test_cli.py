@@ -1,0 +1,149 @@
+"""`modelrail ab analyze` in-process: exit codes, --json, runner outputs, bad input."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from modelrail.cli import main
+
+POLICY = """\
+model: ranker
+experiment:
+  key: ranker-v2
+  primary: ctr
+  guardrails:
+    session_duration: {margin: 0.02}
+  metrics:
+    ctr: {type: proportion}
+"""
+
+
+def duration(n: int, mu: float, sd: float) -> dict[str, float]:
+    return {"n": n, "sum": n * mu, "sum_squares": (n - 1) * sd**2 + n * mu**2}
+
+
+def stats(treatment_clicks: int = 1150, treatment_units: int = 10_000,
+          treatment_duration: float = 300.3) -> dict[str, Any]:
+    return {
+        "variants": ["control", "treatment"],
+        "units": {"control": 10_000, "treatment": treatment_units},
+        "metrics": {
+            "ctr": {"type": "proportion", "control": {"n": 10_000, "sum": 1000},
+                    "treatment": {"n": 10_000, "sum": treatment_clicks}},
+            "session_duration": {"type": "mean", "control": duration(10_000, 300, 60),
+                                 "treatment": duration(10_000, treatment_duration, 60)},
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
+    return tmp_path
+
+
+def write_stats(path: Path, document: dict[str, Any]) -> str:
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return str(path)
+
+
+def outputs(path: Path) -> dict[str, str]:
+    """Parse GITHUB_OUTPUT's `name<<DELIM ... DELIM` records."""
+    values, lines = {}, path.read_text(encoding="utf-8").splitlines()
+    while lines:
+        name, delimiter = lines.pop(0).split("<<")
+        end = lines.index(delimiter)
+        values[name], lines = "\n".join(lines[:end]), lines[end + 1:]
+    return values
+
+
+@pytest.mark.parametrize(("document", "code", "decision"), [
+    (stats(), 0, "ship"),
+    (stats(treatment_clicks=850), 1, "no-ship"),
+    (stats(treatment_clicks=1010), 4, "keep-running"),
+    (stats(treatment_units=10_600), 1, "invalid"),
+])
+def test_exit_code_json_outputs_and_summary(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str],
+                                            document: dict[str, Any], code: int,
+                                            decision: str) -> None:
+    output, summary = workdir / "output", workdir / "summary.md"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    path = write_stats(workdir / "stats.json", document)
+
+    assert main(["ab", "analyze", "--stats", path, "--json", "result.json"]) == code
+
+    result = json.loads((workdir / "result.json").read_text(encoding="utf-8"))
+    assert result["decision"] == decision
+    written = outputs(output)
+    assert written["decision"] == decision
+    assert json.loads(written["report"]) == result
+    assert f"**{decision}**" in summary.read_text(encoding="utf-8")
+    assert f"**{decision}**" in capsys.readouterr().out
+    if decision == "invalid":
+        assert result["metrics"] == {}
+        assert written["lift"] == ""
+    else:
+        assert float(written["lift"]) == result["metrics"]["ctr"]["lift"]
+
+
+def test_no_ship_is_annotated_on_a_runner(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    path = write_stats(workdir / "stats.json", stats(treatment_duration=285))
+    assert main(["ab", "analyze", "--stats", path]) == 1
+    assert "::error title=A/B test ranker-v2::guardrail session_duration" \
+        in capsys.readouterr().out
+
+
+def test_no_summary_flag(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = workdir / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    path = write_stats(workdir / "stats.json", stats())
+    assert main(["ab", "analyze", "--stats", path, "--no-summary"]) == 0
+    assert not summary.exists()
+
+
+def test_malformed_statistics_exit_2_naming_the_path(workdir: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    document = stats()
+    del document["metrics"]["ctr"]["treatment"]["sum"]
+    path = write_stats(workdir / "stats.json", document)
+    assert main(["ab", "analyze", "--stats", path]) == 2
+    assert f"{path}: metrics.ctr.treatment.sum: is required" in capsys.readouterr().err
+
+
+def test_a_policy_without_an_experiment_exits_2(workdir: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "modelrail.yaml").write_text("model: ranker\n", encoding="utf-8")
+    path = write_stats(workdir / "stats.json", stats())
+    assert main(["ab", "analyze", "--stats", path]) == 2
+    assert "modelrail.yaml: the experiment section is required" in capsys.readouterr().err
+
+
+def test_a_bad_experiment_section_exits_2(workdir: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "modelrail.yaml").write_text(POLICY + "  alpha: 2\n", encoding="utf-8")
+    path = write_stats(workdir / "stats.json", stats())
+    assert main(["ab", "analyze", "--stats", path]) == 2
+    assert "modelrail.yaml: experiment.alpha: must be in (0, 0.5)" in capsys.readouterr().err
+
+
+def test_without_the_ab_extra_the_message_says_what_to_install(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for module in [m for m in sys.modules if m.startswith(("scipy", "modelrail.ab."))
+                   and m not in ("modelrail.ab.cli", "modelrail.ab.config",
+                                 "modelrail.ab.hashing")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    path = write_stats(workdir / "stats.json", stats())
+    assert main(["ab", "analyze", "--stats", path]) == 2
+    assert "needs the ab extra (scipy" in (err := capsys.readouterr().err)
+    assert "install modelrail[ab]" in err

@@ -1,0 +1,289 @@
+"""The judge: each kind of metric's verdict, and Kayenta's rules for the decision."""
+
+import math
+
+import pytest
+from modelrail.analysis.config import (
+    AnalysisConfig,
+    CounterMetric,
+    GaugeMetric,
+    HistogramMetric,
+    ThresholdMetric,
+)
+from modelrail.analysis.judge import (
+    Histogram,
+    Verdict,
+    decide,
+    judge_counter,
+    judge_gauge,
+    judge_histogram,
+    judge_threshold,
+    metric_alpha,
+    pooled,
+)
+from modelrail.analysis.stats import Stratum
+
+INF = math.inf
+COUNTER = CounterMetric(name="errors", query="e{{version}}", total="t{{version}}",
+                        min_samples=100)
+HISTOGRAM = HistogramMetric(name="latency", query="h{{version}}", min_samples=100)
+GAUGE = GaugeMetric(name="score", query="g{{version}}", min_samples=5)
+
+
+def histogram(**cumulative: float) -> Histogram:
+    """histogram(le_0_1=10, le_inf=20) -> buckets {0.1: 10, +Inf: 20}."""
+    return Histogram.from_counts({
+        INF if key == "le_inf" else float(key[3:].replace("_", ".")): value
+        for key, value in cumulative.items()})
+
+
+def latency(total: float, beyond_0_25: float, beyond_0_3: float) -> Histogram:
+    """A latency histogram with `beyond_*` of `total` requests above 0.25 s and 0.3 s."""
+    return histogram(le_0_1=0.6 * total, le_0_2=0.95 * total, le_0_25=total - beyond_0_25,
+                     le_0_3=total - beyond_0_3, le_0_5=total, le_inf=total)
+
+
+class TestHistogram:
+    BUCKETS = histogram(le_0_1=10, le_0_2=30, le_0_4=60, le_inf=60)
+
+    @pytest.mark.parametrize(("q", "expected"), [(0.5, 0.2), (0.25, 0.125), (0.99, 0.396),
+                                                 (0.0, 0.0), (1.0, 0.4)])
+    def test_quantile_interpolates_like_histogram_quantile(self, q: float,
+                                                           expected: float) -> None:
+        assert self.BUCKETS.quantile(q) == pytest.approx(expected)
+
+    def test_quantile_in_the_inf_bucket_is_the_highest_finite_bound(self) -> None:
+        assert histogram(le_0_1=10, le_inf=20).quantile(0.9) == 0.1
+
+    def test_empty_histogram_has_no_quantile(self) -> None:
+        assert math.isnan(Histogram(()).quantile(0.99))
+        assert math.isnan(histogram(le_0_1=0, le_inf=0).quantile(0.99))
+
+    def test_counts_are_made_monotonic(self) -> None:
+        bumpy = histogram(le_0_1=10.2, le_0_2=10.1, le_inf=12)
+
+        assert bumpy.buckets == ((0.1, 10.2), (0.2, 10.2), (INF, 12.0))
+        assert bumpy.count_at(0.15) == 10.2  # the last bound below
+        assert bumpy.count_at(0.05) == 0.0
+
+    def test_pooled_adds_windows(self) -> None:
+        total = pooled([self.BUCKETS, histogram(le_0_1=5, le_inf=8)])
+
+        assert total.buckets == ((0.1, 15.0), (0.2, 30.0), (0.4, 60.0), (INF, 68.0))
+
+
+class TestThreshold:
+    METRIC = ThresholdMetric(name="error_rate", query="q", maximum=0.01)
+
+    def test_within_and_outside(self) -> None:
+        assert judge_threshold(self.METRIC, [0.004]).outcome == "pass"
+        failed = judge_threshold(self.METRIC, [0.004, 0.02, 0.003])
+        assert failed.outcome == "fail"
+        assert failed.canary == {"value": 0.02, "series": 3}  # the worst series
+        assert failed.reason == "canary value 0.02 is outside <= 0.01"
+
+    def test_nan_is_dropped_and_inf_is_a_value(self) -> None:
+        assert judge_threshold(self.METRIC, [math.nan, 0.004]).outcome == "pass"
+        assert judge_threshold(self.METRIC, [INF]).outcome == "fail"
+        low = ThresholdMetric(name="traffic", query="q", minimum=1.0, no_data="fail")
+        assert judge_threshold(low, [-INF]).outcome == "fail"
+
+    @pytest.mark.parametrize(("values", "why"), [([], "returned no value"),
+                                                 ([math.nan], "every value")])
+    def test_no_value_follows_no_data(self, values: list[float], why: str) -> None:
+        verdict = judge_threshold(self.METRIC, values)
+        assert verdict.outcome == "inconclusive"
+        assert why in verdict.reason
+        failing = ThresholdMetric(name="e", query="q", maximum=1, no_data="fail")
+        assert judge_threshold(failing, values).outcome == "fail"
+
+    def test_range_bounds(self) -> None:
+        metric = ThresholdMetric(name="score", query="q", minimum=0.2, maximum=0.8)
+        assert judge_threshold(metric, [0.5]).reason == "canary value 0.5 is within [0.2, 0.8]"
+        assert judge_threshold(metric, [0.1]).outcome == "fail"
+
+
+class TestCounter:
+    def test_doubled_error_rate_fails(self) -> None:
+        strata = [Stratum(24, 1200.0, 108, 10800.0), Stratum(60, 3000.0, 90, 9000.0)]
+
+        verdict = judge_counter(COUNTER, strata, alpha=0.001)
+
+        assert verdict.outcome == "fail"
+        assert verdict.effect == pytest.approx(2.0)
+        assert verdict.canary == {"events": 84, "total": 4200.0, "rate": 0.02}
+        assert verdict.details["steps"] == 2
+        assert verdict.p_value is not None
+        assert verdict.p_value < 0.001
+        assert verdict.test.endswith("(exact)")
+
+    def test_same_rate_passes(self) -> None:
+        verdict = judge_counter(COUNTER, [Stratum(12, 1200.0, 108, 10800.0)], alpha=0.001)
+
+        assert verdict.outcome == "pass"
+        assert "no evidence that the canary rate is above 1x" in verdict.reason
+
+    def test_allowed_ratio_tolerates_that_much(self) -> None:
+        strata = [Stratum(150, 10000.0, 100, 10000.0)]  # 1.5x
+        assert judge_counter(COUNTER, strata, 0.001).outcome == "fail"
+        tolerant = CounterMetric(name="e", query="q{{version}}", total="t{{version}}",
+                                 allowed_ratio=1.6, min_samples=100)
+        assert judge_counter(tolerant, strata, 0.001).outcome == "pass"
+
+    @pytest.mark.parametrize(("direction", "outcome"),
+                             [("increase", "pass"), ("decrease", "fail"), ("either", "fail")])
+    def test_direction(self, direction: str, outcome: str) -> None:
+        fewer = [Stratum(40, 10000.0, 100, 10000.0)]
+        metric = CounterMetric(name="conversions", query="q{{version}}", total="t{{version}}",
+                               direction=direction, min_samples=100)  # type: ignore[arg-type]
+
+        assert judge_counter(metric, fewer, 0.001).outcome == outcome
+
+    def test_too_few_requests_or_no_baseline_is_no_data(self) -> None:
+        few = judge_counter(COUNTER, [Stratum(1, 40.0, 100, 10000.0)], 0.01)
+        assert few.outcome == "inconclusive"
+        assert few.reason == ("no data: too few requests: canary 40, baseline 10000 "
+                              "(min_samples 100) (no_data: inconclusive)")
+        alone = judge_counter(COUNTER, [Stratum(10, 1000.0, 0, 0.0)], 0.01)
+        assert "the canary has no requests" in alone.reason
+
+
+class TestHistogramMetric:
+    def test_a_slower_tail_fails(self) -> None:
+        canary = [latency(1200, beyond_0_25=36, beyond_0_3=30)]  # 3% beyond 0.25 s
+        baseline = [latency(10800, beyond_0_25=119, beyond_0_3=54)]  # 1.1%
+
+        verdict = judge_histogram(HISTOGRAM, canary, baseline, alpha=0.001)
+
+        assert verdict.outcome == "fail"
+        assert verdict.details["baseline_boundary"] == 0.25  # last with >= 1% beyond
+        assert verdict.details["canary_boundary"] == 0.25
+        assert verdict.canary["beyond"] == 36
+        assert verdict.canary["p99"] == pytest.approx(canary[0].quantile(0.99))
+
+    def test_allowed_ratio_moves_the_canary_boundary(self) -> None:
+        canary = [latency(1200, beyond_0_25=36, beyond_0_3=12)]  # 1% beyond 0.3 s
+        baseline = [latency(10800, beyond_0_25=119, beyond_0_3=54)]
+        tolerant = HistogramMetric(name="latency", query="h{{version}}", allowed_ratio=1.2,
+                                   min_samples=100)
+
+        verdict = judge_histogram(tolerant, canary, baseline, alpha=0.001)
+
+        assert verdict.outcome == "pass"
+        assert verdict.details["canary_boundary"] == 0.3  # >= 1.2 x 0.25
+
+    def test_buckets_too_coarse_for_the_ratio_is_no_data(self) -> None:
+        tolerant = HistogramMetric(name="latency", query="h{{version}}", allowed_ratio=3,
+                                   min_samples=100, no_data="fail")
+        canary = [latency(1200, beyond_0_25=36, beyond_0_3=12)]
+        baseline = [latency(10800, beyond_0_25=119, beyond_0_3=54)]
+
+        verdict = judge_histogram(tolerant, canary, baseline, alpha=0.001)
+
+        assert verdict.outcome == "fail"
+        assert "too coarse" in verdict.reason
+
+    def test_steps_without_both_sides_are_left_out(self) -> None:
+        steps = [latency(1200, 13, 6), latency(12000, 500, 400)]
+        baseline = [latency(10800, 119, 54), Histogram(())]
+
+        verdict = judge_histogram(HISTOGRAM, steps, baseline, alpha=0.001)
+
+        assert verdict.outcome == "pass"
+        assert verdict.details["steps"] == 1
+
+
+class TestGauge:
+    BASELINE = (0.60, 0.61, 0.59, 0.62, 0.58, 0.60, 0.61, 0.59, 0.60, 0.62)
+
+    def test_shifted_scores_fail(self) -> None:
+        canary = [v + 0.1 for v in self.BASELINE]
+
+        verdict = judge_gauge(GAUGE, canary, self.BASELINE, alpha=0.01)
+
+        assert verdict.outcome == "fail"
+        assert verdict.details["shift"] == pytest.approx(0.1)
+        assert verdict.effect == pytest.approx(1.1666, rel=1e-3)
+
+    def test_significant_but_within_the_allowed_ratio_passes(self) -> None:
+        canary = [v + 0.03 for v in self.BASELINE]
+        tolerant = GaugeMetric(name="score", query="g{{version}}", allowed_ratio=1.1,
+                               min_samples=5)
+
+        assert judge_gauge(GAUGE, canary, self.BASELINE, 0.01).outcome == "fail"
+        assert judge_gauge(tolerant, canary, self.BASELINE, 0.01).outcome == "pass"
+
+    def test_tolerance_needs_the_interval_clear_of_a_fraction_of_the_shift(self) -> None:
+        canary = [v + 0.012 for v in self.BASELINE]
+        strict = GaugeMetric(name="s", query="g{{version}}", tolerance=0.0, min_samples=5)
+        loose = GaugeMetric(name="s", query="g{{version}}", tolerance=1.0, min_samples=5)
+
+        assert judge_gauge(strict, canary, self.BASELINE, 0.05).outcome == "fail"
+        assert judge_gauge(loose, canary, self.BASELINE, 0.05).outcome == "pass"
+
+    def test_decrease_only_fails_lower(self) -> None:
+        lower = [v - 0.1 for v in self.BASELINE]
+        decrease = GaugeMetric(name="s", query="g{{version}}", direction="decrease",
+                               min_samples=5)
+
+        assert judge_gauge(decrease, lower, self.BASELINE, 0.01).outcome == "fail"
+        assert judge_gauge(GAUGE, lower, self.BASELINE, 0.01).outcome == "pass"
+
+    def test_identical_and_constant_samples_pass(self) -> None:
+        assert judge_gauge(GAUGE, self.BASELINE, self.BASELINE, 0.01).outcome == "pass"
+        same = judge_gauge(GAUGE, [1.0] * 6, [1.0] * 8, 0.01)
+        assert same.outcome == "pass"
+        assert same.reason == "canary and baseline samples are all the same value"
+
+    def test_nan_and_inf_are_removed_before_counting(self) -> None:
+        canary = (math.nan, INF, *self.BASELINE[:4])
+
+        verdict = judge_gauge(GAUGE, canary, self.BASELINE, 0.01)
+
+        assert verdict.outcome == "inconclusive"
+        assert "too few samples: canary 4" in verdict.reason
+
+
+def verdict(name: str, outcome: str, critical: bool = False) -> Verdict:
+    return Verdict(name=name, test="t", outcome=outcome, reason="r",  # type: ignore[arg-type]
+                   critical=critical)
+
+
+class TestDecide:
+    def test_all_pass(self) -> None:
+        decision = decide([verdict("a", "pass"), verdict("b", "pass")], 100)
+        assert (decision.outcome, decision.score) == ("pass", 100.0)
+
+    def test_a_critical_failure_sinks_even_with_no_data_around(self) -> None:
+        decision = decide([verdict("a", "fail", critical=True), verdict("b", "inconclusive"),
+                           verdict("c", "inconclusive")], 0)
+        assert decision.outcome == "fail"
+        assert decision.reason == "critical metric a failed"
+
+    def test_half_the_metrics_without_data_is_inconclusive(self) -> None:
+        decision = decide([verdict("a", "fail"), verdict("b", "inconclusive")], 100)
+        assert (decision.outcome, decision.score) == ("inconclusive", 0.0)
+        assert decision.reason.startswith("1 of 2 metrics have no data")
+
+    def test_a_critical_metric_without_data_is_inconclusive(self) -> None:
+        decision = decide([verdict("a", "pass"), verdict("b", "pass"),
+                           verdict("c", "inconclusive", critical=True)], 100)
+        assert decision.outcome == "inconclusive"
+
+    def test_score_against_pass_score(self) -> None:
+        verdicts = [verdict("a", "pass"), verdict("b", "pass"), verdict("c", "pass"),
+                    verdict("d", "fail"), verdict("e", "inconclusive")]
+        assert decide(verdicts, 100).outcome == "fail"
+        assert decide(verdicts, 75).outcome == "pass"
+        assert decide(verdicts, 75).score == 75.0
+
+
+def test_alpha_is_split_over_compare_metrics_and_looks() -> None:
+    config = AnalysisConfig(metrics=(COUNTER, HISTOGRAM,
+                                     ThresholdMetric(name="t", query="q", maximum=1)),
+                            false_rollback_rate=0.01, looks=4)
+
+    per_look = [metric_alpha(config, k, 4) for k in range(1, 5)]
+
+    assert sum(per_look) == pytest.approx(0.005)  # two compare metrics
+    assert per_look[0] == pytest.approx(0.005 * math.log1p((math.e - 1) / 4))

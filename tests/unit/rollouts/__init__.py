@@ -1,0 +1,1 @@
+"""Unit tests of the Argo Rollouts driver's pure logic."""

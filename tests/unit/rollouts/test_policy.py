@@ -1,0 +1,65 @@
+"""The rollout: section of modelrail.yaml: checked strictly, every error names the key."""
+
+from pathlib import Path
+
+import pytest
+from modelrail.config import _Section
+from modelrail.errors import UsageError
+from modelrail.rollouts.policy import (
+    RolloutConfig,
+    load_rollout_policy,
+    parse_rollout,
+    parse_weights_flag,
+)
+
+SOURCE = Path("modelrail.yaml")
+
+
+def parse(data: object) -> RolloutConfig:
+    return parse_rollout(_Section(data, "rollout", SOURCE))
+
+
+def test_full_section() -> None:
+    assert parse({"name": "ranker", "namespace": "ml", "container": "server",
+                  "steps": [10, 25, 50, 100], "step_seconds": 300}) == RolloutConfig(
+        name="ranker", namespace="ml", container="server", steps=(10, 25, 50, 100),
+        step_seconds=300.0)
+
+
+def test_only_the_name_is_required() -> None:
+    assert parse({"name": "ranker"}) == RolloutConfig(name="ranker")
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "modelrail.yaml: rollout.name: is required"),
+    ({"name": "Ranker"}, "rollout.name: 'Ranker' is not a valid Kubernetes object name"),
+    ({"name": "r", "namespace": "ml_prod"}, "rollout.namespace: 'ml_prod' is not a valid"),
+    ({"name": "r", "steps": "10,25"}, "rollout.steps: expected a list of weights"),
+    ({"name": "r", "steps": []}, "rollout.steps: expected at least one weight"),
+    ({"name": "r", "steps": [10, 0]}, "rollout.steps: 0 is not a whole percentage"),
+    ({"name": "r", "steps": [10, 12.5]}, "rollout.steps: 12.5 is not a whole percentage"),
+    ({"name": "r", "steps": [50, 25]}, "rollout.steps: weights must increase (50 then 25)"),
+    ({"name": "r", "step_seconds": 0}, "rollout.step_seconds: expected a number of seconds"),
+    ({"name": "r", "stepz": [10]}, "unknown key 'rollout.stepz'"),
+])
+def test_errors_name_the_key(data: object, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(data)
+    assert message in str(caught.value)
+
+
+def test_steps_flag() -> None:
+    assert parse_weights_flag("10,25,50,100") == (10, 25, 50, 100)
+    with pytest.raises(UsageError, match="--steps 'ten'"):
+        parse_weights_flag("ten")
+
+
+def test_only_the_rollout_section_is_read(tmp_path: Path) -> None:
+    policy = tmp_path / "modelrail.yaml"
+    policy.write_text("model: ranker\nsomething_else: {anything: 1}\n"
+                      "rollout: {name: ranker, steps: [10, 100]}\n", encoding="utf-8")
+    assert load_rollout_policy(policy) == RolloutConfig(name="ranker", steps=(10, 100))
+    policy.write_text("model: ranker\n", encoding="utf-8")
+    assert load_rollout_policy(policy) is None
+    with pytest.raises(UsageError, match="policy file not found"):
+        load_rollout_policy(tmp_path / "missing.yaml")

@@ -1,0 +1,195 @@
+"""Phase, weight and pause reasons read as Argo's tools read them; promote's exact patches."""
+
+from typing import Any
+
+import pytest
+from modelrail.errors import UsageError
+from modelrail.rollouts import state as st
+from modelrail.rollouts.state import RolloutState
+
+from tests.unit.rollouts.builders import rollout, steps
+
+
+class TestPhase:
+    def test_phase_is_trusted_once_the_generation_is_observed(self) -> None:
+        obj = rollout(phase="Paused", message="CanaryPauseStep",
+                      pauseConditions=[{"reason": "CanaryPauseStep"}])
+        assert st.rollout_phase(obj) == ("Paused", "CanaryPauseStep")
+
+    @pytest.mark.parametrize("observed", ["1", 1])
+    def test_an_unobserved_generation_hides_the_stale_phase(self, observed: object) -> None:
+        obj = rollout(generation=2, observed=observed, phase="Healthy")
+        phase, message = st.rollout_phase(obj)
+        assert phase == "Progressing"
+        assert message.startswith("unknown: the controller has not observed generation 2 yet")
+
+    @pytest.mark.parametrize("observed", ["3", "7d5f8c9b4", None])
+    def test_newer_or_non_numeric_observed_generation_counts_as_observed(
+            self, observed: object) -> None:
+        assert st.generation_observed(rollout(generation=2, observed=observed))
+
+    def test_cleared_pause_conditions_mean_unpausing(self) -> None:
+        obj = rollout(phase="Paused", controllerPause=True, pauseConditions=[])
+        assert st.rollout_phase(obj) == ("Progressing", "waiting for rollout to unpause")
+
+    def test_a_missing_phase_is_progressing(self) -> None:
+        assert st.rollout_phase(rollout())[0] == "Progressing"
+
+
+class TestWeight:
+    @pytest.mark.parametrize(("index", "weight"), [
+        (0, 10), (1, 10), (2, 25), (3, 25), (6, 100), (7, 100), (8, 100)])
+    def test_last_set_weight_at_or_before_the_index(self, index: int, weight: int) -> None:
+        assert st.current_weight(rollout(currentStepIndex=index)) == weight
+
+    def test_no_index_means_step_zero(self) -> None:
+        assert st.current_weight(rollout()) == 10
+
+    def test_no_set_weight_yet_is_zero(self) -> None:
+        obj = rollout(step_list=[{"pause": {}}, {"setWeight": 50}], currentStepIndex=0)
+        assert st.current_weight(obj) == 0
+
+    def test_aborted_is_zero(self) -> None:
+        assert st.current_weight(rollout(currentStepIndex=3, abort=True)) == 0
+
+    def test_fully_promoted_is_one_hundred_even_with_canary_route_removed(self) -> None:
+        obj = rollout(stableRS="new", currentStepIndex=8,
+                      canary={"weights": {"canary": {"weight": 0, "podTemplateHash": "new"}}})
+        assert st.current_weight(obj) == 100
+
+    def test_promote_full_is_one_hundred(self) -> None:
+        assert st.desired_weight(rollout(currentStepIndex=1, promoteFull=True)) == 100
+
+    def test_traffic_router_weight_wins_for_the_current_revision(self) -> None:
+        obj = rollout(currentStepIndex=3,
+                      canary={"weights": {"canary": {"weight": 12, "podTemplateHash": "new"}}})
+        assert st.current_weight(obj) == 12
+
+    def test_traffic_router_weight_of_an_older_revision_is_ignored(self) -> None:
+        obj = rollout(currentStepIndex=3,
+                      canary={"weights": {"canary": {"weight": 50, "podTemplateHash": "older"}}})
+        assert st.current_weight(obj) == 25
+
+
+class TestState:
+    def test_paused_at_a_step(self) -> None:
+        obj = rollout(currentStepIndex=1, phase="Paused", message="CanaryPauseStep",
+                      pauseConditions=[{"reason": "CanaryPauseStep", "startTime": "t"}])
+        state = RolloutState.from_object(obj)
+        assert (state.paused, state.pause_reasons, state.step_index, state.step_count) == \
+            (True, ("CanaryPauseStep",), 1, 8)
+        assert state.describe() == \
+            "ml/ranker: Paused (CanaryPauseStep) · step 1/8 · weight 10%"
+        assert state.to_json()["images"] == {"server": "app:v1"}
+
+    def test_manual_pause_counts_as_paused(self) -> None:
+        assert RolloutState.from_object(rollout(paused=True)).paused
+
+
+class TestSteps:
+    def test_matching_steps_pass(self) -> None:
+        st.check_steps(rollout(), (10, 25, 50, 100))
+
+    def test_each_difference_is_named(self) -> None:
+        actual: list[dict[str, Any]] = [
+            {"setWeight": 10}, {"pause": {"duration": "30s"}}, {"setWeight": 50},
+            {"pause": {}}, {"analysis": {"templates": []}}]
+        assert st.step_mismatches(actual, (10, 50)) == [
+            'step 1: expected `pause: {}`, found `pause: {"duration": "30s"}`',
+            'step 4: `{"analysis": {"templates": []}}` is extra; remove it',
+        ]
+        assert st.step_mismatches(steps((10,)), (10, 25)) == [
+            "step 2: missing; add `setWeight: 25`", "step 3: missing; add `pause: {}`"]
+
+    def test_the_message_gives_the_steps_to_write_and_why_not_automatically(self) -> None:
+        with pytest.raises(UsageError) as caught:
+            st.check_steps(rollout(step_list=steps((20, 100))), (10, 100))
+        message = str(caught.value)
+        assert "rollout ml/ranker: spec.strategy.canary.steps do not match" in message
+        assert "step 0: expected `setWeight: 10`, found `setWeight: 20`" in message
+        assert "        - setWeight: 10\n        - pause: {}\n        - setWeight: 100\n" \
+               "        - pause: {}" in message
+        assert "resets status.currentStepIndex to 0" in message
+
+    def test_a_rollout_without_canary_is_refused(self) -> None:
+        obj = rollout()
+        obj["spec"]["strategy"] = {"blueGreen": {}}
+        with pytest.raises(UsageError, match=r"no spec\.strategy\.canary"):
+            st.check_steps(obj, (10,))
+
+
+class TestPromotePlan:
+    """getPatches of kubectl-argo-rollouts' promote.go, case by case."""
+
+    def test_paused_at_a_step_clears_pause_conditions(self) -> None:
+        plan = st.plan_promote(rollout(currentStepIndex=1,
+                                       pauseConditions=[{"reason": "CanaryPauseStep"}]))
+        assert plan == st.PromotePlan(
+            status={"status": {"pauseConditions": None}}, spec=None,
+            unified={"spec": {"paused": False}, "status": {"pauseConditions": None}})
+
+    def test_manually_paused_also_unpauses(self) -> None:
+        plan = st.plan_promote(rollout(paused=True, currentStepIndex=1,
+                                       pauseConditions=[{"reason": "CanaryPauseStep"}]))
+        assert plan.status == {"status": {"pauseConditions": None}}
+        assert plan.spec == {"spec": {"paused": False}}
+
+    def test_mid_step_skips_to_the_next_step(self) -> None:
+        plan = st.plan_promote(rollout(currentStepIndex=2))
+        assert plan.status == {"status": {"pauseConditions": None, "currentStepIndex": 3}}
+        assert plan.unified == {"spec": {"paused": False},
+                                "status": {"pauseConditions": None, "currentStepIndex": 3}}
+        assert plan.spec is None
+
+    def test_the_index_is_capped_at_the_number_of_steps(self) -> None:
+        plan = st.plan_promote(rollout(currentStepIndex=8))
+        assert plan.status == {"status": {"pauseConditions": None, "currentStepIndex": 8}}
+
+    def test_inconclusive_analysis_pause_also_resets_controller_pause(self) -> None:
+        obj = rollout(currentStepIndex=2, controllerPause=True,
+                      pauseConditions=[{"reason": "InconclusiveAnalysisRun"}],
+                      canary={"currentStepAnalysisRunStatus": {"status": "Inconclusive"}})
+        assert st.plan_promote(obj).status == {"status": {
+            "pauseConditions": None, "controllerPause": False, "currentStepIndex": 3}}
+
+    def test_full(self) -> None:
+        plan = st.plan_promote(rollout(currentStepIndex=1), full=True)
+        assert plan == st.PromotePlan(status={"status": {"promoteFull": True}}, spec=None,
+                                      unified={"status": {"promoteFull": True}})
+
+    def test_full_on_a_manually_paused_rollout_unpauses_too(self) -> None:
+        plan = st.plan_promote(rollout(paused=True), full=True)
+        assert plan.status == {"status": {"promoteFull": True}}
+        assert plan.spec == {"spec": {"paused": False}}
+
+    def test_full_when_already_fully_promoted_does_nothing(self) -> None:
+        assert st.plan_promote(rollout(stableRS="new"), full=True).empty
+
+
+class TestSetImage:
+    def test_only_the_named_container_changes_and_unknown_fields_survive(self) -> None:
+        obj = rollout()
+        obj["spec"]["template"]["spec"]["containers"].append(
+            {"name": "sidecar", "image": "proxy:1", "x-unknown": {"kept": True}})
+        updated, changed = st.with_image(obj, "server", "app:v2")
+        assert changed
+        assert st.template_images(updated) == {"server": "app:v2", "sidecar": "proxy:1"}
+        assert updated["spec"]["template"]["spec"]["containers"][1]["x-unknown"] == \
+            {"kept": True}
+        assert st.template_images(obj)["server"] == "app:v1"  # the input is not modified
+
+    def test_same_image_is_no_change(self) -> None:
+        assert st.with_image(rollout(), "server", "app:v1")[1] is False
+
+    def test_star_updates_every_container(self) -> None:
+        obj = rollout()
+        obj["spec"]["template"]["spec"]["initContainers"] = [{"name": "init", "image": "i"}]
+        updated, _ = st.with_image(obj, "*", "app:v3")
+        assert set(st.template_images(updated).values()) == {"app:v3"}
+
+    def test_container_choice(self) -> None:
+        assert st.pick_container({"server": "a"}, None, "it") == "server"
+        with pytest.raises(UsageError, match="has 2 containers"):
+            st.pick_container({"a": "1", "b": "2"}, None, "it")
+        with pytest.raises(UsageError, match="no container named 'c'"):
+            st.pick_container({"a": "1", "b": "2"}, "c", "it")
