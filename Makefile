@@ -4,13 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test lint unit integration e2e bench clean
+.PHONY: install demo test lint unit integration e2e image bench clean
 
-$(BIN)/modelrail: pyproject.toml example-model/requirements.txt
+$(BIN)/modelrail: pyproject.toml example-model/requirements.txt example-model/serving/requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e ".[dev,mlflow]" \
-		-r example-model/requirements.txt
+		-r example-model/serving/requirements-dev.txt
 	touch $@
 
 install: $(BIN)/modelrail
@@ -32,10 +32,15 @@ integration: install
 e2e: install
 	$(BIN)/pytest -q tests/e2e
 
+image: install
+	$(BIN)/pytest -q tests/image
+
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q tests
+	cd example-model && ../$(BIN)/pytest -q
+	cd example-model/serving && ../../$(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python bench/cold_start.py

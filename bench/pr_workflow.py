@@ -16,8 +16,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-from demo.run import Services, make_model_repo, pull_request, train_champion  # noqa: E402
 from tests.support.act import ActRun, checkout_as_action_repo, git  # noqa: E402
+from tests.support.flows import Workbench, model_repo, train_champion  # noqa: E402
 from tests.support.github_standin import GitHubStandIn  # noqa: E402
 from tests.support.services import mlflow_server  # noqa: E402
 
@@ -41,17 +41,18 @@ def main() -> None:
     results = []
     try:
         with mlflow_server(work / "mlflow") as server, GitHubStandIn() as github:
-            repo, base = make_model_repo(work, work / "dvc-remote")
-            train_champion(repo, server)
-            services = Services(checkout_as_action_repo(work / "modelrail"), server, github)
+            repo, base = model_repo(work / "ctr-model", work / "dvc-remote")
+            train_champion(repo, Path(sys.prefix), server.url)
+            bench = Workbench(checkout_as_action_repo(work / "modelrail"), Path(sys.prefix),
+                              server.url, github.url)
             readme = repo / "README.md"
             readme.write_text(readme.read_text() + "\nbench\n")
             cases = [("docs-only PR (outputs pulled from the DVC remote)", 1)]
-            runs = [pull_request(repo, base, "docs", 1, services)]
+            runs = [bench.pull_request(repo, base, 1, "docs")]
             git(repo, "checkout", "-q", base)
             shutil.copy(repo / "degraded-params.yaml", repo / "params.yaml")
             cases.append(("params PR (train + evaluate re-run, gate fails)", 2))
-            runs.append(pull_request(repo, base, "params", 2, services))
+            runs.append(bench.pull_request(repo, base, 2, "params"))
         for (name, _), run in zip(cases, runs, strict=True):
             results.append({"case": name, "wall_s": round(run.seconds, 1),
                             "exit": run.returncode, "slowest_steps": slowest_steps(run)})

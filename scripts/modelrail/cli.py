@@ -18,6 +18,7 @@ from modelrail.gate import GateResult, evaluate_gate, result_from_json
 from modelrail.github_api import GitHubClient, Repository
 from modelrail.metrics_file import load_metrics
 from modelrail.report import gate_markdown, metrics_diff_markdown
+from modelrail.textfile import read_json
 
 Handler = Callable[[argparse.Namespace], ExitCode]
 
@@ -111,12 +112,7 @@ def _comment(args: argparse.Namespace, model: str, body: str) -> None:
 
 
 def _read_json(path: str, flag: str) -> dict[str, object]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{flag} {path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{flag} {path}: not readable JSON: {error}") from None
+    data = read_json(Path(path), "file", f"{flag} {path}")
     if not isinstance(data, dict):
         raise UsageError(f"{flag} {path}: expected a JSON object")
     return data

@@ -19,6 +19,7 @@ from modelrail.analysis.config import AnalysisConfig, parse_analysis
 from modelrail.errors import UsageError
 from modelrail.registry import validate_alias
 from modelrail.rollouts.policy import RolloutConfig, parse_rollout
+from modelrail.textfile import read_text
 
 T = TypeVar("T")
 
@@ -245,14 +246,7 @@ def _type_name(value: object) -> str:
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a modelrail.yaml file."""
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{source}: policy file not found (pass --config PATH)") from None
-    except OSError as error:
-        raise UsageError(f"{source}: cannot read policy file: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{source}: policy file is not UTF-8 text") from None
+    text = read_text(source, "policy file", hint="pass --config PATH")
     return parse_config(load_yaml_strict(text, source), source)
 
 

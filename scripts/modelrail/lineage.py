@@ -31,6 +31,7 @@ from typing import Literal
 import yaml
 
 from modelrail.errors import UsageError
+from modelrail.textfile import read_json
 
 GIT_SHA = "git_sha"
 GIT_REF = "git_ref"
@@ -238,12 +239,7 @@ def load_params(path: Path) -> dict[str, str]:
 
 def gate_status(path: Path) -> ValidationStatus:
     """`passed` or `failed` from the top-level "passed" of `modelrail gate --json`."""
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--gate-report {path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"--gate-report {path}: not readable JSON: {error}") from None
+    report = read_json(path, "gate report", f"--gate-report {path}")
     passed = report.get("passed") if isinstance(report, Mapping) else None
     if not isinstance(passed, bool):
         raise UsageError(f"--gate-report {path}: not a `modelrail gate --json` report "

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from modelrail.errors import UsageError
+from modelrail.textfile import read_text
 
 
 def flatten_metrics(data: object, prefix: str = "") -> dict[str, float]:
@@ -25,14 +26,7 @@ def flatten_metrics(data: object, prefix: str = "") -> dict[str, float]:
 def load_metrics(path: str | Path) -> dict[str, float]:
     """Read a metrics file; a missing or unparseable file is a usage error naming it."""
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{source}: metrics file not found") from None
-    except OSError as error:
-        raise UsageError(f"{source}: cannot read metrics file: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{source}: metrics file is not UTF-8 text") from None
+    text = read_text(source, "metrics file")
     try:
         data = json.loads(text) if source.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:

@@ -7,7 +7,6 @@ Third-party actions that would need the network are mapped to stand-ins in
 tests/e2e/standins.
 """
 
-import json
 import re
 import shutil
 import subprocess
@@ -99,19 +98,6 @@ class ActRun:
             if match and match.group(1).strip().endswith(job):
                 return match.group(2)
         return None
-
-
-def write_pull_request_event(path: Path, number: int, base_sha: str, head_sha: str) -> Path:
-    event = {
-        "action": "synchronize",
-        "number": number,
-        "pull_request": {"number": number, "base": {"sha": base_sha, "ref": "main"},
-                         "head": {"sha": head_sha, "ref": "feature"}},
-        "repository": {"full_name": "acme/ctr-model", "name": "ctr-model",
-                       "owner": {"login": "acme"}},
-    }
-    path.write_text(json.dumps(event))
-    return path
 
 
 def run_act(

@@ -26,10 +26,11 @@ import math
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.support.loopback import LoopbackServer
 
 _LIST_OR_CREATE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
 _EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
@@ -58,7 +59,7 @@ class _State:
     always_fail: bool = False
 
 
-class GitHubStandIn:
+class GitHubStandIn(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 (free port); use as a context manager."""
 
     def __init__(self, login: str = "github-actions[bot]", prefix: str = "") -> None:
@@ -67,38 +68,12 @@ class GitHubStandIn:
         self.prefix = prefix.rstrip("/")
         self._state = _State()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.01}, daemon=True)
-
-    # -- lifecycle ---------------------------------------------------------------------
+        super().__init__(self._handler_class())
 
     @property
     def url(self) -> str:
         """The API base URL (what GITHUB_API_URL would be)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{self.prefix}"
-
-    def start(self) -> "GitHubStandIn":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> "GitHubStandIn":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return f"{self.address}{self.prefix}"
 
     # -- test controls -----------------------------------------------------------------
 

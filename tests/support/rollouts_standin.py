@@ -35,12 +35,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
+
+from tests.support.loopback import LoopbackServer
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -134,7 +135,7 @@ class _State:
     timers: list[threading.Timer] = field(default_factory=list)
 
 
-class RolloutsStandIn:
+class RolloutsStandIn(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 (free port); use as a context manager."""
 
     def __init__(self, token: str = "standin-token",  # noqa: S107 - a test token
@@ -147,36 +148,17 @@ class RolloutsStandIn:
         self.user = user
         self._state = _State()
         self._lock = threading.RLock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.01}, daemon=True)
-
-    # -- lifecycle ---------------------------------------------------------------------
+        super().__init__(self._handler_class())
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> "RolloutsStandIn":
-        self._thread.start()
-        return self
+        return self.address
 
     def stop(self) -> None:
         with self._lock:
             for timer in self._state.timers:
                 timer.cancel()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> "RolloutsStandIn":
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+        super().stop()
 
     def kubeconfig(self, namespace: str | None = None, token: str | None = None) -> str:
         """A kubeconfig (YAML text) for this server: plain http, bearer-token auth."""

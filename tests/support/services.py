@@ -55,7 +55,9 @@ def mlflow_server(root: Path) -> Iterator[MlflowServer]:
         "--artifacts-destination", str(root / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": ""}
+    # The job executor (huey consumers: six processes) serves features modelrail never
+    # uses and costs a 2-core machine a core while idle.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=root,
                                    env=env, start_new_session=True)

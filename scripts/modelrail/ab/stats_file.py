@@ -16,7 +16,6 @@ a producer that aggregates logs hands its numbers through the same checks. Every
 a UsageError naming the JSON path (`metrics.ctr.treatment.numerator_sum`).
 """
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +31,7 @@ from modelrail.ab.stats import (
     checked_n,
 )
 from modelrail.errors import UsageError
+from modelrail.textfile import read_json
 
 # Per type: the required fields, then the optional ones (all or none of them).
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -47,13 +47,7 @@ _TOLERANCE = 1e-9
 
 def load_stats(path: str | Path) -> SufficientStats:
     source = Path(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{source}: statistics file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{source}: not readable JSON: {error}") from None
-    return parse_stats(data, str(source))
+    return parse_stats(read_json(source, "statistics file"), str(source))
 
 
 def parse_stats(data: object, source: str) -> SufficientStats:
