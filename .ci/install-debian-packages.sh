@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the tests run for real: Prometheus (+ promtool) for the canary judge,
-# and buildah, skopeo, docker-registry and debootstrap for the serving-image build.
+# PostgreSQL for the A/B aggregation pushed down to a warehouse, and buildah, skopeo,
+# docker-registry and debootstrap for the serving-image build.
 # Idempotent: installs only what is missing. Needs root (or sudo) and apt.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ WANTED=(
   skopeo:skopeo
   docker-registry:docker-registry
   debootstrap:debootstrap
+  pg_ctlcluster:postgresql
 )
 # debootstrap verifies the Release signature with this keyring (only a Recommends).
 ALWAYS=(debian-archive-keyring)
@@ -38,7 +40,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" "${ALWAYS[@
 # Where an init system runs, these packages start system services on fixed ports; the
 # tests start their own instances on free loopback ports.
 if command -v systemctl >/dev/null 2>&1; then
-  for service in prometheus docker-registry; do
+  for service in prometheus docker-registry postgresql; do
     if systemctl is-active --quiet "$service" 2>/dev/null; then $SUDO systemctl stop "$service" || true; fi
   done
 fi

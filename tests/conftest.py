@@ -1,10 +1,13 @@
 """Fixtures shared by the integration and e2e tests: real services on loopback."""
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.act import REPO_ROOT, checkout_as_action_repo
 from tests.support.services import MlflowServer, mlflow_server
 
 
@@ -17,3 +20,25 @@ def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def python_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The interpreter the setup-python stand-in hands to jobs, with the model's deps."""
+    env = tmp_path_factory.mktemp("python-env") / "venv"
+    uv = [sys.executable, "-m", "uv"]
+    subprocess.run([*uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(env)],
+                   check=True)
+    subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(env / "bin" / "python"),
+                    "-r", str(REPO_ROOT / "example-model" / "requirements.txt")], check=True)
+    return env
+
+
+@pytest.fixture(scope="session")
+def action_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return checkout_as_action_repo(tmp_path_factory.mktemp("action-repo") / "modelrail")
+
+
+@pytest.fixture(scope="session")
+def dvc_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dvc-remote")

@@ -10,6 +10,7 @@ from pathlib import Path
 from modelrail import __version__, runner
 from modelrail.ab.cli import add_ab_commands
 from modelrail.cli_analysis import add_analysis_commands
+from modelrail.cli_image import add_image_commands
 from modelrail.cli_registry import add_registry_commands
 from modelrail.cli_rollout import add_rollout_commands
 from modelrail.config import Config, load_config
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=cmd_pr_report)
 
     add_registry_commands(commands)
+    add_image_commands(commands)
     add_rollout_commands(commands)
     add_ab_commands(commands)
     add_analysis_commands(commands)

@@ -22,6 +22,7 @@ from modelrail.rollouts.policy import RolloutConfig, parse_rollout
 from modelrail.textfile import read_text
 
 T = TypeVar("T")
+S = TypeVar("S", bound=str)
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _ENV_REF = "env:"
@@ -114,6 +115,13 @@ class RegistryConfig:
 
 
 @dataclass(frozen=True)
+class ImageConfig:
+    """The serving image: `image.name` is the repository tags are made in (no tag)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     model: str
@@ -122,6 +130,7 @@ class Config:
     experiment: ExperimentConfig | None = None
     rollout: RolloutConfig | None = None
     analysis: AnalysisConfig | None = None
+    image: ImageConfig | None = None
 
     def require_analysis(self) -> AnalysisConfig:
         if self.analysis is None:
@@ -196,6 +205,19 @@ class _Section:
         if not math.isfinite(value):
             raise self.error(name, f"expected a finite number, got {value}")
         return float(value)
+
+    def choice(self, name: str, choices: tuple[S, ...], default: S | None) -> S:
+        """One of `choices`; with `default` None the key is required."""
+        value = self.string(name)
+        if value is None and default is not None:
+            return default
+        for choice in choices:
+            if value == choice:
+                return choice
+        allowed = ", ".join(choices)
+        if value is None:
+            raise self.error(name, f"is required ({allowed})")
+        raise self.error(name, f"expected one of {allowed}, got {value!r}")
 
     def required_boolean(self, name: str) -> bool:
         value = self.raw(name)
@@ -284,9 +306,16 @@ def parse_config(data: object, source: Path) -> Config:
         else None
     rollout = parse_rollout(top.section("rollout")) if top.has("rollout") else None
     analysis = parse_analysis(top.section("analysis")) if top.has("analysis") else None
+    image = _parse_image(top.section("image")) if top.has("image") else None
     top.finish()
     return Config(source=source, model=model, registry=registry, gate=gate,
-                  experiment=experiment, rollout=rollout, analysis=analysis)
+                  experiment=experiment, rollout=rollout, analysis=analysis, image=image)
+
+
+def _parse_image(section: _Section) -> ImageConfig:
+    name = section.required_string("name")
+    section.finish()
+    return ImageConfig(name=name)
 
 
 def _parse_registry(section: _Section, model: str) -> RegistryConfig:

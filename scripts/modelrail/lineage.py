@@ -80,6 +80,11 @@ def resolve_git_sha(env: Mapping[str, str], cwd: Path) -> str:
     return sha
 
 
+def commit_time(sha: str, cwd: Path) -> str | None:
+    """The committer date of `sha` (ISO 8601), when `cwd` is a checkout that has it."""
+    return _git(["show", "-s", "--format=%cI", sha, "--"], cwd)
+
+
 def resolve_git_ref(env: Mapping[str, str], cwd: Path) -> str | None:
     """`GITHUB_REF` (refs/heads/main, refs/pull/7/merge…), else the checked-out branch."""
     return env.get("GITHUB_REF", "").strip() or _git(["symbolic-ref", "-q", "HEAD"], cwd)

@@ -1,7 +1,5 @@
 """Fixtures for running example-model's workflows with act against real services."""
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,32 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.act import checkout_as_action_repo
-from tests.support.flows import EXAMPLE_MODEL, MODEL, Workbench, model_repo, train_champion
+from tests.support.flows import MODEL, Workbench, model_repo, train_champion
 from tests.support.github_standin import GitHubStandIn
 from tests.support.services import MlflowServer
-
-
-@pytest.fixture(scope="session")
-def python_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The interpreter the setup-python stand-in hands to jobs, with the model's deps."""
-    env = tmp_path_factory.mktemp("python-env") / "venv"
-    uv = [sys.executable, "-m", "uv"]
-    subprocess.run([*uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(env)],
-                   check=True)
-    subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(env / "bin" / "python"),
-                    "-r", str(EXAMPLE_MODEL / "requirements.txt")], check=True)
-    return env
-
-
-@pytest.fixture(scope="session")
-def action_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return checkout_as_action_repo(tmp_path_factory.mktemp("action-repo") / "modelrail")
-
-
-@pytest.fixture(scope="session")
-def dvc_remote(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("dvc-remote")
 
 
 @dataclass(frozen=True)

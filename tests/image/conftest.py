@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,14 @@ import pytest
 
 from tests.support.image import (
     INSTALL_SCRIPT,
+    LOCAL_BASE,
     REPO_ROOT,
     Buildah,
     CommandError,
     Registry,
+    base_rootfs,
     docker_registry,
+    import_base_image,
     missing_tools,
 )
 
@@ -73,13 +77,13 @@ def image_tools() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def buildah(image_tools: None) -> Iterator[Buildah]:
-    """A private vfs store for this session (fresh: the first build is a cold build).
+@contextlib.contextmanager
+def buildah_store() -> Iterator[Buildah]:
+    """A private vfs store under /var/tmp (MODELRAIL_IMAGE_STORE_DIR), deleted afterwards.
 
-    vfs copies the whole rootfs for every layer and container, so one session uses about
-    5 GB. The store lives under /var/tmp (MODELRAIL_IMAGE_STORE_DIR), outside pytest's
-    rotating tmp dirs, and is deleted at the end unless MODELRAIL_KEEP_IMAGE_STORE is set.
+    vfs copies the whole rootfs for every layer and container, so one store uses about
+    5 GB; it lives outside pytest's rotating tmp dirs and is kept only when
+    MODELRAIL_KEEP_IMAGE_STORE is set.
     """
     if os.geteuid() != 0:
         pytest.fail("buildah with vfs storage and chroot isolation runs as root here")
@@ -87,18 +91,39 @@ def buildah(image_tools: None) -> Iterator[Buildah]:
     parent.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="modelrail-buildah-", dir=parent))
     store = Buildah(root=base / "root", runroot=base / "run", log=base / "buildah.log")
-    yield store
-    if os.environ.get("MODELRAIL_KEEP_IMAGE_STORE"):
-        sys.stderr.write(f"\nbuildah store kept at {base}\n")
-        return
-    with contextlib.suppress(CommandError, subprocess.TimeoutExpired):
-        store("rm", "--all", timeout=300)
-    with contextlib.suppress(CommandError, subprocess.TimeoutExpired):
-        store("rmi", "--all", "--force", timeout=600)
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        yield store
+    finally:
+        if os.environ.get("MODELRAIL_KEEP_IMAGE_STORE"):
+            sys.stderr.write(f"\nbuildah store kept at {base}\n")
+        else:
+            with contextlib.suppress(CommandError, subprocess.TimeoutExpired):
+                store("rm", "--all", timeout=300)
+            with contextlib.suppress(CommandError, subprocess.TimeoutExpired):
+                store("rmi", "--all", "--force", timeout=600)
+            shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def buildah(image_tools: None) -> Iterator[Buildah]:
+    """This session's store (fresh: the first build is a cold build)."""
+    with buildah_store() as store:
+        yield store
 
 
 @pytest.fixture(scope="session")
 def registry(image_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     with docker_registry(tmp_path_factory.mktemp("registry")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def base_image(buildah: Buildah, image_metrics: dict[str, Any]) -> str:
+    rootfs = base_rootfs()
+    image_metrics["base_debootstrap_seconds"] = rootfs.seconds
+    image_metrics["base_debootstrap_cached"] = rootfs.cached
+    started = time.monotonic()
+    image_id = import_base_image(buildah, rootfs.archive)
+    image_metrics["base_import_seconds"] = time.monotonic() - started
+    image_metrics["base_image_bytes"] = buildah.image_size(LOCAL_BASE)
+    return image_id

@@ -24,7 +24,6 @@ from tests.support.image import (
     Buildah,
     BuildResult,
     Registry,
-    base_rootfs,
     build_image,
     compressed_size,
     copy_model_repo,
@@ -32,7 +31,6 @@ from tests.support.image import (
     dvc_repro,
     healthcheck_command,
     host_ca_volumes,
-    import_base_image,
     registry_tags,
     run,
     run_in_image,
@@ -65,18 +63,6 @@ def git_sha() -> str:
 def source_epoch() -> int:
     """SOURCE_DATE_EPOCH: the commit time, so the build is repeatable (--timestamp)."""
     return int(_git("log", "-1", "--format=%ct") or 1_700_000_000)
-
-
-@pytest.fixture(scope="session")
-def base_image(buildah: Buildah, image_metrics: dict[str, Any]) -> str:
-    rootfs = base_rootfs()
-    image_metrics["base_debootstrap_seconds"] = rootfs.seconds
-    image_metrics["base_debootstrap_cached"] = rootfs.cached
-    started = time.monotonic()
-    image_id = import_base_image(buildah, rootfs.archive)
-    image_metrics["base_import_seconds"] = time.monotonic() - started
-    image_metrics["base_image_bytes"] = buildah.image_size(LOCAL_BASE)
-    return image_id
 
 
 def _dvc() -> Path | None:

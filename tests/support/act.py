@@ -23,6 +23,12 @@ STANDINS = REPO_ROOT / "tests" / "e2e" / "standins"
 STANDIN_PINS = {
     "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97": "setup-python",
     "actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae": "cache",
+    # buildah instead of a Docker engine: a real build, push and registry digest.
+    "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e": "setup-buildx",
+    "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121": "login",
+    "docker/build-push-action@53b7df96c91f9c12dcc8a07bcb9ccacbed38856a": "build-push",
+    "actions/attest-build-provenance@a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32":
+        "attest-build-provenance",
 }
 _SELF_REF = re.compile(r"(uses:\s*)\$/([^\s#]+)")
 _COPY_IGNORE = shutil.ignore_patterns(

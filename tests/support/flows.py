@@ -34,13 +34,15 @@ class Workbench:
     github_url: str = ""
     actor: str = "release-bot"
     variables: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # extra job environment
 
     def run(self, repo: Path, event_name: str, workflow: str, event: Mapping[str, object],
             name: str) -> ActRun:
         """Run `workflow` of `repo` for `event`; the log is kept next to the repo as NAME.log."""
         event_path = repo.parent / f"{name}.json"
         event_path.write_text(json.dumps(event))
-        env = {"GITHUB_REPOSITORY": REPOSITORY, "E2E_PYTHON_ENV": str(self.python_env)}
+        env = {"GITHUB_REPOSITORY": REPOSITORY, "E2E_PYTHON_ENV": str(self.python_env),
+               **self.env}
         if self.github_url:
             env["GITHUB_API_URL"] = self.github_url
         started = time.monotonic()

@@ -11,6 +11,7 @@ from modelrail import __version__
 from modelrail.cli import main
 
 from tests.support.github_standin import GitHubStandIn
+from tests.support.runner_files import parse_file_command
 
 POLICY = """\
 model: ranker
@@ -62,22 +63,6 @@ def runner_files(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, 
     return output, summary
 
 
-def parse_outputs(text: str) -> dict[str, str]:
-    """GITHUB_OUTPUT heredoc entries, parsed as actions/runner does."""
-    values: dict[str, str] = {}
-    lines = iter(text.split("\n"))
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            body: list[str] = []
-            for value_line in lines:
-                if value_line == delimiter:
-                    break
-                body.append(value_line)
-            else:
-                raise ValueError(f"unterminated {delimiter}")
-            values[name] = "\n".join(body)
-    return values
 
 
 def gate_report(workdir: Path, candidate: Path, name: str) -> Path:
@@ -197,7 +182,7 @@ def test_runner_outputs_and_summary(
 
     assert main(["gate", "--candidate", str(bad), "--json", str(json_path)]) == 1
 
-    outputs = parse_outputs(output.read_text(encoding="utf-8"))
+    outputs = parse_file_command(output.read_text(encoding="utf-8"))
     assert outputs["passed"] == "false"
     assert json.loads(outputs["report"]) == json.loads(json_path.read_text(encoding="utf-8"))
     markdown = summary.read_text(encoding="utf-8")
@@ -213,7 +198,7 @@ def test_runner_outputs_on_pass(good: Path, runner_files: tuple[Path, Path]) -> 
 
     assert main(["gate", "--candidate", str(good)]) == 0
 
-    assert parse_outputs(output.read_text(encoding="utf-8"))["passed"] == "true"
+    assert parse_file_command(output.read_text(encoding="utf-8"))["passed"] == "true"
     assert "Quality gate passed" in summary.read_text(encoding="utf-8")
 
 
@@ -347,7 +332,7 @@ def test_pr_report_comment_is_sticky_across_reruns(
     assert "PR comment created" in out
     assert "PR comment unchanged" in out
     assert "PR comment updated" in out
-    outputs = parse_outputs(runner_files[0].read_text(encoding="utf-8"))
+    outputs = parse_file_command(runner_files[0].read_text(encoding="utf-8"))
     assert outputs["comment-url"] == comment["html_url"]
 
 

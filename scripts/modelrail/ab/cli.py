@@ -1,4 +1,5 @@
-"""`modelrail ab analyze`: policy + sufficient statistics in, a decision out.
+"""`modelrail ab analyze`: policy + sufficient statistics (STATS.json, or the prediction
+and event logs they are aggregated from) in, a decision out.
 
 Only argparse wiring is imported with the CLI; the engine (scipy, the `[ab]` extra) is
 imported when the command runs, so the core install keeps working without it.
@@ -6,10 +7,17 @@ imported when the command runs, so the core install keeps working without it.
 
 import argparse
 import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelrail import runner
 from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from modelrail.ab.config import ExperimentConfig
+    from modelrail.ab.stats import SufficientStats
 
 
 def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -18,8 +26,17 @@ def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     analyze = actions.add_parser(
         "analyze", help="decide ship / no-ship / keep running from per-variant statistics")
     analyze.add_argument("--config", default="modelrail.yaml", help="policy file")
-    analyze.add_argument("--stats", required=True, metavar="STATS.json",
-                         help="per-variant sufficient statistics")
+    source = analyze.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stats", metavar="STATS.json",
+                        help="per-variant sufficient statistics")
+    source.add_argument("--predictions", metavar="PATH",
+                        help="the prediction log (JSON lines, CSV or Parquet), joined "
+                             "with --events in DuckDB")
+    analyze.add_argument("--events", metavar="PATH",
+                         help="clicks and session ends (with --predictions)")
+    analyze.add_argument("--attribution-window", default="30m", metavar="DURATION",
+                         help="clicks count up to this long after an impression "
+                              "(e.g. 90s, 30m, 1h; default 30m)")
     analyze.add_argument("--json", metavar="PATH", help="write the result as JSON")
     analyze.add_argument("--summary", action=argparse.BooleanOptionalAction, default=True,
                          help="write the table to the job summary (default: yes)")
@@ -30,7 +47,6 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     from modelrail.cli import write_json  # noqa: PLC0415 - modelrail.cli imports this module
     try:
         from modelrail.ab.decision import decide  # noqa: PLC0415 - needs the ab extra
-        from modelrail.ab.stats_file import load_stats  # noqa: PLC0415
         from modelrail.ab.summary import decision_markdown  # noqa: PLC0415
     except ImportError as error:
         raise UsageError(f"modelrail ab analyze needs the ab extra ({error.name} is "
@@ -39,8 +55,11 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     if config.experiment is None:
         raise UsageError(f"{config.source}: the experiment section is required for "
                          "ab analyze")
-    decision = decide(config.experiment, load_stats(args.stats))
+    stats, data = _statistics(args, config.experiment)
+    decision = decide(config.experiment, stats)
     report = decision.to_json()
+    if data is not None:
+        report["data"] = dict(data)
     write_json(args.json, report)
     markdown = decision_markdown(decision)
     runner.set_output("decision", decision.verdict)
@@ -53,3 +72,26 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     if decision.verdict in ("no-ship", "invalid"):
         runner.annotate("error", decision.reason, title=f"A/B test {decision.experiment}")
     return decision.exit_code
+
+
+def _statistics(args: argparse.Namespace, experiment: "ExperimentConfig",
+                ) -> tuple["SufficientStats", Mapping[str, object] | None]:
+    """From --stats, or aggregated from --predictions and --events (then with what the
+    data looked like, for the JSON report)."""
+    if args.stats is not None:
+        if args.events is not None:
+            raise UsageError("--events goes with --predictions, not with --stats")
+        from modelrail.ab.stats_file import load_stats  # noqa: PLC0415 - needs the ab extra
+        return load_stats(args.stats), None
+    if args.events is None:
+        raise UsageError("--predictions needs --events: the clicks and session ends")
+    try:
+        from modelrail.ab.aggregate import aggregate_logs, parse_window  # noqa: PLC0415
+    except ImportError as error:
+        raise UsageError(f"--predictions needs the ab extra ({error.name} is missing): "
+                         "install modelrail[ab]") from None
+    logs = aggregate_logs(Path(args.predictions), Path(args.events), experiment.variants,
+                          experiment=experiment.key,
+                          window_seconds=parse_window(args.attribution_window),
+                          metrics=experiment.metric_names())
+    return logs.stats, logs.data

@@ -138,8 +138,8 @@ def parse_experiment(section: "_Section") -> ExperimentConfig:
         metrics=_sub(section, "metrics", _children(_metric_spec), {}),
         alpha=_bounded(section, "alpha", 0.05, low=0.0, high=0.5, low_open=True,
                        high_open=True),
-        difference=_choice(section, "difference", DIFFERENCES, "relative"),
-        sided=_choice(section, "sided", SIDES, "two"),
+        difference=section.choice("difference", DIFFERENCES, "relative"),
+        sided=section.choice("sided", SIDES, "two"),
         sequential=_sub(section, "sequential", _sequential, SequentialConfig()),
         cuped=_sub(section, "cuped", _cuped, CupedConfig()),
     )
@@ -202,21 +202,6 @@ def _positive(section: "_Section", name: str, default: float | None) -> float:
     return value
 
 
-def _choice(section: "_Section", name: str, choices: tuple[Choice, ...],
-            default: Choice | None) -> Choice:
-    """One of `choices`; `default` None makes it required."""
-    value = section.string(name)
-    if value is None and default is not None:
-        return default
-    for choice in choices:
-        if value == choice:
-            return choice
-    allowed = ", ".join(choices)
-    if value is None:
-        raise section.error(name, f"is required ({allowed})")
-    raise section.error(name, f"expected one of {allowed}, got {value!r}")
-
-
 def _boolean(section: "_Section", name: str) -> bool | None:
     return section.required_boolean(name) if section.has(name) else None
 
@@ -233,13 +218,13 @@ def _children(parse: Callable[["_Section"], T]) -> Callable[["_Section"], dict[s
 
 def _guardrail(section: "_Section") -> Guardrail:
     guardrail = Guardrail(margin=_positive(section, "margin", None),
-                          direction=_choice(section, "direction", DIRECTIONS, "decrease"))
+                          direction=section.choice("direction", DIRECTIONS, "decrease"))
     section.finish()
     return guardrail
 
 
 def _metric_spec(section: "_Section") -> MetricSpec:
-    spec = MetricSpec(type=_choice(section, "type", METRIC_TYPES, None),
+    spec = MetricSpec(type=section.choice("type", METRIC_TYPES, None),
                       greater_is_better=_boolean(section, "greater_is_better"))
     section.finish()
     return spec

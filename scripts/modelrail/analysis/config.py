@@ -196,10 +196,10 @@ def _parse_metric(name: str, section: "_Section", parent: "_Section") -> MetricS
     if not _METRIC_NAME.fullmatch(name):
         raise parent.error(name, "is not a valid metric name "
                                  "(a letter or '_', then letters, digits, '_', '.', '-')")
-    kind = _choice(section, "kind", KINDS, None)
+    kind = section.choice("kind", KINDS, None)
     common = _Common(name=name, query=_template(section, "query"),
                      critical=_flag(section, "critical"),
-                     no_data=_choice(section, "no_data", NO_DATA, "inconclusive"))
+                     no_data=section.choice("no_data", NO_DATA, "inconclusive"))
     metric = _parse_threshold(section, common) if kind == "threshold" \
         else _parse_compare(section, common)
     section.finish()
@@ -217,14 +217,14 @@ def _parse_threshold(section: "_Section", common: _Common) -> ThresholdMetric:
 
 def _parse_compare(section: "_Section", common: _Common
                    ) -> CounterMetric | HistogramMetric | GaugeMetric:
-    data = _choice(section, "data", DATA, None)
+    data = section.choice("data", DATA, None)
     if "version" not in placeholders(common["query"]):
         raise section.error("query", "a compare metric's query must select "
                                      '{{version}} (e.g. version="{{version}}"), so that it '
                                      "measures the canary and the baseline in turn")
     compare = _CompareCommon(
         **common,
-        direction=_choice(section, "direction", DIRECTIONS, "increase"),
+        direction=section.choice("direction", DIRECTIONS, "increase"),
         allowed_ratio=_number(section, "allowed_ratio", 1.0, lambda v: v >= 1,
                               "a ratio >= 1 (1 allows no change)"),
         min_samples=_whole(section, "min_samples", DEFAULT_MIN_SAMPLES[data], minimum=0),
@@ -249,18 +249,6 @@ def _template(section: "_Section", name: str) -> str:
         raise section.error(name, f"unknown placeholder {{{{{unknown[0]}}}}} (known: "
                                   f"{', '.join(PLACEHOLDERS)})")
     return text
-
-
-def _choice(section: "_Section", name: str, choices: tuple[S, ...], default: S | None) -> S:
-    value = section.string(name)
-    if value is None and default is not None:
-        return default
-    for choice in choices:
-        if value == choice:
-            return choice
-    if value is None:
-        raise section.error(name, f"is required ({' or '.join(choices)})")
-    raise section.error(name, f"expected one of {', '.join(choices)}, got {value!r}")
 
 
 def _flag(section: "_Section", name: str) -> bool:

@@ -1,0 +1,48 @@
+"""Which model server answers a user: a pure function of the settings and the user id.
+
+No state is kept: the variant comes from ``modelrail.ab.assign`` (GrowthBook hash v2 of
+experiment key + user id), so every replica and every restart sends a user to the same
+variant, and an analysis can recompute any assignment offline.
+
+A ``Route`` is a plan, not just a name: ``primary`` answers the user; ``mirrors`` (empty
+for now) is where a shadow deployment will add variants that get an asynchronous copy of
+the request whose answers are logged but never returned. The forwarding code already
+reads the plan, so shadowing adds a field to the settings and a fire-and-forget sender,
+without touching assignment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelrail.ab import assign
+
+from ctr_router.config import RouterSettings, Variant
+
+
+@dataclass(frozen=True)
+class Route:
+    primary: Variant
+    in_experiment: bool  # False: outside coverage, served by the control, not analysed
+    experiment: str
+    mirrors: tuple[Variant, ...] = ()
+
+    @property
+    def stamp(self) -> dict[str, str]:
+        """What goes into the forwarded body, hence into the model server's prediction log.
+
+        Users outside the experiment get no stamp: their lines carry no experiment or
+        variant, so no analysis counts them as control users (GrowthBook's inExperiment).
+        """
+        if not self.in_experiment:
+            return {}
+        return {"experiment": self.experiment, "variant": self.primary.name}
+
+
+def route(settings: RouterSettings, user_id: str) -> Route:
+    index = assign(settings.experiment, user_id, settings.weights, settings.coverage)
+    if index is None:
+        return Route(primary=settings.control, in_experiment=False,
+                     experiment=settings.experiment)
+    return Route(primary=settings.variants[index], in_experiment=True,
+                 experiment=settings.experiment)

@@ -1,0 +1,225 @@
+"""Prediction logs + business events -> per-variant sufficient statistics, in SQL.
+
+Inputs are JSON lines (`.jsonl`, `.ndjson`, `.json`), CSV (`.csv`) or Parquet
+(`.parquet`), read by DuckDB as a stream (memory bounded, spilling to disk if needed):
+
+- predictions, the serving app's prediction log (`ctr_serving.predlog`), one row per
+  impression: `timestamp, request_id, user_id, variant` (required), `experiment` (optional:
+  rows of another experiment are skipped); other columns are ignored;
+- events: `timestamp, user_id, type ('click' | 'session_end'), value` (required: the
+  session duration in seconds for session_end), `request_id` (optional: the prediction a
+  click follows); other types are ignored.
+
+The join itself is one standard SQL text (`sql/sufficient_stats.sql`, whose header defines
+the rules exactly) that runs unchanged on PostgreSQL (`aggregate_postgres`), so a warehouse
+can push it down. In short: a user's first prediction row (by timestamp, then request id)
+decides the variant, and a user logged under several variants stays in that first one
+(intent to treat: dropping them could bias the split) and is counted in
+`multi_variant_users`; a click counts when it falls in [impression, impression + window],
+both ends inclusive, anchored to the request it names or else to the user's latest
+impression, once at most. It yields, per variant, the units and three metrics:
+
+- `ctr` (ratio): attributed clicks / impressions (prediction rows) per user;
+- `session_duration` (mean): seconds of sessions ending at or after the user's first
+  exposure, per user, 0 without a session;
+- `conversion` (proportion): the user has an attributed click.
+
+The numbers go through `stats_file.parse_stats`, the checks STATS.json gets. Every problem
+(a missing file or column, an empty log, a variant without users) is a UsageError naming
+the file and what is wrong.
+"""
+
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from modelrail.ab.stats import SufficientStats
+from modelrail.ab.stats_file import parse_stats
+from modelrail.errors import UsageError
+
+DEFAULT_WINDOW_SECONDS = 30 * 60.0
+PREDICTION_COLUMNS = ("timestamp", "request_id", "user_id", "variant")
+EVENT_COLUMNS = ("timestamp", "user_id", "type", "value")
+_FORMATS = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv",
+            ".parquet": "parquet"}
+_TEXT = ("request_id", "user_id", "variant", "experiment", "type")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+
+
+@dataclass(frozen=True)
+class LogStats:
+    """The statistics for the engine, and what the data looked like (`--json`'s `data`)."""
+
+    stats: SufficientStats
+    data: Mapping[str, object]
+
+
+def parse_window(text: str) -> float:
+    """An attribution window like `90s`, `30m`, `1h` or `1d`, in seconds (> 0)."""
+    match = _DURATION.fullmatch(text.strip())
+    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
+    if seconds <= 0:
+        raise UsageError(f"--attribution-window: expected a positive duration such as "
+                         f"90s, 30m, 1h or 1d, got {text!r}")
+    return seconds
+
+
+def sufficient_stats_sql(predictions: str, events: str, placeholder: str) -> str:
+    """The aggregation over two relations (quoted identifiers the caller controls); its
+    binds are the window in seconds, then the experiment key or None."""
+    template = resources.files("modelrail.ab").joinpath("sql/sufficient_stats.sql")
+    return template.read_text(encoding="utf-8").format(
+        predictions=predictions, events=events, param=placeholder)
+
+
+def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,
+                   experiment: str | None = None,
+                   window_seconds: float = DEFAULT_WINDOW_SECONDS,
+                   metrics: Collection[str] | None = None) -> LogStats:
+    """Join and aggregate the logs in an in-memory DuckDB; `variants` are the
+    experiment's, in order (the first is the control); with `experiment`, prediction rows
+    logged for another experiment are skipped. `metrics` keeps only the metrics
+    named (default: all of them), so a metric nobody reads cannot fail the checks."""
+    with duckdb.connect(config={"preserve_insertion_order": False}) as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        prediction_rows = _load(connection, predictions, "predictions", PREDICTION_COLUMNS,
+                                _prediction_columns)
+        event_rows = _load(connection, events, "events", EVENT_COLUMNS, _event_columns)
+        sql = sufficient_stats_sql('"predictions"', '"events"', "?")
+        cursor = connection.execute(sql, [window_seconds, experiment])
+        names = [column[0] for column in cursor.description or ()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return log_stats(rows, variants, (str(predictions), str(events)), metrics=metrics, data={
+        "predictions": str(predictions), "events": str(events),
+        "prediction_rows": prediction_rows, "event_rows": event_rows,
+        "attribution_window_seconds": window_seconds})
+
+
+def log_stats(rows: Sequence[Mapping[str, Any]], variants: Sequence[str],
+              sources: tuple[str, str], *, metrics: Collection[str] | None,
+              data: Mapping[str, object]) -> LogStats:
+    """The SQL's per-variant rows, checked as STATS.json is, with `data` (what was read)
+    and the multi-variant users; `sources` name the predictions and the events."""
+    by_variant = _by_variant(rows, variants, sources[0])
+    document = stats_document(by_variant, variants)
+    if metrics is not None:
+        document["metrics"] = {name: section for name, section in document["metrics"].items()
+                               if name in metrics}
+    stats = parse_stats(document, " + ".join(sources))
+    multi = {v: int(by_variant[v]["multi_variant_users"]) for v in variants}
+    return LogStats(stats=stats, data={
+        **data,
+        "multi_variant_users": sum(multi.values()),
+        "multi_variant_users_by_variant": multi,
+        "attributed_clicks": {v: by_variant[v]["clicks_sum"] for v in variants},
+    })
+
+
+def stats_document(rows: Mapping[str, Mapping[str, Any]],
+                   variants: Sequence[str]) -> dict[str, Any]:
+    """STATS.json's shape from the SQL's per-variant rows."""
+    def metric(kind: str, fields: Mapping[str, str]) -> dict[str, object]:
+        section: dict[str, object] = {"type": kind}
+        for v in variants:
+            section[v] = {"n": int(rows[v]["units"]),
+                          **{name: float(rows[v][column]) for name, column in fields.items()}}
+        return section
+
+    return {
+        "variants": list(variants),
+        "units": {v: int(rows[v]["units"]) for v in variants},
+        "metrics": {
+            "ctr": metric("ratio", {
+                "numerator_sum": "clicks_sum",
+                "numerator_sum_squares": "clicks_sum_squares",
+                "denominator_sum": "impressions_sum",
+                "denominator_sum_squares": "impressions_sum_squares",
+                "numerator_denominator_sum_products": "clicks_impressions_sum_products"}),
+            "session_duration": metric("mean", {"sum": "duration_sum",
+                                                "sum_squares": "duration_sum_squares"}),
+            "conversion": metric("proportion", {"sum": "converted"}),
+        },
+    }
+
+
+def _by_variant(rows: Sequence[Mapping[str, Any]], variants: Sequence[str],
+                predictions: str) -> dict[str, Mapping[str, Any]]:
+    by_variant = {str(row["variant"]): row for row in rows}
+    unknown = sorted(set(by_variant) - set(variants))
+    if unknown:
+        raise UsageError(f"{predictions}: variant {unknown[0]!r} is not one of the "
+                         f"experiment's variants {list(variants)}")
+    for variant in variants:
+        if variant not in by_variant:
+            raise UsageError(f"{predictions}: variant {variant!r} has no users")
+    return by_variant
+
+
+def _reader(connection: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+    kind = _FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(f"{path}: unknown format {path.suffix!r} (expected "
+                         f"{', '.join(_FORMATS)})")
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    name = str(path)
+    if kind == "json":
+        return connection.read_json(name, format="newline_delimited")
+    if kind == "csv":  # ids stay text: "007" must match "007" in a JSON events file
+        columns = connection.read_csv(name).columns
+        return connection.read_csv(name, dtype={c: "VARCHAR" for c in _TEXT if c in columns})
+    return connection.read_parquet(name)
+
+
+def _load(connection: duckdb.DuckDBPyConnection, path: Path, role: str,
+          required: Sequence[str], select: Callable[[set[str]], str]) -> int:
+    """Expose the file as the view `role` with the columns `select` types for the SQL;
+    its row count."""
+    raw = f"raw_{role}"
+    try:
+        relation = _reader(connection, path)
+        relation.create_view(raw)
+        rows = connection.execute(f"SELECT COUNT(*) FROM {raw}").fetchone()  # noqa: S608
+    except duckdb.Error as error:
+        raise UsageError(f"{path}: cannot read the {role} log: {error}") from None
+    if not rows or not rows[0]:
+        raise UsageError(f"{path}: the {role} log is empty")
+    columns = set(relation.columns)
+    for column in required:
+        if column not in columns:
+            raise UsageError(f"{path}: the {role} log has no {column!r} column "
+                             f"(required: {', '.join(required)})")
+    # Only this module's constants are formatted in: column names and view names.
+    view = f'CREATE VIEW "{role}" AS SELECT {select(columns)} FROM {raw}'  # noqa: S608
+    try:
+        connection.execute(view)
+    except duckdb.Error as error:
+        raise UsageError(f"{path}: bad {role} log: {error}") from None
+    return int(rows[0])
+
+
+def _text(column: str, columns: set[str]) -> str:
+    """A text column, empty strings as NULL (CSV); NULL when the file lacks it."""
+    if column not in columns:
+        return f"CAST(NULL AS VARCHAR) AS {column}"
+    return f'NULLIF(CAST("{column}" AS VARCHAR), \'\') AS {column}'
+
+
+_TIMESTAMP = 'CAST("timestamp" AS TIMESTAMP WITH TIME ZONE) AS ts'
+
+
+def _prediction_columns(columns: set[str]) -> str:
+    texts = ("request_id", "user_id", "variant", "experiment")
+    return ", ".join([_TIMESTAMP, *(_text(name, columns) for name in texts)])
+
+
+def _event_columns(columns: set[str]) -> str:
+    texts = ("user_id", "type", "request_id")
+    return ", ".join([_TIMESTAMP, *(_text(name, columns) for name in texts),
+                      'CAST("value" AS DOUBLE PRECISION) AS value'])

@@ -1,0 +1,119 @@
+-- Per-variant sufficient statistics from prediction logs and business events.
+--
+-- Standard SQL: it runs unchanged on DuckDB and PostgreSQL. The caller formats in the two
+-- relation names (quoted identifiers it controls) and the driver's bind placeholder
+-- (question mark for DuckDB, percent-s for psycopg); the values are bound, in this order:
+-- the attribution window in seconds, the experiment key (or NULL: every experiment).
+-- No comment here may hold braces or a percent sign: the text is a format template.
+--
+-- Inputs, already typed:
+--   predictions(ts TIMESTAMP WITH TIME ZONE, request_id VARCHAR, user_id VARCHAR,
+--               variant VARCHAR, experiment VARCHAR NULL)   -- one row per impression
+--   events(ts TIMESTAMP WITH TIME ZONE, user_id VARCHAR, type VARCHAR,
+--          request_id VARCHAR NULL, value DOUBLE PRECISION NULL)
+--
+-- Semantics:
+--   exposure     the user's first prediction row (by ts, then request_id) decides the
+--                variant; users logged under several variants keep that first variant
+--                and are counted in multi_variant_users;
+--   impressions  every prediction row of the user (all are at or after the first);
+--   clicks       a click event is anchored to the prediction request it names
+--                (request_id), or without one to the user's latest impression at or
+--                before it; it counts when anchor <= click <= anchor + window (both ends
+--                inclusive), once at most;
+--   duration     the sum of the user's session_end values at or after the first exposure;
+--   converted    the user has at least one attributed click.
+-- Every exposed user is a unit: users without clicks or sessions contribute zeros.
+WITH params AS (
+    SELECT CAST({param} AS DOUBLE PRECISION) AS window_seconds,
+           CAST({param} AS VARCHAR) AS experiment
+),
+impressions AS (
+    SELECT p.ts, p.request_id, p.user_id, p.variant
+    FROM {predictions} AS p CROSS JOIN params
+    WHERE p.user_id IS NOT NULL AND p.variant IS NOT NULL AND p.ts IS NOT NULL
+      AND (params.experiment IS NULL OR p.experiment IS NULL
+           OR p.experiment = params.experiment)
+),
+ranked AS (
+    SELECT user_id, variant, ts,
+           ROW_NUMBER() OVER (PARTITION BY user_id
+                              ORDER BY ts, request_id, variant) AS exposure
+    FROM impressions
+),
+per_user_rows AS (
+    SELECT user_id, COUNT(*) AS impressions, COUNT(DISTINCT variant) AS variants
+    FROM impressions
+    GROUP BY user_id
+),
+units AS (
+    SELECT r.user_id, r.variant, r.ts AS first_ts, u.impressions,
+           CASE WHEN u.variants > 1 THEN 1 ELSE 0 END AS multi_variant
+    FROM ranked AS r JOIN per_user_rows AS u ON u.user_id = r.user_id
+    WHERE r.exposure = 1
+),
+clicks AS (
+    SELECT e.ts, e.user_id, e.request_id
+    FROM {events} AS e
+    WHERE e.type = 'click' AND e.user_id IS NOT NULL AND e.ts IS NOT NULL
+),
+requests AS (
+    SELECT user_id, request_id, MIN(ts) AS ts
+    FROM impressions
+    GROUP BY user_id, request_id
+),
+timeline AS (
+    SELECT user_id, ts, 0 AS kind FROM impressions
+    UNION ALL
+    SELECT user_id, ts, 1 AS kind FROM clicks WHERE request_id IS NULL
+),
+latest AS (
+    SELECT kind, user_id, ts,
+           MAX(CASE WHEN kind = 0 THEN ts END) OVER (
+               PARTITION BY user_id ORDER BY ts, kind
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS anchor
+    FROM timeline
+),
+anchored AS (
+    SELECT user_id, ts, anchor FROM latest WHERE kind = 1
+    UNION ALL
+    SELECT c.user_id, c.ts, r.ts AS anchor
+    FROM clicks AS c
+    JOIN requests AS r ON r.user_id = c.user_id AND r.request_id = c.request_id
+),
+attributed AS (
+    SELECT a.user_id, COUNT(*) AS clicks
+    FROM anchored AS a CROSS JOIN params
+    WHERE a.anchor IS NOT NULL AND a.ts >= a.anchor
+      AND a.ts <= a.anchor + params.window_seconds * INTERVAL '1 second'
+    GROUP BY a.user_id
+),
+sessions AS (
+    SELECT u.user_id, SUM(e.value) AS duration
+    FROM {events} AS e JOIN units AS u ON u.user_id = e.user_id
+    WHERE e.type = 'session_end' AND e.ts >= u.first_ts
+    GROUP BY u.user_id
+),
+per_user AS (
+    SELECT u.variant, u.multi_variant,
+           CAST(u.impressions AS DOUBLE PRECISION) AS impressions,
+           CAST(COALESCE(a.clicks, 0) AS DOUBLE PRECISION) AS clicks,
+           CAST(COALESCE(s.duration, 0) AS DOUBLE PRECISION) AS duration
+    FROM units AS u
+    LEFT JOIN attributed AS a ON a.user_id = u.user_id
+    LEFT JOIN sessions AS s ON s.user_id = u.user_id
+)
+SELECT variant,
+       COUNT(*) AS units,
+       SUM(multi_variant) AS multi_variant_users,
+       SUM(clicks) AS clicks_sum,
+       SUM(clicks * clicks) AS clicks_sum_squares,
+       SUM(impressions) AS impressions_sum,
+       SUM(impressions * impressions) AS impressions_sum_squares,
+       SUM(clicks * impressions) AS clicks_impressions_sum_products,
+       SUM(duration) AS duration_sum,
+       SUM(duration * duration) AS duration_sum_squares,
+       SUM(CASE WHEN clicks > 0 THEN 1 ELSE 0 END) AS converted
+FROM per_user
+GROUP BY variant
+ORDER BY variant

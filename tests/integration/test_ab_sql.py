@@ -1,0 +1,196 @@
+"""Simulated traffic -> JSON-lines logs -> DuckDB join -> the engine's decision.
+
+20,000 users split by `modelrail.ab.assign`; each sees a Poisson number of impressions and
+clicks each with the variant's CTR (control 10%, treatment 10.5%: +5% relative), within
+ten minutes and naming the request; session durations are the same in both variants.
+The same SQL on a PostgreSQL server (Debian's package) returns the same statistics.
+"""
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import psycopg
+import pytest
+from modelrail.ab import assign
+from modelrail.ab.aggregate import aggregate_logs
+from modelrail.ab.aggregate_postgres import run_on_postgres
+from modelrail.ab.config import ExperimentConfig, Guardrail, MetricSpec
+from modelrail.ab.decision import decide
+from modelrail.ab.stats import MetricStats
+from modelrail.cli import main
+from modelrail.errors import UsageError
+from psycopg import sql
+
+from tests.support.postgres import postgres_bin, postgres_server
+from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
+from tests.unit.ab.logs import write_logs
+
+pytestmark = pytest.mark.integration
+
+USERS = 20_000
+VARIANTS = ("control", "treatment")
+POLICY = """\
+model: ranker
+experiment:
+  key: ranker-v2
+  primary: ctr
+  guardrails:
+    session_duration: {margin: 0.02}
+  metrics:
+    ctr: {type: ratio}
+"""
+
+
+def simulate(directory: Path, ctr: tuple[float, float], seed: int) -> tuple[Path, Path]:
+    rng = np.random.default_rng(seed)
+    users = [f"user-{i}" for i in range(USERS)]
+    arm = np.array([assign("ranker-v2", user, [0.5, 0.5]) for user in users])
+    impressions = 1 + rng.poisson(7, USERS)
+    start = np.datetime64("2026-01-01T00:00:00", "ms")
+    predictions: list[str] = []
+    events: list[str] = []
+    for index, user in enumerate(users):
+        variant = VARIANTS[arm[index]]
+        times = start + np.sort(rng.integers(0, 86_400_000, impressions[index])) \
+            .astype("timedelta64[ms]")
+        clicked = rng.random(impressions[index]) < ctr[arm[index]]
+        delays = rng.integers(0, 600_000, impressions[index]).astype("timedelta64[ms]")
+        stamps = np.datetime_as_string(times, timezone="UTC")
+        click_stamps = np.datetime_as_string(times + delays, timezone="UTC")
+        for row, stamp in enumerate(stamps):
+            request = f"{user}-{row}"
+            predictions.append(line({"timestamp": stamp, "request_id": request, "row": 0,
+                                     "user_id": user, "experiment": "ranker-v2",
+                                     "variant": variant, "model": "ctr-ranker",
+                                     "version": str(arm[index] + 1), "prediction": 0.1}))
+            if clicked[row]:
+                events.append(line({"timestamp": click_stamps[row], "user_id": user,
+                                    "type": "click", "request_id": request}))
+        events.append(line({"timestamp": str(stamps[-1]), "user_id": user,
+                            "type": "session_end", "value": float(rng.gamma(4, 75))}))
+    prediction_path, event_path = directory / "predictions.jsonl", directory / "events.jsonl"
+    prediction_path.write_text("".join(predictions), encoding="utf-8")
+    event_path.write_text("".join(events), encoding="utf-8")
+    return prediction_path, event_path
+
+
+def line(record: dict[str, Any]) -> str:
+    return json.dumps(record) + "\n"
+
+
+def test_a_real_lift_ships(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
+    predictions, events = simulate(tmp_path, (0.10, 0.105), seed=1)
+
+    code = main(["ab", "analyze", "--predictions", str(predictions), "--events",
+                 str(events), "--json", "result.json", "--no-summary"])
+
+    report = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
+    assert (code, report["decision"]) == (0, "ship")
+    ctr = report["metrics"]["ctr"]
+    assert ctr["lift"] > 0
+    assert ctr["ci"][0] < 0.05 < ctr["ci"][1]
+    assert report["data"]["multi_variant_users"] == 0
+    assert sum(report["srm"]["units"].values()) == USERS
+
+
+def test_an_a_a_run_does_not_ship(tmp_path: Path) -> None:
+    predictions, events = simulate(tmp_path, (0.10, 0.10), seed=2)
+    experiment = ExperimentConfig(
+        key="ranker-v2", primary=("ctr",),
+        guardrails={"session_duration": Guardrail(margin=0.02)},
+        metrics={"ctr": MetricSpec(type="ratio")})
+
+    logs = aggregate_logs(predictions, events, VARIANTS, experiment="ranker-v2",
+                          metrics=experiment.metric_names())
+    decision = decide(experiment, logs.stats)
+
+    assert decision.srm.passed
+    assert decision.verdict != "ship"
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with postgres_server() as dsn:
+        yield dsn
+
+
+def load_postgres(dsn: str, predictions: Path, events: Path) -> None:
+    """Copy the logs into typed tables, through DuckDB's reading of the same files."""
+    with duckdb.connect() as source, psycopg.connect(dsn) as target:
+        source.execute("SET TimeZone = 'UTC'")
+        for table, path, columns in (
+                ("predictions", predictions,
+                 'CAST("timestamp" AS TIMESTAMPTZ), request_id, user_id, variant, experiment'),
+                ("events", events,
+                 'CAST("timestamp" AS TIMESTAMPTZ), user_id, type, request_id, '
+                 "CAST(value AS DOUBLE)")):
+            source.read_json(str(path), format="newline_delimited").create_view(f"raw_{table}")
+            rows = source.execute(f"SELECT {columns} FROM raw_{table}").fetchall()  # noqa: S608
+            with target.cursor() as cursor, cursor.copy(
+                    sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+
+def create_tables(dsn: str) -> None:
+    with psycopg.connect(dsn) as connection:
+        connection.execute("DROP TABLE IF EXISTS predictions, events")
+        connection.execute("CREATE TABLE predictions (ts timestamptz, request_id text, "
+                           "user_id text, variant text, experiment text)")
+        connection.execute("CREATE TABLE events (ts timestamptz, user_id text, type text, "
+                           "request_id text, value double precision)")
+
+
+def numbers(stats: MetricStats) -> dict[str, float]:
+    return {key: value for key, value in asdict(stats).items() if value is not None}
+
+
+@pytest.mark.parametrize("dataset", ["hand", "simulated"])
+def test_postgres_returns_the_statistics_duckdb_does(tmp_path: Path, postgres: str,
+                                                     dataset: str) -> None:
+    if dataset == "hand":
+        predictions, events = write_logs(tmp_path, PREDICTIONS, EVENTS)
+    else:
+        predictions, events = simulate(tmp_path, (0.10, 0.105), seed=3)
+    create_tables(postgres)
+    load_postgres(postgres, predictions, events)
+
+    embedded = aggregate_logs(predictions, events, VARIANTS, experiment="ranker-v2")
+    pushed = run_on_postgres(postgres, "predictions", "events", VARIANTS,
+                             experiment="ranker-v2")
+
+    assert pushed.stats.units == embedded.stats.units
+    for name, by_variant in embedded.stats.metrics.items():
+        for variant, stats in by_variant.items():
+            assert numbers(pushed.stats.metrics[name][variant]) == pytest.approx(
+                numbers(stats), rel=1e-12), f"{name}.{variant}"
+    for key in ("prediction_rows", "event_rows", "multi_variant_users"):
+        assert pushed.data[key] == embedded.data[key]
+
+
+def test_postgres_names_a_missing_column_and_an_empty_table(postgres: str) -> None:
+    with psycopg.connect(postgres) as connection:
+        connection.execute("DROP TABLE IF EXISTS bare, empty_events")
+        connection.execute("CREATE TABLE bare (ts timestamptz, user_id text)")
+        connection.execute("CREATE TABLE empty_events (ts timestamptz, user_id text, "
+                           "type text, request_id text, value double precision)")
+        connection.execute("INSERT INTO bare VALUES (now(), 'u1')")
+
+    with pytest.raises(UsageError, match="table bare: has no 'request_id' column"):
+        run_on_postgres(postgres, "bare", "empty_events", VARIANTS)
+    create_tables(postgres)
+    with psycopg.connect(postgres) as connection:
+        connection.execute("INSERT INTO predictions VALUES (now(), 'r', 'u', 'control', NULL)")
+    with pytest.raises(UsageError, match="table empty_events: is empty"):
+        run_on_postgres(postgres, "predictions", "empty_events", VARIANTS)

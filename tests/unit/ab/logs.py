@@ -1,0 +1,50 @@
+"""Prediction logs and events as rows, written as JSON lines, CSV or Parquet."""
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+Row = Mapping[str, object]
+START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> str:
+    """The ISO timestamp `seconds` after START, as the prediction log writes it."""
+    return (START + timedelta(seconds=seconds)).isoformat()
+
+
+def write_jsonl(path: Path, rows: Sequence[Row]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, rows: Sequence[Row]) -> Path:
+    fields = list(dict.fromkeys(name for row in rows for name in row))
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_parquet(path: Path, rows: Sequence[Row]) -> Path:
+    """Through DuckDB from JSON lines, so the timestamps are Parquet timestamps."""
+    source = write_jsonl(path.with_suffix(".tmp.jsonl"), rows)
+    with duckdb.connect() as connection:
+        connection.read_json(str(source), format="newline_delimited").write_parquet(str(path))
+    source.unlink()
+    return path
+
+
+WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "parquet": write_parquet}
+
+
+def write_logs(directory: Path, predictions: Sequence[Row], events: Sequence[Row],
+               fmt: str = "jsonl") -> tuple[Path, Path]:
+    write = WRITERS[fmt]
+    return (write(directory / f"predictions.{fmt}", predictions),
+            write(directory / f"events.{fmt}", events))

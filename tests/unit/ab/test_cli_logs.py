@@ -1,0 +1,71 @@
+"""`modelrail ab analyze --predictions --events`: the SQL path through the CLI."""
+
+import json
+from pathlib import Path
+
+import pytest
+from modelrail.cli import main
+
+from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
+from tests.unit.ab.logs import write_logs
+
+POLICY = """\
+model: ranker
+experiment:
+  key: ranker-v2
+  primary: ctr
+  guardrails:
+    session_duration: {margin: 0.02}
+  metrics:
+    ctr: {type: ratio}
+"""
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
+    write_logs(tmp_path, PREDICTIONS, EVENTS)
+    return tmp_path
+
+
+def test_logs_feed_the_engine_and_the_json_has_a_data_block(workdir: Path) -> None:
+    code = main(["ab", "analyze", "--predictions", "predictions.jsonl", "--events",
+                 "events.jsonl", "--attribution-window", "1h", "--json", "result.json",
+                 "--no-summary"])
+
+    report = json.loads((workdir / "result.json").read_text(encoding="utf-8"))
+    assert code == 4
+    assert report["decision"] == "keep-running"
+    assert report["srm"]["units"] == {"control": 6, "treatment": 6}
+    assert set(report["metrics"]) == {"ctr", "session_duration"}
+    data = report["data"]
+    assert data["multi_variant_users"] == 2
+    assert data["prediction_rows"] == len(PREDICTIONS)
+    assert data["event_rows"] == len(EVENTS)
+    assert data["attribution_window_seconds"] == 3600.0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--predictions", "predictions.jsonl"], "--predictions needs --events"),
+    (["--stats", "stats.json", "--events", "events.jsonl"], "--events goes with --predictions"),
+    (["--predictions", "predictions.jsonl", "--events", "events.jsonl",
+      "--attribution-window", "soon"], "--attribution-window"),
+    (["--predictions", "predictions.jsonl", "--events", "nowhere.jsonl"],
+     "nowhere.jsonl: no such file"),
+])
+def test_bad_log_arguments_exit_2(capsys: pytest.CaptureFixture[str], args: list[str],
+                                  message: str) -> None:
+    assert main(["ab", "analyze", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_stats_and_predictions_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ab", "analyze", "--stats", "s.json", "--predictions", "predictions.jsonl",
+              "--events", "events.jsonl"])
+
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
