@@ -10,6 +10,7 @@ from pathlib import Path
 from modelrail import __version__, runner
 from modelrail.ab.cli import add_ab_commands
 from modelrail.cli_analysis import add_analysis_commands
+from modelrail.cli_common import add_config_flag, add_json_flag, add_summary_flag, write_json
 from modelrail.cli_image import add_image_commands
 from modelrail.cli_registry import add_registry_commands
 from modelrail.cli_rollout import add_rollout_commands
@@ -22,17 +23,6 @@ from modelrail.report import gate_markdown, metrics_diff_markdown
 from modelrail.textfile import read_json
 
 Handler = Callable[[argparse.Namespace], ExitCode]
-
-
-def write_json(path: str | None, payload: object) -> None:
-    """Write the machine-readable result of a command, when --json was given."""
-    if not path:
-        return
-    try:
-        Path(path).write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n",
-                              encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"--json {path}: cannot write: {error.strerror}") from None
 
 
 def cmd_gate(args: argparse.Namespace) -> ExitCode:
@@ -133,16 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gate = commands.add_parser("gate", help="judge candidate metrics against policy and champion")
-    gate.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(gate)
     gate.add_argument("--candidate", required=True, help="candidate metrics file (JSON/YAML)")
     source = gate.add_mutually_exclusive_group()
     source.add_argument("--champion", help="champion metrics file (JSON/YAML)")
     source.add_argument("--champion-model", metavar="NAME@ALIAS", nargs="?", const="",
                         help="read the champion's metrics from the MLflow registry "
                              "(no value: what prod serves, from the policy)")
-    gate.add_argument("--json", metavar="PATH", help="write the result as JSON")
-    gate.add_argument("--summary", action=argparse.BooleanOptionalAction, default=True,
-                      help="write the table to the job summary (default: yes)")
+    add_json_flag(gate)
+    add_summary_flag(gate)
     gate.set_defaults(handler=cmd_gate)
 
     report = commands.add_parser("pr-report", help="job summary and sticky PR comment")

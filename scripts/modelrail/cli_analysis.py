@@ -15,6 +15,7 @@ from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult, analyze
 from modelrail.analysis.argo import render
 from modelrail.analysis.config import DEFAULT_WINDOW, ThresholdMetric
 from modelrail.analysis.report import analysis_markdown
+from modelrail.cli_common import add_config_flag, add_json_flag, add_summary_flag, write_json
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.prometheus import PrometheusClient
@@ -27,7 +28,7 @@ def add_analysis_commands(commands: "argparse._SubParsersAction[argparse.Argumen
                           ) -> None:
     analyze_parser = commands.add_parser(
         "analyze", help="judge a canary against its baseline with Prometheus")
-    analyze_parser.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(analyze_parser)
     analyze_parser.add_argument("--canary", required=True, metavar="VERSION",
                                 help="the canary's version label value")
     analyze_parser.add_argument("--baseline", required=True, metavar="VERSION",
@@ -51,9 +52,8 @@ def add_analysis_commands(commands: "argparse._SubParsersAction[argparse.Argumen
                                 help="Prometheus base URL (default: $PROMETHEUS_URL); "
                                      "credentials from PROMETHEUS_TOKEN or "
                                      "PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD")
-    analyze_parser.add_argument("--json", metavar="PATH", help="write the result as JSON")
-    analyze_parser.add_argument("--summary", action=argparse.BooleanOptionalAction,
-                                default=True, help="write the job summary (default: yes)")
+    add_json_flag(analyze_parser)
+    add_summary_flag(analyze_parser, "the verdicts")
     analyze_parser.set_defaults(handler=cmd_analyze)
 
     analysis = commands.add_parser("analysis", help="work with the analysis policy")
@@ -61,7 +61,7 @@ def add_analysis_commands(commands: "argparse._SubParsersAction[argparse.Argumen
                                           metavar="COMMAND")
     export = subcommands.add_parser(
         "export-argo", help="print the threshold metrics as an Argo Rollouts AnalysisTemplate")
-    export.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(export)
     export.add_argument("--name", help="metadata.name (default: MODEL-canary)")
     export.add_argument("--prometheus-address", metavar="URL",
                         help="the provider's address (default: none, Argo then reads "
@@ -71,7 +71,6 @@ def add_analysis_commands(commands: "argparse._SubParsersAction[argparse.Argumen
 
 
 def cmd_analyze(args: argparse.Namespace) -> ExitCode:
-    from modelrail.cli import write_json  # noqa: PLC0415 - cli imports this module
 
     config = load_config(args.config)
     analysis = config.require_analysis()

@@ -12,16 +12,11 @@ import os
 from pathlib import Path
 
 from modelrail import runner
+from modelrail.cli_common import add_config_flag, add_json_flag, write_json
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.image_meta import image_meta, lines, record_digest, validate_image_name
 from modelrail.registry import Registry
-
-
-def _write_json(path: str | None, payload: object) -> None:
-    from modelrail.cli import write_json  # noqa: PLC0415 - cli imports this module
-
-    write_json(path, payload)
 
 
 def _target(args: argparse.Namespace) -> tuple[Config, Registry, str]:
@@ -45,7 +40,7 @@ def cmd_image_meta(args: argparse.Namespace) -> ExitCode:
     config, registry, model = _target(args)
     meta = image_meta(registry, model, args.version, _image_name(args, config),
                       env=os.environ, cwd=Path.cwd())
-    _write_json(args.json, meta.to_json())
+    write_json(args.json, meta.to_json())
     runner.set_output("image", meta.image)
     runner.set_output("version", str(meta.version.version))
     runner.set_output("git-sha", meta.git_sha)
@@ -63,7 +58,7 @@ def cmd_image_meta(args: argparse.Namespace) -> ExitCode:
 def cmd_image_digest(args: argparse.Namespace) -> ExitCode:
     _config, registry, model = _target(args)
     record = record_digest(registry, model, args.version, args.image, args.digest)
-    _write_json(args.json, record.to_json())
+    write_json(args.json, record.to_json())
     runner.set_output("image", record.image)
     runner.set_output("digest", record.digest)
     runner.set_output("changed", "true" if record.changed else "false")
@@ -82,22 +77,22 @@ def add_image_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPa
     """Add image-meta and image-digest to the `modelrail` parser."""
     meta = commands.add_parser(
         "image-meta", help="tags, labels and build args of a model version's serving image")
-    meta.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(meta)
     meta.add_argument("--version", type=int, required=True, metavar="N",
                       help="registered model version")
     meta.add_argument("--image", metavar="NAME",
                       help="image repository, e.g. ghcr.io/acme/ranker (default: image.name)")
-    meta.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    add_json_flag(meta)
     meta.set_defaults(handler=cmd_image_meta)
 
     digest = commands.add_parser(
         "image-digest", help="record the pushed image digest on the model version")
-    digest.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(digest)
     digest.add_argument("--version", type=int, required=True, metavar="N",
                         help="registered model version")
     digest.add_argument("--digest", required=True, metavar="sha256:HEX",
                         help="digest the registry answered the push with")
     digest.add_argument("--image", required=True, metavar="REF",
                         help="image pushed (name, name:tag or name@digest)")
-    digest.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    add_json_flag(digest)
     digest.set_defaults(handler=cmd_image_digest)

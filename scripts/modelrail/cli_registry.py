@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from modelrail import runner
+from modelrail.cli_common import add_config_flag, add_json_flag, write_json
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.lineage import collect_lineage
@@ -21,12 +22,6 @@ from modelrail.metrics_file import load_metrics
 from modelrail.promotion import Actor, Environments, Outcome, promote, rollback
 from modelrail.registration import register
 from modelrail.registry import Registry
-
-
-def _write_json(path: str | None, payload: object) -> None:
-    from modelrail.cli import write_json  # noqa: PLC0415 - cli imports this module
-
-    write_json(path, payload)
 
 
 def _registry(config: Config) -> Registry:
@@ -54,7 +49,7 @@ def cmd_register(args: argparse.Namespace) -> ExitCode:
         run_id=args.run_id, model_dir=Path(args.model_dir) if args.model_dir else None,
         artifact_path=args.artifact_path, headline=headline)
     payload = result.to_json()
-    _write_json(args.json, payload)
+    write_json(args.json, payload)
     version = result.version
     runner.set_output("version", str(version.version))
     runner.set_output("model-uri", result.model_uri)
@@ -101,7 +96,7 @@ def cmd_rollback(args: argparse.Namespace) -> ExitCode:
 
 
 def _render(args: argparse.Namespace, outcome: Outcome) -> ExitCode:
-    _write_json(args.json, outcome.to_json())
+    write_json(args.json, outcome.to_json())
     previous = "" if outcome.previous_version is None else str(outcome.previous_version)
     runner.set_output("version", str(outcome.version))
     runner.set_output("model-uri", outcome.model_uri)
@@ -121,7 +116,7 @@ def add_registry_commands(commands: "argparse._SubParsersAction[argparse.Argumen
     """Add register, promote and rollback to the `modelrail` parser."""
     reg = commands.add_parser(
         "register", help="register a model version with lineage tags (idempotent per git sha)")
-    reg.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(reg)
     source = reg.add_mutually_exclusive_group(required=True)
     source.add_argument("--run-id", help="MLflow run that logged the model")
     source.add_argument("--model-dir", metavar="PATH",
@@ -135,12 +130,12 @@ def add_registry_commands(commands: "argparse._SubParsersAction[argparse.Argumen
     reg.add_argument("--dvc-lock", metavar="FILE", help="dvc.lock for the data hash")
     reg.add_argument("--pr", type=int, metavar="N",
                           help="PR number (default: from the GitHub event)")
-    reg.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    add_json_flag(reg)
     reg.set_defaults(handler=cmd_register)
 
     pro = commands.add_parser(
         "promote", help="move a model version to the next environment")
-    pro.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(pro)
     pro.add_argument("--to", required=True, metavar="ENV", help="target environment")
     which = pro.add_mutually_exclusive_group()
     which.add_argument("--version", type=int, metavar="N",
@@ -151,15 +146,15 @@ def add_registry_commands(commands: "argparse._SubParsersAction[argparse.Argumen
     pro.add_argument("--reason", metavar="TEXT", help="why (recorded on the version)")
     pro.add_argument("--force", action="store_true",
                          help="allow skipping environments (needs --reason)")
-    pro.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    add_json_flag(pro)
     pro.set_defaults(handler=cmd_promote)
 
     back = commands.add_parser(
         "rollback", help="point an environment back at its previous version")
-    back.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(back)
     back.add_argument("--env", required=True, metavar="ENV", help="environment")
     back.add_argument("--version", type=int, metavar="N",
                           help="only roll back if ENV still holds version N (safe re-runs)")
     back.add_argument("--reason", metavar="TEXT", help="why (recorded on the version)")
-    back.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    add_json_flag(back)
     back.set_defaults(handler=cmd_rollback)

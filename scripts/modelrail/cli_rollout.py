@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelrail import runner
+from modelrail.cli_common import add_json_flag, write_json
 from modelrail.errors import ExitCode, UsageError
 from modelrail.rollouts.policy import (
     RolloutConfig,
@@ -43,12 +44,6 @@ class Target:
     driver: "RolloutDriver"
     container: str | None
     weights: tuple[int, ...]
-
-
-def _write_json(path: str | None, payload: object) -> None:
-    from modelrail.cli import write_json  # noqa: PLC0415 - cli imports this module
-
-    write_json(path, payload)
 
 
 def _policy(args: argparse.Namespace) -> RolloutConfig | None:
@@ -91,7 +86,7 @@ def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message
     """Print, write --json, step outputs and a summary table: the same for every action."""
     print(message)
     print(rollout.describe())
-    _write_json(args.json, {**extra, "message": message, "rollout": rollout.to_json()})
+    write_json(args.json, {**extra, "message": message, "rollout": rollout.to_json()})
     runner.set_output("phase", rollout.phase)
     runner.set_output("weight", str(rollout.weight))
     runner.set_output("step-index", "" if rollout.step_index is None
@@ -201,7 +196,7 @@ def add_rollout_commands(commands: "argparse._SubParsersAction[argparse.Argument
     common.add_argument("--steps", metavar="W1,W2,...",
                         help="canary weights the rollout's steps must match "
                              "(default: rollout.steps)")
-    common.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    add_json_flag(common)
 
     rollout = commands.add_parser(
         "rollout", help="drive an Argo Rollout: status, set-image, step, promote, abort, ...")

@@ -11,11 +11,11 @@ from typing import Any
 import requests
 
 from modelrail.errors import ServiceError, UsageError
-from modelrail.redact import redact_text, redact_url
-from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+from modelrail.http_retry import request_with_retries
+from modelrail.redact import redact_url
+from modelrail.retry import RetryPolicy
 
 DEFAULT_API_URL = "https://api.github.com"
-_TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 
 
 class PermissionDeniedError(Exception):
@@ -65,24 +65,10 @@ class GitHubClient:
         """One API call with retries on 5xx/429/timeouts; raises on any other error."""
         url = path if path.startswith("http") else f"{self.api_url}{path}"
 
-        def attempt() -> requests.Response:
-            try:
-                response = self._session.request(method, url, timeout=self._policy.timeout,
-                                                 **kwargs)
-            except requests.RequestException as error:
-                raise TransientError(redact_text(str(error), (self._token,))) from error
-            if response.status_code in _TRANSIENT_STATUS:
-                raise TransientError(f"HTTP {response.status_code} from {method} {redact_url(url)}")
-            return response
-
-        try:
-            response = call_with_retries(attempt, self._policy)
-        except TransientError as error:
-            raise ServiceError(
-                f"GitHub API at {redact_url(self.api_url)} kept failing after "
-                f"{self._policy.attempts} "
-                f"attempts: {error}"
-            ) from None
+        response = request_with_retries(
+            self._session, method, url, policy=self._policy,
+            service=f"GitHub API at {redact_url(self.api_url)}", describe=_message,
+            secrets=(self._token,), **kwargs)
         if response.status_code in (401, 403):
             raise PermissionDeniedError(response.status_code, _message(response))
         if response.status_code >= 400:

@@ -16,10 +16,10 @@ from typing import Any, Literal
 import requests
 
 from modelrail.errors import ServiceError, UsageError
-from modelrail.redact import redact_text, redact_url
-from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+from modelrail.http_retry import request_with_retries
+from modelrail.redact import redact_url
+from modelrail.retry import RetryPolicy
 
-_TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 _REJECTED_QUERY_STATUS = {400, 422}
 
 
@@ -98,20 +98,10 @@ class PrometheusClient:
     def _get(self, path: str, params: dict[str, str], promql: str) -> list[Series]:
         url = f"{self.url}{path}"
 
-        def attempt() -> requests.Response:
-            try:
-                response = self._session.get(url, params=params, timeout=self._policy.timeout)
-            except requests.RequestException as error:
-                raise TransientError(redact_text(str(error), self._auth.secrets())) from error
-            if response.status_code in _TRANSIENT_STATUS:
-                raise TransientError(f"HTTP {response.status_code}: {_error_text(response)}")
-            return response
-
-        try:
-            response = call_with_retries(attempt, self._policy)
-        except TransientError as error:
-            raise ServiceError(f"Prometheus at {self.name} kept failing after "
-                               f"{self._policy.attempts} attempts: {error}") from None
+        response = request_with_retries(
+            self._session, "GET", url, policy=self._policy,
+            service=f"Prometheus at {self.name}", describe=_error_text,
+            secrets=self._auth.secrets(), params=params)
         if response.status_code in _REJECTED_QUERY_STATUS:
             raise UsageError(f"Prometheus at {self.name} rejected the query "
                              f"({_error_text(response)}):\n  {promql}")

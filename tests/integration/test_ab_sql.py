@@ -28,22 +28,13 @@ from psycopg import sql
 
 from tests.support.postgres import postgres_bin, postgres_server
 from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
+from tests.unit.ab.logs import LOGS_POLICY as POLICY
 from tests.unit.ab.logs import write_logs
 
 pytestmark = pytest.mark.integration
 
 USERS = 20_000
 VARIANTS = ("control", "treatment")
-POLICY = """\
-model: ranker
-experiment:
-  key: ranker-v2
-  primary: ctr
-  guardrails:
-    session_duration: {margin: 0.02}
-  metrics:
-    ctr: {type: ratio}
-"""
 
 
 def simulate(directory: Path, ctr: tuple[float, float], seed: int) -> tuple[Path, Path]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelrail import runner
+from modelrail.cli_common import add_config_flag, add_json_flag, add_summary_flag, write_json
 from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
 
@@ -25,7 +26,7 @@ def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     actions = ab.add_subparsers(dest="ab_command", required=True, metavar="COMMAND")
     analyze = actions.add_parser(
         "analyze", help="decide ship / no-ship / keep running from per-variant statistics")
-    analyze.add_argument("--config", default="modelrail.yaml", help="policy file")
+    add_config_flag(analyze)
     source = analyze.add_mutually_exclusive_group(required=True)
     source.add_argument("--stats", metavar="STATS.json",
                         help="per-variant sufficient statistics")
@@ -37,14 +38,12 @@ def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     analyze.add_argument("--attribution-window", default="30m", metavar="DURATION",
                          help="clicks count up to this long after an impression "
                               "(e.g. 90s, 30m, 1h; default 30m)")
-    analyze.add_argument("--json", metavar="PATH", help="write the result as JSON")
-    analyze.add_argument("--summary", action=argparse.BooleanOptionalAction, default=True,
-                         help="write the table to the job summary (default: yes)")
+    add_json_flag(analyze)
+    add_summary_flag(analyze)
     analyze.set_defaults(handler=cmd_ab_analyze)
 
 
 def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
-    from modelrail.cli import write_json  # noqa: PLC0415 - modelrail.cli imports this module
     try:
         from modelrail.ab.decision import decide  # noqa: PLC0415 - needs the ab extra
         from modelrail.ab.summary import decision_markdown  # noqa: PLC0415

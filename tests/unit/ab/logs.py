@@ -48,3 +48,16 @@ def write_logs(directory: Path, predictions: Sequence[Row], events: Sequence[Row
     write = WRITERS[fmt]
     return (write(directory / f"predictions.{fmt}", predictions),
             write(directory / f"events.{fmt}", events))
+
+
+# The experiment the log-based tests analyse: CTR primary, session duration guardrail.
+LOGS_POLICY = """\
+model: ranker
+experiment:
+  key: ranker-v2
+  primary: ctr
+  guardrails:
+    session_duration: {margin: 0.02}
+  metrics:
+    ctr: {type: ratio}
+"""

@@ -7,18 +7,8 @@ import pytest
 from modelrail.cli import main
 
 from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
+from tests.unit.ab.logs import LOGS_POLICY as POLICY
 from tests.unit.ab.logs import write_logs
-
-POLICY = """\
-model: ranker
-experiment:
-  key: ranker-v2
-  primary: ctr
-  guardrails:
-    session_duration: {margin: 0.02}
-  metrics:
-    ctr: {type: ratio}
-"""
 
 
 @pytest.fixture(autouse=True)
