@@ -10,9 +10,8 @@ from typing import Any
 
 import requests
 
-from modelrail.errors import ServiceError
 from modelrail.redact import redact_text
-from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+from modelrail.retry import RetryPolicy, TransientError, retry_or_fail
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -39,8 +38,4 @@ def request_with_retries(
             raise TransientError(f"HTTP {response.status_code}: {describe(response)}")
         return response
 
-    try:
-        return call_with_retries(attempt, policy)
-    except TransientError as error:
-        raise ServiceError(f"{service} kept failing after {policy.attempts} attempts: "
-                           f"{error}") from None
+    return retry_or_fail(attempt, policy, service)

@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from modelrail.errors import ModelrailError, ServiceError, UsageError
+from modelrail.errors import ModelrailError, UsageError
 from modelrail.redact import redact_text, redact_url
-from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+from modelrail.retry import RetryPolicy, TransientError, retry_or_fail
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -115,13 +115,8 @@ class Registry:
             except Exception as error:
                 raise _classify(error, what, secrets) from error
 
-        try:
-            return call_with_retries(attempt, self.policy)
-        except TransientError as error:
-            raise ServiceError(
-                f"MLflow at {redact_url(self.tracking_uri)} kept failing after "
-                f"{self.policy.attempts} attempts ({what}): {error}"
-            ) from None
+        return retry_or_fail(attempt, self.policy, f"MLflow at {redact_url(self.tracking_uri)}",
+                             what)
 
     # -- model versions and aliases ------------------------------------------------------
 

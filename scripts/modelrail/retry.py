@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from modelrail.errors import UsageError
+from modelrail.errors import ServiceError, UsageError
 
 T = TypeVar("T")
 
@@ -80,3 +80,14 @@ def call_with_retries(
                 on_retry(attempt, error)
             sleep(delay)
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def retry_or_fail(call: Callable[[], T], policy: RetryPolicy, service: str,
+                  context: str = "") -> T:
+    """`call_with_retries`, failing closed: ServiceError (exit 3) naming `service` at the end."""
+    try:
+        return call_with_retries(call, policy)
+    except TransientError as error:
+        during = f" ({context})" if context else ""
+        raise ServiceError(f"{service} kept failing after {policy.attempts} attempts{during}: "
+                           f"{error}") from None

@@ -1,8 +1,8 @@
 """Bounded retries: backoff schedule, what is retried, and the environment knobs."""
 
 import pytest
-from modelrail.errors import UsageError
-from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+from modelrail.errors import ServiceError, UsageError
+from modelrail.retry import RetryPolicy, TransientError, call_with_retries, retry_or_fail
 
 RETRY_VARS = ("MODELRAIL_RETRY_ATTEMPTS", "MODELRAIL_RETRY_BASE_DELAY", "MODELRAIL_HTTP_TIMEOUT")
 
@@ -165,3 +165,29 @@ def test_from_env_rejects_non_finite_numbers(
 
     with pytest.raises(UsageError, match=name):
         RetryPolicy.from_env()
+
+
+def test_retry_or_fail_fails_closed_naming_the_service_and_context() -> None:
+    def call() -> int:
+        raise TransientError("HTTP 503")
+
+    with pytest.raises(ServiceError) as caught:
+        retry_or_fail(call, RetryPolicy(attempts=2, base_delay=0.0), "MLflow at http://m",
+                      "resolve models:/m@champion")
+
+    assert str(caught.value) == ("MLflow at http://m kept failing after 2 attempts "
+                                 "(resolve models:/m@champion): HTTP 503")
+    assert caught.value.exit_code == 3
+
+
+def test_retry_or_fail_returns_the_first_success() -> None:
+    calls: list[int] = []
+
+    def call() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TransientError("refused")
+        return 7
+
+    assert retry_or_fail(call, RetryPolicy(attempts=2, base_delay=0.0), "svc") == 7
+    assert len(calls) == 2

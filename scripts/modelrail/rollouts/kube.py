@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from modelrail.errors import ServiceError, UsageError
 from modelrail.redact import redact_text, redact_url
-from modelrail.retry import RetryPolicy, TransientError, call_with_retries
+from modelrail.retry import RetryPolicy, TransientError, retry_or_fail
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -119,12 +119,8 @@ class KubeApi:
             except urllib3.exceptions.HTTPError as error:
                 raise TransientError(self._clean(str(error))) from None
 
-        try:
-            answer = call_with_retries(attempt, self.policy)
-        except TransientError as error:
-            raise ServiceError(
-                f"Kubernetes API at {redact_url(self.server)} kept failing after "
-                f"{self.policy.attempts} attempts ({call}): {error}") from None
+        answer = retry_or_fail(attempt, self.policy,
+                               f"Kubernetes API at {redact_url(self.server)}", str(call))
         if not isinstance(answer, dict):
             raise ServiceError(f"Kubernetes API at {redact_url(self.server)} answered {call} "
                                "with something that is not an object")
