@@ -2,8 +2,8 @@
 # Run `modelrail promote` or `modelrail rollback` from the action's inputs (env variables).
 set -euo pipefail
 
-if [ -n "${INPUT_TRACKING_URI:-}" ]; then export MLFLOW_TRACKING_URI="$INPUT_TRACKING_URI"; fi
-if [ -n "${INPUT_TRACKING_TOKEN:-}" ]; then export MLFLOW_TRACKING_TOKEN="$INPUT_TRACKING_TOKEN"; fi
+# shellcheck source=../../scripts/mlflow-inputs.sh
+source "$GITHUB_ACTION_PATH/../../scripts/mlflow-inputs.sh"
 
 for flag in FORCE ROLLBACK; do
   case "${!flag}" in

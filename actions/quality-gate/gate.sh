@@ -2,8 +2,8 @@
 # Run `modelrail gate` from the action's inputs (passed as environment variables).
 set -euo pipefail
 
-if [ -n "${INPUT_TRACKING_URI:-}" ]; then export MLFLOW_TRACKING_URI="$INPUT_TRACKING_URI"; fi
-if [ -n "${INPUT_TRACKING_TOKEN:-}" ]; then export MLFLOW_TRACKING_TOKEN="$INPUT_TRACKING_TOKEN"; fi
+# shellcheck source=../../scripts/mlflow-inputs.sh
+source "$GITHUB_ACTION_PATH/../../scripts/mlflow-inputs.sh"
 
 args=(gate --config "$CONFIG" --candidate "$CANDIDATE" --json "${RUNNER_TEMP:-/tmp}/modelrail-gate.json")
 case "$CHAMPION" in

@@ -2,8 +2,8 @@
 # Run `modelrail register` from the action's inputs (passed as environment variables).
 set -euo pipefail
 
-if [ -n "${INPUT_TRACKING_URI:-}" ]; then export MLFLOW_TRACKING_URI="$INPUT_TRACKING_URI"; fi
-if [ -n "${INPUT_TRACKING_TOKEN:-}" ]; then export MLFLOW_TRACKING_TOKEN="$INPUT_TRACKING_TOKEN"; fi
+# shellcheck source=../../scripts/mlflow-inputs.sh
+source "$GITHUB_ACTION_PATH/../../scripts/mlflow-inputs.sh"
 
 args=(register --config "$CONFIG" --artifact-path "$ARTIFACT_PATH")
 if [ -n "$RUN_ID" ] && [ -n "$MODEL_DIR" ]; then
