@@ -29,6 +29,11 @@ STANDIN_PINS = {
     "docker/build-push-action@53b7df96c91f9c12dcc8a07bcb9ccacbed38856a": "build-push",
     "actions/attest-build-provenance@a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32":
         "attest-build-provenance",
+    # act's artifact server rejects upload-artifact v7 (nektos/act#6114): copy to a folder.
+    "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "upload-artifact",
+    "docker/setup-qemu-action@96fe6ef7f33517b61c61be40b68a1882f3264fb8": "setup-qemu",
+    # Sigstore is unreachable: a `cosign` shim that records what it was asked to sign.
+    "sigstore/cosign-installer@6f9f17788090df1f26f669e9d70d6ae9567deba6": "cosign-installer",
 }
 _SELF_REF = re.compile(r"(uses:\s*)\$/([^\s#]+)")
 _COPY_IGNORE = shutil.ignore_patterns(
