@@ -10,6 +10,9 @@ server starts, and promtool cuts blocks at 2 h boundaries, so a history is writt
 a few minutes before now and tests query it with an explicit evaluation time (`--time`),
 never "now". Counters here grow linearly, so increase() over any window is exact
 whether or not Prometheus extrapolates to the window's edges.
+
+`live_prometheus` is the other mode: an empty TSDB and live scraping of running servers
+(the canary lab, tests/support/canary_lab.py).
 """
 
 import contextlib
@@ -17,9 +20,11 @@ import math
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from tests.support.services import free_port, stop, wait_for_http
 
@@ -125,9 +130,30 @@ def load_history(history: History, root: Path) -> Path:
 def prometheus_server(root: Path, history: History) -> Iterator[PrometheusServer]:
     """The real `prometheus` serving `history`, on a free loopback port."""
     root.mkdir(parents=True, exist_ok=True)
-    data = load_history(history, root)
+    with _serve(root, load_history(history, root), _CONFIG) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def live_prometheus(root: Path, targets: Sequence[str],
+                    scrape_interval: float = 1.0) -> Iterator[PrometheusServer]:
+    """The real `prometheus` scraping `targets` (host:port, /metrics) every
+    `scrape_interval` seconds, on a free loopback port, with an empty TSDB."""
+    root.mkdir(parents=True, exist_ok=True)
+    interval = f"{max(1, round(scrape_interval * 1000))}ms"
+    config = yaml.safe_dump({
+        "global": {"scrape_interval": interval, "scrape_timeout": interval,
+                   "evaluation_interval": interval},
+        "scrape_configs": [{"job_name": "live", "static_configs": [{"targets": list(targets)}]}],
+    })
+    with _serve(root, root / "data", config) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _serve(root: Path, data: Path, config_text: str) -> Iterator[PrometheusServer]:
     config = root / "prometheus.yml"
-    config.write_text(_CONFIG, encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     port, log = free_port(), root / "prometheus.log"
     command = ["prometheus", f"--storage.tsdb.path={data}", f"--config.file={config}",
                f"--web.listen-address=127.0.0.1:{port}"]

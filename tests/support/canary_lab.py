@@ -1,0 +1,305 @@
+"""A live canary lab: two real model servers, a real Prometheus scraping them every second,
+and live traffic split by the Argo Rollouts stand-in's current weight.
+
+    from tests.support.canary_lab import Side, canary_lab
+    from tests.support.rollouts_standin import RolloutsStandIn
+
+    with RolloutsStandIn() as standin, canary_lab(
+            tmp_path, standin, rollout="ctr-ranker",
+            stable=Side("ghcr.io/acme/ctr-ranker:1", version="1"),
+            canary=Side("ghcr.io/acme/ctr-ranker:2", version="2", faulty=True),
+            rate=20) as lab:
+        lab.prometheus_url      # http://127.0.0.1:PORT, both servers already scraped
+        ...                     # drive the rollout (`modelrail canary run`, the act e2e)
+        lab.counts()            # {(version, HTTP status): requests} answered so far
+
+What runs (all on 127.0.0.1, free ports, everything stopped on exit, logs under `root`):
+
+- one `python -m ctr_serving` process per side (the example model's real serving app, as
+  in its image), `MODEL_VERSION` set to the side's version, so every metric it exposes
+  carries `version="<version>"`;
+- the Debian `prometheus`, scraping both `/metrics` every `scrape_interval` seconds
+  (tests/support/prometheus.py `live_prometheus`); the lab is entered once both targets
+  are up;
+- a traffic thread sending `rate` POST /predict requests a second in total (open loop, one
+  row each). Each request asks the stand-in `traffic(rollout, namespace)` and goes to the
+  server whose image is the canary image for `canary_weight`% of requests and to the
+  stable image's server otherwise (a deterministic accumulator, so the shares are exact
+  and the same on every run). After a full promotion the canary image is the stable one
+  and gets everything; after an abort the weight is 0. A request for an image that no
+  side serves is counted under version "unrouted".
+
+The rollout is added to the stand-in with the stable image and `weights` unless it
+exists already. A side is selected by its image: set the Rollout's image to
+`canary.image` (e.g. `modelrail canary run --image <canary.image>`) to start the canary.
+
+Why a faulty canary is bad - for real, with no test switch in the serving app: both sides
+serve a `scorer.json` made the way the image makes it: the example model's own training
+code (`ctr_model.prepare.generate` + `ctr_model.train.build_model`, what `dvc repro` runs,
+on a small data set) and the image's exporter (`python -m ctr_serving.export`). The faulty
+model differs in one training parameter, `class_weight: balanced` (a params.yaml option,
+a classic mistake for a rare-click problem): it ranks about as well but is miscalibrated,
+predicting a mean CTR of ~0.43 instead of ~0.08 (median score 0.43 vs 0.06, measured on
+the lab's rows). The serving app answers 200 with wrong probabilities; the judge sees it
+in `modelrail_prediction_score_bucket` (the score histogram every server exports). To
+catch it within a short step, compare that histogram at a quantile, e.g.
+
+    prediction_p50: {kind: compare, data: histogram, quantile: 0.5, direction: either,
+                     allowed_ratio: 1.5, min_samples: 20, query: 'sum by (le) (increase(
+                     modelrail_prediction_score_bucket{version="{{version}}"}[{{window}}]))'}
+
+(a gauge compare at `step: 30s` needs minutes of samples). Error counts and latency are the
+same on both sides (the scorer does the same work), so those metrics pass.
+"""
+
+import contextlib
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support.prometheus import live_prometheus
+from tests.support.rollouts_standin import RolloutsStandIn
+from tests.support.services import free_port, stop, wait_for_http
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_MODEL = REPO_ROOT / "example-model"
+MODEL_NAME = "ctr-ranker"
+UNROUTED = "unrouted"
+REQUEST_TIMEOUT_S = 5.0
+READY_TIMEOUT_S = 90.0
+
+# Runs with the example model's sources on PYTHONPATH: the pipeline's own data generator
+# and model builder, on a small data set (a second or two of training). The faulty model
+# differs in one training parameter, `class_weight: balanced` (a params.yaml option).
+_TRAIN = """
+import sys
+from pathlib import Path
+import joblib
+from ctr_model.common import ALL_FEATURES, LABEL
+from ctr_model.prepare import PrepareConfig, generate
+from ctr_model.train import build_model
+
+out = Path(sys.argv[1])
+train, test = generate(PrepareConfig(seed=11, n_users=400, n_items=120, n_impressions=6000,
+                                     test_fraction=0.2))
+features = list(ALL_FEATURES)
+for name, class_weight in (("good", None), ("faulty", "balanced")):
+    model = build_model({"C": 1.0, "max_iter": 300, "features": features,
+                         "class_weight": class_weight})
+    model.fit(train[features], train[LABEL])
+    (out / name).mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, out / name / "model.pkl")
+(out / "rows.json").write_text(test[features].head(500).to_json(orient="records"))
+"""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the rollout: the image the Rollout names, the model version its server
+    reports, and whether its artifact is the faulty one."""
+
+    image: str
+    version: str
+    faulty: bool = False  # serve the miscalibrated model (see the module docstring)
+
+
+def train_artifacts(root: Path) -> Path:
+    """`good/scorer.json`, `faulty/scorer.json` and `rows.json` (test rows) under `root`:
+    trained by the example model's code, exported by the serving image's exporter."""
+    root.mkdir(parents=True, exist_ok=True)
+    _python(["-c", _TRAIN, str(root)], EXAMPLE_MODEL / "src")
+    for name in ("good", "faulty"):
+        _python(["-m", "ctr_serving.export", str(root / name / "model.pkl"),
+                 "--output", str(root / name / "scorer.json")], EXAMPLE_MODEL / "serving")
+    return root
+
+
+def _python(args: list[str], path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(path)}
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"python {' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
+
+
+@contextlib.contextmanager
+def model_server(root: Path, artifact: Path, version: str) -> Iterator[str]:
+    """The real serving app (`python -m ctr_serving`) on a free port; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(EXAMPLE_MODEL / "serving"),
+           "MODEL_PATH": str(artifact), "MODEL_NAME": MODEL_NAME, "MODEL_VERSION": version,
+           "PREDICTION_LOG": "off", "UVICORN_HOST": "127.0.0.1", "UVICORN_PORT": str(port),
+           "UVICORN_ACCESS_LOG": "false"}
+    log = root / f"serving-{version}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "ctr_serving"], env=env,
+                                   stdout=sink, stderr=subprocess.STDOUT, cwd=root,
+                                   start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/readyz", timeout=READY_TIMEOUT_S, process=process, log=log)
+        yield url
+    finally:
+        stop(process)
+
+
+class _Share:
+    """Exact, deterministic shares: `take(percent)` is True percent/100 of the calls."""
+
+    def __init__(self) -> None:
+        self._level = 0.0
+
+    def take(self, percent: float) -> bool:
+        self._level += percent
+        if self._level >= 100.0:
+            self._level -= 100.0
+            return True
+        return False
+
+
+class TrafficThread:
+    """Open-loop /predict traffic at `rate` requests/s, split by the stand-in's weight."""
+
+    def __init__(self, standin: RolloutsStandIn, rollout: str, namespace: str,
+                 servers: dict[str, tuple[str, str]], rows: Sequence[dict[str, Any]],
+                 rate: float) -> None:
+        self._standin, self._rollout, self._namespace = standin, rollout, namespace
+        self._servers = servers  # image -> (version, URL)
+        self._rows, self._rate = list(rows), rate
+        self._canary = _Share()
+        self._counts: Counter[tuple[str, int]] = Counter()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lab-traffic")
+        self._thread = threading.Thread(target=self._run, name="lab-traffic", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=10)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def counts(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def _run(self) -> None:
+        period, sent = 1.0 / self._rate, 0
+        started = time.monotonic()
+        while not self._stopped.is_set():
+            self._send(sent)
+            sent += 1
+            delay = started + sent * period - time.monotonic()
+            if delay > 0:
+                self._stopped.wait(delay)
+
+    def _send(self, index: int) -> None:
+        try:
+            split = self._standin.traffic(self._rollout, self._namespace)
+        except KeyError:  # the rollout was removed: nothing to route
+            self._count(UNROUTED, 0)
+            return
+        image = split.canary_image if self._canary.take(split.canary_weight) \
+            else split.stable_image
+        target = self._servers.get(image)
+        if target is None:
+            self._count(UNROUTED, 0)
+            return
+        version, url = target
+        row = self._rows[index % len(self._rows)]
+        self._pool.submit(self._post, version, url, {"rows": [row], "user_id": f"u{index}"})
+
+    def _post(self, version: str, url: str, body: dict[str, Any]) -> None:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        try:
+            code = session.post(f"{url}/predict", json=body, timeout=REQUEST_TIMEOUT_S) \
+                .status_code
+        except requests.RequestException:
+            code = 0
+        self._count(version, code)
+
+    def _count(self, version: str, code: int) -> None:
+        with self._lock:
+            self._counts[(version, code)] += 1
+
+
+@dataclass(frozen=True)
+class CanaryLab:
+    """What a running lab offers; see the module docstring."""
+
+    prometheus_url: str
+    rollout: str
+    namespace: str
+    stable: Side
+    canary: Side
+    server_urls: dict[str, str]  # version -> serving URL
+    root: Path
+    _traffic: TrafficThread
+
+    def counts(self) -> dict[tuple[str, int], int]:
+        """Requests answered so far by (version, HTTP status); status 0 = no answer."""
+        return self._traffic.counts()
+
+
+def _wait_for_targets(prometheus_url: str, count: int, timeout: float = 60.0) -> None:
+    """Until Prometheus has scraped `count` targets successfully."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException, KeyError, IndexError, ValueError):
+            answer = requests.get(f"{prometheus_url}/api/v1/query",
+                                  params={"query": "sum(up)"}, timeout=2).json()
+            if float(answer["data"]["result"][0]["value"][1]) >= count:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"Prometheus did not scrape {count} targets within {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAME,
+               namespace: str = "default", stable: Side, canary: Side, rate: float = 20.0,
+               scrape_interval: float = 1.0,
+               weights: Sequence[int] = (10, 25, 50, 100)) -> Iterator[CanaryLab]:
+    """Start the lab (see the module docstring); everything is stopped on exit."""
+    if stable.image == canary.image or stable.version == canary.version:
+        raise ValueError("stable and canary need different images and versions")
+    artifacts = train_artifacts(root / "artifacts")
+    rows: list[dict[str, Any]] = json.loads((artifacts / "rows.json").read_text())
+    random.Random(7).shuffle(rows)  # noqa: S311 - a fixed traffic order, not security
+    with contextlib.ExitStack() as stack:
+        urls = {side.version: stack.enter_context(model_server(
+            root, artifacts / ("faulty" if side.faulty else "good"), side.version))
+            for side in (stable, canary)}
+        targets = [url.removeprefix("http://") for url in urls.values()]
+        prometheus = stack.enter_context(
+            live_prometheus(root / "prometheus", targets, scrape_interval))
+        _wait_for_targets(prometheus.url, len(targets))
+        try:
+            standin.rollout(rollout, namespace)
+        except KeyError:
+            standin.add_rollout(rollout, namespace, image=stable.image, weights=weights)
+        traffic = TrafficThread(standin, rollout, namespace,
+                                {side.image: (side.version, urls[side.version])
+                                 for side in (stable, canary)},
+                                rows, rate)
+        traffic.start()
+        stack.callback(traffic.stop)
+        yield CanaryLab(prometheus_url=prometheus.url, rollout=rollout, namespace=namespace,
+                        stable=stable, canary=canary, server_urls=urls, root=root,
+                        _traffic=traffic)
