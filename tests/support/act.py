@@ -111,8 +111,7 @@ class ActRun:
         return None
 
 
-def run_act(
-    repo: Path,
+def act_command(
     event_name: str,
     workflow: str,
     action_repo: Path,
@@ -123,9 +122,8 @@ def run_act(
     secrets: Mapping[str, str] | None = None,
     inputs: Mapping[str, str] | None = None,
     extra: Sequence[str] = (),
-    timeout: float = 900,
-) -> ActRun:
-    """Run one workflow of `repo` with act on this host (self-hosted platform)."""
+) -> list[str]:
+    """The act command line that runs one workflow on this host (self-hosted platform)."""
     act = Path(sys.executable).parent / "act"
     command = [str(act), event_name, "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
                "--local-repository", f"{OWNER_REPO}@{REF}={action_repo}"]
@@ -137,7 +135,11 @@ def run_act(
                          ("--input", inputs)):
         for key, value in (values or {}).items():
             command += [flag, f"{key}={value}"]
-    command += list(extra)
-    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=timeout,
-                            check=False)
+    return command + list(extra)
+
+
+def run_act(repo: Path, command: Sequence[str], timeout: float = 900) -> ActRun:
+    """Run an `act_command` in `repo` to the end."""
+    result = subprocess.run(list(command), cwd=repo, capture_output=True, text=True,
+                            timeout=timeout, check=False)
     return ActRun(result.returncode, result.stdout + result.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.support.act import REPO_ROOT, ActRun, commit_all, git, run_act
+from tests.support.act import REPO_ROOT, ActRun, act_command, commit_all, git, run_act
 
 EXAMPLE_MODEL = REPO_ROOT / "example-model"
 MODEL = "ctr-ranker"
@@ -22,6 +22,7 @@ REPOSITORY = "acme/ctr-model"
 DVC_REMOTE = "local"
 GITHUB_TOKEN = "ghs_e2e-token"
 MLFLOW_TOKEN = "mlflow-e2e-token"
+PROMOTE_WORKFLOW = ".github/workflows/promote.yml"
 
 
 @dataclass(frozen=True)
@@ -35,24 +36,31 @@ class Workbench:
     actor: str = "release-bot"
     variables: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # extra job environment
+    secrets: dict[str, str] = field(default_factory=dict)  # extra secrets
 
-    def run(self, repo: Path, event_name: str, workflow: str, event: Mapping[str, object],
-            name: str) -> ActRun:
-        """Run `workflow` of `repo` for `event`; the log is kept next to the repo as NAME.log."""
+    def command(self, repo: Path, event_name: str, workflow: str,
+                event: Mapping[str, object], name: str) -> list[str]:
+        """The act command for `workflow` of `repo` and `event` (written next to the repo)."""
         event_path = repo.parent / f"{name}.json"
         event_path.write_text(json.dumps(event))
         env = {"GITHUB_REPOSITORY": REPOSITORY, "E2E_PYTHON_ENV": str(self.python_env),
                **self.env}
         if self.github_url:
             env["GITHUB_API_URL"] = self.github_url
-        started = time.monotonic()
-        result = run_act(
-            repo, event_name, workflow, self.action_repo, event_path=event_path, env=env,
+        return act_command(
+            event_name, workflow, self.action_repo, event_path=event_path, env=env,
             variables={"MLFLOW_TRACKING_URI": self.mlflow_url, "DVC_REMOTE": DVC_REMOTE,
                        **self.variables},
-            secrets={"GITHUB_TOKEN": GITHUB_TOKEN, "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN},
+            secrets={"GITHUB_TOKEN": GITHUB_TOKEN, "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
+                     **self.secrets},
             extra=["--actor", self.actor],
         )
+
+    def run(self, repo: Path, event_name: str, workflow: str, event: Mapping[str, object],
+            name: str) -> ActRun:
+        """Run `workflow` of `repo` for `event`; the log is kept next to the repo as NAME.log."""
+        started = time.monotonic()
+        result = run_act(repo, self.command(repo, event_name, workflow, event, name))
         result.seconds = time.monotonic() - started
         (repo.parent / f"{name}.log").write_text(result.log)
         return result
@@ -78,13 +86,19 @@ class Workbench:
                         f"release-{sha[:7]}")
 
     def promote(self, repo: Path, environment: str, reason: str, *,
-                rollback: bool = False) -> ActRun:
-        """The Promote workflow dispatched from the Actions tab."""
-        inputs = {"environment": environment, "reason": reason, "version": "",
-                  "force": "false", "rollback": str(rollback).lower()}
-        name = f"{'rollback' if rollback else 'promote'}-{environment}"
-        return self.run(repo, "workflow_dispatch", ".github/workflows/promote.yml",
-                        {"inputs": inputs}, name)
+                rollback: bool = False, image: str = "") -> ActRun:
+        """The Promote workflow dispatched from the Actions tab (`image`: with a canary)."""
+        return self.run(repo, "workflow_dispatch", PROMOTE_WORKFLOW,
+                        *promote_dispatch(environment, reason, rollback, image))
+
+
+def promote_dispatch(environment: str, reason: str, rollback: bool = False,
+                     image: str = "") -> tuple[dict[str, object], str]:
+    """The workflow_dispatch event of the Promote workflow, and a name for its log."""
+    inputs = {"environment": environment, "reason": reason, "version": "",
+              "force": "false", "rollback": str(rollback).lower(), "image": image}
+    name = f"{'rollback' if rollback else 'promote'}-{environment}"
+    return {"inputs": inputs}, name
 
 
 def model_repo(destination: Path, dvc_remote: Path) -> tuple[Path, str]:
