@@ -1,12 +1,11 @@
-"""Load the model artifact and describe its input; no MLflow at run time.
+"""Load the served model and describe its input; numpy only, no MLflow or scikit-learn.
 
-The artifact is what ``dvc repro`` writes: ``models/model.pkl``, a fitted scikit-learn
-``Pipeline`` saved with ``joblib.dump``. Its input columns are ``feature_names_in_``. The
-type of each column is read from the fitted pipeline: columns a fitted encoder learned
-integer categories for are integers, string categories strings, all others real numbers.
-
-Loading a pickle runs code from the file: only point ``MODEL_PATH`` at artifacts this
-project built (the image copies in the one its pipeline produced).
+The artifact is ``scorer.json`` (``ctr_serving.scorer``): the fitted scikit-learn pipeline
+that ``dvc repro`` writes (``models/model.pkl``) exported to plain arrays when the image is
+built (``python -m ctr_serving.export``), checked there to give the pipeline's predictions.
+It carries the input schema: the feature names and the type of each (columns a fitted
+encoder learned integer categories for are integers, string categories strings, all others
+real numbers). Loading it runs no code from the file, unlike unpickling.
 """
 
 from __future__ import annotations
@@ -14,18 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import joblib
-import numpy as np
-import pandas as pd
 from pydantic import AllowInfNan, ConfigDict, Strict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
-ARTIFACT_NAMES = ("model.pkl", "model.joblib")
+from ctr_serving.scorer import ARTIFACT_NAME, FeatureKind, LinearScorer, ScorerFormatError, loads
 
-FeatureKind = Literal["int", "float", "str"]
-_PANDAS_DTYPES: dict[str, str] = {"int": "int64", "float": "float64", "str": "object"}
+__all__ = ["ARTIFACT_NAME", "FeatureKind", "LoadedModel", "ModelLoadError", "load_model"]
 
 
 class ModelLoadError(RuntimeError):
@@ -33,97 +28,54 @@ class ModelLoadError(RuntimeError):
 
 
 def resolve_artifact(model_path: str | Path) -> Path:
-    """``model_path`` itself if it is a file, else the known artifact name inside it."""
+    """``model_path`` itself if it is a file, else ``scorer.json`` inside it."""
     path = Path(model_path)
     if path.is_file():
         return path
     if path.is_dir():
-        for name in ARTIFACT_NAMES:
-            candidate = path / name
-            if candidate.is_file():
-                return candidate
-        raise ModelLoadError(f"no {' or '.join(ARTIFACT_NAMES)} in MODEL_PATH={path}")
+        candidate = path / ARTIFACT_NAME
+        if candidate.is_file():
+            return candidate
+        raise ModelLoadError(
+            f"no {ARTIFACT_NAME} in MODEL_PATH={path} (export models/model.pkl with "
+            "`python -m ctr_serving.export`)")
     raise ModelLoadError(f"MODEL_PATH={path} does not exist")
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A fitted estimator plus the input schema derived from it."""
+    """The scorer plus the request validator derived from its input schema."""
 
-    estimator: Any
-    features: tuple[str, ...]
-    kinds: Mapping[str, FeatureKind]
+    scorer: LinearScorer
     rows_adapter: TypeAdapter[list[dict[str, Any]]]
     source: str
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.scorer.features
+
+    @property
+    def kinds(self) -> Mapping[str, FeatureKind]:
+        return self.scorer.kinds
+
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
-        """Click probability for each validated row (column 1 of ``predict_proba``)."""
-        frame = pd.DataFrame.from_records(list(rows), columns=list(self.features))
-        frame = frame.astype({name: _PANDAS_DTYPES[kind] for name, kind in self.kinds.items()})
-        if hasattr(self.estimator, "predict_proba"):
-            scores = np.asarray(self.estimator.predict_proba(frame))[:, 1]
-        else:
-            scores = np.asarray(self.estimator.predict(frame)).reshape(len(frame))
-        return [float(score) for score in scores]
+        """Click probability for each validated row (the pipeline's ``predict_proba[:, 1]``)."""
+        return [float(score) for score in self.scorer.predict_proba(rows)]
 
 
 def load_model(model_path: str | Path) -> LoadedModel:
     artifact = resolve_artifact(model_path)
     try:
-        estimator = joblib.load(artifact)
-    except Exception as exc:  # any unpickling failure means "not a usable artifact"
-        raise ModelLoadError(f"cannot load {artifact}: {type(exc).__name__}: {exc}") from exc
-    return describe(estimator, source=str(artifact))
+        scorer = loads(artifact.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"cannot read {artifact}: {exc}") from exc
+    except ScorerFormatError as exc:
+        raise ModelLoadError(f"{artifact}: {exc}") from exc
+    return describe(scorer, source=str(artifact))
 
 
-def describe(estimator: Any, source: str = "<memory>") -> LoadedModel:
-    """Derive the input schema of a fitted estimator that was fitted on a DataFrame."""
-    names = getattr(estimator, "feature_names_in_", None)
-    if names is None:
-        raise ModelLoadError(
-            f"{source}: the model has no feature_names_in_; fit it on a pandas DataFrame"
-        )
-    if not (hasattr(estimator, "predict_proba") or hasattr(estimator, "predict")):
-        raise ModelLoadError(f"{source}: {type(estimator).__name__} has no predict_proba")
-    features = tuple(str(name) for name in names)
-    kinds = feature_kinds(estimator, features)
-    return LoadedModel(
-        estimator=estimator,
-        features=features,
-        kinds=kinds,
-        rows_adapter=rows_adapter_for(kinds),
-        source=source,
-    )
-
-
-def feature_kinds(estimator: Any, features: Sequence[str]) -> dict[str, FeatureKind]:
-    """``int``/``str`` for columns a fitted encoder holds categories for, else ``float``."""
-    kinds: dict[str, FeatureKind] = dict.fromkeys(features, "float")
-    for transformer, columns in _column_transformers(estimator):
-        categories = getattr(transformer, "categories_", None)
-        if categories is None or isinstance(columns, str):
-            continue
-        for column, values in zip(columns, categories, strict=False):
-            if column not in kinds:
-                continue
-            dtype_kind = np.asarray(values).dtype.kind
-            if dtype_kind in "iub":
-                kinds[column] = "int"
-            elif dtype_kind in "OUS":
-                kinds[column] = "str"
-    return kinds
-
-
-def _column_transformers(estimator: Any) -> list[tuple[Any, Any]]:
-    """(fitted transformer, its columns) for every ColumnTransformer in a pipeline."""
-    found: list[tuple[Any, Any]] = []
-    steps = getattr(estimator, "steps", None)
-    candidates = [step for _, step in steps] if steps else [estimator]
-    for candidate in candidates:
-        for entry in getattr(candidate, "transformers_", []):
-            _, transformer, columns = entry
-            found.append((transformer, columns))
-    return found
+def describe(scorer: LinearScorer, source: str = "<memory>") -> LoadedModel:
+    return LoadedModel(scorer=scorer, rows_adapter=rows_adapter_for(scorer.kinds), source=source)
 
 
 _FIELD_TYPES: dict[str, Any] = {

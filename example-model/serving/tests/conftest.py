@@ -16,6 +16,7 @@ from ctr_model.prepare import PrepareConfig, generate
 from ctr_model.train import train
 from ctr_serving.app import create_app
 from ctr_serving.config import Settings
+from ctr_serving.export import main as export_main
 from ctr_serving.predlog import Sink
 
 ROW: dict[str, Any] = {
@@ -41,9 +42,11 @@ def fitted() -> Pipeline:
 
 @pytest.fixture(scope="session")
 def model_dir(fitted: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory laid out like `models/` after `dvc repro`: model.pkl via joblib.dump."""
+    """`models/` after `dvc repro` (model.pkl via joblib.dump) plus the exported scorer.json,
+    as the image's /opt/model holds it."""
     directory = tmp_path_factory.mktemp("models")
     joblib.dump(fitted, directory / "model.pkl")
+    assert export_main([str(directory / "model.pkl"), "-o", str(directory / "scorer.json")]) == 0
     return directory
 
 

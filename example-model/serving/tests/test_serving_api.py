@@ -238,10 +238,10 @@ def test_server_errors_are_counted_as_500(make_served, row, monkeypatch) -> None
     served = make_served()
 
     class Broken:
-        def predict_proba(self, _frame: object) -> None:
+        def predict_proba(self, _rows: object) -> None:
             raise RuntimeError("boom")
 
-    monkeypatch.setattr(served.state, "model", replace(served.state.model, estimator=Broken()))
+    monkeypatch.setattr(served.state, "model", replace(served.state.model, scorer=Broken()))
     # A second client on the same running app (no lifespan) that returns the 500.
     client = TestClient(served.app, raise_server_exceptions=False)
     assert client.post("/predict", json={"rows": [row]}).status_code == 500

@@ -1,18 +1,16 @@
-"""Model loading and the input schema derived from the fitted pipeline; settings."""
+"""Model loading and the input schema carried by the exported scorer; settings."""
 
 from __future__ import annotations
 
-import joblib
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from ctr_model.common import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from ctr_serving.config import Settings, SettingsError
-from ctr_serving.model import ModelLoadError, describe, load_model, resolve_artifact
+from ctr_serving.model import ModelLoadError, load_model, resolve_artifact
 
 
-def test_kinds_come_from_the_fitted_pipeline(fitted) -> None:
-    loaded = describe(fitted)
+def test_kinds_come_from_the_fitted_pipeline(fitted, model_dir) -> None:
+    loaded = load_model(model_dir)
     assert loaded.features == tuple(fitted.feature_names_in_)
     for name in CATEGORICAL_FEATURES:
         assert loaded.kinds[name] == "int"
@@ -21,29 +19,18 @@ def test_kinds_come_from_the_fitted_pipeline(fitted) -> None:
 
 
 def test_load_from_directory_or_file(model_dir) -> None:
-    assert resolve_artifact(model_dir) == model_dir / "model.pkl"
-    assert resolve_artifact(model_dir / "model.pkl") == model_dir / "model.pkl"
-    assert load_model(model_dir).features
+    assert resolve_artifact(model_dir) == model_dir / "scorer.json"
+    assert resolve_artifact(model_dir / "scorer.json") == model_dir / "scorer.json"
+    assert load_model(model_dir).source == str(model_dir / "scorer.json")
 
 
 def test_missing_artifact_is_a_clear_error(tmp_path) -> None:
-    with pytest.raises(ModelLoadError, match=r"no model\.pkl or model\.joblib"):
+    (tmp_path / "model.pkl").write_bytes(b"a pickle is not served any more")
+    with pytest.raises(ModelLoadError,
+                       match=r"no scorer\.json in MODEL_PATH=.*ctr_serving\.export"):
         load_model(tmp_path)
     with pytest.raises(ModelLoadError, match="does not exist"):
         load_model(tmp_path / "absent")
-
-
-def test_garbage_artifact_is_a_load_error(tmp_path) -> None:
-    (tmp_path / "model.pkl").write_bytes(b"not a pickle")
-    with pytest.raises(ModelLoadError, match="cannot load"):
-        load_model(tmp_path)
-
-
-def test_model_without_feature_names_is_refused(tmp_path) -> None:
-    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
-    joblib.dump(model, tmp_path / "model.pkl")
-    with pytest.raises(ModelLoadError, match="feature_names_in_"):
-        load_model(tmp_path)
 
 
 def test_settings_from_env() -> None:
