@@ -1,0 +1,215 @@
+"""Promotion with a canary rollout, as a user dispatches it: example-model's Promote
+workflow (to: canary, with an image) → modelrail's promote.yml → canary.yml, run by act.
+
+Everything is real except the Kubernetes API + Argo controller (the rollouts stand-in):
+two `ctr_serving` processes (stable version 1, canary version 2), a Prometheus scraping
+them every second, live traffic split by the stand-in's weight (tests/support/canary_lab),
+and the MLflow registry. example-model's own policy is used, with steps of seconds instead
+of minutes (and sample minimums to match).
+"""
+
+import base64
+import contextlib
+import json
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests.support.act import ActRun, commit_all
+from tests.support.canary_lab import CanaryLab, Side, canary_lab
+from tests.support.flows import PROMOTE_WORKFLOW, Workbench, model_repo, promote_dispatch
+from tests.support.rollouts_standin import RolloutsStandIn
+
+pytestmark = pytest.mark.e2e
+
+ROLLOUT, NAMESPACE = "ctr-ranker", "ml"
+STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
+NEW_IMAGE = "ghcr.io/acme/ctr-ranker@sha256:" + "2" * 64
+CANARY_JOB = "Canary ctr-ranker to version 2"
+STEP_SECONDS = 8
+RATE = 40.0  # requests/s in total: 4/s reach the canary at the 10% step
+
+
+@dataclass(frozen=True)
+class Scene:
+    repo: Path
+    model: str
+    client: MlflowClient
+    lab: CanaryLab
+    standin: RolloutsStandIn
+    bench: Workbench
+    artifacts: Path
+
+    def alias(self, alias: str) -> str:
+        return str(self.client.get_model_version_by_alias(self.model, alias).version)
+
+    def rollout_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.standin.rollout(ROLLOUT, NAMESPACE)["status"]
+        return status
+
+    @property
+    def report_dir(self) -> Path:
+        return self.artifacts / f"canary-report-{ROLLOUT}-v2"
+
+    def report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads((self.report_dir / "canary.json").read_text())
+        return report
+
+    def promote_to_canary(self) -> ActRun:
+        return self.bench.promote(self.repo, "canary", "e2e canary", image=NEW_IMAGE)
+
+
+def short_steps(policy: dict[str, Any], model: str) -> dict[str, Any]:
+    """example-model's policy with seconds-long steps: same metrics, same queries."""
+    policy["model"] = model
+    policy["rollout"]["step_seconds"] = STEP_SECONDS
+    metrics = policy["analysis"]["metrics"]
+    for name in ("error_rate", "latency_p99"):
+        metrics[name]["min_samples"] = 20
+    score = metrics["prediction_score"]
+    score["query"] = score["query"].replace("[1m]", "[3s]")
+    score.update(step="2s", min_samples=4)
+    return policy
+
+
+def register_versions(client: MlflowClient, model: str) -> None:
+    """Version 1 in every environment (prod = @champion), version 2 gated and in staging."""
+    client.create_registered_model(model)
+    run = client.create_run(experiment_id="0")
+    client.log_text(run.info.run_id, "flavors: {}\n", "model/MLmodel")
+    for _ in range(2):
+        client.create_model_version(model, f"runs:/{run.info.run_id}/model",
+                                    run_id=run.info.run_id,
+                                    tags={"validation_status": "passed"})
+    for alias in ("dev", "staging", "canary", "champion"):
+        client.set_registered_model_alias(model, alias, "1")
+    for alias in ("dev", "staging"):
+        client.set_registered_model_alias(model, alias, "2")
+
+
+@pytest.fixture
+def scene_for(tmp_path: Path, dvc_remote: Path, bench: Workbench
+              ) -> Iterator[Callable[[Side], Scene]]:
+    """`scene_for(canary_side)`: the model repo, registry, stand-in and lab, started."""
+    with contextlib.ExitStack() as stack:
+        standin = stack.enter_context(RolloutsStandIn())
+
+        def start(canary: Side) -> Scene:
+            model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
+            repo, _ = model_repo(tmp_path / "ctr-model", dvc_remote)
+            policy_file = repo / "modelrail.yaml"
+            policy_file.write_text(yaml.safe_dump(
+                short_steps(yaml.safe_load(policy_file.read_text()), model), sort_keys=False))
+            commit_all(repo, "canary policy with short steps")
+            client = MlflowClient(bench.mlflow_url)
+            register_versions(client, model)
+            lab = stack.enter_context(canary_lab(
+                tmp_path / "lab", standin, rollout=ROLLOUT, namespace=NAMESPACE,
+                stable=STABLE, canary=canary, rate=RATE))
+            kubeconfig = base64.b64encode(standin.kubeconfig().encode()).decode()
+            artifacts = tmp_path / "artifacts"
+            workbench = replace(
+                bench, secrets={"KUBECONFIG": kubeconfig, "PROMETHEUS_TOKEN": "prom-e2e"},
+                variables={"PROMETHEUS_URL": lab.prometheus_url},
+                env={"E2E_ARTIFACT_DIR": str(artifacts)})
+            return Scene(repo, model, client, lab, standin, workbench, artifacts)
+
+        yield start
+
+
+def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
+        scene_for: Callable[[Side], Scene]) -> None:
+    scene = scene_for(Side(NEW_IMAGE, version="2"))
+
+    run = scene.promote_to_canary()
+
+    assert run.returncode == 0, run.log[-6000:]
+    assert run.outputs(CANARY_JOB)["result"] == "promoted"
+    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 100
+    assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == NEW_IMAGE
+    assert scene.rollout_status()["phase"] == "Healthy"
+    assert scene.alias("canary") == "2"
+    assert scene.alias("champion") == "2"
+    champion = scene.client.get_model_version(scene.model, "2").tags
+    assert champion["previous_version.prod"] == "1"
+    assert "passed every step" in champion["reason"]
+    served = scene.lab.counts()
+    assert served.get(("2", 200), 0) > 0
+    assert not [key for key in served if key[0] == "2" and key[1] != 200]
+    report = scene.report()
+    assert [(s["weight"], s["verdict"]) for s in report["steps"]] == \
+        [(10, "pass"), (25, "pass"), (50, "pass"), (100, "pass")]
+    assert (scene.report_dir / "canary-report.html").is_file()
+
+
+def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
+        scene_for: Callable[[Side], Scene]) -> None:
+    scene = scene_for(Side(NEW_IMAGE, version="2", faulty=True))
+
+    run = scene.promote_to_canary()
+
+    assert run.returncode != 0
+    outputs = run.outputs(CANARY_JOB)
+    assert outputs["result"] == "aborted", run.log[-6000:]
+    steps = scene.report()["steps"]
+    # Aborted at the first step whose analysis failed: every step before it passed.
+    assert [s["verdict"] for s in steps] == ["pass"] * (len(steps) - 1) + ["fail"]
+    assert outputs["failed-step"] == str(steps[-1]["weight"])
+    assert steps[-1]["weight"] < 100
+    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 0
+    assert scene.rollout_status().get("abort") is True
+    assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == STABLE.image
+    assert scene.alias("canary") == "1"
+    assert scene.alias("champion") == "1"
+    rolled_back = scene.client.get_model_version(scene.model, "2").tags
+    assert rolled_back["rolled_back_env"] == "canary"
+    assert "Job succeeded" not in run.log.split("Promote to prod after the canary")[-1]
+    assert "error_rate" in run.summary(CANARY_JOB)
+
+
+def test_cancelling_the_job_mid_rollout_aborts_it_and_rolls_back(
+        scene_for: Callable[[Side], Scene], tmp_path: Path) -> None:
+    scene = scene_for(Side(NEW_IMAGE, version="2"))
+    command = scene.bench.command(scene.repo, "workflow_dispatch", PROMOTE_WORKFLOW,
+                                  *promote_dispatch("canary", "e2e cancel", image=NEW_IMAGE))
+    log_path = tmp_path / "cancel.log"
+    with log_path.open("w") as log:
+        act = subprocess.Popen(command, cwd=scene.repo, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            paused_at = wait_for_weight(scene, 25, act, timeout=600)
+            act.send_signal(signal.SIGINT)  # what Ctrl-C (or "Cancel workflow") does
+            code = act.wait(timeout=300)
+        finally:
+            if act.poll() is None:
+                act.kill()
+    text = log_path.read_text()
+
+    assert paused_at == 25, text[-6000:]
+    assert code != 0, text[-6000:]
+    assert "Abort the rollout and roll the alias back" in text
+    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 0, text[-6000:]
+    assert scene.rollout_status().get("abort") is True
+    assert scene.alias("canary") == "1", text[-6000:]
+    assert scene.alias("champion") == "1"
+    assert "cancelled" in scene.client.get_model_version(scene.model, "2") \
+        .tags["rolled_back_reason"]
+
+
+def wait_for_weight(scene: Scene, weight: int, act: "subprocess.Popen[bytes]",
+                    timeout: float) -> int:
+    """Poll the stand-in until the rollout holds `weight` (or act ends); the last weight."""
+    deadline = time.monotonic() + timeout
+    current = scene.standin.weight(ROLLOUT, NAMESPACE)
+    while time.monotonic() < deadline and act.poll() is None and current != weight:
+        time.sleep(0.2)
+        current = scene.standin.weight(ROLLOUT, NAMESPACE)
+    return current
