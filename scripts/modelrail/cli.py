@@ -10,8 +10,10 @@ from pathlib import Path
 from modelrail import __version__, runner
 from modelrail.ab.cli import add_ab_commands
 from modelrail.cli_analysis import add_analysis_commands
+from modelrail.cli_canary import add_canary_commands
 from modelrail.cli_common import add_config_flag, add_json_flag, add_summary_flag, write_json
 from modelrail.cli_image import add_image_commands
+from modelrail.cli_monitor import add_monitor_commands
 from modelrail.cli_registry import add_registry_commands
 from modelrail.cli_rollout import add_rollout_commands
 from modelrail.config import Config, load_config
@@ -152,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_rollout_commands(commands)
     add_ab_commands(commands)
     add_analysis_commands(commands)
+    add_monitor_commands(commands)
+    add_canary_commands(commands)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda _args: print(__version__) or ExitCode.OK)

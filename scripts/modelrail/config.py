@@ -17,6 +17,7 @@ import yaml
 from modelrail.ab.config import ExperimentConfig, parse_experiment
 from modelrail.analysis.config import AnalysisConfig, parse_analysis
 from modelrail.errors import UsageError
+from modelrail.monitor.config import MonitorConfig, parse_monitor
 from modelrail.registry import validate_alias
 from modelrail.rollouts.policy import RolloutConfig, parse_rollout
 from modelrail.textfile import read_text
@@ -131,6 +132,7 @@ class Config:
     rollout: RolloutConfig | None = None
     analysis: AnalysisConfig | None = None
     image: ImageConfig | None = None
+    monitor: MonitorConfig | None = None
 
     def require_analysis(self) -> AnalysisConfig:
         if self.analysis is None:
@@ -307,9 +309,11 @@ def parse_config(data: object, source: Path) -> Config:
     rollout = parse_rollout(top.section("rollout")) if top.has("rollout") else None
     analysis = parse_analysis(top.section("analysis")) if top.has("analysis") else None
     image = _parse_image(top.section("image")) if top.has("image") else None
+    monitor = parse_monitor(top.section("monitor")) if top.has("monitor") else None
     top.finish()
     return Config(source=source, model=model, registry=registry, gate=gate,
-                  experiment=experiment, rollout=rollout, analysis=analysis, image=image)
+                  experiment=experiment, rollout=rollout, analysis=analysis, image=image,
+                  monitor=monitor)
 
 
 def _parse_image(section: _Section) -> ImageConfig:

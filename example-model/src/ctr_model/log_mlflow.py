@@ -34,6 +34,10 @@ from ctr_model.common import METRICS_PATH, MODEL_PATH, PARAMS_PATH, TEST_PATH, l
 DEFAULT_EXPERIMENT = "ctr-ranker"
 MODEL_NAME = "model"  # the run-relative name: runs:/<run_id>/model
 N_EXAMPLE_ROWS = 5
+# `modelrail monitor` compares production traffic with this sample of the held-out rows
+# and the model's scores on them (run artifact REFERENCE_NAME).
+REFERENCE_NAME = "reference.csv"
+N_REFERENCE_ROWS = 20_000
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 
 
@@ -154,6 +158,9 @@ def log_run(
                 serialization_format=serialization_format,
                 pip_requirements=model_pip_requirements(serialization_format),
             )
+            reference = pd.read_csv(example_path, nrows=N_REFERENCE_ROWS)[features]
+            reference["prediction"] = model.predict_proba(reference)[:, 1]
+            mlflow.log_text(reference.to_csv(index=False), REFERENCE_NAME)
     return {
         "run_id": run.info.run_id,
         "model_uri": f"runs:/{run.info.run_id}/{MODEL_NAME}",

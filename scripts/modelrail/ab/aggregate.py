@@ -161,7 +161,7 @@ def _by_variant(rows: Sequence[Mapping[str, Any]], variants: Sequence[str],
     return by_variant
 
 
-def _reader(connection: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+def read_log(connection: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
     kind = _FORMATS.get(path.suffix.lower())
     if kind is None:
         raise UsageError(f"{path}: unknown format {path.suffix!r} (expected "
@@ -183,7 +183,7 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path, role: str,
     its row count."""
     raw = f"raw_{role}"
     try:
-        relation = _reader(connection, path)
+        relation = read_log(connection, path)
         relation.create_view(raw)
         rows = connection.execute(f"SELECT COUNT(*) FROM {raw}").fetchone()  # noqa: S608
     except duckdb.Error as error:

@@ -31,8 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as scipy_stats
 
-DEFAULT_BINS = 10
-DEFAULT_EPSILON = 1e-4
+from modelrail.monitor.config import DEFAULT_BINS, DEFAULT_EPSILON
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -134,11 +133,12 @@ def numeric_test(grid: Grid, current: IntArray, *, bins: int = DEFAULT_BINS,
     d, p = ks_from_counts(grid.reference, current)
     ends = grid.psi_bins(bins)
     return FeatureDrift(test="ks", statistic=d, p_value=p,
-                      psi=psi(_binned(grid.reference, ends), _binned(current, ends), epsilon),
+                      psi=psi(binned(grid.reference, ends), binned(current, ends), epsilon),
                       reference_n=int(grid.reference.sum()), current_n=int(current.sum()))
 
 
-def _binned(slots: IntArray, ends: IntArray) -> IntArray:
+def binned(slots: IntArray, ends: IntArray) -> IntArray:
+    """Slot counts summed into the bins that end (exclusive) at `ends`."""
     starts = np.concatenate([[0], ends[:-1]])
     return np.add.reduceat(slots, starts)
 

@@ -1,0 +1,139 @@
+"""`modelrail monitor`: drift and late-label performance of a production model, and
+`modelrail monitor-issue`: the one GitHub issue per model that tells the team."""
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelrail import runner
+from modelrail.cli_common import add_config_flag, add_json_flag, add_summary_flag, write_json
+from modelrail.config import Config, load_config
+from modelrail.errors import ExitCode, ModelrailError, UsageError
+from modelrail.github_api import GitHubClient, Repository
+from modelrail.monitor.config import MonitorConfig
+from modelrail.textfile import read_text
+
+if TYPE_CHECKING:
+    from modelrail.monitor.drift import MonitorResult
+
+
+class InconclusiveError(ModelrailError):
+    exit_code = ExitCode.INCONCLUSIVE
+
+
+def _monitor_config(config: Config) -> MonitorConfig:
+    if config.monitor is None:
+        raise UsageError(f"{config.source}: a monitor: section is required for monitoring")
+    return config.monitor
+
+
+def cmd_monitor(args: argparse.Namespace) -> ExitCode:
+    # Imported on use: the [monitor] extra (duckdb, scipy) is not in the core install.
+    from modelrail.monitor.aggregate import Logs  # noqa: PLC0415
+    from modelrail.monitor.drift import (  # noqa: PLC0415
+        MonitorResult,
+        drift_checks,
+        performance_check,
+    )
+    from modelrail.monitor.reference import resolve_reference  # noqa: PLC0415
+    from modelrail.monitor.report import html, markdown  # noqa: PLC0415
+
+    config = load_config(args.config)
+    monitor = _monitor_config(config)
+    current = Path(args.current)
+    if monitor.performance is not None and not args.events:
+        raise UsageError(f"{config.source}: monitor.performance needs --events PATH "
+                         "(the click log)")
+    with tempfile.TemporaryDirectory(prefix="modelrail-monitor-") as workdir:
+        reference = resolve_reference(args.reference, config, Path(workdir))
+        logs = Logs(reference, current)
+        try:
+            rows = logs.count("current")
+            if rows < monitor.min_rows:
+                raise InconclusiveError(f"{current}: {rows} production rows, fewer than "
+                                        f"monitor.min_rows ({monitor.min_rows}); no verdict")
+            checks = drift_checks(logs, monitor)
+            performance = performance_check(logs, Path(args.events), monitor) \
+                if args.events else None
+        finally:
+            logs.close()
+    result = MonitorResult(
+        model=config.model, reference=args.reference, current=args.current,
+        current_rows=rows, alpha=monitor.alpha, correction="Holm",
+        checks=[*checks, *([performance] if performance else [])], actions=monitor.actions)
+    return _render(args, result, markdown(result), html(result))
+
+
+def _render(args: argparse.Namespace, result: "MonitorResult", text: str,
+            page: str) -> ExitCode:
+    write_json(args.json, result.to_json())
+    if args.report:
+        _write(args.report, "--report", page)
+    if args.markdown:
+        _write(args.markdown, "--markdown", text)
+    if args.summary:
+        runner.append_summary(text)
+    runner.set_output("severity", result.severity or "")
+    runner.set_output("action", result.action or "")
+    runner.set_output("breach", "true" if result.action == "rollback" else "false")
+    for check in result.breaches():
+        level: runner.Level = "error" \
+            if result.actions[check.severity or "minor"] == "rollback" else "warning"
+        runner.annotate(level, f"{check.name}: {check.test} {check.statistic:.4g}, "
+                               f"PSI {check.psi if check.psi is not None else '—'}; "
+                               f"severity {check.severity}", title="Monitor")
+    print(f"monitor {result.model}: severity {result.severity or 'none'}, "
+          f"action {result.action or 'none'}")
+    return ExitCode.REJECTED if result.action == "rollback" else ExitCode.OK
+
+
+def _write(path: str, flag: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"{flag} {path}: cannot write: {error.strerror}") from None
+
+
+def cmd_monitor_issue(args: argparse.Namespace) -> ExitCode:
+    from modelrail.monitor.issue import upsert_issue  # noqa: PLC0415
+
+    config = load_config(args.config)
+    body = read_text(Path(args.markdown), "file", hint="pass --markdown PATH")
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise UsageError("GITHUB_TOKEN is not set: the monitor issue needs issues: write")
+    repo = Repository.parse(args.repo or os.environ.get("GITHUB_REPOSITORY", ""))
+    outcome = upsert_issue(GitHubClient(token), repo, config.model, body)
+    runner.set_output("issue-url", outcome.url or "")
+    print(f"issue {outcome.action}: {outcome.url}")
+    return ExitCode.OK
+
+
+def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") \
+        -> None:
+    monitor = commands.add_parser(
+        "monitor", help="drift and late-label performance of a production model")
+    add_config_flag(monitor)
+    monitor.add_argument("--reference", required=True, metavar="REF",
+                         help="reference sample: a file, runs:/<id>/<path> or "
+                              "models:/<name>@<alias>")
+    monitor.add_argument("--current", required=True, metavar="PATH",
+                         help="prediction log (JSON lines, CSV or Parquet)")
+    monitor.add_argument("--events", metavar="PATH",
+                         help="click events for monitor.performance")
+    monitor.add_argument("--report", metavar="PATH.html", help="write the HTML report")
+    monitor.add_argument("--markdown", metavar="PATH.md",
+                         help="write the Markdown report (for monitor-issue)")
+    add_json_flag(monitor)
+    add_summary_flag(monitor, "the table and chart")
+    monitor.set_defaults(handler=cmd_monitor)
+
+    issue = commands.add_parser(
+        "monitor-issue", help="open or update the model's monitoring issue")
+    add_config_flag(issue)
+    issue.add_argument("--markdown", required=True, metavar="PATH",
+                       help="the report (monitor --markdown)")
+    issue.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    issue.set_defaults(handler=cmd_monitor_issue)

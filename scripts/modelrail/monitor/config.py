@@ -1,0 +1,147 @@
+"""The `monitor:` section of modelrail.yaml: what drift and degradation mean, and what
+happens then.
+
+    monitor:
+      alpha: 0.01              # family-wise error rate over one run's tests (Holm)
+      bins: 10                 # PSI bins: reference quantiles
+      epsilon: 0.0001          # PSI floor for an empty bin's share
+      min_rows: 1000           # fewer current rows: inconclusive (exit 4)
+      features: [price, ...]   # default: every reference column but prediction/label
+      categorical: [category]  # chi-squared instead of KS (default: text columns)
+      prediction: prediction   # the score column, in the reference and the log
+      reference_artifact: reference.csv   # in the model's MLflow run
+      thresholds:              # PSI from which a *significant* drift has a severity
+        default: {minor: 0.1, major: 0.25}
+        price: {minor: 0.2, major: 0.5}
+      actions: {minor: warn, major: rollback}
+      performance:             # clicks joined to predictions within the window
+        attribution_window: 30m
+        calibration_error: {minor: 0.15, major: 0.3}   # |observed CTR / mean score - 1|
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from modelrail.ab.config import _bounded, _sub
+from modelrail.analysis.config import duration_seconds
+
+if TYPE_CHECKING:  # modelrail.config imports this module to parse its section
+    from modelrail.config import _Section
+
+Severity = Literal["minor", "major"]
+Action = Literal["warn", "rollback"]
+SEVERITIES: tuple[Severity, ...] = ("minor", "major")
+ACTIONS: tuple[Action, ...] = ("warn", "rollback")
+DEFAULT_ARTIFACT = "reference.csv"
+DEFAULT_BINS = 10
+DEFAULT_EPSILON = 1e-4
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The value of a measure from which a check has each severity (minor ≤ major)."""
+
+    minor: float
+    major: float
+
+    def severity(self, value: float) -> Severity | None:
+        if value >= self.major:
+            return "major"
+        return "minor" if value >= self.minor else None
+
+
+@dataclass(frozen=True)
+class PerformanceConfig:
+    attribution_window_seconds: float
+    calibration_error: Levels
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    alpha: float = 0.01
+    bins: int = DEFAULT_BINS
+    epsilon: float = DEFAULT_EPSILON
+    min_rows: int = 1000
+    features: tuple[str, ...] | None = None
+    categorical: tuple[str, ...] | None = None
+    prediction: str = "prediction"
+    reference_artifact: str = DEFAULT_ARTIFACT
+    thresholds: Levels = Levels(minor=0.1, major=0.25)
+    feature_thresholds: Mapping[str, Levels] = field(default_factory=dict)
+    actions: Mapping[Severity, Action] = field(
+        default_factory=lambda: {"minor": "warn", "major": "rollback"})
+    performance: PerformanceConfig | None = None
+
+    def levels(self, feature: str) -> Levels:
+        return self.feature_thresholds.get(feature, self.thresholds)
+
+
+def parse_monitor(section: "_Section") -> MonitorConfig:
+    """Read and check `monitor:`; every problem names the file and the dotted key."""
+    no_overrides: dict[str, Levels] = {}
+    default, per_feature = _sub(section, "thresholds", _thresholds,
+                                (MonitorConfig.thresholds, no_overrides))
+    config = MonitorConfig(
+        alpha=_bounded(section, "alpha", 0.01, low=0.0, high=0.5, low_open=True),
+        bins=int(_whole(section, "bins", DEFAULT_BINS, low=2)),
+        epsilon=_bounded(section, "epsilon", DEFAULT_EPSILON, low=0.0, high=0.01,
+                         low_open=True),
+        min_rows=_whole(section, "min_rows", 1000, low=1),
+        features=section.string_list("features"),
+        categorical=section.string_list("categorical"),
+        prediction=section.string("prediction") or "prediction",
+        reference_artifact=section.string("reference_artifact") or DEFAULT_ARTIFACT,
+        thresholds=default,
+        feature_thresholds=per_feature,
+        actions=_sub(section, "actions", _actions, MonitorConfig().actions),
+        performance=_sub(section, "performance", _performance, None),
+    )
+    section.finish()
+    return config
+
+
+def _whole(section: "_Section", name: str, default: int, *, low: int) -> int:
+    value = section.number(name)
+    if value is None:
+        return default
+    if value != int(value) or value < low:
+        raise section.error(name, f"expected a whole number >= {low}, got {value:g}")
+    return int(value)
+
+
+def _levels(section: "_Section") -> Levels:
+    for name in SEVERITIES:
+        if section.raw(name) is None:
+            raise section.error(name, "is required (a positive number)")
+    minor = _bounded(section, "minor", 0.0, low=0.0, high=float("inf"), low_open=True)
+    major = _bounded(section, "major", 0.0, low=0.0, high=float("inf"), low_open=True)
+    if major < minor:
+        raise section.error("major", f"must be at least minor ({minor:g}), got {major:g}")
+    section.finish()
+    return Levels(minor=minor, major=major)
+
+
+def _thresholds(section: "_Section") -> tuple[Levels, dict[str, Levels]]:
+    levels = {name: _levels(child) for name, child in section.children()}
+    default = levels.pop("default", MonitorConfig.thresholds)
+    return default, levels
+
+
+def _actions(section: "_Section") -> dict[Severity, Action]:
+    actions = {severity: section.choice(severity, ACTIONS, MonitorConfig().actions[severity])
+               for severity in SEVERITIES}
+    section.finish()
+    return actions
+
+
+def _performance(section: "_Section") -> PerformanceConfig:
+    window = section.string("attribution_window") or "30m"
+    seconds = duration_seconds(window)
+    if not seconds:
+        raise section.error("attribution_window", f"expected a duration such as 90s, 30m "
+                                                  f"or 1h, got {window!r}")
+    config = PerformanceConfig(attribution_window_seconds=seconds,
+                               calibration_error=_levels(section.section("calibration_error")))
+    section.finish()
+    return config
