@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from modelrail.lineage import dvc_lock_lineage
 
 from tests.support.services import free_port, stop, wait_for_http
 
@@ -215,14 +216,13 @@ def dvc_repro(repo: Path, dvc: Path, timeout: float = 600) -> None:
 
 
 def dvc_data_hash(repo: Path) -> str:
-    """The DVC hash of `data/` (what the model was trained on), from dvc.lock."""
-    import yaml
+    """The `io.modelrail.model.dvc-data-hash` label of a build from ``repo``.
 
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    for out in lock["stages"]["prepare"]["outs"]:
-        if out["path"] == "data":
-            return str(out["md5"])
-    raise KeyError("no `data` output of stage prepare in dvc.lock")
+    One meaning everywhere: the model version's `dvc_data_hash` tag that `modelrail register`
+    records and `modelrail image-meta` turns into the DVC_DATA_HASH build arg, i.e. sha256
+    over every dep and out recorded in dvc.lock (modelrail.lineage.dvc_lock_lineage).
+    """
+    return dvc_lock_lineage(repo / "dvc.lock").digest
 
 
 # ---- build --------------------------------------------------------------------------------
