@@ -12,6 +12,9 @@ different people: a model server that cannot be reached or answers 5xx gives 502
 that does not answer within ``UPSTREAM_TIMEOUT_SECONDS`` gives 504. A 4xx from the model
 (an invalid row) is passed through unchanged: it is the caller's error, not the variant's.
 The router does not validate feature rows itself: the model server owns its schema.
+
+With a shadow variant configured (``SHADOW``), every answered request is also copied to
+it after the answer is ready, off the request path (``ctr_router.shadow``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ctr_router import __version__
 from ctr_router.config import RouterSettings
 from ctr_router.metrics import RouterMetrics
 from ctr_router.routing import Route, route
+from ctr_router.shadow import ShadowSender
 
 _PASSED_HEADERS = ("x-request-id",)
 
@@ -60,6 +64,9 @@ def create_app(
     settings = settings or RouterSettings.from_env()
     metrics = RouterMetrics(settings.experiment, registry)
     clients: list[httpx2.AsyncClient] = []
+    shadow = ShadowSender(settings.shadow, metrics, queue_size=settings.shadow_queue_size,
+                          workers=settings.shadow_workers,
+                          timeout_seconds=settings.timeout_seconds) if settings.shadow else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +77,11 @@ def create_app(
         )
         clients.append(client)
         try:
-            yield
+            if shadow is None:
+                yield
+            else:
+                async with _shadow_running(shadow, settings, mounts):
+                    yield
         finally:
             await client.aclose()
 
@@ -131,9 +142,30 @@ def create_app(
         response = await _forward(clients[0], settings, metrics, plan, body)
         metrics.observe(plan.primary.name, response.status_code, plan.in_experiment,
                         time.perf_counter() - started)
+        request_id = response.headers.get("x-request-id")
+        if shadow is not None and response.status_code == 200 and request_id:
+            shadow.submit({"rows": body.rows, "user_id": body.user_id, **plan.stamp,
+                           "shadow_of": request_id})
         return response
 
     return app
+
+
+@contextlib.asynccontextmanager
+async def _shadow_running(
+    shadow: ShadowSender,
+    settings: RouterSettings,
+    mounts: Mapping[str, httpx2.AsyncBaseTransport] | None,
+) -> AsyncIterator[None]:
+    """The shadow's workers and client (its own pool) for the app's lifetime."""
+    async with httpx2.AsyncClient(
+        timeout=httpx2.Timeout(settings.timeout_seconds),
+        mounts=dict(mounts) if mounts else None,
+        trust_env=False,
+    ) as client, anyio.create_task_group() as group:
+        shadow.start(group, client)
+        yield
+        group.cancel_scope.cancel()
 
 
 async def _forward(

@@ -11,6 +11,10 @@
 - ``COVERAGE`` (``1``): the share of users in the experiment.
 - ``UPSTREAM_TIMEOUT_SECONDS`` (``2``): bound on one forwarded call (connect, read, write).
 - ``MAX_BODY_BYTES`` (``4194304``): larger request bodies are refused with 413.
+- ``SHADOW`` (none): ``name=url`` of a shadow variant that gets an asynchronous copy of
+  every answered request (``ctr_router.shadow``); ``SHADOW_QUEUE_SIZE`` (``1000``) copies
+  may wait, more are dropped and counted; ``SHADOW_WORKERS`` (``4``) send them. In the
+  JSON file: ``"shadow": {name: url}``, ``"shadow_queue_size"``, ``"shadow_workers"``.
 
 Validation happens here, before the server listens: a typo in the weights must stop the
 router, not silently change a running split.
@@ -48,6 +52,9 @@ class RouterSettings:
     coverage: float = 1.0
     timeout_seconds: float = 2.0
     max_body_bytes: int = 4 * 1024 * 1024
+    shadow: Variant | None = None
+    shadow_queue_size: int = 1000
+    shadow_workers: int = 4
 
     def __post_init__(self) -> None:
         if not self.experiment.strip():
@@ -57,7 +64,8 @@ class RouterSettings:
         names = [variant.name for variant in self.variants]
         if len(set(names)) != len(names):
             raise RouterSettingsError(f"VARIANTS: names must be unique, got {names}")
-        for variant in self.variants:
+        self._check_shadow(names)
+        for variant in (*self.variants, *((self.shadow,) if self.shadow else ())):
             parts = urlsplit(variant.url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise RouterSettingsError(
@@ -76,6 +84,13 @@ class RouterSettings:
             raise RouterSettingsError("UPSTREAM_TIMEOUT_SECONDS must be a positive number")
         if self.max_body_bytes <= 0:
             raise RouterSettingsError("MAX_BODY_BYTES must be a positive integer")
+
+    def _check_shadow(self, names: list[str]) -> None:
+        if self.shadow is not None and self.shadow.name in names:
+            raise RouterSettingsError(f"SHADOW: {self.shadow.name!r} is also a variant; a "
+                                      "shadow never answers users")
+        if self.shadow_queue_size <= 0 or self.shadow_workers <= 0:
+            raise RouterSettingsError("SHADOW_QUEUE_SIZE and SHADOW_WORKERS must be positive")
 
     @property
     def control(self) -> Variant:
@@ -104,6 +119,10 @@ class RouterSettings:
             ),
             max_body_bytes=_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES", "").strip()
                                 or str(4 * 1024 * 1024)),
+            shadow=_one(parse_variants(env.get("SHADOW", ""))),
+            shadow_queue_size=_int("SHADOW_QUEUE_SIZE",
+                                   env.get("SHADOW_QUEUE_SIZE", "").strip() or "1000"),
+            shadow_workers=_int("SHADOW_WORKERS", env.get("SHADOW_WORKERS", "").strip() or "4"),
         )
 
     @classmethod
@@ -118,12 +137,7 @@ class RouterSettings:
     def from_mapping(cls, data: Any, source: str = "config") -> RouterSettings:
         if not isinstance(data, dict):
             raise RouterSettingsError(f"{source}: expected a JSON object")
-        raw_variants = data.get("variants")
-        if not isinstance(raw_variants, dict) or not all(
-            isinstance(key, str) and isinstance(value, str) for key, value in raw_variants.items()
-        ):
-            raise RouterSettingsError(f"{source}: 'variants' must map names to URLs")
-        variants = tuple(Variant(name, url.rstrip("/")) for name, url in raw_variants.items())
+        variants = _variants(data.get("variants"), f"{source}: 'variants'")
         raw_weights = data.get("weights")
         weights = (
             _equal(len(variants))
@@ -137,6 +151,9 @@ class RouterSettings:
             coverage=_float("coverage", str(data.get("coverage", 1.0))),
             timeout_seconds=_float("timeout_seconds", str(data.get("timeout_seconds", 2.0))),
             max_body_bytes=_int("max_body_bytes", str(data.get("max_body_bytes", 4 * 1024 * 1024))),
+            shadow=_one(_variants(data.get("shadow") or {}, f"{source}: 'shadow'")),
+            shadow_queue_size=_int("shadow_queue_size", str(data.get("shadow_queue_size", 1000))),
+            shadow_workers=_int("shadow_workers", str(data.get("shadow_workers", 4))),
         )
 
 
@@ -149,6 +166,21 @@ def parse_variants(raw: str) -> tuple[Variant, ...]:
             raise RouterSettingsError(f"VARIANTS: expected name=url, got {item!r}")
         variants.append(Variant(name.strip(), url.strip().rstrip("/")))
     return tuple(variants)
+
+
+def _variants(raw: Any, what: str) -> tuple[Variant, ...]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in raw.items()
+    ):
+        raise RouterSettingsError(f"{what} must map names to URLs")
+    return tuple(Variant(name, url.rstrip("/")) for name, url in raw.items())
+
+
+def _one(variants: tuple[Variant, ...]) -> Variant | None:
+    """The shadow: at most one."""
+    if len(variants) > 1:
+        raise RouterSettingsError("SHADOW: one shadow variant at most (name=url)")
+    return variants[0] if variants else None
 
 
 def _equal(count: int) -> tuple[float, ...]:

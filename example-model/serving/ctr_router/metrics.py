@@ -42,6 +42,33 @@ class RouterMetrics:
             registry=self.registry,
         )
 
+        self.shadow_requests = Counter(
+            "modelrail_router_shadow_requests",
+            "Mirrored copies sent to the shadow variant, by outcome (ok, error, timeout)",
+            ["experiment", "variant", "outcome"],
+            registry=self.registry,
+        )
+        self.shadow_drops = Counter(
+            "modelrail_router_shadow_dropped",
+            "Mirrored copies dropped because the shadow queue was full",
+            ["experiment", "variant"],
+            registry=self.registry,
+        )
+        self.shadow_latency = Histogram(
+            "modelrail_router_shadow_duration_seconds",
+            "Shadow call latency, in seconds (never part of a production answer)",
+            ["experiment", "variant"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def shadow_observe(self, variant: str, outcome: str, seconds: float) -> None:
+        self.shadow_requests.labels(self.experiment, variant, outcome).inc()
+        self.shadow_latency.labels(self.experiment, variant).observe(seconds)
+
+    def shadow_dropped(self, variant: str) -> None:
+        self.shadow_drops.labels(self.experiment, variant).inc()
+
     def observe(self, variant: str, code: int, in_experiment: bool, seconds: float) -> None:
         self.requests.labels(
             self.experiment, variant, str(code), "true" if in_experiment else "false"

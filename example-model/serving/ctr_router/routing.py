@@ -4,11 +4,9 @@ No state is kept: the variant comes from ``modelrail.ab.assign`` (GrowthBook has
 experiment key + user id), so every replica and every restart sends a user to the same
 variant, and an analysis can recompute any assignment offline.
 
-A ``Route`` is a plan, not just a name: ``primary`` answers the user; ``mirrors`` (empty
-for now) is where a shadow deployment will add variants that get an asynchronous copy of
-the request whose answers are logged but never returned. The forwarding code already
-reads the plan, so shadowing adds a field to the settings and a fire-and-forget sender,
-without touching assignment.
+A ``Route`` is a plan, not just a name: ``primary`` answers the user; ``mirrors`` holds
+the shadow variant (``SHADOW``), which gets an asynchronous copy of the request whose
+answers are logged but never returned (``ctr_router.shadow``). Assignment ignores it.
 """
 
 from __future__ import annotations
@@ -41,8 +39,9 @@ class Route:
 
 def route(settings: RouterSettings, user_id: str) -> Route:
     index = assign(settings.experiment, user_id, settings.weights, settings.coverage)
+    mirrors = (settings.shadow,) if settings.shadow else ()
     if index is None:
         return Route(primary=settings.control, in_experiment=False,
-                     experiment=settings.experiment)
+                     experiment=settings.experiment, mirrors=mirrors)
     return Route(primary=settings.variants[index], in_experiment=True,
-                 experiment=settings.experiment)
+                 experiment=settings.experiment, mirrors=mirrors)

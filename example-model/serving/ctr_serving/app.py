@@ -64,6 +64,10 @@ class PredictRequest(BaseModel):
     user_id: str | None = Field(default=None, min_length=1, max_length=256)
     experiment: str | None = Field(default=None, min_length=1, max_length=256)
     variant: str | None = Field(default=None, min_length=1, max_length=256)
+    shadow_of: str | None = Field(
+        default=None, min_length=1, max_length=256,
+        description="Set by a router mirroring a request: the production request id; "
+                    "the log lines get shadow=true and this id")
 
 
 class PredictResponse(BaseModel):
@@ -204,6 +208,7 @@ def create_app(
                 user_id=request.user_id,
                 experiment=request.experiment,
                 variant=request.variant,
+                shadow_of=request.shadow_of,
             ))
         response.headers["X-Request-ID"] = request_id
         return PredictResponse(

@@ -5,7 +5,8 @@ under a lock and returns; a background thread serialises and writes the lines. W
 buffer holds ``capacity`` lines, a new batch is dropped whole and counted (the
 ``modelrail_prediction_log_dropped_total`` metric), so a slow or stuck sink never delays a
 prediction. Line format (keys in this order; ``user_id``/``experiment``/``variant`` only
-when the request carried them)::
+when the request carried them; ``"shadow": true, "shadow_of": "<production request id>"``
+after them when a router mirrored the request to this server as a shadow)::
 
     {"timestamp": "2026-01-01T12:00:00.123456+00:00", "request_id": "<uuid4>", "row": 0,
      "user_id": "u1", "experiment": "ranker-v2", "variant": "treatment",
@@ -45,6 +46,7 @@ class PredictionBatch:
     user_id: str | None = None
     experiment: str | None = None
     variant: str | None = None
+    shadow_of: str | None = None
 
     def lines(self) -> list[str]:
         context: dict[str, Any] = {"timestamp": self.timestamp, "request_id": self.request_id}
@@ -59,6 +61,8 @@ class PredictionBatch:
                 record["experiment"] = self.experiment
             if self.variant is not None:
                 record["variant"] = self.variant
+            if self.shadow_of is not None:
+                record.update(shadow=True, shadow_of=self.shadow_of)
             record.update(
                 model=self.model,
                 version=self.version,

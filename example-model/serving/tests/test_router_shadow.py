@@ -1,0 +1,146 @@
+"""Shadow mode of the router: the copy reaches the shadow and is logged as such, and a
+shadow that hangs or fails never changes a production answer or its latency (beyond a
+bound), and full-queue drops are counted."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from ctr_router.app import create_app
+from ctr_router.config import RouterSettings, RouterSettingsError, Variant
+
+PRODUCTION_URL = "http://production.test"
+SHADOW_URL = "http://shadow.test"
+REQUESTS = 40
+LATENCY_BOUND_SECONDS = 0.025  # median slowdown allowed with a broken shadow
+
+
+def settings(**overrides: Any) -> RouterSettings:
+    values: dict[str, Any] = {
+        "experiment": "shadow-test",
+        "variants": (Variant("control", PRODUCTION_URL), Variant("other", PRODUCTION_URL)),
+        "weights": (1.0, 0.0),
+        "timeout_seconds": 1.0,
+        **overrides,
+    }
+    return RouterSettings(**values)
+
+
+def hanging_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def predict() -> None:
+        await anyio.sleep(3600)
+
+    return app
+
+
+def failing_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def predict() -> JSONResponse:
+        return JSONResponse({"detail": "boom"}, status_code=500)
+
+    return app
+
+
+@pytest.fixture
+def router_with(make_served) -> Iterator[Any]:
+    clients: list[TestClient] = []
+    production = make_served(model_version="1")
+
+    def make(shadow_app: FastAPI | None, **overrides: Any) -> TestClient:
+        mounts: dict[str, Any] = {PRODUCTION_URL: httpx2.ASGITransport(app=production.app)}
+        shadow = None
+        if shadow_app is not None:
+            mounts[SHADOW_URL] = httpx2.ASGITransport(app=shadow_app)
+            shadow = Variant("candidate", SHADOW_URL)
+        client = TestClient(create_app(settings(shadow=shadow, **overrides), mounts=mounts))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+def _serve(router: TestClient, row: dict[str, Any]) -> tuple[list[Any], list[float]]:
+    answers, seconds = [], []
+    for index in range(REQUESTS):
+        started = time.perf_counter()
+        response = router.post("/predict", json={"rows": [row], "user_id": f"u{index}"})
+        seconds.append(time.perf_counter() - started)
+        assert response.status_code == 200
+        body = response.json()
+        answers.append((body["predictions"], body["variant"], body["version"]))
+    return answers, seconds
+
+
+def _samples(router: TestClient, family: str) -> dict[tuple[str, ...], float]:
+    families = {f.name: f for f in text_string_to_metric_families(router.get("/metrics").text)}
+    if family not in families:
+        return {}
+    return {tuple(s.labels.get(k, "") for k in ("variant", "outcome")): s.value
+            for s in families[family].samples if s.name.endswith("_total")}
+
+
+def test_the_shadow_gets_a_copy_logged_with_shadow_true(make_served, router_with,
+                                                       row) -> None:
+    shadow = make_served(model_version="2")
+    router = router_with(shadow.app)
+    response = router.post("/predict", json={"rows": [row, row], "user_id": "u1"})
+    assert response.status_code == 200
+    assert response.json()["version"] == "1"  # production answers, never the shadow
+    request_id = response.headers["x-request-id"]
+    deadline = time.monotonic() + 5
+    while not shadow.log.getvalue() and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.01)
+    lines = [json.loads(line) for line in shadow.log_lines()]
+    assert [(line["shadow"], line["shadow_of"], line["row"]) for line in lines] == [
+        (True, request_id, 0), (True, request_id, 1)]
+    assert lines[0]["version"] == "2"
+    assert _samples(router, "modelrail_router_shadow_requests") == {("candidate", "ok"): 1.0}
+
+
+@pytest.mark.parametrize("broken", [hanging_app, failing_app])
+def test_a_broken_shadow_changes_no_answer_and_no_latency(router_with, row, broken) -> None:
+    baseline_answers, baseline = _serve(router_with(None), row)
+    router = router_with(broken(), shadow_queue_size=5, shadow_workers=2)
+    answers, seconds = _serve(router, row)
+    assert answers == baseline_answers
+    assert statistics.median(seconds) <= statistics.median(baseline) + LATENCY_BOUND_SECONDS
+    assert max(seconds) < 0.5  # far under the shadow's 1 s time limit
+    outcomes = _samples(router, "modelrail_router_shadow_requests")
+    dropped = _samples(router, "modelrail_router_shadow_dropped")
+    if broken is hanging_app:  # 2 stuck workers, 5 queued: the rest is dropped
+        assert dropped[("candidate", "")] >= REQUESTS - 2 - 5 - 2
+    else:
+        assert outcomes[("candidate", "error")] >= 1
+        assert ("candidate", "ok") not in outcomes
+
+
+def test_shadow_settings_are_checked() -> None:
+    with pytest.raises(RouterSettingsError, match="also a variant"):
+        settings(shadow=Variant("control", SHADOW_URL))
+    with pytest.raises(RouterSettingsError, match="one shadow variant"):
+        RouterSettings.from_env({"EXPERIMENT": "e", "VARIANTS": "a=http://a,b=http://b",
+                                 "SHADOW": "c=http://c,d=http://d"})
+    parsed = RouterSettings.from_mapping({"experiment": "e", "variants": {
+        "a": "http://a", "b": "http://b"}, "shadow": {"c": "http://c/"}, "shadow_workers": 2})
+    assert parsed.shadow == Variant("c", "http://c")
+    assert parsed.shadow_workers == 2
