@@ -15,7 +15,13 @@ from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult, analyze
 from modelrail.analysis.argo import render
 from modelrail.analysis.config import DEFAULT_WINDOW, ThresholdMetric
 from modelrail.analysis.report import analysis_markdown
-from modelrail.cli_common import add_config_flag, add_json_flag, add_summary_flag, write_json
+from modelrail.cli_common import (
+    add_config_flag,
+    add_json_flag,
+    add_prometheus_flag,
+    add_summary_flag,
+    write_json,
+)
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.prometheus import PrometheusClient
@@ -48,10 +54,7 @@ def add_analysis_commands(commands: "argparse._SubParsersAction[argparse.Argumen
     analyze_parser.add_argument("--time", metavar="TIME",
                                 help="evaluate at this RFC 3339 time or Unix second "
                                      "(default: now)")
-    analyze_parser.add_argument("--prometheus-url", metavar="URL",
-                                help="Prometheus base URL (default: $PROMETHEUS_URL); "
-                                     "credentials from PROMETHEUS_TOKEN or "
-                                     "PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD")
+    add_prometheus_flag(analyze_parser)
     add_json_flag(analyze_parser)
     add_summary_flag(analyze_parser, "the verdicts")
     analyze_parser.set_defaults(handler=cmd_analyze)

@@ -24,6 +24,22 @@ def add_summary_flag(parser: argparse.ArgumentParser, what: str = "the table") -
                         help=f"write {what} to the job summary (default: yes)")
 
 
+def add_rollout_flags(parser: argparse.ArgumentParser) -> None:
+    """Which Argo Rollout, and the credentials to reach it."""
+    parser.add_argument("--name", help="the Rollout's name (default: rollout.name)")
+    parser.add_argument("--namespace", help="its namespace (default: rollout.namespace, then "
+                                            "the kubeconfig context's, then default)")
+    parser.add_argument("--kubeconfig", metavar="PATH",
+                        help="kubeconfig file (default: KUBECONFIG_DATA, KUBECONFIG, "
+                             "~/.kube/config, then in-cluster)")
+
+
+def add_prometheus_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prometheus-url", metavar="URL",
+                        help="Prometheus base URL (default: $PROMETHEUS_URL); credentials "
+                             "from PROMETHEUS_TOKEN or PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD")
+
+
 def write_json(path: str | None, payload: object) -> None:
     """Write the machine-readable result of a command, when --json was given."""
     if not path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelrail import runner
-from modelrail.cli_common import add_json_flag, write_json
+from modelrail.cli_common import add_json_flag, add_rollout_flags, write_json
 from modelrail.errors import ExitCode, UsageError
 from modelrail.rollouts.policy import (
     RolloutConfig,
@@ -62,8 +62,20 @@ def _target(args: argparse.Namespace) -> Target:
     if not name:
         raise UsageError("no rollout given: pass --name NAME, or add a rollout: section "
                          "(name, namespace, steps) to the policy file (--config PATH)")
-    if args.namespace:
-        validate_namespace(args.namespace, "--namespace")
+    driver = open_driver(args.kubeconfig, name, args.namespace,
+                         policy.namespace if policy else None)
+    weights = parse_weights_flag(args.steps) if args.steps else \
+        (policy.steps if policy else ())
+    return Target(driver=driver, container=policy.container if policy else None,
+                  weights=weights)
+
+
+def open_driver(kubeconfig: str | None, name: str, namespace_flag: str | None,
+                policy_namespace: str | None) -> "RolloutDriver":
+    """A driver for rollout `name`; the namespace is --namespace, else the policy's, else
+    the kubeconfig context's, else default."""
+    if namespace_flag:
+        validate_namespace(namespace_flag, "--namespace")
     try:
         from modelrail.rollouts.driver import RolloutDriver  # noqa: PLC0415 - the extra
         from modelrail.rollouts.kube import connect  # noqa: PLC0415
@@ -72,13 +84,9 @@ def _target(args: argparse.Namespace) -> Target:
             raise
         raise UsageError("the rollout commands need the kubernetes extra: "
                          "pip install 'modelrail[kubernetes]'") from None
-    connection = connect(args.kubeconfig)
-    namespace = args.namespace or (policy.namespace if policy else None) \
-        or connection.namespace or "default"
-    weights = parse_weights_flag(args.steps) if args.steps else \
-        (policy.steps if policy else ())
-    return Target(driver=RolloutDriver(connection.api, name, namespace),
-                  container=policy.container if policy else None, weights=weights)
+    connection = connect(kubeconfig)
+    namespace = namespace_flag or policy_namespace or connection.namespace or "default"
+    return RolloutDriver(connection.api, name, namespace)
 
 
 def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message: str,
@@ -187,12 +195,7 @@ def add_rollout_commands(commands: "argparse._SubParsersAction[argparse.Argument
     common.add_argument("--config", metavar="PATH",
                         help=f"policy file with a rollout: section (default: ./{DEFAULT_POLICY}"
                              " when it exists)")
-    common.add_argument("--name", help="the Rollout's name (default: rollout.name)")
-    common.add_argument("--namespace", help="its namespace (default: rollout.namespace, then "
-                                            "the kubeconfig context's, then default)")
-    common.add_argument("--kubeconfig", metavar="PATH",
-                        help="kubeconfig file (default: KUBECONFIG_DATA, KUBECONFIG, "
-                             "~/.kube/config, then in-cluster)")
+    add_rollout_flags(common)
     common.add_argument("--steps", metavar="W1,W2,...",
                         help="canary weights the rollout's steps must match "
                              "(default: rollout.steps)")

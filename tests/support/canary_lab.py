@@ -42,10 +42,11 @@ a classic mistake for a rare-click problem): it ranks about as well but is misca
 predicting a mean CTR of ~0.43 instead of ~0.08 (median score 0.43 vs 0.06, measured on
 the lab's rows). The serving app answers 200 with wrong probabilities; the judge sees it
 in `modelrail_prediction_score_bucket` (the score histogram every server exports). To
-catch it within a short step, compare that histogram at a quantile, e.g.
+catch it within a short step, compare that histogram at an upper quantile (the judge
+counts requests beyond the baseline's quantile, a test that is strongest in the tail), e.g.
 
-    prediction_p50: {kind: compare, data: histogram, quantile: 0.5, direction: either,
-                     allowed_ratio: 1.5, min_samples: 20, query: 'sum by (le) (increase(
+    prediction_p90: {kind: compare, data: histogram, quantile: 0.9, direction: either,
+                     allowed_ratio: 1.5, min_samples: 15, query: 'sum by (le) (increase(
                      modelrail_prediction_score_bucket{version="{{version}}"}[{{window}}]))'}
 
 (a gauge compare at `step: 30s` needs minutes of samples). Error counts and latency are the

@@ -1,0 +1,279 @@
+"""`modelrail canary run`: drive a canary through its steps and let Prometheus decide.
+
+The loop, given a rollout driver and a judge:
+
+1. preflight: Prometheus must answer before anything changes (else exit 3, the rollout
+   untouched); the Rollout's steps must be the declared `setWeight` + `pause: {}` pairs
+   (else exit 2, with the fix);
+2. set the image (idempotent: a re-run with the same image changes nothing);
+3. per step k of n (weight w): promote out of the previous pause, wait until the canary
+   weight is w, hold the step for `step_seconds`, then run look k of n of the analysis
+   (the judge spends the rollout-wide false-rollback budget over the looks). An
+   inconclusive look is repeated while the step is held up to `extra_seconds` longer;
+   still inconclusive, the canary is aborted (exit 4): what cannot be judged is never
+   promoted. A failed look aborts (exit 1);
+4. after the last step passed: promote --full and wait for Healthy (exit 0).
+
+Anything that goes wrong after the image was set - Prometheus or the Kubernetes API
+failing after their bounded retries (exit 3), a query Prometheus rejects (exit 2), the
+weight not moving in time (exit 3), someone else aborting the rollout (exit 1) - aborts
+the rollout (best effort: an abort that fails too is reported) and ends the run. Progress
+is one line per wait tick and one per verdict.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult, analyze
+from modelrail.analysis.config import AnalysisConfig
+from modelrail.errors import ExitCode, ModelrailError, ServiceError
+from modelrail.prometheus import PrometheusClient
+
+if TYPE_CHECKING:  # the kubernetes client is an extra
+    from modelrail.rollouts.driver import RolloutDriver
+    from modelrail.rollouts.state import RolloutState
+
+Log = Callable[[str], None]
+StepVerdict = Literal["pass", "fail", "inconclusive", "error"]
+WEIGHT_TIMEOUT_S = 300.0  # the controller must reach a step's weight within this
+HEALTHY_TIMEOUT_S = 600.0
+ABORTED_TIMEOUT_S = 120.0  # for the controller to send the traffic back to stable
+
+
+class Judge(Protocol):
+    """What the loop needs from the analysis: a reachability check and one look."""
+
+    def preflight(self) -> None: ...
+
+    def look(self, look: int, looks: int) -> AnalysisResult: ...
+
+
+@dataclass(frozen=True)
+class PrometheusJudge:
+    """`modelrail analyze` for look k of n, evaluated now, over `window` per step."""
+
+    config: AnalysisConfig
+    client: PrometheusClient
+    canary: str
+    baseline: str
+    window: str
+    namespace: str | None = None
+    rollout: str | None = None
+    log: Log = print
+
+    def preflight(self) -> None:
+        self.client.query("vector(1)", time.time())
+
+    def look(self, look: int, looks: int) -> AnalysisResult:
+        request = AnalysisRequest(canary=self.canary, baseline=self.baseline, time=time.time(),
+                                  window=self.window, look=look, looks=looks,
+                                  namespace=self.namespace, rollout=self.rollout)
+        return analyze(self.config, request, self.client,
+                       log=lambda line: self.log(f"  query {line}"))
+
+
+@dataclass(frozen=True)
+class CanaryPlan:
+    image: str
+    version: str
+    baseline: str
+    baseline_source: str  # how the baseline version was found, for the output
+    weights: tuple[int, ...]
+    step_seconds: float
+    looks: int
+    extra_seconds: float  # how much longer an inconclusive step may wait for data
+    interval: float = 5.0  # seconds between progress ticks
+    container: str | None = None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    weight: int
+    verdict: StepVerdict
+    started: str
+    ended: str
+    reason: str
+    analysis: AnalysisResult | None = None
+
+    def to_json(self) -> dict[str, object]:
+        metrics = self.analysis.to_json()["metrics"] if self.analysis else []
+        return {"weight": self.weight, "verdict": self.verdict, "started": self.started,
+                "ended": self.ended, "reason": self.reason, "metrics": metrics}
+
+
+@dataclass(frozen=True)
+class CanaryResult:
+    plan: CanaryPlan
+    result: Literal["promoted", "aborted"]
+    exit_code: ExitCode
+    message: str
+    weight: int | None  # the canary's final weight; None when it could not be read
+    failed_weight: int | None
+    steps: tuple[StepRecord, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        plan = self.plan
+        return {"result": self.result, "image": plan.image, "version": plan.version,
+                "baseline": plan.baseline, "baseline_source": plan.baseline_source,
+                "exit_code": int(self.exit_code), "message": self.message,
+                "weight": self.weight, "failed_step": self.failed_weight,
+                "steps": [step.to_json() for step in self.steps]}
+
+
+class _StopError(ModelrailError):
+    """Ends the loop with an exit code and a message (the step is recorded first)."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class CanaryRun:
+    """One run of the loop (see the module docstring); `run()` returns the result."""
+
+    def __init__(self, driver: "RolloutDriver", judge: Judge, plan: CanaryPlan, *,
+                 log: Log = print, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.driver, self.judge, self.plan = driver, judge, plan
+        self._log, self._clock, self._sleep = log, clock, sleep
+        self._steps: list[StepRecord] = []
+
+    def run(self) -> CanaryResult:
+        try:
+            self.judge.preflight()  # Prometheus down: exit 3 before anything changes
+            self.driver.ensure_steps(self.plan.weights)
+            self.driver.set_image(self.plan.image, self.plan.container)
+        except ModelrailError as error:
+            message = f"{error}; the rollout was not changed"
+            self._log(message)
+            return CanaryResult(self.plan, "aborted", error.exit_code, message, None, None)
+        try:
+            for number, weight in enumerate(self.plan.weights, start=1):
+                self._step(number, weight)
+            return self._promote()
+        except ModelrailError as error:
+            return self._abort(str(error), error.exit_code)
+
+    # -- one step ------------------------------------------------------------------------
+
+    def _step(self, number: int, weight: int) -> None:
+        label = f"step {number}/{len(self.plan.weights)} · weight {weight}%"
+        started, wall = self._clock(), _now()
+        try:
+            self._reach(label, weight)
+            held = self._clock()
+            self._hold(label, held, self.plan.step_seconds)
+            result = self._judge(label, number, held)
+        except ModelrailError as error:
+            self._record(weight, "error", wall, str(error), None)
+            raise
+        verdict = result.decision.outcome
+        self._record(weight, verdict, wall, result.decision.reason, result)
+        self._log(f"{label} · {verdict.upper()} after {self._clock() - started:.0f}s: "
+                  f"{result.decision.reason}")
+        if verdict == "fail":
+            raise _StopError(f"the canary failed at weight {weight}%: {result.decision.reason}",
+                        ExitCode.REJECTED)
+        if verdict == "inconclusive":
+            raise _StopError(f"the canary could not be judged at weight {weight}% within "
+                        f"{self.plan.step_seconds + self.plan.extra_seconds:g}s: "
+                        f"{result.decision.reason}", ExitCode.INCONCLUSIVE)
+
+    def _reach(self, label: str, weight: int) -> None:
+        """Promote out of the previous pause and wait for the controller to set `weight`."""
+        deadline = self._clock() + WEIGHT_TIMEOUT_S
+        while True:
+            state = self.driver.read()
+            if state.observed and state.aborted:
+                raise _StopError(f"rollout {state.ref} was aborted outside this run "
+                            f"({state.message})", ExitCode.REJECTED)
+            if state.observed and state.weight >= weight:
+                self._log(f"{label} · reached · {state.describe()}")
+                return
+            if state.observed and state.paused and self.driver.step(to_weight=weight).changed:
+                continue
+            if self._clock() >= deadline:
+                raise ServiceError(f"rollout {state.ref} did not reach weight {weight}% "
+                                   f"within {WEIGHT_TIMEOUT_S:g}s: {state.describe()}")
+            self._log(f"{label} · waiting for the weight · {state.describe()}")
+            self._sleep(self.plan.interval)
+
+    def _hold(self, label: str, since: float, seconds: float) -> None:
+        """Keep the step for `seconds` from `since`, one progress line per tick."""
+        while (left := since + seconds - self._clock()) > 0:
+            state = self.driver.read()
+            if state.observed and state.aborted:
+                raise _StopError(f"rollout {state.ref} was aborted outside this run "
+                            f"({state.message})", ExitCode.REJECTED)
+            self._log(f"{label} · {self._clock() - since:.0f}s of {seconds:g}s · "
+                      f"{state.phase}, weight {state.weight}%")
+            self._sleep(min(self.plan.interval, left))
+
+    def _judge(self, label: str, number: int, held: float) -> AnalysisResult:
+        """Look `number`; while inconclusive, hold the step longer (bounded) and look again."""
+        look = min(number, self.plan.looks)
+        deadline = held + self.plan.step_seconds + self.plan.extra_seconds
+        while True:
+            result = self.judge.look(look, self.plan.looks)
+            for verdict in result.verdicts:
+                self._log(f"{label} · {verdict.outcome.upper():<12} {verdict.name}: "
+                          f"{verdict.reason}")
+            if result.decision.outcome != "inconclusive" or self._clock() >= deadline:
+                return result
+            self._log(f"{label} · inconclusive ({result.decision.reason}); waiting up to "
+                      f"{deadline - self._clock():.0f}s more for data")
+            self._hold(label, self._clock(), min(self.plan.interval * 2,
+                                                 max(deadline - self._clock(), 0.0)))
+
+    def _record(self, weight: int, verdict: StepVerdict, started: str, reason: str,
+                analysis: AnalysisResult | None) -> None:
+        self._steps.append(StepRecord(weight=weight, verdict=verdict, started=started,
+                                      ended=_now(), reason=reason, analysis=analysis))
+
+    # -- the end -------------------------------------------------------------------------
+
+    def _promote(self) -> CanaryResult:
+        from modelrail.rollouts.state import Condition  # noqa: PLC0415 - the kubernetes extra
+
+        self.driver.promote(full=True)
+        waited = self.driver.wait([Condition("healthy")], HEALTHY_TIMEOUT_S,
+                                  self.plan.interval, sleep=self._sleep, clock=self._clock)
+        if not waited.reached:
+            raise ServiceError(f"promoted in full, but {waited.message}")
+        message = (f"promoted: version {self.plan.version} passed every step and serves all "
+                   f"traffic ({waited.state.describe()})")
+        self._log(message)
+        return self._result("promoted", ExitCode.OK, message, waited.state, None)
+
+    def _abort(self, why: str, code: ExitCode) -> CanaryResult:
+        from modelrail.rollouts.state import Condition  # noqa: PLC0415 - the kubernetes extra
+
+        failed = self._steps[-1].weight if self._steps else None
+        try:
+            self.driver.abort()
+            state = self.driver.wait([Condition("aborted")], ABORTED_TIMEOUT_S,
+                                     self.plan.interval, sleep=self._sleep,
+                                     clock=self._clock).state
+        except ModelrailError as error:
+            message = f"{why}; the abort failed too: {error}"
+            self._log(f"ABORT FAILED: {message}")
+            return CanaryResult(self.plan, "aborted", code, message, None, failed,
+                                tuple(self._steps))
+        back = "traffic is back on stable" if state.weight == 0 else \
+            "the abort was sent but the weight has not returned to 0 yet"
+        message = f"aborted: {why}; {back} ({state.describe()})"
+        self._log(message)
+        return self._result("aborted", code, message, state, failed)
+
+    def _result(self, result: Literal["promoted", "aborted"], code: ExitCode, message: str,
+                state: "RolloutState", failed: int | None) -> CanaryResult:
+        return CanaryResult(self.plan, result, code, message, state.weight, failed,
+                            tuple(self._steps))
+

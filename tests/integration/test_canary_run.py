@@ -1,0 +1,153 @@
+"""`modelrail canary run` against the live canary lab: real model servers, a real
+Prometheus scraping them every second, traffic split by the Rollouts stand-in's weight.
+
+A good canary walks 10 → 50 → 100 % and is promoted in full (Healthy); the miscalibrated
+one is aborted at the first step, its weight back to 0, with the JSON, step outputs,
+summary and report directory saying why. Steps last 10 s, so each run takes ~40 s.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from modelrail.cli import main
+
+from tests.support.canary_lab import CanaryLab, Side, canary_lab
+from tests.support.prometheus import prometheus_available
+from tests.support.rollouts_standin import RolloutsStandIn
+from tests.support.runner_files import parse_file_command
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not prometheus_available(), reason="needs prometheus")]
+
+STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
+GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
+FAULTY = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
+WEIGHTS = (10, 50, 100)
+# Counts over one 10 s step: at 10 % of 20 req/s the canary serves ~20 requests.
+POLICY = """\
+model: ctr-ranker
+rollout: {name: ctr-ranker, namespace: default, container: server, steps: [10, 50, 100],
+          step_seconds: 10}
+analysis:
+  false_rollback_rate: 0.01
+  metrics:
+    error_rate:
+      kind: compare
+      data: counter
+      query: 'sum(increase(modelrail_requests_total{version="{{version}}",
+        code=~"5.."}[{{window}}]))'
+      total: 'sum(increase(modelrail_requests_total{version="{{version}}"}[{{window}}]))'
+      direction: increase
+      critical: true
+      min_samples: 15
+    latency_p99:
+      kind: compare
+      data: histogram
+      query: 'sum by (le) (increase(
+        modelrail_request_duration_seconds_bucket{version="{{version}}"}[{{window}}]))'
+      quantile: 0.99
+      direction: increase
+      allowed_ratio: 3
+      min_samples: 15
+    prediction_p90:
+      kind: compare
+      data: histogram
+      query: 'sum by (le) (increase(
+        modelrail_prediction_score_bucket{version="{{version}}"}[{{window}}]))'
+      quantile: 0.9
+      direction: either
+      allowed_ratio: 1.5
+      min_samples: 15
+    error_rate_slo:
+      kind: threshold
+      query: 'sum(rate(modelrail_requests_total{version="{{version}}",
+        code=~"5.."}[{{window}}])) or vector(0)'
+      max: 0.05
+"""
+
+
+@pytest.fixture(autouse=True)
+def runner_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KUBECONFIG", "KUBECONFIG_DATA", "PROMETHEUS_URL", "PROMETHEUS_TOKEN",
+                 "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github_output"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "github_summary"))
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.1")
+
+
+def _outputs(tmp_path: Path) -> dict[str, str]:
+    return parse_file_command((tmp_path / "github_output").read_text())
+
+
+@pytest.fixture
+def standin() -> Iterator[RolloutsStandIn]:
+    with RolloutsStandIn() as server:
+        server.add_rollout("ctr-ranker", image=STABLE.image, weights=WEIGHTS)
+        yield server
+
+
+def _run(lab: CanaryLab, standin: RolloutsStandIn, canary: Side, tmp_path: Path) -> int:
+    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
+    return main(["canary", "run", "--config", str(tmp_path / "modelrail.yaml"),
+                 "--image", canary.image, "--version", canary.version,
+                 "--kubeconfig", str(standin.write_kubeconfig(tmp_path / "kubeconfig")),
+                 "--prometheus-url", lab.prometheus_url, "--json", str(tmp_path / "out.json"),
+                 "--report-dir", str(tmp_path / "report")])
+
+
+def _json(tmp_path: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((tmp_path / "out.json").read_text())
+    return result
+
+
+def test_a_good_canary_is_promoted_in_full(tmp_path: Path, standin: RolloutsStandIn) -> None:
+    with canary_lab(tmp_path / "lab", standin, stable=STABLE, canary=GOOD) as lab:
+        code = _run(lab, standin, GOOD, tmp_path)
+    result = _json(tmp_path)
+    assert code == 0, result
+    assert result["result"] == "promoted"
+    assert result["baseline"] == "1"
+    assert "stable image" in result["baseline_source"]
+    assert [(s["weight"], s["verdict"]) for s in result["steps"]] == \
+        [(10, "pass"), (50, "pass"), (100, "pass")]
+    rollout = standin.rollout("ctr-ranker")
+    assert rollout["status"]["phase"] == "Healthy"
+    assert standin.traffic("ctr-ranker").stable_image == GOOD.image
+    assert _outputs(tmp_path) == {"result": "promoted", "failed-step": "", "weight": "100",
+                                      "baseline": "1"}
+
+
+def test_a_miscalibrated_canary_is_aborted_at_the_first_step(
+        tmp_path: Path, standin: RolloutsStandIn) -> None:
+    with canary_lab(tmp_path / "lab", standin, stable=STABLE, canary=FAULTY) as lab:
+        code = _run(lab, standin, FAULTY, tmp_path)
+    result = _json(tmp_path)
+    assert code == 1, result
+    assert result["result"] == "aborted"
+    assert [(s["weight"], s["verdict"]) for s in result["steps"]] == [(10, "fail")]
+    metrics = {m["name"]: m for m in result["steps"][0]["metrics"]}
+    assert metrics["prediction_p90"]["outcome"] == "fail"
+    assert metrics["prediction_p90"]["canary"]["p90"] > 2 * metrics["prediction_p90"][
+        "baseline"]["p90"]
+    assert metrics["error_rate"]["outcome"] == "pass"
+    assert 'version="3"' in metrics["prediction_p90"]["queries"]["canary"]
+    assert standin.weight("ctr-ranker") == 0
+    assert standin.rollout("ctr-ranker")["status"]["abort"] is True
+    assert _outputs(tmp_path) == {"result": "aborted", "failed-step": "10", "weight": "0",
+                                      "baseline": "1"}
+
+    summary = (tmp_path / "github_summary").read_text()
+    assert "| 10% | ❌ fail |" in summary
+    assert "```mermaid" in summary
+    assert "prediction_p90" in summary
+    report = tmp_path / "report"
+    assert {p.name for p in report.iterdir()} >= {
+        "canary-report.html", "queries.json", "prediction_p90.svg", "error_rate.svg"}
+    assert "<svg" in (report / "prediction_p90.svg").read_text()
+    queries = json.loads((report / "queries.json").read_text())
+    assert 'version="1"' in queries["prediction_p90"]["baseline"]
