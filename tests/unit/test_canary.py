@@ -1,0 +1,205 @@
+"""The canary step loop (modelrail.canary) against the Rollouts stand-in, with a scripted
+judge and a fake clock: what it patches, when it looks, and what it decides."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult
+from modelrail.analysis.config import AnalysisConfig, CounterMetric, ThresholdMetric
+from modelrail.analysis.judge import Decision, Outcome, Verdict
+from modelrail.canary import CanaryPlan, CanaryResult, CanaryRun
+from modelrail.canary_report import canary_markdown, write_report
+from modelrail.errors import ServiceError
+from modelrail.rollouts.driver import RolloutDriver
+from modelrail.rollouts.kube import connect
+
+from tests.support.rollouts_standin import RolloutsStandIn
+
+WEIGHTS = (10, 25, 50)
+STEP_SECONDS = 10.0
+ABORT = {"status": {"abort": True}}
+PROMOTE_FULL = {"status": {"promoteFull": True}}
+CONFIG = AnalysisConfig(metrics=(
+    CounterMetric(name="error_rate", query="errors{version='{{version}}'}",
+                  total="requests{version='{{version}}'}", critical=True),
+    ThresholdMetric(name="error_slo", query="rate{version='{{version}}'}", maximum=0.05),
+))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.01)
+
+
+class ScriptedJudge:
+    """Answers each look with the next scripted outcome (the last one repeats)."""
+
+    def __init__(self, *outcomes: Outcome | Exception, down: bool = False) -> None:
+        self.outcomes = list(outcomes)
+        self.down = down
+        self.looks: list[tuple[int, int]] = []
+
+    def preflight(self) -> None:
+        if self.down:
+            raise ServiceError("Prometheus at http://127.0.0.1:9 is unreachable")
+
+    def look(self, look: int, looks: int) -> AnalysisResult:
+        self.looks.append((look, looks))
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        verdicts = (
+            Verdict(name="error_rate", test="counts", outcome=outcome, reason=f"{outcome} rate",
+                    critical=True, canary={"events": 3, "total": 100, "rate": 0.03},
+                    baseline={"events": 1, "total": 900, "rate": 0.0011},
+                    queries={"canary": "errors{version='2'}"}),
+            Verdict(name="error_slo", test="threshold", outcome="pass", reason="within",
+                    canary={"value": 0.01, "series": 1}),
+        )
+        return AnalysisResult(
+            request=AnalysisRequest(canary="2", baseline="1", time=0.0, window="10s",
+                                    look=look, looks=looks),
+            decision=Decision(outcome, f"decided {outcome}", 100.0 if outcome == "pass"
+                              else 0.0),
+            verdicts=verdicts, alpha=0.005, false_rollback_rate=0.01, prometheus="fake")
+
+
+@pytest.fixture
+def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[RolloutsStandIn]:
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")
+    with RolloutsStandIn() as server:
+        server.add_rollout("ranker", "ml", image="ranker:v1", weights=WEIGHTS)
+        yield server
+
+
+def _run(standin: RolloutsStandIn, tmp_path: Path, judge: ScriptedJudge) -> CanaryResult:
+    kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
+    driver = RolloutDriver(connect(kubeconfig).api, "ranker", "ml", log=lambda _line: None)
+    clock = FakeClock()
+    plan = CanaryPlan(image="ranker:v2", version="2", baseline="1",
+                      baseline_source="--baseline-version", weights=WEIGHTS,
+                      step_seconds=STEP_SECONDS, looks=len(WEIGHTS),
+                      extra_seconds=STEP_SECONDS, interval=2.0)
+    return CanaryRun(driver, judge, plan, log=lambda _line: None, clock=clock,
+                     sleep=clock.sleep).run()
+
+
+def _status_patches(standin: RolloutsStandIn) -> list[object]:
+    return [r.body for r in standin.writes() if r.method == "PATCH"]
+
+
+def test_a_passing_canary_is_looked_at_once_per_step_then_promoted_in_full(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    judge = ScriptedJudge("pass")
+    result = _run(standin, tmp_path, judge)
+    assert (result.result, int(result.exit_code), result.weight) == ("promoted", 0, 100)
+    assert judge.looks == [(1, 3), (2, 3), (3, 3)]  # look k of n: the budget spans them
+    assert [(s.weight, s.verdict) for s in result.steps] == [(10, "pass"), (25, "pass"),
+                                                             (50, "pass")]
+    patches = _status_patches(standin)
+    assert PROMOTE_FULL in patches
+    assert ABORT not in patches
+    assert standin.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
+    assert standin.traffic("ranker", "ml").stable_image == "ranker:v2"
+
+
+def test_a_failure_at_step_two_aborts_and_sends_the_traffic_back(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    result = _run(standin, tmp_path, ScriptedJudge("pass", "fail"))
+    assert (result.result, int(result.exit_code)) == ("aborted", 1)
+    assert [(s.weight, s.verdict) for s in result.steps] == [(10, "pass"), (25, "fail")]
+    assert (result.failed_weight, result.weight) == (25, 0)
+    patches = _status_patches(standin)
+    assert patches[-1] == ABORT
+    assert PROMOTE_FULL not in patches
+    assert standin.weight("ranker", "ml") == 0
+    report = result.to_json()
+    assert report["failed_step"] == 25
+    steps = report["steps"]
+    assert isinstance(steps, list)
+    assert steps[1]["metrics"][0]["outcome"] == "fail"
+
+
+def test_an_inconclusive_step_waits_a_bounded_time_then_aborts_without_promoting(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    judge = ScriptedJudge("inconclusive")
+    result = _run(standin, tmp_path, judge)
+    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 4, 0)
+    assert [(s.weight, s.verdict) for s in result.steps] == [(10, "inconclusive")]
+    assert len(judge.looks) > 1  # it looked again while holding the step
+    assert set(judge.looks) == {(1, 3)}
+    patches = _status_patches(standin)
+    assert PROMOTE_FULL not in patches
+    assert {"status": {"pauseConditions": None}} not in patches  # never went past 10 %
+    assert patches[-1] == ABORT
+
+
+def test_inconclusive_then_enough_data_goes_on(standin: RolloutsStandIn,
+                                               tmp_path: Path) -> None:
+    judge = ScriptedJudge("inconclusive", "pass")
+    result = _run(standin, tmp_path, judge)
+    assert result.result == "promoted"
+    assert judge.looks == [(1, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_prometheus_going_down_mid_rollout_aborts_with_exit_3(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    judge = ScriptedJudge("pass", ServiceError("Prometheus at http://127.0.0.1:9: "
+                                               "connection refused"))
+    result = _run(standin, tmp_path, judge)
+    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 3, 0)
+    assert [(s.weight, s.verdict) for s in result.steps] == [(10, "pass"), (25, "error")]
+    assert "connection refused" in result.message
+    assert _status_patches(standin)[-1] == ABORT
+    assert PROMOTE_FULL not in _status_patches(standin)
+
+
+def test_prometheus_down_before_the_start_leaves_the_rollout_untouched(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    result = _run(standin, tmp_path, ScriptedJudge("pass", down=True))
+    assert (result.result, int(result.exit_code)) == ("aborted", 3)
+    assert "not changed" in result.message
+    assert standin.writes() == []
+    assert standin.traffic("ranker", "ml").stable_image == "ranker:v1"
+
+
+def test_the_kubernetes_api_failing_mid_rollout_is_exit_3(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    judge = ScriptedJudge("pass")
+    original = judge.look
+
+    def look_then_break(look: int, looks: int) -> AnalysisResult:
+        standin.fail_next(10**6)  # the API server answers 500 from now on
+        return original(look, looks)
+
+    judge.look = look_then_break  # type: ignore[method-assign]
+    result = _run(standin, tmp_path, judge)
+    assert (result.result, int(result.exit_code)) == ("aborted", 3)
+    assert "the abort failed too" in result.message
+    assert result.weight is None
+
+
+def test_summary_and_report_show_every_step_and_metric(standin: RolloutsStandIn,
+                                                       tmp_path: Path) -> None:
+    result = _run(standin, tmp_path, ScriptedJudge("pass", "fail"))
+    markdown = canary_markdown(result, CONFIG)
+    assert "| 25% | ❌ fail | ❌ 0.03 / 0.0011 | ✅ 0.01 | error_rate: fail rate |" in markdown
+    assert "`error_rate` (<= 1x baseline)" in markdown
+    assert "`error_slo` (<= 0.05)" in markdown
+    assert markdown.count("```mermaid") == 2
+    assert 'x-axis ["10%", "25%"]' in markdown
+    assert "errors{version='2'}" in markdown
+    write_report(tmp_path / "report", result, CONFIG)
+    files = {p.name for p in (tmp_path / "report").iterdir()}
+    assert files == {"canary-report.html", "queries.json", "error_rate.svg", "error_slo.svg"}
+    html = (tmp_path / "report" / "canary-report.html").read_text()
+    assert "<svg" in html
+    assert "errors{version=&#x27;2&#x27;}" in html
