@@ -2,8 +2,10 @@
 `modelrail monitor-issue`: the one GitHub issue per model that tells the team."""
 
 import argparse
+import math
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,6 +113,48 @@ def cmd_monitor_issue(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
+    from modelrail.monitor.shadow import agreement, judge  # noqa: PLC0415
+
+    config = load_config(args.config)
+    shadow = config.shadow
+    if shadow is None:
+        raise UsageError(f"{config.source}: a shadow: section is required for shadow analyze")
+    found = agreement(Path(args.predictions), shadow.decision_threshold)
+    if found.pairs < shadow.min_pairs:
+        raise InconclusiveError(f"{args.predictions}: {found.pairs} paired rows, fewer than "
+                                f"shadow.min_pairs ({shadow.min_pairs}); no verdict")
+    calls = _shadow_calls(args.prometheus_url, shadow.window) if args.prometheus_url else None
+    result = judge(found, shadow, calls)
+    write_json(args.json, result.to_json())
+    rows = [f"| {c.name} | {'—' if c.value is None else f'{c.value:.4g}'} | "
+            f"{'≥' if c.kind == 'min' else '≤'} {c.limit:g} | {'pass' if c.passed else 'FAIL'} |"
+            for c in result.checks]
+    text = "\n".join([f"### Shadow analysis: {config.model}", "",
+                       f"{result.pairs} paired rows ({result.shadow_rows} shadow rows).", "",
+                       "| check | value | limit | |", "|---|---|---|---|", *rows])
+    if args.summary:
+        runner.append_summary(text)
+    runner.set_output("passed", "true" if result.passed else "false")
+    print(text)
+    return ExitCode.OK if result.passed else ExitCode.REJECTED
+
+
+def _shadow_calls(url: str, window: str) -> tuple[float | None, float | None]:
+    from modelrail.monitor.shadow import ERROR_RATE_QUERY, LATENCY_QUERY  # noqa: PLC0415
+    from modelrail.prometheus import PrometheusClient  # noqa: PLC0415
+
+    client = PrometheusClient.from_env(url)
+    now = time.time()
+
+    def value(query: str) -> float | None:
+        series = client.query(query.format(window=window), now)
+        number = series[0].points[-1][1] if series and series[0].points else None
+        return number if number is not None and math.isfinite(number) else None  # NaN: none
+
+    return value(ERROR_RATE_QUERY), value(LATENCY_QUERY)
+
+
 def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") \
         -> None:
     monitor = commands.add_parser(
@@ -137,3 +181,15 @@ def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.Argument
                        help="the report (monitor --markdown)")
     issue.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
     issue.set_defaults(handler=cmd_monitor_issue)
+
+    shadow = commands.add_parser("shadow", help="compare a shadow model with production")
+    actions = shadow.add_subparsers(dest="shadow_command", required=True, metavar="ACTION")
+    analyze = actions.add_parser("analyze", help="agreement, correlation, distance, calls")
+    add_config_flag(analyze)
+    analyze.add_argument("--predictions", required=True, metavar="PATH",
+                         help="prediction log with production and shadow lines")
+    analyze.add_argument("--prometheus-url", metavar="URL",
+                         help="read the shadow calls' error rate and p99 from Prometheus")
+    add_json_flag(analyze)
+    add_summary_flag(analyze)
+    analyze.set_defaults(handler=cmd_shadow_analyze)

@@ -17,7 +17,7 @@ import yaml
 from modelrail.ab.config import ExperimentConfig, parse_experiment
 from modelrail.analysis.config import AnalysisConfig, parse_analysis
 from modelrail.errors import UsageError
-from modelrail.monitor.config import MonitorConfig, parse_monitor
+from modelrail.monitor.config import MonitorConfig, ShadowConfig, parse_monitor, parse_shadow
 from modelrail.registry import validate_alias
 from modelrail.rollouts.policy import RolloutConfig, parse_rollout
 from modelrail.textfile import read_text
@@ -133,6 +133,7 @@ class Config:
     analysis: AnalysisConfig | None = None
     image: ImageConfig | None = None
     monitor: MonitorConfig | None = None
+    shadow: ShadowConfig | None = None
 
     def require_analysis(self) -> AnalysisConfig:
         if self.analysis is None:
@@ -310,10 +311,11 @@ def parse_config(data: object, source: Path) -> Config:
     analysis = parse_analysis(top.section("analysis")) if top.has("analysis") else None
     image = _parse_image(top.section("image")) if top.has("image") else None
     monitor = parse_monitor(top.section("monitor")) if top.has("monitor") else None
+    shadow = parse_shadow(top.section("shadow")) if top.has("shadow") else None
     top.finish()
     return Config(source=source, model=model, registry=registry, gate=gate,
                   experiment=experiment, rollout=rollout, analysis=analysis, image=image,
-                  monitor=monitor)
+                  monitor=monitor, shadow=shadow)
 
 
 def _parse_image(section: _Section) -> ImageConfig:

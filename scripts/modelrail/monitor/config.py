@@ -77,6 +77,53 @@ class MonitorConfig:
         return self.feature_thresholds.get(feature, self.thresholds)
 
 
+@dataclass(frozen=True)
+class ShadowConfig:
+    """The `shadow:` section: when a shadow's answers are close enough to production's.
+
+        shadow:
+          decision_threshold: 0.5   # a score at or above it is a positive decision
+          min_pairs: 500            # fewer paired rows: inconclusive (exit 4)
+          min_agreement: 0.95       # share of rows with the same decision
+          min_correlation: 0.9      # Pearson correlation of the scores
+          max_ks: 0.1               # Kolmogorov-Smirnov distance of the score distributions
+          max_error_rate: 0.01      # shadow calls that failed or timed out (Prometheus)
+          max_latency_p99: 0.25     # seconds, shadow call p99 (Prometheus)
+          window: 1h                # the Prometheus window
+    """
+
+    decision_threshold: float = 0.5
+    min_pairs: int = 500
+    min_agreement: float = 0.95
+    min_correlation: float = 0.9
+    max_ks: float = 0.1
+    max_error_rate: float = 0.01
+    max_latency_p99: float = 0.25
+    window: str = "1h"
+
+
+def parse_shadow(section: "_Section") -> ShadowConfig:
+    def unit(name: str, default: float) -> float:
+        return _bounded(section, name, default, low=0.0, high=1.0)
+
+    config = ShadowConfig(
+        decision_threshold=unit("decision_threshold", 0.5),
+        min_pairs=_whole(section, "min_pairs", 500, low=1),
+        min_agreement=unit("min_agreement", 0.95),
+        min_correlation=_bounded(section, "min_correlation", 0.9, low=-1.0, high=1.0),
+        max_ks=unit("max_ks", 0.1),
+        max_error_rate=unit("max_error_rate", 0.01),
+        max_latency_p99=_bounded(section, "max_latency_p99", 0.25, low=0.0,
+                                 high=float("inf"), low_open=True),
+        window=section.string("window") or "1h",
+    )
+    if not duration_seconds(config.window):
+        raise section.error("window", f"expected a duration such as 30m or 1h, "
+                                      f"got {config.window!r}")
+    section.finish()
+    return config
+
+
 def parse_monitor(section: "_Section") -> MonitorConfig:
     """Read and check `monitor:`; every problem names the file and the dotted key."""
     no_overrides: dict[str, Levels] = {}

@@ -1,0 +1,121 @@
+"""`modelrail shadow analyze`: how a shadow's answers compare with production's on the
+same requests, and how the shadow calls fared (Prometheus, optional).
+
+The predictions file holds both sides (one log, or the two servers' logs concatenated):
+production lines, and shadow lines with `shadow = true` and `shadow_of` = the production
+request id (`ctr_serving.predlog`). Rows pair on (request id, row). Everything is one
+DuckDB aggregation (the KS distance by a sort and a running sum), so memory stays bounded.
+"""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from modelrail.ab.aggregate import read_log
+from modelrail.errors import UsageError
+from modelrail.monitor.config import ShadowConfig
+
+_PAIRS_SQL = """
+CREATE VIEW pairs AS
+SELECT CAST(p.prediction AS DOUBLE) AS production, CAST(s.prediction AS DOUBLE) AS shadow
+FROM log p JOIN log s
+  ON s.shadow IS TRUE AND p.shadow IS NOT TRUE
+ AND CAST(s.shadow_of AS VARCHAR) = CAST(p.request_id AS VARCHAR) AND s."row" = p."row"
+"""
+_STATS_SQL = """
+WITH values_ AS (SELECT production AS x, 1 AS a, 0 AS b FROM pairs
+                 UNION ALL SELECT shadow, 0, 1 FROM pairs),
+grouped AS (SELECT x, SUM(a) AS a, SUM(b) AS b FROM values_ GROUP BY x),
+steps AS (SELECT SUM(a) OVER w - SUM(b) OVER w AS gap FROM grouped
+          WINDOW w AS (ORDER BY x ROWS UNBOUNDED PRECEDING))
+SELECT (SELECT COUNT(*) FROM pairs),
+       (SELECT AVG(CASE WHEN (production >= ?) = (shadow >= ?) THEN 1.0 ELSE 0.0 END)
+          FROM pairs),
+       (SELECT corr(production, shadow) FROM pairs),
+       (SELECT MAX(ABS(gap)) FROM steps),
+       (SELECT COUNT(*) FROM log WHERE shadow IS TRUE)
+"""
+
+
+@dataclass(frozen=True)
+class ShadowCheck:
+    name: str
+    value: float | None
+    limit: float
+    kind: str  # min | max
+    passed: bool
+
+
+@dataclass(frozen=True)
+class ShadowResult:
+    pairs: int
+    shadow_rows: int
+    checks: tuple[ShadowCheck, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def to_json(self) -> dict[str, object]:
+        return {"pairs": self.pairs, "shadow_rows": self.shadow_rows, "passed": self.passed,
+                "checks": [asdict(check) for check in self.checks]}
+
+
+@dataclass(frozen=True)
+class Agreement:
+    pairs: int
+    shadow_rows: int
+    agreement: float
+    correlation: float | None
+    ks: float
+
+
+def agreement(path: Path, threshold: float) -> Agreement:
+    with duckdb.connect(config={"preserve_insertion_order": False}) as connection:
+        try:
+            relation = read_log(connection, path)
+            missing = {"request_id", "row", "prediction", "shadow", "shadow_of"} \
+                - set(relation.columns)
+            if missing:
+                raise UsageError(f"{path}: no {sorted(missing)[0]!r} column: no shadow lines "
+                                 "(a router with SHADOW set writes them)")
+            relation.create_view("log")
+            connection.execute(_PAIRS_SQL)
+            row = connection.execute(_STATS_SQL, [threshold, threshold]).fetchone()
+        except duckdb.Error as error:
+            raise UsageError(f"{path}: cannot read the predictions: {error}") from None
+    pairs, agreed, correlation, gap, shadow_rows = row or (0, None, None, None, 0)
+    return Agreement(pairs=int(pairs), shadow_rows=int(shadow_rows),
+                     agreement=float(agreed or 0.0),
+                     correlation=None if correlation is None else float(correlation),
+                     ks=float(gap or 0) / int(pairs) if pairs else 0.0)
+
+
+def judge(found: Agreement, config: ShadowConfig,
+          calls: tuple[float | None, float | None] | None) -> ShadowResult:
+    """The checks; `calls` is (error rate, p99 seconds) from Prometheus, if asked."""
+    checks = [
+        _at_least("decision_agreement", found.agreement, config.min_agreement),
+        _at_least("score_correlation", found.correlation, config.min_correlation),
+        _at_most("score_ks_distance", found.ks, config.max_ks),
+    ]
+    if calls is not None:
+        checks += [_at_most("shadow_error_rate", calls[0], config.max_error_rate),
+                   _at_most("shadow_latency_p99_seconds", calls[1], config.max_latency_p99)]
+    return ShadowResult(pairs=found.pairs, shadow_rows=found.shadow_rows, checks=tuple(checks))
+
+
+def _at_least(name: str, value: float | None, limit: float) -> ShadowCheck:
+    return ShadowCheck(name, value, limit, "min", value is not None and value >= limit)
+
+
+def _at_most(name: str, value: float | None, limit: float) -> ShadowCheck:
+    return ShadowCheck(name, value, limit, "max", value is not None and value <= limit)
+
+
+ERROR_RATE_QUERY = (
+    'sum(increase(modelrail_router_shadow_requests_total{{outcome!="ok"}}[{window}])) / '
+    "sum(increase(modelrail_router_shadow_requests_total[{window}]))")
+LATENCY_QUERY = ("histogram_quantile(0.99, sum by (le) "
+                 "(increase(modelrail_router_shadow_duration_seconds_bucket[{window}])))")
