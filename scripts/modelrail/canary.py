@@ -16,9 +16,10 @@ The loop, given a rollout driver and a judge:
 
 Anything that goes wrong after the image was set - Prometheus or the Kubernetes API
 failing after their bounded retries (exit 3), a query Prometheus rejects (exit 2), the
-weight not moving in time (exit 3), someone else aborting the rollout (exit 1) - aborts
-the rollout (best effort: an abort that fails too is reported) and ends the run. Progress
-is one line per wait tick and one per verdict.
+weight not moving in time (exit 3), someone else aborting the rollout (exit 1), an
+interrupt (a cancelled job; the interrupt goes on after the abort) - aborts the rollout
+(best effort: an abort that fails too is reported) and ends the run. Progress is one
+line per wait tick and one per verdict.
 """
 
 import time
@@ -160,6 +161,9 @@ class CanaryRun:
             return self._promote()
         except ModelrailError as error:
             return self._abort(str(error), error.exit_code)
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM via the CLI: a cancelled job
+            self._abort("interrupted (the job was cancelled)", ExitCode.REJECTED)
+            raise
 
     # -- one step ------------------------------------------------------------------------
 

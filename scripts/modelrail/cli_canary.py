@@ -19,6 +19,7 @@ down before the start); 4 a step could not be judged in time (aborted). Step out
 """
 
 import argparse
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,9 +100,14 @@ def cmd_canary_run(args: argparse.Namespace) -> ExitCode:
     judge = PrometheusJudge(analysis, client, args.version, baseline, window_of(config),
                             namespace=driver.namespace, rollout=driver.name,
                             log=lambda line: print(line, flush=True))
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job: abort, as on Ctrl-C
     result = CanaryRun(driver, judge, plan, log=lambda line: print(line, flush=True)).run()
     _render(args, config, result)
     return result.exit_code
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _rollout(config: Config) -> RolloutConfig:

@@ -41,7 +41,7 @@ class FakeClock:
 class ScriptedJudge:
     """Answers each look with the next scripted outcome (the last one repeats)."""
 
-    def __init__(self, *outcomes: Outcome | Exception, down: bool = False) -> None:
+    def __init__(self, *outcomes: Outcome | BaseException, down: bool = False) -> None:
         self.outcomes = list(outcomes)
         self.down = down
         self.looks: list[tuple[int, int]] = []
@@ -53,7 +53,7 @@ class ScriptedJudge:
     def look(self, look: int, looks: int) -> AnalysisResult:
         self.looks.append((look, looks))
         outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        if isinstance(outcome, Exception):
+        if isinstance(outcome, BaseException):
             raise outcome
         verdicts = (
             Verdict(name="error_rate", test="counts", outcome=outcome, reason=f"{outcome} rate",
@@ -203,3 +203,11 @@ def test_summary_and_report_show_every_step_and_metric(standin: RolloutsStandIn,
     html = (tmp_path / "report" / "canary-report.html").read_text()
     assert "<svg" in html
     assert "errors{version=&#x27;2&#x27;}" in html
+
+
+def test_an_interrupt_aborts_the_rollout_then_goes_on(standin: RolloutsStandIn,
+                                                      tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        _run(standin, tmp_path, ScriptedJudge("pass", KeyboardInterrupt()))
+    assert _status_patches(standin)[-1] == ABORT
+    assert standin.weight("ranker", "ml") == 0
