@@ -3,6 +3,7 @@ against numpy/scipy, the exit codes, and the shadow-call numbers from a real Pro
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def _write(tmp_path: Path, production: np.ndarray, shadow: np.ndarray) -> Path:
     return path
 
 
-def _analyze(tmp_path: Path, path: Path, *extra: str) -> tuple[int, dict[str, object]]:
+def _analyze(tmp_path: Path, path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     code = main(["shadow", "analyze", "--config", str(tmp_path / "modelrail.yaml"),
                  "--predictions", str(path), "--json", str(tmp_path / "out.json"), *extra])
     out = tmp_path / "out.json"
@@ -55,7 +56,7 @@ def test_agreement_metrics_match_numpy_and_scipy(tmp_path: Path, noise: float) -
     production = rng.uniform(size=1000).round(3)
     shadow = np.clip(production + rng.normal(scale=noise, size=1000), 0, 1).round(3)
     code, result = _analyze(tmp_path, _write(tmp_path, production, shadow))
-    checks = {c["name"]: c for c in result["checks"]}  # type: ignore[union-attr]
+    checks = {c["name"]: c for c in result["checks"]}
     assert result["pairs"] == 1000
     assert result["shadow_rows"] == 1001
     assert checks["decision_agreement"]["value"] == pytest.approx(
@@ -92,7 +93,7 @@ def test_shadow_calls_from_prometheus(tmp_path: Path) -> None:
     path = _write(tmp_path, production, production)
     with prometheus_server(tmp_path / "prom", history) as server:
         code, result = _analyze(tmp_path, path, "--prometheus-url", server.url)
-    checks = {c["name"]: c for c in result["checks"]}  # type: ignore[union-attr]
+    checks = {c["name"]: c for c in result["checks"]}
     assert checks["shadow_error_rate"]["value"] == pytest.approx(0.1)
     assert not checks["shadow_error_rate"]["passed"]
     assert checks["shadow_latency_p99_seconds"]["value"] == pytest.approx(
