@@ -50,7 +50,7 @@ def cmd_monitor(args: argparse.Namespace) -> ExitCode:
                          "(the click log)")
     with tempfile.TemporaryDirectory(prefix="modelrail-monitor-") as workdir:
         reference = resolve_reference(args.reference, config, Path(workdir))
-        logs = Logs(reference, current)
+        logs = Logs(reference.path, current)
         try:
             rows = logs.count("current")
             if rows < monitor.min_rows:
@@ -64,6 +64,7 @@ def cmd_monitor(args: argparse.Namespace) -> ExitCode:
     result = MonitorResult(
         model=config.model, reference=args.reference, current=args.current,
         current_rows=rows, alpha=monitor.alpha, correction="Holm",
+        model_version=reference.version,
         checks=[*checks, *([performance] if performance else [])], actions=monitor.actions)
     return _render(args, result, markdown(result), html(result))
 
@@ -80,6 +81,8 @@ def _render(args: argparse.Namespace, result: "MonitorResult", text: str,
     runner.set_output("severity", result.severity or "")
     runner.set_output("action", result.action or "")
     runner.set_output("breach", "true" if result.action == "rollback" else "false")
+    runner.set_output("model-version", str(result.model_version or ""))
+    runner.set_output("markdown", text)
     for check in result.breaches():
         level: runner.Level = "error" \
             if result.actions[check.severity or "minor"] == "rollback" else "warning"

@@ -52,6 +52,7 @@ class MonitorResult:
     correction: str
     checks: Sequence[Check]
     actions: Mapping[Severity, Action]
+    model_version: int | None = None  # the version monitored, when the registry said
 
     @property
     def severity(self) -> Severity | None:
@@ -66,7 +67,8 @@ class MonitorResult:
         return [check for check in self.checks if check.severity]
 
     def to_json(self) -> dict[str, object]:
-        return {"model": self.model, "reference": self.reference, "current": self.current,
+        return {"model": self.model, "model_version": self.model_version,
+                "reference": self.reference, "current": self.current,
                 "current_rows": self.current_rows, "alpha": self.alpha,
                 "correction": self.correction, "severity": self.severity,
                 "action": self.action, "breach": self.action == "rollback",

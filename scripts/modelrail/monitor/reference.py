@@ -2,6 +2,7 @@
 MLflow run (`runs:/<run_id>/<path>`, or `models:/<name>@<alias>` → that version's run and
 the policy's `monitor.reference_artifact`)."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from modelrail.config import Config
@@ -9,33 +10,40 @@ from modelrail.errors import UsageError
 from modelrail.registry import ModelRef, NotFoundError, Registry
 
 
-def resolve_reference(ref: str, config: Config, workdir: Path) -> Path:
-    """A local path to the reference sample, downloading it into `workdir` if remote."""
+@dataclass(frozen=True)
+class Reference:
+    path: Path
+    version: int | None = None  # the registry version behind a models:/ reference
+
+
+def resolve_reference(ref: str, config: Config, workdir: Path) -> Reference:
+    """The reference sample as a local file (downloaded into `workdir` if remote)."""
     if not ref.startswith(("runs:/", "models:/")):
         path = Path(ref)
         if not path.is_file():
             raise UsageError(f"--reference {ref}: no such file")
-        return path
+        return Reference(path)
     monitor = config.monitor
     artifact = monitor.reference_artifact if monitor else "reference.csv"
     registry = Registry(config.registry.resolve_tracking_uri(config.source))
-    run_id, name = _run_artifact(ref, artifact, registry)
+    run_id, name, version = _run_artifact(ref, artifact, registry)
     try:
         local = registry.call(f"download {name} of run {run_id}",
                               lambda c: c.download_artifacts(run_id, name, str(workdir)))
     except NotFoundError:
         raise UsageError(f"--reference {ref}: run {run_id} has no artifact {name!r}") from None
-    return Path(local)
+    return Reference(Path(local), version)
 
 
-def _run_artifact(ref: str, artifact: str, registry: Registry) -> tuple[str, str]:
+def _run_artifact(ref: str, artifact: str,
+                  registry: Registry) -> tuple[str, str, int | None]:
     if ref.startswith("runs:/"):
         run_id, _, path = ref.removeprefix("runs:/").partition("/")
         if not run_id or not path:
             raise UsageError(f"--reference {ref}: expected runs:/<run_id>/<artifact path>")
-        return run_id, path
+        return run_id, path, None
     model = ModelRef.parse(ref, "--reference")
     version = registry.alias_holder(model.name, model.alias)
     if version is None or not version.run_id:
         raise UsageError(f"--reference {ref}: no version with a run behind {model.uri}")
-    return version.run_id, artifact
+    return version.run_id, artifact, version.version

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `modelrail monitor` (a breach is an output, not a failure: the calling workflow rolls
+# back, reports, then fails), or (ISSUE=true) `modelrail monitor-issue`.
+set -euo pipefail
+
+# shellcheck source=../../scripts/mlflow-inputs.sh
+source "$GITHUB_ACTION_PATH/../../scripts/mlflow-inputs.sh"
+
+case "$ISSUE" in
+  true|false) ;;
+  *) echo "::error title=monitor::input issue must be true or false"; exit 2 ;;
+esac
+
+if [ "$ISSUE" = "true" ]; then
+  if [ -z "$MARKDOWN" ]; then
+    echo "::error title=monitor::input markdown is required with issue: true"
+    exit 2
+  fi
+  body="${RUNNER_TEMP:-/tmp}/modelrail-monitor-issue-$$.md"
+  printf '%s\n' "$MARKDOWN" > "$body"
+  exec modelrail monitor-issue --config "$CONFIG" --markdown "$body"
+fi
+
+for input in REFERENCE CURRENT; do
+  if [ -z "${!input}" ]; then
+    echo "::error title=monitor::input ${input,,} is required"
+    exit 2
+  fi
+done
+report_dir="${REPORT_DIR:-${RUNNER_TEMP:-/tmp}/modelrail-monitor-report}"
+mkdir -p "$report_dir"
+echo "report-dir=$report_dir" >> "$GITHUB_OUTPUT"
+args=(monitor --config "$CONFIG" --reference "$REFERENCE" --current "$CURRENT"
+      --json "$report_dir/monitor.json" --report "$report_dir/report.html"
+      --markdown "$report_dir/report.md" --summary)
+if [ -n "$EVENTS" ]; then args+=(--events "$EVENTS"); fi
+rc=0
+modelrail "${args[@]}" || rc=$?
+# 1 = breach with action rollback: reported through the outputs, decided by the workflow.
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then exit "$rc"; fi
