@@ -3,7 +3,7 @@ Prometheus scraping them every second, traffic split by the Rollouts stand-in's 
 
 A good canary walks 10 → 50 → 100 % and is promoted in full (Healthy); the miscalibrated
 one is aborted at the first step, its weight back to 0, with the JSON, step outputs,
-summary and report directory saying why. Steps last 10 s, so each run takes ~40 s.
+summary and report directory saying why. Steps last 15 s, so a run takes under 1.5 min.
 """
 
 import json
@@ -26,11 +26,11 @@ STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
 GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
 FAULTY = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
 WEIGHTS = (10, 50, 100)
-# Counts over one 10 s step: at 10 % of 20 req/s the canary serves ~20 requests.
+# Counts over one 15 s step: at 10 % of 20 req/s the canary serves ~30 requests.
 POLICY = """\
 model: ctr-ranker
 rollout: {name: ctr-ranker, namespace: default, container: server, steps: [10, 50, 100],
-          step_seconds: 10}
+          step_seconds: 15}
 analysis:
   false_rollback_rate: 0.01
   metrics:
