@@ -9,6 +9,11 @@ It follows the real API's semantics for issue comments:
 - ``PATCH /repos/{owner}/{repo}/issues/comments/{id}`` — ``{"body": ...}``, 200 (404 when
   the id is unknown).
 
+and for issues (the monitoring issue): ``GET /repos/{owner}/{repo}/issues`` (``state``
+open/closed/all, default open; the same pagination), ``POST /repos/{owner}/{repo}/issues``
+(``{"title", "body"}``, 201, numbers shared with nothing else here) and
+``PATCH /repos/{owner}/{repo}/issues/{number}`` (``body``/``title``/``state``).
+
 Every request is recorded (method, path, query, headers, JSON body). Faults can be
 injected: ``deny_writes`` answers POST/PATCH with 403 "Resource not accessible by
 integration" (what a fork PR's read-only token gets), ``fail_next(n)`` answers the next
@@ -34,6 +39,8 @@ from tests.support.loopback import LoopbackServer
 
 _LIST_OR_CREATE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
 _EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
+_ISSUES = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues$")
+_ISSUE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)$")
 DENIED_MESSAGE = "Resource not accessible by integration"
 _UNPARSEABLE = object()
 _Answer = tuple[int, dict[str, str], Any]  # status, extra headers, JSON payload
@@ -51,6 +58,7 @@ class RecordedRequest:
 @dataclass
 class _State:
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     next_id: int = 1000
     deny_writes: bool = False
@@ -86,6 +94,10 @@ class GitHubStandIn(LoopbackServer):
     def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(c) for c in self._state.comments.get((repo, number), [])]
+
+    def issues(self, repo: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(i) for i in self._state.issues.get(repo, [])]
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -167,6 +179,9 @@ class GitHubStandIn(LoopbackServer):
             return self._route(method, split.path[len(self.prefix):], query, body)
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> _Answer:
+        issues, issue = _ISSUES.match(path), _ISSUE.match(path)
+        if issues or issue:
+            return self._route_issues(method, path, query, body, issues or issue)
         listing = _LIST_OR_CREATE.match(path)
         edit = _EDIT.match(path)
         if listing and method == "GET":
@@ -185,15 +200,45 @@ class GitHubStandIn(LoopbackServer):
                 return 200, {}, dict(comment)
         return 404, {}, {"message": "Not Found"}
 
+    def _route_issues(self, method: str, path: str, query: dict[str, str], body: Any,
+                      route: re.Match[str] | None) -> _Answer:
+        assert route is not None
+        repo = route["repo"]
+        items = self._state.issues.setdefault(repo, [])
+        if "number" not in route.groupdict() and method == "GET":
+            state = query.get("state", "open")
+            chosen = [i for i in items if state == "all" or i["state"] == state]
+            return self._page(chosen, path, query)
+        if not isinstance(body, dict):
+            return 422, {}, {"message": "Invalid request"}
+        if method == "POST" and "number" not in route.groupdict():
+            if not isinstance(body.get("title"), str) or not body["title"]:
+                return 422, {}, {"message": "Invalid request: title is required"}
+            self._state.next_id += 1
+            number = len(items) + 1
+            created = {"id": self._state.next_id, "number": number, "state": "open",
+                       "title": body["title"], "body": body.get("body") or "",
+                       "html_url": f"https://github.com/{repo}/issues/{number}"}
+            items.append(created)
+            return 201, {}, dict(created)
+        found = next((i for i in items if str(i["number"]) == route.groupdict().get("number")),
+                     None)
+        if method == "PATCH" and found is not None:
+            found.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
+            return 200, {}, dict(found)
+        return 404, {}, {"message": "Not Found"}
+
     def _list(
         self, repo: str, number: int, path: str, query: dict[str, str]
     ) -> _Answer:
+        return self._page(self._state.comments.get((repo, number), []), path, query)
+
+    def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, str]) -> _Answer:
         try:
             per_page = min(max(int(query.get("per_page", "30")), 1), 100)
             page = max(int(query.get("page", "1")), 1)
         except ValueError:
             return 422, {}, {"message": "Invalid pagination parameters"}
-        items = self._state.comments.get((repo, number), [])
         last = max(1, math.ceil(len(items) / per_page))
         chunk = [dict(c) for c in items[(page - 1) * per_page : page * per_page]]
 
