@@ -17,7 +17,7 @@ import numpy as np
 import psycopg
 import pytest
 from modelrail.ab import assign
-from modelrail.ab.aggregate import aggregate_logs
+from modelrail.ab.aggregate import Aggregation, aggregate_logs
 from modelrail.ab.aggregate_postgres import run_on_postgres
 from modelrail.ab.config import ExperimentConfig, Guardrail, MetricSpec
 from modelrail.ab.decision import decide
@@ -159,7 +159,7 @@ def test_postgres_returns_the_statistics_duckdb_does(tmp_path: Path, postgres: s
 
     embedded = aggregate_logs(predictions, events, VARIANTS, experiment="ranker-v2")
     pushed = run_on_postgres(postgres, "predictions", "events", VARIANTS,
-                             experiment="ranker-v2")
+                             Aggregation(experiment="ranker-v2"))
 
     assert pushed.stats.units == embedded.stats.units
     for name, by_variant in embedded.stats.metrics.items():

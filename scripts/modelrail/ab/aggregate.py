@@ -31,7 +31,7 @@ the file and what is wrong.
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ import duckdb
 
 from modelrail.ab.stats import SufficientStats
 from modelrail.ab.stats_file import parse_stats
+from modelrail.ab.timeline import Query, Timeline, timeline
 from modelrail.errors import UsageError
 
 DEFAULT_WINDOW_SECONDS = 30 * 60.0
@@ -54,10 +55,12 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
 @dataclass(frozen=True)
 class LogStats:
-    """The statistics for the engine, and what the data looked like (`--json`'s `data`)."""
+    """The statistics for the engine, what the data looked like (`--json`'s `data`), and
+    the statistics over time when asked for (`--report`)."""
 
     stats: SufficientStats
     data: Mapping[str, object]
+    timeline: Timeline | None = None
 
 
 def parse_window(text: str) -> float:
@@ -81,24 +84,60 @@ def sufficient_stats_sql(predictions: str, events: str, placeholder: str) -> str
 def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,
                    experiment: str | None = None,
                    window_seconds: float = DEFAULT_WINDOW_SECONDS,
-                   metrics: Collection[str] | None = None) -> LogStats:
+                   metrics: Collection[str] | None = None,
+                   over_time: bool = False) -> LogStats:
     """Join and aggregate the logs in an in-memory DuckDB; `variants` are the
     experiment's, in order (the first is the control); with `experiment`, prediction rows
     logged for another experiment are skipped. `metrics` keeps only the metrics
-    named (default: all of them), so a metric nobody reads cannot fail the checks."""
+    named (default: all of them), so a metric nobody reads cannot fail the checks.
+    `over_time` adds the statistics at checkpoints (`timeline`)."""
     with duckdb.connect(config={"preserve_insertion_order": False}) as connection:
         connection.execute("SET TimeZone = 'UTC'")
         prediction_rows = _load(connection, predictions, "predictions", PREDICTION_COLUMNS,
                                 _prediction_columns)
         event_rows = _load(connection, events, "events", EVENT_COLUMNS, _event_columns)
-        sql = sufficient_stats_sql('"predictions"', '"events"', "?")
-        cursor = connection.execute(sql, [window_seconds, experiment])
+        return collect(duckdb_query(connection), ('"predictions"', '"events"'), "?",
+                       variants, Aggregation(experiment, window_seconds, metrics, over_time),
+                       sources=(str(predictions), str(events)), data={
+                           "predictions": str(predictions), "events": str(events),
+                           "prediction_rows": prediction_rows, "event_rows": event_rows,
+                           "attribution_window_seconds": window_seconds})
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """What to aggregate: the experiment key (None: all), the attribution window, the
+    metrics to keep (None: all), and whether to add the statistics over time."""
+
+    experiment: str | None = None
+    window_seconds: float = DEFAULT_WINDOW_SECONDS
+    metrics: Collection[str] | None = None
+    over_time: bool = False
+
+
+def collect(query: Query, relations: tuple[str, str], placeholder: str,
+            variants: Sequence[str], aggregation: Aggregation, *, sources: tuple[str, str],
+            data: Mapping[str, object]) -> LogStats:
+    """Run the aggregation on `relations` (predictions, events) through `query`, on any
+    database with the typed columns; `placeholder` is its driver's bind marker."""
+    def statistics(predictions: str, events: str) -> LogStats:
+        rows = query(sufficient_stats_sql(predictions, events, placeholder),
+                     [aggregation.window_seconds, aggregation.experiment])
+        return log_stats(rows, variants, sources, metrics=aggregation.metrics, data=data)
+
+    result = statistics(*relations)
+    if not aggregation.over_time:
+        return result
+    return replace(result, timeline=timeline(query, relations, placeholder,
+                                             lambda p, e: statistics(p, e).stats))
+
+
+def duckdb_query(connection: duckdb.DuckDBPyConnection) -> Query:
+    def run(text: str, params: Sequence[object]) -> list[dict[str, Any]]:
+        cursor = connection.execute(text, list(params))
         names = [column[0] for column in cursor.description or ()]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    return log_stats(rows, variants, (str(predictions), str(events)), metrics=metrics, data={
-        "predictions": str(predictions), "events": str(events),
-        "prediction_rows": prediction_rows, "event_rows": event_rows,
-        "attribution_window_seconds": window_seconds})
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return run
 
 
 def log_stats(rows: Sequence[Mapping[str, Any]], variants: Sequence[str],

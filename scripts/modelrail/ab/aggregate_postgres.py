@@ -6,45 +6,60 @@ text)` and events `(ts timestamptz, user_id text, type text, request_id text, va
 precision)`. Only a few numbers per variant come back over the wire.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from modelrail.ab.aggregate import (
-    DEFAULT_WINDOW_SECONDS,
-    LogStats,
-    log_stats,
-    sufficient_stats_sql,
-)
+from modelrail.ab.aggregate import Aggregation, LogStats, collect
+from modelrail.ab.timeline import Query
 from modelrail.errors import ServiceError, UsageError
+from modelrail.retry import RetryPolicy, TransientError, retry_or_fail
 
 PREDICTION_COLUMNS = ("ts", "request_id", "user_id", "variant", "experiment")
 EVENT_COLUMNS = ("ts", "user_id", "type", "request_id", "value")
 
 
-def run_on_postgres(dsn: str, predictions: str, events: str, variants: Sequence[str], *,
-                    experiment: str | None = None,
-                    window_seconds: float = DEFAULT_WINDOW_SECONDS,
-                    metrics: Collection[str] | None = None) -> LogStats:
+def run_on_postgres(dsn: str, predictions: str, events: str, variants: Sequence[str],
+                    aggregation: Aggregation | None = None) -> LogStats:
     """Aggregate the tables `predictions` and `events` (names, quoted as identifiers)."""
+    aggregation = aggregation or Aggregation()
     try:
-        with psycopg.connect(dsn) as connection:
+        with _connect(dsn, RetryPolicy.from_env()) as connection:
             prediction_rows = _table_rows(connection, predictions, PREDICTION_COLUMNS)
             event_rows = _table_rows(connection, events, EVENT_COLUMNS)
-            text = sufficient_stats_sql(_quoted(connection, predictions),
-                                        _quoted(connection, events), "%s")
-            # bytes: the text is this package's template with psycopg-quoted identifiers
-            cursor = connection.execute(text.encode(), [window_seconds, experiment])
-            names = [column.name for column in cursor.description or ()]
-            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            return collect(
+                _query(connection),
+                (_quoted(connection, predictions), _quoted(connection, events)), "%s",
+                variants, aggregation, sources=(f"table {predictions}", f"table {events}"),
+                data={"predictions": predictions, "events": events,
+                      "prediction_rows": prediction_rows, "event_rows": event_rows,
+                      "attribution_window_seconds": aggregation.window_seconds})
     except psycopg.OperationalError as error:
         raise ServiceError(f"PostgreSQL: {error}") from None
-    return log_stats(rows, variants, (f"table {predictions}", f"table {events}"),
-                     metrics=metrics, data={
-                         "predictions": predictions, "events": events,
-                         "prediction_rows": prediction_rows, "event_rows": event_rows,
-                         "attribution_window_seconds": window_seconds})
+
+
+def _connect(dsn: str, policy: RetryPolicy) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection, retried per `policy` (a server restarting); ServiceError (exit 3)
+    when it stays unreachable."""
+    def attempt() -> psycopg.Connection[tuple[object, ...]]:
+        try:
+            return psycopg.connect(dsn, connect_timeout=max(1, round(policy.timeout)))
+        except psycopg.OperationalError as error:
+            raise TransientError(str(error).strip().splitlines()[0]) from None
+    return retry_or_fail(attempt, policy, "PostgreSQL", "connecting")
+
+
+def _query(connection: psycopg.Connection[tuple[object, ...]]) -> Query:
+    def run(text: str, params: Sequence[object]) -> list[dict[str, Any]]:
+        # bytes: the text is this package's template with psycopg-quoted identifiers
+        cursor = connection.execute(text.encode(), list(params))
+        if cursor.description is None:  # a statement: no rows
+            return []
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return run
 
 
 def _quoted(connection: psycopg.Connection[tuple[object, ...]], table: str) -> str:

@@ -25,18 +25,18 @@ def decision_markdown(decision: Decision) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _value(value: float, relative: bool) -> str:
+def lift_text(value: float, relative: bool) -> str:
     return f"{value:+.2%}" if relative else f"{value:+.4g}"
 
 
-def _interval(result: MetricResult) -> str:
+def interval_text(result: MetricResult) -> str:
     """[low, high], or the one bound of a one-sided interval."""
     low, high = result.test.low, result.test.high
     if not math.isfinite(high):
-        return f"≥ {_value(low, result.relative)}"
+        return f"≥ {lift_text(low, result.relative)}"
     if not math.isfinite(low):
-        return f"≤ {_value(high, result.relative)}"
-    return f"[{_value(low, result.relative)}, {_value(high, result.relative)}]"
+        return f"≤ {lift_text(high, result.relative)}"
+    return f"[{lift_text(low, result.relative)}, {lift_text(high, result.relative)}]"
 
 
 def _row(result: MetricResult) -> str:
@@ -46,5 +46,5 @@ def _row(result: MetricResult) -> str:
     p_value = f"{test.p_value:.3g}"
     if result.adjusted_p_value is not None:
         p_value += f" (Holm {result.adjusted_p_value:.3g})"
-    return (f"| `{result.name}` | {role} | {_value(test.estimate, result.relative)} "
-            f"| {_interval(result)} | {p_value} | {result.outcome} |")
+    return (f"| `{result.name}` | {role} | {lift_text(test.estimate, result.relative)} "
+            f"| {interval_text(result)} | {p_value} | {result.outcome} |")

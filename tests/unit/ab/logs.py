@@ -61,3 +61,35 @@ experiment:
   metrics:
     ctr: {type: ratio}
 """
+
+
+def simulated_logs(directory: Path, *, users: int, hours: float, ctr: tuple[float, float],
+                   seed: int, experiment: str = "ranker-v2") -> tuple[Path, Path]:
+    """Users split 50/50 by `modelrail.ab.assign`, each first seen at a uniform time within
+    `hours`, with 1-8 impressions over the next ten minutes; each impression is clicked
+    (naming its request, within a minute) with its variant's CTR; one session per user."""
+    import numpy as np
+    from modelrail.ab import assign
+
+    rng = np.random.default_rng(seed)
+    predictions: list[Row] = []
+    events: list[Row] = []
+    for index in range(users):
+        user = f"user-{index}"
+        arm = assign(experiment, user, [0.5, 0.5])
+        assert arm is not None
+        first = float(rng.uniform(0, hours * 3600))
+        shown = first + np.sort(rng.uniform(0, 600, int(rng.integers(1, 9))))
+        for row, seconds in enumerate(shown):
+            request = f"{user}-{row}"
+            predictions.append({"timestamp": at(seconds), "request_id": request,
+                                "user_id": user, "experiment": experiment,
+                                "variant": ("control", "treatment")[arm]})
+            if rng.random() < ctr[arm]:
+                events.append({"timestamp": at(seconds + float(rng.uniform(1, 60))),
+                               "user_id": user, "type": "click", "request_id": request,
+                               "value": 1.0})
+        events.append({"timestamp": at(float(shown[-1]) + 30), "user_id": user,
+                       "type": "session_end", "request_id": None,
+                       "value": float(rng.gamma(4, 75))})
+    return write_logs(directory, predictions, events)

@@ -1,0 +1,227 @@
+"""Join + aggregate of 10 million prediction rows and 10 million events: DuckDB against pandas.
+
+The same Parquet files (generated once by DuckDB under a temp dir) are aggregated to the
+per-variant sufficient statistics twice, each in its own subprocess so time and peak
+memory (the process's peak RSS, interpreter and imports included) are its own:
+
+- duckdb: modelrail's real aggregation (`modelrail.ab.aggregate.aggregate_logs`, the SQL
+  of `sql/sufficient_stats.sql`);
+- pandas: a `merge`/`groupby` of the same data computing the same statistics (first
+  exposure, impressions, clicks anchored to their request within the window, session
+  durations after the first exposure). Every click in this data names its request, so
+  the pandas version implements only that anchoring.
+
+Both must agree (relative 1e-9) before any number is reported.
+
+    python bench/ab_join.py [--rows 10000000]   # prints a table, writes bench/results/ab_join.json
+"""
+
+import argparse
+import importlib
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = REPO_ROOT / "bench" / "results" / "ab_join.json"
+VARIANTS = ("control", "treatment")
+EXPERIMENT = "ranker-v2"
+WINDOW_SECONDS = 30 * 60.0
+IMPRESSIONS_PER_USER = 10
+CTR = 0.10
+LIFT = 0.05
+FIELDS = ("units", "multi_variant_users", "impressions_sum", "impressions_sum_squares",
+          "clicks_sum", "clicks_sum_squares", "clicks_impressions_sum_products",
+          "duration_sum", "duration_sum_squares", "converted")
+
+# Impression i belongs to user i % U in round i // U (two hours apart); event i follows
+# impression i by 1-50 s: the user's last impression ends the session, otherwise a click
+# (10%, +5% relative in the treatment) or a view (a type the aggregation ignores).
+_GENERATE = """
+CREATE TABLE impressions AS
+SELECT i, i % $users AS k, i // $users AS round,
+       TIMESTAMPTZ '2026-01-01 00:00:00+00'
+         + to_seconds(CAST((i // $users) * 7200 + (i % $users) % 7200 AS DOUBLE)) AS ts,
+       CASE WHEN hash('ranker-v2/' || (i % $users)) % 2 = 0 THEN 'control'
+            ELSE 'treatment' END AS variant
+FROM range($rows) AS t(i);
+COPY (SELECT ts AS "timestamp", 'r' || i AS request_id, 'u' || k AS user_id, variant,
+             'ranker-v2' AS experiment, 0.1 AS prediction
+      FROM impressions) TO '$predictions' (FORMAT parquet);
+COPY (SELECT ts + to_seconds(CAST(1 + i % 50 AS DOUBLE)) AS "timestamp",
+             'u' || k AS user_id, 'r' || i AS request_id,
+             CASE WHEN round = $last THEN 'session_end'
+                  WHEN (hash(i) % 100000) / 100000.0
+                       < $ctr * (CASE WHEN variant = 'treatment' THEN 1 + $lift ELSE 1 END)
+                  THEN 'click' ELSE 'view' END AS type,
+             CASE WHEN round = $last THEN 30.0 + k % 600 ELSE 1.0 END AS value
+      FROM impressions) TO '$events' (FORMAT parquet);
+"""
+
+
+def generate(directory: Path, rows: int) -> tuple[Path, Path]:
+    import duckdb  # noqa: PLC0415 - the parent process only generates
+
+    predictions, events = directory / "predictions.parquet", directory / "events.parquet"
+    values = {"$users": str(rows // IMPRESSIONS_PER_USER), "$rows": str(rows),
+              "$last": str(IMPRESSIONS_PER_USER - 1), "$ctr": str(CTR), "$lift": str(LIFT),
+              "$predictions": str(predictions), "$events": str(events)}
+    script = _GENERATE
+    for name, value in values.items():
+        script = script.replace(name, value)
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute(script)
+    return predictions, events
+
+
+def run_duckdb(predictions: Path, events: Path) -> dict[str, dict[str, float]]:
+    from modelrail.ab.aggregate import aggregate_logs  # noqa: PLC0415
+
+    logs = aggregate_logs(predictions, events, VARIANTS, experiment=EXPERIMENT,
+                          window_seconds=WINDOW_SECONDS)
+    stats: dict[str, dict[str, float]] = {}
+    for variant in VARIANTS:
+        ctr = asdict(logs.stats.metrics["ctr"][variant])
+        duration = asdict(logs.stats.metrics["session_duration"][variant])
+        multi: Mapping[str, int] = logs.data["multi_variant_users_by_variant"]  # type: ignore[assignment]
+        stats[variant] = {
+            "units": logs.stats.units[variant], "multi_variant_users": multi[variant],
+            "impressions_sum": ctr["denominator_sum"],
+            "impressions_sum_squares": ctr["denominator_sum_squares"],
+            "clicks_sum": ctr["numerator_sum"], "clicks_sum_squares": ctr["numerator_sum_squares"],
+            "clicks_impressions_sum_products": ctr["numerator_denominator_sum_products"],
+            "duration_sum": duration["sum"], "duration_sum_squares": duration["sum_squares"],
+            "converted": asdict(logs.stats.metrics["conversion"][variant])["sum"],
+        }
+    return stats
+
+
+def run_pandas(predictions: Path, events: Path) -> dict[str, dict[str, float]]:
+    import pandas as pd  # type: ignore[import-untyped]  # noqa: PLC0415 - dev dependency
+
+    shown = pd.read_parquet(predictions, columns=["timestamp", "request_id", "user_id",
+                                                  "variant", "experiment"])
+    shown = shown[shown["experiment"].isna() | (shown["experiment"] == EXPERIMENT)]
+    shown = shown.sort_values(["user_id", "timestamp", "request_id", "variant"])
+    units = shown.drop_duplicates("user_id").set_index("user_id")[["variant", "timestamp"]]
+    per_user = shown.groupby("user_id").agg(impressions=("request_id", "size"),
+                                            variants=("variant", "nunique"))
+    requests = shown.groupby(["user_id", "request_id"], as_index=False)["timestamp"].min()
+    logged = pd.read_parquet(events, columns=["timestamp", "user_id", "type", "request_id",
+                                              "value"])
+    clicks = logged[logged["type"] == "click"].merge(requests, on=["user_id", "request_id"],
+                                                     suffixes=("", "_anchor"))
+    window = pd.Timedelta(seconds=WINDOW_SECONDS)
+    clicks = clicks[(clicks["timestamp"] >= clicks["timestamp_anchor"])
+                    & (clicks["timestamp"] <= clicks["timestamp_anchor"] + window)]
+    sessions = logged[logged["type"] == "session_end"].merge(
+        units["timestamp"].rename("first_ts"), left_on="user_id", right_index=True)
+    sessions = sessions[sessions["timestamp"] >= sessions["first_ts"]]
+    table = units[["variant"]].join(per_user)
+    table["clicks"] = clicks.groupby("user_id").size().reindex(table.index, fill_value=0)
+    table["duration"] = sessions.groupby("user_id")["value"].sum().reindex(
+        table.index, fill_value=0.0)
+    table = table.astype({"impressions": "float64", "clicks": "float64"})
+    table["multi"] = (table["variants"] > 1).astype("int64")
+    table["clicks_sq"] = table["clicks"] ** 2
+    table["impressions_sq"] = table["impressions"] ** 2
+    table["products"] = table["clicks"] * table["impressions"]
+    table["duration_sq"] = table["duration"] ** 2
+    table["converted"] = (table["clicks"] > 0).astype("int64")
+    sums = table.groupby("variant").agg(
+        units=("clicks", "size"), multi_variant_users=("multi", "sum"),
+        impressions_sum=("impressions", "sum"), impressions_sum_squares=("impressions_sq", "sum"),
+        clicks_sum=("clicks", "sum"), clicks_sum_squares=("clicks_sq", "sum"),
+        clicks_impressions_sum_products=("products", "sum"), duration_sum=("duration", "sum"),
+        duration_sum_squares=("duration_sq", "sum"), converted=("converted", "sum"))
+    return {variant: {name: float(sums.loc[variant, name]) for name in FIELDS}
+            for variant in VARIANTS}
+
+
+ENGINES = {"duckdb": run_duckdb, "pandas": run_pandas}
+MODULES = {"duckdb": "modelrail.ab.aggregate", "pandas": "pandas"}
+
+
+def worker(engine: str, directory: Path) -> None:
+    """One measurement; prints its JSON on stdout."""
+    importlib.import_module(MODULES[engine])
+    baseline = _peak_mb()
+    started = time.perf_counter()
+    stats = ENGINES[engine](directory / "predictions.parquet", directory / "events.parquet")
+    seconds = time.perf_counter() - started
+    print(json.dumps({"engine": engine, "seconds": seconds, "peak_rss_mb": _peak_mb(),
+                      "rss_before_mb": baseline, "stats": stats}))
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: that survives exec, so a child
+    would report the parent's peak (the data generation) when its own is lower."""
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise SystemExit("no VmHWM in /proc/self/status: this bench needs Linux")
+
+
+def measure(engine: str, directory: Path) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, "--worker", engine, "--data",
+                           str(directory)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def check_same(first: dict[str, Any], second: dict[str, Any]) -> None:
+    for variant in VARIANTS:
+        for name in FIELDS:
+            a, b = first["stats"][variant][name], second["stats"][variant][name]
+            if abs(a - b) > 1e-9 * max(abs(a), abs(b), 1.0):
+                raise SystemExit(f"{variant}.{name}: duckdb {a} != pandas {b}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000,
+                        help="prediction rows, and as many events")
+    parser.add_argument("--worker", choices=sorted(ENGINES), help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.data)
+        return
+    with tempfile.TemporaryDirectory(prefix="modelrail-ab-join-") as temp:
+        directory = Path(temp)
+        started = time.perf_counter()
+        predictions, events = generate(directory, args.rows)
+        generated = time.perf_counter() - started
+        sizes = {path.name: round(path.stat().st_size / 2**20, 1)
+                 for path in (predictions, events)}
+        results = [measure(engine, directory) for engine in ENGINES]
+    check_same(*results)
+    print(f"{args.rows:,} prediction rows + {args.rows:,} events (Parquet, MiB: {sizes}); "
+          f"generated in {generated:.1f} s")
+    print(f"{'engine':<8} {'seconds':>8} {'peak RSS MiB':>13} {'RSS after imports':>18}")
+    for result in results:
+        print(f"{result['engine']:<8} {result['seconds']:>8.1f} {result['peak_rss_mb']:>13.0f} "
+              f"{result['rss_before_mb']:>18.0f}")
+    print(f"on {platform.python_implementation()} {platform.python_version()}, "
+          f"statistics identical (rel 1e-9)")
+    RESULTS.write_text(json.dumps({
+        "rows": {"predictions": args.rows, "events": args.rows},
+        "parquet_mib": sizes, "generate_seconds": round(generated, 1),
+        "results": [{key: value for key, value in result.items() if key != "stats"}
+                    for result in results],
+        "statistics": results[0]["stats"],
+    }, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""What `ab analyze --report` writes and what the job summary adds: the decision, the
+per-variant metrics, each lift with its interval, the primary metrics' interval over time
+and the SRM check, drawn with modelrail.charts (SVG in a self-contained HTML page; a
+Mermaid chart of the cumulative lift for the summary, where GitHub shows no SVG).
+
+The interval over time re-tests the statistics of each checkpoint of the logs
+(`modelrail.ab.timeline`) with the experiment's own tests, so with `sequential.enabled`
+the band is the always-valid one a user may watch; a fixed-horizon band read at every
+checkpoint overstates certainty (bench/ab_sequential.py). STATS.json carries no
+timestamps, so from `--stats` the plot is left out and the report says why.
+"""
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from modelrail.ab.config import ExperimentConfig
+from modelrail.ab.decision import Decision
+from modelrail.ab.engine import MetricResult, evaluate
+from modelrail.ab.stats import SRM_ALPHA, TestResult
+from modelrail.ab.summary import interval_text, lift_text
+from modelrail.ab.timeline import Timeline
+from modelrail.charts import (
+    Interval,
+    Series,
+    bar_svg,
+    html_page,
+    interval_svg,
+    line_svg,
+    mermaid_lines,
+)
+from modelrail.errors import UsageError
+
+NO_TIMESTAMPS = ("Not drawn: the input was STATS.json, sufficient statistics without "
+                 "timestamps; analyse the prediction and event logs to see the interval "
+                 "over time.")
+_LABEL_FORMATS = {"minute": "%H:%M", "hour": "%m-%d %H:%M", "day": "%m-%d %H:%M"}
+
+
+@dataclass(frozen=True)
+class LiftHistory:
+    """One primary metric's lift and interval at each checkpoint (NaN where unreadable),
+    in percent for a relative lift."""
+
+    metric: str
+    relative: bool
+    x: tuple[float, ...]
+    labels: tuple[str, ...]
+    lift: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+
+def _scale(relative: bool) -> float:
+    return 100.0 if relative else 1.0
+
+
+def _unit(relative: bool) -> str:
+    return "lift (%)" if relative else "difference"
+
+
+def lift_history(experiment: ExperimentConfig, timeline: Timeline) -> list[LiftHistory]:
+    """The primary metrics' tests at every checkpoint."""
+    per_checkpoint: list[Mapping[str, MetricResult]] = []
+    for checkpoint in timeline.checkpoints:
+        results: Mapping[str, MetricResult] = {}
+        if checkpoint.stats is not None:
+            try:
+                results = {r.name: r for r in evaluate(experiment, checkpoint.stats)}
+            except UsageError:  # e.g. no variance yet: a gap
+                results = {}
+        per_checkpoint.append(results)
+    x = tuple(timeline.elapsed(c) for c in timeline.checkpoints)
+    labels = tuple(c.at.strftime(_LABEL_FORMATS[timeline.unit]) for c in timeline.checkpoints)
+    relative = experiment.difference == "relative"
+    histories = []
+    for name in experiment.primary:
+        tests = [results[name].test if name in results else None
+                 for results in per_checkpoint]
+        lift, low, high = (_column(tests, pick, _scale(relative)) for pick in
+                           (lambda t: t.estimate, lambda t: t.low, lambda t: t.high))
+        histories.append(LiftHistory(metric=name, relative=relative, x=x, labels=labels,
+                                     lift=lift, low=low, high=high))
+    return histories
+
+
+def _column(tests: Sequence[TestResult | None], pick: Callable[[TestResult], float],
+            scale: float) -> tuple[float, ...]:
+    return tuple(math.nan if test is None else pick(test) * scale for test in tests)
+
+
+def lift_mermaid(histories: Sequence[LiftHistory], timeline: Timeline) -> str:
+    """The job summary's chart: each primary's cumulative lift and its finite bounds."""
+    blocks = []
+    for history in histories:
+        series = [(f"{history.metric} lift", history.lift)]
+        series += [(f"{history.metric} interval {side}", values)
+                   for side, values in (("low", history.low), ("high", history.high))
+                   if any(math.isfinite(v) for v in values)]
+        blocks.append(mermaid_lines(
+            f"{history.metric}: cumulative {_unit(history.relative)}, by {timeline.unit}",
+            history.labels, series, y_label=_unit(history.relative)))
+    return "\n".join(blocks)
+
+
+def html_report(decision: Decision, experiment: ExperimentConfig,
+                timeline: Timeline | None, data: Mapping[str, object] | None) -> str:
+    sections = [("Decision", _decision_html(decision)),
+                ("Metrics per variant", _metrics_table(decision)),
+                ("Lift with its interval", _forest(decision)),
+                ("Interval over time", _over_time(decision, experiment, timeline, data)),
+                ("Sample ratio", _srm(decision))]
+    if data:
+        sections.append(("Data", _table(["", "value"],
+                                        [[key, _plain(value)] for key, value in data.items()])))
+    return html_page(f"A/B test {decision.experiment}", sections)
+
+
+def write_report(path: str, html: str) -> None:
+    try:
+        Path(path).write_text(html, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"--report {path}: cannot write: {error.strerror}") from None
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _paragraph(text: str) -> str:
+    return f"<p>{escape(text)}</p>"
+
+
+def _decision_html(decision: Decision) -> str:
+    interval = "always-valid" if decision.sequential else "fixed-horizon"
+    return (f"<p><strong>{escape(decision.verdict)}</strong>: {escape(decision.reason)}</p>"
+            + _paragraph(f"alpha {decision.alpha:g}, {interval} intervals."))
+
+
+_NOT_READ = "No metric was read: the sample ratio check failed (see Sample ratio)."
+
+
+def _metrics_table(decision: Decision) -> str:
+    if not decision.metrics:
+        return _paragraph(_NOT_READ)
+    variants = list(decision.srm.units)
+    header = ["metric", "role", *(f"{v} mean" for v in variants), "lift",
+              f"{1 - decision.alpha:.0%} interval", "p-value", "outcome"]
+    rows = [[m.name, m.role, *(f"{m.means[v]:.6g}" for v in variants),
+             lift_text(m.test.estimate, m.relative), interval_text(m), f"{m.test.p_value:.3g}",
+             m.outcome] for m in decision.metrics]
+    units = _paragraph("Units: " + ", ".join(f"{v} {n}" for v, n in decision.srm.units.items())
+                       + ".")
+    return _table(header, rows) + units
+
+
+def _forest(decision: Decision) -> str:
+    if not decision.metrics:
+        return _paragraph(_NOT_READ)
+    charts = []
+    for relative in (True, False):
+        rows = [Interval(m.name, m.test.estimate * _scale(relative), m.test.low * _scale(relative),
+                         m.test.high * _scale(relative))
+                for m in decision.metrics if m.relative == relative]
+        if rows:
+            charts.append(interval_svg(f"{_unit(relative)} with its interval", rows,
+                                       x_label=_unit(relative)))
+    note = ("A guardrail's interval is one-sided (its non-inferiority test): only the "
+            "estimate is drawn when one side is open.")
+    return "\n".join(charts) + _paragraph(note)
+
+
+def _over_time(decision: Decision, experiment: ExperimentConfig, timeline: Timeline | None,
+               data: Mapping[str, object] | None) -> str:
+    if timeline is None:
+        return _paragraph(NO_TIMESTAMPS if data is None
+                          else "Not drawn: the predictions carry no timestamps.")
+    if not decision.metrics:
+        return _paragraph(_NOT_READ)
+    charts = [line_svg(
+        f"{h.metric}: cumulative {_unit(h.relative)}",
+        [Series(f"{h.metric} (band: interval)", h.x, h.lift, h.low, h.high)],
+        x_label=f"{timeline.unit}s since the first exposure", y_label=_unit(h.relative),
+        reference=0.0) for h in lift_history(experiment, timeline)]
+    start = timeline.start.isoformat(timespec="seconds")
+    return "\n".join(charts) + _paragraph(
+        f"Each point re-analyses the logs up to that {timeline.unit} (first exposure "
+        f"{start}); a gap is a checkpoint whose statistics could not be tested yet.")
+
+
+def _srm(decision: Decision) -> str:
+    srm = decision.srm
+    total = sum(srm.units.values())
+    chart = bar_svg("Units per variant", list(srm.units.items()), y_label="units",
+                    expected=[total * srm.weights[v] for v in srm.units])
+    verdict = "passed" if srm.passed else "FAILED: sample ratio mismatch"
+    return chart + _paragraph(f"Pearson chi-squared against the configured weights: "
+                              f"p = {srm.p_value:.3g} ({verdict}; alarm below {SRM_ALPHA}).")
