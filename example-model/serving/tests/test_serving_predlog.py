@@ -92,18 +92,24 @@ def test_stdout_sink(make_served, row, capfd) -> None:
 
 
 class SlowSink:
-    """Takes one second per line, like a congested log pipe, until released."""
+    """Takes one second per write, like a congested log pipe, until released."""
 
     def __init__(self) -> None:
         self.release = threading.Event()
-        self.lines: list[str] = []
+        self.entered = threading.Event()  # a write has started
+        self.writes: list[str] = []
 
     def write(self, text: str) -> None:
+        self.entered.set()
         self.release.wait(1.0)
-        self.lines.append(text)
+        self.writes.append(text)
 
     def flush(self) -> None:
         pass
+
+    @property
+    def lines(self) -> list[str]:
+        return "".join(self.writes).splitlines()
 
 
 def test_a_slow_sink_never_slows_a_request(make_served, row) -> None:
@@ -162,12 +168,14 @@ def test_logger_drops_whole_batches_when_full_and_counts_them() -> None:
 
 
 class FailingSink:
+    """The first write fails (disk full), later ones succeed."""
+
     def __init__(self) -> None:
-        self.calls = 0
+        self.writes: list[str] = []
 
     def write(self, text: str) -> None:
-        self.calls += 1
-        if self.calls == 2:
+        self.writes.append(text)
+        if len(self.writes) == 1:
             raise OSError("disk full")
 
     def flush(self) -> None:
@@ -177,15 +185,82 @@ class FailingSink:
 def test_a_failing_sink_is_counted_and_the_writer_keeps_going() -> None:
     failed: list[float] = []
     written: list[float] = []
-    logger = PredictionLogger(FailingSink(), capacity=100, on_error=failed.append,
+    sink = FailingSink()
+    logger = PredictionLogger(sink, capacity=100, on_error=failed.append,
                               on_written=written.append)
     logger.start()
     logger.submit(_batch(3))
+    assert logger.wait_idle(5)
     logger.submit(_batch(2))
     assert logger.wait_idle(5)
     logger.close()
-    assert failed == [2]  # lines 2 and 3 of the first batch
-    assert sum(written) == 3  # line 1, then the whole second batch
+    assert failed == [3]  # the write that failed held the first batch's 3 lines
+    assert written == [2]  # the writer went on with the next batch
+    assert sink.writes[1].count("\n") == 2
+
+
+def test_a_batch_that_is_not_json_is_counted_and_the_rest_is_written() -> None:
+    failed: list[float] = []
+    lines: list[str] = []
+
+    class ListSink:
+        def write(self, text: str) -> None:
+            lines.extend(text.splitlines())
+
+        def flush(self) -> None:
+            pass
+
+    logger = PredictionLogger(ListSink(), capacity=100, on_error=failed.append)
+    bad = PredictionBatch(timestamp="t", request_id="r", model="m", version="1",
+                          rows=[{"x": 1.0}, {"x": 2.0}], predictions=[0.5, float("nan")])
+    logger.submit(bad)
+    logger.submit(_batch(3))
+    logger.start()
+    logger.close(timeout=5)
+    assert failed == [2]
+    assert len(lines) == 3
+
+
+def test_buffered_batches_go_out_in_one_write() -> None:
+    """Many requests, one system call: the writer takes everything buffered at once."""
+    sink = SlowSink()
+    logger = PredictionLogger(sink, capacity=1000)
+    logger.start()
+    try:
+        logger.submit(_batch(1))
+        assert sink.entered.wait(5)  # the writer took it and is stuck in write()
+        for _ in range(50):
+            assert logger.submit(_batch(2))
+    finally:
+        sink.release.set()
+    assert logger.wait_idle(5)
+    logger.close()
+    assert len(sink.lines) == 101
+    assert len(sink.writes) == 2  # the first batch, then the 50 buffered behind it
+
+
+@pytest.mark.parametrize("context", [
+    {},
+    {"user_id": "u-ünï\u2028\"q\"", "experiment": "e", "variant": "v"},
+    {"variant": "control"},
+    {"user_id": "u", "shadow_of": "prod-req-1"},
+])
+def test_lines_are_exactly_what_json_dumps_writes(context) -> None:
+    rows = [{"position": 1, "price": 19.9, "name": "ä\\"}, {"position": 2, "price": 1e-300,
+                                                           "name": ""}]
+    batch = PredictionBatch(timestamp="2026-01-01T00:00:00.000001+00:00", request_id="r-1",
+                            model="ctr-ranker", version="7", rows=rows,
+                            predictions=[0.0734123456789012, 1 / 3], **context)
+    expected = ""
+    for index, (features, prediction) in enumerate(zip(rows, batch.predictions, strict=True)):
+        shadow = ({"shadow": True, "shadow_of": context["shadow_of"]}
+                  if "shadow_of" in context else {})
+        plain = {key: value for key, value in context.items() if key != "shadow_of"}
+        record = {"timestamp": batch.timestamp, "request_id": "r-1", "row": index, **plain,
+                  **shadow, "model": "ctr-ranker", "version": "7", "prediction": prediction,
+                  "features": features}
+        expected += json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+    assert batch.text() == expected
 
 
 def test_close_writes_what_is_buffered() -> None:
@@ -193,7 +268,7 @@ def test_close_writes_what_is_buffered() -> None:
 
     class ListSink:
         def write(self, text: str) -> None:
-            lines.append(text)
+            lines.extend(text.splitlines())
 
         def flush(self) -> None:
             pass
