@@ -44,6 +44,19 @@ def wait_ready(client: httpx2.Client, seconds: float) -> bool:
         time.sleep(0.1)
 
 
+def parse_shift(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, float]:
+    shift = {}
+    for item in items:
+        name, sep, factor = item.partition("=")
+        try:
+            shift[name] = float(factor) if sep and name else float("nan")
+        except ValueError:
+            shift[name] = float("nan")
+        if not shift[name] > 0:
+            parser.error(f"--shift: expected FEATURE=FACTOR with a positive factor, got {item!r}")
+    return shift
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m simulator", description=(__doc__ or "").splitlines()[0]
@@ -55,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--effect", type=float, default=0.05,
                         help="relative CTR lift of the treatment (0 for an A/A run)")
     parser.add_argument("--treatment", default="treatment", help="variant that gets the effect")
+    parser.add_argument("--shift", action="append", default=[], metavar="FEATURE=FACTOR",
+                        help="multiply a numeric feature (drift), e.g. price=2.5; repeatable")
     parser.add_argument("--rows", type=int, default=5, help="impressions per request")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--max-requests", type=int, default=50_000)
@@ -69,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         users=args.users, seed=args.seed, effect=args.effect, treatment=args.treatment,
         rows_per_request=args.rows, concurrency=args.concurrency,
         max_requests=args.max_requests, deadline_seconds=args.deadline,
+        shift=parse_shift(parser, args.shift),
     )
     with httpx2.Client(base_url=args.router, timeout=args.timeout, trust_env=False) as client:
         if args.wait_ready > 0 and not wait_ready(client, args.wait_ready):

@@ -8,6 +8,7 @@ the order in which concurrent requests happen to complete.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,13 @@ def user_id(index: int) -> str:
     return f"user-{index:06d}"
 
 
-def plan_sessions(seed: int, n_users: int, rows_per_request: int = 5) -> list[Session]:
-    """Every session of every user, in a fixed order (user, then session)."""
+def plan_sessions(seed: int, n_users: int, rows_per_request: int = 5,
+                  shift: Mapping[str, float] | None = None) -> list[Session]:
+    """Every session of every user, in a fixed order (user, then session).
+
+    ``shift`` multiplies numeric features (``{"price": 2.0}``) after they are drawn: the
+    population drifted away from the training data (what ``modelrail monitor`` detects);
+    the true click probabilities follow the shifted rows."""
     if n_users < 1 or rows_per_request < 1:
         raise ValueError("users and rows per request must be positive")
     rng = np.random.default_rng(seed)
@@ -60,6 +66,10 @@ def plan_sessions(seed: int, n_users: int, rows_per_request: int = 5) -> list[Se
         frame[column] = items[column].to_numpy()[shown]
     frame["position"] = np.tile(np.arange(1, rows_per_request + 1), n_sessions)
     frame["hour_of_day"] = np.repeat(rng.integers(0, 24, size=n_sessions), rows_per_request)
+    for column, factor in (shift or {}).items():
+        if column not in ("price", "popularity"):
+            raise ValueError(f"shift: {column!r} is not a numeric feature (price, popularity)")
+        frame[column] = frame[column] * factor
     ctr = true_probability(frame)
     draws = rng.random(n_rows)
     delays = rng.uniform(*CLICK_DELAY_SECONDS, size=n_rows)

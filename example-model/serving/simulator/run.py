@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +46,7 @@ class SimulationConfig:
     concurrency: int = 4
     max_requests: int = 50_000
     deadline_seconds: float = 600.0
+    shift: Mapping[str, float] = field(default_factory=dict)  # feature -> factor (drift)
 
     def __post_init__(self) -> None:
         if self.effect <= -1.0:
@@ -107,7 +108,7 @@ class _Answer:
 
 def simulate(config: SimulationConfig, client: Poster) -> SimulationResult:
     """Play every planned session through ``client`` (base URL: the router)."""
-    sessions = plan_sessions(config.seed, config.users, config.rows_per_request)
+    sessions = plan_sessions(config.seed, config.users, config.rows_per_request, config.shift)
     if len(sessions) > config.max_requests:
         raise ValueError(
             f"{len(sessions)} requests planned, more than max_requests={config.max_requests}"
