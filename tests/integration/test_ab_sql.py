@@ -27,6 +27,7 @@ from modelrail.errors import UsageError
 from psycopg import sql
 
 from tests.support.postgres import postgres_bin, postgres_server
+from tests.support.services import free_port
 from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
 from tests.unit.ab.logs import LOGS_POLICY as POLICY
 from tests.unit.ab.logs import write_logs
@@ -185,3 +186,84 @@ def test_postgres_names_a_missing_column_and_an_empty_table(postgres: str) -> No
         connection.execute("INSERT INTO predictions VALUES (now(), 'r', 'u', 'control', NULL)")
     with pytest.raises(UsageError, match="table empty_events: is empty"):
         run_on_postgres(postgres, "predictions", "empty_events", VARIANTS)
+
+
+@pytest.fixture
+def cli_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
+    return tmp_path
+
+
+PUSH_DOWN = ["ab", "analyze", "--postgres-dsn-env", "AB_WAREHOUSE_DSN"]
+
+
+def test_the_cli_pushes_the_analysis_down_without_showing_the_dsn(
+        cli_workdir: Path, postgres: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    predictions, events = simulate(cli_workdir, (0.10, 0.105), seed=4)
+    create_tables(postgres)
+    load_postgres(postgres, predictions, events)
+    monkeypatch.setenv("AB_WAREHOUSE_DSN", postgres)
+
+    pushed = main([*PUSH_DOWN, "--predictions-table", "predictions", "--events-table",
+                   "events", "--json", "pushed.json", "--report", "report.html"])
+    embedded = main(["ab", "analyze", "--predictions", str(predictions), "--events",
+                     str(events), "--json", "embedded.json"])
+
+    assert pushed == embedded
+    on_postgres, in_duckdb = (json.loads((cli_workdir / name).read_text(encoding="utf-8"))
+                              for name in ("pushed.json", "embedded.json"))
+    assert on_postgres["decision"] == in_duckdb["decision"]
+    assert on_postgres["srm"] == in_duckdb["srm"]
+    assert on_postgres["metrics"]["ctr"]["lift"] == pytest.approx(
+        in_duckdb["metrics"]["ctr"]["lift"], rel=1e-9)
+    assert on_postgres["data"]["predictions"] == "predictions"
+    html = (cli_workdir / "report.html").read_text(encoding="utf-8")
+    assert "ctr: cumulative lift (%)" in html  # the checkpoints ran on PostgreSQL too
+    output = capsys.readouterr()
+    assert postgres not in output.out + output.err
+
+
+@pytest.mark.parametrize(("tables", "message"), [
+    (["--predictions-table", "nowhere"], "table nowhere: does not exist"),
+    (["--events-table", "bare"], "table bare: has no 'type' column"),
+])
+def test_the_cli_names_a_missing_table_or_column(
+        cli_workdir: Path, postgres: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], tables: list[str], message: str) -> None:
+    predictions, events = write_logs(cli_workdir, PREDICTIONS, EVENTS)
+    create_tables(postgres)
+    load_postgres(postgres, predictions, events)
+    with psycopg.connect(postgres) as connection:
+        connection.execute("DROP TABLE IF EXISTS bare")
+        connection.execute("CREATE TABLE bare (ts timestamptz, user_id text, value float)")
+        connection.execute("INSERT INTO bare VALUES (now(), 'u1', 1)")
+    monkeypatch.setenv("AB_WAREHOUSE_DSN", postgres)
+
+    assert main([*PUSH_DOWN, *tables]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unreachable_server_exits_3_after_bounded_retries(
+        cli_workdir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    dsn = f"host=127.0.0.1 port={free_port()} user=postgres password=s3cret dbname=x"
+    monkeypatch.setenv("AB_WAREHOUSE_DSN", dsn)
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0")
+
+    assert main(PUSH_DOWN) == 3
+    err = capsys.readouterr().err
+    assert "PostgreSQL kept failing after 2 attempts (connecting)" in err
+    assert "s3cret" not in err
+
+
+def test_an_unset_dsn_variable_exits_2(cli_workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AB_WAREHOUSE_DSN", raising=False)
+    assert main(PUSH_DOWN) == 2
+    assert "--postgres-dsn-env: the environment variable AB_WAREHOUSE_DSN is not set" \
+        in capsys.readouterr().err
