@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from modelrail.cli import main
 
-from tests.support.canary_lab import CanaryLab, Side, canary_lab
+from tests.support.canary_lab import CanaryLab, Side, canary_lab, lab_policy
 from tests.support.prometheus import prometheus_available
 from tests.support.rollouts_standin import RolloutsStandIn
 from tests.support.runner_files import parse_file_command
@@ -26,47 +26,6 @@ STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
 GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
 FAULTY = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
 WEIGHTS = (10, 50, 100)
-# Counts over one 15 s step: at 10 % of 20 req/s the canary serves ~30 requests.
-POLICY = """\
-model: ctr-ranker
-rollout: {name: ctr-ranker, namespace: default, container: server, steps: [10, 50, 100],
-          step_seconds: 15}
-analysis:
-  false_rollback_rate: 0.01
-  metrics:
-    error_rate:
-      kind: compare
-      data: counter
-      query: 'sum(increase(modelrail_requests_total{version="{{version}}",
-        code=~"5.."}[{{window}}]))'
-      total: 'sum(increase(modelrail_requests_total{version="{{version}}"}[{{window}}]))'
-      direction: increase
-      critical: true
-      min_samples: 15
-    latency_p99:
-      kind: compare
-      data: histogram
-      query: 'sum by (le) (increase(
-        modelrail_request_duration_seconds_bucket{version="{{version}}"}[{{window}}]))'
-      quantile: 0.99
-      direction: increase
-      allowed_ratio: 3
-      min_samples: 15
-    prediction_p90:
-      kind: compare
-      data: histogram
-      query: 'sum by (le) (increase(
-        modelrail_prediction_score_bucket{version="{{version}}"}[{{window}}]))'
-      quantile: 0.9
-      direction: either
-      allowed_ratio: 1.5
-      min_samples: 15
-    error_rate_slo:
-      kind: threshold
-      query: 'sum(rate(modelrail_requests_total{version="{{version}}",
-        code=~"5.."}[{{window}}])) or vector(0)'
-      max: 0.05
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +51,7 @@ def standin() -> Iterator[RolloutsStandIn]:
 
 
 def _run(lab: CanaryLab, standin: RolloutsStandIn, canary: Side, tmp_path: Path) -> int:
-    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
+    (tmp_path / "modelrail.yaml").write_text(lab_policy(steps=WEIGHTS), encoding="utf-8")
     return main(["canary", "run", "--config", str(tmp_path / "modelrail.yaml"),
                  "--image", canary.image, "--version", canary.version,
                  "--kubeconfig", str(standin.write_kubeconfig(tmp_path / "kubeconfig")),

@@ -1,17 +1,19 @@
 """A live canary lab: two real model servers, a real Prometheus scraping them every second,
 and live traffic split by the Argo Rollouts stand-in's current weight.
 
-    from tests.support.canary_lab import Side, canary_lab
+    from tests.support.canary_lab import Side, canary_lab, lab_policy
     from tests.support.rollouts_standin import RolloutsStandIn
 
     with RolloutsStandIn() as standin, canary_lab(
             tmp_path, standin, rollout="ctr-ranker",
-            stable=Side("ghcr.io/acme/ctr-ranker:1", version="1"),
-            canary=Side("ghcr.io/acme/ctr-ranker:2", version="2", faulty=True),
+            stable=Side("ghcr.io/acme/ctr-ranker:v1", version="1"),
+            canary=Side("ghcr.io/acme/ctr-ranker:v2", version="2", faulty=True),
             rate=20) as lab:
         lab.prometheus_url      # http://127.0.0.1:PORT, both servers already scraped
         ...                     # drive the rollout (`modelrail canary run`, the act e2e)
         lab.counts()            # {(version, HTTP status): requests} answered so far
+
+    Path("modelrail.yaml").write_text(lab_policy(steps=(10, 50, 100), step_seconds=15))
 
 What runs (all on 127.0.0.1, free ports, everything stopped on exit, logs under `root`):
 
@@ -32,6 +34,8 @@ What runs (all on 127.0.0.1, free ports, everything stopped on exit, logs under 
 The rollout is added to the stand-in with the stable image and `weights` unless it
 exists already. A side is selected by its image: set the Rollout's image to
 `canary.image` (e.g. `modelrail canary run --image <canary.image>`) to start the canary.
+With `v<N>` image tags, as `modelrail image-meta` tags builds, `canary run` reads the
+baseline version off the stable image.
 
 Why a faulty canary is bad - for real, with no test switch in the serving app: both sides
 serve a `scorer.json` made the way the image makes it: the example model's own training
@@ -43,14 +47,11 @@ predicting a mean CTR of ~0.43 instead of ~0.08 (median score 0.43 vs 0.06, meas
 the lab's rows). The serving app answers 200 with wrong probabilities; the judge sees it
 in `modelrail_prediction_score_bucket` (the score histogram every server exports). To
 catch it within a short step, compare that histogram at an upper quantile (the judge
-counts requests beyond the baseline's quantile, a test that is strongest in the tail), e.g.
-
-    prediction_p90: {kind: compare, data: histogram, quantile: 0.9, direction: either,
-                     allowed_ratio: 1.5, min_samples: 15, query: 'sum by (le) (increase(
-                     modelrail_prediction_score_bucket{version="{{version}}"}[{{window}}]))'}
-
-(a gauge compare at `step: 30s` needs minutes of samples). Error counts and latency are the
-same on both sides (the scorer does the same work), so those metrics pass.
+counts requests beyond the baseline's quantile, a test that is strongest in the tail):
+`lab_policy(steps=..., step_seconds=...)` returns a modelrail.yaml that does, with an
+error-rate counter, a p99 latency histogram and an error-rate SLO beside it (a gauge
+compare at `step: 30s` needs minutes of samples). Error counts and latency are the same on
+both sides (the scorer does the same work), so those metrics pass.
 """
 
 import contextlib
@@ -104,6 +105,56 @@ for name, class_weight in (("good", None), ("faulty", "balanced")):
     joblib.dump(model, out / name / "model.pkl")
 (out / "rows.json").write_text(test[features].head(500).to_json(orient="records"))
 """
+
+
+# Counts over one 15 s step: at 10 % of 20 req/s the canary serves ~30 requests, so
+# min_samples is low; the score histogram is compared at p90, where the test has power.
+_ANALYSIS = """\
+analysis:
+  false_rollback_rate: 0.01
+  metrics:
+    error_rate:
+      kind: compare
+      data: counter
+      query: 'sum(increase(modelrail_requests_total{version="{{version}}",
+        code=~"5.."}[{{window}}]))'
+      total: 'sum(increase(modelrail_requests_total{version="{{version}}"}[{{window}}]))'
+      direction: increase
+      critical: true
+      min_samples: 15
+    latency_p99:
+      kind: compare
+      data: histogram
+      query: 'sum by (le) (increase(
+        modelrail_request_duration_seconds_bucket{version="{{version}}"}[{{window}}]))'
+      quantile: 0.99
+      direction: increase
+      allowed_ratio: 3
+      min_samples: 15
+    prediction_p90:
+      kind: compare
+      data: histogram
+      query: 'sum by (le) (increase(
+        modelrail_prediction_score_bucket{version="{{version}}"}[{{window}}]))'
+      quantile: 0.9
+      direction: either
+      allowed_ratio: 1.5
+      min_samples: 15
+    error_rate_slo:
+      kind: threshold
+      query: 'sum(rate(modelrail_requests_total{version="{{version}}",
+        code=~"5.."}[{{window}}])) or vector(0)'
+      max: 0.05
+"""
+
+
+def lab_policy(*, steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float = 15.0,
+               rollout: str = MODEL_NAME, namespace: str = "default") -> str:
+    """A modelrail.yaml (rollout + analysis) that judges the lab's canary within short
+    steps: error rate (counter), p99 latency and p90 score (histograms), an error SLO."""
+    return (f"model: {MODEL_NAME}\nrollout: {{name: {rollout}, namespace: {namespace}, "
+            f"container: server, steps: {list(steps)}, step_seconds: {step_seconds:g}}}\n"
+            + _ANALYSIS)
 
 
 @dataclass(frozen=True)
