@@ -11,6 +11,7 @@ of minutes (and sample minimums to match).
 import base64
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import time
@@ -69,15 +70,15 @@ class Scene:
 
 
 def short_steps(policy: dict[str, Any], model: str) -> dict[str, Any]:
-    """example-model's policy with seconds-long steps: same metrics, same queries."""
+    """example-model's policy with seconds-long steps: same metrics, same queries, sample
+    minimums for ~30 canary requests at 10 %, and latency judged with room for a machine
+    whose cores the other tests share (both sides are the same code)."""
     policy["model"] = model
     policy["rollout"]["step_seconds"] = STEP_SECONDS
     metrics = policy["analysis"]["metrics"]
-    for name in ("error_rate", "latency_p99"):
-        metrics[name]["min_samples"] = 20
-    score = metrics["prediction_score"]
-    score["query"] = score["query"].replace("[1m]", "[3s]")
-    score.update(step="2s", min_samples=4)
+    for name in ("error_rate", "latency_p99", "prediction_score"):
+        metrics[name]["min_samples"] = 15
+    metrics["latency_p99"]["allowed_ratio"] = 3
     return policy
 
 
@@ -133,7 +134,7 @@ def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
     run = scene.promote_to_canary()
 
     assert run.returncode == 0, run.log[-6000:]
-    assert run.outputs(CANARY_JOB)["result"] == "promoted"
+    assert canary_outputs(run)["result"] == "promoted"
     assert scene.standin.weight(ROLLOUT, NAMESPACE) == 100
     assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == NEW_IMAGE
     assert scene.rollout_status()["phase"] == "Healthy"
@@ -158,7 +159,7 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
     run = scene.promote_to_canary()
 
     assert run.returncode != 0
-    outputs = run.outputs(CANARY_JOB)
+    outputs = canary_outputs(run)
     assert outputs["result"] == "aborted", run.log[-6000:]
     steps = scene.report()["steps"]
     # Aborted at the first step whose analysis failed: every step before it passed.
@@ -172,7 +173,7 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
     assert scene.alias("champion") == "1"
     rolled_back = scene.client.get_model_version(scene.model, "2").tags
     assert rolled_back["rolled_back_env"] == "canary"
-    assert "Job succeeded" not in run.log.split("Promote to prod after the canary")[-1]
+    assert run.job_result("Promote to prod after the canary") is None  # skipped
     assert "error_rate" in run.summary(CANARY_JOB)
 
 
@@ -213,3 +214,14 @@ def wait_for_weight(scene: Scene, weight: int, act: "subprocess.Popen[bytes]",
         time.sleep(0.2)
         current = scene.standin.weight(ROLLOUT, NAMESPACE)
     return current
+
+
+def canary_outputs(run: ActRun) -> dict[str, str]:
+    """The outputs of the canary step (the clean-up step's come later and would win)."""
+    found: dict[str, str] = {}
+    for line in run.log.splitlines():
+        match = re.match(rf"\[[^\]]*{CANARY_JOB}\]\s+⚙\s+::set-output:: "
+                         r"(result|failed-step|weight)=(.*)$", line)
+        if match:
+            found.setdefault(match.group(1), match.group(2))
+    return found
