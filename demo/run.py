@@ -4,7 +4,9 @@ Embedded defaults only: a local MLflow server on SQLite, a local DVC remote, the
 workflows run by act, and a stand-in for GitHub's REST API that prints the PR comment.
 Stages: a good PR passes the check, a degraded one is stopped by the gate; the merge
 registers a version with its lineage and puts it in dev; dispatches promote it through
-staging and canary to prod; prod is rolled back. Everything lives under .demo/.
+staging and canary to prod; prod is rolled back; on live traffic (demo/canary.py) a good
+canary is rolled out to 100 % and a miscalibrated one is aborted at its first step.
+Everything lives under .demo/.
 """
 
 import shutil
@@ -83,9 +85,13 @@ def main() -> int:
                           server.url, github.url)
         checks = pull_requests(bench, repo, base, github)
         releases = release_and_promote(bench, repo, champion)
-    ok = checks and releases
+    from demo.canary import canary_stage  # noqa: PLC0415 - demo.canary imports this module
+
+    canaries = canary_stage(WORK / "canary")
+    ok = checks and releases and canaries
     say("demo complete: the gate stopped the bad PR; the merge was registered, promoted to "
-        "prod and rolled back" if ok else "demo did not behave as expected; see .demo/*.log")
+        "prod and rolled back; on live traffic a good canary was promoted and a bad one "
+        "aborted" if ok else "demo did not behave as expected; see .demo/*.log")
     return 0 if ok else 1
 
 

@@ -4,7 +4,8 @@ resolved queries in `queries.json`), drawn with modelrail.charts.
 
 Each metric is shown by its headline value - the rate for counters, the quantile for
 histograms, the mean for gauges, the worst value for thresholds - for the canary and the
-baseline at every step that was analysed.
+baseline at every step that was analysed, as the judge saw them at that look (pooled over
+the steps so far).
 """
 
 import json
