@@ -1,6 +1,7 @@
 """The canary step loop (modelrail.canary) against the Rollouts stand-in, with a scripted
 judge and a fake clock: what it patches, when it looks, and what it decides."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +11,14 @@ from modelrail.analysis.config import AnalysisConfig, CounterMetric, ThresholdMe
 from modelrail.analysis.judge import Decision, Outcome, Verdict
 from modelrail.canary import CanaryPlan, CanaryResult, CanaryRun
 from modelrail.canary_report import canary_markdown, write_report
+from modelrail.cli import main
 from modelrail.errors import ServiceError
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 
 from tests.support.rollouts_standin import RolloutsStandIn
+from tests.support.runner_files import parse_file_command
+from tests.support.services import free_port
 
 WEIGHTS = (10, 25, 50)
 STEP_SECONDS = 10.0
@@ -71,10 +75,17 @@ class ScriptedJudge:
             verdicts=verdicts, alpha=0.005, false_rollback_rate=0.01, prometheus="fake")
 
 
-@pytest.fixture
-def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[RolloutsStandIn]:
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "KUBECONFIG",
+                 "KUBECONFIG_DATA", "PROMETHEUS_URL", "PROMETHEUS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
     monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")
+
+
+@pytest.fixture
+def standin() -> Iterator[RolloutsStandIn]:
     with RolloutsStandIn() as server:
         server.add_rollout("ranker", "ml", image="ranker:v1", weights=WEIGHTS)
         yield server
@@ -211,3 +222,45 @@ def test_an_interrupt_aborts_the_rollout_then_goes_on(standin: RolloutsStandIn,
         _run(standin, tmp_path, ScriptedJudge("pass", KeyboardInterrupt()))
     assert _status_patches(standin)[-1] == ABORT
     assert standin.weight("ranker", "ml") == 0
+
+
+# -- the CLI -----------------------------------------------------------------------------
+
+POLICY = """\
+model: ranker
+rollout: {name: ranker, namespace: ml, steps: [10, 25, 50], step_seconds: 10}
+analysis:
+  metrics:
+    error_slo: {kind: threshold, query: 'rate{version="{{version}}"}', max: 0.05}
+"""
+
+
+def _cli(tmp_path: Path, policy: str, *extra: str) -> int:
+    (tmp_path / "modelrail.yaml").write_text(policy, encoding="utf-8")
+    return main(["canary", "run", "--config", str(tmp_path / "modelrail.yaml"),
+                 "--image", "ranker:v2", "--version", "2", "--json",
+                 str(tmp_path / "out.json"), *extra])
+
+
+def test_the_cli_needs_a_rollout_section(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    policy = POLICY.replace("rollout: {name: ranker, namespace: ml, steps: [10, 25, 50], "
+                            "step_seconds: 10}\n", "")
+    assert _cli(tmp_path, policy, "--prometheus-url", "http://127.0.0.1:9") == 2
+    assert "needs a rollout: section" in capsys.readouterr().err
+
+
+def test_the_cli_reads_the_baseline_off_the_stable_image_and_fails_closed(
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
+    kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
+    code = _cli(tmp_path, POLICY, "--kubeconfig", kubeconfig,
+                "--prometheus-url", f"http://127.0.0.1:{free_port()}")  # nobody listens
+    assert code == 3
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert (result["result"], result["baseline"]) == ("aborted", "1")
+    assert result["baseline_source"] == "the stable image ranker:v1"
+    assert standin.writes() == []  # Prometheus down before the start: nothing changed
+    outputs = parse_file_command((tmp_path / "outputs").read_text())
+    assert outputs == {"result": "aborted", "failed-step": "", "weight": "",
+                       "baseline": "1"}
