@@ -31,6 +31,7 @@ STANDIN_PINS = {
         "attest-build-provenance",
     # act's artifact server rejects upload-artifact v7 (nektos/act#6114): copy to a folder.
     "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "upload-artifact",
+    "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "download-artifact",
     "docker/setup-qemu-action@96fe6ef7f33517b61c61be40b68a1882f3264fb8": "setup-qemu",
     # Sigstore is unreachable: a `cosign` shim that records what it was asked to sign.
     "sigstore/cosign-installer@6f9f17788090df1f26f669e9d70d6ae9567deba6": "cosign-installer",

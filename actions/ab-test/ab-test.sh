@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Run `modelrail ab analyze` from the action's inputs (passed as environment variables).
+# The decision is an output; only a broken input (2), an unreachable PostgreSQL (3) or,
+# with fail-on-no-ship, a no-ship or invalid decision (1) fails the step. Keep running (4)
+# is a normal state of a scheduled analysis.
+set -euo pipefail
+
+fail() {
+  echo "::error title=ab-test::$1"
+  exit 2
+}
+
+report_dir="${REPORT_DIR:-${RUNNER_TEMP:-/tmp}/modelrail-ab-test}"
+mkdir -p "$report_dir"
+args=(ab analyze --config "$CONFIG" --attribution-window "$ATTRIBUTION_WINDOW"
+      --json "$report_dir/ab-test.json" --report "$report_dir/ab-test.html")
+sources=0
+if [ -n "$STATS" ]; then
+  args+=(--stats "$STATS"); sources=$((sources + 1))
+fi
+if [ -n "$PREDICTIONS" ] || [ -n "$EVENTS" ]; then
+  if [ -z "$PREDICTIONS" ] || [ -z "$EVENTS" ]; then
+    fail "inputs predictions and events go together"
+  fi
+  args+=(--predictions "$PREDICTIONS" --events "$EVENTS"); sources=$((sources + 1))
+fi
+if [ -n "$POSTGRES_DSN" ]; then
+  export MODELRAIL_AB_DSN="$POSTGRES_DSN"  # read by modelrail from the environment
+  args+=(--postgres-dsn-env MODELRAIL_AB_DSN --predictions-table "$PREDICTIONS_TABLE"
+         --events-table "$EVENTS_TABLE")
+  sources=$((sources + 1))
+fi
+[ "$sources" -eq 1 ] || fail "give exactly one of: predictions + events, stats, postgres-dsn"
+case "$FAIL_ON_NO_SHIP" in
+  true|false) ;;
+  *) fail "input fail-on-no-ship must be true or false" ;;
+esac
+echo "report-dir=$report_dir" >> "$GITHUB_OUTPUT"
+
+rc=0
+modelrail "${args[@]}" || rc=$?
+echo "exit-code=$rc" >> "$GITHUB_OUTPUT"
+case "$rc" in
+  0|4) exit 0 ;;
+  1) if [ "$FAIL_ON_NO_SHIP" = "true" ]; then exit 1; fi; exit 0 ;;
+  *) exit "$rc" ;;
+esac
