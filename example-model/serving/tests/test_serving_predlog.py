@@ -280,3 +280,23 @@ def test_close_writes_what_is_buffered() -> None:
     logger.close(timeout=5)
     assert len(lines) == 30
     assert not logger.submit(_batch(1))  # closed: refused (and counted), never blocks
+
+
+def test_a_burst_lingers_into_one_write() -> None:
+    writes: list[str] = []
+
+    class ListSink:
+        def write(self, text: str) -> None:
+            writes.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    logger = PredictionLogger(ListSink(), capacity=1000, linger=0.3)
+    logger.start()
+    for _ in range(20):
+        logger.submit(_batch(2))
+    assert logger.wait_idle(5)
+    logger.close()
+    assert len(writes) == 1  # one wake-up and one write for the whole burst
+    assert writes[0].count("\n") == 40
