@@ -91,17 +91,13 @@ def test_stdout_sink(make_served, row, capfd) -> None:
     assert any(json.loads(line).get("row") == 0 for line in out if line.startswith("{"))
 
 
-class SlowSink:
-    """Takes one second per write, like a congested log pipe, until released."""
+class ListSink:
+    """Keeps every write; ``lines`` splits them into log lines."""
 
     def __init__(self) -> None:
-        self.release = threading.Event()
-        self.entered = threading.Event()  # a write has started
         self.writes: list[str] = []
 
     def write(self, text: str) -> None:
-        self.entered.set()
-        self.release.wait(1.0)
         self.writes.append(text)
 
     def flush(self) -> None:
@@ -110,6 +106,20 @@ class SlowSink:
     @property
     def lines(self) -> list[str]:
         return "".join(self.writes).splitlines()
+
+
+class SlowSink(ListSink):
+    """Takes one second per write, like a congested log pipe, until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.entered = threading.Event()  # a write has started
+
+    def write(self, text: str) -> None:
+        self.entered.set()
+        self.release.wait(1.0)
+        super().write(text)
 
 
 def test_a_slow_sink_never_slows_a_request(make_served, row) -> None:
@@ -201,16 +211,8 @@ def test_a_failing_sink_is_counted_and_the_writer_keeps_going() -> None:
 
 def test_a_batch_that_is_not_json_is_counted_and_the_rest_is_written() -> None:
     failed: list[float] = []
-    lines: list[str] = []
-
-    class ListSink:
-        def write(self, text: str) -> None:
-            lines.extend(text.splitlines())
-
-        def flush(self) -> None:
-            pass
-
-    logger = PredictionLogger(ListSink(), capacity=100, on_error=failed.append)
+    sink = ListSink()
+    logger = PredictionLogger(sink, capacity=100, on_error=failed.append)
     bad = PredictionBatch(timestamp="t", request_id="r", model="m", version="1",
                           rows=[{"x": 1.0}, {"x": 2.0}], predictions=[0.5, float("nan")])
     logger.submit(bad)
@@ -218,7 +220,7 @@ def test_a_batch_that_is_not_json_is_counted_and_the_rest_is_written() -> None:
     logger.start()
     logger.close(timeout=5)
     assert failed == [2]
-    assert len(lines) == 3
+    assert len(sink.lines) == 3
 
 
 def test_buffered_batches_go_out_in_one_write() -> None:
@@ -264,39 +266,23 @@ def test_lines_are_exactly_what_json_dumps_writes(context) -> None:
 
 
 def test_close_writes_what_is_buffered() -> None:
-    lines: list[str] = []
-
-    class ListSink:
-        def write(self, text: str) -> None:
-            lines.extend(text.splitlines())
-
-        def flush(self) -> None:
-            pass
-
-    logger = PredictionLogger(ListSink(), capacity=100)
+    sink = ListSink()
+    logger = PredictionLogger(sink, capacity=100)
     logger.start()
     for _ in range(10):
         logger.submit(_batch(3))
     logger.close(timeout=5)
-    assert len(lines) == 30
+    assert len(sink.lines) == 30
     assert not logger.submit(_batch(1))  # closed: refused (and counted), never blocks
 
 
 def test_a_burst_lingers_into_one_write() -> None:
-    writes: list[str] = []
-
-    class ListSink:
-        def write(self, text: str) -> None:
-            writes.append(text)
-
-        def flush(self) -> None:
-            pass
-
-    logger = PredictionLogger(ListSink(), capacity=1000, linger=0.3)
+    sink = ListSink()
+    logger = PredictionLogger(sink, capacity=1000, linger=0.3)
     logger.start()
     for _ in range(20):
         logger.submit(_batch(2))
     assert logger.wait_idle(5)
     logger.close()
-    assert len(writes) == 1  # one wake-up and one write for the whole burst
-    assert writes[0].count("\n") == 40
+    assert len(sink.writes) == 1  # one wake-up and one write for the whole burst
+    assert len(sink.lines) == 40
