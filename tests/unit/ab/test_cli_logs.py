@@ -8,7 +8,7 @@ from modelrail.cli import main
 
 from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
 from tests.unit.ab.logs import LOGS_POLICY as POLICY
-from tests.unit.ab.logs import write_logs
+from tests.unit.ab.logs import write_jsonl, write_logs
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +59,46 @@ def test_stats_and_predictions_are_exclusive(capsys: pytest.CaptureFixture[str])
 
     assert exit_info.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def without(rows: list[dict[str, object]], column: str) -> list[dict[str, object]]:
+    return [{key: value for key, value in row.items() if key != column} for row in rows]
+
+
+ZERO_VARIANCE_STATS = {
+    "variants": ["control", "treatment"], "units": {"control": 100, "treatment": 100},
+    "metrics": {"session_duration": {
+        "type": "mean", "control": {"n": 100, "sum": 300.0, "sum_squares": 900.0},
+        "treatment": {"n": 100, "sum": 300.0, "sum_squares": 900.0}}}}
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("missing column", "bad.jsonl: the predictions log has no 'user_id' column"),
+    ("empty log", "bad.jsonl: the events log is empty"),
+    ("variant without users", "bad.jsonl: variant 'treatment' has no users"),
+    ("zero variance", "stats.json: metrics.session_duration: "),
+    ("malformed stats", "stats.json: statistics file is not readable JSON"),
+])
+def test_bad_inputs_exit_2_naming_the_problem(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                              case: str, message: str) -> None:
+    """The issue's list of bad inputs, through the command a user runs."""
+    bad, stats = workdir / "bad.jsonl", workdir / "stats.json"
+    args = ["--predictions", str(bad), "--events", "events.jsonl"]
+    if case == "missing column":
+        write_jsonl(bad, without(PREDICTIONS, "user_id"))
+    elif case == "empty log":
+        bad.write_text("", encoding="utf-8")
+        args = ["--predictions", "predictions.jsonl", "--events", str(bad)]
+    elif case == "variant without users":
+        write_jsonl(bad, [row for row in PREDICTIONS if row["variant"] == "control"])
+    else:
+        stats.write_text("{not json" if case == "malformed stats"
+                         else json.dumps(ZERO_VARIANCE_STATS), encoding="utf-8")
+        args = ["--stats", str(stats)]
+
+    assert main(["ab", "analyze", *args, "--no-summary"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    if case == "zero variance":
+        assert "zero variance" in err
