@@ -22,6 +22,7 @@ interrupt (a cancelled job; the interrupt goes on after the abort) - aborts the 
 line per wait tick and one per verdict.
 """
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult, analyze
-from modelrail.analysis.config import AnalysisConfig
+from modelrail.analysis.config import AnalysisConfig, duration_seconds
 from modelrail.errors import ExitCode, ModelrailError, ServiceError
 from modelrail.prometheus import PrometheusClient
 
@@ -49,12 +50,15 @@ class Judge(Protocol):
 
     def preflight(self) -> None: ...
 
-    def look(self, look: int, looks: int) -> AnalysisResult: ...
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
+        """Look `look` of `looks`, the current step held for `held` seconds so far."""
 
 
 @dataclass(frozen=True)
 class PrometheusJudge:
-    """`modelrail analyze` for look k of n, evaluated now, over `window` per step."""
+    """`modelrail analyze` for look k of n, evaluated now. Each step's window is `window`,
+    or as long as the current step has been held when that is longer: a step held on for
+    more data then reads all of it, instead of a window that slides along."""
 
     config: AnalysisConfig
     client: PrometheusClient
@@ -68,9 +72,12 @@ class PrometheusJudge:
     def preflight(self) -> None:
         self.client.query("vector(1)", time.time())
 
-    def look(self, look: int, looks: int) -> AnalysisResult:
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
+        window = self.window
+        if held > (duration_seconds(window) or 0.0):
+            window = f"{math.ceil(held)}s"
         request = AnalysisRequest(canary=self.canary, baseline=self.baseline, time=time.time(),
-                                  window=self.window, look=look, looks=looks,
+                                  window=window, look=look, looks=looks,
                                   namespace=self.namespace, rollout=self.rollout)
         return analyze(self.config, request, self.client,
                        log=lambda line: self.log(f"  query {line}"))
@@ -225,7 +232,7 @@ class CanaryRun:
         look = min(number, self.plan.looks)
         deadline = held + self.plan.step_seconds + self.plan.extra_seconds
         while True:
-            result = self.judge.look(look, self.plan.looks)
+            result = self.judge.look(look, self.plan.looks, self._clock() - held)
             for verdict in result.verdicts:
                 self._log(f"{label} · {verdict.outcome.upper():<12} {verdict.name}: "
                           f"{verdict.reason}")

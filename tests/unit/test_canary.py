@@ -9,10 +9,11 @@ import pytest
 from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult
 from modelrail.analysis.config import AnalysisConfig, CounterMetric, ThresholdMetric
 from modelrail.analysis.judge import Decision, Outcome, Verdict
-from modelrail.canary import CanaryPlan, CanaryResult, CanaryRun
+from modelrail.canary import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge
 from modelrail.canary_report import canary_markdown, write_report
 from modelrail.cli import main
 from modelrail.errors import ServiceError
+from modelrail.prometheus import PrometheusClient, Series
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 
@@ -49,13 +50,15 @@ class ScriptedJudge:
         self.outcomes = list(outcomes)
         self.down = down
         self.looks: list[tuple[int, int]] = []
+        self.held: list[float] = []
 
     def preflight(self) -> None:
         if self.down:
             raise ServiceError("Prometheus at http://127.0.0.1:9 is unreachable")
 
-    def look(self, look: int, looks: int) -> AnalysisResult:
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
         self.looks.append((look, looks))
+        self.held.append(held)
         outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
         if isinstance(outcome, BaseException):
             raise outcome
@@ -147,6 +150,8 @@ def test_an_inconclusive_step_waits_a_bounded_time_then_aborts_without_promoting
     assert [(s.weight, s.verdict) for s in result.steps] == [(10, "inconclusive")]
     assert len(judge.looks) > 1  # it looked again while holding the step
     assert set(judge.looks) == {(1, 3)}
+    assert judge.held[0] >= STEP_SECONDS
+    assert judge.held[-1] >= 2 * STEP_SECONDS  # bounded: one more step length
     patches = _status_patches(standin)
     assert PROMOTE_FULL not in patches
     assert {"status": {"pauseConditions": None}} not in patches  # never went past 10 %
@@ -187,9 +192,9 @@ def test_the_kubernetes_api_failing_mid_rollout_is_exit_3(
     judge = ScriptedJudge("pass")
     original = judge.look
 
-    def look_then_break(look: int, looks: int) -> AnalysisResult:
+    def look_then_break(look: int, looks: int, held: float) -> AnalysisResult:
         standin.fail_next(10**6)  # the API server answers 500 from now on
-        return original(look, looks)
+        return original(look, looks, held)
 
     judge.look = look_then_break  # type: ignore[method-assign]
     result = _run(standin, tmp_path, judge)
@@ -264,3 +269,27 @@ def test_the_cli_reads_the_baseline_off_the_stable_image_and_fails_closed(
     outputs = parse_file_command((tmp_path / "outputs").read_text())
     assert outputs == {"result": "aborted", "failed-step": "", "weight": "",
                        "baseline": "1"}
+
+
+class RecordingPrometheus(PrometheusClient):
+    """Answers every query with one series at 0.01 and remembers the queries."""
+
+    def __init__(self) -> None:
+        super().__init__("http://prometheus.invalid")
+        self.sent: list[str] = []
+
+    def query(self, promql: str, at: float) -> list[Series]:
+        self.sent.append(promql)
+        return [Series(labels={}, points=((at, 0.01),))]
+
+
+@pytest.mark.parametrize(("held", "window"), [(8.0, "[10s]"), (25.3, "[26s]")])
+def test_a_step_held_longer_is_read_in_full(held: float, window: str) -> None:
+    config = AnalysisConfig(metrics=(ThresholdMetric(
+        name="error_slo", query="rate(errors{version='{{version}}'}[{{window}}])",
+        maximum=0.05),))
+    client = RecordingPrometheus()
+    judge = PrometheusJudge(config, client, canary="2", baseline="1", window="10s",
+                            log=lambda _line: None)
+    assert judge.look(1, 3, held).decision.outcome == "pass"
+    assert client.sent == [f"rate(errors{{version='2'}}{window})"]
