@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from mlflow import MlflowClient
+from modelrail.cli import main
 
 from tests.support.act import ActRun, commit_all
 from tests.support.canary_lab import CanaryLab, Side, canary_lab
@@ -203,6 +204,34 @@ def test_cancelling_the_job_mid_rollout_aborts_it_and_rolls_back(
     assert scene.alias("champion") == "1"
     assert "cancelled" in scene.client.get_model_version(scene.model, "2") \
         .tags["rolled_back_reason"]
+
+
+def test_prometheus_check_judges_a_running_canary_once(
+        scene_for: Callable[[Side], Scene], tmp_path: Path) -> None:
+    """example-model's Canary check workflow (actions/prometheus-check) on a canary that
+    the rollout holds at 10 %, started with the rollout commands."""
+    scene = scene_for(Side(NEW_IMAGE, version="2", faulty=True))
+    kubeconfig = scene.standin.write_kubeconfig(tmp_path / "kubeconfig")
+    policy = str(scene.repo / "modelrail.yaml")
+    assert main(["rollout", "set-image", "--config", policy, "--kubeconfig", str(kubeconfig),
+                 "--image", NEW_IMAGE]) == 0
+    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 10
+    deadline = time.monotonic() + 120
+    while scene.lab.counts().get(("2", 200), 0) < 40 and time.monotonic() < deadline:
+        time.sleep(1)
+
+    inputs = {"canary-version": "2", "baseline-version": "1", "window": "15s"}
+    run = scene.bench.run(scene.repo, "workflow_dispatch", ".github/workflows/canary-check.yml",
+                          {"inputs": inputs}, "canary-check")
+
+    assert run.returncode != 0, run.log[-6000:]  # fail-on-reject: a failing verdict is red
+    outputs = run.outputs("Canary check")
+    assert outputs["outcome"] == "fail", run.log[-6000:]
+    report = json.loads(Path(outputs["report-path"]).read_text())
+    verdicts = {m["name"]: m["outcome"] for m in report["metrics"]}
+    assert verdicts["prediction_score"] == "fail"
+    assert verdicts["error_rate"] == "pass"
+    assert "prediction_score" in run.summary("Canary check")
 
 
 def wait_for_weight(scene: Scene, weight: int, act: "subprocess.Popen[bytes]",
