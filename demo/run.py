@@ -5,7 +5,9 @@ workflows run by act, and a stand-in for GitHub's REST API that prints the PR co
 Stages: a good PR passes the check, a degraded one is stopped by the gate; the merge
 registers a version with its lineage and puts it in dev; dispatches promote it through
 staging and canary to prod; prod is rolled back; on live traffic (demo/canary.py) a good
-canary is rolled out to 100 % and a miscalibrated one is aborted at its first step.
+canary is rolled out to 100 % and a miscalibrated one is aborted at its first step; an
+A/B test (demo/ab_test.py) sends simulated users through the router to two model
+servers and analyses the logs.
 Everything lives under .demo/.
 """
 
@@ -88,10 +90,14 @@ def main() -> int:
     from demo.canary import canary_stage  # noqa: PLC0415 - demo.canary imports this module
 
     canaries = canary_stage(WORK / "canary")
-    ok = checks and releases and canaries
+    from demo.ab_test import ab_stage  # noqa: PLC0415 - demo.ab_test imports this module
+
+    experiment = ab_stage(WORK / "ab-test")
+    ok = checks and releases and canaries and experiment
     say("demo complete: the gate stopped the bad PR; the merge was registered, promoted to "
         "prod and rolled back; on live traffic a good canary was promoted and a bad one "
-        "aborted" if ok else "demo did not behave as expected; see .demo/*.log")
+        "aborted; the A/B test was analysed from its logs" if ok
+        else "demo did not behave as expected; see .demo/*.log")
     return 0 if ok else 1
 
 
