@@ -4,20 +4,25 @@ Prometheus scraping them every second, traffic split by the Rollouts stand-in's 
 A good canary walks 10 → 50 → 100 % and is promoted in full (Healthy); the miscalibrated
 one is aborted at the first step, its weight back to 0, with the JSON, step outputs,
 summary and report directory saying why. Steps last 15 s, so a run takes under 1.5 min.
+Without a `v<N>` tag on the stable image, the baseline is the version prod holds in a real
+MLflow registry.
 """
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mlflow import MlflowClient
 from modelrail.cli import main
 
-from tests.support.canary_lab import CanaryLab, Side, canary_lab, lab_policy
+from tests.support.canary_lab import MODEL_NAME, CanaryLab, Side, canary_lab, lab_policy
 from tests.support.prometheus import prometheus_available
 from tests.support.rollouts_standin import RolloutsStandIn
 from tests.support.runner_files import parse_file_command
+from tests.support.services import MlflowServer, free_port
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not prometheus_available(), reason="needs prometheus")]
@@ -110,3 +115,31 @@ def test_a_miscalibrated_canary_is_aborted_at_the_first_step(
     assert "<svg" in (report / "prediction_p90.svg").read_text()
     queries = json.loads((report / "queries.json").read_text())
     assert 'version="1"' in queries["prediction_p90"]["baseline"]
+
+
+def test_without_a_version_tag_the_baseline_is_what_prod_holds_in_the_registry(
+        tmp_path: Path, mlflow: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = f"ranker-{uuid.uuid4().hex[:8]}"
+    client = MlflowClient(mlflow.url)
+    client.create_registered_model(model)
+    run = client.create_run(client.create_experiment(f"{model}-runs"))
+    for _ in range(2):  # versions 1 and 2; prod (alias champion) holds 2
+        client.create_model_version(model, f"runs:/{run.info.run_id}/model",
+                                    run_id=run.info.run_id)
+    client.set_registered_model_alias(model, "champion", "2")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow.url)
+    policy = lab_policy().replace(f"model: {MODEL_NAME}\n", f"model: {model}\nregistry: "
+                                  "{tracking_uri: env:MLFLOW_TRACKING_URI}\n")
+    (tmp_path / "modelrail.yaml").write_text(policy, encoding="utf-8")
+    with RolloutsStandIn() as standin:
+        standin.add_rollout(MODEL_NAME, image=f"ghcr.io/acme/ctr-ranker@sha256:{'a' * 64}")
+        code = main(["canary", "run", "--config", str(tmp_path / "modelrail.yaml"),
+                     "--image", "ghcr.io/acme/ctr-ranker:v3", "--version", "3",
+                     "--kubeconfig", str(standin.write_kubeconfig(tmp_path / "kubeconfig")),
+                     "--prometheus-url", f"http://127.0.0.1:{free_port()}",  # down
+                     "--json", str(tmp_path / "out.json")])
+        assert standin.writes() == []
+    result = _json(tmp_path)
+    assert code == 3, result
+    assert (result["baseline"], result["baseline_source"]) == \
+        ("2", "the version prod holds in the registry")
