@@ -86,8 +86,8 @@ def _render(args: argparse.Namespace, result: "MonitorResult", text: str,
     for check in result.breaches():
         level: runner.Level = "error" \
             if result.actions[check.severity or "minor"] == "rollback" else "warning"
-        runner.annotate(level, f"{check.name}: {check.test} {check.statistic:.4g}, "
-                               f"PSI {check.psi if check.psi is not None else '—'}; "
+        psi = "" if check.psi is None else f", PSI {check.psi:.3g}"
+        runner.annotate(level, f"{check.name}: {check.test} {check.statistic:.4g}{psi}; "
                                f"severity {check.severity}", title="Monitor")
     print(f"monitor {result.model}: severity {result.severity or 'none'}, "
           f"action {result.action or 'none'}")

@@ -1,0 +1,137 @@
+"""Production monitoring as it runs on a schedule: example-model's Monitor workflow →
+modelrail's monitor.yml → actions/monitor (+ canary-step for the rollback), run by act.
+
+Real: the example model served by `ctr_serving` with its prediction log, the router, the
+traffic simulator (tests/support/monitor_lab.py), the MLflow registry holding the
+reference sample as an artifact of the model's run. Stand-ins: the Kubernetes API + Argo
+controller (rollouts stand-in) and GitHub's REST API (issues). A drifted feature rolls the
+alias and the rollout back and opens one issue, which the next run updates; traffic like
+the reference changes nothing.
+"""
+
+import base64
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+from modelrail.monitor.issue import issue_marker
+
+from tests.support.act import ActRun, commit_all
+from tests.support.flows import REPOSITORY, Workbench, model_repo
+from tests.support.github_standin import GitHubStandIn
+from tests.support.monitor_lab import Logs, MonitorLab
+from tests.support.rollouts_standin import RolloutsStandIn
+
+pytestmark = pytest.mark.e2e
+
+ROLLOUT, NAMESPACE = "ctr-ranker", "ml"
+WORKFLOW = ".github/workflows/monitor.yml"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> MonitorLab:
+    return MonitorLab(tmp_path_factory.mktemp("monitor-lab"))
+
+
+@dataclass(frozen=True)
+class Scene:
+    repo: Path
+    model: str
+    client: MlflowClient
+    standin: RolloutsStandIn
+    github: GitHubStandIn
+    bench: Workbench
+
+    def champion(self) -> str:
+        return str(self.client.get_model_version_by_alias(self.model, "champion").version)
+
+    def rollout_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.standin.rollout(ROLLOUT, NAMESPACE)["status"]
+        return status
+
+    def issues(self) -> list[dict[str, Any]]:
+        return self.github.issues(REPOSITORY)
+
+    def monitor(self, logs: Logs, name: str) -> ActRun:
+        """Put the logs where the caller workflow reads them and run it on schedule."""
+        target = self.repo / "logs"
+        target.mkdir(exist_ok=True)
+        shutil.copy(logs.predictions, target / "predictions.jsonl")
+        shutil.copy(logs.events, target / "events.jsonl")
+        commit_all(self.repo, f"logs: {name}")
+        return self.bench.run(self.repo, "schedule", WORKFLOW,
+                              {"schedule": "17 * * * *"}, name)
+
+
+def register(client: MlflowClient, model: str, reference: Path) -> None:
+    """Versions 1 and 2 of one run (which holds reference.csv), 2 in prod after 1."""
+    run = client.create_run(experiment_id="0").info.run_id
+    client.log_artifact(run, str(reference))
+    client.log_text(run, "flavors: {}\n", "model/MLmodel")
+    client.create_registered_model(model)
+    for _ in range(2):
+        client.create_model_version(model, f"runs:/{run}/model", run_id=run)
+    client.set_model_version_tag(model, "2", "previous_version.prod", "1")
+    client.set_registered_model_alias(model, "champion", "2")
+
+
+@pytest.fixture
+def scene(tmp_path: Path, dvc_remote: Path, bench: Workbench, github: GitHubStandIn,
+          lab: MonitorLab) -> Iterator[Scene]:
+    model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
+    repo, _ = model_repo(tmp_path / "ctr-model", dvc_remote)
+    policy = yaml.safe_load((repo / "modelrail.yaml").read_text())
+    policy["model"] = model
+    (repo / "modelrail.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    commit_all(repo, "policy for this test's model")
+    client = MlflowClient(bench.mlflow_url)
+    register(client, model, lab.reference)
+    with RolloutsStandIn() as standin:
+        standin.add_rollout(ROLLOUT, NAMESPACE, image="ghcr.io/acme/ctr-ranker:2")
+        kubeconfig = base64.b64encode(standin.kubeconfig().encode()).decode()
+        workbench = replace(bench, secrets={"KUBECONFIG": kubeconfig},
+                            env={"E2E_ARTIFACT_DIR": str(tmp_path / "artifacts")})
+        yield Scene(repo, model, client, standin, github, workbench)
+
+
+def test_drift_rolls_back_and_reports_in_one_issue(scene: Scene, lab: MonitorLab) -> None:
+    run = scene.monitor(lab.simulate("drift-1", shift={"price": 2.5}), "monitor-drift-1")
+
+    assert run.returncode != 0, run.log[-6000:]  # the scheduled run fails on a rollback
+    assert run.job_result("Monitor") == "succeeded", run.log[-6000:]
+    assert run.job_result("Roll back") == "failed"
+    assert scene.champion() == "1"
+    assert scene.rollout_status().get("abort") is True
+    issues = scene.issues()
+    assert len(issues) == 1
+    assert issues[0]["body"].startswith(issue_marker(scene.model))
+    assert "`price` (major)" in issues[0]["body"]
+    first_body = issues[0]["body"]
+
+    again = scene.monitor(lab.simulate("drift-2", shift={"price": 4.0}), "monitor-drift-2")
+
+    assert again.returncode != 0
+    issues = scene.issues()
+    assert len(issues) == 1
+    assert issues[0]["body"] != first_body
+    assert scene.github.requests_by("PATCH")
+    assert scene.champion() == "1"
+
+
+def test_traffic_like_the_reference_changes_nothing(scene: Scene, lab: MonitorLab) -> None:
+    run = scene.monitor(lab.simulate("plain"), "monitor-plain")
+
+    assert run.returncode == 0, run.log[-6000:]
+    assert run.job_result("Monitor") == "succeeded"
+    assert "severity none, action none" in run.log
+    assert run.job_result("Roll back") is None  # skipped
+    assert scene.champion() == "2"
+    assert not scene.rollout_status().get("abort")
+    assert scene.issues() == []
+    assert scene.github.requests_by("POST") == []
