@@ -11,7 +11,6 @@ of minutes (and sample minimums to match).
 import base64
 import contextlib
 import json
-import re
 import signal
 import subprocess
 import time
@@ -135,7 +134,7 @@ def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
     run = scene.promote_to_canary()
 
     assert run.returncode == 0, run.log[-6000:]
-    assert canary_outputs(run)["result"] == "promoted"
+    assert run.outputs(CANARY_JOB, first=True)["result"] == "promoted"
     assert scene.standin.weight(ROLLOUT, NAMESPACE) == 100
     assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == NEW_IMAGE
     assert scene.rollout_status()["phase"] == "Healthy"
@@ -160,7 +159,7 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
     run = scene.promote_to_canary()
 
     assert run.returncode != 0
-    outputs = canary_outputs(run)
+    outputs = run.outputs(CANARY_JOB, first=True)
     assert outputs["result"] == "aborted", run.log[-6000:]
     steps = scene.report()["steps"]
     # Aborted at the first step whose analysis failed: every step before it passed.
@@ -243,14 +242,3 @@ def wait_for_weight(scene: Scene, weight: int, act: "subprocess.Popen[bytes]",
         time.sleep(0.2)
         current = scene.standin.weight(ROLLOUT, NAMESPACE)
     return current
-
-
-def canary_outputs(run: ActRun) -> dict[str, str]:
-    """The outputs of the canary step (the clean-up step's come later and would win)."""
-    found: dict[str, str] = {}
-    for line in run.log.splitlines():
-        match = re.match(rf"\[[^\]]*{CANARY_JOB}\]\s+⚙\s+::set-output:: "
-                         r"(result|failed-step|weight)=(.*)$", line)
-        if match:
-            found.setdefault(match.group(1), match.group(2))
-    return found

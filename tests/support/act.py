@@ -78,12 +78,14 @@ class ActRun:
     log: str
     seconds: float = 0.0
 
-    def outputs(self, job: str | None = None) -> dict[str, str]:
-        """Step outputs act reported (`::set-output:: name=value`), optionally of one job."""
+    def outputs(self, job: str | None = None, *, first: bool = False) -> dict[str, str]:
+        """Step outputs act reported (`::set-output:: name=value`), optionally of one job;
+        a name set by several steps keeps its last value, or its first with `first`."""
         found: dict[str, str] = {}
         for line in self.log.splitlines():
             match = re.match(r"\[([^\]]+)\]\s+⚙\s+::set-output:: ([\w-]+)=(.*)$", line)
-            if match and (job is None or match.group(1).strip().endswith(job)):
+            if match and (job is None or match.group(1).strip().endswith(job)) \
+                    and not (first and match.group(2) in found):
                 found[match.group(2)] = match.group(3)
         return found
 
