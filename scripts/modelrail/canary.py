@@ -33,10 +33,10 @@ from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult, analyze
 from modelrail.analysis.config import AnalysisConfig, duration_seconds
 from modelrail.errors import ExitCode, ModelrailError, ServiceError
 from modelrail.prometheus import PrometheusClient
+from modelrail.rollouts.state import Condition, RolloutState
 
 if TYPE_CHECKING:  # the kubernetes client is an extra
     from modelrail.rollouts.driver import RolloutDriver
-    from modelrail.rollouts.state import RolloutState
 
 Log = Callable[[str], None]
 StepVerdict = Literal["pass", "fail", "inconclusive", "error"]
@@ -139,6 +139,12 @@ class _StopError(ModelrailError):
         self.exit_code = exit_code
 
 
+def _not_aborted(state: RolloutState) -> None:
+    if state.observed and state.aborted:
+        raise _StopError(f"rollout {state.ref} was aborted outside this run ({state.message})",
+                         ExitCode.REJECTED)
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -190,21 +196,19 @@ class CanaryRun:
         self._log(f"{label} · {verdict.upper()} after {self._clock() - started:.0f}s: "
                   f"{result.decision.reason}")
         if verdict == "fail":
-            raise _StopError(f"the canary failed at weight {weight}%: {result.decision.reason}",
-                        ExitCode.REJECTED)
+            raise _StopError(f"the canary failed at weight {weight}%: "
+                             f"{result.decision.reason}", ExitCode.REJECTED)
         if verdict == "inconclusive":
             raise _StopError(f"the canary could not be judged at weight {weight}% within "
-                        f"{self.plan.step_seconds + self.plan.extra_seconds:g}s: "
-                        f"{result.decision.reason}", ExitCode.INCONCLUSIVE)
+                             f"{self.plan.step_seconds + self.plan.extra_seconds:g}s: "
+                             f"{result.decision.reason}", ExitCode.INCONCLUSIVE)
 
     def _reach(self, label: str, weight: int) -> None:
         """Promote out of the previous pause and wait for the controller to set `weight`."""
         deadline = self._clock() + WEIGHT_TIMEOUT_S
         while True:
             state = self.driver.read()
-            if state.observed and state.aborted:
-                raise _StopError(f"rollout {state.ref} was aborted outside this run "
-                            f"({state.message})", ExitCode.REJECTED)
+            _not_aborted(state)
             if state.observed and state.weight >= weight:
                 self._log(f"{label} · reached · {state.describe()}")
                 return
@@ -220,9 +224,7 @@ class CanaryRun:
         """Keep the step for `seconds` from `since`, one progress line per tick."""
         while (left := since + seconds - self._clock()) > 0:
             state = self.driver.read()
-            if state.observed and state.aborted:
-                raise _StopError(f"rollout {state.ref} was aborted outside this run "
-                            f"({state.message})", ExitCode.REJECTED)
+            _not_aborted(state)
             self._log(f"{label} · {self._clock() - since:.0f}s of {seconds:g}s · "
                       f"{state.phase}, weight {state.weight}%")
             self._sleep(min(self.plan.interval, left))
@@ -251,8 +253,6 @@ class CanaryRun:
     # -- the end -------------------------------------------------------------------------
 
     def _promote(self) -> CanaryResult:
-        from modelrail.rollouts.state import Condition  # noqa: PLC0415 - the kubernetes extra
-
         self.driver.promote(full=True)
         waited = self.driver.wait([Condition("healthy")], HEALTHY_TIMEOUT_S,
                                   self.plan.interval, sleep=self._sleep, clock=self._clock)
@@ -264,8 +264,6 @@ class CanaryRun:
         return self._result("promoted", ExitCode.OK, message, waited.state, None)
 
     def _abort(self, why: str, code: ExitCode) -> CanaryResult:
-        from modelrail.rollouts.state import Condition  # noqa: PLC0415 - the kubernetes extra
-
         failed = self._steps[-1].weight if self._steps else None
         try:
             self.driver.abort()
@@ -284,7 +282,7 @@ class CanaryRun:
         return self._result("aborted", code, message, state, failed)
 
     def _result(self, result: Literal["promoted", "aborted"], code: ExitCode, message: str,
-                state: "RolloutState", failed: int | None) -> CanaryResult:
+                state: RolloutState, failed: int | None) -> CanaryResult:
         return CanaryResult(self.plan, result, code, message, state.weight, failed,
                             tuple(self._steps))
 
