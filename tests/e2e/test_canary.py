@@ -135,6 +135,7 @@ def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
 
     assert run.returncode == 0, run.log[-6000:]
     assert run.outputs(CANARY_JOB, first=True)["result"] == "promoted"
+    assert scene.standin.token not in run.log  # the kubeconfig secret is never printed
     assert scene.standin.weight(ROLLOUT, NAMESPACE) == 100
     assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == NEW_IMAGE
     assert scene.rollout_status()["phase"] == "Healthy"
