@@ -94,10 +94,15 @@ def standin() -> Iterator[RolloutsStandIn]:
         yield server
 
 
-def _run(standin: RolloutsStandIn, tmp_path: Path, judge: ScriptedJudge) -> CanaryResult:
+def _driver(standin: RolloutsStandIn, tmp_path: Path) -> RolloutDriver:
     kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
-    driver = RolloutDriver(connect(kubeconfig).api, "ranker", "ml", log=lambda _line: None)
-    clock = FakeClock()
+    return RolloutDriver(connect(kubeconfig).api, "ranker", "ml", log=lambda _line: None)
+
+
+def _run(standin: RolloutsStandIn, tmp_path: Path, judge: ScriptedJudge,
+         clock: FakeClock | None = None) -> CanaryResult:
+    driver = _driver(standin, tmp_path)
+    clock = clock or FakeClock()
     plan = CanaryPlan(image="ranker:v2", version="2", baseline="1",
                       baseline_source="--baseline-version", weights=WEIGHTS,
                       step_seconds=STEP_SECONDS, looks=len(WEIGHTS),
@@ -156,6 +161,22 @@ def test_an_inconclusive_step_waits_a_bounded_time_then_aborts_without_promoting
     assert PROMOTE_FULL not in patches
     assert {"status": {"pauseConditions": None}} not in patches  # never went past 10 %
     assert patches[-1] == ABORT
+
+
+def test_an_abort_by_someone_else_ends_the_run_as_failed(standin: RolloutsStandIn,
+                                                         tmp_path: Path) -> None:
+    class AbortingClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if self.now > 1005:  # mid-way through the first step, a user aborts
+                _driver(standin, tmp_path).abort()
+
+    judge = ScriptedJudge("pass")
+    result = _run(standin, tmp_path, judge, AbortingClock())
+    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 1, 0)
+    assert "aborted outside this run" in result.message
+    assert judge.looks == []
+    assert PROMOTE_FULL not in _status_patches(standin)
 
 
 def test_inconclusive_then_enough_data_goes_on(standin: RolloutsStandIn,
