@@ -30,7 +30,7 @@ from tests.support.postgres import postgres_bin, postgres_server
 from tests.support.services import free_port
 from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
 from tests.unit.ab.logs import LOGS_POLICY as POLICY
-from tests.unit.ab.logs import write_logs
+from tests.unit.ab.logs import analysis_dir, write_logs
 
 pytestmark = pytest.mark.integration
 
@@ -190,11 +190,7 @@ def test_postgres_names_a_missing_column_and_an_empty_table(postgres: str) -> No
 
 @pytest.fixture
 def cli_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
-    return tmp_path
+    return analysis_dir(tmp_path, monkeypatch)
 
 
 PUSH_DOWN = ["ab", "analyze", "--postgres-dsn-env", "AB_WAREHOUSE_DSN"]

@@ -5,6 +5,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -93,3 +94,13 @@ def simulated_logs(directory: Path, *, users: int, hours: float, ctr: tuple[floa
                        "type": "session_end", "request_id": None,
                        "value": float(rng.gamma(4, 75))})
     return write_logs(directory, predictions, events)
+
+
+def analysis_dir(directory: Path, monkeypatch: Any, policy: str = LOGS_POLICY) -> Path:
+    """`directory` as the working directory of `ab analyze` with `policy`, outside a
+    runner (no GITHUB_* files); `monkeypatch` is pytest's."""
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(directory)
+    (directory / "modelrail.yaml").write_text(policy, encoding="utf-8")
+    return directory

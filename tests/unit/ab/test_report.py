@@ -13,7 +13,7 @@ from modelrail.ab.stats import MetricStats, SufficientStats
 from modelrail.ab.timeline import MAX_CHECKPOINTS, checkpoints
 from modelrail.cli import main
 
-from tests.unit.ab.logs import LOGS_POLICY, simulated_logs, write_jsonl
+from tests.unit.ab.logs import analysis_dir, simulated_logs, write_jsonl
 from tests.unit.ab.test_cli import POLICY, stats, write_stats
 
 VARIANTS = ("control", "treatment")
@@ -43,11 +43,8 @@ def assert_same(first: SufficientStats | None, second: SufficientStats) -> None:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("GITHUB_OUTPUT", "GITHUB_ACTIONS"):
-        monkeypatch.delenv(name, raising=False)
+    analysis_dir(tmp_path, monkeypatch)
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "modelrail.yaml").write_text(LOGS_POLICY, encoding="utf-8")
     return tmp_path
 
 
