@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/canary_judge.py
 	$(BIN)/python bench/ab_sequential.py
 	$(BIN)/python bench/serving_latency.py
+	$(BIN)/python bench/monitor.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -3,17 +3,17 @@ and what shadow mirroring adds to production's p99 latency.
 
 1. Monitor. DuckDB writes a Parquet prediction log of `--rows` rows (default 10 million):
    14 numeric features (normal, log-normal and uniform, 3 decimals), 6 categorical ones
-   (10-50 levels), a prediction, a timestamp and a request id; one numeric feature is
-   shifted. The reference is 50 000 rows of the unshifted generator (another seed). The
+   (10-50 levels), a prediction, a timestamp and a request id; one numeric feature (n0,
+   standard normal) is shifted by 0.5. The reference is 50 000 rows of the unshifted generator (another seed). The
    bench runs `modelrail monitor --json` as a child process and reports its wall time and
-   peak resident memory (getrusage of the child), once per round.
+   peak resident memory (getrusage of the child), `--monitor-runs` times.
 2. Shadow. The example model is trained and served (`python -m ctr_serving`, one for
    production, one for the shadow), with two routers in front of production: one plain,
    one with `SHADOW` set. Each round sends `--requests` requests (5 rows each) to each
    router from one closed-loop client, in an order that alternates between rounds; the
    overhead is p99(shadow router) / p99(plain router) - 1, median over rounds.
 
-    python bench/monitor.py [--rows N] [--rounds N] [--requests N]
+    python bench/monitor.py [--rows N] [--monitor-runs N] [--rounds N] [--requests N]
     # table; bench/results/monitor.json
 """
 
@@ -45,13 +45,13 @@ def _columns(shift: float) -> str:
     numeric = []
     for index in range(NUMERIC):
         kind = index % 3
-        scale = 1.0 + shift if index == 0 else 1.0
+        offset = shift if index == 0 else 0.0
         if kind == 0:
-            expr = f"(sqrt(-2 * ln(random())) * cos(2 * pi() * random())) * {scale}"
+            expr = f"sqrt(-2 * ln(random())) * cos(2 * pi() * random()) + {offset}"
         elif kind == 1:
-            expr = f"exp(sqrt(-2 * ln(random())) * cos(2 * pi() * random()) * 0.5) * {scale}"
+            expr = "exp(sqrt(-2 * ln(random())) * cos(2 * pi() * random()) * 0.5)"
         else:
-            expr = f"random() * 100 * {scale}"
+            expr = "random() * 100"
         numeric.append(f"round({expr}, 3) AS n{index}")
     categorical = [f"CAST(floor(power(random(), 2) * {10 + 8 * i}) AS INTEGER) AS c{i}"
                    for i in range(CATEGORICAL)]
@@ -69,7 +69,7 @@ def write_data(directory: Path, rows: int) -> tuple[Path, Path, Path]:
                    f"TO '{reference}' (FORMAT parquet)")
         db.execute("SELECT setseed(0.42)")
         db.execute(f"COPY (SELECT TIMESTAMPTZ '2026-11-01 00:00:00+00' + to_milliseconds(i) "  # noqa: S608
-                   f"AS timestamp, 'r' || i AS request_id, 0 AS row, {_columns(0.2)} "
+                   f"AS timestamp, 'r' || i AS request_id, 0 AS row, {_columns(0.5)} "
                    f"FROM range({rows}) t(i)) TO '{current}' (FORMAT parquet)")
     policy = directory / "modelrail.yaml"
     categorical = ", ".join(f"c{i}" for i in range(CATEGORICAL))
@@ -150,7 +150,8 @@ def _reference_rows(path: Path, count: int) -> list[dict[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="monitor and shadow mirroring costs")
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--monitor-runs", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="shadow rounds")
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
@@ -159,13 +160,13 @@ def main() -> None:
         policy, reference, current = write_data(root, args.rows)
         generated = time.perf_counter() - started
         runs = [monitor_once(policy, reference, current, root / f"out-{i}.json")
-                for i in range(args.rounds)]
+                for i in range(args.monitor_runs)]
         shadow = shadow_overhead(root / "shadow", args.rounds, args.requests)
     seconds = [float(r["seconds"]) for r in runs]
     peak = max(float(r["peak_rss_mib"]) for r in runs)
     print(f"monitor: {args.rows:,} rows x {NUMERIC + CATEGORICAL} features "
           f"(+ prediction), reference {REFERENCE_ROWS:,} rows; data written in {generated:.0f}s")
-    print("| round | seconds | peak RSS MiB | flagged |\n|---|---|---|---|")
+    print("| run | seconds | peak RSS MiB | flagged |\n|---|---|---|---|")
     for index, run in enumerate(runs):
         print(f"| {index + 1} | {run['seconds']:.1f} | {run['peak_rss_mib']:.0f} | "
               f"{', '.join(run['flagged']) or '-'} |")

@@ -4,6 +4,7 @@ bound), and full-queue drops are counted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import time
@@ -60,23 +61,20 @@ def failing_app() -> FastAPI:
 
 @pytest.fixture
 def router_with(make_served) -> Iterator[Any]:
-    clients: list[TestClient] = []
+    """`router_with(shadow_app, **settings)`: a started router in front of a real model
+    server (version 1), mirroring to `shadow_app` when one is given."""
     production = make_served(model_version="1")
+    with contextlib.ExitStack() as stack:
 
-    def make(shadow_app: FastAPI | None, **overrides: Any) -> TestClient:
-        mounts: dict[str, Any] = {PRODUCTION_URL: httpx2.ASGITransport(app=production.app)}
-        shadow = None
-        if shadow_app is not None:
-            mounts[SHADOW_URL] = httpx2.ASGITransport(app=shadow_app)
-            shadow = Variant("candidate", SHADOW_URL)
-        client = TestClient(create_app(settings(shadow=shadow, **overrides), mounts=mounts))
-        client.__enter__()
-        clients.append(client)
-        return client
+        def make(shadow_app: FastAPI | None, **overrides: Any) -> TestClient:
+            mounts: dict[str, Any] = {PRODUCTION_URL: httpx2.ASGITransport(app=production.app)}
+            if shadow_app is not None:
+                mounts[SHADOW_URL] = httpx2.ASGITransport(app=shadow_app)
+                overrides["shadow"] = Variant("candidate", SHADOW_URL)
+            app = create_app(settings(**overrides), mounts=mounts)
+            return stack.enter_context(TestClient(app))
 
-    yield make
-    for client in reversed(clients):
-        client.__exit__(None, None, None)
+        yield make
 
 
 def _serve(router: TestClient, row: dict[str, Any]) -> tuple[list[Any], list[float]]:
