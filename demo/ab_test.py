@@ -37,7 +37,7 @@ def ab_stage(work: Path) -> bool:
          "--events", str(logs.events), "--report", str(work / "report.html"),
          "--json", str(work / "result.json"), "--no-summary"],
         capture_output=True, text=True, check=False)
-    print(done.stdout.split("```mermaid")[0].rstrip() or done.stderr)
+    print(done.stdout.rstrip() or done.stderr)
     say(f"A/B report: {work / 'report.html'} (exit {done.returncode})")
     return done.returncode in (0, 4) and not logs.summary["errors"]
 

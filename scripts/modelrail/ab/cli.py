@@ -77,14 +77,15 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     if args.report:
         write_report(args.report, html_report(decision, config.experiment, timeline, data))
     markdown = decision_markdown(decision)
+    chart = ""  # for the job summary only: a terminal shows no Mermaid
     if timeline is not None and decision.metrics:
-        markdown += "\n" + lift_mermaid(lift_history(config.experiment, timeline), timeline)
+        chart = "\n" + lift_mermaid(lift_history(config.experiment, timeline), timeline)
     runner.set_output("decision", decision.verdict)
     primary = decision.metrics[0] if decision.metrics else None
     runner.set_output("lift", "" if primary is None else repr(primary.test.estimate))
     runner.set_output("report", json.dumps(report, allow_nan=False))
     if args.summary:
-        runner.append_summary(markdown)
+        runner.append_summary(markdown + chart)
     print(markdown, end="")
     if decision.verdict in ("no-ship", "invalid"):
         runner.annotate("error", decision.reason, title=f"A/B test {decision.experiment}")
