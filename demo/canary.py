@@ -12,13 +12,10 @@ report in <work>/<name>/report/canary-report.html.
 """
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from demo.run import WORK, say
-from tests.support.canary_lab import Side, canary_lab, lab_policy
-from tests.support.rollouts_standin import RolloutsStandIn
+from tests.support.canary_lab import Side, run_canary_cli
 
 STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
 GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
@@ -34,24 +31,12 @@ def canary_stage(work: Path) -> bool:
 
 
 def run_canary(work: Path, canary: Side, what: str, expected_exit: int) -> bool:
-    work.mkdir(parents=True, exist_ok=True)
-    policy = work / "modelrail.yaml"
-    policy.write_text(lab_policy(step_seconds=STEP_SECONDS), encoding="utf-8")
-    with RolloutsStandIn() as standin, canary_lab(work / "lab", standin, stable=STABLE,
-                                                  canary=canary) as lab:
-        say(f"{what}: version {canary.version} against stable version {STABLE.version}, "
-            f"live traffic at 20 req/s, Prometheus on {lab.prometheus_url}")
-        done = subprocess.run(
-            [sys.executable, "-m", "modelrail", "canary", "run", "--config", str(policy),
-             "--image", canary.image, "--version", canary.version,
-             "--kubeconfig", str(standin.write_kubeconfig(work / "kubeconfig")),
-             "--prometheus-url", lab.prometheus_url, "--json", str(work / "canary.json"),
-             "--report-dir", str(work / "report"), "--no-summary"],
-            check=False, timeout=600)
-        weight = standin.weight(lab.rollout, lab.namespace)
-    say(f"{what}: exit {done.returncode}, canary weight now {weight}% "
-        f"(report: {work / 'report' / 'canary-report.html'})")
-    return done.returncode == expected_exit
+    say(f"{what}: version {canary.version} against stable version {STABLE.version}, on "
+        f"live traffic at 20 req/s")
+    outcome = run_canary_cli(work, STABLE, canary, step_seconds=STEP_SECONDS)
+    say(f"{what}: exit {outcome.exit_code} after {outcome.seconds:.0f}s, canary weight now "
+        f"{outcome.weight}% (report: {work / 'report' / 'canary-report.html'})")
+    return outcome.exit_code == expected_exit
 
 
 def main() -> int:

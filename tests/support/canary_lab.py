@@ -1,7 +1,7 @@
 """A live canary lab: two real model servers, a real Prometheus scraping them every second,
 and live traffic split by the Argo Rollouts stand-in's current weight.
 
-    from tests.support.canary_lab import Side, canary_lab, lab_policy
+    from tests.support.canary_lab import Side, canary_lab, lab_policy, run_canary_cli
     from tests.support.rollouts_standin import RolloutsStandIn
 
     with RolloutsStandIn() as standin, canary_lab(
@@ -14,6 +14,10 @@ and live traffic split by the Argo Rollouts stand-in's current weight.
         lab.counts()            # {(version, HTTP status): requests} answered so far
 
     Path("modelrail.yaml").write_text(lab_policy(steps=(10, 50, 100), step_seconds=15))
+
+    # or all in one: a fresh stand-in and lab, `python -m modelrail canary run` on it
+    outcome = run_canary_cli(work, stable, canary, step_seconds=10)
+    outcome.exit_code, outcome.result["steps"], outcome.weight   # the demo, bench/canary_live
 
 What runs (all on 127.0.0.1, free ports, everything stopped on exit, logs under `root`):
 
@@ -355,3 +359,39 @@ def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAM
         yield CanaryLab(prometheus_url=prometheus.url, rollout=rollout, namespace=namespace,
                         stable=stable, canary=canary, server_urls=urls, root=root,
                         _traffic=traffic)
+
+
+@dataclass(frozen=True)
+class CanaryOutcome:
+    """One `modelrail canary run` against a fresh lab: its exit code, its --json result,
+    the stand-in's canary weight afterwards and how long the run took."""
+
+    exit_code: int
+    result: dict[str, Any]
+    weight: int
+    seconds: float
+
+
+def run_canary_cli(work: Path, stable: Side, canary: Side, *,
+                   steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float = 10.0,
+                   quiet: bool = False) -> CanaryOutcome:
+    """A fresh stand-in and lab, then `python -m modelrail canary run` on `canary.image`
+    (report in `work`/report, result in `work`/canary.json); output shown unless quiet."""
+    work.mkdir(parents=True, exist_ok=True)
+    policy = work / "modelrail.yaml"
+    policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds), encoding="utf-8")
+    with RolloutsStandIn() as standin, canary_lab(work / "lab", standin, stable=stable,
+                                                  canary=canary, weights=steps) as lab:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "modelrail", "canary", "run", "--config", str(policy),
+             "--image", canary.image, "--version", canary.version,
+             "--kubeconfig", str(standin.write_kubeconfig(work / "kubeconfig")),
+             "--prometheus-url", lab.prometheus_url, "--json", str(work / "canary.json"),
+             "--report-dir", str(work / "report"), "--no-summary"],
+            check=False, timeout=900, stdout=subprocess.DEVNULL if quiet else None,
+            stderr=subprocess.DEVNULL if quiet else None)
+        seconds = time.monotonic() - started
+        weight = standin.weight(lab.rollout, lab.namespace)
+    result: dict[str, Any] = json.loads((work / "canary.json").read_text(encoding="utf-8"))
+    return CanaryOutcome(done.returncode, result, weight, seconds)
