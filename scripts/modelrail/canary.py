@@ -163,11 +163,16 @@ class CanaryRun:
         try:
             self.judge.preflight()  # Prometheus down: exit 3 before anything changes
             self.driver.ensure_steps(self.plan.weights)
-            self.driver.set_image(self.plan.image, self.plan.container)
+            started = self.driver.set_image(self.plan.image, self.plan.container)
         except ModelrailError as error:
             message = f"{error}; the rollout was not changed"
             self._log(message)
             return CanaryResult(self.plan, "aborted", error.exit_code, message, None, None)
+        if not started.changed and started.state.fully_promoted:  # a re-run after success
+            message = (f"nothing to do: rollout {started.state.ref} already serves "
+                       f"{self.plan.image} to all traffic ({started.state.describe()})")
+            self._log(message)
+            return self._result("promoted", ExitCode.OK, message, started.state, None)
         try:
             for number, weight in enumerate(self.plan.weights, start=1):
                 self._step(number, weight)

@@ -40,6 +40,8 @@ from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.image_meta import split_reference
 from modelrail.prometheus import PrometheusClient
+from modelrail.promotion import Environments, origin_of
+from modelrail.registry import Registry
 from modelrail.rollouts.policy import RolloutConfig, validate_name
 from modelrail.rollouts.state import pick_container
 
@@ -133,17 +135,14 @@ def _baseline(args: argparse.Namespace, config: Config, rollout: RolloutConfig,
 
 
 def _registry_baseline(config: Config) -> tuple[str, str]:
-    try:
-        from modelrail.promotion import Environments, origin_of  # noqa: PLC0415 - mlflow extra
-        from modelrail.registry import Registry  # noqa: PLC0415
-    except ModuleNotFoundError:
-        raise UsageError("cannot tell the baseline version: the stable image has no v<N> "
-                         "tag and the registry needs the mlflow extra; pass "
-                         "--baseline-version") from None
     envs = Environments.from_config(config)
     env = "prod" if "prod" in envs.names else envs.names[-1]
-    registry = Registry(config.registry.resolve_tracking_uri(config.source))
-    holder = envs.holder(registry, env)
+    try:
+        registry = Registry(config.registry.resolve_tracking_uri(config.source))
+        holder = envs.holder(registry, env)
+    except UsageError as error:
+        raise UsageError(f"cannot tell the baseline version: the stable image has no v<N> "
+                         f"tag, and the registry: {error}; pass --baseline-version") from None
     if holder is None:
         raise UsageError(f"cannot tell the baseline version: the stable image has no v<N> "
                          f"tag and no version holds {env} in the registry; pass "

@@ -314,6 +314,16 @@ class CanaryLab:
         return self._traffic.counts()
 
 
+def _warm_up(url: str, rows: Sequence[dict[str, Any]], count: int = 5) -> None:
+    """A few requests before the traffic starts, as a readiness warm-up would send: the
+    first requests to a fresh process are slow, and that start-up cost is not what the
+    lab compares (they are counted in its metrics, long before any analysis window)."""
+    with requests.Session() as session:
+        for row in rows[:count]:
+            session.post(f"{url}/predict", json={"rows": [row]}, timeout=REQUEST_TIMEOUT_S) \
+                .raise_for_status()
+
+
 def _wait_for_targets(prometheus_url: str, count: int, timeout: float = 60.0) -> None:
     """Until Prometheus has scraped `count` targets successfully."""
     deadline = time.monotonic() + timeout
@@ -342,6 +352,8 @@ def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAM
         urls = {side.version: stack.enter_context(model_server(
             root, artifacts / ("faulty" if side.faulty else "good"), side.version))
             for side in (stable, canary)}
+        for url in urls.values():
+            _warm_up(url, rows)
         targets = [url.removeprefix("http://") for url in urls.values()]
         prometheus = stack.enter_context(
             live_prometheus(root / "prometheus", targets, scrape_interval))

@@ -130,6 +130,18 @@ def test_a_passing_canary_is_looked_at_once_per_step_then_promoted_in_full(
     assert standin.traffic("ranker", "ml").stable_image == "ranker:v2"
 
 
+def test_a_re_run_after_success_changes_nothing(standin: RolloutsStandIn,
+                                                 tmp_path: Path) -> None:
+    assert _run(standin, tmp_path, ScriptedJudge("pass")).result == "promoted"
+    writes = len(standin.writes())
+    judge = ScriptedJudge("fail")
+    again = _run(standin, tmp_path, judge)
+    assert (again.result, int(again.exit_code), again.weight) == ("promoted", 0, 100)
+    assert "nothing to do" in again.message
+    assert judge.looks == []
+    assert len(standin.writes()) == writes
+
+
 def test_a_failure_at_step_two_aborts_and_sends_the_traffic_back(
         standin: RolloutsStandIn, tmp_path: Path) -> None:
     result = _run(standin, tmp_path, ScriptedJudge("pass", "fail"))
