@@ -4,9 +4,10 @@ and what shadow mirroring adds to production's p99 latency.
 1. Monitor. DuckDB writes a Parquet prediction log of `--rows` rows (default 10 million):
    14 numeric features (normal, log-normal and uniform, 3 decimals), 6 categorical ones
    (10-50 levels), a prediction, a timestamp and a request id; one numeric feature (n0,
-   standard normal) is shifted by 0.5. The reference is 50 000 rows of the unshifted generator (another seed). The
-   bench runs `modelrail monitor --json` as a child process and reports its wall time and
-   peak resident memory (getrusage of the child), `--monitor-runs` times.
+   standard normal) is shifted by 0.5. The reference is 50 000 rows of the unshifted
+   generator (another seed). The bench runs `modelrail monitor --json` as a child process
+   and reports its wall time and peak resident memory (getrusage of the child),
+   `--monitor-runs` times.
 2. Shadow. The example model is trained and served (`python -m ctr_serving`, one for
    production, one for the shadow), with two routers in front of production: one plain,
    one with `SHADOW` set. Each round sends `--requests` requests (5 rows each) to each
