@@ -2,7 +2,8 @@
 
 The same Parquet files (generated once by DuckDB under a temp dir) are aggregated to the
 per-variant sufficient statistics twice, each in its own subprocess so time and peak
-memory (the process's peak RSS, interpreter and imports included) are its own:
+memory (the process's peak RSS, interpreter and imports included) and CPU time are its
+own (wall time depends on what else the machine runs; the load average is recorded):
 
 - duckdb: modelrail's real aggregation (`modelrail.ab.aggregate.aggregate_logs`, the SQL
   of `sql/sufficient_stats.sql`);
@@ -19,6 +20,7 @@ Both must agree (relative 1e-9) before any number is reported.
 import argparse
 import importlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -154,11 +156,11 @@ def worker(engine: str, directory: Path) -> None:
     """One measurement; prints its JSON on stdout."""
     importlib.import_module(MODULES[engine])
     baseline = _peak_mb()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     stats = ENGINES[engine](directory / "predictions.parquet", directory / "events.parquet")
-    seconds = time.perf_counter() - started
-    print(json.dumps({"engine": engine, "seconds": seconds, "peak_rss_mb": _peak_mb(),
-                      "rss_before_mb": baseline, "stats": stats}))
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"engine": engine, "seconds": seconds, "cpu_seconds": cpu_seconds,
+                      "peak_rss_mb": _peak_mb(), "rss_before_mb": baseline, "stats": stats}))
 
 
 def _peak_mb() -> float:
@@ -197,6 +199,7 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.data)
         return
+    load = os.getloadavg()[0]  # the machine may be shared: wall times depend on it
     with tempfile.TemporaryDirectory(prefix="modelrail-ab-join-") as temp:
         directory = Path(temp)
         started = time.perf_counter()
@@ -208,15 +211,18 @@ def main() -> None:
     check_same(*results)
     print(f"{args.rows:,} prediction rows + {args.rows:,} events (Parquet, MiB: {sizes}); "
           f"generated in {generated:.1f} s")
-    print(f"{'engine':<8} {'seconds':>8} {'peak RSS MiB':>13} {'RSS after imports':>18}")
+    print(f"{'engine':<8} {'seconds':>8} {'CPU s':>7} {'peak RSS MiB':>13} "
+          f"{'RSS after imports':>18}")
     for result in results:
-        print(f"{result['engine']:<8} {result['seconds']:>8.1f} {result['peak_rss_mb']:>13.0f} "
-              f"{result['rss_before_mb']:>18.0f}")
+        print(f"{result['engine']:<8} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
+              f"{result['peak_rss_mb']:>13.0f} {result['rss_before_mb']:>18.0f}")
     print(f"on {platform.python_implementation()} {platform.python_version()}, "
-          f"statistics identical (rel 1e-9)")
+          f"{os.cpu_count()} cores, load average {load:.1f} at the start; statistics "
+          f"identical (rel 1e-9)")
     RESULTS.write_text(json.dumps({
         "rows": {"predictions": args.rows, "events": args.rows},
         "parquet_mib": sizes, "generate_seconds": round(generated, 1),
+        "cores": os.cpu_count(), "load_average_at_start": load,
         "results": [{key: value for key, value in result.items() if key != "stats"}
                     for result in results],
         "statistics": results[0]["stats"],
