@@ -3,7 +3,7 @@ leaving the prediction log and the business events an A/B analysis reads.
 
     from tests.support.ab_lab import run_ab_lab
 
-    logs = run_ab_lab(tmp_path, users=2000, seed=7, effect=0.05)
+    logs = run_ab_lab(tmp_path / "lab", tmp_path / "models", users=2000, seed=7, effect=0.05)
     logs.predictions, logs.events    # JSON lines, as `modelrail ab analyze` reads them
     logs.summary                     # the simulator's JSON summary (true CTR per variant)
 
@@ -66,12 +66,12 @@ def _server(root: Path, name: str, module: str, env: Mapping[str, str]) -> Itera
         stop(process)
 
 
-def run_ab_lab(root: Path, *, users: int, seed: int, effect: float, rows: int = 5,
-               concurrency: int = 4) -> AbLogs:
+def run_ab_lab(root: Path, artifacts: Path, *, users: int, seed: int, effect: float,
+               rows: int = 10, concurrency: int = 8) -> AbLogs:
     """Simulate `users` through the router; `effect` is the treatment's true relative CTR
-    lift (0: an A/A run)."""
+    lift (0: an A/A run). The models are trained into `artifacts` unless already there
+    (several runs can share them)."""
     root.mkdir(parents=True, exist_ok=True)
-    artifacts = root / "artifacts"
     if not (artifacts / "good" / "scorer.json").exists():
         train_artifacts(artifacts)
     logs = {variant: root / f"predictions-{variant}.jsonl" for variant in VARIANTS}
