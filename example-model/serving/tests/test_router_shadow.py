@@ -60,10 +60,15 @@ def failing_app() -> FastAPI:
 
 
 @pytest.fixture
-def router_with(make_served) -> Iterator[Any]:
-    """`router_with(shadow_app, **settings)`: a started router in front of a real model
-    server (version 1), mirroring to `shadow_app` when one is given."""
-    production = make_served(model_version="1")
+def production(make_served) -> Any:
+    """The production model server (version 1), with its captured prediction log."""
+    return make_served(model_version="1")
+
+
+@pytest.fixture
+def router_with(production) -> Iterator[Any]:
+    """`router_with(shadow_app, **settings)`: a started router in front of `production`,
+    mirroring to `shadow_app` when one is given."""
     with contextlib.ExitStack() as stack:
 
         def make(shadow_app: FastAPI | None, **overrides: Any) -> TestClient:
@@ -89,6 +94,13 @@ def _serve(router: TestClient, row: dict[str, Any]) -> tuple[list[Any], list[flo
     return answers, seconds
 
 
+def _wait_for_lines(served: Any, count: int) -> None:
+    """The shadow copies arrive after the answers: wait until `count` lines are logged."""
+    deadline = time.monotonic() + 5
+    while len(served.log.getvalue().splitlines()) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def _samples(router: TestClient, family: str) -> dict[tuple[str, ...], float]:
     families = {f.name: f for f in text_string_to_metric_families(router.get("/metrics").text)}
     if family not in families:
@@ -105,9 +117,7 @@ def test_the_shadow_gets_a_copy_logged_with_shadow_true(make_served, router_with
     assert response.status_code == 200
     assert response.json()["version"] == "1"  # production answers, never the shadow
     request_id = response.headers["x-request-id"]
-    deadline = time.monotonic() + 5
-    while not shadow.log.getvalue() and time.monotonic() < deadline:  # type: ignore[union-attr]
-        time.sleep(0.01)
+    _wait_for_lines(shadow, 2)
     lines = [json.loads(line) for line in shadow.log_lines()]
     assert [(line["shadow"], line["shadow_of"], line["row"]) for line in lines] == [
         (True, request_id, 0), (True, request_id, 1)]
@@ -142,3 +152,24 @@ def test_shadow_settings_are_checked() -> None:
         "a": "http://a", "b": "http://b"}, "shadow": {"c": "http://c/"}, "shadow_workers": 2})
     assert parsed.shadow == Variant("c", "http://c")
     assert parsed.shadow_workers == 2
+
+
+def test_shadow_analyze_pairs_what_the_router_and_servers_logged(
+        make_served, production, router_with, row, tmp_path) -> None:
+    """The contract between the router, the serving log and `modelrail shadow analyze`:
+    both servers' lines pair on (request id, row); the same model agrees with itself."""
+    from modelrail.monitor.shadow import agreement
+
+    shadow = make_served(model_version="2")
+    router = router_with(shadow.app)
+    rows = [dict(row, position=position) for position in range(1, 6)]
+    for index in range(10):
+        assert router.post("/predict", json={"rows": rows, "user_id": f"u{index}"}
+                           ).status_code == 200
+    _wait_for_lines(shadow, 50)
+    log = tmp_path / "predictions.jsonl"
+    log.write_text("\n".join([*production.log_lines(), *shadow.log_lines()]) + "\n")
+    found = agreement(log, threshold=0.1)
+    assert (found.pairs, found.shadow_rows) == (50, 50)
+    assert found.agreement == 1.0
+    assert found.ks == 0.0
