@@ -10,6 +10,7 @@ the reference changes nothing.
 """
 
 import base64
+import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -20,13 +21,16 @@ from typing import Any
 import pytest
 import yaml
 from mlflow import MlflowClient
+from modelrail.cli import main
 from modelrail.monitor.issue import issue_marker
 
-from tests.support.act import ActRun, commit_all
+from tests.e2e.conftest import Champion
+from tests.support.act import REPO_ROOT, ActRun, commit_all
 from tests.support.flows import REPOSITORY, Workbench, model_repo
 from tests.support.github_standin import GitHubStandIn
 from tests.support.monitor_lab import Logs, MonitorLab
 from tests.support.rollouts_standin import RolloutsStandIn
+from tests.support.services import MlflowServer
 
 pytestmark = pytest.mark.e2e
 
@@ -135,3 +139,28 @@ def test_traffic_like_the_reference_changes_nothing(scene: Scene, lab: MonitorLa
     assert not scene.rollout_status().get("abort")
     assert scene.issues() == []
     assert scene.github.requests_by("POST") == []
+
+
+def test_the_trained_champion_run_holds_its_reference_sample(
+        champion: Champion, mlflow: MlflowServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """log_mlflow.py (after `dvc repro`) logs reference.csv with the model: the model's
+    features and its score on held-out rows, which `modelrail monitor` reads from the run."""
+    local = Path(MlflowClient(mlflow.url).download_artifacts(
+        champion.run_id, "reference.csv", str(tmp_path)))
+    header = local.read_text().splitlines()[0].split(",")
+    policy = yaml.safe_load((REPO_ROOT / "example-model" / "modelrail.yaml").read_text())
+    assert set(header) == {*policy["monitor"]["categorical"], "price", "popularity",
+                           "position", "prediction"}
+    del policy["monitor"]["performance"]  # no clicks here
+    (tmp_path / "modelrail.yaml").write_text(yaml.safe_dump(policy))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow.url)
+
+    code = main(["monitor", "--config", str(tmp_path / "modelrail.yaml"),
+                 "--reference", f"runs:/{champion.run_id}/reference.csv",
+                 "--current", str(local), "--json", str(tmp_path / "out.json")])
+
+    assert code == 0
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["current_rows"] >= 1000
+    assert all(check["statistic"] == 0 for check in result["checks"])
