@@ -8,7 +8,6 @@ The same SQL on a PostgreSQL server (Debian's package) returns the same statisti
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from modelrail.ab.aggregate import Aggregation, aggregate_logs
 from modelrail.ab.aggregate_postgres import run_on_postgres
 from modelrail.ab.config import ExperimentConfig, Guardrail, MetricSpec
 from modelrail.ab.decision import decide
-from modelrail.ab.stats import MetricStats
 from modelrail.cli import main
 from modelrail.errors import UsageError
 from psycopg import sql
@@ -31,6 +29,7 @@ from tests.support.services import free_port
 from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
 from tests.unit.ab.logs import LOGS_POLICY as POLICY
 from tests.unit.ab.logs import analysis_dir, write_logs
+from tests.unit.ab.sufficient import assert_same
 
 pytestmark = pytest.mark.integration
 
@@ -144,8 +143,6 @@ def create_tables(dsn: str) -> None:
                            "request_id text, value double precision)")
 
 
-def numbers(stats: MetricStats) -> dict[str, float]:
-    return {key: value for key, value in asdict(stats).items() if value is not None}
 
 
 @pytest.mark.parametrize("dataset", ["hand", "simulated"])
@@ -158,17 +155,24 @@ def test_postgres_returns_the_statistics_duckdb_does(tmp_path: Path, postgres: s
     create_tables(postgres)
     load_postgres(postgres, predictions, events)
 
-    embedded = aggregate_logs(predictions, events, VARIANTS, experiment="ranker-v2")
+    embedded = aggregate_logs(predictions, events, VARIANTS, experiment="ranker-v2",
+                              over_time=True)
     pushed = run_on_postgres(postgres, "predictions", "events", VARIANTS,
-                             Aggregation(experiment="ranker-v2"))
+                             Aggregation(experiment="ranker-v2", over_time=True))
 
-    assert pushed.stats.units == embedded.stats.units
-    for name, by_variant in embedded.stats.metrics.items():
-        for variant, stats in by_variant.items():
-            assert numbers(pushed.stats.metrics[name][variant]) == pytest.approx(
-                numbers(stats), rel=1e-12), f"{name}.{variant}"
+    assert_same(pushed.stats, embedded.stats)
     for key in ("prediction_rows", "event_rows", "multi_variant_users"):
         assert pushed.data[key] == embedded.data[key]
+    assert pushed.timeline is not None
+    assert embedded.timeline is not None
+    assert [c.at for c in pushed.timeline.checkpoints] == \
+        [c.at for c in embedded.timeline.checkpoints]
+    for on_server, in_duckdb in zip(pushed.timeline.checkpoints,
+                                    embedded.timeline.checkpoints, strict=True):
+        if in_duckdb.stats is None:
+            assert on_server.stats is None
+        else:
+            assert_same(on_server.stats, in_duckdb.stats)
 
 
 def test_postgres_names_a_missing_column_and_an_empty_table(postgres: str) -> None:

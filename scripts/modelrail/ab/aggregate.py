@@ -73,12 +73,16 @@ def parse_window(text: str) -> float:
     return seconds
 
 
-def sufficient_stats_sql(predictions: str, events: str, placeholder: str) -> str:
+def sufficient_stats_sql(predictions: str, events: str, placeholder: str,
+                         checkpoints: str | None = None) -> str:
     """The aggregation over two relations (quoted identifiers the caller controls); its
-    binds are the window in seconds, then the experiment key or None."""
-    template = resources.files("modelrail.ab").joinpath("sql/sufficient_stats.sql")
-    return template.read_text(encoding="utf-8").format(
-        predictions=predictions, events=events, param=placeholder)
+    binds are the window in seconds, then the experiment key or None. With `checkpoints`
+    (a relation of `(k, lo, hi)`), the statistics at every checkpoint, in rows with `k`."""
+    folder = resources.files("modelrail.ab").joinpath("sql")
+    tail = folder.joinpath("per_variant.sql" if checkpoints is None else "over_time.sql")
+    template = folder.joinpath("sufficient_stats.sql").read_text(encoding="utf-8")
+    return template.replace("{tail}", tail.read_text(encoding="utf-8")).format(
+        predictions=predictions, events=events, param=placeholder, checkpoints=checkpoints)
 
 
 def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,
@@ -120,16 +124,19 @@ def collect(query: Query, relations: tuple[str, str], placeholder: str,
             data: Mapping[str, object]) -> LogStats:
     """Run the aggregation on `relations` (predictions, events) through `query`, on any
     database with the typed columns; `placeholder` is its driver's bind marker."""
-    def statistics(predictions: str, events: str) -> LogStats:
-        rows = query(sufficient_stats_sql(predictions, events, placeholder),
-                     [aggregation.window_seconds, aggregation.experiment])
+    binds = [aggregation.window_seconds, aggregation.experiment]
+
+    def statistics(rows: Sequence[Mapping[str, Any]]) -> LogStats:
         return log_stats(rows, variants, sources, metrics=aggregation.metrics, data=data)
 
-    result = statistics(*relations)
+    def at_checkpoints(checkpoints: str) -> list[dict[str, Any]]:
+        return query(sufficient_stats_sql(*relations, placeholder, checkpoints), binds)
+
+    result = statistics(query(sufficient_stats_sql(*relations, placeholder), binds))
     if not aggregation.over_time:
         return result
-    return replace(result, timeline=timeline(query, relations, placeholder,
-                                             lambda p, e: statistics(p, e).stats))
+    return replace(result, timeline=timeline(query, relations, placeholder, at_checkpoints,
+                                             lambda rows: statistics(rows).stats))
 
 
 def duckdb_query(connection: duckdb.DuckDBPyConnection) -> Query:

@@ -1,16 +1,18 @@
-"""The statistics as they stood over time: the aggregation re-run on cumulative prefixes.
+"""The statistics as they stood over time: the aggregation at cumulative checkpoints.
 
-For the report's interval-over-time plot. Each checkpoint runs the same aggregation SQL
-on the rows logged up to it (predictions and events with `ts <= checkpoint`), through two
-temporary views over a one-row cutoff table, so the database does the work (DuckDB, or
-PostgreSQL when pushed down) and only a few numbers per variant come back per
-checkpoint. Checkpoints are the ends of the minutes, hours or days (the finest of those
-giving at most MAX_CHECKPOINTS) from the first exposure, the last one at the last row
-logged, so it holds all the data. A checkpoint whose statistics cannot be read yet (a
-variant without users, no variance) has none: a gap in the plot.
+For the report's interval-over-time plot. The numbers at a checkpoint are those of the
+aggregation run on the rows logged up to it (predictions and events with
+`ts <= checkpoint`), computed for every checkpoint in one pass of SQL
+(`sql/over_time.sql`, which says why that equals the prefixes), in the database (DuckDB,
+or PostgreSQL when pushed down): only a few numbers per variant and checkpoint come back.
+Checkpoints are the ends of the minutes, hours or days (the finest of those giving at
+most MAX_CHECKPOINTS) from the first exposure, the last one at the last row logged, so it
+holds all the data. A checkpoint whose statistics cannot be read yet (a variant without
+users, no variance) has none: a gap in the plot.
 """
 
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,10 +59,13 @@ def checkpoints(first: datetime, last: datetime) -> tuple[str, list[datetime]]:
 
 
 def timeline(query: Query, relations: tuple[str, str], placeholder: str,
-             statistics: Callable[[str, str], SufficientStats]) -> Timeline | None:
+             aggregate: Callable[[str], list[dict[str, Any]]],
+             statistics: Callable[[Sequence[Mapping[str, Any]]], SufficientStats],
+             ) -> Timeline | None:
     """Checkpointed statistics; `relations` are the (quoted) predictions and events
-    relations with the typed `ts` column, `statistics(predictions, events)` aggregates
-    two relations. None when the predictions hold no timestamp."""
+    relations with the typed `ts` column; `aggregate(checkpoints)` runs the aggregation
+    over a relation of checkpoints `(k, lo, hi)` (`sql/over_time.sql`), and `statistics`
+    reads one checkpoint's rows. None when the predictions hold no timestamp."""
     predictions, events = relations
     span = query(f"SELECT (SELECT MIN(ts) FROM {predictions}) AS first, "  # noqa: S608
                  f"(SELECT MAX(ts) FROM (SELECT ts FROM {predictions} UNION ALL "
@@ -69,21 +74,23 @@ def timeline(query: Query, relations: tuple[str, str], placeholder: str,
     if first is None or last is None:
         return None
     unit, times = checkpoints(first, last)
-    cutoff = "modelrail_cutoff"
-    query(f"CREATE TEMPORARY TABLE {cutoff} (ts TIMESTAMP WITH TIME ZONE)", [])
-    query(f"INSERT INTO {cutoff} VALUES ({placeholder})", [times[0]])  # noqa: S608
-    views = []
-    for name, relation in (("predictions", predictions), ("events", events)):
-        view = f"modelrail_{name}_upto"
-        query(f"CREATE TEMPORARY VIEW {view} AS SELECT r.* FROM {relation} AS r, "  # noqa: S608
-              f"{cutoff} AS c WHERE r.ts <= c.ts", [])
-        views.append(view)
-    marks = []
-    for at in times:
-        query(f"UPDATE {cutoff} SET ts = {placeholder}", [at])  # noqa: S608
-        try:
-            stats: SufficientStats | None = statistics(views[0], views[1])
-        except UsageError:
-            stats = None
-        marks.append(Checkpoint(at=at, stats=stats))
-    return Timeline(unit=unit, start=first, checkpoints=tuple(marks))
+    table = "modelrail_checkpoints"
+    query(f"CREATE TEMPORARY TABLE {table} (k INTEGER, lo TIMESTAMP WITH TIME ZONE, "
+          "hi TIMESTAMP WITH TIME ZONE)", [])
+    for k, (lo, hi) in enumerate(zip([None, *times[:-1]], times, strict=True)):
+        query(f"INSERT INTO {table} VALUES ({placeholder}, {placeholder}, {placeholder})",  # noqa: S608
+              [k, lo, hi])
+    by_checkpoint: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in aggregate(table):
+        by_checkpoint[int(row["k"])].append(row)
+    return Timeline(unit=unit, start=first, checkpoints=tuple(
+        Checkpoint(at=at, stats=_readable(statistics, by_checkpoint[k]))
+        for k, at in enumerate(times)))
+
+
+def _readable(statistics: Callable[[Sequence[Mapping[str, Any]]], SufficientStats],
+              rows: Sequence[Mapping[str, Any]]) -> SufficientStats | None:
+    try:
+        return statistics(rows)
+    except UsageError:
+        return None

@@ -2,18 +2,20 @@
 the Mermaid chart in the job summary."""
 
 import json
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from modelrail.ab.aggregate import aggregate_logs
 from modelrail.ab.report import NO_TIMESTAMPS
-from modelrail.ab.stats import MetricStats, SufficientStats
+from modelrail.ab.stats import SufficientStats
 from modelrail.ab.timeline import MAX_CHECKPOINTS, checkpoints
 from modelrail.cli import main
+from modelrail.errors import UsageError
 
-from tests.unit.ab.logs import analysis_dir, simulated_logs, write_jsonl
+from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
+from tests.unit.ab.logs import analysis_dir, simulated_logs, write_jsonl, write_logs
+from tests.unit.ab.sufficient import assert_same
 from tests.unit.ab.test_cli import POLICY, stats, write_stats
 
 VARIANTS = ("control", "treatment")
@@ -25,20 +27,6 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Forty hours of a test whose treatment has a large CTR lift."""
     return simulated_logs(tmp_path_factory.mktemp("logs"), users=3000, hours=40,
                           ctr=(0.10, 0.14), seed=5)
-
-
-def numbers(stats: MetricStats) -> dict[str, float]:
-    return {key: value for key, value in asdict(stats).items() if value is not None}
-
-
-def assert_same(first: SufficientStats | None, second: SufficientStats) -> None:
-    """Equal, up to the order in which floating-point sums were added."""
-    assert first is not None
-    assert first.units == second.units
-    for name, by_variant in second.metrics.items():
-        for variant, expected in by_variant.items():
-            assert numbers(first.metrics[name][variant]) == pytest.approx(
-                numbers(expected), rel=1e-12), f"{name}.{variant}"
 
 
 @pytest.fixture
@@ -64,27 +52,54 @@ def test_checkpoints_are_the_finest_unit_with_few_enough(span: timedelta, unit: 
     assert times == sorted(set(times))
 
 
+def prefix_stats(logs: tuple[Path, Path], until: datetime,
+                 directory: Path) -> SufficientStats | None:
+    """The statistics of the rows logged up to `until`, aggregated on their own (None
+    when they cannot be read)."""
+    directory.mkdir()
+    prefix = (directory / "predictions.jsonl", directory / "events.jsonl")
+    for source, target in zip(logs, prefix, strict=True):
+        rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+        write_jsonl(target, [row for row in rows
+                             if datetime.fromisoformat(row["timestamp"]) <= until])
+    try:
+        return aggregate_logs(*prefix, VARIANTS, experiment="ranker-v2").stats
+    except UsageError:
+        return None
+
+
 def test_each_checkpoint_is_the_analysis_of_the_logs_up_to_it(
         logs: tuple[Path, Path], tmp_path: Path) -> None:
-    predictions, events = logs
-    full = aggregate_logs(predictions, events, VARIANTS, over_time=True)
+    full = aggregate_logs(*logs, VARIANTS, experiment="ranker-v2", over_time=True)
     timeline = full.timeline
     assert timeline is not None
     assert timeline.unit == "hour"
-    assert 40 <= len(timeline.checkpoints) <= 41  # hourly, then the last prediction
+    assert 40 <= len(timeline.checkpoints) <= 41  # hourly, then the last row logged
     assert_same(timeline.checkpoints[-1].stats, full.stats)
     units = [sum(c.stats.units.values()) for c in timeline.checkpoints if c.stats]
     assert units == sorted(units)
     assert units[0] < units[-1]
+    for index in (0, 1, 7, 20, 33):
+        checkpoint = timeline.checkpoints[index]
+        expected = prefix_stats(logs, checkpoint.at, tmp_path / str(index))
+        if expected is None:  # not readable yet (few users): then not in the timeline
+            assert checkpoint.stats is None
+        else:
+            assert_same(checkpoint.stats, expected)
 
-    checkpoint = timeline.checkpoints[10]
-    prefix = [tmp_path / "predictions.jsonl", tmp_path / "events.jsonl"]
-    for source, target in zip(logs, prefix, strict=True):
-        rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
-        write_jsonl(target, [row for row in rows
-                             if datetime.fromisoformat(row["timestamp"]) <= checkpoint.at])
-    alone = aggregate_logs(prefix[0], prefix[1], VARIANTS)
-    assert_same(checkpoint.stats, alone.stats)
+
+def test_checkpoints_keep_the_attribution_rules_of_the_hand_made_logs(tmp_path: Path) -> None:
+    """Clicks before an impression, naming another user's request, at the window's end,
+    sessions before the exposure: each checkpoint as if the logs stopped there."""
+    logs = write_logs(tmp_path, PREDICTIONS, EVENTS)
+    timeline = aggregate_logs(*logs, VARIANTS, experiment="ranker-v2", over_time=True,
+                              window_seconds=1800.0).timeline
+    assert timeline is not None
+    assert [c.stats is None for c in timeline.checkpoints] == [False, False]
+    for index, checkpoint in enumerate(timeline.checkpoints):
+        expected = prefix_stats(logs, checkpoint.at, tmp_path / str(index))
+        assert expected is not None
+        assert_same(checkpoint.stats, expected)
 
 
 def test_report_from_logs_has_every_plot_and_the_summary_a_mermaid_chart(

@@ -5,6 +5,8 @@
 -- (question mark for DuckDB, percent-s for psycopg); the values are bound, in this order:
 -- the attribution window in seconds, the experiment key (or NULL: every experiment).
 -- No comment here may hold braces or a percent sign: the text is a format template.
+-- This file ends with the attributed clicks; the tail placeholder is one of the files
+-- that sum them up: per_variant.sql (all the data) or over_time.sql (every checkpoint).
 --
 -- Inputs, already typed:
 --   predictions(ts TIMESTAMP WITH TIME ZONE, request_id VARCHAR, user_id VARCHAR,
@@ -81,39 +83,10 @@ anchored AS (
     FROM clicks AS c
     JOIN requests AS r ON r.user_id = c.user_id AND r.request_id = c.request_id
 ),
-attributed AS (
-    SELECT a.user_id, COUNT(*) AS clicks
+attributed_clicks AS (
+    SELECT a.user_id, a.ts
     FROM anchored AS a CROSS JOIN params
     WHERE a.anchor IS NOT NULL AND a.ts >= a.anchor
       AND a.ts <= a.anchor + params.window_seconds * INTERVAL '1 second'
-    GROUP BY a.user_id
 ),
-sessions AS (
-    SELECT u.user_id, SUM(e.value) AS duration
-    FROM {events} AS e JOIN units AS u ON u.user_id = e.user_id
-    WHERE e.type = 'session_end' AND e.ts >= u.first_ts
-    GROUP BY u.user_id
-),
-per_user AS (
-    SELECT u.variant, u.multi_variant,
-           CAST(u.impressions AS DOUBLE PRECISION) AS impressions,
-           CAST(COALESCE(a.clicks, 0) AS DOUBLE PRECISION) AS clicks,
-           CAST(COALESCE(s.duration, 0) AS DOUBLE PRECISION) AS duration
-    FROM units AS u
-    LEFT JOIN attributed AS a ON a.user_id = u.user_id
-    LEFT JOIN sessions AS s ON s.user_id = u.user_id
-)
-SELECT variant,
-       COUNT(*) AS units,
-       SUM(multi_variant) AS multi_variant_users,
-       SUM(clicks) AS clicks_sum,
-       SUM(clicks * clicks) AS clicks_sum_squares,
-       SUM(impressions) AS impressions_sum,
-       SUM(impressions * impressions) AS impressions_sum_squares,
-       SUM(clicks * impressions) AS clicks_impressions_sum_products,
-       SUM(duration) AS duration_sum,
-       SUM(duration * duration) AS duration_sum_squares,
-       SUM(CASE WHEN clicks > 0 THEN 1 ELSE 0 END) AS converted
-FROM per_user
-GROUP BY variant
-ORDER BY variant
+{tail}

@@ -1,0 +1,54 @@
+-- The end of sufficient_stats.sql for the statistics at every checkpoint in one pass:
+-- the same numbers as per_variant.sql run on the rows logged up to each checkpoint.
+-- The checkpoints relation holds (k, lo, hi): checkpoint k at time hi, after lo (NULL
+-- for the first). Why one pass gives the prefix numbers: a user's first exposure,
+-- hence their variant, is the same in every prefix that holds it; a click is attributed
+-- to impressions at or before it, so a click by the checkpoint is attributed exactly as
+-- in all the data; sessions count from the first exposure. So each user's impressions,
+-- clicks and session seconds are bucketed by checkpoint, cumulated over the checkpoints
+-- from the user's exposure on, and summed per variant and checkpoint.
+increments AS (
+    SELECT user_id, ts, CAST(1 AS DOUBLE PRECISION) AS impressions,
+           CAST(0 AS DOUBLE PRECISION) AS clicks, CAST(0 AS DOUBLE PRECISION) AS duration
+    FROM impressions
+    UNION ALL
+    SELECT user_id, ts, 0, 1, 0 FROM attributed_clicks
+    UNION ALL
+    SELECT e.user_id, e.ts, 0, 0, COALESCE(CAST(e.value AS DOUBLE PRECISION), 0)
+    FROM {events} AS e JOIN units AS u ON u.user_id = e.user_id
+    WHERE e.type = 'session_end' AND e.ts >= u.first_ts
+),
+bucketed AS (
+    SELECT i.user_id, c.k, SUM(i.impressions) AS impressions, SUM(i.clicks) AS clicks,
+           SUM(i.duration) AS duration
+    FROM increments AS i
+    JOIN {checkpoints} AS c ON i.ts <= c.hi AND (c.lo IS NULL OR i.ts > c.lo)
+    GROUP BY i.user_id, c.k
+),
+grid AS (
+    SELECT u.user_id, u.variant, c.k
+    FROM units AS u JOIN {checkpoints} AS c ON u.first_ts <= c.hi
+),
+per_user AS (
+    SELECT g.k, g.variant,
+           SUM(COALESCE(b.impressions, 0)) OVER upto AS impressions,
+           SUM(COALESCE(b.clicks, 0)) OVER upto AS clicks,
+           SUM(COALESCE(b.duration, 0)) OVER upto AS duration
+    FROM grid AS g LEFT JOIN bucketed AS b ON b.user_id = g.user_id AND b.k = g.k
+    WINDOW upto AS (PARTITION BY g.user_id ORDER BY g.k
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
+SELECT k, variant,
+       COUNT(*) AS units,
+       0 AS multi_variant_users,
+       SUM(clicks) AS clicks_sum,
+       SUM(clicks * clicks) AS clicks_sum_squares,
+       SUM(impressions) AS impressions_sum,
+       SUM(impressions * impressions) AS impressions_sum_squares,
+       SUM(clicks * impressions) AS clicks_impressions_sum_products,
+       SUM(duration) AS duration_sum,
+       SUM(duration * duration) AS duration_sum_squares,
+       SUM(CASE WHEN clicks > 0 THEN 1 ELSE 0 END) AS converted
+FROM per_user
+GROUP BY k, variant
+ORDER BY k, variant

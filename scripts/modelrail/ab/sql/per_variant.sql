@@ -1,0 +1,36 @@
+-- The end of sufficient_stats.sql for one look at all the data: each exposed user's
+-- impressions, attributed clicks and session seconds, summed per variant.
+attributed AS (
+    SELECT user_id, COUNT(*) AS clicks
+    FROM attributed_clicks
+    GROUP BY user_id
+),
+sessions AS (
+    SELECT u.user_id, SUM(e.value) AS duration
+    FROM {events} AS e JOIN units AS u ON u.user_id = e.user_id
+    WHERE e.type = 'session_end' AND e.ts >= u.first_ts
+    GROUP BY u.user_id
+),
+per_user AS (
+    SELECT u.variant, u.multi_variant,
+           CAST(u.impressions AS DOUBLE PRECISION) AS impressions,
+           CAST(COALESCE(a.clicks, 0) AS DOUBLE PRECISION) AS clicks,
+           CAST(COALESCE(s.duration, 0) AS DOUBLE PRECISION) AS duration
+    FROM units AS u
+    LEFT JOIN attributed AS a ON a.user_id = u.user_id
+    LEFT JOIN sessions AS s ON s.user_id = u.user_id
+)
+SELECT variant,
+       COUNT(*) AS units,
+       SUM(multi_variant) AS multi_variant_users,
+       SUM(clicks) AS clicks_sum,
+       SUM(clicks * clicks) AS clicks_sum_squares,
+       SUM(impressions) AS impressions_sum,
+       SUM(impressions * impressions) AS impressions_sum_squares,
+       SUM(clicks * impressions) AS clicks_impressions_sum_products,
+       SUM(duration) AS duration_sum,
+       SUM(duration * duration) AS duration_sum_squares,
+       SUM(CASE WHEN clicks > 0 THEN 1 ELSE 0 END) AS converted
+FROM per_user
+GROUP BY variant
+ORDER BY variant
