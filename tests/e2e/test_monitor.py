@@ -51,6 +51,7 @@ class Scene:
     standin: RolloutsStandIn
     github: GitHubStandIn
     bench: Workbench
+    artifacts: Path  # where the upload-artifact stand-in puts the uploads
 
     def champion(self) -> str:
         return str(self.client.get_model_version_by_alias(self.model, "champion").version)
@@ -99,9 +100,10 @@ def scene(tmp_path: Path, dvc_remote: Path, bench: Workbench, github: GitHubStan
     with RolloutsStandIn() as standin:
         standin.add_rollout(ROLLOUT, NAMESPACE, image="ghcr.io/acme/ctr-ranker:2")
         kubeconfig = base64.b64encode(standin.kubeconfig().encode()).decode()
+        artifacts = tmp_path / "artifacts"
         workbench = replace(bench, secrets={"KUBECONFIG": kubeconfig},
-                            env={"E2E_ARTIFACT_DIR": str(tmp_path / "artifacts")})
-        yield Scene(repo, model, client, standin, github, workbench)
+                            env={"E2E_ARTIFACT_DIR": str(artifacts)})
+        yield Scene(repo, model, client, standin, github, workbench, artifacts)
 
 
 def test_drift_rolls_back_and_reports_in_one_issue(scene: Scene, lab: MonitorLab) -> None:
@@ -117,6 +119,9 @@ def test_drift_rolls_back_and_reports_in_one_issue(scene: Scene, lab: MonitorLab
     assert issues[0]["body"].startswith(issue_marker(scene.model))
     assert "`price` (major)" in issues[0]["body"]
     first_body = issues[0]["body"]
+    report = scene.artifacts / "monitor-report"
+    assert "price: current (bars) vs reference (dashed)" in (report / "report.html").read_text()
+    assert json.loads((report / "monitor.json").read_text())["action"] == "rollback"
 
     again = scene.monitor(lab.simulate("drift-2", shift={"price": 4.0}), "monitor-drift-2")
 
