@@ -7,6 +7,8 @@ own (wall time depends on what else the machine runs; the load average is record
 
 - duckdb: modelrail's real aggregation (`modelrail.ab.aggregate.aggregate_logs`, the SQL
   of `sql/sufficient_stats.sql`);
+- duckdb+report: the same plus what `ab analyze --report` adds, the statistics at every
+  checkpoint of the interval-over-time plot (`sql/over_time.sql`, one more pass);
 - pandas: a `merge`/`groupby` of the same data computing the same statistics (first
   exposure, impressions, clicks anchored to their request within the window, session
   durations after the first exposure). Every click in this data names its request, so
@@ -26,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -84,11 +86,14 @@ def generate(directory: Path, rows: int) -> tuple[Path, Path]:
     return predictions, events
 
 
-def run_duckdb(predictions: Path, events: Path) -> dict[str, dict[str, float]]:
+def run_duckdb(predictions: Path, events: Path,
+               over_time: bool = False) -> dict[str, dict[str, float]]:
     from modelrail.ab.aggregate import aggregate_logs  # noqa: PLC0415
 
     logs = aggregate_logs(predictions, events, VARIANTS, experiment=EXPERIMENT,
-                          window_seconds=WINDOW_SECONDS)
+                          window_seconds=WINDOW_SECONDS, over_time=over_time)
+    if over_time and (logs.timeline is None or len(logs.timeline.checkpoints) < 2):
+        raise SystemExit("duckdb+report: no statistics over time")
     stats: dict[str, dict[str, float]] = {}
     for variant in VARIANTS:
         ctr = asdict(logs.stats.metrics["ctr"][variant])
@@ -148,8 +153,14 @@ def run_pandas(predictions: Path, events: Path) -> dict[str, dict[str, float]]:
             for variant in VARIANTS}
 
 
-ENGINES = {"duckdb": run_duckdb, "pandas": run_pandas}
-MODULES = {"duckdb": "modelrail.ab.aggregate", "pandas": "pandas"}
+ENGINES: dict[str, Callable[[Path, Path], dict[str, dict[str, float]]]] = {
+    "duckdb": run_duckdb,
+    # what `ab analyze --report` adds: the statistics at every checkpoint (timeline.py)
+    "duckdb+report": lambda predictions, events: run_duckdb(predictions, events, True),
+    "pandas": run_pandas,
+}
+MODULES = {"duckdb": "modelrail.ab.aggregate", "duckdb+report": "modelrail.ab.aggregate",
+           "pandas": "pandas"}
 
 
 def worker(engine: str, directory: Path) -> None:
@@ -181,12 +192,13 @@ def measure(engine: str, directory: Path) -> dict[str, Any]:
     return result
 
 
-def check_same(first: dict[str, Any], second: dict[str, Any]) -> None:
+def check_same(first: dict[str, Any], other: dict[str, Any]) -> None:
     for variant in VARIANTS:
         for name in FIELDS:
-            a, b = first["stats"][variant][name], second["stats"][variant][name]
+            a, b = first["stats"][variant][name], other["stats"][variant][name]
             if abs(a - b) > 1e-9 * max(abs(a), abs(b), 1.0):
-                raise SystemExit(f"{variant}.{name}: duckdb {a} != pandas {b}")
+                raise SystemExit(f"{variant}.{name}: {first['engine']} {a} != "
+                                 f"{other['engine']} {b}")
 
 
 def main() -> None:
@@ -208,13 +220,14 @@ def main() -> None:
         sizes = {path.name: round(path.stat().st_size / 2**20, 1)
                  for path in (predictions, events)}
         results = [measure(engine, directory) for engine in ENGINES]
-    check_same(*results)
+    for other in results[1:]:
+        check_same(results[0], other)
     print(f"{args.rows:,} prediction rows + {args.rows:,} events (Parquet, MiB: {sizes}); "
           f"generated in {generated:.1f} s")
-    print(f"{'engine':<8} {'seconds':>8} {'CPU s':>7} {'peak RSS MiB':>13} "
+    print(f"{'engine':<14} {'seconds':>8} {'CPU s':>7} {'peak RSS MiB':>13} "
           f"{'RSS after imports':>18}")
     for result in results:
-        print(f"{result['engine']:<8} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
+        print(f"{result['engine']:<14} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
               f"{result['peak_rss_mb']:>13.0f} {result['rss_before_mb']:>18.0f}")
     print(f"on {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} cores, load average {load:.1f} at the start; statistics "
