@@ -81,8 +81,10 @@ def sufficient_stats_sql(predictions: str, events: str, placeholder: str,
     folder = resources.files("modelrail.ab").joinpath("sql")
     tail = folder.joinpath("per_variant.sql" if checkpoints is None else "over_time.sql")
     template = folder.joinpath("sufficient_stats.sql").read_text(encoding="utf-8")
-    return template.replace("{tail}", tail.read_text(encoding="utf-8")).format(
-        predictions=predictions, events=events, param=placeholder, checkpoints=checkpoints)
+    sums = folder.joinpath("sums.sql").read_text(encoding="utf-8").strip()
+    text = template.replace("{tail}", tail.read_text(encoding="utf-8")).replace("{sums}", sums)
+    return text.format(predictions=predictions, events=events, param=placeholder,
+                       checkpoints=checkpoints)
 
 
 def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,

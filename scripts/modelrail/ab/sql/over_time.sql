@@ -41,14 +41,7 @@ per_user AS (
 SELECT k, variant,
        COUNT(*) AS units,
        0 AS multi_variant_users,
-       SUM(clicks) AS clicks_sum,
-       SUM(clicks * clicks) AS clicks_sum_squares,
-       SUM(impressions) AS impressions_sum,
-       SUM(impressions * impressions) AS impressions_sum_squares,
-       SUM(clicks * impressions) AS clicks_impressions_sum_products,
-       SUM(duration) AS duration_sum,
-       SUM(duration * duration) AS duration_sum_squares,
-       SUM(CASE WHEN clicks > 0 THEN 1 ELSE 0 END) AS converted
+       {sums}
 FROM per_user
 GROUP BY k, variant
 ORDER BY k, variant
