@@ -7,7 +7,7 @@ typo in policy fails the PR check loudly instead of silently loosening the gate.
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -208,6 +208,23 @@ class _Section:
         if not math.isfinite(value):
             raise self.error(name, f"expected a finite number, got {value}")
         return float(value)
+
+    def bounded(self, name: str, default: float, *, low: float, high: float,
+                low_open: bool = False, high_open: bool = False) -> float:
+        """A number within [low, high]; `low_open`/`high_open` exclude that bound."""
+        value = self.number(name)
+        if value is None:
+            return default
+        too_low = value <= low if low_open else value < low
+        too_high = value >= high if high_open else value > high
+        if too_low or too_high:
+            interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            raise self.error(name, f"must be in {interval}, got {value:g}")
+        return value
+
+    def optional_section(self, name: str, parse: "Callable[[_Section], T]", default: T) -> T:
+        """An optional sub-section, parsed; absent or empty gives `default`."""
+        return default if self.raw(name) is None else parse(self.section(name))
 
     def choice(self, name: str, choices: tuple[S, ...], default: S | None) -> S:
         """One of `choices`; with `default` None the key is required."""

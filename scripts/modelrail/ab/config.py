@@ -133,15 +133,15 @@ def parse_experiment(section: "_Section") -> ExperimentConfig:
         primary=_primary(section),
         variants=variants,
         weights=_weights(section, len(variants)),
-        coverage=_bounded(section, "coverage", 1.0, low=0.0, high=1.0, low_open=True),
-        guardrails=_sub(section, "guardrails", _children(_guardrail), {}),
-        metrics=_sub(section, "metrics", _children(_metric_spec), {}),
-        alpha=_bounded(section, "alpha", 0.05, low=0.0, high=0.5, low_open=True,
+        coverage=section.bounded("coverage", 1.0, low=0.0, high=1.0, low_open=True),
+        guardrails=section.optional_section("guardrails", _children(_guardrail), {}),
+        metrics=section.optional_section("metrics", _children(_metric_spec), {}),
+        alpha=section.bounded("alpha", 0.05, low=0.0, high=0.5, low_open=True,
                        high_open=True),
         difference=section.choice("difference", DIFFERENCES, "relative"),
         sided=section.choice("sided", SIDES, "two"),
-        sequential=_sub(section, "sequential", _sequential, SequentialConfig()),
-        cuped=_sub(section, "cuped", _cuped, CupedConfig()),
+        sequential=section.optional_section("sequential", _sequential, SequentialConfig()),
+        cuped=section.optional_section("cuped", _cuped, CupedConfig()),
     )
     _check_roles(section, config)
     section.finish()
@@ -176,20 +176,6 @@ def _weights(section: "_Section", count: int) -> tuple[float, ...]:
     return weights
 
 
-def _bounded(section: "_Section", name: str, default: float, *, low: float, high: float,
-             low_open: bool = False, high_open: bool = False) -> float:
-    """A number within [low, high]; `low_open`/`high_open` exclude that bound."""
-    value = section.number(name)
-    if value is None:
-        return default
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if too_low or too_high:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise section.error(name, f"must be in {interval}, got {value:g}")
-    return value
-
-
 def _positive(section: "_Section", name: str, default: float | None) -> float:
     """A number > 0; `default` None makes it required."""
     value = section.number(name)
@@ -204,11 +190,6 @@ def _positive(section: "_Section", name: str, default: float | None) -> float:
 
 def _boolean(section: "_Section", name: str) -> bool | None:
     return section.required_boolean(name) if section.has(name) else None
-
-
-def _sub(section: "_Section", name: str, parse: Callable[["_Section"], T], default: T) -> T:
-    """An optional sub-section, parsed; absent or empty gives `default`."""
-    return default if section.raw(name) is None else parse(section.section(name))
 
 
 def _children(parse: Callable[["_Section"], T]) -> Callable[["_Section"], dict[str, T]]:

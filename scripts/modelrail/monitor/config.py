@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from modelrail.ab.config import _bounded, _sub
 from modelrail.analysis.config import duration_seconds
 
 if TYPE_CHECKING:  # modelrail.config imports this module to parse its section
@@ -104,16 +103,16 @@ class ShadowConfig:
 
 def parse_shadow(section: "_Section") -> ShadowConfig:
     def unit(name: str, default: float) -> float:
-        return _bounded(section, name, default, low=0.0, high=1.0)
+        return section.bounded(name, default, low=0.0, high=1.0)
 
     config = ShadowConfig(
         decision_threshold=unit("decision_threshold", 0.5),
         min_pairs=_whole(section, "min_pairs", 500, low=1),
         min_agreement=unit("min_agreement", 0.95),
-        min_correlation=_bounded(section, "min_correlation", 0.9, low=-1.0, high=1.0),
+        min_correlation=section.bounded("min_correlation", 0.9, low=-1.0, high=1.0),
         max_ks=unit("max_ks", 0.1),
         max_error_rate=unit("max_error_rate", 0.01),
-        max_latency_p99=_bounded(section, "max_latency_p99", 0.25, low=0.0,
+        max_latency_p99=section.bounded("max_latency_p99", 0.25, low=0.0,
                                  high=float("inf"), low_open=True),
         window=section.string("window") or "1h",
     )
@@ -127,12 +126,12 @@ def parse_shadow(section: "_Section") -> ShadowConfig:
 def parse_monitor(section: "_Section") -> MonitorConfig:
     """Read and check `monitor:`; every problem names the file and the dotted key."""
     no_overrides: dict[str, Levels] = {}
-    default, per_feature = _sub(section, "thresholds", _thresholds,
+    default, per_feature = section.optional_section("thresholds", _thresholds,
                                 (MonitorConfig.thresholds, no_overrides))
     config = MonitorConfig(
-        alpha=_bounded(section, "alpha", 0.01, low=0.0, high=0.5, low_open=True),
+        alpha=section.bounded("alpha", 0.01, low=0.0, high=0.5, low_open=True),
         bins=int(_whole(section, "bins", DEFAULT_BINS, low=2)),
-        epsilon=_bounded(section, "epsilon", DEFAULT_EPSILON, low=0.0, high=0.01,
+        epsilon=section.bounded("epsilon", DEFAULT_EPSILON, low=0.0, high=0.01,
                          low_open=True),
         min_rows=_whole(section, "min_rows", 1000, low=1),
         features=section.string_list("features"),
@@ -141,8 +140,8 @@ def parse_monitor(section: "_Section") -> MonitorConfig:
         reference_artifact=section.string("reference_artifact") or DEFAULT_ARTIFACT,
         thresholds=default,
         feature_thresholds=per_feature,
-        actions=_sub(section, "actions", _actions, MonitorConfig().actions),
-        performance=_sub(section, "performance", _performance, None),
+        actions=section.optional_section("actions", _actions, MonitorConfig().actions),
+        performance=section.optional_section("performance", _performance, None),
     )
     section.finish()
     return config
@@ -161,8 +160,8 @@ def _levels(section: "_Section") -> Levels:
     for name in SEVERITIES:
         if section.raw(name) is None:
             raise section.error(name, "is required (a positive number)")
-    minor = _bounded(section, "minor", 0.0, low=0.0, high=float("inf"), low_open=True)
-    major = _bounded(section, "major", 0.0, low=0.0, high=float("inf"), low_open=True)
+    minor = section.bounded("minor", 0.0, low=0.0, high=float("inf"), low_open=True)
+    major = section.bounded("major", 0.0, low=0.0, high=float("inf"), low_open=True)
     if major < minor:
         raise section.error("major", f"must be at least minor ({minor:g}), got {major:g}")
     section.finish()
