@@ -33,7 +33,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.monitor_lab import MonitorLab, server
+from tests.support.example_apps import example_app
+from tests.support.monitor_lab import MonitorLab
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results" / "monitor.json"
@@ -120,11 +121,11 @@ def shadow_overhead(root: Path, rounds: int, count: int) -> dict[str, Any]:
     body: dict[str, object] = {"rows": rows}
     model = {"MODEL_PATH": str(lab.model_dir), "MODEL_NAME": "ctr-ranker",
              "PREDICTION_LOG": "off"}
-    with server("ctr_serving", {**model, "MODEL_VERSION": "1"}, root / "prod.log") as prod, \
-            server("ctr_serving", {**model, "MODEL_VERSION": "2"}, root / "shadow.log") as shd:
+    with example_app("ctr_serving", {**model, "MODEL_VERSION": "1"}, root / "prod.log") as prod, \
+            example_app("ctr_serving", {**model, "MODEL_VERSION": "2"}, root / "shadow.log") as shd:
         variants = {"EXPERIMENT": "bench", "VARIANTS": f"a={prod},b={prod}"}
-        with server("ctr_router", variants, root / "plain.log") as plain, \
-                server("ctr_router", {**variants, "SHADOW": f"candidate={shd}"},
+        with example_app("ctr_router", variants, root / "plain.log") as plain, \
+                example_app("ctr_router", {**variants, "SHADOW": f"candidate={shd}"},
                        root / "mirrored.log") as mirrored:
             _latencies(plain, body, 50)
             _latencies(mirrored, body, 50)  # warm-up

@@ -27,18 +27,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.canary_lab import EXAMPLE_MODEL, train_artifacts
-from tests.support.services import free_port, stop, wait_for_http
+from tests.support.canary_lab import train_artifacts
+from tests.support.example_apps import EXAMPLE_PYTHONPATH, example_app
 
 EXPERIMENT = "ranker-v2"
 VARIANTS = ("control", "treatment")
-SERVING = EXAMPLE_MODEL / "serving"
-READY_TIMEOUT_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -46,24 +44,6 @@ class AbLogs:
     predictions: Path
     events: Path
     summary: Mapping[str, Any]
-
-
-@contextlib.contextmanager
-def _server(root: Path, name: str, module: str, env: Mapping[str, str]) -> Iterator[str]:
-    """`python -m module` under uvicorn on a free port, logging to root/NAME.log."""
-    port = free_port()
-    full_env = {**os.environ, "PYTHONPATH": str(SERVING), "UVICORN_HOST": "127.0.0.1",
-                "UVICORN_PORT": str(port), "UVICORN_ACCESS_LOG": "false", **env}
-    log = root / f"{name}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", module], env=full_env, stdout=sink,
-                                   stderr=subprocess.STDOUT, cwd=root, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/readyz", timeout=READY_TIMEOUT_S, process=process, log=log)
-        yield url
-    finally:
-        stop(process)
 
 
 def run_ab_lab(root: Path, artifacts: Path, *, users: int, seed: int, effect: float,
@@ -77,18 +57,20 @@ def run_ab_lab(root: Path, artifacts: Path, *, users: int, seed: int, effect: fl
     logs = {variant: root / f"predictions-{variant}.jsonl" for variant in VARIANTS}
     events = root / "events.jsonl"
     with contextlib.ExitStack() as stack:
-        urls = [stack.enter_context(_server(root, f"serving-{variant}", "ctr_serving", {
+        urls = [stack.enter_context(example_app("ctr_serving", {
             "MODEL_PATH": str(artifacts / "good" / "scorer.json"), "MODEL_NAME": "ctr-ranker",
-            "MODEL_VERSION": str(index + 1), "PREDICTION_LOG": str(logs[variant])}))
+            "MODEL_VERSION": str(index + 1), "PREDICTION_LOG": str(logs[variant])},
+            root / f"serving-{variant}.log"))
             for index, variant in enumerate(VARIANTS)]
-        router = stack.enter_context(_server(root, "router", "ctr_router", {
+        router = stack.enter_context(example_app("ctr_router", {
             "EXPERIMENT": EXPERIMENT, "WEIGHTS": "0.5,0.5", "UPSTREAM_TIMEOUT_SECONDS": "10",
-            "VARIANTS": ",".join(f"{v}={url}" for v, url in zip(VARIANTS, urls, strict=True))}))
+            "VARIANTS": ",".join(f"{v}={url}" for v, url in zip(VARIANTS, urls, strict=True))},
+            root / "router.log"))
         done = subprocess.run(
             [sys.executable, "-m", "simulator", "--router", router, "--users", str(users),
              "--seed", str(seed), "--events", str(events), "--effect", str(effect),
              "--rows", str(rows), "--concurrency", str(concurrency)],
-            env={**os.environ, "PYTHONPATH": f"{SERVING}:{EXAMPLE_MODEL / 'src'}"},
+            env={**os.environ, "PYTHONPATH": EXAMPLE_PYTHONPATH},
             cwd=root, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"simulator failed ({done.returncode}):\n{done.stderr[-3000:]}"

@@ -75,16 +75,13 @@ from typing import Any
 
 import requests
 
+from tests.support.example_apps import EXAMPLE_MODEL, example_app
 from tests.support.prometheus import live_prometheus
 from tests.support.rollouts_standin import RolloutsStandIn
-from tests.support.services import free_port, stop, wait_for_http
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_MODEL = REPO_ROOT / "example-model"
 MODEL_NAME = "ctr-ranker"
 UNROUTED = "unrouted"
 REQUEST_TIMEOUT_S = 5.0
-READY_TIMEOUT_S = 90.0
 
 # Runs with the example model's sources on PYTHONPATH: the pipeline's own data generator
 # and model builder, on a small data set (a second or two of training). The faulty model
@@ -193,22 +190,10 @@ def _python(args: list[str], path: Path) -> None:
 @contextlib.contextmanager
 def model_server(root: Path, artifact: Path, version: str) -> Iterator[str]:
     """The real serving app (`python -m ctr_serving`) on a free port; yields its URL."""
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(EXAMPLE_MODEL / "serving"),
-           "MODEL_PATH": str(artifact), "MODEL_NAME": MODEL_NAME, "MODEL_VERSION": version,
-           "PREDICTION_LOG": "off", "UVICORN_HOST": "127.0.0.1", "UVICORN_PORT": str(port),
-           "UVICORN_ACCESS_LOG": "false"}
-    log = root / f"serving-{version}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "ctr_serving"], env=env,
-                                   stdout=sink, stderr=subprocess.STDOUT, cwd=root,
-                                   start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/readyz", timeout=READY_TIMEOUT_S, process=process, log=log)
+    env = {"MODEL_PATH": str(artifact), "MODEL_NAME": MODEL_NAME, "MODEL_VERSION": version,
+           "PREDICTION_LOG": "off"}
+    with example_app("ctr_serving", env, root / f"serving-{version}.log") as url:
         yield url
-    finally:
-        stop(process)
 
 
 class _Share:

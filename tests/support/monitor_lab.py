@@ -16,20 +16,16 @@ model will see) scored by the model, the columns `log_mlflow.py` logs: the featu
 seed and no shift is the reference's population exactly; a `shift` multiplies a feature.
 """
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.act import REPO_ROOT
-from tests.support.services import free_port, stop, wait_for_http
+from tests.support.example_apps import EXAMPLE_PYTHONPATH, example_app
 
-EXAMPLE_MODEL = REPO_ROOT / "example-model"
 SEED, USERS = 11, 400
-_PATH = os.pathsep.join([str(EXAMPLE_MODEL / "src"), str(EXAMPLE_MODEL / "serving")])
 _TRAIN = """
 import importlib.util
 import subprocess
@@ -64,29 +60,13 @@ class Logs:
 
 
 def _run(args: list[str], log: Path, timeout: float = 300) -> None:
-    env = {**os.environ, "PYTHONPATH": _PATH}
+    env = {**os.environ, "PYTHONPATH": EXAMPLE_PYTHONPATH}
     with log.open("wb") as sink:
         done = subprocess.run([sys.executable, *args], env=env, stdout=sink,
                               stderr=subprocess.STDOUT, timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"python {' '.join(args[:2])} failed:\n"
                            f"{log.read_text()[-3000:]}")
-
-
-@contextlib.contextmanager
-def server(module: str, env: Mapping[str, str], log: Path) -> Iterator[str]:
-    port = free_port()
-    full = {**os.environ, "PYTHONPATH": _PATH, "UVICORN_HOST": "127.0.0.1",
-            "UVICORN_PORT": str(port), **env}
-    with log.open("wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", module], env=full, stdout=sink,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/readyz", timeout=60, process=process, log=log)
-        yield url
-    finally:
-        stop(process)
 
 
 class MonitorLab:
@@ -107,10 +87,10 @@ class MonitorLab:
         logs = Logs(out / "predictions.jsonl", out / "events.jsonl")
         serving = {"MODEL_PATH": str(self.model_dir), "MODEL_NAME": "ctr-ranker",
                    "MODEL_VERSION": "2", "PREDICTION_LOG": str(logs.predictions)}
-        with server("ctr_serving", serving, out / "serving.log") as model_url:
+        with example_app("ctr_serving", serving, out / "serving.log") as model_url:
             router = {"EXPERIMENT": "monitor",
                       "VARIANTS": f"control={model_url},treatment={model_url}"}
-            with server("ctr_router", router, out / "router.log") as router_url:
+            with example_app("ctr_router", router, out / "router.log") as router_url:
                 flags = [f"--shift={k}={v}" for k, v in (shift or {}).items()]
                 _run(["-m", "simulator", "--router", router_url, "--users", str(USERS),
                       "--seed", str(SEED), "--events", str(logs.events), "--effect", "0",
