@@ -123,7 +123,11 @@ def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
     shadow = config.shadow
     if shadow is None:
         raise UsageError(f"{config.source}: a shadow: section is required for shadow analyze")
-    found = agreement(Path(args.predictions), shadow.decision_threshold)
+    found = agreement(Path(args.predictions), shadow.decision_threshold, args.version)
+    if found.other_versions:
+        raise InconclusiveError(
+            f"{args.predictions}: no shadow line of version {args.version} (the shadow lines "
+            f"are of version {', '.join(found.other_versions)}); no verdict for it")
     if found.pairs < shadow.min_pairs:
         raise InconclusiveError(f"{args.predictions}: {found.pairs} paired rows, fewer than "
                                 f"shadow.min_pairs ({shadow.min_pairs}); no verdict")
@@ -133,7 +137,8 @@ def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
     rows = [f"| {c.name} | {'—' if c.value is None else f'{c.value:.4g}'} | "
             f"{'≥' if c.kind == 'min' else '≤'} {c.limit:g} | {'pass' if c.passed else 'FAIL'} |"
             for c in result.checks]
-    text = "\n".join([f"### Shadow analysis: {config.model}", "",
+    of = f" version {args.version}" if args.version else ""
+    text = "\n".join([f"### Shadow analysis: {config.model}{of}", "",
                        f"{result.pairs} paired rows ({result.shadow_rows} shadow rows).", "",
                        "| check | value | limit | |", "|---|---|---|---|", *rows])
     if args.summary:
@@ -191,6 +196,9 @@ def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.Argument
     add_config_flag(analyze)
     analyze.add_argument("--predictions", required=True, metavar="PATH",
                          help="prediction log with production and shadow lines")
+    analyze.add_argument("--version", metavar="N", type=int,
+                         help="only the shadow lines of this model version count (the "
+                              "candidate about to be promoted)")
     analyze.add_argument("--prometheus-url", metavar="URL",
                          help="read the shadow calls' error rate and p99 from Prometheus")
     add_json_flag(analyze)

@@ -6,7 +6,10 @@ failing after bounded retries.
 
 Step outputs (with GITHUB_OUTPUT): register → `version`, `model-uri`
 (`models:/<name>/<version>`), `created`; promote and rollback → `version`, `model-uri`
-(`models:/<name>@<alias>`), `changed`, `previous-version` (empty when none).
+(`models:/<name>@<alias>`), `changed`, `previous-version` (empty when none) and
+`origin-version` (the release number `register` gave it: with the `models` layout, the
+version in the first environment's model). `promote --dry-run` writes the same outputs
+for the move it would make (`version` empty when that needs a copy not made yet).
 """
 
 import argparse
@@ -26,6 +29,10 @@ from modelrail.registry import Registry
 
 def _registry(config: Config) -> Registry:
     return Registry(config.registry.resolve_tracking_uri(config.source))
+
+
+def _text(number: int | None) -> str:
+    return "" if number is None else str(number)
 
 
 def _bool(value: bool) -> str:
@@ -82,7 +89,7 @@ def cmd_promote(args: argparse.Namespace) -> ExitCode:
         from_env = envs.names[to_index - 1]  # the default: one step forward
     outcome = promote(_registry(config), envs, args.to, version=args.version,
                       from_env=from_env, force=args.force, reason=args.reason,
-                      actor=Actor.from_env(os.environ))
+                      actor=Actor.from_env(os.environ), dry_run=args.dry_run)
     return _render(args, outcome)
 
 
@@ -97,17 +104,19 @@ def cmd_rollback(args: argparse.Namespace) -> ExitCode:
 
 def _render(args: argparse.Namespace, outcome: Outcome) -> ExitCode:
     write_json(args.json, outcome.to_json())
-    previous = "" if outcome.previous_version is None else str(outcome.previous_version)
-    runner.set_output("version", str(outcome.version))
+    previous = _text(outcome.previous_version)
+    runner.set_output("version", _text(outcome.version))
+    runner.set_output("origin-version", _text(outcome.origin_version))
     runner.set_output("model-uri", outcome.model_uri)
     runner.set_output("changed", _bool(outcome.changed))
     runner.set_output("previous-version", previous)
     print(outcome.message)
+    title = "Dry run of promote" if outcome.dry_run else outcome.action.capitalize()
     runner.append_summary(
-        f"### {outcome.action.capitalize()}: {outcome.env}\n\n"
+        f"### {title}: {outcome.env}\n\n"
         f"| model | env | version | previous | changed |\n|---|---|---|---|---|\n"
-        f"| `{outcome.model_uri}` | {outcome.env} | {outcome.version} | {previous or '—'} | "
-        f"{_bool(outcome.changed)} |\n\n{outcome.message}")
+        f"| `{outcome.model_uri}` | {outcome.env} | {_text(outcome.version) or '—'} | "
+        f"{previous or '—'} | {_bool(outcome.changed)} |\n\n{outcome.message}")
     return ExitCode.OK
 
 
@@ -146,6 +155,8 @@ def add_registry_commands(commands: "argparse._SubParsersAction[argparse.Argumen
     pro.add_argument("--reason", metavar="TEXT", help="why (recorded on the version)")
     pro.add_argument("--force", action="store_true",
                          help="allow skipping environments (needs --reason)")
+    pro.add_argument("--dry-run", action="store_true",
+                     help="check every rule and say which release would move; write nothing")
     add_json_flag(pro)
     pro.set_defaults(handler=cmd_promote)
 

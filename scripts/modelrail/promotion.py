@@ -155,13 +155,14 @@ class Outcome:
     env: str
     model: str
     alias: str
-    version: int
+    version: int | None  # None only in a dry run whose copy (`models` layout) is not made yet
     changed: bool
     previous_version: int | None
     message: str
     origin_version: int | None = None
     source: str | None = None
     from_env: str | None = None
+    dry_run: bool = False
 
     @property
     def model_uri(self) -> str:
@@ -173,7 +174,7 @@ class Outcome:
             "alias": self.alias, "version": self.version, "model_uri": self.model_uri,
             "changed": self.changed, "previous_version": self.previous_version,
             "origin_version": self.origin_version, "source": self.source,
-            "from_env": self.from_env, "message": self.message,
+            "from_env": self.from_env, "dry_run": self.dry_run, "message": self.message,
         }
 
 
@@ -202,8 +203,13 @@ def promote(
     force: bool = False,
     reason: str | None = None,
     actor: Actor,
+    dry_run: bool = False,
 ) -> Outcome:
-    """Point `to`'s alias at the release given by `version` or held by `from_env`."""
+    """Point `to`'s alias at the release given by `version` or held by `from_env`.
+
+    With `dry_run`, every rule is checked against the registry as it is now and nothing
+    is written: the outcome says which release would move (a gate before the move, e.g.
+    the shadow analysis in promote.yml, needs to know it)."""
     to_index = envs.index(to, "--to")
     _check_flags(envs, to, version=version, from_env=from_env, force=force, reason=reason)
     target_model, alias = envs.model_for(to), envs.alias_for(to)
@@ -248,6 +254,9 @@ def promote(
             f"{source.ref} has validation_status={status}: only versions that passed the "
             "quality gate are promoted (register it with --gate-report from a passing "
             "`modelrail gate --json`)")
+    if dry_run:
+        return _planned(registry, to, target_model=target_model, alias=alias, source=source,
+                        current=current, origin=origin, from_env=from_env)
 
     target = source if source.name == target_model else \
         _copy_into(registry, source, target_model, origin)
@@ -270,6 +279,24 @@ def promote(
         previous_version=_number(current), origin_version=origin, source=source.ref,
         from_env=from_env,
         message=f"promoted {target.ref} to {to}: models:/{target_model}@{alias} ({was})")
+
+
+def _planned(registry: Registry, to: str, *, target_model: str, alias: str,
+             source: VersionInfo, current: VersionInfo | None, origin: int,
+             from_env: str | None) -> Outcome:
+    """The outcome of a dry run: what `promote` would do now, with nothing written."""
+    if source.name == target_model:
+        version: int | None = source.version
+    else:
+        copies = registry.find_versions(target_model, {SOURCE_MODEL_VERSION: source.ref})
+        version = copies[0].version if copies else None
+    was = f"now {current.ref}" if current is not None else "no version there yet"
+    return Outcome(
+        "promote", to, target_model, alias, version, changed=True,
+        previous_version=_number(current), origin_version=origin, source=source.ref,
+        from_env=from_env, dry_run=True,
+        message=f"dry run: would promote release {origin} ({source.ref}) to {to}: "
+                f"models:/{target_model}@{alias} ({was}); nothing written")
 
 
 def _check_flags(envs: Environments, to: str, *, version: int | None,
@@ -387,7 +414,8 @@ def rollback(
             f"(tag {PREVIOUS_VERSION}{env} is "
             f"{current.tags.get(PREVIOUS_VERSION + env, 'missing')!r}); nothing to roll "
             "back to")
-    if registry.get_version(model, previous) is None:
+    target = registry.get_version(model, previous)
+    if target is None:
         raise RefusedError(f"{uri}: previous version {previous} no longer exists in "
                                f"{model}; nothing rolled back")
     registry.set_version_tags(model, current.version, {
@@ -399,6 +427,6 @@ def rollback(
     })
     _move_alias(registry, env, model=model, alias=alias, version=previous, expected=current)
     return Outcome("rollback", env, model, alias, previous, changed=True,
-                   previous_version=current.version,
+                   previous_version=current.version, origin_version=origin_of(target),
                    message=f"rolled {env} back from version {current.version} to {previous}: "
                            f"{uri}")

@@ -517,6 +517,52 @@ def test_rerunning_a_promotion_writes_nothing(cli: Cli, client: MlflowClient,
     assert after.last_updated_timestamp == before.last_updated_timestamp
 
 
+@pytest.mark.parametrize("layout", ["aliases", "models"])
+def test_a_dry_run_checks_the_rules_and_writes_nothing(
+        cli: Cli, client: MlflowClient, run_id: str, layout: str) -> None:
+    model = unique(f"dry-{layout}")
+    cli.policy(model, layout=layout)
+    staging = model if layout == "aliases" else f"staging.{model}"
+    one = cli.register(run_id).json["version"]
+    failed = cli.register(run_id, gate=False).json["version"]
+    assert cli("promote", "--to", "dev", "--version", str(one)).code == 0
+    names = [model] if layout == "aliases" else [f"{env}.{model}" for env in ENVS[:2]]
+    before = {m: [dict(v.tags) for v in client.search_model_versions(f"name='{m}'")]
+              for m in names if m == model or m.startswith("dev.")}
+
+    plan = cli("promote", "--to", "staging", "--dry-run")
+    refused = cli("promote", "--to", "dev", "--version", str(failed), "--dry-run")
+    skipping = cli("promote", "--to", "canary", "--dry-run", "--from", "dev")
+
+    assert plan.code == 0, plan.text
+    assert plan.json["dry_run"] is True
+    assert plan.json["origin_version"] == one
+    # aliases: the version itself; models: no copy in staging's model yet
+    assert plan.json["version"] == (one if layout == "aliases" else None)
+    assert "would promote release" in plan.out
+    assert refused.code == 1
+    assert "validation_status=failed" in refused.err
+    assert skipping.code == 2
+    assert holder(client, model if layout == "aliases" else staging, "staging") is None
+    after = {m: [dict(v.tags) for v in client.search_model_versions(f"name='{m}'")]
+             for m in before}
+    assert after == before
+    if layout == "models":
+        assert not client.search_registered_models(f"name='{staging}'")
+
+    # a release whose copy exists (promoted, then rolled back): the plan names the copy
+    two = cli.register(run_id).json["version"]
+    assert cli("promote", "--to", "staging").code == 0
+    assert cli("promote", "--to", "dev", "--version", str(two)).code == 0
+    moved = cli("promote", "--to", "staging")
+    assert moved.json["origin_version"] == two
+    assert cli("rollback", "--env", "staging").json["origin_version"] == one
+    replan = cli("promote", "--to", "staging", "--dry-run")
+    assert (replan.json["version"], replan.json["origin_version"]) == \
+        (moved.json["version"], two)
+    assert holder(client, staging, "staging") != moved.json["version"]
+
+
 def test_unknown_environment_or_version_exit_2(cli: Cli, run_id: str) -> None:
     cli.policy(unique("unknown"))
     version = cli.register(run_id).json["version"]

@@ -5,6 +5,9 @@ The predictions file holds both sides (one log, or the two servers' logs concate
 production lines, and shadow lines with `shadow = true` and `shadow_of` = the production
 request id (`ctr_serving.predlog`). Rows pair on (request id, row). Everything is one
 DuckDB aggregation (the KS distance by a sort and a running sum), so memory stays bounded.
+
+With a `version`, only shadow lines of that model version count: a log of an earlier
+candidate cannot pass the analysis for this one.
 """
 
 from dataclasses import asdict, dataclass
@@ -19,9 +22,14 @@ from modelrail.monitor.config import ShadowConfig
 _PAIRS_SQL = """
 CREATE VIEW pairs AS
 SELECT CAST(p.prediction AS DOUBLE) AS production, CAST(s.prediction AS DOUBLE) AS shadow
-FROM log p JOIN log s
-  ON s.shadow IS TRUE AND p.shadow IS NOT TRUE
+FROM shadow_lines s JOIN log p
+  ON p.shadow IS NOT TRUE
  AND CAST(s.shadow_of AS VARCHAR) = CAST(p.request_id AS VARCHAR) AND s."row" = p."row"
+"""
+_SHADOW_LINES = "CREATE VIEW shadow_lines AS SELECT * FROM log WHERE shadow IS TRUE"
+_VERSION = " AND CAST(version AS VARCHAR) = '{version:d}'"  # an int: no quoting to get wrong
+_VERSIONS_SQL = """
+SELECT DISTINCT CAST(version AS VARCHAR) AS v FROM log WHERE shadow IS TRUE ORDER BY v LIMIT 5
 """
 _STATS_SQL = """
 WITH values_ AS (SELECT production AS x, 1 AS a, 0 AS b FROM pairs
@@ -34,7 +42,7 @@ SELECT (SELECT COUNT(*) FROM pairs),
           FROM pairs),
        (SELECT corr(production, shadow) FROM pairs),
        (SELECT MAX(ABS(gap)) FROM steps),
-       (SELECT COUNT(*) FROM log WHERE shadow IS TRUE)
+       (SELECT COUNT(*) FROM shadow_lines)
 """
 
 
@@ -65,28 +73,37 @@ class ShadowResult:
 @dataclass(frozen=True)
 class Agreement:
     pairs: int
-    shadow_rows: int
+    shadow_rows: int  # of the version asked for, if one was
     agreement: float
     correlation: float | None
     ks: float
+    other_versions: tuple[str, ...] = ()  # of the shadow lines, when none was of `version`
 
 
-def agreement(path: Path, threshold: float) -> Agreement:
+_COLUMNS = ("request_id", "row", "prediction", "shadow", "shadow_of")
+
+
+def agreement(path: Path, threshold: float, version: int | None = None) -> Agreement:
     with duckdb.connect(config={"preserve_insertion_order": False}) as connection:
         try:
             relation = read_log(connection, path)
-            missing = {"request_id", "row", "prediction", "shadow", "shadow_of"} \
-                - set(relation.columns)
+            needed = (*_COLUMNS, "version") if version is not None else _COLUMNS
+            missing = set(needed) - set(relation.columns)
             if missing:
                 raise UsageError(f"{path}: no {sorted(missing)[0]!r} column: no shadow lines "
-                                 "(a router with SHADOW set writes them)")
+                                 "(a router with SHADOW set writes them, with the shadow "
+                                 "server's version)")
             relation.create_view("log")
+            connection.execute(_SHADOW_LINES + (
+                "" if version is None else _VERSION.format(version=version)))
             connection.execute(_PAIRS_SQL)
             row = connection.execute(_STATS_SQL, [threshold, threshold]).fetchone()
+            pairs, agreed, correlation, gap, shadow_rows = row or (0, None, None, None, 0)
+            others = tuple(v for (v,) in connection.execute(_VERSIONS_SQL).fetchall()) \
+                if version is not None and not shadow_rows else ()
         except duckdb.Error as error:
             raise UsageError(f"{path}: cannot read the predictions: {error}") from None
-    pairs, agreed, correlation, gap, shadow_rows = row or (0, None, None, None, 0)
-    return Agreement(pairs=int(pairs), shadow_rows=int(shadow_rows),
+    return Agreement(pairs=int(pairs), shadow_rows=int(shadow_rows), other_versions=others,
                      agreement=float(agreed or 0.0),
                      correlation=None if correlation is None else float(correlation),
                      ks=float(gap or 0) / int(pairs) if pairs else 0.0)

@@ -80,6 +80,44 @@ def test_a_log_without_shadow_lines_is_a_usage_error(tmp_path: Path) -> None:
     assert _analyze(tmp_path, path)[0] == 2
 
 
+def test_only_the_candidate_versions_shadow_lines_count(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Shadow lines of version 3 agree with production, those of an older candidate (2)
+    do not: the verdict for 3 ignores 2's, and a version with no lines has no verdict."""
+    path = tmp_path / "predictions.jsonl"
+    rng = np.random.default_rng(5)
+    with path.open("w") as log:
+        for index, score in enumerate(rng.uniform(size=300).round(3)):
+            request = f"req-{index}"
+            lines = [{"request_id": request, "row": 0, "prediction": score, "version": "1"},
+                     {"request_id": f"s3-{index}", "row": 0, "prediction": score,
+                      "version": "3", "shadow": True, "shadow_of": request},
+                     {"request_id": f"s2-{index}", "row": 0, "prediction": 1 - score,
+                      "version": "2", "shadow": True, "shadow_of": request}]
+            log.writelines(json.dumps(line) + "\n" for line in lines)
+    (tmp_path / "modelrail.yaml").write_text(POLICY.replace("min_pairs: 100", "min_pairs: 250"))
+
+    everything = _analyze(tmp_path, path)
+    three = _analyze(tmp_path, path, "--version", "3")
+    capsys.readouterr()
+    unknown = _analyze(tmp_path, path, "--version", "4")
+
+    assert everything[0] == 1  # 2's answers sink the mixed log
+    assert everything[1]["pairs"] == 600
+    assert three[0] == 0
+    assert (three[1]["pairs"], three[1]["shadow_rows"]) == (300, 300)
+    assert unknown[0] == 4
+    assert "no shadow line of version 4 (the shadow lines are of version 2, 3)" in \
+        capsys.readouterr().err
+
+
+def test_a_version_needs_the_version_column(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, np.full(200, 0.2), np.full(200, 0.2))
+    assert _analyze(tmp_path, path, "--version", "3")[0] == 2
+    assert "no 'version' column" in capsys.readouterr().err
+
+
 @pytest.mark.integration
 @pytest.mark.skipif(not prometheus_available(), reason="needs prometheus and promtool")
 def test_shadow_calls_from_prometheus(tmp_path: Path) -> None:
