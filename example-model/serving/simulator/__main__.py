@@ -1,4 +1,5 @@
-"""``python -m simulator --router URL --users N --seed S --events PATH [--effect E]``.
+"""``python -m simulator --router URL --users N --seed S --events PATH [--effect E]
+[--population-seed P]``.
 
 Run from example-model/serving with ../src on PYTHONPATH (the pipeline's generators).
 Prints a JSON summary (per variant: users, impressions, clicks, observed and true CTR,
@@ -63,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--router", required=True, help="router base URL (loopback only)")
     parser.add_argument("--users", type=int, required=True)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="traffic seed (sessions, draws)")
+    parser.add_argument("--population-seed", type=int, default=None,
+                        help="users' and items' seed (default: --seed); another --seed over "
+                             "the same population is traffic that does not drift")
     parser.add_argument("--events", required=True, help="JSONL file to write events to")
     parser.add_argument("--effect", type=float, default=0.05,
                         help="relative CTR lift of the treatment (0 for an A/A run)")
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         users=args.users, seed=args.seed, effect=args.effect, treatment=args.treatment,
         rows_per_request=args.rows, concurrency=args.concurrency,
         max_requests=args.max_requests, deadline_seconds=args.deadline,
-        shift=parse_shift(parser, args.shift),
+        shift=parse_shift(parser, args.shift), population_seed=args.population_seed,
     )
     with httpx2.Client(base_url=args.router, timeout=args.timeout, trust_env=False) as client:
         if args.wait_ready > 0 and not wait_ready(client, args.wait_ready):

@@ -1,4 +1,10 @@
-"""Users, sessions and the random draws that decide their behaviour, fixed by the seed.
+"""Users, sessions and the random draws that decide their behaviour, fixed by the seeds.
+
+Two seeds: the population seed fixes who exists (the users' attributes and the item
+catalogue), the traffic seed everything else (how many sessions each user makes, which
+items are shown at what hour, the click and duration draws). Traffic with another traffic
+seed over the same population is a fresh sample of the same distribution (no drift for
+``modelrail monitor``); the population seed defaults to the traffic seed.
 
 Feature rows use the training pipeline's own generators (``ctr_model.prepare``), so the
 model scores rows like the ones it was trained on. Every random draw is made here, before
@@ -44,8 +50,13 @@ def user_id(index: int) -> str:
 
 
 def plan_sessions(seed: int, n_users: int, rows_per_request: int = 5,
-                  shift: Mapping[str, float] | None = None) -> list[Session]:
+                  shift: Mapping[str, float] | None = None,
+                  population_seed: int | None = None) -> list[Session]:
     """Every session of every user, in a fixed order (user, then session).
+
+    ``seed`` is the traffic seed; ``population_seed`` (default: ``seed``) the users' and
+    items'. When both are equal one random stream draws everything, so a plan made before
+    the two were separated is unchanged.
 
     ``shift`` multiplies numeric features (``{"price": 2.0}``) after they are drawn: the
     population drifted away from the training data (what ``modelrail monitor`` detects);
@@ -53,8 +64,10 @@ def plan_sessions(seed: int, n_users: int, rows_per_request: int = 5,
     if n_users < 1 or rows_per_request < 1:
         raise ValueError("users and rows per request must be positive")
     rng = np.random.default_rng(seed)
-    users = make_users(rng, n_users)
-    items = make_items(rng, N_ITEMS)
+    population = (rng if population_seed in (None, seed)
+                  else np.random.default_rng(population_seed))
+    users = make_users(population, n_users)
+    items = make_items(population, N_ITEMS)
     sessions_per_user = np.minimum(1 + rng.poisson(0.7, size=n_users), MAX_SESSIONS)
     n_sessions = int(sessions_per_user.sum())
     n_rows = n_sessions * rows_per_request

@@ -47,6 +47,7 @@ class SimulationConfig:
     max_requests: int = 50_000
     deadline_seconds: float = 600.0
     shift: Mapping[str, float] = field(default_factory=dict)  # feature -> factor (drift)
+    population_seed: int | None = None  # users and items (default: seed)
 
     def __post_init__(self) -> None:
         if self.effect <= -1.0:
@@ -108,7 +109,8 @@ class _Answer:
 
 def simulate(config: SimulationConfig, client: Poster) -> SimulationResult:
     """Play every planned session through ``client`` (base URL: the router)."""
-    sessions = plan_sessions(config.seed, config.users, config.rows_per_request, config.shift)
+    sessions = plan_sessions(config.seed, config.users, config.rows_per_request, config.shift,
+                             config.population_seed)
     if len(sessions) > config.max_requests:
         raise ValueError(
             f"{len(sessions)} requests planned, more than max_requests={config.max_requests}"
