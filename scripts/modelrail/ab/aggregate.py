@@ -1,7 +1,8 @@
 """Prediction logs + business events -> per-variant sufficient statistics, in SQL.
 
 Inputs are JSON lines (`.jsonl`, `.ndjson`, `.json`), CSV (`.csv`) or Parquet
-(`.parquet`), read by DuckDB as a stream (memory bounded, spilling to disk if needed):
+(`.parquet`), read by DuckDB as a stream (memory bounded by MODELRAIL_DUCKDB_MEMORY,
+spilling to disk beyond it: `modelrail.duck`):
 
 - predictions, the serving app's prediction log (`ctr_serving.predlog`), one row per
   impression: `timestamp, request_id, user_id, variant` (required), `experiment` (optional:
@@ -38,6 +39,7 @@ from typing import Any
 
 import duckdb
 
+from modelrail import duck
 from modelrail.ab.stats import SufficientStats
 from modelrail.ab.stats_file import parse_stats
 from modelrail.ab.timeline import Query, Timeline, timeline
@@ -97,8 +99,7 @@ def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,
     logged for another experiment are skipped. `metrics` keeps only the metrics
     named (default: all of them), so a metric nobody reads cannot fail the checks.
     `over_time` adds the statistics at checkpoints (`timeline`)."""
-    with duckdb.connect(config={"preserve_insertion_order": False}) as connection:
-        connection.execute("SET TimeZone = 'UTC'")
+    with duck.connect() as connection:
         prediction_rows = _load(connection, predictions, "predictions", PREDICTION_COLUMNS,
                                 _prediction_columns)
         event_rows = _load(connection, events, "events", EVENT_COLUMNS, _event_columns)
@@ -235,7 +236,7 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path, role: str,
         relation.create_view(raw)
         rows = connection.execute(f"SELECT COUNT(*) FROM {raw}").fetchone()  # noqa: S608
     except duckdb.Error as error:
-        raise UsageError(f"{path}: cannot read the {role} log: {error}") from None
+        raise duck.usage_error(error, f"{path}: cannot read the {role} log") from None
     if not rows or not rows[0]:
         raise UsageError(f"{path}: the {role} log is empty")
     columns = set(relation.columns)
@@ -248,7 +249,7 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path, role: str,
     try:
         connection.execute(view)
     except duckdb.Error as error:
-        raise UsageError(f"{path}: bad {role} log: {error}") from None
+        raise duck.usage_error(error, f"{path}: bad {role} log") from None
     return int(rows[0])
 
 

@@ -8,16 +8,20 @@ production's, and are left out.
 Memory stays bounded by the reference: a numeric feature's current values are counted
 onto the reference grid (`stats.Grid`) with an ASOF join and a GROUP BY of at most 2k+1
 groups; a categorical one is a GROUP BY of its categories; the late-label join is one
-aggregate. Only the reference sample itself is loaded into Python.
+aggregate. Only the reference sample itself is loaded into Python. DuckDB's own memory
+is bounded by MODELRAIL_DUCKDB_MEMORY, spilling to disk beyond it (`modelrail.duck`).
 """
 
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 
+from modelrail import duck
 from modelrail.ab.aggregate import read_log
 from modelrail.errors import UsageError
 from modelrail.monitor.stats import Grid, IntArray
@@ -42,17 +46,24 @@ class Calibration:
 
 
 class Logs:
-    """An in-memory DuckDB with the views `reference` and `current` (and `events`)."""
+    """An in-memory DuckDB (`duck.connect`) with the views `reference` and `current` (and
+    `events`). Every query goes through `_fetch`, so running out of memory is a
+    MemoryLimitError wherever it happens."""
 
     def __init__(self, reference: Path, current: Path) -> None:
-        self.connection = duckdb.connect(config={"preserve_insertion_order": False})
-        self.connection.execute("SET TimeZone = 'UTC'")
         self.reference_path, self.current_path = reference, current
-        self._view(reference, "reference", "reference sample")
-        self._view(current, "current", "prediction log")
+        with ExitStack() as stack:  # closed here if a file cannot be read, else by close()
+            self.connection = stack.enter_context(duck.connect())
+            self._view(reference, "reference", "reference sample")
+            self._view(current, "current", "prediction log")
+            self._stack = stack.pop_all()
 
     def close(self) -> None:
-        self.connection.close()
+        self._stack.close()
+
+    def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with duck.bounded():
+            return self.connection.execute(sql, list(params)).fetchall()
 
     def _view(self, path: Path, name: str, role: str) -> None:
         try:
@@ -63,16 +74,15 @@ class Logs:
                 f'CREATE VIEW "{name}" AS SELECT {_flat(types)} FROM raw_{name} '  # noqa: S608
                 f"{_production_only(types)}")
         except duckdb.Error as error:
-            raise UsageError(f"{path}: cannot read the {role}: {error}") from None
+            raise duck.usage_error(error, f"{path}: cannot read the {role}") from None
 
     def columns(self, view: str) -> dict[str, str]:
         """Column name -> DuckDB type of a view."""
-        rows = self.connection.execute(f'DESCRIBE "{view}"').fetchall()
+        rows = self._fetch(f'DESCRIBE "{view}"')
         return {str(row[0]): str(row[1]) for row in rows}
 
     def count(self, view: str) -> int:
-        row = self.connection.execute(f'SELECT COUNT(*) FROM "{view}"').fetchone()  # noqa: S608
-        return int(row[0]) if row else 0
+        return int(self._fetch(f'SELECT COUNT(*) FROM "{view}"')[0][0])  # noqa: S608
 
     def text_columns(self) -> list[str]:
         return [name for name, kind in self.columns("reference").items()
@@ -89,7 +99,7 @@ class Logs:
 
     def grid(self, feature: str) -> Grid:
         """The reference's values of a numeric feature, on their grid."""
-        values = self._numbers("reference", feature).fetchall()
+        values = self._fetch(self._numbers("reference", feature).sql_query())
         return Grid.of(np.asarray([row[0] for row in values], dtype=np.float64))
 
     def grid_counts(self, feature: str, grid: Grid) -> IntArray:
@@ -98,13 +108,13 @@ class Logs:
         sql = ("CREATE OR REPLACE TEMP TABLE grid AS SELECT "  # noqa: S608
                f"row_number() OVER (ORDER BY x) - 1 AS i, x AS v "
                f"FROM (SELECT DISTINCT x FROM ({reference}))")
-        self.connection.execute(sql)  # the same sorted distinct values as Grid.of
-        rows = self.connection.execute(f"""
+        self._fetch(sql)  # the same sorted distinct values as Grid.of
+        rows = self._fetch(f"""
             SELECT CASE WHEN g.i IS NULL THEN 0 WHEN c.x = g.v THEN 2 * g.i + 1
                         ELSE 2 * g.i + 2 END AS slot, COUNT(*)
             FROM ({self._numbers("current", feature).sql_query()}) c
             ASOF LEFT JOIN grid g ON c.x >= g.v
-            GROUP BY slot""").fetchall()  # noqa: S608 - quoted identifiers only
+            GROUP BY slot""")  # noqa: S608 - quoted identifiers only
         counts = np.zeros(len(grid.reference), dtype=np.int64)
         for slot, count in rows:
             counts[int(slot)] = int(count)
@@ -118,13 +128,13 @@ class Logs:
                 f'SELECT CAST({column} AS DOUBLE) AS x FROM "{view}" '  # noqa: S608
                 f"WHERE {column} IS NOT NULL AND NOT isnan(CAST({column} AS DOUBLE))")
         except duckdb.Error as error:
-            raise UsageError(f"{path}: {feature!r} is not numeric: {error}") from None
+            raise duck.usage_error(error, f"{path}: {feature!r} is not numeric") from None
 
     def categories(self, view: str, feature: str) -> dict[str, int]:
         column = _quote(feature)
-        rows = self.connection.execute(
+        rows = self._fetch(
             f'SELECT CAST({column} AS VARCHAR), COUNT(*) FROM "{view}" '  # noqa: S608
-            f"WHERE {column} IS NOT NULL GROUP BY 1").fetchall()
+            f"WHERE {column} IS NOT NULL GROUP BY 1")
         return {str(value): int(count) for value, count in rows}
 
     def calibration(self, events: Path, prediction: str, window_seconds: float) -> Calibration:
@@ -132,7 +142,7 @@ class Logs:
         prediction row: a row counts once the window has passed the latest event."""
         self._view(events, "events", "events log")
         self.require_events(events)
-        row = self.connection.execute(f"""
+        rows, clicks, mean = self._fetch(f"""
             WITH horizon AS (SELECT MAX(CAST("timestamp" AS TIMESTAMPTZ)) AS last FROM events),
             requests AS (
                 SELECT CAST(request_id AS VARCHAR) AS request_id,
@@ -151,8 +161,7 @@ class Logs:
             SELECT COALESCE(SUM(c.rows), 0), COALESCE(SUM(k.clicks), 0),
                    COALESCE(SUM(c.score) / NULLIF(SUM(c.rows), 0), 0)
             FROM closed c LEFT JOIN clicks k USING (request_id)""",  # noqa: S608
-            [window_seconds, window_seconds]).fetchone()
-        rows, clicks, mean = row if row else (0, 0, 0.0)
+            [window_seconds, window_seconds])[0]
         return Calibration(rows=int(rows), clicks=int(clicks), mean_score=float(mean))
 
     def require_events(self, events: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from modelrail import duck
 from modelrail.ab.aggregate import read_log
 from modelrail.errors import UsageError
 from modelrail.monitor.config import ShadowConfig
@@ -84,7 +85,7 @@ _COLUMNS = ("request_id", "row", "prediction", "shadow", "shadow_of")
 
 
 def agreement(path: Path, threshold: float, version: int | None = None) -> Agreement:
-    with duckdb.connect(config={"preserve_insertion_order": False}) as connection:
+    with duck.connect() as connection:
         try:
             relation = read_log(connection, path)
             needed = (*_COLUMNS, "version") if version is not None else _COLUMNS
@@ -102,7 +103,7 @@ def agreement(path: Path, threshold: float, version: int | None = None) -> Agree
             others = tuple(v for (v,) in connection.execute(_VERSIONS_SQL).fetchall()) \
                 if version is not None and not shadow_rows else ()
         except duckdb.Error as error:
-            raise UsageError(f"{path}: cannot read the predictions: {error}") from None
+            raise duck.usage_error(error, f"{path}: cannot read the predictions") from None
     return Agreement(pairs=int(pairs), shadow_rows=int(shadow_rows), other_versions=others,
                      agreement=float(agreed or 0.0),
                      correlation=None if correlation is None else float(correlation),

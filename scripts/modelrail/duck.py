@@ -1,0 +1,118 @@
+"""Open a DuckDB connection the modelrail way: a memory bound we can state, spilling to
+the runner's temp dir, and a clean exit when a query still does not fit.
+
+DuckDB's default memory limit is 80% of the machine's RAM, which on a shared or small
+GitHub runner is not a bound anyone can plan with. Every connection modelrail opens
+(monitor, shadow analyze, ab analyze) goes through `connect()`:
+
+- `memory_limit` from `MODELRAIL_DUCKDB_MEMORY` (DuckDB syntax: `2GB`, `512MB`, `1.5GiB`;
+  default `2GB`, see README "Memory"). It bounds DuckDB's buffer manager; the process's
+  resident memory adds the interpreter and the libraries (~0.1-0.3 GB);
+- `temp_directory` in a fresh directory under `$RUNNER_TEMP` (or the system temp dir),
+  removed when the connection closes: sorts, joins and aggregations that outgrow the
+  limit spill there instead of failing;
+- `threads`: the CPUs this process may use, but no more than one per 128 MiB of the
+  limit (DuckDB's stated minimum per thread), so a small limit is not split too thin;
+- `preserve_insertion_order` off: nothing modelrail reads depends on row order, and
+  keeping it costs memory on large scans.
+
+A query that cannot fit even so raises `MemoryLimitError` (exit 2) naming the variable.
+"""
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from modelrail.errors import UsageError
+
+MEMORY_VARIABLE = "MODELRAIL_DUCKDB_MEMORY"
+DEFAULT_MEMORY = "2GB"
+_MIB = 2**20
+_BYTES_PER_THREAD = 128 * _MIB
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([a-z]+)")
+
+
+class MemoryLimitError(UsageError):
+    """A query needed more memory than MODELRAIL_DUCKDB_MEMORY allows, even spilling."""
+
+
+def memory_limit() -> str:
+    """MODELRAIL_DUCKDB_MEMORY as DuckDB will read it (validated), or the default."""
+    text = os.environ.get(MEMORY_VARIABLE, "").strip() or DEFAULT_MEMORY
+    _bytes(text)
+    return text
+
+
+def _bytes(text: str) -> int:
+    """The size `text` names; UsageError naming the variable unless it is a positive
+    number with one of DuckDB's units (no percentages or `-1`: those are not a bound)."""
+    match = _SIZE.fullmatch(text.lower())
+    size = float(match.group(1)) * _UNITS[match.group(2)] \
+        if match and match.group(2) in _UNITS else 0.0
+    if size < 1:
+        raise UsageError(f"{MEMORY_VARIABLE}: expected a size such as 2GB, 512MB or 1.5GiB "
+                         f"(units {', '.join(unit.upper() for unit in _UNITS)}), got {text!r}")
+    return int(size)
+
+
+def threads(limit: str) -> int:
+    """The CPUs available to this process, at most one per 128 MiB of `limit`."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1  # macOS runners have no affinity call
+    return max(1, min(cpus, _bytes(limit) // _BYTES_PER_THREAD))
+
+
+@contextmanager
+def connect() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with the settings above, in UTC; closed and its spill
+    directory removed on exit. A query out of memory in the block exits as
+    MemoryLimitError."""
+    limit = memory_limit()
+    with _spill_directory() as spill, duckdb.connect(config={
+            "memory_limit": limit, "threads": threads(limit), "temp_directory": spill,
+            "preserve_insertion_order": False}) as connection, bounded():
+        connection.execute("SET TimeZone = 'UTC'")
+        yield connection
+
+
+@contextmanager
+def _spill_directory() -> Iterator[str]:
+    root = os.environ.get("RUNNER_TEMP") or None
+    try:
+        spill = tempfile.TemporaryDirectory(prefix="modelrail-duckdb-", dir=root)
+    except OSError as error:
+        raise UsageError(f"RUNNER_TEMP: cannot create DuckDB's spill directory under "
+                         f"{root}: {error.strerror}") from None
+    with spill as path:
+        yield path
+
+
+@contextmanager
+def bounded() -> Iterator[None]:
+    """DuckDB running out of memory in the block becomes MemoryLimitError."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as error:
+        raise _memory_error(error) from None
+
+
+def usage_error(error: duckdb.Error, context: str) -> UsageError:
+    """What a user sees for a DuckDB error caught around a query: the memory advice when
+    it ran out of memory, else `context: error`."""
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return _memory_error(error)
+    return UsageError(f"{context}: {error}")
+
+
+def _memory_error(error: duckdb.OutOfMemoryException) -> MemoryLimitError:
+    detail = str(error).splitlines()[0]  # DuckDB's own advice (SET ...) does not apply
+    return MemoryLimitError(
+        f"{detail}: the query did not fit in {MEMORY_VARIABLE}={memory_limit()} even "
+        f"spilling to disk; raise {MEMORY_VARIABLE} (e.g. 4GB) on a runner with that much "
+        "memory free")
