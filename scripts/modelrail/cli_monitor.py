@@ -133,7 +133,8 @@ def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
                                 f"shadow.min_pairs ({shadow.min_pairs}); no verdict")
     calls = _shadow_calls(args.prometheus_url, shadow.window) if args.prometheus_url else None
     result = judge(found, shadow, calls)
-    write_json(args.json, result.to_json())
+    write_json(args.json, {"model": config.model, "version": args.version,
+                           **result.to_json()})
     rows = [f"| {c.name} | {'—' if c.value is None else f'{c.value:.4g}'} | "
             f"{'≥' if c.kind == 'min' else '≤'} {c.limit:g} | {'pass' if c.passed else 'FAIL'} |"
             for c in result.checks]

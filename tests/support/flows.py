@@ -86,17 +86,19 @@ class Workbench:
                         f"release-{sha[:7]}")
 
     def promote(self, repo: Path, environment: str, reason: str, *,
-                rollback: bool = False, image: str = "") -> ActRun:
-        """The Promote workflow dispatched from the Actions tab (`image`: with a canary)."""
+                rollback: bool = False, image: str = "", shadow_log: str = "") -> ActRun:
+        """The Promote workflow dispatched from the Actions tab (`image`: with a canary;
+        `shadow_log`: the log a required shadow analysis reads)."""
         return self.run(repo, "workflow_dispatch", PROMOTE_WORKFLOW,
-                        *promote_dispatch(environment, reason, rollback, image))
+                        *promote_dispatch(environment, reason, rollback, image, shadow_log))
 
 
 def promote_dispatch(environment: str, reason: str, rollback: bool = False,
-                     image: str = "") -> tuple[dict[str, object], str]:
+                     image: str = "", shadow_log: str = "") -> tuple[dict[str, object], str]:
     """The workflow_dispatch event of the Promote workflow, and a name for its log."""
     inputs = {"environment": environment, "reason": reason, "version": "",
-              "force": "false", "rollback": str(rollback).lower(), "image": image}
+              "force": "false", "rollback": str(rollback).lower(), "image": image,
+              "shadow-log": shadow_log}
     name = f"{'rollback' if rollback else 'promote'}-{environment}"
     return {"inputs": inputs}, name
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `modelrail shadow analyze` from the action's inputs (env variables). Its exit code is the
+# step's: 0 passed, 1 a check failed, 2 bad input, 3 Prometheus unreachable, 4 too few pairs
+# (or none of VERSION): anything but a pass stops what comes after (fail closed).
+set -euo pipefail
+
+# shellcheck source=../../scripts/prometheus-inputs.sh
+source "$GITHUB_ACTION_PATH/../../scripts/prometheus-inputs.sh"
+
+if [ -z "$PREDICTIONS" ]; then
+  echo "::error title=shadow-analyze::input predictions is required"
+  exit 2
+fi
+report_dir="${REPORT_DIR:-${RUNNER_TEMP:-/tmp}/modelrail-shadow}"
+mkdir -p "$report_dir"
+echo "report-dir=$report_dir" >> "$GITHUB_OUTPUT"
+args=(shadow analyze --config "$CONFIG" --predictions "$PREDICTIONS"
+      --json "$report_dir/shadow.json" --summary)
+if [ -n "$VERSION" ]; then args+=(--version "$VERSION"); fi
+if [ -n "${PROMETHEUS_URL:-}" ]; then args+=(--prometheus-url "$PROMETHEUS_URL"); fi
+exec modelrail "${args[@]}"
