@@ -69,9 +69,9 @@ def register(client: MlflowClient, model: str) -> None:
     for _ in range(3):
         version = client.create_model_version(model, f"runs:/{run}/model", run_id=run)
         client.set_model_version_tag(model, version.version, "validation_status", "passed")
-    for alias, version in (("dev", CANDIDATE), ("staging", CANDIDATE),
+    for alias, holder in (("dev", CANDIDATE), ("staging", CANDIDATE),
                            ("canary", PRODUCTION), ("champion", PRODUCTION)):
-        client.set_registered_model_alias(model, alias, version)
+        client.set_registered_model_alias(model, alias, holder)
 
 
 @pytest.fixture
