@@ -6,21 +6,23 @@ and what shadow mirroring adds to production's p99 latency.
    (10-50 levels), a prediction, a timestamp and a request id; one numeric feature (n0,
    standard normal) is shifted by 0.5. The reference is 50 000 rows of the unshifted
    generator (another seed). The bench runs `modelrail monitor --json` as a child process
-   and reports its wall time and peak resident memory (getrusage of the child),
-   `--monitor-runs` times.
+   and reports its wall time and peak resident memory (the child's own rusage, from
+   wait4), `--monitor-runs` times for each DuckDB memory limit of `--memory-limits`
+   (MODELRAIL_DUCKDB_MEMORY; default: the environment's, else modelrail's default).
 2. Shadow. The example model is trained and served (`python -m ctr_serving`, one for
    production, one for the shadow), with two routers in front of production: one plain,
    one with `SHADOW` set. Each round sends `--requests` requests (5 rows each) to each
    router from one closed-loop client, in an order that alternates between rounds; the
    overhead is p99(shadow router) / p99(plain router) - 1, median over rounds.
 
-    python bench/monitor.py [--rows N] [--monitor-runs N] [--rounds N] [--requests N]
+    python bench/monitor.py [--rows N] [--monitor-runs N] [--memory-limits 2GB,1GB]
+                            [--rounds N] [--requests N]
     # table; bench/results/monitor.json
 """
 
 import argparse
 import json
-import resource
+import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +34,8 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from modelrail.duck import MEMORY_VARIABLE, memory_limit
 
 from tests.support.example_apps import example_app
 from tests.support.monitor_lab import MonitorLab
@@ -80,21 +84,31 @@ def write_data(directory: Path, rows: int) -> tuple[Path, Path, Path]:
     return policy, reference, current
 
 
-def monitor_once(policy: Path, reference: Path, current: Path, out: Path) -> dict[str, Any]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def monitor_once(policy: Path, reference: Path, current: Path, out: Path,
+                 limit: str) -> dict[str, Any]:
+    """One `modelrail monitor` child under the DuckDB memory `limit`. Its peak RSS comes
+    from wait4 on it alone: RUSAGE_CHILDREN would keep the largest of all runs so far."""
+    command = [str(Path(sys.executable).parent / "modelrail"), "monitor", "--config",
+               str(policy), "--reference", str(reference), "--current", str(current),
+               "--json", str(out), "--no-summary"]
     started = time.perf_counter()
-    done = subprocess.run([str(Path(sys.executable).parent / "modelrail"), "monitor",
-                           "--config", str(policy), "--reference", str(reference),
-                           "--current", str(current), "--json", str(out), "--no-summary"],
-                          capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"modelrail monitor failed ({done.returncode}): {done.stderr}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with tempfile.TemporaryFile() as stderr:
+        child = subprocess.Popen(command, env={**os.environ, MEMORY_VARIABLE: limit},
+                                 stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        stderr.seek(0)
+        error = stderr.read().decode()[-2000:]
+    measured = {"duckdb_memory_limit": limit, "seconds": seconds,
+                "peak_rss_mib": usage.ru_maxrss / 1024, "exit_code": child.returncode}
+    if child.returncode == 2 and MEMORY_VARIABLE in error:  # too small a limit: a result
+        return {**measured, "flagged": None, "error": error.strip()}
+    if child.returncode not in (0, 1):
+        raise RuntimeError(f"modelrail monitor with {MEMORY_VARIABLE}={limit} failed "
+                           f"({child.returncode}): {error}")
     result = json.loads(out.read_text())
-    flagged = [c["name"] for c in result["checks"] if c["severity"]]
-    return {"seconds": seconds, "peak_rss_mib": max(peak_kib, before) / 1024,
-            "flagged": flagged}
+    return {**measured, "flagged": [c["name"] for c in result["checks"] if c["severity"]]}
 
 
 def _latencies(url: str, body: dict[str, object], count: int) -> list[float]:
@@ -149,11 +163,24 @@ def _reference_rows(path: Path, count: int) -> list[dict[str, str]]:
         return [row for _, row in zip(range(count), csv.DictReader(handle), strict=False)]
 
 
+def _by_limit(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Median seconds and largest peak RSS per memory limit."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        grouped.setdefault(run["duckdb_memory_limit"], []).append(run)
+    return {limit: {"seconds_median": statistics.median(r["seconds"] for r in group),
+                    "peak_rss_mib": max(r["peak_rss_mib"] for r in group)}
+            for limit, group in grouped.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="monitor and shadow mirroring costs")
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--monitor-runs", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=3, help="shadow rounds")
+    parser.add_argument("--memory-limits", type=lambda text: text.split(","),
+                        default=[memory_limit()],
+                        help=f"comma-separated {MEMORY_VARIABLE} values, one series each")
+    parser.add_argument("--rounds", type=int, default=3, help="shadow rounds (0: none)")
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
@@ -161,18 +188,32 @@ def main() -> None:
         started = time.perf_counter()
         policy, reference, current = write_data(root, args.rows)
         generated = time.perf_counter() - started
-        runs = [monitor_once(policy, reference, current, root / f"out-{i}.json")
-                for i in range(args.monitor_runs)]
-        shadow = shadow_overhead(root / "shadow", args.rounds, args.requests)
-    seconds = [float(r["seconds"]) for r in runs]
-    peak = max(float(r["peak_rss_mib"]) for r in runs)
+        runs = [monitor_once(policy, reference, current, root / f"out-{i}.json", limit)
+                for limit in args.memory_limits for i in range(args.monitor_runs)]
+        shadow = shadow_overhead(root / "shadow", args.rounds, args.requests) \
+            if args.rounds else None
     print(f"monitor: {args.rows:,} rows x {NUMERIC + CATEGORICAL} features "
           f"(+ prediction), reference {REFERENCE_ROWS:,} rows; data written in {generated:.0f}s")
-    print("| run | seconds | peak RSS MiB | flagged |\n|---|---|---|---|")
+    print(f"| run | {MEMORY_VARIABLE} | seconds | peak RSS MiB | flagged |\n"
+          "|---|---|---|---|---|")
     for index, run in enumerate(runs):
-        print(f"| {index + 1} | {run['seconds']:.1f} | {run['peak_rss_mib']:.0f} | "
-              f"{', '.join(run['flagged']) or '-'} |")
-    print(f"\nshadow mirroring, {args.requests} requests x {args.rounds} rounds:")
+        print(f"| {index + 1} | {run['duckdb_memory_limit']} | {run['seconds']:.1f} | "
+              f"{run['peak_rss_mib']:.0f} | {_flagged(run['flagged'])} |")
+    if shadow is not None:
+        _print_shadow(shadow, args.rounds, args.requests)
+    RESULTS.write_text(json.dumps({
+        "rows": args.rows, "features": NUMERIC + CATEGORICAL,
+        "reference_rows": REFERENCE_ROWS, "cores": os.cpu_count(),
+        "load_average_at_end": os.getloadavg()[0], "monitor_runs": runs,
+        "by_memory_limit": _by_limit(runs), "shadow": shadow}, indent=2) + "\n", encoding="utf-8")
+
+
+def _flagged(names: list[str] | None) -> str:
+    return "did not fit: exit 2" if names is None else ", ".join(names) or "-"
+
+
+def _print_shadow(shadow: dict[str, Any], rounds: int, count: int) -> None:
+    print(f"\nshadow mirroring, {count} requests x {rounds} rounds:")
     print("| round | plain p50 ms | plain p99 ms | mirrored p50 ms | mirrored p99 ms |")
     print("|---|---|---|---|---|")
     for index, r in enumerate(shadow["rounds"]):
@@ -180,11 +221,6 @@ def main() -> None:
               f"{r['mirrored']['p50_ms']:.2f} | {r['mirrored']['p99_ms']:.2f} |")
     print(f"p99 overhead: median {shadow['p99_overhead_median']:+.1%} "
           f"(min {shadow['p99_overhead_min']:+.1%}, max {shadow['p99_overhead_max']:+.1%})")
-    RESULTS.write_text(json.dumps({
-        "rows": args.rows, "features": NUMERIC + CATEGORICAL,
-        "reference_rows": REFERENCE_ROWS, "monitor_runs": runs,
-        "monitor_seconds_median": statistics.median(seconds), "monitor_peak_rss_mib": peak,
-        "shadow": shadow}, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,123 @@
+"""`modelrail.duck`: the memory limit from MODELRAIL_DUCKDB_MEMORY reaches DuckDB, a bad
+value is a usage error naming the variable, the spill directory lives under RUNNER_TEMP
+and goes away, and a query that does not fit exits 2 through the CLI, not a traceback."""
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+from modelrail import duck
+from modelrail.cli import main
+from modelrail.errors import UsageError
+
+from tests.unit.ab.logs import analysis_dir
+
+
+def _setting(connection: duckdb.DuckDBPyConnection, name: str) -> str:
+    row = connection.execute("SELECT current_setting(?)", [name]).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_the_limit_reaches_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(duck.MEMORY_VARIABLE, "300MB")
+    with duck.connect() as connection, duckdb.connect(
+            config={"memory_limit": "300MB"}) as plain:
+        assert _setting(connection, "memory_limit") == _setting(plain, "memory_limit")
+        assert _setting(connection, "threads") == str(duck.threads("300MB"))
+        assert _setting(connection, "preserve_insertion_order") == "False"
+
+
+def test_the_default_is_2gb(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(duck.MEMORY_VARIABLE, raising=False)
+    with duck.connect() as connection:
+        assert _setting(connection, "memory_limit") == "1.8 GiB"  # 2e9 bytes
+
+
+def test_threads_are_the_cpus_but_one_per_128_mib() -> None:
+    cpus = len(os.sched_getaffinity(0))
+    assert duck.threads("100MB") == 1
+    assert duck.threads("300MB") == min(2, cpus)
+    assert duck.threads("64GB") == cpus
+
+
+@pytest.mark.parametrize("value", ["3000000000B", "3000000 kb", "3000MB", "3gb", "0.003TB",
+                                   "3000000KiB", "3000 MiB", "3GiB", "0.003TiB"])
+def test_every_accepted_unit_means_what_it_means_to_duckdb(
+        monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(duck.MEMORY_VARIABLE, value)
+    with duck.connect() as connection, duckdb.connect(config={"memory_limit": value}) as plain:
+        assert _setting(connection, "memory_limit") == _setting(plain, "memory_limit")
+
+
+@pytest.mark.parametrize("value", ["lots", "80%", "-1", "0GB", "2XB", "2", "none"])
+def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(duck.MEMORY_VARIABLE, value)
+    with pytest.raises(UsageError, match=f"^{duck.MEMORY_VARIABLE}: .*{value!r}"):
+        duck.memory_limit()
+
+
+def test_the_spill_directory_is_under_runner_temp_and_removed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    with duck.connect() as connection:
+        spill = Path(_setting(connection, "temp_directory"))
+        assert spill.parent == tmp_path
+        assert spill.is_dir()
+    assert not spill.exists()
+
+
+_PREDICTIONS = """
+CREATE TABLE predictions AS
+SELECT TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS "timestamp",
+       'r' || i AS request_id, 'u' || (i // 2) AS user_id,
+       CASE WHEN hash(i // 2) % 2 = 0 THEN 'control' ELSE 'treatment' END AS variant
+FROM range(?) t(i)"""
+_EVENTS = """
+CREATE TABLE events AS
+SELECT TIMESTAMPTZ '2026-01-01 00:00:01+00' + to_seconds(i) AS "timestamp",
+       'u' || (i // 2) AS user_id, 'r' || i AS request_id,
+       CASE WHEN i % 7 = 0 THEN 'click' ELSE 'session_end' END AS type, 1.0 AS value
+FROM range(?) t(i)"""
+
+
+def _logs(directory: Path, rows: int) -> None:
+    """`rows` predictions for rows/2 users and as many events, in Parquet."""
+    with duckdb.connect() as connection:
+        for name, sql in (("predictions", _PREDICTIONS), ("events", _EVENTS)):
+            connection.execute(sql, [rows])
+            connection.table(name).write_parquet(str(directory / f"{name}.parquet"))
+
+
+def _analyze() -> int:
+    return main(["ab", "analyze", "--predictions", "predictions.parquet", "--events",
+                 "events.parquet", "--no-summary"])
+
+
+def test_a_query_over_the_limit_exits_2_naming_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """100k rows join in a few MB more than 20MB: the same command that passes under the
+    default fails cleanly under 20MB, and the message says what to raise."""
+    _logs(analysis_dir(tmp_path, monkeypatch), 100_000)
+    monkeypatch.delenv(duck.MEMORY_VARIABLE, raising=False)
+    assert _analyze() != 2
+    capsys.readouterr()
+
+    monkeypatch.setenv(duck.MEMORY_VARIABLE, "20MB")
+    assert _analyze() == 2
+    err = capsys.readouterr().err
+    assert "Out of Memory" in err
+    assert f"did not fit in {duck.MEMORY_VARIABLE}=20MB" in err
+    assert f"raise {duck.MEMORY_VARIABLE}" in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_value_exits_2_through_the_cli(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _logs(analysis_dir(tmp_path, monkeypatch), 100)
+    monkeypatch.setenv(duck.MEMORY_VARIABLE, "plenty")
+    assert _analyze() == 2
+    assert f"{duck.MEMORY_VARIABLE}: expected a size" in capsys.readouterr().err
