@@ -5,13 +5,15 @@
 # is a normal state of a scheduled analysis.
 set -euo pipefail
 
+# shellcheck source=../../scripts/report-dir.sh
+source "$GITHUB_ACTION_PATH/../../scripts/report-dir.sh"
+
 fail() {
   echo "::error title=ab-test::$1"
   exit 2
 }
 
-report_dir="${REPORT_DIR:-${RUNNER_TEMP:-/tmp}/modelrail-ab-test}"
-mkdir -p "$report_dir"
+prepare_report_dir modelrail-ab-test
 args=(ab analyze --config "$CONFIG" --attribution-window "$ATTRIBUTION_WINDOW"
       --json "$report_dir/ab-test.json" --report "$report_dir/ab-test.html")
 sources=0
@@ -35,7 +37,6 @@ case "$FAIL_ON_NO_SHIP" in
   true|false) ;;
   *) fail "input fail-on-no-ship must be true or false" ;;
 esac
-echo "report-dir=$report_dir" >> "$GITHUB_OUTPUT"
 
 rc=0
 modelrail "${args[@]}" || rc=$?

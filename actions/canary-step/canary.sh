@@ -7,6 +7,8 @@ set -euo pipefail
 source "$GITHUB_ACTION_PATH/../../scripts/mlflow-inputs.sh"
 # shellcheck source=../../scripts/prometheus-inputs.sh
 source "$GITHUB_ACTION_PATH/../../scripts/prometheus-inputs.sh"
+# shellcheck source=../../scripts/report-dir.sh
+source "$GITHUB_ACTION_PATH/../../scripts/report-dir.sh"
 
 case "$ABORT" in
   true|false) ;;
@@ -49,9 +51,7 @@ if [ -z "$IMAGE" ]; then
   echo "::error title=canary-step::input image is required (REPO@sha256:...)"
   exit 2
 fi
-report_dir="${REPORT_DIR:-${RUNNER_TEMP:-/tmp}/modelrail-canary-report}"
-mkdir -p "$report_dir"
-echo "report-dir=$report_dir" >> "$GITHUB_OUTPUT"
+prepare_report_dir modelrail-canary-report
 args=(canary run "${rollout[@]}" --image "$IMAGE" --version "$MODEL_VERSION"
       --report-dir "$report_dir" --json "$report_dir/canary.json" --summary)
 if [ -n "$BASELINE_VERSION" ]; then args+=(--baseline-version "$BASELINE_VERSION"); fi

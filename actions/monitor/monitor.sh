@@ -5,6 +5,8 @@ set -euo pipefail
 
 # shellcheck source=../../scripts/mlflow-inputs.sh
 source "$GITHUB_ACTION_PATH/../../scripts/mlflow-inputs.sh"
+# shellcheck source=../../scripts/report-dir.sh
+source "$GITHUB_ACTION_PATH/../../scripts/report-dir.sh"
 
 case "$ISSUE" in
   true|false) ;;
@@ -27,9 +29,7 @@ for input in REFERENCE CURRENT; do
     exit 2
   fi
 done
-report_dir="${REPORT_DIR:-${RUNNER_TEMP:-/tmp}/modelrail-monitor-report}"
-mkdir -p "$report_dir"
-echo "report-dir=$report_dir" >> "$GITHUB_OUTPUT"
+prepare_report_dir modelrail-monitor-report
 args=(monitor --config "$CONFIG" --reference "$REFERENCE" --current "$CURRENT"
       --json "$report_dir/monitor.json" --report "$report_dir/report.html"
       --markdown "$report_dir/report.md" --summary)

@@ -6,14 +6,14 @@ set -euo pipefail
 
 # shellcheck source=../../scripts/prometheus-inputs.sh
 source "$GITHUB_ACTION_PATH/../../scripts/prometheus-inputs.sh"
+# shellcheck source=../../scripts/report-dir.sh
+source "$GITHUB_ACTION_PATH/../../scripts/report-dir.sh"
 
 if [ -z "$PREDICTIONS" ]; then
   echo "::error title=shadow-analyze::input predictions is required"
   exit 2
 fi
-report_dir="${REPORT_DIR:-${RUNNER_TEMP:-/tmp}/modelrail-shadow}"
-mkdir -p "$report_dir"
-echo "report-dir=$report_dir" >> "$GITHUB_OUTPUT"
+prepare_report_dir modelrail-shadow
 args=(shadow analyze --config "$CONFIG" --predictions "$PREDICTIONS"
       --json "$report_dir/shadow.json" --summary)
 if [ -n "$VERSION" ]; then args+=(--version "$VERSION"); fi
