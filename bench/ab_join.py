@@ -14,9 +14,13 @@ own (wall time depends on what else the machine runs; the load average is record
   durations after the first exposure). Every click in this data names its request, so
   the pandas version implements only that anchoring.
 
-Both must agree (relative 1e-9) before any number is reported.
+Both must agree (relative 1e-9) before any number is reported. The DuckDB runs repeat for
+each memory limit of `--memory-limits` (MODELRAIL_DUCKDB_MEMORY, `modelrail.duck`;
+default: the environment's, else modelrail's default); a limit too small for a run is
+reported as such (the MemoryLimitError an `ab analyze` user would get, exit 2).
 
-    python bench/ab_join.py [--rows 10000000]   # prints a table, writes bench/results/ab_join.json
+    python bench/ab_join.py [--rows 10000000] [--memory-limits 2GB,1GB]
+    # prints a table, writes bench/results/ab_join.json
 """
 
 import argparse
@@ -32,6 +36,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from modelrail.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results" / "ab_join.json"
@@ -164,14 +170,25 @@ MODULES = {"duckdb": "modelrail.ab.aggregate", "duckdb+report": "modelrail.ab.ag
 
 
 def worker(engine: str, directory: Path) -> None:
-    """One measurement; prints its JSON on stdout."""
+    """One measurement; prints its JSON on stdout (`stats` None and the `error` when
+    `ab analyze` would exit 2, e.g. DuckDB's memory limit was too small)."""
     importlib.import_module(MODULES[engine])
+    limit = None
+    if engine.startswith("duckdb"):  # not imported for pandas: its RSS stays its own
+        from modelrail.duck import memory_limit  # noqa: PLC0415
+
+        limit = memory_limit()
     baseline = _peak_mb()
     started, cpu = time.perf_counter(), time.process_time()
-    stats = ENGINES[engine](directory / "predictions.parquet", directory / "events.parquet")
+    try:
+        stats, error = ENGINES[engine](directory / "predictions.parquet",
+                                       directory / "events.parquet"), None
+    except UsageError as exit_2:
+        stats, error = None, str(exit_2)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-    print(json.dumps({"engine": engine, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                      "peak_rss_mb": _peak_mb(), "rss_before_mb": baseline, "stats": stats}))
+    print(json.dumps({"engine": engine, "duckdb_memory_limit": limit, "seconds": seconds,
+                      "cpu_seconds": cpu_seconds, "peak_rss_mb": _peak_mb(),
+                      "rss_before_mb": baseline, "stats": stats, "error": error}))
 
 
 def _peak_mb() -> float:
@@ -183,9 +200,10 @@ def _peak_mb() -> float:
     raise SystemExit("no VmHWM in /proc/self/status: this bench needs Linux")
 
 
-def measure(engine: str, directory: Path) -> dict[str, Any]:
+def measure(engine: str, directory: Path, env: Mapping[str, str]) -> dict[str, Any]:
     done = subprocess.run([sys.executable, __file__, "--worker", engine, "--data",
-                           str(directory)], capture_output=True, text=True, check=False)
+                           str(directory)], capture_output=True, text=True, check=False,
+                          env={**os.environ, **env})
     if done.returncode != 0:
         raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -205,12 +223,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000,
                         help="prediction rows, and as many events")
+    parser.add_argument("--memory-limits", type=lambda text: text.split(","), default=[],
+                        help="comma-separated MODELRAIL_DUCKDB_MEMORY values for the DuckDB "
+                             "runs (default: the environment's, else modelrail's default)")
     parser.add_argument("--worker", choices=sorted(ENGINES), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.data)
         return
+    from modelrail.duck import MEMORY_VARIABLE, memory_limit  # noqa: PLC0415 - not in workers
+
     load = os.getloadavg()[0]  # the machine may be shared: wall times depend on it
     with tempfile.TemporaryDirectory(prefix="modelrail-ab-join-") as temp:
         directory = Path(temp)
@@ -219,16 +242,22 @@ def main() -> None:
         generated = time.perf_counter() - started
         sizes = {path.name: round(path.stat().st_size / 2**20, 1)
                  for path in (predictions, events)}
-        results = [measure(engine, directory) for engine in ENGINES]
-    for other in results[1:]:
-        check_same(results[0], other)
+        results = [measure(engine, directory, {MEMORY_VARIABLE: limit})
+                   for limit in args.memory_limits or [memory_limit()]
+                   for engine in ENGINES if engine.startswith("duckdb")]
+        results.append(measure("pandas", directory, {}))
+    fitted = [result for result in results if result["stats"] is not None]
+    for other in fitted[1:]:
+        check_same(fitted[0], other)
     print(f"{args.rows:,} prediction rows + {args.rows:,} events (Parquet, MiB: {sizes}); "
           f"generated in {generated:.1f} s")
-    print(f"{'engine':<14} {'seconds':>8} {'CPU s':>7} {'peak RSS MiB':>13} "
-          f"{'RSS after imports':>18}")
+    print(f"{'engine':<14} {'DuckDB limit':>12} {'seconds':>8} {'CPU s':>7} "
+          f"{'peak RSS MiB':>13} {'RSS after imports':>18}")
     for result in results:
-        print(f"{result['engine']:<14} {result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
-              f"{result['peak_rss_mb']:>13.0f} {result['rss_before_mb']:>18.0f}")
+        print(f"{result['engine']:<14} {result['duckdb_memory_limit'] or '-':>12} "
+              f"{result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
+              f"{result['peak_rss_mb']:>13.0f} {result['rss_before_mb']:>18.0f}"
+              + ("" if result["stats"] is not None else "  exit 2: see error in the JSON"))
     print(f"on {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} cores, load average {load:.1f} at the start; statistics "
           f"identical (rel 1e-9)")
@@ -238,7 +267,7 @@ def main() -> None:
         "cores": os.cpu_count(), "load_average_at_start": load,
         "results": [{key: value for key, value in result.items() if key != "stats"}
                     for result in results],
-        "statistics": results[0]["stats"],
+        "statistics": fitted[0]["stats"],
     }, indent=2) + "\n", encoding="utf-8")
 
 
