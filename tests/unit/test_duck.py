@@ -3,6 +3,7 @@ value is a usage error naming the variable, the spill directory lives under RUNN
 and goes away, and a query that does not fit exits 2 through the CLI, not a traceback."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -82,34 +83,57 @@ SELECT TIMESTAMPTZ '2026-01-01 00:00:01+00' + to_seconds(i) AS "timestamp",
 FROM range(?) t(i)"""
 
 
-def _logs(directory: Path, rows: int) -> None:
-    """`rows` predictions for rows/2 users and as many events, in Parquet."""
+def _ab_logs(directory: Path, rows: int) -> list[str]:
+    """`rows` predictions for rows/2 users and as many events, in Parquet; the command
+    that analyses them."""
     with duckdb.connect() as connection:
         for name, sql in (("predictions", _PREDICTIONS), ("events", _EVENTS)):
             connection.execute(sql, [rows])
             connection.table(name).write_parquet(str(directory / f"{name}.parquet"))
+    return ["ab", "analyze", "--predictions", "predictions.parquet", "--events",
+            "events.parquet", "--no-summary"]
 
 
-def _analyze() -> int:
-    return main(["ab", "analyze", "--predictions", "predictions.parquet", "--events",
-                 "events.parquet", "--no-summary"])
+_FEATURES = """
+CREATE TABLE features AS
+SELECT random() AS price, CAST(floor(random() * 1000) AS INTEGER) AS shop,
+       random() AS prediction
+FROM range(?)"""
 
 
+def _monitor_logs(directory: Path, rows: int) -> list[str]:
+    """A reference of 50k rows and a prediction log of `rows`; the command that
+    compares them."""
+    (directory / "monitor.yaml").write_text(
+        "model: m\nmonitor:\n  min_rows: 10\n  categorical: [shop]\n", encoding="utf-8")
+    with duckdb.connect() as connection:
+        for name, count in (("reference", 50_000), ("current", rows)):
+            connection.execute(_FEATURES, [count])
+            connection.table("features").write_parquet(str(directory / f"{name}.parquet"))
+            connection.execute("DROP TABLE features")
+    return ["monitor", "--config", "monitor.yaml", "--reference", "reference.parquet",
+            "--current", "current.parquet", "--no-summary"]
+
+
+@pytest.mark.parametrize(("command", "rows", "limit"), [
+    (_ab_logs, 100_000, "20MB"),  # the join's hash tables
+    (_monitor_logs, 200_000, "8MB"),  # the ASOF join of Logs.grid_counts, via _fetch
+])
 def test_a_query_over_the_limit_exits_2_naming_the_variable(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """100k rows join in a few MB more than 20MB: the same command that passes under the
-    default fails cleanly under 20MB, and the message says what to raise."""
-    _logs(analysis_dir(tmp_path, monkeypatch), 100_000)
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: Callable[[Path, int], list[str]], rows: int, limit: str) -> None:
+    """The same command that passes under the default fails cleanly under `limit`, and
+    the message says what to raise."""
+    argv = command(analysis_dir(tmp_path, monkeypatch), rows)
     monkeypatch.delenv(duck.MEMORY_VARIABLE, raising=False)
-    assert _analyze() != 2
+    assert main(argv) != 2
     capsys.readouterr()
 
-    monkeypatch.setenv(duck.MEMORY_VARIABLE, "20MB")
-    assert _analyze() == 2
+    monkeypatch.setenv(duck.MEMORY_VARIABLE, limit)
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Out of Memory" in err
-    assert f"did not fit in {duck.MEMORY_VARIABLE}=20MB" in err
+    assert f"did not fit in {duck.MEMORY_VARIABLE}={limit}" in err
     assert f"raise {duck.MEMORY_VARIABLE}" in err
     assert "Traceback" not in err
 
@@ -117,7 +141,7 @@ def test_a_query_over_the_limit_exits_2_naming_the_variable(
 def test_a_bad_value_exits_2_through_the_cli(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    _logs(analysis_dir(tmp_path, monkeypatch), 100)
+    argv = _ab_logs(analysis_dir(tmp_path, monkeypatch), 100)
     monkeypatch.setenv(duck.MEMORY_VARIABLE, "plenty")
-    assert _analyze() == 2
+    assert main(argv) == 2
     assert f"{duck.MEMORY_VARIABLE}: expected a size" in capsys.readouterr().err
