@@ -4,15 +4,20 @@ The loop, given a rollout driver and a judge:
 
 1. preflight: Prometheus must answer before anything changes (else exit 3, the rollout
    untouched); the Rollout's steps must be the declared `setWeight` + `pause: {}` pairs
-   (else exit 2, with the fix);
+   (else exit 2, with the fix), after the mirror phase when the policy has one;
 2. set the image (idempotent: a re-run with the same image changes nothing);
-3. per step k of n (weight w): promote out of the previous pause, wait until the canary
+3. with `rollout.mirror`, the mirror phase is look 1: the controller scales the canary up
+   (`setCanaryScale`), mirrors P % of the requests to it (`setMirrorRoute`) and pauses at
+   weight 0; the loop waits for that pause, holds it for `step_seconds` and judges it like
+   any step (the canary's metrics then come only from mirrored copies, whose answers the
+   mesh drops). A failed mirror look aborts before any user request reached the canary;
+4. per step k of n (weight w): promote out of the previous pause, wait until the canary
    weight is w, hold the step for `step_seconds`, then run look k of n of the analysis
    (the judge spends the rollout-wide false-rollback budget over the looks). An
    inconclusive look is repeated while the step is held up to `extra_seconds` longer;
    still inconclusive, the canary is aborted (exit 4): what cannot be judged is never
    promoted. A failed look aborts (exit 1);
-4. after the last step passed: promote --full and wait for Healthy (exit 0).
+5. after the last step passed: promote --full and wait for Healthy (exit 0).
 
 Anything that goes wrong after the image was set - Prometheus or the Kubernetes API
 failing after their bounded retries (exit 3), a query Prometheus rejects (exit 2), the
@@ -33,7 +38,8 @@ from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult, analyze
 from modelrail.analysis.config import AnalysisConfig, duration_seconds
 from modelrail.errors import ExitCode, ModelrailError, ServiceError
 from modelrail.prometheus import PrometheusClient
-from modelrail.rollouts.state import Condition, RolloutState
+from modelrail.rollouts.policy import MirrorConfig
+from modelrail.rollouts.state import MIRROR_PAUSE_INDEX, Condition, RolloutState
 
 if TYPE_CHECKING:  # the kubernetes client is an extra
     from modelrail.rollouts.driver import RolloutDriver
@@ -95,6 +101,18 @@ class CanaryPlan:
     extra_seconds: float  # how much longer an inconclusive step may wait for data
     interval: float = 5.0  # seconds between progress ticks
     container: str | None = None
+    mirror: MirrorConfig | None = None  # a mirror phase before the weights
+
+    @property
+    def phases(self) -> tuple[tuple[int, int | None], ...]:
+        """(weight, mirror %) of each judged step: the mirror phase at weight 0 first."""
+        mirrored = ((0, self.mirror.percentage),) if self.mirror else ()
+        return mirrored + tuple((weight, None) for weight in self.weights)
+
+
+def step_label(weight: int, mirror: int | None) -> str:
+    """How a step is shown: `mirror 35%` (weight 0, mirrored copies only) or `10%`."""
+    return f"mirror {mirror}%" if mirror else f"{weight}%"
 
 
 @dataclass(frozen=True)
@@ -105,11 +123,17 @@ class StepRecord:
     ended: str
     reason: str
     analysis: AnalysisResult | None = None
+    mirror: int | None = None  # the mirror phase: % of requests mirrored, at weight 0
+
+    @property
+    def label(self) -> str:
+        return step_label(self.weight, self.mirror)
 
     def to_json(self) -> dict[str, object]:
         metrics = self.analysis.to_json()["metrics"] if self.analysis else []
-        return {"weight": self.weight, "verdict": self.verdict, "started": self.started,
-                "ended": self.ended, "reason": self.reason, "metrics": metrics}
+        return {"weight": self.weight, "mirror": self.mirror, "verdict": self.verdict,
+                "started": self.started, "ended": self.ended, "reason": self.reason,
+                "metrics": metrics}
 
 
 @dataclass(frozen=True)
@@ -124,11 +148,21 @@ class CanaryResult:
 
     def to_json(self) -> dict[str, object]:
         plan = self.plan
+        mirror = None if plan.mirror is None else {
+            "route": plan.mirror.route, "percentage": plan.mirror.percentage,
+            "scale": plan.mirror.scale}
         return {"result": self.result, "image": plan.image, "version": plan.version,
                 "baseline": plan.baseline, "baseline_source": plan.baseline_source,
                 "exit_code": int(self.exit_code), "message": self.message,
                 "weight": self.weight, "failed_step": self.failed_weight,
+                "mirror": mirror, "users_saw_canary": self.users_saw_canary,
                 "steps": [step.to_json() for step in self.steps]}
+
+    @property
+    def users_saw_canary(self) -> bool:
+        """Whether any step sent user traffic to the canary (the mirror phase does not)."""
+        return any(step.mirror is None for step in self.steps) or \
+            (self.result == "promoted" and self.weight == 100)
 
 
 class _StopError(ModelrailError):
@@ -143,6 +177,12 @@ def _not_aborted(state: RolloutState) -> None:
     if state.observed and state.aborted:
         raise _StopError(f"rollout {state.ref} was aborted outside this run ({state.message})",
                          ExitCode.REJECTED)
+
+
+def _at_mirror_pause(state: RolloutState) -> bool:
+    """Paused at the mirror phase's pause (or past it, on a re-run), traffic still 0."""
+    index = state.step_index or 0
+    return (index == MIRROR_PAUSE_INDEX and state.paused) or index > MIRROR_PAUSE_INDEX
 
 
 def _now() -> str:
@@ -162,7 +202,7 @@ class CanaryRun:
     def run(self) -> CanaryResult:
         try:
             self.judge.preflight()  # Prometheus down: exit 3 before anything changes
-            self.driver.ensure_steps(self.plan.weights)
+            self.driver.ensure_steps(self.plan.weights, self.plan.mirror)
             started = self.driver.set_image(self.plan.image, self.plan.container)
         except ModelrailError as error:
             message = f"{error}; the rollout was not changed"
@@ -174,8 +214,8 @@ class CanaryRun:
             self._log(message)
             return self._result("promoted", ExitCode.OK, message, started.state, None)
         try:
-            for number, weight in enumerate(self.plan.weights, start=1):
-                self._step(number, weight)
+            for number, (weight, mirror) in enumerate(self.plan.phases, start=1):
+                self._step(number, weight, mirror)
             return self._promote()
         except ModelrailError as error:
             return self._abort(str(error), error.exit_code)
@@ -185,44 +225,57 @@ class CanaryRun:
 
     # -- one step ------------------------------------------------------------------------
 
-    def _step(self, number: int, weight: int) -> None:
-        label = f"step {number}/{len(self.plan.weights)} · weight {weight}%"
+    def _step(self, number: int, weight: int, mirror: int | None) -> None:
+        shown = f"mirror {mirror}% (weight 0)" if mirror else f"weight {weight}%"
+        label = f"step {number}/{len(self.plan.phases)} · {shown}"
         started, wall = self._clock(), _now()
         try:
-            self._reach(label, weight)
+            if mirror:
+                self._reach(label, "the mirror pause", _at_mirror_pause, promote=False)
+            else:
+                self._reach(label, f"weight {weight}%", lambda s: s.weight >= weight,
+                            promote=True, to_weight=weight)
             held = self._clock()
             self._hold(label, held, self.plan.step_seconds)
             result = self._judge(label, number, held)
         except ModelrailError as error:
-            self._record(weight, "error", wall, str(error), None)
+            self._record(weight, mirror, "error", wall, str(error), analysis=None)
             raise
         verdict = result.decision.outcome
-        self._record(weight, verdict, wall, result.decision.reason, result)
+        self._record(weight, mirror, verdict, wall, result.decision.reason,
+                     analysis=result)
         self._log(f"{label} · {verdict.upper()} after {self._clock() - started:.0f}s: "
                   f"{result.decision.reason}")
+        where = f"in the mirror phase (mirror {mirror}%, weight 0)" if mirror else \
+            f"at weight {weight}%"
+        unseen = "; no user request was answered by the canary (it only received mirrored " \
+            "copies)" if mirror else ""
         if verdict == "fail":
-            raise _StopError(f"the canary failed at weight {weight}%: "
-                             f"{result.decision.reason}", ExitCode.REJECTED)
+            raise _StopError(f"the canary failed {where}: {result.decision.reason}{unseen}",
+                             ExitCode.REJECTED)
         if verdict == "inconclusive":
-            raise _StopError(f"the canary could not be judged at weight {weight}% within "
+            raise _StopError(f"the canary could not be judged {where} within "
                              f"{self.plan.step_seconds + self.plan.extra_seconds:g}s: "
-                             f"{result.decision.reason}", ExitCode.INCONCLUSIVE)
+                             f"{result.decision.reason}{unseen}", ExitCode.INCONCLUSIVE)
 
-    def _reach(self, label: str, weight: int) -> None:
-        """Promote out of the previous pause and wait for the controller to set `weight`."""
+    def _reach(self, label: str, what: str, arrived: Callable[[RolloutState], bool], *,
+               promote: bool, to_weight: int | None = None) -> None:
+        """Wait until the controller is where `arrived` says, promoting out of the previous
+        pause when `promote` (the mirror pause is reached by the controller alone)."""
         deadline = self._clock() + WEIGHT_TIMEOUT_S
         while True:
             state = self.driver.read()
             _not_aborted(state)
-            if state.observed and state.weight >= weight:
+            if state.observed and arrived(state):
                 self._log(f"{label} · reached · {state.describe()}")
                 return
-            if state.observed and state.paused and self.driver.step(to_weight=weight).changed:
+            if promote and state.observed and state.paused \
+                    and self.driver.step(to_weight=to_weight).changed:
                 continue
             if self._clock() >= deadline:
-                raise ServiceError(f"rollout {state.ref} did not reach weight {weight}% "
-                                   f"within {WEIGHT_TIMEOUT_S:g}s: {state.describe()}")
-            self._log(f"{label} · waiting for the weight · {state.describe()}")
+                raise ServiceError(f"rollout {state.ref} did not reach {what} within "
+                                   f"{WEIGHT_TIMEOUT_S:g}s: {state.describe()}")
+            self._log(f"{label} · waiting for {what} · {state.describe()}")
             self._sleep(self.plan.interval)
 
     def _hold(self, label: str, since: float, seconds: float) -> None:
@@ -230,8 +283,9 @@ class CanaryRun:
         while (left := since + seconds - self._clock()) > 0:
             state = self.driver.read()
             _not_aborted(state)
+            mirror = f", mirror {state.mirror}%" if state.mirror else ""
             self._log(f"{label} · {self._clock() - since:.0f}s of {seconds:g}s · "
-                      f"{state.phase}, weight {state.weight}%")
+                      f"{state.phase}, weight {state.weight}%{mirror}")
             self._sleep(min(self.plan.interval, left))
 
     def _judge(self, label: str, number: int, held: float) -> AnalysisResult:
@@ -250,10 +304,11 @@ class CanaryRun:
             self._hold(label, self._clock(), min(self.plan.interval * 2,
                                                  max(deadline - self._clock(), 0.0)))
 
-    def _record(self, weight: int, verdict: StepVerdict, started: str, reason: str,
-                analysis: AnalysisResult | None) -> None:
+    def _record(self, weight: int, mirror: int | None, verdict: StepVerdict, started: str,
+                reason: str, *, analysis: AnalysisResult | None) -> None:
         self._steps.append(StepRecord(weight=weight, verdict=verdict, started=started,
-                                      ended=_now(), reason=reason, analysis=analysis))
+                                      ended=_now(), reason=reason, analysis=analysis,
+                                      mirror=mirror))
 
     # -- the end -------------------------------------------------------------------------
 

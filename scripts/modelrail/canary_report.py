@@ -17,7 +17,7 @@ from pathlib import Path
 
 from modelrail.analysis.config import AnalysisConfig, CompareMetric, MetricSpec, ThresholdMetric
 from modelrail.analysis.judge import Number, Verdict
-from modelrail.canary import CanaryResult, StepRecord
+from modelrail.canary import CanaryResult, StepRecord, step_label
 from modelrail.charts import Series, html_page, line_svg, mermaid_lines
 from modelrail.errors import UsageError
 
@@ -75,16 +75,17 @@ def _why(step: StepRecord) -> str:
     return "; ".join(failing) or (step.reason if step.verdict != "pass" else "")
 
 
-def _series(result: CanaryResult, name: str) -> tuple[list[float], list[float], list[float]]:
-    """(weights, canary values, baseline values) of one metric over the judged steps."""
-    weights, canary, baseline = [], [], []
+def _series(result: CanaryResult, name: str) -> tuple[list[StepRecord], list[float],
+                                                     list[float]]:
+    """(steps, canary values, baseline values) of one metric over the judged steps."""
+    steps, canary, baseline = [], [], []
     for step in _judged(result):
         verdict = _verdicts(step).get(name)
         if verdict is not None:
-            weights.append(float(step.weight))
+            steps.append(step)
             canary.append(headline(verdict.canary)[1])
             baseline.append(headline(verdict.baseline)[1])
-    return weights, canary, baseline
+    return steps, canary, baseline
 
 
 def _unit(result: CanaryResult, name: str) -> str:
@@ -107,9 +108,10 @@ def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     plan = result.plan
     icon = "✅" if result.result == "promoted" else "❌"
     lines = [f"### {icon} {_title(result)}", "",
-             f"{result.message}", "",
+             f"{result.message}", "", *_mirror_lines(result),
              f"Image `{plan.image}`; baseline from {plan.baseline_source}; steps "
-             f"{', '.join(f'{w}%' for w in plan.weights)}, {plan.step_seconds:g}s each.", "",
+             f"{', '.join(step_label(w, m) for w, m in plan.phases)}, "
+             f"{plan.step_seconds:g}s each.", "",
              "Each metric cell: canary / baseline value at that step.", "",
              "| weight | verdict | " + " | ".join(
                  f"`{m.name}` ({bound_text(m)})" for m in analysis.metrics) + " | why |",
@@ -117,17 +119,17 @@ def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     for step in result.steps:
         verdicts = _verdicts(step)
         cells = [_cell(verdicts.get(m.name)) for m in analysis.metrics]
-        lines.append(f"| {step.weight}% | {_ICON[step.verdict]} {step.verdict} | "
+        lines.append(f"| {step.label} | {_ICON[step.verdict]} {step.verdict} | "
                      + " | ".join(cells) + f" | {_table_text(_why(step))} |")
     for metric in analysis.metrics:
-        weights, canary, baseline = _series(result, metric.name)
+        steps, canary, baseline = _series(result, metric.name)
         if not any(math.isfinite(v) for v in canary + baseline):
             continue
         series: list[tuple[str, list[float]]] = [("canary", canary)]
         if isinstance(metric, CompareMetric):
             series.append(("baseline", baseline))
         lines += ["", mermaid_lines(f"{metric.name} ({_unit(result, metric.name)})",
-                                    [f"{w:g}%" for w in weights], series,
+                                    [step.label for step in steps], series,
                                     y_label=_unit(result, metric.name)).rstrip("\n")]
     lines += ["", "<details><summary>Queries as sent to Prometheus</summary>", ""]
     for name, queries in _queries(result).items():
@@ -135,6 +137,20 @@ def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
             lines += [f"`{name}` {role}:", "```promql", query, "```"]
     lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def _mirror_lines(result: CanaryResult) -> list[str]:
+    """Say whether users ever saw the canary when it ran a mirror phase first."""
+    mirror = result.plan.mirror
+    if mirror is None:
+        return []
+    if result.users_saw_canary:
+        seen = "then user traffic by the weights below"
+    else:
+        seen = "**no user request was answered by the canary**"
+    return [f"Mirror phase: {mirror.percentage}% of the requests copied to the canary "
+            f"(route `{mirror.route}`, canary scale {mirror.scale}%, answers dropped); "
+            f"{seen}.", ""]
 
 
 def _table_text(text: str) -> str:
@@ -176,7 +192,8 @@ def write_report(directory: Path, result: CanaryResult, analysis: AnalysisConfig
 
 
 def _metric_svg(result: CanaryResult, metric: MetricSpec) -> str:
-    weights, canary, baseline = _series(result, metric.name)
+    steps, canary, baseline = _series(result, metric.name)
+    weights = [float(step.weight) for step in steps]  # the mirror phase is at weight 0
     series = [Series("canary", weights, canary)]
     if isinstance(metric, CompareMetric):
         series.append(Series("baseline", weights, baseline))
@@ -194,7 +211,9 @@ def _html_table(result: CanaryResult, analysis: AnalysisConfig) -> str:
         verdicts = _verdicts(step)
         cells = "".join(f"<td>{escape(_cell(verdicts.get(m.name)))}</td>"
                         for m in analysis.metrics)
-        rows.append(f"<tr><td>{step.weight}%</td><td>{escape(step.verdict)}</td>{cells}"
+        rows.append(f"<tr><td>{escape(step.label)}</td><td>{escape(step.verdict)}</td>{cells}"
                     f"<td>{escape(_why(step))}</td></tr>")
-    return (f"<p>{escape(result.message)}</p><table><tr><th>weight</th><th>verdict</th>"
+    mirror = "".join(f"<p>{escape(line.replace('**', ''))}</p>"
+                     for line in _mirror_lines(result) if line)
+    return (f"<p>{escape(result.message)}</p>{mirror}<table><tr><th>weight</th><th>verdict</th>"
             f"{head}<th>why</th></tr>{''.join(rows)}</table>")

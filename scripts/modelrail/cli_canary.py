@@ -4,8 +4,8 @@
         [--baseline-version M] [--kubeconfig PATH] [--name NAME] [--namespace NS]
         [--prometheus-url URL] [--json PATH] [--summary] [--report-dir DIR]
 
-The rollout (name, namespace, container, steps, step_seconds) comes from the policy's
-`rollout:` section, the checks from its `analysis:` section. The baseline is
+The rollout (name, namespace, container, steps, step_seconds, mirror) comes from the
+policy's `rollout:` section, the checks from its `analysis:` section. The baseline is
 `--baseline-version`, else the model version in the stable image's `v<N>` tag (the tag
 `modelrail image` gives every build) when the Rollout is fully promoted before the run,
 else the version the production environment (`prod`, else the last environment) holds in
@@ -14,8 +14,14 @@ the registry; the output says which.
 Exit codes: 0 promoted in full and Healthy; 1 a step failed (aborted); 2 flags/policy;
 3 Prometheus or the Kubernetes API unreachable (aborted, or untouched when Prometheus is
 down before the start); 4 a step could not be judged in time (aborted). Step outputs:
-`result` (promoted|aborted), `failed-step` (the weight that failed, empty on success),
-`weight` (final canary weight), `baseline`.
+`result` (promoted|aborted), `failed-step` (the weight that failed, empty on success; `0`
+when the mirror phase failed), `weight` (final canary weight), `baseline`.
+
+With `rollout.mirror` the mirror phase is the first step and the first look of the
+analysis (looks: the weights + 1). `--json` then also carries `mirror` ({route,
+percentage, scale}, null without one), each step's `mirror` (its % for the mirror phase,
+null for the weighted steps) and `users_saw_canary` (false while only mirrored copies
+reached it: an abort in the mirror phase left every user on stable).
 """
 
 import argparse
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelrail import runner
-from modelrail.canary import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge
+from modelrail.canary import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge, step_label
 from modelrail.canary_report import canary_markdown, write_report
 from modelrail.cli_analysis import window_of
 from modelrail.cli_common import (
@@ -89,16 +95,17 @@ def cmd_canary_run(args: argparse.Namespace) -> ExitCode:
     client = PrometheusClient.from_env(args.prometheus_url)
     driver = open_driver(args.kubeconfig, name, args.namespace, rollout.namespace)
     baseline, source = _baseline(args, config, rollout, driver)
-    print(f"canary {args.image} (version {args.version}) vs baseline version {baseline} "
-          f"({source}) on rollout {driver.ref}: steps {list(rollout.steps)}%, "
-          f"{rollout.step_seconds:g}s each, Prometheus at {client.name}")
     plan = CanaryPlan(
         image=args.image, version=args.version, baseline=baseline, baseline_source=source,
         weights=rollout.steps, step_seconds=rollout.step_seconds,
-        looks=analysis.looks or len(rollout.steps),
+        looks=analysis.looks or len(rollout.steps) + (1 if rollout.mirror else 0),
         extra_seconds=EXTRA_STEPS_FOR_DATA * rollout.step_seconds,
         interval=min(MAX_TICK_S, max(1.0, rollout.step_seconds / 5)),
-        container=rollout.container)
+        container=rollout.container, mirror=rollout.mirror)
+    print(f"canary {args.image} (version {args.version}) vs baseline version {baseline} "
+          f"({source}) on rollout {driver.ref}: steps "
+          f"{', '.join(step_label(w, m) for w, m in plan.phases)}, "
+          f"{rollout.step_seconds:g}s each, Prometheus at {client.name}")
     judge = PrometheusJudge(analysis, client, args.version, baseline, window_of(config),
                             namespace=driver.namespace, rollout=driver.name,
                             log=lambda line: print(line, flush=True))

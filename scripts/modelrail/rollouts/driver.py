@@ -22,6 +22,7 @@ from modelrail.rollouts.kube import (
     NotFoundError,
     Resource,
 )
+from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.state import JSON, Condition, RolloutState, joined
 
 SET_IMAGE_ATTEMPTS = 5  # the plugin's bound on conflict retries
@@ -64,10 +65,12 @@ class RolloutDriver:
     def read(self) -> RolloutState:
         return RolloutState.from_object(self.read_object())
 
-    def ensure_steps(self, weights: Sequence[int]) -> RolloutState:
-        """Refuse (exit 2, with the exact fix) unless the steps are setWeight/pause pairs."""
+    def ensure_steps(self, weights: Sequence[int], mirror: MirrorConfig | None = None
+                     ) -> RolloutState:
+        """Refuse (exit 2, with the exact fix) unless the steps are setWeight/pause pairs,
+        after the mirror phase when there is one."""
         obj = self.read_object()
-        st.check_steps(obj, weights)
+        st.check_steps(obj, weights, mirror)
         return RolloutState.from_object(obj)
 
     # -- the plugin's patches ------------------------------------------------------------

@@ -7,6 +7,11 @@ rollout:
   container: server       # optional when the pod template has one container
   steps: [10, 25, 50, 100]  # canary weights; each is a `setWeight` + `pause: {}` pair
   step_seconds: 300       # how long each step is observed before it is judged
+  mirror:                 # optional: a mirror phase before any user traffic (needs a mesh)
+    route: mirror         # the managed route (spec.strategy.canary.trafficRouting.managedRoutes)
+    percentage: 35        # % of the matching requests copied to the canary (answers dropped)
+    scale: 35             # setCanaryScale weight: the canary's pods, % of spec.replicas
+                          # (default: percentage - the share of requests it must answer)
 ```
 """
 
@@ -29,12 +34,23 @@ _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 @dataclass(frozen=True)
+class MirrorConfig:
+    """Argo Rollouts' `setMirrorRoute` phase: `percentage` % of the matching requests are
+    copied to the canary, scaled by `setCanaryScale: {weight: scale}`, at traffic weight 0."""
+
+    route: str
+    percentage: int
+    scale: int
+
+
+@dataclass(frozen=True)
 class RolloutConfig:
     name: str
     namespace: str | None = None
     container: str | None = None
     steps: tuple[int, ...] = ()
     step_seconds: float = DEFAULT_STEP_SECONDS
+    mirror: MirrorConfig | None = None
 
 
 def validate_name(value: str, what: str) -> str:
@@ -93,9 +109,30 @@ def parse_rollout(section: "_Section") -> RolloutConfig:
                                             f"got {step_seconds:g}")
     config = RolloutConfig(
         name=name, namespace=namespace, container=section.string("container"), steps=steps,
-        step_seconds=DEFAULT_STEP_SECONDS if step_seconds is None else step_seconds)
+        step_seconds=DEFAULT_STEP_SECONDS if step_seconds is None else step_seconds,
+        mirror=section.optional_section("mirror", parse_mirror, None))
     section.finish()
     return config
+
+
+def parse_mirror(section: "_Section") -> MirrorConfig:
+    """`rollout.mirror`: route (required), percentage (required), scale (default: percentage)."""
+    route = section.required_string("route")
+    percentage = _percent(section, "percentage")
+    if percentage is None:
+        raise section.error("percentage", "is required (the % of requests to mirror, 1 to 100)")
+    scale = _percent(section, "scale")
+    config = MirrorConfig(route=route, percentage=percentage,
+                          scale=percentage if scale is None else scale)
+    section.finish()
+    return config
+
+
+def _percent(section: "_Section", name: str) -> int | None:
+    value = section.number(name)
+    if value is not None and (not value.is_integer() or not 1 <= value <= 100):
+        raise section.error(name, f"expected a whole percentage from 1 to 100, got {value:g}")
+    return None if value is None else int(value)
 
 
 def load_rollout_policy(path: str | os.PathLike[str]) -> RolloutConfig | None:

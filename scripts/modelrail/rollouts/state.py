@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelrail.errors import UsageError
+from modelrail.rollouts.policy import MirrorConfig
 
 JSON = dict[str, Any]
 
@@ -104,7 +105,8 @@ def rollout_phase(obj: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def desired_weight(obj: Mapping[str, Any]) -> int:
-    """GetCanaryReplicasOrWeight + GetCurrentSetWeight (setCanaryScale is not used here)."""
+    """GetCurrentSetWeight: the traffic weight (a setCanaryScale step scales pods, not
+    traffic)."""
     status = as_mapping(obj.get("status"))
     if status.get("promoteFull") or is_fully_promoted(obj):
         return 100
@@ -139,6 +141,25 @@ def current_weight(obj: Mapping[str, Any]) -> int:
     return desired_weight(obj)
 
 
+def active_mirror(obj: Mapping[str, Any]) -> int:
+    """The % of requests the mesh mirrors to the new revision now, as the controller left
+    it: each setMirrorRoute at or before currentStepIndex sets (with `match`) or removes
+    (without) its route; an abort or a full promotion removes every managed route. Argo
+    writes nothing about mirrors into status, so this is read off the steps."""
+    status = as_mapping(obj.get("status"))
+    index = current_step_index(obj)
+    if index is None or status.get("abort") or status.get("promoteFull") \
+            or is_fully_promoted(obj):
+        return 0
+    routes: dict[str, int] = {}
+    for step in (canary_steps(obj) or [])[: index + 1]:
+        route = as_mapping(step.get("setMirrorRoute"))
+        if route:
+            routes[str(route.get("name"))] = (_int(route.get("percentage")) or 0) \
+                if route.get("match") else 0
+    return max(routes.values(), default=0)
+
+
 def template_images(template_owner: Mapping[str, Any]) -> dict[str, str]:
     """container name → image in spec.template.spec (a Rollout or a Deployment)."""
     pod = as_mapping(as_mapping(as_mapping(template_owner.get("spec")).get("template")).get("spec"))
@@ -168,6 +189,7 @@ class RolloutState:
     aborted: bool
     fully_promoted: bool
     images: Mapping[str, str] = field(default_factory=dict)
+    mirror: int = 0  # % of requests mirrored to the new revision (active_mirror)
     obj: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -191,6 +213,7 @@ class RolloutState:
             aborted=bool(status.get("abort")),
             fully_promoted=is_fully_promoted(obj),
             images=template_images(obj),
+            mirror=active_mirror(obj),
             obj=obj,
         )
 
@@ -203,7 +226,8 @@ class RolloutState:
         step = "no steps" if self.step_index is None else \
             f"step {self.step_index}/{self.step_count}"
         why = f" ({self.message})" if self.message else ""
-        return f"{self.ref}: {self.phase}{why} · {step} · weight {self.weight}%"
+        mirror = f" · mirror {self.mirror}%" if self.mirror else ""
+        return f"{self.ref}: {self.phase}{why} · {step} · weight {self.weight}%{mirror}"
 
     def to_json(self) -> JSON:
         return {
@@ -219,13 +243,61 @@ class RolloutState:
 
 # -- steps -------------------------------------------------------------------------------
 
+# The mirror phase (policy `rollout.mirror`) comes first: scale the canary up without
+# traffic, mirror, hold at a pause until promoted, remove the mirror, and give the canary's
+# scale back to the traffic weight (a setCanaryScale stays in force until then: Argo's
+# UseSetCanaryScale). Neither setCanaryScale nor setMirrorRoute moves the weight or pauses.
+MIRROR_PAUSE_INDEX = 2
+DEFAULT_MIRROR_MATCH: tuple[JSON, ...] = ({"path": {"prefix": "/"}},)
+_FLOW_ORDER = ("name", "percentage", "match", "weight", "replicas", "matchTrafficWeight")
 
-def expected_steps(weights: Sequence[int]) -> list[JSON]:
-    """The steps a CI driver needs: every weight is set, then held until promoted."""
-    steps: list[JSON] = []
+
+def mirror_steps(mirror: MirrorConfig, match: Sequence[Any] = DEFAULT_MIRROR_MATCH
+                 ) -> list[JSON]:
+    """The five steps of the mirror phase; `match` is whatever the manifest matches on."""
+    return [{"setCanaryScale": {"weight": mirror.scale}},
+            {"setMirrorRoute": {"name": mirror.route, "percentage": mirror.percentage,
+                                "match": list(match)}},
+            {"pause": {}},
+            {"setMirrorRoute": {"name": mirror.route}},
+            {"setCanaryScale": {"matchTrafficWeight": True}}]
+
+
+def expected_steps(weights: Sequence[int], mirror: MirrorConfig | None = None,
+                   match: Sequence[Any] = DEFAULT_MIRROR_MATCH) -> list[JSON]:
+    """The steps a CI driver needs: the mirror phase if any, then every weight is set and
+    held until promoted."""
+    steps: list[JSON] = mirror_steps(mirror, match) if mirror else []
     for weight in weights:
         steps += [{"setWeight": weight}, {"pause": {}}]
     return steps
+
+
+def mirror_match(actual: Sequence[Mapping[str, Any]], mirror: MirrorConfig) -> list[Any]:
+    """The manifest's own `match` of the mirror route when it has a non-empty one (any
+    match is accepted: which requests to mirror is the manifest's choice), else the default."""
+    for step in actual:
+        route = as_mapping(step.get("setMirrorRoute"))
+        match = route.get("match")
+        if route.get("name") == mirror.route and isinstance(match, list) and match:
+            return match
+    return list(DEFAULT_MIRROR_MATCH)
+
+
+def _flow(value: object) -> str:
+    """A value as YAML flow text, keys of known step fields in their documented order."""
+    if isinstance(value, Mapping):
+        keys = sorted(value, key=lambda k: (_FLOW_ORDER.index(k) if k in _FLOW_ORDER
+                                            else len(_FLOW_ORDER), str(k)))
+        return "{" + ", ".join(f"{key}: {_flow(value[key])}" for key in keys) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) or (isinstance(value, str) and value
+                                          and all(c.isalnum() or c in "/-_." for c in value)):
+        return str(value)
+    return json.dumps(value)
 
 
 def describe_step(step: Mapping[str, Any]) -> str:
@@ -235,12 +307,17 @@ def describe_step(step: Mapping[str, Any]) -> str:
     if "pause" in step and len(step) == 1:
         pause = as_mapping(step["pause"])
         return "pause: {}" if not pause else f"pause: {json.dumps(dict(pause))}"
+    for kind in ("setCanaryScale", "setMirrorRoute"):
+        if kind in step and len(step) == 1:
+            return f"{kind}: {_flow(step[kind])}"
     return json.dumps(dict(step), sort_keys=True)
 
 
-def step_mismatches(actual: Sequence[Mapping[str, Any]], weights: Sequence[int]) -> list[str]:
+def step_mismatches(actual: Sequence[Mapping[str, Any]], weights: Sequence[int],
+                    mirror: MirrorConfig | None = None) -> list[str]:
     """Every difference between the rollout's steps and the ones `weights` need."""
-    expected = expected_steps(weights)
+    match = mirror_match(actual, mirror) if mirror else DEFAULT_MIRROR_MATCH
+    expected = expected_steps(weights, mirror, match)
     problems: list[str] = []
     for index in range(max(len(actual), len(expected))):
         want = describe_step(expected[index]) if index < len(expected) else None
@@ -256,8 +333,27 @@ def step_mismatches(actual: Sequence[Mapping[str, Any]], weights: Sequence[int])
     return problems
 
 
-def check_steps(obj: Mapping[str, Any], weights: Sequence[int]) -> None:
-    """Refuse a rollout whose canary steps are not exactly setWeight/pause pairs for `weights`.
+def route_mismatches(obj: Mapping[str, Any], mirror: MirrorConfig) -> list[str]:
+    """What the controller would refuse: setMirrorRoute needs traffic routing, and its route
+    listed in trafficRouting.managedRoutes (Argo's ValidateRolloutStrategyCanary)."""
+    canary = as_mapping(as_mapping(as_mapping(obj.get("spec")).get("strategy")).get("canary"))
+    routing = canary.get("trafficRouting")
+    if not isinstance(routing, Mapping) or not routing:
+        return ["spec.strategy.canary.trafficRouting is not set: setMirrorRoute needs traffic "
+                "routing through a mesh that mirrors (Istio)"]
+    managed = routing.get("managedRoutes")
+    names = [as_mapping(route).get("name") for route in managed] \
+        if isinstance(managed, list) else []
+    if mirror.route in names:
+        return []
+    return [f"spec.strategy.canary.trafficRouting.managedRoutes does not name "
+            f"{mirror.route!r}; add `- name: {mirror.route}`"]
+
+
+def check_steps(obj: Mapping[str, Any], weights: Sequence[int],
+                mirror: MirrorConfig | None = None) -> None:
+    """Refuse a rollout whose canary steps are not exactly setWeight/pause pairs for `weights`
+    (after the mirror phase, when the policy has one).
 
     modelrail never edits the steps itself: Argo resets status.currentStepIndex to 0 when
     they change mid-rollout (and clears an abort), so the fix has to be a reviewed manifest
@@ -269,14 +365,23 @@ def check_steps(obj: Mapping[str, Any], weights: Sequence[int]) -> None:
     if steps is None:
         raise UsageError(f"rollout {ref} has no spec.strategy.canary; modelrail drives "
                          "canary rollouts only")
-    problems = step_mismatches(steps, weights)
+    problems = step_mismatches(steps, weights, mirror)
+    problems += route_mismatches(obj, mirror) if mirror else []
     if not problems:
         return
-    wanted = "\n".join(f"        - {describe_step(step)}" for step in expected_steps(weights))
+    match = mirror_match(steps, mirror) if mirror else DEFAULT_MIRROR_MATCH
+    wanted = "\n".join(f"        - {describe_step(step)}"
+                       for step in expected_steps(weights, mirror, match))
+    routes = (f"        trafficRouting:\n          managedRoutes:\n"
+              f"            - name: {mirror.route}\n"
+              "          istio: {...}   # your mesh's settings, as they are\n") if mirror else ""
+    mirrored = f" with the mirror phase of rollout.mirror (route {mirror.route!r})" \
+        if mirror else ""
     raise UsageError(
         f"rollout {ref}: spec.strategy.canary.steps do not match the policy's weights "
-        f"{list(weights)}:\n" + "\n".join(f"  - {p}" for p in problems) +
-        "\nSet them in the Rollout manifest to:\n    strategy:\n      canary:\n        steps:\n"
+        f"{list(weights)}{mirrored}:\n" + "\n".join(f"  - {p}" for p in problems) +
+        "\nSet them in the Rollout manifest to:\n    strategy:\n      canary:\n"
+        f"{routes}        steps:\n"
         f"{wanted}\nApply that change while the rollout is fully promoted (Healthy): "
         "editing the steps mid-rollout resets status.currentStepIndex to 0 (and clears an "
         "abort), so modelrail never changes them itself."
