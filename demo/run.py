@@ -7,7 +7,8 @@ registers a version with its lineage and puts it in dev; dispatches promote it t
 staging and canary to prod; prod is rolled back; on live traffic (demo/canary.py) a good
 canary is rolled out to 100 % and a miscalibrated one is aborted at its first step; an
 A/B test (demo/ab_test.py) sends simulated users through the router to two model
-servers and analyses the logs.
+servers and analyses the logs; shadow candidates are checked against production and
+production is monitored for drift (demo/monitor.py).
 Everything lives under .demo/.
 """
 
@@ -93,10 +94,14 @@ def main() -> int:
     from demo.ab_test import ab_stage  # noqa: PLC0415 - demo.ab_test imports this module
 
     experiment = ab_stage(WORK / "ab-test")
-    ok = checks and releases and canaries and experiment
+    from demo.monitor import monitor_stage  # noqa: PLC0415 - demo.monitor imports this module
+
+    monitoring = monitor_stage(WORK / "monitor")
+    ok = checks and releases and canaries and experiment and monitoring
     say("demo complete: the gate stopped the bad PR; the merge was registered, promoted to "
         "prod and rolled back; on live traffic a good canary was promoted and a bad one "
-        "aborted; the A/B test was analysed from its logs" if ok
+        "aborted; the A/B test was analysed from its logs; a miscalibrated shadow was "
+        "caught and a drift asked for a rollback" if ok
         else "demo did not behave as expected; see .demo/*.log")
     return 0 if ok else 1
 

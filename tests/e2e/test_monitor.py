@@ -28,7 +28,7 @@ from tests.e2e.conftest import Champion
 from tests.support.act import REPO_ROOT, ActRun, commit_all
 from tests.support.flows import REPOSITORY, Workbench, model_repo
 from tests.support.github_standin import GitHubStandIn
-from tests.support.monitor_lab import Logs, MonitorLab
+from tests.support.monitor_lab import OTHER_TRAFFIC_SEED, Logs, MonitorLab
 from tests.support.rollouts_standin import RolloutsStandIn
 from tests.support.services import MlflowServer
 
@@ -36,7 +36,6 @@ pytestmark = pytest.mark.e2e
 
 ROLLOUT, NAMESPACE = "ctr-ranker", "ml"
 WORKFLOW = ".github/workflows/monitor.yml"
-OTHER_TRAFFIC_SEED = 29  # the reference is the lab's SEED's traffic
 
 
 @pytest.fixture(scope="module")
