@@ -2,7 +2,7 @@
 and live traffic split by the Argo Rollouts stand-in's current weight.
 
     from tests.support.canary_lab import Side, canary_lab, lab_policy, run_canary_cli
-    from tests.support.rollouts_standin import RolloutsStandIn
+    from tests.support.rollouts_standin import Mirror, RolloutsStandIn
 
     with RolloutsStandIn() as standin, canary_lab(
             tmp_path, standin, rollout="ctr-ranker",
@@ -33,7 +33,17 @@ What runs (all on 127.0.0.1, free ports, everything stopped on exit, logs under 
   stable image's server otherwise (a deterministic accumulator, so the shares are exact
   and the same on every run). After a full promotion the canary image is the stable one
   and gets everything; after an abort the weight is 0. A request for an image that no
-  side serves is counted under version "unrouted".
+  side serves is counted under version "unrouted";
+- a mirror (Argo Rollouts' `setMirrorRoute`, the stand-in's `traffic().mirror`): while one
+  is active, a copy of `mirror`% of the requests (every request matches here; same
+  deterministic accumulator) is posted to the canary image's server as well, from the
+  pool, after the user's request was routed; the copy's answer is dropped and counted
+  apart (`mirrored()`), so `counts()` stays what users were answered by. Prometheus then
+  sees the canary's metrics from mirrored copies only. `max_weight()` is the highest
+  canary weight any user request was split by.
+
+With `mirror=Mirror(...)` the rollout is seeded with the mirror phase's steps and its
+managed route, and `lab_policy(mirror=...)` writes the matching `rollout.mirror`.
 
 The rollout is added to the stand-in with the stable image and `weights` unless it
 exists already. A side is selected by its image: set the Rollout's image to
@@ -77,7 +87,7 @@ import requests
 
 from tests.support.example_apps import EXAMPLE_MODEL, example_app
 from tests.support.prometheus import live_prometheus
-from tests.support.rollouts_standin import RolloutsStandIn
+from tests.support.rollouts_standin import Mirror, RolloutsStandIn
 
 MODEL_NAME = "ctr-ranker"
 UNROUTED = "unrouted"
@@ -150,12 +160,16 @@ analysis:
 
 
 def lab_policy(*, steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float = 15.0,
-               rollout: str = MODEL_NAME, namespace: str = "default") -> str:
+               rollout: str = MODEL_NAME, namespace: str = "default",
+               mirror: Mirror | None = None) -> str:
     """A modelrail.yaml (rollout + analysis) that judges the lab's canary within short
     steps: error rate (counter), p99 latency and p90 score (histograms), an error SLO."""
+    mirrored = "" if mirror is None else (
+        f", mirror: {{route: {mirror.route}, percentage: {mirror.percentage}, "
+        f"scale: {mirror.scale}}}")
     return (f"model: {MODEL_NAME}\nrollout: {{name: {rollout}, namespace: {namespace}, "
-            f"container: server, steps: {list(steps)}, step_seconds: {step_seconds:g}}}\n"
-            + _ANALYSIS)
+            f"container: server, steps: {list(steps)}, step_seconds: {step_seconds:g}"
+            f"{mirrored}}}\n" + _ANALYSIS)
 
 
 @dataclass(frozen=True)
@@ -219,8 +233,10 @@ class TrafficThread:
         self._standin, self._rollout, self._namespace = standin, rollout, namespace
         self._servers = servers  # image -> (version, URL)
         self._rows, self._rate = list(rows), rate
-        self._canary = _Share()
+        self._canary, self._mirror = _Share(), _Share()
         self._counts: Counter[tuple[str, int]] = Counter()
+        self._mirrored: Counter[tuple[str, int]] = Counter()
+        self._max_weight = 0
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._local = threading.local()
@@ -239,6 +255,14 @@ class TrafficThread:
         with self._lock:
             return dict(self._counts)
 
+    def mirrored(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._mirrored)
+
+    def max_weight(self) -> int:
+        with self._lock:
+            return self._max_weight
+
     def _run(self) -> None:
         period, sent = 1.0 / self._rate, 0
         started = time.monotonic()
@@ -255,6 +279,8 @@ class TrafficThread:
         except KeyError:  # the rollout was removed: nothing to route
             self._count(UNROUTED, 0)
             return
+        with self._lock:
+            self._max_weight = max(self._max_weight, split.canary_weight)
         image = split.canary_image if self._canary.take(split.canary_weight) \
             else split.stable_image
         target = self._servers.get(image)
@@ -262,10 +288,15 @@ class TrafficThread:
             self._count(UNROUTED, 0)
             return
         version, url = target
-        row = self._rows[index % len(self._rows)]
-        self._pool.submit(self._post, version, url, {"rows": [row], "user_id": f"u{index}"})
+        body = {"rows": [self._rows[index % len(self._rows)]], "user_id": f"u{index}"}
+        self._pool.submit(self._post, version, url, body, self._counts)
+        shadow = self._servers.get(split.canary_image)
+        if split.mirror and self._mirror.take(split.mirror) and shadow is not None:
+            self._pool.submit(self._post, shadow[0], shadow[1], body, self._mirrored)
 
-    def _post(self, version: str, url: str, body: dict[str, Any]) -> None:
+    def _post(self, version: str, url: str, body: dict[str, Any],
+              counter: Counter[tuple[str, int]]) -> None:
+        """Post one request; its answer is counted in `counter` (and otherwise dropped)."""
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
@@ -274,7 +305,8 @@ class TrafficThread:
                 .status_code
         except requests.RequestException:
             code = 0
-        self._count(version, code)
+        with self._lock:
+            counter[(version, code)] += 1
 
     def _count(self, version: str, code: int) -> None:
         with self._lock:
@@ -297,6 +329,14 @@ class CanaryLab:
     def counts(self) -> dict[tuple[str, int], int]:
         """Requests answered so far by (version, HTTP status); status 0 = no answer."""
         return self._traffic.counts()
+
+    def mirrored(self) -> dict[tuple[str, int], int]:
+        """Mirrored copies answered (and dropped) so far by (version, HTTP status)."""
+        return self._traffic.mirrored()
+
+    def max_weight(self) -> int:
+        """The highest canary weight a user request was split by so far."""
+        return self._traffic.max_weight()
 
 
 def _warm_up(url: str, rows: Sequence[dict[str, Any]], count: int = 5) -> None:
@@ -325,8 +365,8 @@ def _wait_for_targets(prometheus_url: str, count: int, timeout: float = 60.0) ->
 @contextlib.contextmanager
 def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAME,
                namespace: str = "default", stable: Side, canary: Side, rate: float = 20.0,
-               scrape_interval: float = 1.0,
-               weights: Sequence[int] = (10, 25, 50, 100)) -> Iterator[CanaryLab]:
+               scrape_interval: float = 1.0, weights: Sequence[int] = (10, 25, 50, 100),
+               mirror: Mirror | None = None) -> Iterator[CanaryLab]:
     """Start the lab (see the module docstring); everything is stopped on exit."""
     if stable.image == canary.image or stable.version == canary.version:
         raise ValueError("stable and canary need different images and versions")
@@ -346,7 +386,8 @@ def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAM
         try:
             standin.rollout(rollout, namespace)
         except KeyError:
-            standin.add_rollout(rollout, namespace, image=stable.image, weights=weights)
+            standin.add_rollout(rollout, namespace, image=stable.image, weights=weights,
+                                mirror=mirror)
         traffic = TrafficThread(standin, rollout, namespace,
                                 {side.image: (side.version, urls[side.version])
                                  for side in (stable, canary)},

@@ -23,7 +23,16 @@ a new pod template starts a revision at step 0; ``setWeight`` steps apply at onc
 ``pause: {}`` step adds the ``CanaryPauseStep`` pause condition and waits until it is
 cleared; abort sends the weight to 0 with phase Degraded; clearing abort (retry) starts
 again from step 0; ``promoteFull`` or the end of the steps makes the new revision stable
-(Healthy). ``weight()``/``traffic()`` tell a traffic splitter how to split live requests.
+(Healthy). ``setCanaryScale`` and ``setMirrorRoute`` steps pass at once, as the controller
+completes them, and change no weight; a mirror route is active from its
+``setMirrorRoute`` step with a ``match`` until one with only its ``name`` (or an abort or
+a full promotion: the controller removes its managed routes). The controller writes
+nothing about mirrors into status, so neither does this. As the controller's validation
+does, a ``setMirrorRoute`` without traffic routing or whose route is not listed in
+``trafficRouting.managedRoutes`` (or a ``setCanaryScale`` without traffic routing) makes
+the Rollout ``Degraded`` with an ``InvalidSpec`` message, and no step runs.
+``weight()``/``traffic()`` tell a traffic splitter how to split live requests and what
+share to mirror.
 """
 
 import copy
@@ -65,11 +74,23 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class Traffic:
-    """How a splitter should send live requests: `canary_weight` % to the new revision."""
+    """How a splitter should send live requests: `canary_weight` % to the new revision,
+    and a copy of `mirror` % of all requests to it too (its answer dropped)."""
 
     stable_image: str
     canary_image: str
     canary_weight: int
+    mirror: int = 0
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A mirror phase before the weights: the steps the policy's `rollout.mirror` asks for."""
+
+    route: str = "mirror"
+    percentage: int = 50
+    scale: int = 50
+    match: tuple[JSON, ...] = ({"method": {"exact": "POST"}, "path": {"prefix": "/predict"}},)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -89,8 +110,15 @@ def pod_hash(template: Any) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def canary_steps(weights: Sequence[int]) -> list[JSON]:
+def canary_steps(weights: Sequence[int], mirror: Mirror | None = None) -> list[JSON]:
     steps: list[JSON] = []
+    if mirror:
+        steps += [{"setCanaryScale": {"weight": mirror.scale}},
+                  {"setMirrorRoute": {"name": mirror.route, "percentage": mirror.percentage,
+                                      "match": list(mirror.match)}},
+                  {"pause": {}},
+                  {"setMirrorRoute": {"name": mirror.route}},
+                  {"setCanaryScale": {"matchTrafficWeight": True}}]
     for weight in weights:
         steps += [{"setWeight": weight}, {"pause": {}}]
     return steps
@@ -183,12 +211,19 @@ class RolloutsStandIn(LoopbackServer):
     def add_rollout(self, name: str, namespace: str = "default", image: str = "app:v1",
                     weights: Sequence[int] = (10, 25, 50, 100), container: str = "server",
                     steps: list[JSON] | None = None, traffic_routing: bool = True,
-                    workload_ref: str | None = None) -> JSON:
-        """A Rollout as `kubectl apply` would create it, reconciled to Healthy (stable)."""
-        canary: JSON = {"steps": canary_steps(weights) if steps is None else steps}
+                    workload_ref: str | None = None, mirror: Mirror | None = None,
+                    managed_routes: Sequence[str] | None = None) -> JSON:
+        """A Rollout as `kubectl apply` would create it, reconciled to Healthy (stable).
+        With `mirror`, its steps start with the mirror phase and its route is managed
+        (`managed_routes` overrides the names listed)."""
+        canary: JSON = {"steps": canary_steps(weights, mirror) if steps is None else steps}
         if traffic_routing:
+            routes = [mirror.route] if mirror and managed_routes is None \
+                else list(managed_routes or ())
             canary.update(canaryService=f"{name}-canary", stableService=f"{name}-stable",
                           trafficRouting={"plugins": {"modelrail/standin": {}}})
+            if routes:
+                canary["trafficRouting"]["managedRoutes"] = [{"name": r} for r in routes]
         spec: JSON = {"replicas": 2, "selector": {"matchLabels": {"app": name}},
                       "strategy": {"canary": canary}}
         if workload_ref:
@@ -273,7 +308,7 @@ class RolloutsStandIn(LoopbackServer):
             stable, current = status.get("stableRS", ""), status.get("currentPodHash", "")
             return Traffic(stable_image=_first(self._state.images.get(stable, {})),
                            canary_image=_first(self._state.images.get(current, {})),
-                           canary_weight=_new_revision_weight(obj))
+                           canary_weight=_new_revision_weight(obj), mirror=_mirror(obj))
 
     def weight(self, name: str, namespace: str = "default") -> int:
         return self.traffic(name, namespace).canary_weight
@@ -432,6 +467,12 @@ class RolloutsStandIn(LoopbackServer):
     def _reconcile_rollout(self, obj: JSON) -> JSON:
         new = copy.deepcopy(obj)
         spec, status = new["spec"], new.setdefault("status", {})
+        invalid = _invalid_spec(spec.get("strategy", {}).get("canary") or {})
+        if invalid:  # the controller refuses the spec: no step runs
+            status.update(phase="Degraded", message=f"InvalidSpec: The Rollout "
+                          f'"{new["metadata"]["name"]}" is invalid: {invalid}',
+                          observedGeneration=str(new["metadata"]["generation"]))
+            return new
         template = self._template_of(new)
         steps: list[JSON] = spec.get("strategy", {}).get("canary", {}).get("steps") or []
         current, steps_hash = pod_hash(template), pod_hash(steps)
@@ -590,6 +631,45 @@ def _new_revision_weight(obj: JSON) -> int:
         return 0
     steps = obj["spec"].get("strategy", {}).get("canary", {}).get("steps") or []
     return _set_weight_at(steps, int(status.get("currentStepIndex") or 0))
+
+
+def _mirror(obj: JSON) -> int:
+    """The % of requests mirrored to the new revision: each setMirrorRoute at or before
+    currentStepIndex sets (with a match) or removes (name only) its route; an abort or
+    the end of the rollout removes every managed route."""
+    status = obj["status"]
+    if status.get("abort") or status.get("stableRS") == status.get("currentPodHash"):
+        return 0
+    steps = obj["spec"].get("strategy", {}).get("canary", {}).get("steps") or []
+    routes: dict[str, int] = {}
+    for step in steps[: int(status.get("currentStepIndex") or 0) + 1]:
+        route = step.get("setMirrorRoute")
+        if route:
+            routes[route["name"]] = int(route.get("percentage") or 0) if route.get("match") \
+                else 0
+    return max(routes.values(), default=0)
+
+
+def _invalid_spec(canary: JSON) -> str:
+    """The controller's refusal of mirror and scale steps (ValidateRolloutStrategyCanary)."""
+    routing = canary.get("trafficRouting")
+    managed = {r.get("name") for r in (routing or {}).get("managedRoutes") or []}
+    for index, step in enumerate(canary.get("steps") or []):
+        where = f"spec.strategy.canary.steps[{index}]"
+        if "setCanaryScale" in step and not routing:
+            return ("spec.strategy.canary.trafficRouting: Required value: SetCanaryScale "
+                    "requires TrafficRouting to be set")
+        route = step.get("setMirrorRoute")
+        if route is None:
+            continue
+        if not routing:
+            return (f"{where}.setMirrorRoute: Invalid value: SetMirrorRoute requires "
+                    "TrafficRouting, supports Istio only")
+        if route.get("name") not in managed:
+            return (f'{where}.setMirrorRoute: Invalid value: "{route.get("name")}": Steps '
+                    "define a route that does not exist in "
+                    "spec.strategy.canary.trafficRouting.managedRoutes")
+    return ""
 
 
 def _phase(obj: JSON) -> tuple[str, str]:

@@ -16,8 +16,9 @@ from modelrail.errors import ServiceError
 from modelrail.prometheus import PrometheusClient, Series
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
+from modelrail.rollouts.policy import MirrorConfig
 
-from tests.support.rollouts_standin import RolloutsStandIn
+from tests.support.rollouts_standin import Mirror, RolloutsStandIn
 from tests.support.runner_files import parse_file_command
 from tests.support.services import free_port
 
@@ -100,13 +101,13 @@ def _driver(standin: RolloutsStandIn, tmp_path: Path) -> RolloutDriver:
 
 
 def _run(standin: RolloutsStandIn, tmp_path: Path, judge: ScriptedJudge,
-         clock: FakeClock | None = None) -> CanaryResult:
+         clock: FakeClock | None = None, mirror: MirrorConfig | None = None) -> CanaryResult:
     driver = _driver(standin, tmp_path)
     clock = clock or FakeClock()
     plan = CanaryPlan(image="ranker:v2", version="2", baseline="1",
                       baseline_source="--baseline-version", weights=WEIGHTS,
-                      step_seconds=STEP_SECONDS, looks=len(WEIGHTS),
-                      extra_seconds=STEP_SECONDS, interval=2.0)
+                      step_seconds=STEP_SECONDS, looks=len(WEIGHTS) + (1 if mirror else 0),
+                      extra_seconds=STEP_SECONDS, interval=2.0, mirror=mirror)
     return CanaryRun(driver, judge, plan, log=lambda _line: None, clock=clock,
                      sleep=clock.sleep).run()
 
@@ -260,6 +261,94 @@ def test_an_interrupt_aborts_the_rollout_then_goes_on(standin: RolloutsStandIn,
         _run(standin, tmp_path, ScriptedJudge("pass", KeyboardInterrupt()))
     assert _status_patches(standin)[-1] == ABORT
     assert standin.weight("ranker", "ml") == 0
+
+
+# -- the mirror phase -------------------------------------------------------------------
+
+MIRROR = MirrorConfig(route="mirror", percentage=35, scale=25)
+
+
+@pytest.fixture
+def mirrored() -> Iterator[RolloutsStandIn]:
+    with RolloutsStandIn() as server:
+        server.add_rollout("ranker", "ml", image="ranker:v1", weights=WEIGHTS,
+                           mirror=Mirror(route="mirror", percentage=35, scale=25))
+        yield server
+
+
+class WatchingJudge(ScriptedJudge):
+    """Also records the stand-in's traffic (weight, mirror) at every look."""
+
+    def __init__(self, standin: RolloutsStandIn, *outcomes: Outcome) -> None:
+        super().__init__(*outcomes)
+        self.standin = standin
+        self.traffic: list[tuple[int, int]] = []
+
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
+        traffic = self.standin.traffic("ranker", "ml")
+        self.traffic.append((traffic.canary_weight, traffic.mirror))
+        return super().look(look, looks, held)
+
+
+def test_the_mirror_phase_is_look_1_at_weight_0_then_the_weights_follow(
+        mirrored: RolloutsStandIn, tmp_path: Path) -> None:
+    judge = WatchingJudge(mirrored, "pass")
+    result = _run(mirrored, tmp_path, judge, mirror=MIRROR)
+    assert (result.result, int(result.exit_code), result.weight) == ("promoted", 0, 100)
+    assert judge.looks == [(1, 4), (2, 4), (3, 4), (4, 4)]  # one more look: the mirror's
+    assert judge.traffic == [(0, 35), (10, 0), (25, 0), (50, 0)]
+    assert [(s.label, s.weight, s.mirror, s.verdict) for s in result.steps] == [
+        ("mirror 35%", 0, 35, "pass"), ("10%", 10, None, "pass"), ("25%", 25, None, "pass"),
+        ("50%", 50, None, "pass")]
+    report = result.to_json()
+    assert report["mirror"] == {"route": "mirror", "percentage": 35, "scale": 25}
+    assert report["users_saw_canary"] is True
+    markdown = canary_markdown(result, CONFIG)
+    assert "| mirror 35% | ✅ pass |" in markdown
+    assert 'x-axis ["mirror 35%", "10%", "25%", "50%"]' in markdown
+    assert "steps mirror 35%, 10%, 25%, 50%" in markdown
+
+
+def test_a_failed_mirror_phase_aborts_before_any_user_saw_the_canary(
+        mirrored: RolloutsStandIn, tmp_path: Path) -> None:
+    judge = WatchingJudge(mirrored, "fail")
+    result = _run(mirrored, tmp_path, judge, mirror=MIRROR)
+    assert (result.result, int(result.exit_code)) == ("aborted", 1)
+    assert (result.failed_weight, result.weight) == (0, 0)
+    assert judge.looks == [(1, 4)]
+    assert judge.traffic == [(0, 35)]
+    assert [(s.label, s.verdict) for s in result.steps] == [("mirror 35%", "fail")]
+    assert "failed in the mirror phase (mirror 35%, weight 0)" in result.message
+    assert "no user request was answered by the canary" in result.message
+    patches = _status_patches(mirrored)
+    assert patches[-1] == ABORT
+    assert {"status": {"pauseConditions": None}} not in patches  # never promoted past it
+    assert mirrored.traffic("ranker", "ml").mirror == 0  # the abort removed the mirror
+    report = result.to_json()
+    assert (report["failed_step"], report["users_saw_canary"]) == (0, False)
+    steps = report["steps"]
+    assert isinstance(steps, list)
+    assert (steps[0]["weight"], steps[0]["mirror"]) == (0, 35)
+    markdown = canary_markdown(result, CONFIG)
+    assert "| mirror 35% | ❌ fail |" in markdown
+    assert "**no user request was answered by the canary**" in markdown
+
+
+def test_an_inconclusive_mirror_phase_is_exit_4_and_still_unseen(
+        mirrored: RolloutsStandIn, tmp_path: Path) -> None:
+    result = _run(mirrored, tmp_path, ScriptedJudge("inconclusive"), mirror=MIRROR)
+    assert (result.result, int(result.exit_code), result.failed_weight) == ("aborted", 4, 0)
+    assert "could not be judged in the mirror phase" in result.message
+    assert result.to_json()["users_saw_canary"] is False
+
+
+def test_a_mirror_policy_on_a_rollout_without_the_mirror_steps_changes_nothing(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    result = _run(standin, tmp_path, ScriptedJudge("pass"), mirror=MIRROR)
+    assert (result.result, int(result.exit_code)) == ("aborted", 2)
+    assert "setCanaryScale: {weight: 25}" in result.message
+    assert "not changed" in result.message
+    assert standin.writes() == []
 
 
 # -- the CLI -----------------------------------------------------------------------------

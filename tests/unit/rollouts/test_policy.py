@@ -6,6 +6,7 @@ import pytest
 from modelrail.config import _Section
 from modelrail.errors import UsageError
 from modelrail.rollouts.policy import (
+    MirrorConfig,
     RolloutConfig,
     load_rollout_policy,
     parse_rollout,
@@ -63,3 +64,34 @@ def test_only_the_rollout_section_is_read(tmp_path: Path) -> None:
     assert load_rollout_policy(policy) is None
     with pytest.raises(UsageError, match="policy file not found"):
         load_rollout_policy(tmp_path / "missing.yaml")
+
+
+class TestMirror:
+    def test_scale_defaults_to_the_mirrored_percentage(self) -> None:
+        config = parse({"name": "r", "steps": [10, 100],
+                        "mirror": {"route": "mirror", "percentage": 35}})
+        assert config.mirror == MirrorConfig(route="mirror", percentage=35, scale=35)
+        assert parse({"name": "r", "mirror": {"route": "m", "percentage": 35, "scale": 10}}
+                     ).mirror == MirrorConfig(route="m", percentage=35, scale=10)
+
+    def test_no_mirror_by_default(self) -> None:
+        assert parse({"name": "r"}).mirror is None
+
+    @pytest.mark.parametrize(("mirror", "message"), [
+        ({"percentage": 35}, "modelrail.yaml: rollout.mirror.route: is required"),
+        ({"route": "m"}, "rollout.mirror.percentage: is required"),
+        ({"route": "m", "percentage": 0}, "rollout.mirror.percentage: expected a whole "
+                                          "percentage from 1 to 100, got 0"),
+        ({"route": "m", "percentage": 101}, "rollout.mirror.percentage: expected a whole"),
+        ({"route": "m", "percentage": 12.5}, "rollout.mirror.percentage: expected a whole"),
+        ({"route": "m", "percentage": "half"}, "rollout.mirror.percentage: expected a number"),
+        ({"route": "m", "percentage": 10, "scale": 0}, "rollout.mirror.scale: expected a "
+                                                       "whole percentage"),
+        ({"route": "", "percentage": 10}, "rollout.mirror.route: expected a non-empty string"),
+        ({"route": "m", "percentage": 10, "match": []}, "unknown key 'rollout.mirror.match'"),
+        ("mirror", "rollout.mirror: expected a mapping"),
+    ])
+    def test_errors_name_the_dotted_key(self, mirror: object, message: str) -> None:
+        with pytest.raises(UsageError) as caught:
+            parse({"name": "r", "mirror": mirror})
+        assert message in str(caught.value)

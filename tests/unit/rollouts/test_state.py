@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from modelrail.errors import UsageError
 from modelrail.rollouts import state as st
+from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.state import RolloutState
 
 from tests.unit.rollouts.builders import rollout, steps
@@ -193,3 +194,133 @@ class TestSetImage:
             st.pick_container({"a": "1", "b": "2"}, None, "it")
         with pytest.raises(UsageError, match="no container named 'c'"):
             st.pick_container({"a": "1", "b": "2"}, "c", "it")
+
+
+MIRROR = MirrorConfig(route="mirror", percentage=35, scale=25)
+MATCH = [{"method": {"exact": "POST"}, "path": {"prefix": "/predict"}}]
+
+
+def mirrored(weights: tuple[int, ...] = (10, 100), match: Any = MATCH,
+             routes: tuple[str, ...] | None = ("mirror",)) -> dict[str, Any]:
+    """A Rollout with the mirror phase first, Istio traffic routing and managed routes."""
+    step_list: list[dict[str, Any]] = [{"setCanaryScale": {"weight": 25}},
+                 {"setMirrorRoute": {"name": "mirror", "percentage": 35, "match": match}},
+                 {"pause": {}}, {"setMirrorRoute": {"name": "mirror"}},
+                 {"setCanaryScale": {"matchTrafficWeight": True}}, *steps(weights)]
+    obj = rollout(step_list=step_list)
+    routing: dict[str, Any] = {"istio": {"virtualService": {"name": "ranker"}}}
+    if routes is not None:
+        routing["managedRoutes"] = [{"name": name} for name in routes]
+    obj["spec"]["strategy"]["canary"]["trafficRouting"] = routing
+    return obj
+
+
+class TestMirrorSteps:
+    def test_the_mirror_phase_then_the_weights_pass_with_any_match(self) -> None:
+        st.check_steps(mirrored(), (10, 100), MIRROR)
+        st.check_steps(mirrored(match=[{"headers": {"x-mirror": {"exact": "1"}}}]),
+                       (10, 100), MIRROR)
+
+    def test_without_the_mirror_policy_the_mirror_steps_are_extra(self) -> None:
+        assert st.step_mismatches(mirrored()["spec"]["strategy"]["canary"]["steps"],
+                                  (10, 100))[0] == \
+            "step 0: expected `setWeight: 10`, found `setCanaryScale: {weight: 25}`"
+
+    @pytest.mark.parametrize(("change", "problem"), [
+        ({1: {"setMirrorRoute": {"name": "mirror", "percentage": 50, "match": MATCH}}},
+         "step 1: expected `setMirrorRoute: {name: mirror, percentage: 35, match: [{method: "
+         "{exact: POST}, path: {prefix: /predict}}]}`, found `setMirrorRoute: {name: mirror, "
+         "percentage: 50, match: [{method: {exact: POST}, path: {prefix: /predict}}]}`"),
+        ({0: {"setCanaryScale": {"replicas": 1}}},
+         "step 0: expected `setCanaryScale: {weight: 25}`, found `setCanaryScale: "
+         "{replicas: 1}`"),
+        ({2: {"pause": {"duration": "10m"}}},
+         'step 2: expected `pause: {}`, found `pause: {"duration": "10m"}`'),
+        ({3: {"setMirrorRoute": {"name": "other"}}},
+         "step 3: expected `setMirrorRoute: {name: mirror}`, found `setMirrorRoute: "
+         "{name: other}`"),
+        ({4: {"setWeight": 10}},
+         "step 4: expected `setCanaryScale: {matchTrafficWeight: true}`, found `setWeight: "
+         "10`"),
+    ])
+    def test_each_mirror_step_is_checked(self, change: dict[int, Any], problem: str) -> None:
+        obj = mirrored()
+        for index, step in change.items():
+            obj["spec"]["strategy"]["canary"]["steps"][index] = step
+        with pytest.raises(UsageError) as caught:
+            st.check_steps(obj, (10, 100), MIRROR)
+        assert f"  - {problem}" in str(caught.value)
+
+    def test_an_empty_match_would_remove_the_route_so_it_is_refused(self) -> None:
+        with pytest.raises(UsageError) as caught:
+            st.check_steps(mirrored(match=[]), (10, 100), MIRROR)
+        assert "step 1: expected `setMirrorRoute: {name: mirror, percentage: 35, match: " \
+               "[{path: {prefix: /}}]}`, found `setMirrorRoute: {name: mirror, percentage: " \
+               "35, match: []}`" in str(caught.value)
+
+    @pytest.mark.parametrize(("routes", "problem"), [
+        (None, "managedRoutes does not name 'mirror'; add `- name: mirror`"),
+        (("header",), "managedRoutes does not name 'mirror'; add `- name: mirror`"),
+    ])
+    def test_the_route_must_be_managed(self, routes: tuple[str, ...] | None,
+                                       problem: str) -> None:
+        with pytest.raises(UsageError) as caught:
+            st.check_steps(mirrored(routes=routes), (10, 100), MIRROR)
+        assert problem in str(caught.value)
+
+    def test_traffic_routing_is_required(self) -> None:
+        obj = mirrored()
+        del obj["spec"]["strategy"]["canary"]["trafficRouting"]
+        with pytest.raises(UsageError, match=r"trafficRouting is not set: setMirrorRoute "
+                                             r"needs traffic routing"):
+            st.check_steps(obj, (10, 100), MIRROR)
+
+    def test_the_fix_is_the_exact_yaml_to_write(self) -> None:
+        with pytest.raises(UsageError) as caught:
+            st.check_steps(rollout(step_list=steps((10, 100))), (10, 100), MIRROR)
+        message = str(caught.value)
+        assert "with the mirror phase of rollout.mirror (route 'mirror')" in message
+        assert (
+            "    strategy:\n      canary:\n        trafficRouting:\n          managedRoutes:\n"
+            "            - name: mirror\n          istio: {...}   # your mesh's settings, as "
+            "they are\n        steps:\n"
+            "        - setCanaryScale: {weight: 25}\n"
+            "        - setMirrorRoute: {name: mirror, percentage: 35, match: [{path: "
+            "{prefix: /}}]}\n"
+            "        - pause: {}\n"
+            "        - setMirrorRoute: {name: mirror}\n"
+            "        - setCanaryScale: {matchTrafficWeight: true}\n"
+            "        - setWeight: 10\n        - pause: {}\n"
+            "        - setWeight: 100\n        - pause: {}\n") in message
+        assert "step 0: expected `setCanaryScale: {weight: 25}`, found `setWeight: 10`" \
+            in message
+
+    def test_the_fix_keeps_the_manifests_own_match(self) -> None:
+        with pytest.raises(UsageError) as caught:
+            st.check_steps(mirrored(weights=(20, 100)), (10, 100), MIRROR)
+        assert "match: [{method: {exact: POST}, path: {prefix: /predict}}]" \
+            in str(caught.value)
+
+
+class TestActiveMirror:
+    @pytest.mark.parametrize(("index", "mirror", "weight"), [
+        (0, 0, 0), (1, 35, 0), (2, 35, 0), (3, 0, 0), (4, 0, 0), (5, 0, 10), (6, 0, 10)])
+    def test_the_mirror_follows_the_steps_and_never_moves_the_weight(
+            self, index: int, mirror: int, weight: int) -> None:
+        state = RolloutState.from_object({**mirrored(), "status": {
+            "stableRS": "old", "currentPodHash": "new", "currentStepIndex": index}})
+        assert (state.mirror, state.weight) == (mirror, weight)
+
+    @pytest.mark.parametrize("status", [{"abort": True}, {"promoteFull": True},
+                                        {"stableRS": "new"}])
+    def test_an_abort_or_the_end_removes_it(self, status: dict[str, Any]) -> None:
+        obj = {**mirrored(), "status": {"stableRS": "old", "currentPodHash": "new",
+                                        "currentStepIndex": 2, **status}}
+        assert st.active_mirror(obj) == 0
+
+    def test_it_is_shown_in_the_one_line_description(self) -> None:
+        obj = {**mirrored(), "status": {"stableRS": "old", "currentPodHash": "new",
+                                        "currentStepIndex": 2, "phase": "Paused",
+                                        "observedGeneration": "2"}}
+        assert RolloutState.from_object(obj).describe() == \
+            "ml/ranker: Paused · step 2/9 · weight 0% · mirror 35%"
