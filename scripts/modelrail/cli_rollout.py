@@ -23,6 +23,7 @@ from modelrail import runner
 from modelrail.cli_common import add_json_flag, add_rollout_flags, write_json
 from modelrail.errors import ExitCode, UsageError
 from modelrail.rollouts.policy import (
+    MirrorConfig,
     RolloutConfig,
     load_rollout_policy,
     parse_weights_flag,
@@ -44,6 +45,7 @@ class Target:
     driver: "RolloutDriver"
     container: str | None
     weights: tuple[int, ...]
+    mirror: MirrorConfig | None = None  # the policy's mirror phase (not with --steps)
 
 
 def _policy(args: argparse.Namespace) -> RolloutConfig | None:
@@ -67,7 +69,8 @@ def _target(args: argparse.Namespace) -> Target:
     weights = parse_weights_flag(args.steps) if args.steps else \
         (policy.steps if policy else ())
     return Target(driver=driver, container=policy.container if policy else None,
-                  weights=weights)
+                  weights=weights,
+                  mirror=policy.mirror if policy and not args.steps else None)
 
 
 def open_driver(kubeconfig: str | None, name: str, namespace_flag: str | None,
@@ -127,7 +130,7 @@ def cmd_status(args: argparse.Namespace) -> ExitCode:
     rollout = target.driver.read()
     if target.weights:
         try:
-            check_steps(rollout.obj, target.weights)
+            check_steps(rollout.obj, target.weights, target.mirror)
         except UsageError as mismatch:
             if args.check_steps:
                 raise
@@ -142,7 +145,7 @@ def cmd_set_image(args: argparse.Namespace) -> ExitCode:
                          "ghcr.io/acme/ranker@sha256:...")
     target = _target(args)
     if target.weights:
-        target.driver.ensure_steps(target.weights)
+        target.driver.ensure_steps(target.weights, target.mirror)
     return _outcome(args, target.driver.set_image(args.image, args.container
                                                   or target.container))
 
@@ -156,7 +159,7 @@ def cmd_step(args: argparse.Namespace) -> ExitCode:
             raise UsageError(f"--to-weight {args.to_weight} is not one of the steps "
                              f"{list(target.weights)}")
     if target.weights:
-        target.driver.ensure_steps(target.weights)
+        target.driver.ensure_steps(target.weights, target.mirror)
     return _outcome(args, target.driver.step(args.to_weight))
 
 

@@ -18,7 +18,14 @@ import pytest
 from mlflow import MlflowClient
 from modelrail.cli import main
 
-from tests.support.canary_lab import MODEL_NAME, CanaryLab, Side, canary_lab, lab_policy
+from tests.support.canary_lab import (
+    MODEL_NAME,
+    CanaryLab,
+    Side,
+    canary_lab,
+    lab_policy,
+    runner_env,
+)
 from tests.support.prometheus import prometheus_available
 from tests.support.rollouts_standin import RolloutsStandIn
 from tests.support.runner_files import parse_file_command
@@ -34,14 +41,8 @@ WEIGHTS = (10, 50, 100)
 
 
 @pytest.fixture(autouse=True)
-def runner_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KUBECONFIG", "KUBECONFIG_DATA", "PROMETHEUS_URL", "PROMETHEUS_TOKEN",
-                 "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "GITHUB_ACTIONS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github_output"))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "github_summary"))
-    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
-    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.1")
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner_env(tmp_path, monkeypatch)
 
 
 def _outputs(tmp_path: Path) -> dict[str, str]:

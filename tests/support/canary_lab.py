@@ -4,6 +4,9 @@ and live traffic split by the Argo Rollouts stand-in's current weight.
     from tests.support.canary_lab import Side, canary_lab, lab_policy, run_canary_cli
     from tests.support.rollouts_standin import Mirror, RolloutsStandIn
 
+if TYPE_CHECKING:  # the demo and bench import this module without pytest's fixtures
+    import pytest
+
     with RolloutsStandIn() as standin, canary_lab(
             tmp_path, standin, rollout="ctr-ranker",
             stable=Side("ghcr.io/acme/ctr-ranker:v1", version="1"),
@@ -40,7 +43,7 @@ What runs (all on 127.0.0.1, free ports, everything stopped on exit, logs under 
   pool, after the user's request was routed; the copy's answer is dropped and counted
   apart (`mirrored()`), so `counts()` stays what users were answered by. Prometheus then
   sees the canary's metrics from mirrored copies only. `max_weight()` is the highest
-  canary weight any user request was split by.
+  canary weight any user request was split by while a new revision was rolling out.
 
 With `mirror=Mirror(...)` the rollout is seeded with the mirror phase's steps and its
 managed route, and `lab_policy(mirror=...)` writes the matching `rollout.mirror`.
@@ -81,13 +84,16 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from tests.support.example_apps import EXAMPLE_MODEL, example_app
 from tests.support.prometheus import live_prometheus
 from tests.support.rollouts_standin import Mirror, RolloutsStandIn
+
+if TYPE_CHECKING:  # the demo and bench import this module without pytest's fixtures
+    import pytest
 
 MODEL_NAME = "ctr-ranker"
 UNROUTED = "unrouted"
@@ -279,8 +285,9 @@ class TrafficThread:
         except KeyError:  # the rollout was removed: nothing to route
             self._count(UNROUTED, 0)
             return
-        with self._lock:
-            self._max_weight = max(self._max_weight, split.canary_weight)
+        if split.canary_image != split.stable_image:  # a canary is on its way
+            with self._lock:
+                self._max_weight = max(self._max_weight, split.canary_weight)
         image = split.canary_image if self._canary.take(split.canary_weight) \
             else split.stable_image
         target = self._servers.get(image)
@@ -335,7 +342,8 @@ class CanaryLab:
         return self._traffic.mirrored()
 
     def max_weight(self) -> int:
-        """The highest canary weight a user request was split by so far."""
+        """The highest canary weight a user request was split by so far, while the canary
+        image differed from the stable one."""
         return self._traffic.max_weight()
 
 
@@ -397,6 +405,18 @@ def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAM
         yield CanaryLab(prometheus_url=prometheus.url, rollout=rollout, namespace=namespace,
                         stable=stable, canary=canary, server_urls=urls, root=root,
                         _traffic=traffic)
+
+
+def runner_env(tmp_path: Path, monkeypatch: "pytest.MonkeyPatch") -> None:
+    """A runner's files (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY under `tmp_path`), short
+    retries, and none of the caller's cluster or Prometheus settings."""
+    for name in ("KUBECONFIG", "KUBECONFIG_DATA", "PROMETHEUS_URL", "PROMETHEUS_TOKEN",
+                 "PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github_output"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "github_summary"))
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.1")
 
 
 @dataclass(frozen=True)

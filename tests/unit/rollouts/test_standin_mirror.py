@@ -1,11 +1,13 @@
 """The Rollouts stand-in's emulation of setCanaryScale and setMirrorRoute, through the real
 `kubernetes` client and modelrail's driver: the steps pass at once, the mirror follows the
-step index, an abort or the end removes it, and a route that is not managed is refused."""
+step index, an abort or the end removes it, and a route that is not managed is refused;
+`modelrail rollout` checks a policy's mirror phase as `canary run` does."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from modelrail.cli import main
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 
@@ -78,3 +80,20 @@ def test_an_unmanaged_route_is_refused_by_the_controller(
         assert state.message.startswith('InvalidSpec: The Rollout "ranker" is invalid: ')
         assert why in state.message
         assert standin.traffic("ranker", "ml").mirror == 0
+
+
+@pytest.mark.parametrize(("mirror", "code"), [
+    (", mirror: {route: mirror, percentage: 35, scale: 25}", 0), ("", 2)])
+def test_the_rollout_commands_check_the_policys_mirror_steps(
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        mirror: str, code: int) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    policy = tmp_path / "modelrail.yaml"
+    policy.write_text(f"rollout: {{name: ranker, namespace: ml, steps: [10, 100]{mirror}}}\n",
+                      encoding="utf-8")
+    kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
+    assert main(["rollout", "status", "--config", str(policy), "--kubeconfig", kubeconfig,
+                 "--check-steps"]) == code
+    assert main(["rollout", "set-image", "--config", str(policy), "--kubeconfig", kubeconfig,
+                 "--image", "ranker:v2"]) == code
+    assert standin.traffic("ranker", "ml").mirror == (35 if code == 0 else 0)
