@@ -69,6 +69,14 @@ def test_the_spill_directory_is_under_runner_temp_and_removed(
     assert not spill.exists()
 
 
+def test_a_missing_runner_temp_is_named(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path / "gone"))
+    with pytest.raises(UsageError, match=r"^RUNNER_TEMP: cannot create DuckDB's spill"), \
+            duck.connect():
+        pass
+
+
 _PREDICTIONS = """
 CREATE TABLE predictions AS
 SELECT TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(i) AS "timestamp",
