@@ -103,12 +103,17 @@ def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,
         prediction_rows = _load(connection, predictions, "predictions", PREDICTION_COLUMNS,
                                 _prediction_columns)
         event_rows = _load(connection, events, "events", EVENT_COLUMNS, _event_columns)
-        return collect(duckdb_query(connection), ('"predictions"', '"events"'), "?",
-                       variants, Aggregation(experiment, window_seconds, metrics, over_time),
-                       sources=(str(predictions), str(events)), data={
-                           "predictions": str(predictions), "events": str(events),
-                           "prediction_rows": prediction_rows, "event_rows": event_rows,
-                           "attribution_window_seconds": window_seconds})
+        try:  # the views cast lazily: a bad value in a row fails here, not in _load
+            return collect(duckdb_query(connection), ('"predictions"', '"events"'), "?",
+                           variants,
+                           Aggregation(experiment, window_seconds, metrics, over_time),
+                           sources=(str(predictions), str(events)), data={
+                               "predictions": str(predictions), "events": str(events),
+                               "prediction_rows": prediction_rows, "event_rows": event_rows,
+                               "attribution_window_seconds": window_seconds})
+        except duckdb.Error as error:
+            raise duck.usage_error(error, f"{predictions}, {events}: a value the "
+                                          "aggregation cannot use") from None
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ class Calibration:
 class Logs:
     """An in-memory DuckDB (`duck.connect`) with the views `reference` and `current` (and
     `events`). Every query goes through `_fetch`, so running out of memory is a
-    MemoryLimitError wherever it happens."""
+    MemoryLimitError and a value that cannot be cast (e.g. `"n/a"` as a price) is a
+    UsageError naming the column, wherever it happens."""
 
     def __init__(self, reference: Path, current: Path) -> None:
         self.reference_path, self.current_path = reference, current
@@ -62,8 +63,11 @@ class Logs:
         self._stack.close()
 
     def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with duck.bounded():
+        try:  # the views cast lazily: a bad value in some row fails here
             return self.connection.execute(sql, list(params)).fetchall()
+        except duckdb.Error as error:
+            logs = f"{self.reference_path}, {self.current_path}"
+            raise duck.usage_error(error, f"{logs}: a value the monitor cannot use") from None
 
     def _view(self, path: Path, name: str, role: str) -> None:
         try:

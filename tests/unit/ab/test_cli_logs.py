@@ -76,6 +76,7 @@ ZERO_VARIANCE_STATS = {
     ("missing column", "bad.jsonl: the predictions log has no 'user_id' column"),
     ("empty log", "bad.jsonl: the events log is empty"),
     ("variant without users", "bad.jsonl: variant 'treatment' has no users"),
+    ("bad timestamp", "a value the aggregation cannot use"),
     ("zero variance", "stats.json: metrics.session_duration: "),
     ("malformed stats", "stats.json: statistics file is not readable JSON"),
 ])
@@ -91,6 +92,8 @@ def test_bad_inputs_exit_2_naming_the_problem(workdir: Path, capsys: pytest.Capt
         args = ["--predictions", "predictions.jsonl", "--events", str(bad)]
     elif case == "variant without users":
         write_jsonl(bad, [row for row in PREDICTIONS if row["variant"] == "control"])
+    elif case == "bad timestamp":
+        write_jsonl(bad, [*PREDICTIONS[:-1], {**PREDICTIONS[-1], "timestamp": "yesterday"}])
     else:
         stats.write_text("{not json" if case == "malformed stats"
                          else json.dumps(ZERO_VARIANCE_STATS), encoding="utf-8")

@@ -136,6 +136,29 @@ def test_missing_feature_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 2
 
 
+def test_a_value_that_cannot_be_cast_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
+    rng = np.random.default_rng(1)
+    _write_reference(tmp_path / "reference.csv", _rows(rng, 1000, 0.0))
+    log, events = _write_log(tmp_path, _rows(rng, 1000, 0.0), rng)
+    lines = log.read_text().splitlines()
+    record = json.loads(lines[10])
+    record["features"]["price"] = "n/a"
+    lines[10] = json.dumps(record)
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    code = main(["monitor", "--config", str(tmp_path / "modelrail.yaml"), "--reference",
+                 str(tmp_path / "reference.csv"), "--current", str(log), "--events",
+                 str(events)])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "a value the monitor cannot use" in err
+    assert '"n/a"' in err
+    assert "price" in err
+
+
 @pytest.mark.parametrize(("section", "message"), [
     ("{alpha: 0.9}", "monitor.alpha: must be in"),
     ("{thresholds: {price: {minor: 0.3, major: 0.1}}}", "monitor.thresholds.price.major"),
