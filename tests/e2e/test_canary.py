@@ -21,13 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from mlflow import MlflowClient
 from modelrail.cli import main
 
-from tests.support.act import ActRun, commit_all
+from tests.support.act import ActRun
 from tests.support.canary_lab import CanaryLab, Side, canary_lab
-from tests.support.flows import PROMOTE_WORKFLOW, Workbench, model_repo, promote_dispatch
+from tests.support.flows import (
+    PROMOTE_WORKFLOW,
+    Workbench,
+    named_model_repo,
+    promote_dispatch,
+)
 from tests.support.rollouts_standin import RolloutsStandIn
 
 pytestmark = pytest.mark.e2e
@@ -69,17 +73,15 @@ class Scene:
         return self.bench.promote(self.repo, "canary", "e2e canary", image=NEW_IMAGE)
 
 
-def short_steps(policy: dict[str, Any], model: str) -> dict[str, Any]:
+def short_steps(policy: dict[str, Any]) -> None:
     """example-model's policy with seconds-long steps: same metrics, same queries, sample
     minimums for ~30 canary requests at 10 %, and latency judged with room for a machine
     whose cores the other tests share (both sides are the same code)."""
-    policy["model"] = model
     policy["rollout"]["step_seconds"] = STEP_SECONDS
     metrics = policy["analysis"]["metrics"]
     for name in ("error_rate", "latency_p99", "prediction_score"):
         metrics[name]["min_samples"] = 15
     metrics["latency_p99"]["allowed_ratio"] = 3
-    return policy
 
 
 def register_versions(client: MlflowClient, model: str) -> None:
@@ -106,11 +108,7 @@ def scene_for(tmp_path: Path, dvc_remote: Path, bench: Workbench
 
         def start(canary: Side) -> Scene:
             model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
-            repo, _ = model_repo(tmp_path / "ctr-model", dvc_remote)
-            policy_file = repo / "modelrail.yaml"
-            policy_file.write_text(yaml.safe_dump(
-                short_steps(yaml.safe_load(policy_file.read_text()), model), sort_keys=False))
-            commit_all(repo, "canary policy with short steps")
+            repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model, short_steps)
             client = MlflowClient(bench.mlflow_url)
             register_versions(client, model)
             lab = stack.enter_context(canary_lab(

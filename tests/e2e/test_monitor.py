@@ -26,7 +26,7 @@ from modelrail.monitor.issue import issue_marker
 
 from tests.e2e.conftest import Champion
 from tests.support.act import REPO_ROOT, ActRun, commit_all
-from tests.support.flows import REPOSITORY, Workbench, model_repo
+from tests.support.flows import REPOSITORY, Workbench, named_model_repo
 from tests.support.github_standin import GitHubStandIn
 from tests.support.monitor_lab import OTHER_TRAFFIC_SEED, Logs, MonitorLab
 from tests.support.rollouts_standin import RolloutsStandIn
@@ -90,11 +90,7 @@ def register(client: MlflowClient, model: str, reference: Path) -> None:
 def scene(tmp_path: Path, dvc_remote: Path, bench: Workbench, github: GitHubStandIn,
           lab: MonitorLab) -> Iterator[Scene]:
     model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
-    repo, _ = model_repo(tmp_path / "ctr-model", dvc_remote)
-    policy = yaml.safe_load((repo / "modelrail.yaml").read_text())
-    policy["model"] = model
-    (repo / "modelrail.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
-    commit_all(repo, "policy for this test's model")
+    repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model)
     client = MlflowClient(bench.mlflow_url)
     register(client, model, lab.reference)
     with RolloutsStandIn() as standin:

@@ -16,11 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import yaml
 from mlflow import MlflowClient
 
 from tests.support.act import ActRun, commit_all
-from tests.support.flows import Workbench, model_repo
+from tests.support.flows import Workbench, named_model_repo
 from tests.support.monitor_lab import MonitorLab
 
 pytestmark = pytest.mark.e2e
@@ -77,11 +76,7 @@ def register(client: MlflowClient, model: str) -> None:
 @pytest.fixture
 def scene(tmp_path: Path, dvc_remote: Path, bench: Workbench) -> Scene:
     model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
-    repo, _ = model_repo(tmp_path / "ctr-model", dvc_remote)
-    policy = yaml.safe_load((repo / "modelrail.yaml").read_text())
-    policy["model"] = model
-    (repo / "modelrail.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
-    commit_all(repo, "policy for this test's model")
+    repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model)
     client = MlflowClient(bench.mlflow_url)
     register(client, model)
     artifacts = tmp_path / "artifacts"

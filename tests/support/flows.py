@@ -8,10 +8,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import yaml
 from mlflow import MlflowClient
 
 from tests.support.act import REPO_ROOT, ActRun, act_command, commit_all, git, run_act
@@ -113,6 +115,21 @@ def model_repo(destination: Path, dvc_remote: Path) -> tuple[Path, str]:
                     DVC_REMOTE, str(dvc_remote)], cwd=destination, check=True,
                    capture_output=True)
     return destination, commit_all(destination, "base: the production model")
+
+
+def named_model_repo(destination: Path, dvc_remote: Path, model: str,
+                     edit: Callable[[dict[str, Any]], object] | None = None) -> Path:
+    """`model_repo` whose policy names `model` (a model of its own in the shared registry),
+    changed further by `edit` and committed."""
+    repo, _ = model_repo(destination, dvc_remote)
+    policy_file = repo / "modelrail.yaml"
+    policy = yaml.safe_load(policy_file.read_text())
+    policy["model"] = model
+    if edit is not None:
+        edit(policy)
+    policy_file.write_text(yaml.safe_dump(policy, sort_keys=False))
+    commit_all(repo, f"policy for {model}")
+    return repo
 
 
 def train_champion(repo: Path, python_env: Path, mlflow_url: str) -> tuple[str, str]:
