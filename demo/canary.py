@@ -5,8 +5,11 @@ stable version and for the canary, a real Prometheus scraping both every second,
 20 requests/s split by the Argo Rollouts stand-in's weight. The good canary walks
 10 → 25 → 50 → 100 % and is promoted in full; the bad one (the same model trained with
 `class_weight: balanced`, so its click probabilities are ~5x too high) is aborted at the
-first step that catches it and the traffic goes back to stable. Each run leaves its
-report in <work>/<name>/report/canary-report.html.
+first step that catches it and the traffic goes back to stable. The bad canary runs a
+second time behind a mirror phase (`rollout.mirror`: Argo Rollouts' setMirrorRoute, half
+of the requests copied to the canary, its answers dropped): it is aborted there, before
+any user request reached it. Each run leaves its report in
+<work>/<name>/report/canary-report.html.
 
     python -m demo.canary        # this stage alone, under .demo/canary/
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from demo.run import WORK, say
 from tests.support.canary_lab import Side, run_canary_cli
+from tests.support.rollouts_standin import Mirror
 
 STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
 GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
@@ -23,19 +27,31 @@ BAD = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
 STEP_SECONDS = 10.0
 
 
+MIRROR = Mirror(route="mirror", percentage=50, scale=50)
+
+
 def canary_stage(work: Path) -> bool:
-    """Both runs; True when the good canary was promoted and the bad one aborted."""
+    """The runs; True when the good canary was promoted and the bad one aborted, the
+    second time in the mirror phase with no user request answered by it."""
     promoted = run_canary(work / "good", GOOD, "a good canary", expected_exit=0)
     aborted = run_canary(work / "bad", BAD, "a miscalibrated canary", expected_exit=1)
-    return promoted and aborted
+    unseen = run_canary(work / "bad-mirrored", BAD,
+                        "the miscalibrated canary behind a mirror phase", expected_exit=1,
+                        mirror=MIRROR)
+    return promoted and aborted and unseen
 
 
-def run_canary(work: Path, canary: Side, what: str, expected_exit: int) -> bool:
+def run_canary(work: Path, canary: Side, what: str, expected_exit: int,
+               mirror: Mirror | None = None) -> bool:
     say(f"{what}: version {canary.version} against stable version {STABLE.version}, on "
         f"live traffic at 20 req/s")
-    outcome = run_canary_cli(work, STABLE, canary, step_seconds=STEP_SECONDS)
+    outcome = run_canary_cli(work, STABLE, canary, step_seconds=STEP_SECONDS, mirror=mirror)
+    users = "; users saw the canary" if outcome.result.get("users_saw_canary") else \
+        "; no user request reached the canary"
     say(f"{what}: exit {outcome.exit_code} after {outcome.seconds:.0f}s, canary weight now "
-        f"{outcome.weight}% (report: {work / 'report' / 'canary-report.html'})")
+        f"{outcome.weight}%{users} (report: {work / 'report' / 'canary-report.html'})")
+    if mirror is not None and outcome.result.get("users_saw_canary") is not False:
+        return False
     return outcome.exit_code == expected_exit
 
 
@@ -43,7 +59,8 @@ def main() -> int:
     work = WORK / "canary"
     shutil.rmtree(work, ignore_errors=True)
     ok = canary_stage(work)
-    say("canary stage complete: the good canary was promoted, the bad one aborted" if ok
+    say("canary stage complete: the good canary was promoted, the bad one aborted (behind "
+        "a mirror phase: before any user saw it)" if ok
         else "canary stage did not behave as expected; see the logs above")
     return 0 if ok else 1
 

@@ -432,14 +432,17 @@ class CanaryOutcome:
 
 def run_canary_cli(work: Path, stable: Side, canary: Side, *,
                    steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float = 10.0,
-                   quiet: bool = False) -> CanaryOutcome:
+                   mirror: Mirror | None = None, quiet: bool = False) -> CanaryOutcome:
     """A fresh stand-in and lab, then `python -m modelrail canary run` on `canary.image`
-    (report in `work`/report, result in `work`/canary.json); output shown unless quiet."""
+    (report in `work`/report, result in `work`/canary.json); with `mirror`, a mirror
+    phase first; output shown unless quiet."""
     work.mkdir(parents=True, exist_ok=True)
     policy = work / "modelrail.yaml"
-    policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds), encoding="utf-8")
+    policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds, mirror=mirror),
+                      encoding="utf-8")
     with RolloutsStandIn() as standin, canary_lab(work / "lab", standin, stable=stable,
-                                                  canary=canary, weights=steps) as lab:
+                                                  canary=canary, weights=steps,
+                                                  mirror=mirror) as lab:
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "modelrail", "canary", "run", "--config", str(policy),
