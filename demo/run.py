@@ -5,7 +5,8 @@ workflows run by act, and a stand-in for GitHub's REST API that prints the PR co
 Stages: a good PR passes the check, a degraded one is stopped by the gate; the merge
 registers a version with its lineage and puts it in dev; dispatches promote it through
 staging and canary to prod; prod is rolled back; on live traffic (demo/canary.py) a good
-canary is rolled out to 100 % and a miscalibrated one is aborted at its first step; an
+canary is rolled out to 100 % and a miscalibrated one is aborted at its first step (and,
+behind a mirror phase, before any user saw it); an
 A/B test (demo/ab_test.py) sends simulated users through the router to two model
 servers and analyses the logs; shadow candidates are checked against production and
 production is monitored for drift (demo/monitor.py).
