@@ -1,18 +1,20 @@
 """Prediction log: one JSON line per scored row, written off the request path.
 
-The request thread only appends one batch (a request's rows) to a bounded in-memory buffer
-under a lock and returns; a background thread serialises and writes the lines. When the
-buffer holds ``capacity`` lines, a new batch is dropped whole and counted (the
+The request thread encodes its batch (a request's rows: tens of microseconds) and appends
+the text to a bounded in-memory buffer under a lock; a background thread writes it. When
+the buffer holds ``capacity`` lines, a new batch is dropped whole and counted (the
 ``modelrail_prediction_log_dropped_total`` metric), so a slow or stuck sink never delays a
 prediction.
 
-The writer shares the process (and the GIL) with the request path, so its CPU time is
-what logging costs in throughput. Once a batch arrives it waits ``linger`` seconds (50 ms)
-for more, then takes everything buffered and hands the sink one string and one flush: one
-wake-up and one system call for many requests, where it was one per request (and a write
-per line). Only the first batch into an empty buffer wakes it. It encodes only what differs
-per row: the per-request part of a line once per batch, the rest with a reused C JSON
-encoder. Lines reach the sink at most ``linger`` plus one write after their request.
+Encoding in the request thread is deliberate: the writer shares the process (and the
+GIL) with the request path, and a writer that encoded a whole burst held the GIL for
+milliseconds while requests waited (on an idle machine that cost 19-23 % of the maximum
+throughput, against 10-18 % now; bench/serving_latency.py). Once a batch arrives the
+writer waits ``linger`` seconds (50 ms) for more, then hands the sink everything buffered
+in one string and one flush: one wake-up and one system call for many requests. Only the
+first batch into an empty buffer wakes it. A batch encodes only what differs per row: the
+per-request part of a line once, the rest with a reused C JSON encoder. Lines reach the
+sink at most ``linger`` plus one write after their request.
 
 Line format (keys in this order; ``user_id``/``experiment``/``variant`` only when the
 request carried them; ``"shadow": true, "shadow_of": "<production request id>"`` after them
@@ -64,7 +66,7 @@ class Sink(Protocol):
 
 @dataclass(frozen=True)
 class PredictionBatch:
-    """What one /predict call logs; serialised into lines by the writer thread."""
+    """What one /predict call logs (`text()`: its lines)."""
 
     timestamp: str
     request_id: str
@@ -103,6 +105,15 @@ class PredictionBatch:
         ])
 
 
+@dataclass(frozen=True)
+class _Encoded:
+    """A batch's lines, encoded, waiting for the writer."""
+
+    text: str
+    lines: int
+    request_id: str
+
+
 def open_sink(target: str) -> tuple[Sink | None, Callable[[], None]]:
     """(sink, close) for ``PREDICTION_LOG``: ``stdout``, ``off`` or a file path."""
     if target.lower() == "off":
@@ -136,7 +147,7 @@ class PredictionLogger:
         self._on_written = on_written or (lambda _n: None)
         self._on_dropped = on_dropped or (lambda _n: None)
         self._on_error = on_error or (lambda _n: None)
-        self._batches: collections.deque[PredictionBatch] = collections.deque()
+        self._batches: collections.deque[_Encoded] = collections.deque()
         self._pending = 0  # lines buffered or being written
         self._cond = threading.Condition()
         self._stopping = False
@@ -155,13 +166,19 @@ class PredictionLogger:
         self._thread.start()
 
     def submit(self, batch: PredictionBatch) -> bool:
-        """Buffer ``batch`` for writing; False (and counted as dropped) when it does not fit."""
+        """Encode ``batch`` and buffer its lines; False when they do not fit (counted as
+        dropped) or are not JSON (a NaN score: counted as failed)."""
         size = len(batch.rows)
+        try:
+            text = batch.text()
+        except (TypeError, ValueError):  # NaN or a non-JSON value: not loggable as JSON
+            self._fail(batch, size)
+            return False
         with self._cond:
             if self._stopping or self._pending + size > self._capacity:
                 accepted = False
             else:
-                self._batches.append(batch)
+                self._batches.append(_Encoded(text, size, batch.request_id))
                 self._pending += size
                 if len(self._batches) == 1:  # the writer may be asleep on an empty buffer
                     self._cond.notify()
@@ -191,30 +208,21 @@ class PredictionLogger:
                 self._batches.clear()
             self._write(batches)
 
-    def _write(self, batches: Sequence[PredictionBatch]) -> None:
+    def _write(self, batches: Sequence[_Encoded]) -> None:
         """Everything buffered so far: one write and one flush; failures counted by line."""
-        chunks: list[str] = []
-        lines = 0
-        for batch in batches:
-            try:
-                chunks.append(batch.text())
-                lines += len(batch.rows)
-            except (TypeError, ValueError):  # NaN or a non-JSON value: not loggable as JSON
-                self._fail(batch, len(batch.rows))
+        lines = sum(batch.lines for batch in batches)
         try:
-            if chunks:
-                self._sink.write("".join(chunks))
-                self._sink.flush()
+            self._sink.write("".join([batch.text for batch in batches]))
+            self._sink.flush()
         except Exception:  # a broken sink must not kill the writer; count and go on
             self._fail(batches[0], lines)
         else:
-            if lines:
-                self._on_written(lines)
+            self._on_written(lines)
         finally:
             with self._cond:
-                self._pending -= sum(len(batch.rows) for batch in batches)
+                self._pending -= lines
 
-    def _fail(self, batch: PredictionBatch, lines: int) -> None:
+    def _fail(self, batch: PredictionBatch | _Encoded, lines: int) -> None:
         self._on_error(lines)
         with contextlib.suppress(Exception):
             sys.stderr.write(f"prediction-log: write failed for {lines} lines "
