@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from modelrail.errors import UsageError
 from modelrail.rollouts.policy import MirrorConfig
 
@@ -285,19 +287,20 @@ def mirror_match(actual: Sequence[Mapping[str, Any]], mirror: MirrorConfig) -> l
 
 
 def _flow(value: object) -> str:
-    """A value as YAML flow text, keys of known step fields in their documented order."""
+    """A step's value as YAML flow text, the known step fields in their documented order
+    (a manifest may order its keys any way; the comparison and the fix must not care)."""
+    return yaml.safe_dump(_in_field_order(value), default_flow_style=True, sort_keys=False,
+                          width=2**31).strip()
+
+
+def _in_field_order(value: object) -> object:
     if isinstance(value, Mapping):
         keys = sorted(value, key=lambda k: (_FLOW_ORDER.index(k) if k in _FLOW_ORDER
                                             else len(_FLOW_ORDER), str(k)))
-        return "{" + ", ".join(f"{key}: {_flow(value[key])}" for key in keys) + "}"
+        return {key: _in_field_order(value[key]) for key in keys}
     if isinstance(value, list):
-        return "[" + ", ".join(_flow(item) for item in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float) or (isinstance(value, str) and value
-                                          and all(c.isalnum() or c in "/-_." for c in value)):
-        return str(value)
-    return json.dumps(value)
+        return [_in_field_order(item) for item in value]
+    return value
 
 
 def describe_step(step: Mapping[str, Any]) -> str:
