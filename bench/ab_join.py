@@ -15,7 +15,7 @@ own (wall time depends on what else the machine runs; the load average is record
   the pandas version implements only that anchoring.
 
 Both must agree (relative 1e-9) before any number is reported. The DuckDB runs repeat for
-each memory limit of `--memory-limits` (MODELRAIL_DUCKDB_MEMORY, `modelrail.duck`;
+each memory limit of `--memory-limits` (MODELRAIL_DUCKDB_MEMORY, `modelrail.plumbing.duck`;
 default: the environment's, else modelrail's default); a limit too small for a run is
 reported as such (the MemoryLimitError an `ab analyze` user would get, exit 2).
 
@@ -175,7 +175,7 @@ def worker(engine: str, directory: Path) -> None:
     importlib.import_module(MODULES[engine])
     limit = None
     if engine.startswith("duckdb"):  # not imported for pandas: its RSS stays its own
-        from modelrail.duck import memory_limit  # noqa: PLC0415
+        from modelrail.plumbing.duck import memory_limit  # noqa: PLC0415
 
         limit = memory_limit()
     baseline = _peak_mb()
@@ -232,7 +232,7 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.data)
         return
-    from modelrail.duck import MEMORY_VARIABLE, memory_limit  # noqa: PLC0415 - not in workers
+    from modelrail.plumbing.duck import MEMORY_VARIABLE, memory_limit  # noqa: PLC0415 - not in workers
 
     load = os.getloadavg()[0]  # the machine may be shared: wall times depend on it
     with tempfile.TemporaryDirectory(prefix="modelrail-ab-join-") as temp:

@@ -5,7 +5,7 @@ STEP minutes each, and analyses after every step (4 looks). Each run simulates t
 per-minute request counts (Poisson), errors (binomial) and latency histogram buckets
 (multinomial) of the canary and the baseline; every judge sees the same simulated data:
 
-- modelrail: the judge of `modelrail analyze` (scripts/modelrail/analysis/judge.py) with
+- modelrail: the judge of `modelrail analyze` (scripts/modelrail/canary/judge.py) with
   an error_rate counter metric and a latency p99 histogram metric, allowed_ratio 1,
   false_rollback_rate 0.01 over the whole rollout, looks 4; each look reads every step so
   far, one stratum per step.
@@ -42,14 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from modelrail.analysis.config import (
+from modelrail.canary.config import (
     AnalysisConfig,
     CounterMetric,
     GaugeMetric,
     HistogramMetric,
     ThresholdMetric,
 )
-from modelrail.analysis.judge import (
+from modelrail.canary.judge import (
     Histogram,
     Verdict,
     decide,
@@ -59,7 +59,7 @@ from modelrail.analysis.judge import (
     judge_threshold,
     metric_alpha,
 )
-from modelrail.analysis.stats import Stratum
+from modelrail.canary.stats import Stratum
 from numpy.typing import NDArray
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

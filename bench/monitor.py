@@ -35,7 +35,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from modelrail.duck import MEMORY_VARIABLE, memory_limit
+from modelrail.plumbing.duck import MEMORY_VARIABLE, memory_limit
 
 from tests.support.example_apps import example_app
 from tests.support.monitor_lab import MonitorLab

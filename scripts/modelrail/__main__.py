@@ -1,5 +1,5 @@
 """Allow `python -m modelrail`."""
 
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 raise SystemExit(main())

@@ -15,12 +15,12 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from modelrail.ab.config import ExperimentConfig, parse_experiment
-from modelrail.analysis.config import AnalysisConfig, parse_analysis
+from modelrail.canary.config import AnalysisConfig, parse_analysis
 from modelrail.errors import UsageError
 from modelrail.monitor.config import MonitorConfig, ShadowConfig, parse_monitor, parse_shadow
-from modelrail.registry import validate_alias
+from modelrail.plumbing.textfile import read_text
+from modelrail.registry.client import validate_alias
 from modelrail.rollouts.policy import RolloutConfig, parse_rollout
-from modelrail.textfile import read_text
 
 T = TypeVar("T")
 S = TypeVar("S", bound=str)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 from tests.support.act import ActRun
 from tests.support.canary_lab import CanaryLab, Side, canary_lab

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from mlflow import MlflowClient
-from modelrail.cli import main
+from modelrail.cli.main import main
 from modelrail.monitor.issue import issue_marker
 
 from tests.e2e.conftest import Champion

@@ -20,7 +20,7 @@ from modelrail.ab.aggregate import Aggregation, aggregate_logs
 from modelrail.ab.aggregate_postgres import run_on_postgres
 from modelrail.ab.config import ExperimentConfig, Guardrail, MetricSpec
 from modelrail.ab.decision import decide
-from modelrail.cli import main
+from modelrail.cli.main import main
 from modelrail.errors import UsageError
 from psycopg import sql
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import pytest
 import requests
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 from tests.support.prometheus import (
     History,

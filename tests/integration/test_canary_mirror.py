@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 from tests.support.canary_lab import Side, canary_lab, lab_policy, runner_env
 from tests.support.prometheus import prometheus_available

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 from tests.support.canary_lab import (
     MODEL_NAME,

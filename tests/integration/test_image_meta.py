@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
-from modelrail.cli import main
-from modelrail.lineage import dvc_lock_lineage
+from modelrail.cli.main import main
+from modelrail.registry.lineage import dvc_lock_lineage
 
 from tests.support.runner_files import parse_file_command
 from tests.support.services import MlflowServer

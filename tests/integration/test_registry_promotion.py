@@ -1,6 +1,6 @@
 """register / promote / rollback against a real MLflow server (and a fault proxy in front).
 
-Most commands run in-process through `modelrail.cli.main` (an unexpected exception fails
+Most commands run in-process through `modelrail.cli.main.main` (an unexpected exception fails
 the test just as a traceback would); exit codes and "no Traceback" of a fresh process are
 checked with `python -m modelrail` where it matters: bad input, the concurrent race and
 the failing server.
@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
-from modelrail.cli import main
-from modelrail.lineage import dvc_lock_lineage
+from modelrail.cli.main import main
+from modelrail.registry.lineage import dvc_lock_lineage
 
 from tests.support.fault_proxy import FaultProxy
 from tests.support.services import MlflowServer

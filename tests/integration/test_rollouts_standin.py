@@ -2,7 +2,7 @@
 
 Each test asserts the exact requests the client sent (method, path, content type, JSON
 body): they must be the kubectl-argo-rollouts plugin's patches. The CLI runs in-process
-through `add_rollout_commands`, with the same error handling as `modelrail.cli.main`.
+through `add_rollout_commands`, with the same error handling as `modelrail.cli.main.main`.
 """
 
 import argparse
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelrail import runner
-from modelrail.cli_rollout import add_rollout_commands
+from modelrail.cli.rollout import add_rollout_commands
 from modelrail.errors import ModelrailError
+from modelrail.plumbing import runner
 
 from tests.support.rollouts_standin import MERGE_PATCH, RolloutsStandIn
 from tests.support.services import free_port

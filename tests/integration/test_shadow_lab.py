@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 from tests.support.example_apps import EXAMPLE_MODEL
 from tests.support.monitor_lab import PRODUCTION_VERSION, Logs, MonitorLab

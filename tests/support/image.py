@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from modelrail.lineage import dvc_lock_lineage
+from modelrail.registry.lineage import dvc_lock_lineage
 
 from tests.support.services import free_port, stop, wait_for_http
 
@@ -220,7 +220,7 @@ def dvc_data_hash(repo: Path) -> str:
 
     One meaning everywhere: the model version's `dvc_data_hash` tag that `modelrail register`
     records and `modelrail image-meta` turns into the DVC_DATA_HASH build arg, i.e. sha256
-    over every dep and out recorded in dvc.lock (modelrail.lineage.dvc_lock_lineage).
+    over every dep and out recorded in dvc.lock (modelrail.registry.lineage.dvc_lock_lineage).
     """
     return dvc_lock_lineage(repo / "dvc.lock").digest
 

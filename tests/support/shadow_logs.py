@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 POLICY = """model: ctr-ranker
 shadow:

@@ -1,4 +1,4 @@
-"""The canary step loop (modelrail.canary) against the Rollouts stand-in, with a scripted
+"""The canary step loop (modelrail.canary.loop) against the Rollouts stand-in, with a scripted
 judge and a fake clock: what it patches, when it looks, and what it decides."""
 
 import json
@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelrail.analysis.analyze import AnalysisRequest, AnalysisResult
-from modelrail.analysis.config import AnalysisConfig, CounterMetric, ThresholdMetric
-from modelrail.analysis.judge import Decision, Outcome, Verdict
-from modelrail.canary import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge
-from modelrail.canary_report import canary_markdown, write_report
-from modelrail.cli import main
+from modelrail.canary.analyze import AnalysisRequest, AnalysisResult
+from modelrail.canary.config import AnalysisConfig, CounterMetric, ThresholdMetric
+from modelrail.canary.judge import Decision, Outcome, Verdict
+from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge
+from modelrail.canary.report import canary_markdown, write_report
+from modelrail.cli.main import main
 from modelrail.errors import ServiceError
-from modelrail.prometheus import PrometheusClient, Series
+from modelrail.plumbing.prometheus import PrometheusClient, Series
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 from modelrail.rollouts.policy import MirrorConfig

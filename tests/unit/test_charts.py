@@ -4,7 +4,7 @@ import math
 import xml.etree.ElementTree as ET
 
 import pytest
-from modelrail.charts import (
+from modelrail.render.charts import (
     Interval,
     Series,
     bar_svg,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from modelrail import __version__
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 from tests.support.github_standin import GitHubStandIn
 from tests.support.runner_files import parse_file_command

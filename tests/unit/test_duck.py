@@ -1,4 +1,4 @@
-"""`modelrail.duck`: the memory limit from MODELRAIL_DUCKDB_MEMORY reaches DuckDB, a bad
+"""`modelrail.plumbing.duck`: the memory limit from MODELRAIL_DUCKDB_MEMORY reaches DuckDB, a bad
 value is a usage error naming the variable, the spill directory lives under RUNNER_TEMP
 and goes away, and a query that does not fit exits 2 through the CLI, not a traceback."""
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from modelrail import duck
-from modelrail.cli import main
+from modelrail.cli.main import main
 from modelrail.errors import UsageError
+from modelrail.plumbing import duck
 
 from tests.unit.ab.logs import analysis_dir
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-from modelrail.analysis.config import CounterMetric
-from modelrail.cli import main
+from modelrail.canary.config import CounterMetric
+from modelrail.cli.main import main
 from modelrail.config import Config, load_config
 from modelrail.errors import UsageError
 from modelrail.rollouts.state import check_steps

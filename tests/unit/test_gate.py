@@ -5,7 +5,13 @@ import math
 
 import pytest
 from modelrail.config import MetricThreshold
-from modelrail.gate import Check, GateResult, MetricVerdict, evaluate_gate, result_from_json
+from modelrail.gate.evaluate import (
+    Check,
+    GateResult,
+    MetricVerdict,
+    evaluate_gate,
+    result_from_json,
+)
 
 GREATER = True
 LOWER = False

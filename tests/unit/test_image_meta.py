@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 from modelrail.config import parse_config
 from modelrail.errors import UsageError
-from modelrail.image_meta import (
+from modelrail.registry.client import VersionInfo
+from modelrail.registry.image_meta import (
     ImageMeta,
     lines,
     split_reference,
     validate_digest,
     validate_image_name,
 )
-from modelrail.registry import VersionInfo
 
 DIGEST = "sha256:" + "0a" * 32
 

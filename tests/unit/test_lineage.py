@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from modelrail.errors import ExitCode, UsageError
-from modelrail.lineage import (
+from modelrail.registry.lineage import (
     Lineage,
     collect_lineage,
     dvc_lock_lineage,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from modelrail.errors import ExitCode, UsageError
-from modelrail.metrics_file import flatten_metrics, is_number, load_metrics
+from modelrail.gate.metrics_file import flatten_metrics, is_number, load_metrics
 
 NESTED_JSON = """\
 {

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 from modelrail.errors import ExitCode, ServiceError
-from modelrail.github_api import GitHubClient, Repository
-from modelrail.retry import RetryPolicy
-from modelrail.runner import comment_marker, upsert_sticky_comment
+from modelrail.plumbing.github_api import GitHubClient, Repository
+from modelrail.plumbing.retry import RetryPolicy
+from modelrail.plumbing.runner import comment_marker, upsert_sticky_comment
 
 from tests.support.github_standin import DENIED_MESSAGE, GitHubStandIn
 

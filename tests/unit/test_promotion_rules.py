@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
-from modelrail.promotion import (
+from modelrail.registry.client import VersionInfo
+from modelrail.registry.promotion import (
     Actor,
     Environments,
     Outcome,
@@ -14,7 +15,6 @@ from modelrail.promotion import (
     origin_of,
     previous_of,
 )
-from modelrail.registry import VersionInfo
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Credentials never reach output: URL userinfo and known secret values are removed."""
 
 import pytest
-from modelrail.redact import redact_text, redact_url
+from modelrail.plumbing.redact import redact_text, redact_url
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 from modelrail.errors import ServiceError, UsageError
-from modelrail.retry import RetryPolicy, TransientError, call_with_retries, retry_or_fail
+from modelrail.plumbing.retry import RetryPolicy, TransientError, call_with_retries, retry_or_fail
 
 RETRY_VARS = ("MODELRAIL_RETRY_ATTEMPTS", "MODELRAIL_RETRY_BASE_DELAY", "MODELRAIL_HTTP_TIMEOUT")
 

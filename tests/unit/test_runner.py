@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelrail import runner
 from modelrail.errors import ExitCode, UsageError
+from modelrail.plumbing import runner
 
 from tests.support.runner_files import parse_file_command
 

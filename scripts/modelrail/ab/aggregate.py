@@ -2,7 +2,7 @@
 
 Inputs are JSON lines (`.jsonl`, `.ndjson`, `.json`), CSV (`.csv`) or Parquet
 (`.parquet`), read by DuckDB as a stream (memory bounded by MODELRAIL_DUCKDB_MEMORY,
-spilling to disk beyond it: `modelrail.duck`):
+spilling to disk beyond it: `modelrail.plumbing.duck`):
 
 - predictions, the serving app's prediction log (`ctr_serving.predlog`), one row per
   impression: `timestamp, request_id, user_id, variant` (required), `experiment` (optional:
@@ -39,11 +39,11 @@ from typing import Any
 
 import duckdb
 
-from modelrail import duck
 from modelrail.ab.stats import SufficientStats
 from modelrail.ab.stats_file import parse_stats
 from modelrail.ab.timeline import Query, Timeline, timeline
 from modelrail.errors import UsageError
+from modelrail.plumbing import duck
 
 DEFAULT_WINDOW_SECONDS = 30 * 60.0
 PREDICTION_COLUMNS = ("timestamp", "request_id", "user_id", "variant")

@@ -15,7 +15,7 @@ from psycopg import sql
 from modelrail.ab.aggregate import Aggregation, LogStats, collect
 from modelrail.ab.timeline import Query
 from modelrail.errors import ServiceError, UsageError
-from modelrail.retry import RetryPolicy, TransientError, retry_or_fail
+from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 
 PREDICTION_COLUMNS = ("ts", "request_id", "user_id", "variant", "experiment")
 EVENT_COLUMNS = ("ts", "user_id", "type", "request_id", "value")

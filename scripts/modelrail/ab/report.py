@@ -1,6 +1,6 @@
 """What `ab analyze --report` writes and what the job summary adds: the decision, the
 per-variant metrics, each lift with its interval, the primary metrics' interval over time
-and the SRM check, drawn with modelrail.charts (SVG in a self-contained HTML page; a
+and the SRM check, drawn with modelrail.render.charts (SVG in a self-contained HTML page; a
 Mermaid chart of the cumulative lift for the summary, where GitHub shows no SVG).
 
 The interval over time re-tests the statistics of each checkpoint of the logs
@@ -22,7 +22,8 @@ from modelrail.ab.engine import MetricResult, evaluate
 from modelrail.ab.stats import SRM_ALPHA, TestResult
 from modelrail.ab.summary import interval_text, lift_text
 from modelrail.ab.timeline import Timeline
-from modelrail.charts import (
+from modelrail.errors import UsageError
+from modelrail.render.charts import (
     Interval,
     Series,
     bar_svg,
@@ -31,7 +32,6 @@ from modelrail.charts import (
     line_svg,
     mermaid_lines,
 )
-from modelrail.errors import UsageError
 
 NO_TIMESTAMPS = ("Not drawn: the input was STATS.json, sufficient statistics without "
                  "timestamps; analyse the prediction and event logs to see the interval "

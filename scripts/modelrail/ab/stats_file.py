@@ -31,7 +31,7 @@ from modelrail.ab.stats import (
     checked_n,
 )
 from modelrail.errors import UsageError
-from modelrail.textfile import read_json
+from modelrail.plumbing.textfile import read_json
 
 # Per type: the required fields, then the optional ones (all or none of them).
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

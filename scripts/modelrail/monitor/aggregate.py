@@ -9,7 +9,7 @@ Memory stays bounded by the reference: a numeric feature's current values are co
 onto the reference grid (`stats.Grid`) with an ASOF join and a GROUP BY of at most 2k+1
 groups; a categorical one is a GROUP BY of its categories; the late-label join is one
 aggregate. Only the reference sample itself is loaded into Python. DuckDB's own memory
-is bounded by MODELRAIL_DUCKDB_MEMORY, spilling to disk beyond it (`modelrail.duck`).
+is bounded by MODELRAIL_DUCKDB_MEMORY, spilling to disk beyond it (`modelrail.plumbing.duck`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -21,10 +21,10 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from modelrail import duck
 from modelrail.ab.aggregate import read_log
 from modelrail.errors import UsageError
 from modelrail.monitor.stats import Grid, IntArray
+from modelrail.plumbing import duck
 
 _TEXT_TYPES = ("VARCHAR", "BOOLEAN")
 

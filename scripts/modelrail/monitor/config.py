@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from modelrail.analysis.config import duration_seconds
+from modelrail.canary.config import duration_seconds
 
 if TYPE_CHECKING:  # modelrail.config imports this module to parse its section
     from modelrail.config import _Section

@@ -4,7 +4,7 @@ the sticky PR comment is), so a scheduled run updates it instead of opening anot
 from dataclasses import dataclass
 from typing import Literal
 
-from modelrail.github_api import GitHubClient, Repository
+from modelrail.plumbing.github_api import GitHubClient, Repository
 
 
 def issue_marker(model: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from modelrail.config import Config
 from modelrail.errors import UsageError
-from modelrail.registry import ModelRef, NotFoundError, Registry
+from modelrail.registry.client import ModelRef, NotFoundError, Registry
 
 
 @dataclass(frozen=True)

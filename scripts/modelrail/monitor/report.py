@@ -3,8 +3,8 @@ GitHub issue) and a self-contained HTML page with reference-vs-current plots."""
 
 from html import escape
 
-from modelrail.charts import bar_svg, html_page, mermaid_lines
 from modelrail.monitor.drift import Check, MonitorResult
+from modelrail.render.charts import bar_svg, html_page, mermaid_lines
 
 
 def _number(value: float | None, digits: int = 4) -> str:

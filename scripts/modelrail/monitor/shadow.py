@@ -15,10 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from modelrail import duck
 from modelrail.ab.aggregate import read_log
 from modelrail.errors import UsageError
 from modelrail.monitor.config import ShadowConfig
+from modelrail.plumbing import duck
 
 _PAIRS_SQL = """
 CREATE VIEW pairs AS

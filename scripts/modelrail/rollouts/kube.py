@@ -23,8 +23,8 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from modelrail.errors import ServiceError, UsageError
-from modelrail.redact import redact_text, redact_url
-from modelrail.retry import RetryPolicy, TransientError, retry_or_fail
+from modelrail.plumbing.redact import redact_text, redact_url
+from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"

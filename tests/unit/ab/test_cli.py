@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 POLICY = """\
 model: ranker
@@ -139,7 +139,7 @@ def test_without_the_ab_extra_the_message_says_what_to_install(
         workdir: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     for module in [m for m in sys.modules if m.startswith(("scipy", "modelrail.ab."))
-                   and m not in ("modelrail.ab.cli", "modelrail.ab.config",
+                   and m not in ("modelrail.cli.ab", "modelrail.ab.config",
                                  "modelrail.ab.hashing")]:
         monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "scipy", None)

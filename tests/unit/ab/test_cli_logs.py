@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from modelrail.cli import main
+from modelrail.cli.main import main
 
 from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
 from tests.unit.ab.logs import LOGS_POLICY as POLICY

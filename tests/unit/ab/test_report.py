@@ -10,7 +10,7 @@ from modelrail.ab.aggregate import aggregate_logs
 from modelrail.ab.report import NO_TIMESTAMPS
 from modelrail.ab.stats import SufficientStats
 from modelrail.ab.timeline import MAX_CHECKPOINTS, checkpoints
-from modelrail.cli import main
+from modelrail.cli.main import main
 from modelrail.errors import UsageError
 
 from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
-from modelrail.analysis.argo import analysis_template, render
-from modelrail.analysis.config import AnalysisConfig, parse_analysis
-from modelrail.analysis.judge import judge_threshold
+from modelrail.canary.argo_template import analysis_template, render
+from modelrail.canary.config import AnalysisConfig, parse_analysis
+from modelrail.canary.judge import judge_threshold
 from modelrail.config import _Section
 
 POLICY = """\

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from modelrail.cli import main
-from modelrail.cli_analysis import parse_time
+from modelrail.cli.analysis import parse_time
+from modelrail.cli.main import main
 from modelrail.errors import UsageError
 
 POLICY = """\

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from modelrail.analysis.config import (
+from modelrail.canary.config import (
     AnalysisConfig,
     CounterMetric,
     GaugeMetric,

@@ -3,14 +3,14 @@
 import math
 
 import pytest
-from modelrail.analysis.config import (
+from modelrail.canary.config import (
     AnalysisConfig,
     CounterMetric,
     GaugeMetric,
     HistogramMetric,
     ThresholdMetric,
 )
-from modelrail.analysis.judge import (
+from modelrail.canary.judge import (
     Histogram,
     Verdict,
     decide,
@@ -21,7 +21,7 @@ from modelrail.analysis.judge import (
     metric_alpha,
     pooled,
 )
-from modelrail.analysis.stats import Stratum
+from modelrail.canary.stats import Stratum
 
 INF = math.inf
 COUNTER = CounterMetric(name="errors", query="e{{version}}", total="t{{version}}",

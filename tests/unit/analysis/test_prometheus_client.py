@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from modelrail.errors import ServiceError, UsageError
-from modelrail.prometheus import PrometheusAuth, PrometheusClient, Series
-from modelrail.retry import RetryPolicy
+from modelrail.plumbing.prometheus import PrometheusAuth, PrometheusClient, Series
+from modelrail.plumbing.retry import RetryPolicy
 
 from tests.support.services import free_port
 

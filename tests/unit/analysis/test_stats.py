@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from modelrail.analysis.stats import (
+from modelrail.canary.stats import (
     Stratum,
     conditional_rate_test,
     mann_whitney,

@@ -1,9 +1,9 @@
 """One monitoring issue per model: opened once, rewritten by later runs, found by its
 hidden marker among other issues and PRs (GitHub API stand-in)."""
 
-from modelrail.github_api import GitHubClient, Repository
 from modelrail.monitor.issue import issue_marker, upsert_issue
-from modelrail.retry import RetryPolicy
+from modelrail.plumbing.github_api import GitHubClient, Repository
+from modelrail.plumbing.retry import RetryPolicy
 
 from tests.support.github_standin import GitHubStandIn
 

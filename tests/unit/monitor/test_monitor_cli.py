@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from modelrail.cli import main
+from modelrail.cli.main import main
 from modelrail.config import parse_config
 from modelrail.errors import UsageError
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelrail.cli import main
+from modelrail.cli.main import main
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 

@@ -1,0 +1,407 @@
+"""The canary judge: one verdict per metric, then one decision. Pure functions, no I/O.
+
+Each kind of data gets the test that fits it:
+
+- threshold: the canary's value against an absolute bound, as an Argo AnalysisTemplate.
+- counter (errors out of requests): the counts over each rollout step, not per-interval
+  rates. A rate sampled every minute at 10% canary weight is mostly 0 or 1 error and
+  throws the counts away; the conditional test on the counts themselves is exact and
+  most powerful (stats.conditional_rate_test).
+- histogram (latency buckets): "canary p99 <= allowed_ratio x baseline p99" holds exactly
+  when at most 1% of canary requests are slower than allowed_ratio x the baseline p99.
+  So the judge takes a bucket boundary t at the baseline's p99, counts canary requests
+  above the first boundary >= allowed_ratio x t and baseline requests above t, and tests
+  the two exceedance counts with the same conditional test: per-request counts again,
+  rather than a noisy p99 time series.
+- gauge (anything else sampled over time): Kayenta's method. Mann-Whitney U with the
+  Hodges-Lehmann shift and its confidence interval; the canary fails when the interval
+  clears +-tolerance x the shift in the bad direction and the mean ratio exceeds the
+  allowed ratio. NaN and infinite samples are removed first.
+
+`alpha` is the false-rollback probability one metric may spend at this look
+(`metric_alpha`): the rollout-wide rate split evenly over the compare metrics, and over
+the looks by stats.spent_alpha. Thresholds are deterministic and spend none.
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import fmean
+from typing import Literal
+
+from modelrail.canary.config import (
+    AnalysisConfig,
+    CompareMetric,
+    CounterMetric,
+    GaugeMetric,
+    HistogramMetric,
+    Metric,
+    ThresholdMetric,
+)
+from modelrail.canary.stats import (
+    CountTest,
+    Stratum,
+    Tail,
+    conditional_rate_test,
+    mann_whitney,
+    spent_alpha,
+)
+
+Outcome = Literal["pass", "fail", "inconclusive"]
+Number = float | int | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One metric's result, with everything needed to see why."""
+
+    name: str
+    test: str
+    outcome: Outcome
+    reason: str
+    critical: bool = False
+    canary: Mapping[str, Number] = field(default_factory=dict)
+    baseline: Mapping[str, Number] = field(default_factory=dict)
+    statistic: float | None = None
+    p_value: float | None = None
+    alpha: float | None = None
+    effect: float | None = None
+    details: Mapping[str, Number] = field(default_factory=dict)
+    queries: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name, "test": self.test, "outcome": self.outcome,
+            "passed": self.outcome == "pass", "critical": self.critical,
+            "reason": self.reason, "queries": dict(self.queries),
+            "canary": _finite_map(self.canary), "baseline": _finite_map(self.baseline),
+            "statistic": _finite(self.statistic), "p_value": _finite(self.p_value),
+            "alpha": _finite(self.alpha), "effect": _finite(self.effect),
+            "details": _finite_map(self.details),
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reason: str
+    score: float | None
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Cumulative counts by upper bound `le` (ascending, +Inf last) of one window."""
+
+    buckets: tuple[tuple[float, float], ...]
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[float, float]) -> "Histogram":
+        """Sorted, with counts made monotonic as Prometheus does (rate() extrapolation
+        can leave a bucket a hair below the one before it)."""
+        buckets, running = [], 0.0
+        for le in sorted(counts):
+            running = max(running, counts[le])
+            buckets.append((le, running))
+        return cls(tuple(buckets))
+
+    @property
+    def total(self) -> float:
+        return self.buckets[-1][1] if self.buckets and math.isinf(self.buckets[-1][0]) \
+            else 0.0
+
+    def bounds(self) -> list[float]:
+        return [le for le, _ in self.buckets if not math.isinf(le)]
+
+    def count_at(self, le: float) -> float:
+        """Observations known to be <= le: the count of the last bucket bound <= le."""
+        return max((count for bound, count in self.buckets if bound <= le), default=0.0)
+
+    def quantile(self, q: float) -> float:
+        """histogram_quantile(q) with Prometheus's interpolation (NaN when empty)."""
+        if len(self.buckets) < 2 or self.total <= 0:
+            return math.nan
+        rank = q * self.total
+        index = next(i for i, (_, count) in enumerate(self.buckets) if count >= rank)
+        if index == len(self.buckets) - 1:
+            return self.buckets[-2][0]
+        end, count = self.buckets[index]
+        if index == 0 and end <= 0:
+            return end
+        start, below = (0.0, 0.0) if index == 0 else self.buckets[index - 1]
+        in_bucket = count - below
+        return start + (end - start) * ((rank - below) / in_bucket if in_bucket else 0.0)
+
+
+def pooled(histograms: Sequence[Histogram]) -> Histogram:
+    counts: dict[float, float] = {}
+    for histogram in histograms:
+        for le, count in histogram.buckets:
+            counts[le] = counts.get(le, 0.0) + count
+    return Histogram.from_counts(counts)
+
+
+def metric_alpha(config: AnalysisConfig, look: int, looks: int) -> float:
+    """The false-rollback probability one compare metric may spend at this look."""
+    return spent_alpha(config.false_rollback_rate / max(1, config.compare_count()), look, looks)
+
+
+def judge_threshold(metric: ThresholdMetric, values: Sequence[float]) -> Verdict:
+    """Every value the query returned (NaN dropped) must lie within the bounds."""
+    kept = [v for v in values if not math.isnan(v)]
+    if not kept:
+        return no_data(metric, "threshold", "the query returned no value" if not values
+                       else "every value the query returned was NaN")
+    worst = max(kept, key=lambda v: _distance_outside(metric, v))
+    inside = metric.within(worst)
+    bound = _bound_text(metric)
+    return Verdict(
+        name=metric.name, test="threshold", critical=metric.critical,
+        outcome="pass" if inside else "fail",
+        reason=f"canary value {worst:.6g} is {'within' if inside else 'outside'} {bound}",
+        canary={"value": worst, "series": len(kept)},
+        details={"min": metric.minimum, "max": metric.maximum},
+    )
+
+
+def judge_counter(metric: CounterMetric, strata: Sequence[Stratum], alpha: float) -> Verdict:
+    """Events out of totals per rollout step, canary against baseline."""
+    used = [s for s in strata if s.canary_total > 0 and s.baseline_total > 0]
+    canary_events, canary_total = sum(s.canary_events for s in used), \
+        sum(s.canary_total for s in used)
+    baseline_events, baseline_total = sum(s.baseline_events for s in used), \
+        sum(s.baseline_total for s in used)
+    test_name = "conditional binomial test of two rates, stratified by step"
+    short = _too_few(metric, canary_total, baseline_total, "requests")
+    if short:
+        return no_data(metric, test_name, short)
+    canary_rate, baseline_rate = canary_events / canary_total, baseline_events / baseline_total
+    tests = [(tail, share, conditional_rate_test(
+        used, metric.allowed_ratio if tail == "upper" else 1 / metric.allowed_ratio, tail))
+        for tail, share in _tails(metric, alpha)]
+    tail, share, test = min(tests, key=lambda t: t[2].p_value / t[1])
+    failed = test.p_value < share
+    comparison = (f"canary {canary_rate:.3%} ({canary_events}/{canary_total:.0f}) vs "
+                  f"baseline {baseline_rate:.3%} ({baseline_events}/{baseline_total:.0f})")
+    return _count_verdict(
+        metric, test_name, test, share, failed=failed,
+        reason=f"{comparison}: {_verdict_text(failed, tail, metric.allowed_ratio)}, "
+               f"{_p_text(test, share)}",
+        canary={"events": canary_events, "total": canary_total, "rate": canary_rate},
+        baseline={"events": baseline_events, "total": baseline_total, "rate": baseline_rate},
+        effect=canary_rate / baseline_rate if baseline_rate > 0 else None,
+        details={"steps": len(used)},
+    )
+
+
+def judge_histogram(metric: HistogramMetric, canary: Sequence[Histogram],
+                    baseline: Sequence[Histogram], alpha: float) -> Verdict:
+    """Bucket counts per rollout step (canary[i] and baseline[i] cover the same window)."""
+    pairs = [(c, b) for c, b in zip(canary, baseline, strict=True) if c.total > 0
+             and b.total > 0]
+    label = f"p{metric.quantile * 100:g}"
+    test_name = f"conditional binomial test of requests beyond the baseline {label}"
+    canary_all, baseline_all = pooled([c for c, _ in pairs]), pooled([b for _, b in pairs])
+    short = _too_few(metric, canary_all.total, baseline_all.total, "observations")
+    if short:
+        return no_data(metric, test_name, short)
+    canary_q = canary_all.quantile(metric.quantile)
+    baseline_q = baseline_all.quantile(metric.quantile)
+    tests = []
+    for tail, share in _tails(metric, alpha):
+        cut = _cut_points(metric, tail, canary_all, baseline_all)
+        if cut is None:
+            return no_data(metric, test_name, "no bucket boundary lies at "
+                           f"{metric.allowed_ratio:g}x the baseline {label} "
+                           f"({baseline_q:.6g}); the buckets are too coarse to judge")
+        strata = [Stratum(round(c.total - c.count_at(cut[0])), c.total,
+                          round(b.total - b.count_at(cut[1])), b.total) for c, b in pairs]
+        tests.append((tail, share, cut, conditional_rate_test(strata, 1.0, tail)))
+    tail, share, (canary_cut, baseline_cut), test = min(tests, key=lambda t: t[3].p_value / t[1])
+    failed = test.p_value < share
+    canary_above = canary_all.total - canary_all.count_at(canary_cut)
+    baseline_above = baseline_all.total - baseline_all.count_at(baseline_cut)
+    return _count_verdict(
+        metric, test_name, test, share, failed=failed,
+        reason=f"{label} canary {canary_q:.4g} vs baseline {baseline_q:.4g}; beyond "
+               f"{canary_cut:g} / {baseline_cut:g}: canary "
+               f"{canary_above / canary_all.total:.3%} vs baseline "
+               f"{baseline_above / baseline_all.total:.3%}: "
+               f"{_verdict_text(failed, tail, metric.allowed_ratio, label)}, "
+               f"{_p_text(test, share)}",
+        canary={label: canary_q, "count": canary_all.total, "beyond": canary_above},
+        baseline={label: baseline_q, "count": baseline_all.total, "beyond": baseline_above},
+        effect=canary_q / baseline_q if baseline_q > 0 else None,
+        details={"canary_boundary": canary_cut, "baseline_boundary": baseline_cut,
+                 "steps": len(pairs)},
+    )
+
+
+def judge_gauge(metric: GaugeMetric, canary: Sequence[float], baseline: Sequence[float],
+                alpha: float) -> Verdict:
+    """Kayenta's Mann-Whitney classifier, at this look's alpha."""
+    canary = [v for v in canary if math.isfinite(v)]
+    baseline = [v for v in baseline if math.isfinite(v)]
+    test_name = "Mann-Whitney U, Hodges-Lehmann shift interval"
+    short = _too_few(metric, len(canary), len(baseline), "samples", minimum=1)
+    if short:
+        return no_data(metric, test_name, short)
+    canary_mean, baseline_mean = fmean(canary), fmean(baseline)
+    canary_summary = {"mean": canary_mean, "samples": len(canary)}
+    baseline_summary = {"mean": baseline_mean, "samples": len(baseline)}
+    if len(set(canary) | set(baseline)) == 1:
+        return Verdict(name=metric.name, test=test_name, outcome="pass",
+                       critical=metric.critical, canary=canary_summary,
+                       baseline=baseline_summary, effect=1.0, alpha=alpha,
+                       reason="canary and baseline samples are all the same value")
+    per_side = alpha / 2 if metric.direction == "either" else alpha
+    rank = mann_whitney(canary, baseline, per_side)
+    ratio = canary_mean / baseline_mean if baseline_mean != 0 else 1.0  # Kayenta's choice
+    margin = metric.tolerance * abs(rank.shift)
+    high = metric.direction != "decrease" and rank.lower > margin and \
+        ratio > metric.allowed_ratio
+    low = metric.direction != "increase" and rank.upper < -margin and \
+        ratio < 1 / metric.allowed_ratio
+    p_value = {"increase": rank.p_greater, "decrease": rank.p_less,
+               "either": min(rank.p_greater, rank.p_less)}[metric.direction]
+    interval = (f"shift {rank.shift:.4g}, {1 - 2 * per_side:.2%} interval "
+                f"[{rank.lower:.4g}, {rank.upper:.4g}], mean ratio {ratio:.3f}")
+    if high or low:
+        reason = (f"canary is {'higher' if high else 'lower'} than baseline: {interval} "
+                  f"(tolerance {metric.tolerance:g}, allowed ratio {metric.allowed_ratio:g})")
+    else:
+        reason = f"no change beyond tolerance: {interval}"
+    return Verdict(
+        name=metric.name, test=test_name, outcome="fail" if high or low else "pass",
+        critical=metric.critical, reason=reason, canary=canary_summary,
+        baseline=baseline_summary,
+        statistic=rank.u, p_value=p_value, alpha=alpha, effect=ratio,
+        details={"shift": rank.shift, "shift_lower": rank.lower, "shift_upper": rank.upper,
+                 "tolerance": margin},
+    )
+
+
+def no_data(metric: Metric, test: str, why: str) -> Verdict:
+    """The metric's no_data policy decides: fail, or inconclusive."""
+    return Verdict(name=metric.name, test=test, critical=metric.critical,
+                   outcome="fail" if metric.no_data == "fail" else "inconclusive",
+                   reason=f"no data: {why} (no_data: {metric.no_data})")
+
+
+def decide(verdicts: Sequence[Verdict], pass_score: float) -> Decision:
+    """Kayenta's rules: a failed critical metric sinks the result; when half the metrics
+    or more have no data there is nothing to score; otherwise the share that passed."""
+    failed = [v for v in verdicts if v.outcome == "fail"]
+    unknown = [v for v in verdicts if v.outcome == "inconclusive"]
+    critical = [v.name for v in failed if v.critical]
+    if critical:
+        return Decision("fail", f"critical metric {', '.join(critical)} failed", 0.0)
+    if 2 * len(unknown) >= len(verdicts):
+        return Decision("inconclusive", f"{len(unknown)} of {len(verdicts)} metrics have no "
+                        "data: not enough to judge the canary", 0.0)
+    critical = [v.name for v in unknown if v.critical]
+    if critical:
+        return Decision("inconclusive", f"critical metric {', '.join(critical)} has no data",
+                        None)
+    judged = len(verdicts) - len(unknown)
+    score = 100.0 * (judged - len(failed)) / judged
+    if score < pass_score:
+        return Decision("fail", f"{len(failed)} of {judged} metrics failed "
+                        f"({', '.join(v.name for v in failed)}): score {score:.0f} < "
+                        f"{pass_score:g}", score)
+    return Decision("pass", f"score {score:.0f} >= {pass_score:g}", score)
+
+
+def _tails(metric: CompareMetric, alpha: float) -> list[tuple[Tail, float]]:
+    if metric.direction == "either":
+        return [("upper", alpha / 2), ("lower", alpha / 2)]
+    return [("upper" if metric.direction == "increase" else "lower", alpha)]
+
+
+def _cut_points(metric: HistogramMetric, tail: Tail, canary: Histogram,
+                baseline: Histogram) -> tuple[float, float] | None:
+    """(canary boundary, baseline boundary) whose exceedances are compared.
+
+    Upper tail: the baseline boundary is the last one with at least 1 - q of the baseline
+    beyond it; the canary's is the first at or above allowed_ratio times it, so a canary
+    within the allowed ratio puts no more of its requests beyond it than the baseline.
+    Lower tail: the first baseline boundary with at most 1 - q beyond it, and the last
+    canary boundary at or below it / allowed_ratio.
+    """
+    bounds = baseline.bounds()
+    if not bounds:
+        return None
+    below = [le for le in bounds if baseline.count_at(le) <= metric.quantile * baseline.total]
+    above = [le for le in bounds if baseline.count_at(le) >= metric.quantile * baseline.total]
+    tolerance = 1e-9
+    if tail == "upper":
+        base = below[-1] if below else bounds[0]
+        target = metric.allowed_ratio * base * (1 - tolerance)
+        candidates = [le for le in canary.bounds() if le >= target]
+        return (candidates[0], base) if candidates else None
+    base = above[0] if above else bounds[-1]
+    target = base / metric.allowed_ratio * (1 + tolerance)
+    candidates = [le for le in canary.bounds() if le <= target]
+    return (candidates[-1], base) if candidates else None
+
+
+def _too_few(metric: CompareMetric, canary: float, baseline: float, what: str,
+             minimum: int = 0) -> str | None:
+    needed = max(metric.min_samples, minimum)
+    if canary <= 0 or baseline <= 0:
+        side = "canary" if canary <= 0 else "baseline"
+        return f"the {side} has no {what} in the window"
+    if canary < needed or baseline < needed:
+        return (f"too few {what}: canary {canary:.0f}, baseline {baseline:.0f} "
+                f"(min_samples {metric.min_samples})")
+    return None
+
+
+def _count_verdict(metric: CompareMetric, test_name: str, test: CountTest, alpha: float, *,
+                   failed: bool, reason: str, canary: Mapping[str, Number],
+                   baseline: Mapping[str, Number], effect: float | None,
+                   details: Mapping[str, Number]) -> Verdict:
+    return Verdict(
+        name=metric.name, test=f"{test_name} ({test.method})", critical=metric.critical,
+        outcome="fail" if failed else "pass", reason=reason, canary=canary,
+        baseline=baseline, statistic=test.z, p_value=test.p_value, alpha=alpha,
+        effect=effect,
+        details={**details, "observed": test.observed, "expected": test.expected},
+    )
+
+
+def _verdict_text(failed: bool, tail: Tail, allowed: float, what: str = "rate") -> str:
+    direction = "above" if tail == "upper" else "below"
+    bound = allowed if tail == "upper" else 1 / allowed
+    if failed:
+        return f"canary {what} is {direction} {bound:.3g}x the baseline's"
+    return f"no evidence that the canary {what} is {direction} {bound:.3g}x the baseline's"
+
+
+def _p_text(test: CountTest, alpha: float) -> str:
+    return f"p = {test.p_value:.3g} {'<' if test.p_value < alpha else '>='} alpha {alpha:.3g}"
+
+
+def _distance_outside(metric: ThresholdMetric, value: float) -> float:
+    """How far outside the bounds a value is (negative inside: the closer, the larger)."""
+    distances = []
+    if metric.minimum is not None:
+        distances.append(metric.minimum - value)
+    if metric.maximum is not None:
+        distances.append(value - metric.maximum)
+    return max(distances)
+
+
+def _bound_text(metric: ThresholdMetric) -> str:
+    if metric.minimum is not None and metric.maximum is not None:
+        return f"[{metric.minimum:g}, {metric.maximum:g}]"
+    if metric.maximum is not None:
+        return f"<= {metric.maximum:g}"
+    return f">= {metric.minimum:g}"
+
+
+def _finite(value: Number) -> Number:
+    return value if value is None or math.isfinite(value) else None
+
+
+def _finite_map(values: Mapping[str, Number]) -> dict[str, Number]:
+    return {key: _finite(value) for key, value in values.items()}

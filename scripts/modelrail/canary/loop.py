@@ -1,0 +1,348 @@
+"""`modelrail canary run`: drive a canary through its steps and let Prometheus decide.
+
+The loop, given a rollout driver and a judge:
+
+1. preflight: Prometheus must answer before anything changes (else exit 3, the rollout
+   untouched); the Rollout's steps must be the declared `setWeight` + `pause: {}` pairs
+   (else exit 2, with the fix), after the mirror phase when the policy has one;
+2. set the image (idempotent: a re-run with the same image changes nothing);
+3. with `rollout.mirror`, the mirror phase is look 1: the controller scales the canary up
+   (`setCanaryScale`), mirrors P % of the requests to it (`setMirrorRoute`) and pauses at
+   weight 0; the loop waits for that pause, holds it for `step_seconds` and judges it like
+   any step (the canary's metrics then come only from mirrored copies, whose answers the
+   mesh drops). A failed mirror look aborts before any user request reached the canary;
+4. per step k of n (weight w): promote out of the previous pause, wait until the canary
+   weight is w, hold the step for `step_seconds`, then run look k of n of the analysis
+   (the judge spends the rollout-wide false-rollback budget over the looks). An
+   inconclusive look is repeated while the step is held up to `extra_seconds` longer;
+   still inconclusive, the canary is aborted (exit 4): what cannot be judged is never
+   promoted. A failed look aborts (exit 1);
+5. after the last step passed: promote --full and wait for Healthy (exit 0).
+
+Anything that goes wrong after the image was set - Prometheus or the Kubernetes API
+failing after their bounded retries (exit 3), a query Prometheus rejects (exit 2), the
+weight not moving in time (exit 3), someone else aborting the rollout (exit 1), an
+interrupt (a cancelled job; the interrupt goes on after the abort) - aborts the rollout
+(best effort: an abort that fails too is reported) and ends the run. Progress is one
+line per wait tick and one per verdict.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze
+from modelrail.canary.config import AnalysisConfig, duration_seconds
+from modelrail.errors import ExitCode, ModelrailError, ServiceError
+from modelrail.plumbing.prometheus import PrometheusClient
+from modelrail.rollouts.policy import MirrorConfig
+from modelrail.rollouts.state import MIRROR_PAUSE_INDEX, Condition, RolloutState
+
+if TYPE_CHECKING:  # the kubernetes client is an extra
+    from modelrail.rollouts.driver import RolloutDriver
+
+Log = Callable[[str], None]
+StepVerdict = Literal["pass", "fail", "inconclusive", "error"]
+WEIGHT_TIMEOUT_S = 300.0  # the controller must reach a step's weight within this
+HEALTHY_TIMEOUT_S = 600.0
+ABORTED_TIMEOUT_S = 120.0  # for the controller to send the traffic back to stable
+
+
+class Judge(Protocol):
+    """What the loop needs from the analysis: a reachability check and one look."""
+
+    def preflight(self) -> None: ...
+
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
+        """Look `look` of `looks`, the current step held for `held` seconds so far."""
+
+
+@dataclass(frozen=True)
+class PrometheusJudge:
+    """`modelrail analyze` for look k of n, evaluated now. Each step's window is `window`,
+    or as long as the current step has been held when that is longer: a step held on for
+    more data then reads all of it, instead of a window that slides along."""
+
+    config: AnalysisConfig
+    client: PrometheusClient
+    canary: str
+    baseline: str
+    window: str
+    namespace: str | None = None
+    rollout: str | None = None
+    log: Log = print
+
+    def preflight(self) -> None:
+        self.client.query("vector(1)", time.time())
+
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
+        window = self.window
+        if held > (duration_seconds(window) or 0.0):
+            window = f"{math.ceil(held)}s"
+        request = AnalysisRequest(canary=self.canary, baseline=self.baseline, time=time.time(),
+                                  window=window, look=look, looks=looks,
+                                  namespace=self.namespace, rollout=self.rollout)
+        return analyze(self.config, request, self.client,
+                       log=lambda line: self.log(f"  query {line}"))
+
+
+@dataclass(frozen=True)
+class CanaryPlan:
+    image: str
+    version: str
+    baseline: str
+    baseline_source: str  # how the baseline version was found, for the output
+    weights: tuple[int, ...]
+    step_seconds: float
+    looks: int
+    extra_seconds: float  # how much longer an inconclusive step may wait for data
+    interval: float = 5.0  # seconds between progress ticks
+    container: str | None = None
+    mirror: MirrorConfig | None = None  # a mirror phase before the weights
+
+    @property
+    def phases(self) -> tuple[tuple[int, int | None], ...]:
+        """(weight, mirror %) of each judged step: the mirror phase at weight 0 first."""
+        mirrored = ((0, self.mirror.percentage),) if self.mirror else ()
+        return mirrored + tuple((weight, None) for weight in self.weights)
+
+
+def step_label(weight: int, mirror: int | None) -> str:
+    """How a step is shown: `mirror 35%` (weight 0, mirrored copies only) or `10%`."""
+    return f"mirror {mirror}%" if mirror else f"{weight}%"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    weight: int
+    verdict: StepVerdict
+    started: str
+    ended: str
+    reason: str
+    analysis: AnalysisResult | None = None
+    mirror: int | None = None  # the mirror phase: % of requests mirrored, at weight 0
+
+    @property
+    def label(self) -> str:
+        return step_label(self.weight, self.mirror)
+
+    def to_json(self) -> dict[str, object]:
+        metrics = self.analysis.to_json()["metrics"] if self.analysis else []
+        return {"weight": self.weight, "mirror": self.mirror, "verdict": self.verdict,
+                "started": self.started, "ended": self.ended, "reason": self.reason,
+                "metrics": metrics}
+
+
+@dataclass(frozen=True)
+class CanaryResult:
+    plan: CanaryPlan
+    result: Literal["promoted", "aborted"]
+    exit_code: ExitCode
+    message: str
+    weight: int | None  # the canary's final weight; None when it could not be read
+    failed_weight: int | None
+    steps: tuple[StepRecord, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        plan = self.plan
+        mirror = None if plan.mirror is None else {
+            "route": plan.mirror.route, "percentage": plan.mirror.percentage,
+            "scale": plan.mirror.scale}
+        return {"result": self.result, "image": plan.image, "version": plan.version,
+                "baseline": plan.baseline, "baseline_source": plan.baseline_source,
+                "exit_code": int(self.exit_code), "message": self.message,
+                "weight": self.weight, "failed_step": self.failed_weight,
+                "mirror": mirror, "users_saw_canary": self.users_saw_canary,
+                "steps": [step.to_json() for step in self.steps]}
+
+    @property
+    def users_saw_canary(self) -> bool:
+        """Whether any step sent user traffic to the canary (the mirror phase does not)."""
+        return any(step.mirror is None for step in self.steps) or \
+            (self.result == "promoted" and self.weight == 100)
+
+
+class _StopError(ModelrailError):
+    """Ends the loop with an exit code and a message (the step is recorded first)."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _not_aborted(state: RolloutState) -> None:
+    if state.observed and state.aborted:
+        raise _StopError(f"rollout {state.ref} was aborted outside this run ({state.message})",
+                         ExitCode.REJECTED)
+
+
+def _at_mirror_pause(state: RolloutState) -> bool:
+    """Paused at the mirror phase's pause (or past it, on a re-run), traffic still 0."""
+    index = state.step_index or 0
+    return (index == MIRROR_PAUSE_INDEX and state.paused) or index > MIRROR_PAUSE_INDEX
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class CanaryRun:
+    """One run of the loop (see the module docstring); `run()` returns the result."""
+
+    def __init__(self, driver: "RolloutDriver", judge: Judge, plan: CanaryPlan, *,
+                 log: Log = print, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.driver, self.judge, self.plan = driver, judge, plan
+        self._log, self._clock, self._sleep = log, clock, sleep
+        self._steps: list[StepRecord] = []
+
+    def run(self) -> CanaryResult:
+        try:
+            self.judge.preflight()  # Prometheus down: exit 3 before anything changes
+            self.driver.ensure_steps(self.plan.weights, self.plan.mirror)
+            started = self.driver.set_image(self.plan.image, self.plan.container)
+        except ModelrailError as error:
+            message = f"{error}; the rollout was not changed"
+            self._log(message)
+            return CanaryResult(self.plan, "aborted", error.exit_code, message, None, None)
+        if not started.changed and started.state.fully_promoted:  # a re-run after success
+            message = (f"nothing to do: rollout {started.state.ref} already serves "
+                       f"{self.plan.image} to all traffic ({started.state.describe()})")
+            self._log(message)
+            return self._result("promoted", ExitCode.OK, message, started.state, None)
+        try:
+            for number, (weight, mirror) in enumerate(self.plan.phases, start=1):
+                self._step(number, weight, mirror)
+            return self._promote()
+        except ModelrailError as error:
+            return self._abort(str(error), error.exit_code)
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM via the CLI: a cancelled job
+            self._abort("interrupted (the job was cancelled)", ExitCode.REJECTED)
+            raise
+
+    # -- one step ------------------------------------------------------------------------
+
+    def _step(self, number: int, weight: int, mirror: int | None) -> None:
+        shown = f"mirror {mirror}% (weight 0)" if mirror else f"weight {weight}%"
+        label = f"step {number}/{len(self.plan.phases)} · {shown}"
+        started, wall = self._clock(), _now()
+        try:
+            if mirror:
+                self._reach(label, "the mirror pause", _at_mirror_pause, promote=False)
+            else:
+                self._reach(label, f"weight {weight}%", lambda s: s.weight >= weight,
+                            promote=True, to_weight=weight)
+            held = self._clock()
+            self._hold(label, held, self.plan.step_seconds)
+            result = self._judge(label, number, held)
+        except ModelrailError as error:
+            self._record(weight, mirror, "error", wall, str(error), analysis=None)
+            raise
+        verdict = result.decision.outcome
+        self._record(weight, mirror, verdict, wall, result.decision.reason,
+                     analysis=result)
+        self._log(f"{label} · {verdict.upper()} after {self._clock() - started:.0f}s: "
+                  f"{result.decision.reason}")
+        where = f"in the mirror phase (mirror {mirror}%, weight 0)" if mirror else \
+            f"at weight {weight}%"
+        unseen = "; no user request was answered by the canary (it only received mirrored " \
+            "copies)" if mirror else ""
+        if verdict == "fail":
+            raise _StopError(f"the canary failed {where}: {result.decision.reason}{unseen}",
+                             ExitCode.REJECTED)
+        if verdict == "inconclusive":
+            raise _StopError(f"the canary could not be judged {where} within "
+                             f"{self.plan.step_seconds + self.plan.extra_seconds:g}s: "
+                             f"{result.decision.reason}{unseen}", ExitCode.INCONCLUSIVE)
+
+    def _reach(self, label: str, what: str, arrived: Callable[[RolloutState], bool], *,
+               promote: bool, to_weight: int | None = None) -> None:
+        """Wait until the controller is where `arrived` says, promoting out of the previous
+        pause when `promote` (the mirror pause is reached by the controller alone)."""
+        deadline = self._clock() + WEIGHT_TIMEOUT_S
+        while True:
+            state = self.driver.read()
+            _not_aborted(state)
+            if state.observed and arrived(state):
+                self._log(f"{label} · reached · {state.describe()}")
+                return
+            if promote and state.observed and state.paused \
+                    and self.driver.step(to_weight=to_weight).changed:
+                continue
+            if self._clock() >= deadline:
+                raise ServiceError(f"rollout {state.ref} did not reach {what} within "
+                                   f"{WEIGHT_TIMEOUT_S:g}s: {state.describe()}")
+            self._log(f"{label} · waiting for {what} · {state.describe()}")
+            self._sleep(self.plan.interval)
+
+    def _hold(self, label: str, since: float, seconds: float) -> None:
+        """Keep the step for `seconds` from `since`, one progress line per tick."""
+        while (left := since + seconds - self._clock()) > 0:
+            state = self.driver.read()
+            _not_aborted(state)
+            mirror = f", mirror {state.mirror}%" if state.mirror else ""
+            self._log(f"{label} · {self._clock() - since:.0f}s of {seconds:g}s · "
+                      f"{state.phase}, weight {state.weight}%{mirror}")
+            self._sleep(min(self.plan.interval, left))
+
+    def _judge(self, label: str, number: int, held: float) -> AnalysisResult:
+        """Look `number`; while inconclusive, hold the step longer (bounded) and look again."""
+        look = min(number, self.plan.looks)
+        deadline = held + self.plan.step_seconds + self.plan.extra_seconds
+        while True:
+            result = self.judge.look(look, self.plan.looks, self._clock() - held)
+            for verdict in result.verdicts:
+                self._log(f"{label} · {verdict.outcome.upper():<12} {verdict.name}: "
+                          f"{verdict.reason}")
+            if result.decision.outcome != "inconclusive" or self._clock() >= deadline:
+                return result
+            self._log(f"{label} · inconclusive ({result.decision.reason}); waiting up to "
+                      f"{deadline - self._clock():.0f}s more for data")
+            self._hold(label, self._clock(), min(self.plan.interval * 2,
+                                                 max(deadline - self._clock(), 0.0)))
+
+    def _record(self, weight: int, mirror: int | None, verdict: StepVerdict, started: str,
+                reason: str, *, analysis: AnalysisResult | None) -> None:
+        self._steps.append(StepRecord(weight=weight, verdict=verdict, started=started,
+                                      ended=_now(), reason=reason, analysis=analysis,
+                                      mirror=mirror))
+
+    # -- the end -------------------------------------------------------------------------
+
+    def _promote(self) -> CanaryResult:
+        self.driver.promote(full=True)
+        waited = self.driver.wait([Condition("healthy")], HEALTHY_TIMEOUT_S,
+                                  self.plan.interval, sleep=self._sleep, clock=self._clock)
+        if not waited.reached:
+            raise ServiceError(f"promoted in full, but {waited.message}")
+        message = (f"promoted: version {self.plan.version} passed every step and serves all "
+                   f"traffic ({waited.state.describe()})")
+        self._log(message)
+        return self._result("promoted", ExitCode.OK, message, waited.state, None)
+
+    def _abort(self, why: str, code: ExitCode) -> CanaryResult:
+        failed = self._steps[-1].weight if self._steps else None
+        try:
+            self.driver.abort()
+            state = self.driver.wait([Condition("aborted")], ABORTED_TIMEOUT_S,
+                                     self.plan.interval, sleep=self._sleep,
+                                     clock=self._clock).state
+        except ModelrailError as error:
+            message = f"{why}; the abort failed too: {error}"
+            self._log(f"ABORT FAILED: {message}")
+            return CanaryResult(self.plan, "aborted", code, message, None, failed,
+                                tuple(self._steps))
+        back = "traffic is back on stable" if state.weight == 0 else \
+            "the abort was sent but the weight has not returned to 0 yet"
+        message = f"aborted: {why}; {back} ({state.describe()})"
+        self._log(message)
+        return self._result("aborted", code, message, state, failed)
+
+    def _result(self, result: Literal["promoted", "aborted"], code: ExitCode, message: str,
+                state: RolloutState, failed: int | None) -> CanaryResult:
+        return CanaryResult(self.plan, result, code, message, state.weight, failed,
+                            tuple(self._steps))
+

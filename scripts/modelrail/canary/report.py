@@ -1,0 +1,219 @@
+"""What a canary run shows: the job summary (a per-step table and a Mermaid chart per
+metric) and the report directory (an SVG chart per metric, `canary-report.html`, and the
+resolved queries in `queries.json`), drawn with modelrail.render.charts.
+
+Each metric is shown by its headline value - the rate for counters, the quantile for
+histograms, the mean for gauges, the worst value for thresholds - for the canary and the
+baseline at every step that was analysed, as the judge saw them at that look (pooled over
+the steps so far).
+"""
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from html import escape
+from pathlib import Path
+
+from modelrail.canary.config import AnalysisConfig, CompareMetric, MetricSpec, ThresholdMetric
+from modelrail.canary.judge import Number, Verdict
+from modelrail.canary.loop import CanaryResult, StepRecord, step_label
+from modelrail.errors import UsageError
+from modelrail.render.charts import Series, html_page, line_svg, mermaid_lines
+
+_ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "🛑"}
+_HEADLINES = ("rate", "value", "mean")
+_QUANTILE = re.compile(r"p[0-9.]+")
+REPORT_NAME = "canary-report.html"
+QUERIES_NAME = "queries.json"
+
+
+def bound_text(metric: MetricSpec) -> str:
+    """The limit a metric holds the canary to, in words."""
+    if isinstance(metric, ThresholdMetric):
+        limits = ([f">= {metric.minimum:g}"] if metric.minimum is not None else []) + \
+            ([f"<= {metric.maximum:g}"] if metric.maximum is not None else [])
+        return " and ".join(limits) or "any value"
+    ratio = metric.allowed_ratio
+    return {"increase": f"<= {ratio:g}x baseline", "decrease": f">= baseline / {ratio:g}",
+            "either": f"within {ratio:g}x of baseline"}[metric.direction]
+
+
+def headline(values: Mapping[str, Number]) -> tuple[str, float]:
+    """(name, value) of the value that sums a side up: a rate, value or mean, else the
+    quantile the judge reports (p99, ...), else the first one; NaN when there is none."""
+    quantiles = [key for key in values if _QUANTILE.fullmatch(key)]
+    for key in (*_HEADLINES, *quantiles, *values):
+        if key in values:
+            value = values[key]
+            return key, float(value) if value is not None else math.nan
+    return "", math.nan
+
+
+def _verdicts(step: StepRecord) -> dict[str, Verdict]:
+    return {v.name: v for v in step.analysis.verdicts} if step.analysis else {}
+
+
+def _judged(result: CanaryResult) -> list[StepRecord]:
+    return [step for step in result.steps if step.analysis is not None]
+
+
+def _cell(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return "—"
+    canary, baseline = headline(verdict.canary)[1], headline(verdict.baseline)[1]
+    shown = _number(canary) + ("" if math.isnan(baseline) else f" / {_number(baseline)}")
+    return f"{_ICON[verdict.outcome]} {shown}"
+
+
+def _number(value: float) -> str:
+    return "—" if not math.isfinite(value) else f"{value:.4g}"
+
+
+def _why(step: StepRecord) -> str:
+    failing = [f"{v.name}: {v.reason}" for v in _verdicts(step).values() if v.outcome != "pass"]
+    return "; ".join(failing) or (step.reason if step.verdict != "pass" else "")
+
+
+def _series(result: CanaryResult, name: str) -> tuple[list[StepRecord], list[float],
+                                                     list[float]]:
+    """(steps, canary values, baseline values) of one metric over the judged steps."""
+    steps, canary, baseline = [], [], []
+    for step in _judged(result):
+        verdict = _verdicts(step).get(name)
+        if verdict is not None:
+            steps.append(step)
+            canary.append(headline(verdict.canary)[1])
+            baseline.append(headline(verdict.baseline)[1])
+    return steps, canary, baseline
+
+
+def _unit(result: CanaryResult, name: str) -> str:
+    for step in _judged(result):
+        verdict = _verdicts(step).get(name)
+        if verdict is not None and verdict.canary:
+            return headline(verdict.canary)[0]
+    return "value"
+
+
+def _title(result: CanaryResult) -> str:
+    plan = result.plan
+    return f"Canary {result.result}: version {plan.version} vs baseline {plan.baseline}"
+
+
+# -- job summary -------------------------------------------------------------------------
+
+
+def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
+    plan = result.plan
+    icon = "✅" if result.result == "promoted" else "❌"
+    lines = [f"### {icon} {_title(result)}", "",
+             f"{result.message}", "", *_mirror_lines(result),
+             f"Image `{plan.image}`; baseline from {plan.baseline_source}; steps "
+             f"{', '.join(step_label(w, m) for w, m in plan.phases)}, "
+             f"{plan.step_seconds:g}s each.", "",
+             "Each metric cell: canary / baseline value at that step.", "",
+             "| weight | verdict | " + " | ".join(
+                 f"`{m.name}` ({bound_text(m)})" for m in analysis.metrics) + " | why |",
+             "|---:|:---:|" + "---|" * len(analysis.metrics) + "---|"]
+    for step in result.steps:
+        verdicts = _verdicts(step)
+        cells = [_cell(verdicts.get(m.name)) for m in analysis.metrics]
+        lines.append(f"| {step.label} | {_ICON[step.verdict]} {step.verdict} | "
+                     + " | ".join(cells) + f" | {_table_text(_why(step))} |")
+    for metric in analysis.metrics:
+        steps, canary, baseline = _series(result, metric.name)
+        if not any(math.isfinite(v) for v in canary + baseline):
+            continue
+        series: list[tuple[str, list[float]]] = [("canary", canary)]
+        if isinstance(metric, CompareMetric):
+            series.append(("baseline", baseline))
+        lines += ["", mermaid_lines(f"{metric.name} ({_unit(result, metric.name)})",
+                                    [step.label for step in steps], series,
+                                    y_label=_unit(result, metric.name)).rstrip("\n")]
+    lines += ["", "<details><summary>Queries as sent to Prometheus</summary>", ""]
+    for name, queries in _queries(result).items():
+        for role, query in queries.items():
+            lines += [f"`{name}` {role}:", "```promql", query, "```"]
+    lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _mirror_lines(result: CanaryResult) -> list[str]:
+    """Say whether users ever saw the canary when it ran a mirror phase first."""
+    mirror = result.plan.mirror
+    if mirror is None:
+        return []
+    if result.users_saw_canary:
+        seen = "then user traffic by the weights below"
+    else:
+        seen = "**no user request was answered by the canary**"
+    return [f"Mirror phase: {mirror.percentage}% of the requests copied to the canary "
+            f"(route `{mirror.route}`, canary scale {mirror.scale}%, answers dropped); "
+            f"{seen}.", ""]
+
+
+def _table_text(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _queries(result: CanaryResult) -> dict[str, dict[str, str]]:
+    """The resolved queries of each metric (the last look's: every look sends the same)."""
+    found: dict[str, dict[str, str]] = {}
+    for step in _judged(result):
+        for verdict in _verdicts(step).values():
+            found[verdict.name] = dict(verdict.queries)
+    return found
+
+
+# -- report directory --------------------------------------------------------------------
+
+
+def write_report(directory: Path, result: CanaryResult, analysis: AnalysisConfig) -> None:
+    """`canary-report.html`, `<metric>.svg` per metric, and `queries.json` in `directory`."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        sections = [("Steps", _html_table(result, analysis))]
+        for metric in analysis.metrics:
+            svg = _metric_svg(result, metric)
+            (directory / f"{metric.name}.svg").write_text(svg, encoding="utf-8")
+            sections.append((f"{metric.name} ({bound_text(metric)})", svg))
+        queries = _queries(result)
+        (directory / QUERIES_NAME).write_text(json.dumps(queries, indent=2) + "\n",
+                                              encoding="utf-8")
+        sections.append(("Queries as sent to Prometheus", "".join(
+            f"<p><code>{escape(name)}</code> {escape(role)}</p><pre>{escape(query)}</pre>"
+            for name, roles in queries.items() for role, query in roles.items())))
+        (directory / REPORT_NAME).write_text(html_page(_title(result), sections),
+                                             encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"--report-dir {directory}: cannot write: {error.strerror}") \
+            from None
+
+
+def _metric_svg(result: CanaryResult, metric: MetricSpec) -> str:
+    steps, canary, baseline = _series(result, metric.name)
+    weights = [float(step.weight) for step in steps]  # the mirror phase is at weight 0
+    series = [Series("canary", weights, canary)]
+    if isinstance(metric, CompareMetric):
+        series.append(Series("baseline", weights, baseline))
+    reference = metric.maximum if isinstance(metric, ThresholdMetric) else None
+    unit = _unit(result, metric.name)
+    return line_svg(f"{metric.name}: canary vs baseline ({unit})", series,
+                    x_label="canary weight (%)", y_label=unit, reference=reference)
+
+
+def _html_table(result: CanaryResult, analysis: AnalysisConfig) -> str:
+    head = "".join(f"<th>{escape(m.name)}<br>{escape(bound_text(m))}</th>"
+                   for m in analysis.metrics)
+    rows = []
+    for step in result.steps:
+        verdicts = _verdicts(step)
+        cells = "".join(f"<td>{escape(_cell(verdicts.get(m.name)))}</td>"
+                        for m in analysis.metrics)
+        rows.append(f"<tr><td>{escape(step.label)}</td><td>{escape(step.verdict)}</td>{cells}"
+                    f"<td>{escape(_why(step))}</td></tr>")
+    mirror = "".join(f"<p>{escape(line.replace('**', ''))}</p>"
+                     for line in _mirror_lines(result) if line)
+    return (f"<p>{escape(result.message)}</p>{mirror}<table><tr><th>weight</th><th>verdict</th>"
+            f"{head}<th>why</th></tr>{''.join(rows)}</table>")

@@ -1,0 +1,174 @@
+"""`modelrail canary run`: flags in, the canary loop (modelrail.canary.loop), result out.
+
+    modelrail canary run --config modelrail.yaml --image REF[@DIGEST] --version N
+        [--baseline-version M] [--kubeconfig PATH] [--name NAME] [--namespace NS]
+        [--prometheus-url URL] [--json PATH] [--summary] [--report-dir DIR]
+
+The rollout (name, namespace, container, steps, step_seconds, mirror) comes from the
+policy's `rollout:` section, the checks from its `analysis:` section. The baseline is
+`--baseline-version`, else the model version in the stable image's `v<N>` tag (the tag
+`modelrail image` gives every build) when the Rollout is fully promoted before the run,
+else the version the production environment (`prod`, else the last environment) holds in
+the registry; the output says which.
+
+Exit codes: 0 promoted in full and Healthy; 1 a step failed (aborted); 2 flags/policy;
+3 Prometheus or the Kubernetes API unreachable (aborted, or untouched when Prometheus is
+down before the start); 4 a step could not be judged in time (aborted). Step outputs:
+`result` (promoted|aborted), `failed-step` (the weight that failed, empty on success; `0`
+when the mirror phase failed), `weight` (final canary weight), `baseline`.
+
+With `rollout.mirror` the mirror phase is the first step and the first look of the
+analysis (looks: the weights + 1). `--json` then also carries `mirror` ({route,
+percentage, scale}, null without one), each step's `mirror` (its % for the mirror phase,
+null for the weighted steps) and `users_saw_canary` (false while only mirrored copies
+reached it: an abort in the mirror phase left every user on stable).
+"""
+
+import argparse
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge, step_label
+from modelrail.canary.report import canary_markdown, write_report
+from modelrail.cli.analysis import window_of
+from modelrail.cli.common import (
+    add_config_flag,
+    add_json_flag,
+    add_prometheus_flag,
+    add_rollout_flags,
+    add_summary_flag,
+    write_json,
+)
+from modelrail.cli.rollout import open_driver
+from modelrail.config import Config, load_config
+from modelrail.errors import ExitCode, UsageError
+from modelrail.plumbing import runner
+from modelrail.plumbing.prometheus import PrometheusClient
+from modelrail.registry.client import Registry
+from modelrail.registry.image_meta import split_reference
+from modelrail.registry.promotion import Environments, origin_of
+from modelrail.rollouts.policy import RolloutConfig, validate_name
+from modelrail.rollouts.state import pick_container
+
+if TYPE_CHECKING:  # the kubernetes client is an extra, imported when the command runs
+    from modelrail.rollouts.driver import RolloutDriver
+
+# An inconclusive step may be held this many step lengths longer before the canary is
+# aborted: enough for a slow start, bounded so a silent canary never waits forever.
+EXTRA_STEPS_FOR_DATA = 1.0
+MAX_TICK_S = 10.0
+
+
+def add_canary_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
+                        ) -> None:
+    canary = commands.add_parser(
+        "canary", help="run a canary rollout step by step, judged by Prometheus")
+    actions = canary.add_subparsers(dest="canary_command", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="set the image, step through the weights, analyze "
+                                         "each step; promote in full or abort")
+    add_config_flag(run)
+    run.add_argument("--image", required=True, metavar="REF[@DIGEST]",
+                     help="the canary image, ideally by digest")
+    run.add_argument("--version", required=True, metavar="N",
+                     help="the canary's model version (its metrics' version label)")
+    run.add_argument("--baseline-version", metavar="M",
+                     help="the stable version to compare with (default: the stable image's "
+                          "v<N> tag, else the version prod holds in the registry)")
+    add_rollout_flags(run)
+    add_prometheus_flag(run)
+    add_json_flag(run)
+    add_summary_flag(run, "the per-step table and charts")
+    run.add_argument("--report-dir", metavar="DIR",
+                     help="write canary-report.html, one SVG chart per metric and the "
+                          "resolved queries here (for upload as an artifact)")
+    run.set_defaults(handler=cmd_canary_run)
+
+
+def cmd_canary_run(args: argparse.Namespace) -> ExitCode:
+    config = load_config(args.config)
+    analysis = config.require_analysis()
+    rollout = _rollout(config)
+    if not args.version.strip():
+        raise UsageError("--version: give the canary's model version")
+    name = validate_name(args.name, "--name") if args.name else rollout.name
+    client = PrometheusClient.from_env(args.prometheus_url)
+    driver = open_driver(args.kubeconfig, name, args.namespace, rollout.namespace)
+    baseline, source = _baseline(args, config, rollout, driver)
+    plan = CanaryPlan(
+        image=args.image, version=args.version, baseline=baseline, baseline_source=source,
+        weights=rollout.steps, step_seconds=rollout.step_seconds,
+        looks=analysis.looks or len(rollout.steps) + (1 if rollout.mirror else 0),
+        extra_seconds=EXTRA_STEPS_FOR_DATA * rollout.step_seconds,
+        interval=min(MAX_TICK_S, max(1.0, rollout.step_seconds / 5)),
+        container=rollout.container, mirror=rollout.mirror)
+    print(f"canary {args.image} (version {args.version}) vs baseline version {baseline} "
+          f"({source}) on rollout {driver.ref}: steps "
+          f"{', '.join(step_label(w, m) for w, m in plan.phases)}, "
+          f"{rollout.step_seconds:g}s each, Prometheus at {client.name}")
+    judge = PrometheusJudge(analysis, client, args.version, baseline, window_of(config),
+                            namespace=driver.namespace, rollout=driver.name,
+                            log=lambda line: print(line, flush=True))
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job: abort, as on Ctrl-C
+    result = CanaryRun(driver, judge, plan, log=lambda line: print(line, flush=True)).run()
+    _render(args, config, result)
+    return result.exit_code
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _rollout(config: Config) -> RolloutConfig:
+    rollout = config.rollout
+    if rollout is None or not rollout.steps:
+        raise UsageError(f"{config.source}: a canary needs a rollout: section with name and "
+                         "steps (e.g. steps: [10, 25, 50, 100])")
+    return rollout
+
+
+def _baseline(args: argparse.Namespace, config: Config, rollout: RolloutConfig,
+              driver: "RolloutDriver") -> tuple[str, str]:
+    """(baseline version, where it came from); see the module docstring for the order."""
+    if args.baseline_version:
+        return str(args.baseline_version), "--baseline-version"
+    state = driver.read()
+    if state.fully_promoted and state.images:
+        image = state.images[pick_container(state.images, rollout.container, driver.ref)]
+        _, tag, _ = split_reference(image, f"rollout {driver.ref} image")
+        if tag and tag[:1] == "v" and tag[1:].isdigit():
+            return tag[1:], f"the stable image {image}"
+    return _registry_baseline(config)
+
+
+def _registry_baseline(config: Config) -> tuple[str, str]:
+    envs = Environments.from_config(config)
+    env = "prod" if "prod" in envs.names else envs.names[-1]
+    try:
+        registry = Registry(config.registry.resolve_tracking_uri(config.source))
+        holder = envs.holder(registry, env)
+    except UsageError as error:
+        raise UsageError(f"cannot tell the baseline version: the stable image has no v<N> "
+                         f"tag, and the registry: {error}; pass --baseline-version") from None
+    if holder is None:
+        raise UsageError(f"cannot tell the baseline version: the stable image has no v<N> "
+                         f"tag and no version holds {env} in the registry; pass "
+                         "--baseline-version")
+    return str(origin_of(holder)), f"the version {env} holds in the registry"
+
+
+def _render(args: argparse.Namespace, config: Config, result: CanaryResult) -> None:
+    write_json(args.json, result.to_json())
+    runner.set_output("result", result.result)
+    runner.set_output("failed-step", "" if result.failed_weight is None
+                      else str(result.failed_weight))
+    runner.set_output("weight", "" if result.weight is None else str(result.weight))
+    runner.set_output("baseline", result.plan.baseline)
+    analysis = config.require_analysis()
+    if args.summary:
+        runner.append_summary(canary_markdown(result, analysis))
+    if args.report_dir:
+        write_report(Path(args.report_dir), result, analysis)
+    if result.exit_code != ExitCode.OK:
+        runner.annotate("error", result.message, title="Canary")
+    print(f"canary {result.result.upper()}: {result.message}")

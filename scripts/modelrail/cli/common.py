@@ -1,0 +1,51 @@
+"""What every `modelrail` subcommand shares: its common flags and the --json writer.
+
+Each command module adds its parsers with these, so `--config`, `--json` and `--summary`
+mean the same everywhere, and no module needs to import `modelrail.cli.main` (which imports them).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from modelrail.errors import UsageError
+
+
+def add_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="modelrail.yaml", help="policy file")
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="PATH", help="write the result as JSON")
+
+
+def add_summary_flag(parser: argparse.ArgumentParser, what: str = "the table") -> None:
+    parser.add_argument("--summary", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"write {what} to the job summary (default: yes)")
+
+
+def add_rollout_flags(parser: argparse.ArgumentParser) -> None:
+    """Which Argo Rollout, and the credentials to reach it."""
+    parser.add_argument("--name", help="the Rollout's name (default: rollout.name)")
+    parser.add_argument("--namespace", help="its namespace (default: rollout.namespace, then "
+                                            "the kubeconfig context's, then default)")
+    parser.add_argument("--kubeconfig", metavar="PATH",
+                        help="kubeconfig file (default: KUBECONFIG_DATA, KUBECONFIG, "
+                             "~/.kube/config, then in-cluster)")
+
+
+def add_prometheus_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prometheus-url", metavar="URL",
+                        help="Prometheus base URL (default: $PROMETHEUS_URL); credentials "
+                             "from PROMETHEUS_TOKEN or PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD")
+
+
+def write_json(path: str | None, payload: object) -> None:
+    """Write the machine-readable result of a command, when --json was given."""
+    if not path:
+        return
+    try:
+        Path(path).write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n",
+                              encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"--json {path}: cannot write: {error.strerror}") from None

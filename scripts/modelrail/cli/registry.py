@@ -1,0 +1,171 @@
+"""`modelrail register | promote | rollback`: flags, outputs and rendering.
+
+Exit codes follow DESIGN.md: 0 done (also when nothing needed doing), 1 refused by the
+rules or lost a concurrent promotion, 2 bad flags/policy/input, 3 MLflow unreachable or
+failing after bounded retries.
+
+Step outputs (with GITHUB_OUTPUT): register → `version`, `model-uri`
+(`models:/<name>/<version>`), `created`; promote and rollback → `version`, `model-uri`
+(`models:/<name>@<alias>`), `changed`, `previous-version` (empty when none) and
+`origin-version` (the release number `register` gave it: with the `models` layout, the
+version in the first environment's model). `promote --dry-run` writes the same outputs
+for the move it would make (`version` empty when that needs a copy not made yet).
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+from modelrail.cli.common import add_config_flag, add_json_flag, write_json
+from modelrail.config import Config, load_config
+from modelrail.errors import ExitCode, UsageError
+from modelrail.gate.metrics_file import load_metrics
+from modelrail.plumbing import runner
+from modelrail.registry.client import Registry
+from modelrail.registry.lineage import collect_lineage
+from modelrail.registry.promotion import Actor, Environments, Outcome, promote, rollback
+from modelrail.registry.registration import register
+
+
+def _registry(config: Config) -> Registry:
+    return Registry(config.registry.resolve_tracking_uri(config.source))
+
+
+def _text(number: int | None) -> str:
+    return "" if number is None else str(number)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def cmd_register(args: argparse.Namespace) -> ExitCode:
+    config = load_config(args.config)
+    metrics = load_metrics(args.metrics) if args.metrics else None
+    lineage = collect_lineage(
+        os.environ, Path.cwd(),
+        gate_report=Path(args.gate_report) if args.gate_report else None,
+        metrics=metrics,
+        params=Path(args.params) if args.params else None,
+        dvc_lock=Path(args.dvc_lock) if args.dvc_lock else None,
+        pr_number=args.pr,
+    )
+    headline = list(config.gate.metrics) if config.gate is not None else []
+    result = register(
+        _registry(config), config, lineage,
+        run_id=args.run_id, model_dir=Path(args.model_dir) if args.model_dir else None,
+        artifact_path=args.artifact_path, headline=headline)
+    payload = result.to_json()
+    write_json(args.json, payload)
+    version = result.version
+    runner.set_output("version", str(version.version))
+    runner.set_output("model-uri", result.model_uri)
+    runner.set_output("created", _bool(result.created))
+    if result.created:
+        print(f"registered {version.ref} from {version.source} "
+              f"(git {lineage.git_sha[:12]}, {version.tags.get('validation_status')})")
+    else:
+        print(f"{version.ref} is already registered for git {lineage.git_sha[:12]}; "
+              "nothing created")
+    print(result.model_uri)
+    runner.append_summary(
+        f"### Model registered\n\n| model | version | git sha | validation | created |\n"
+        f"|---|---|---|---|---|\n| `{version.name}` | {version.version} | "
+        f"`{lineage.git_sha[:12]}` | {version.tags.get('validation_status', '')} | "
+        f"{_bool(result.created)} |")
+    return ExitCode.OK
+
+
+def cmd_promote(args: argparse.Namespace) -> ExitCode:
+    config = load_config(args.config)
+    envs = Environments.from_config(config)
+    to_index = envs.index(args.to, "--to")
+    from_env = args.from_env
+    if from_env is not None:
+        envs.index(from_env, "--from")
+    elif args.version is None:
+        if to_index == 0:
+            raise UsageError(f"--to {args.to} is the first environment: pass --version N")
+        from_env = envs.names[to_index - 1]  # the default: one step forward
+    outcome = promote(_registry(config), envs, args.to, version=args.version,
+                      from_env=from_env, force=args.force, reason=args.reason,
+                      actor=Actor.from_env(os.environ), dry_run=args.dry_run)
+    return _render(args, outcome)
+
+
+def cmd_rollback(args: argparse.Namespace) -> ExitCode:
+    config = load_config(args.config)
+    envs = Environments.from_config(config)
+    envs.index(args.env, "--env")
+    outcome = rollback(_registry(config), envs, args.env, expected=args.version,
+                       reason=args.reason, actor=Actor.from_env(os.environ))
+    return _render(args, outcome)
+
+
+def _render(args: argparse.Namespace, outcome: Outcome) -> ExitCode:
+    write_json(args.json, outcome.to_json())
+    previous = _text(outcome.previous_version)
+    runner.set_output("version", _text(outcome.version))
+    runner.set_output("origin-version", _text(outcome.origin_version))
+    runner.set_output("model-uri", outcome.model_uri)
+    runner.set_output("changed", _bool(outcome.changed))
+    runner.set_output("previous-version", previous)
+    print(outcome.message)
+    title = "Dry run of promote" if outcome.dry_run else outcome.action.capitalize()
+    runner.append_summary(
+        f"### {title}: {outcome.env}\n\n"
+        f"| model | env | version | previous | changed |\n|---|---|---|---|---|\n"
+        f"| `{outcome.model_uri}` | {outcome.env} | {_text(outcome.version) or '—'} | "
+        f"{previous or '—'} | {_bool(outcome.changed)} |\n\n{outcome.message}")
+    return ExitCode.OK
+
+
+def add_registry_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") \
+        -> None:
+    """Add register, promote and rollback to the `modelrail` parser."""
+    reg = commands.add_parser(
+        "register", help="register a model version with lineage tags (idempotent per git sha)")
+    add_config_flag(reg)
+    source = reg.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-id", help="MLflow run that logged the model")
+    source.add_argument("--model-dir", metavar="PATH",
+                        help="model directory to upload to a new run and register")
+    reg.add_argument("--artifact-path", default="model",
+                          help="the model's path in the run (default: model)")
+    reg.add_argument("--gate-report", metavar="GATE.json",
+                          help="`modelrail gate --json` output: sets validation_status")
+    reg.add_argument("--metrics", metavar="FILE", help="metrics file (JSON/YAML)")
+    reg.add_argument("--params", metavar="FILE", help="params.yaml")
+    reg.add_argument("--dvc-lock", metavar="FILE", help="dvc.lock for the data hash")
+    reg.add_argument("--pr", type=int, metavar="N",
+                          help="PR number (default: from the GitHub event)")
+    add_json_flag(reg)
+    reg.set_defaults(handler=cmd_register)
+
+    pro = commands.add_parser(
+        "promote", help="move a model version to the next environment")
+    add_config_flag(pro)
+    pro.add_argument("--to", required=True, metavar="ENV", help="target environment")
+    which = pro.add_mutually_exclusive_group()
+    which.add_argument("--version", type=int, metavar="N",
+                       help="registered version number (as `register` printed it)")
+    which.add_argument("--from", dest="from_env", metavar="ENV",
+                       help="promote whatever ENV holds now (default: the environment "
+                            "before --to)")
+    pro.add_argument("--reason", metavar="TEXT", help="why (recorded on the version)")
+    pro.add_argument("--force", action="store_true",
+                         help="allow skipping environments (needs --reason)")
+    pro.add_argument("--dry-run", action="store_true",
+                     help="check every rule and say which release would move; write nothing")
+    add_json_flag(pro)
+    pro.set_defaults(handler=cmd_promote)
+
+    back = commands.add_parser(
+        "rollback", help="point an environment back at its previous version")
+    add_config_flag(back)
+    back.add_argument("--env", required=True, metavar="ENV", help="environment")
+    back.add_argument("--version", type=int, metavar="N",
+                          help="only roll back if ENV still holds version N (safe re-runs)")
+    back.add_argument("--reason", metavar="TEXT", help="why (recorded on the version)")
+    add_json_flag(back)
+    back.set_defaults(handler=cmd_rollback)

@@ -1,0 +1,256 @@
+"""`modelrail rollout status|set-image|step|promote|pause|abort|retry|wait`.
+
+Drives one Argo Rollout through the Kubernetes API with the kubectl-argo-rollouts
+plugin's own patches. The rollout comes from `--name/--namespace` or from the policy's
+`rollout:` section (`--config`, default ./modelrail.yaml when it exists).
+
+Exit codes follow DESIGN.md: 0 done (also when nothing needed doing), 1 `wait` did not
+reach its condition (timeout, or the rollout degraded), 2 bad flags/policy, a missing
+rollout, steps that do not match the policy, or missing RBAC permission, 3 the API server
+unreachable or failing after bounded retries.
+
+Step outputs (with GITHUB_OUTPUT): `phase`, `weight` (percent of traffic on the new
+revision), `step-index` (empty without steps), `paused`, `aborted`; mutations also
+`changed`, and `wait` also `reached`.
+"""
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelrail.cli.common import add_json_flag, add_rollout_flags, write_json
+from modelrail.errors import ExitCode, UsageError
+from modelrail.plumbing import runner
+from modelrail.rollouts.policy import (
+    MirrorConfig,
+    RolloutConfig,
+    load_rollout_policy,
+    parse_weights_flag,
+    validate_name,
+    validate_namespace,
+)
+from modelrail.rollouts.state import Condition, RolloutState, check_steps
+
+if TYPE_CHECKING:  # the kubernetes client is an extra, imported when a command runs
+    from modelrail.rollouts.driver import Outcome, RolloutDriver
+
+DEFAULT_POLICY = "modelrail.yaml"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The rollout a command acts on, with the policy values that apply to it."""
+
+    driver: "RolloutDriver"
+    container: str | None
+    weights: tuple[int, ...]
+    mirror: MirrorConfig | None = None  # the policy's mirror phase (not with --steps)
+
+
+def _policy(args: argparse.Namespace) -> RolloutConfig | None:
+    if args.config:
+        return load_rollout_policy(args.config)
+    if Path(DEFAULT_POLICY).is_file():
+        return load_rollout_policy(DEFAULT_POLICY)
+    return None
+
+
+def _target(args: argparse.Namespace) -> Target:
+    policy = _policy(args)
+    if args.name:
+        validate_name(args.name, "--name")
+    name = args.name or (policy.name if policy else None)
+    if not name:
+        raise UsageError("no rollout given: pass --name NAME, or add a rollout: section "
+                         "(name, namespace, steps) to the policy file (--config PATH)")
+    driver = open_driver(args.kubeconfig, name, args.namespace,
+                         policy.namespace if policy else None)
+    weights = parse_weights_flag(args.steps) if args.steps else \
+        (policy.steps if policy else ())
+    return Target(driver=driver, container=policy.container if policy else None,
+                  weights=weights,
+                  mirror=policy.mirror if policy and not args.steps else None)
+
+
+def open_driver(kubeconfig: str | None, name: str, namespace_flag: str | None,
+                policy_namespace: str | None) -> "RolloutDriver":
+    """A driver for rollout `name`; the namespace is --namespace, else the policy's, else
+    the kubeconfig context's, else default."""
+    if namespace_flag:
+        validate_namespace(namespace_flag, "--namespace")
+    try:
+        from modelrail.rollouts.driver import RolloutDriver  # noqa: PLC0415 - the extra
+        from modelrail.rollouts.kube import connect  # noqa: PLC0415
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").split(".")[0] not in ("kubernetes", "urllib3"):
+            raise
+        raise UsageError("the rollout commands need the kubernetes extra: "
+                         "pip install 'modelrail[kubernetes]'") from None
+    connection = connect(kubeconfig)
+    namespace = namespace_flag or policy_namespace or connection.namespace or "default"
+    return RolloutDriver(connection.api, name, namespace)
+
+
+def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message: str,
+            extra: dict[str, object]) -> None:
+    """Print, write --json, step outputs and a summary table: the same for every action."""
+    print(message)
+    print(rollout.describe())
+    write_json(args.json, {**extra, "message": message, "rollout": rollout.to_json()})
+    runner.set_output("phase", rollout.phase)
+    runner.set_output("weight", str(rollout.weight))
+    runner.set_output("step-index", "" if rollout.step_index is None
+                      else str(rollout.step_index))
+    runner.set_output("paused", _bool(rollout.paused))
+    runner.set_output("aborted", _bool(rollout.aborted))
+    for key, value in extra.items():
+        runner.set_output(key, _bool(value) if isinstance(value, bool) else str(value))
+    step = "—" if rollout.step_index is None else f"{rollout.step_index}/{rollout.step_count}"
+    images = ", ".join(f"`{name}={image}`" for name, image in rollout.images.items()) or "—"
+    why = f" ({rollout.message})" if rollout.message else ""
+    runner.append_summary(
+        f"### Rollout `{rollout.ref}`: {title}\n\n| phase | weight | step | images |\n"
+        f"|---|---|---|---|\n| {rollout.phase}{why} | {rollout.weight}% | {step} | "
+        f"{images} |\n\n{message}")
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _outcome(args: argparse.Namespace, outcome: "Outcome") -> ExitCode:
+    _render(args, outcome.action, outcome.state, outcome.message,
+            {"action": outcome.action, "changed": outcome.changed})
+    return ExitCode.OK
+
+
+def cmd_status(args: argparse.Namespace) -> ExitCode:
+    target = _target(args)
+    rollout = target.driver.read()
+    if target.weights:
+        try:
+            check_steps(rollout.obj, target.weights, target.mirror)
+        except UsageError as mismatch:
+            if args.check_steps:
+                raise
+            runner.annotate("warning", str(mismatch), title="rollout steps")
+    _render(args, "status", rollout, f"rollout {rollout.ref}", {})
+    return ExitCode.OK
+
+
+def cmd_set_image(args: argparse.Namespace) -> ExitCode:
+    if not args.image.strip() or any(c.isspace() for c in args.image):
+        raise UsageError(f"--image {args.image!r}: expected an image reference such as "
+                         "ghcr.io/acme/ranker@sha256:...")
+    target = _target(args)
+    if target.weights:
+        target.driver.ensure_steps(target.weights, target.mirror)
+    return _outcome(args, target.driver.set_image(args.image, args.container
+                                                  or target.container))
+
+
+def cmd_step(args: argparse.Namespace) -> ExitCode:
+    target = _target(args)
+    if args.to_weight is not None:
+        if not 1 <= args.to_weight <= 100:
+            raise UsageError(f"--to-weight {args.to_weight}: expected 1 to 100")
+        if target.weights and args.to_weight not in target.weights:
+            raise UsageError(f"--to-weight {args.to_weight} is not one of the steps "
+                             f"{list(target.weights)}")
+    if target.weights:
+        target.driver.ensure_steps(target.weights, target.mirror)
+    return _outcome(args, target.driver.step(args.to_weight))
+
+
+def cmd_promote(args: argparse.Namespace) -> ExitCode:
+    return _outcome(args, _target(args).driver.promote(full=args.full))
+
+
+def cmd_pause(args: argparse.Namespace) -> ExitCode:
+    return _outcome(args, _target(args).driver.pause())
+
+
+def cmd_abort(args: argparse.Namespace) -> ExitCode:
+    return _outcome(args, _target(args).driver.abort())
+
+
+def cmd_retry(args: argparse.Namespace) -> ExitCode:
+    return _outcome(args, _target(args).driver.retry())
+
+
+def cmd_wait(args: argparse.Namespace) -> ExitCode:
+    conditions = [Condition.parse(text) for text in args.until]
+    if args.timeout <= 0 or args.interval <= 0:
+        raise UsageError("--timeout and --interval: expected a number of seconds > 0")
+    result = _target(args).driver.wait(conditions, args.timeout, args.interval)
+    _render(args, "wait", result.state, result.message, {"reached": result.reached})
+    if result.reached:
+        return ExitCode.OK
+    runner.annotate("error", result.message, title="rollout wait")
+    return ExitCode.REJECTED
+
+
+def add_rollout_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") \
+        -> None:
+    """Add `rollout` and its actions to the `modelrail` parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH",
+                        help=f"policy file with a rollout: section (default: ./{DEFAULT_POLICY}"
+                             " when it exists)")
+    add_rollout_flags(common)
+    common.add_argument("--steps", metavar="W1,W2,...",
+                        help="canary weights the rollout's steps must match "
+                             "(default: rollout.steps)")
+    add_json_flag(common)
+
+    rollout = commands.add_parser(
+        "rollout", help="drive an Argo Rollout: status, set-image, step, promote, abort, ...")
+    actions = rollout.add_subparsers(dest="rollout_command", required=True, metavar="ACTION")
+
+    status = actions.add_parser("status", parents=[common],
+                                help="phase, weight, step and pause reasons")
+    status.add_argument("--check-steps", action="store_true",
+                        help="exit 2 when the steps do not match the policy's weights")
+    status.set_defaults(handler=cmd_status)
+
+    image = actions.add_parser("set-image", parents=[common],
+                               help="start a new revision: set the container image")
+    image.add_argument("--image", required=True, metavar="REF",
+                       help="image reference, ideally by digest (REPO@sha256:...)")
+    image.add_argument("--container", metavar="NAME",
+                       help="container to update, `*` for all (default: rollout.container, "
+                            "or the only container)")
+    image.set_defaults(handler=cmd_set_image)
+
+    step = actions.add_parser("step", parents=[common],
+                              help="leave the current pause: go on to the next weight")
+    step.add_argument("--to-weight", type=int, metavar="N",
+                      help="do nothing when the rollout is already at weight N or beyond "
+                           "(safe re-runs)")
+    step.set_defaults(handler=cmd_step)
+
+    promote = actions.add_parser("promote", parents=[common],
+                                 help="the plugin's promote: next step, or --full")
+    promote.add_argument("--full", action="store_true",
+                         help="skip the remaining steps and make the new revision stable")
+    promote.set_defaults(handler=cmd_promote)
+
+    for name, handler, text in (
+        ("pause", cmd_pause, "pause the rollout (spec.paused)"),
+        ("abort", cmd_abort, "abort: all traffic back to stable (weight 0)"),
+        ("retry", cmd_retry, "retry an aborted rollout from step 0"),
+    ):
+        action = actions.add_parser(name, parents=[common], help=text)
+        action.set_defaults(handler=handler)
+
+    wait = actions.add_parser("wait", parents=[common],
+                              help="wait for a phase, weight or pause, printing progress")
+    wait.add_argument("--until", action="append", required=True, metavar="COND",
+                      help="healthy | paused | degraded | aborted | phase=NAME | weight=N | "
+                           "step=N (repeat to require several)")
+    wait.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                      help="give up (exit 1) after this long (default: 600)")
+    wait.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                      help="seconds between reads (default: 2)")
+    wait.set_defaults(handler=cmd_wait)

@@ -1,0 +1,41 @@
+"""One HTTP call to a remote service, retried the same way for every client modelrail has.
+
+Connection errors, timeouts, 429 and 5xx are worth another try; anything else is the
+caller's to interpret. When the retries run out the call fails closed with ServiceError
+(exit 3), naming the service but never a credential.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import requests
+
+from modelrail.plumbing.redact import redact_text
+from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
+
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def request_with_retries(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    policy: RetryPolicy,
+    service: str,
+    describe: Callable[[requests.Response], str],
+    secrets: Sequence[str] = (),
+    **kwargs: Any,
+) -> requests.Response:
+    """`session.request(...)` under `policy`; `service` ("GitHub API at URL") names it."""
+
+    def attempt() -> requests.Response:
+        try:
+            response = session.request(method, url, timeout=policy.timeout, **kwargs)
+        except requests.RequestException as error:
+            raise TransientError(redact_text(str(error), tuple(secrets))) from error
+        if response.status_code in TRANSIENT_STATUS:
+            raise TransientError(f"HTTP {response.status_code}: {describe(response)}")
+        return response
+
+    return retry_or_fail(attempt, policy, service)

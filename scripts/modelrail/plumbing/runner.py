@@ -1,0 +1,134 @@
+"""Everything modelrail writes to the GitHub runner and the pull request.
+
+Step outputs (multi-line safe), the job summary, `::error`/`::warning` annotations and
+the sticky PR comment. Outside a runner (no GITHUB_* files) the file writers do nothing,
+so every command also works on a laptop.
+"""
+
+import json
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from modelrail.errors import UsageError
+from modelrail.plumbing.github_api import GitHubClient, PermissionDeniedError, Repository
+
+Level = Literal["error", "warning", "notice"]
+
+
+def set_output(name: str, value: str) -> None:
+    """Append a step output; a random heredoc delimiter keeps any value intact."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    delimiter = f"modelrail_{secrets.token_hex(8)}"
+    while delimiter in value:  # pragma: no cover - 64 random bits
+        delimiter = f"modelrail_{secrets.token_hex(8)}"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def append_summary(markdown: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(markdown.rstrip("\n") + "\n\n")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_annotation(level: Level, message: str, title: str | None = None,
+                      file: str | None = None) -> str:
+    """A workflow command line, escaped as the runner expects."""
+    props = []
+    if title:
+        props.append(f"title={_escape_property(title)}")
+    if file:
+        props.append(f"file={_escape_property(file)}")
+    head = f"::{level} {','.join(props)}::" if props else f"::{level}::"
+    return head + _escape_data(message)
+
+
+def annotate(level: Level, message: str, title: str | None = None,
+             file: str | None = None) -> None:
+    """Print an annotation on a runner; a plain prefixed line elsewhere."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(format_annotation(level, message, title, file), flush=True)
+    else:
+        prefix = f"{level}: {title}: " if title else f"{level}: "
+        print(prefix + message, file=sys.stderr, flush=True)
+
+
+def comment_marker(key: str) -> str:
+    """The hidden line that identifies modelrail's comment for one model."""
+    return f"<!-- modelrail:pr-report {key} -->"
+
+
+@dataclass(frozen=True)
+class CommentOutcome:
+    action: Literal["created", "updated", "unchanged", "skipped"]
+    url: str | None
+    reason: str = ""
+
+
+def pull_request_number(event_path: str | None = None) -> int:
+    """The PR number from the event payload (top-level `number` or pull_request.number)."""
+    path = event_path or os.environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        raise UsageError("no pull request: pass --pr N or run on a pull_request event")
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"{path}: cannot read the event payload: {error}") from None
+    if not isinstance(event, dict):
+        raise UsageError(f"{path}: the event payload is not a JSON object")
+    pull_request = event.get("pull_request")
+    number = event.get("number")
+    if number is None and isinstance(pull_request, dict):
+        number = pull_request.get("number")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise UsageError(f"{path}: the event has no pull request number; pass --pr N")
+    return number
+
+
+def upsert_sticky_comment(
+    client: GitHubClient, repo: Repository, number: int, key: str, body: str
+) -> CommentOutcome:
+    """Create modelrail's PR comment for `key`, or edit the one already there.
+
+    A token that may not write (fork PRs get a read-only one) is not an error: the
+    comment is skipped with a reason and the caller still writes the job summary.
+    """
+    marker = comment_marker(key)
+    full_body = f"{marker}\n{body.rstrip()}\n"
+    try:
+        existing = next(
+            (c for c in client.paginate(f"/repos/{repo}/issues/{number}/comments")
+             if marker in (c.get("body") or "")),
+            None,
+        )
+        if existing is None:
+            created = client.request("POST", f"/repos/{repo}/issues/{number}/comments",
+                                     json={"body": full_body}).json()
+            return CommentOutcome("created", created.get("html_url"))
+        if existing.get("body") == full_body:
+            return CommentOutcome("unchanged", existing.get("html_url"))
+        updated = client.request("PATCH", f"/repos/{repo}/issues/comments/{existing['id']}",
+                                 json={"body": full_body}).json()
+        return CommentOutcome("updated", updated.get("html_url"))
+    except PermissionDeniedError as denied:
+        return CommentOutcome(
+            "skipped", None,
+            f"the token may not comment on PR #{number} (HTTP {denied.status}: {denied}); "
+            "fork PRs get a read-only token",
+        )

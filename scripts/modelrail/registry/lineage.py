@@ -1,0 +1,348 @@
+"""Where a model version came from: git, the CI run, DVC data, params, metrics, the gate.
+
+Each source is read by a small pure function over a path or an environment mapping, so
+each can be tested alone; `Lineage.tags()` turns the result into the model version tags
+`modelrail register` writes. Tag names (also read by promote, build-image and humans):
+
+| tag | value |
+|---|---|
+| `git_sha` | commit the model was built from (`GITHUB_SHA`, else `git rev-parse HEAD`) |
+| `git_ref` | `GITHUB_REF`, else the checked-out branch |
+| `pr_number` | pull request (PR / merge-group event, or the `(#N)` of a merge commit) |
+| `workflow_run_url` | the GitHub Actions run that registered the version |
+| `dvc_data_hash` | sha256 over every dep/out path + md5 recorded in dvc.lock |
+| `dvc.out.<path>` | md5 of each DVC stage output (`.dir` for directories) |
+| `param.<dotted.key>` | each leaf of params.yaml |
+| `metric.<name>` | each numeric metric |
+| `validation_status` | `passed` / `failed` from the gate report, else `unvalidated` |
+| `image_digest` | set later by build-image (the serving image's digest) |
+"""
+
+import hashlib
+import json
+import math
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from modelrail.errors import UsageError
+from modelrail.plumbing.textfile import read_json
+
+GIT_SHA = "git_sha"
+GIT_REF = "git_ref"
+PR_NUMBER = "pr_number"
+WORKFLOW_RUN_URL = "workflow_run_url"
+DVC_DATA_HASH = "dvc_data_hash"
+DVC_OUT_PREFIX = "dvc.out."
+PARAM_PREFIX = "param."
+METRIC_PREFIX = "metric."
+VALIDATION_STATUS = "validation_status"
+IMAGE_DIGEST = "image_digest"  # written by build-image once the serving image is pushed
+
+ValidationStatus = Literal["passed", "failed", "unvalidated"]
+
+MAX_TAG_VALUE = 5000  # MLflow allows more; a tag is a label, not a store
+_MAX_TAG_KEY = 250
+_SHA = re.compile(r"[0-9a-f]{7,64}")
+_TAG_KEY_UNSAFE = re.compile(r"[^\w.\- /:]")
+_MERGE_QUEUE_REF = re.compile(r"/pr-(\d+)-[0-9a-f]+$")
+_MERGE_COMMIT = re.compile(r"^Merge pull request #(\d+)\b")
+_SQUASH_COMMIT = re.compile(r"\(#(\d+)\)\s*$")
+
+
+# -- git and the CI run ------------------------------------------------------------------
+
+def _git(args: Sequence[str], cwd: Path) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                                timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = result.stdout.strip()
+    return text if result.returncode == 0 and text else None
+
+
+def resolve_git_sha(env: Mapping[str, str], cwd: Path) -> str:
+    """`GITHUB_SHA`, else `git rev-parse HEAD` in `cwd`; a UsageError when neither works."""
+    sha = env.get("GITHUB_SHA", "").strip() or _git(["rev-parse", "HEAD"], cwd)
+    if not sha:
+        raise UsageError("cannot tell which commit this model was built from: GITHUB_SHA is "
+                         f"not set and `git rev-parse HEAD` failed in {cwd} (run inside the "
+                         "model's git checkout)")
+    sha = sha.lower()
+    if not _SHA.fullmatch(sha):
+        raise UsageError(f"GITHUB_SHA: {sha!r} is not a git commit sha")
+    return sha
+
+
+def commit_time(sha: str, cwd: Path) -> str | None:
+    """The committer date of `sha` (ISO 8601), when `cwd` is a checkout that has it."""
+    return _git(["show", "-s", "--format=%cI", sha, "--"], cwd)
+
+
+def resolve_git_ref(env: Mapping[str, str], cwd: Path) -> str | None:
+    """`GITHUB_REF` (refs/heads/main, refs/pull/7/merge…), else the checked-out branch."""
+    return env.get("GITHUB_REF", "").strip() or _git(["symbolic-ref", "-q", "HEAD"], cwd)
+
+
+def workflow_run_url(env: Mapping[str, str]) -> str | None:
+    """The Actions run page: SERVER/REPOSITORY/actions/runs/RUN_ID[/attempts/N]."""
+    server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
+    repository = env.get("GITHUB_REPOSITORY", "")
+    run_id = env.get("GITHUB_RUN_ID", "")
+    if not (server and repository and run_id):
+        return None
+    url = f"{server}/{repository}/actions/runs/{run_id}"
+    attempt = env.get("GITHUB_RUN_ATTEMPT", "")
+    return f"{url}/attempts/{attempt}" if attempt else url
+
+
+def pull_request_number(event_name: str, event: Mapping[str, object]) -> int | None:
+    """The PR behind an event, when the event says so.
+
+    pull_request(_target): the payload's `number`; merge_group: the queue branch
+    `gh-readonly-queue/<base>/pr-<N>-<sha>`; push: a merge commit's
+    "Merge pull request #N" or a squash commit's trailing "(#N)".
+    """
+    if event_name.startswith("pull_request"):
+        number = event.get("number")
+        pull_request = event.get("pull_request")
+        if number is None and isinstance(pull_request, Mapping):
+            number = pull_request.get("number")
+        return number if isinstance(number, int) and not isinstance(number, bool) else None
+    if event_name == "merge_group":
+        group = event.get("merge_group")
+        ref = group.get("head_ref") if isinstance(group, Mapping) else None
+        match = _MERGE_QUEUE_REF.search(ref) if isinstance(ref, str) else None
+        return int(match.group(1)) if match else None
+    if event_name == "push":
+        commit = event.get("head_commit")
+        message = commit.get("message") if isinstance(commit, Mapping) else None
+        if not isinstance(message, str) or not message:
+            return None
+        subject = message.splitlines()[0]
+        match = _MERGE_COMMIT.match(subject) or _SQUASH_COMMIT.search(subject)
+        return int(match.group(1)) if match else None
+    return None
+
+
+def pull_request_from_env(env: Mapping[str, str]) -> int | None:
+    """`pull_request_number` for the event in GITHUB_EVENT_NAME / GITHUB_EVENT_PATH."""
+    path = env.get("GITHUB_EVENT_PATH", "")
+    if not path:
+        return None
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"GITHUB_EVENT_PATH {path}: cannot read the event payload: "
+                         f"{error}") from None
+    if not isinstance(event, Mapping):
+        return None
+    return pull_request_number(env.get("GITHUB_EVENT_NAME", ""), event)
+
+
+# -- DVC, params, metrics, gate ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class DvcLineage:
+    digest: str
+    outs: Mapping[str, str]
+
+
+def _read_yaml(path: Path, what: str, flag: str) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{flag} {path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{flag} {path}: cannot read {what}: {error}") from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"{flag} {path}: {what} is not valid YAML: {error}") from None
+
+
+def _entry_hash(entry: Mapping[str, object]) -> str:
+    for key in ("md5", "etag", "checksum"):
+        value = entry.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return "-"
+
+
+def dvc_lock_lineage(path: Path) -> DvcLineage:
+    """A stable digest of every dep and out recorded in dvc.lock, and each out's md5.
+
+    The digest is sha256 over the sorted, de-duplicated `path<TAB>md5` lines, so it
+    ignores stage order and formatting and changes when any tracked file changes.
+    """
+    data = _read_yaml(path, "dvc.lock", "--dvc-lock")
+    if not isinstance(data, Mapping):
+        raise UsageError(f"--dvc-lock {path}: expected a dvc.lock mapping")
+    stages = data.get("stages") if "schema" in data else data  # schema 1 had no wrapper
+    if not isinstance(stages, Mapping):
+        raise UsageError(f"--dvc-lock {path}: no stages found")
+    lines: set[str] = set()
+    outs: dict[str, str] = {}
+    for stage_name, stage in stages.items():
+        if not isinstance(stage, Mapping):
+            raise UsageError(f"--dvc-lock {path}: stage {stage_name!r} is not a mapping")
+        for kind in ("deps", "outs"):
+            entries = stage.get(kind) or []
+            if not isinstance(entries, list):
+                raise UsageError(f"--dvc-lock {path}: {stage_name}.{kind} is not a list")
+            for entry in entries:
+                if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str):
+                    raise UsageError(f"--dvc-lock {path}: {stage_name}.{kind} has an entry "
+                                     "without a path")
+                file_hash = _entry_hash(entry)
+                lines.add(f"{entry['path']}\t{file_hash}")
+                if kind == "outs":
+                    outs[str(entry["path"])] = file_hash
+    if not lines:
+        raise UsageError(f"--dvc-lock {path}: records no deps or outs")
+    digest = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+    return DvcLineage(digest=digest, outs=dict(sorted(outs.items())))
+
+
+def _param_value(value: object) -> str:
+    """A params.yaml leaf as YAML would spell it: true/false/null, lists as a,b,c."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        if all(not isinstance(v, Mapping | list | tuple) for v in value):
+            return ",".join(_param_value(v) for v in value)
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def flatten_params(data: Mapping[str, object], prefix: str = "") -> dict[str, str]:
+    """`{"train": {"C": 1.0}}` → `{"train.C": "1.0"}`."""
+    flat: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_params(value, f"{name}."))
+        else:
+            flat[name] = _param_value(value)
+    return flat
+
+
+def load_params(path: Path) -> dict[str, str]:
+    data = _read_yaml(path, "params file", "--params")
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise UsageError(f"--params {path}: expected a mapping of parameters")
+    return flatten_params(data)
+
+
+def gate_status(path: Path) -> ValidationStatus:
+    """`passed` or `failed` from the top-level "passed" of `modelrail gate --json`."""
+    report = read_json(path, "gate report", f"--gate-report {path}")
+    passed = report.get("passed") if isinstance(report, Mapping) else None
+    if not isinstance(passed, bool):
+        raise UsageError(f"--gate-report {path}: not a `modelrail gate --json` report "
+                         "(no true/false \"passed\")")
+    return "passed" if passed else "failed"
+
+
+def format_number(value: float) -> str:
+    if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def tag_key(prefix: str, name: str) -> str:
+    """`prefix + name`, with characters MLflow refuses in a tag key replaced by '_'."""
+    key = prefix + _TAG_KEY_UNSAFE.sub("_", name)
+    key = "/".join(part if part not in ("", ".", "..") else "_" for part in key.split("/"))
+    return key[:_MAX_TAG_KEY]
+
+
+def clip(value: str) -> str:
+    return value if len(value) <= MAX_TAG_VALUE else value[: MAX_TAG_VALUE - 1] + "…"
+
+
+# -- all together ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Lineage:
+    git_sha: str
+    git_ref: str | None = None
+    pr_number: int | None = None
+    workflow_run_url: str | None = None
+    dvc: DvcLineage | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    validation_status: ValidationStatus = "unvalidated"
+
+    def with_run_data(self, params: Mapping[str, str],
+                      metrics: Mapping[str, float]) -> "Lineage":
+        """Fill params/metrics from the MLflow run when no file was given."""
+        return Lineage(
+            git_sha=self.git_sha, git_ref=self.git_ref, pr_number=self.pr_number,
+            workflow_run_url=self.workflow_run_url, dvc=self.dvc,
+            params=self.params or dict(params), metrics=self.metrics or dict(metrics),
+            validation_status=self.validation_status,
+        )
+
+    def tags(self) -> dict[str, str]:
+        tags = {GIT_SHA: self.git_sha, VALIDATION_STATUS: self.validation_status}
+        if self.git_ref:
+            tags[GIT_REF] = self.git_ref
+        if self.pr_number is not None:
+            tags[PR_NUMBER] = str(self.pr_number)
+        if self.workflow_run_url:
+            tags[WORKFLOW_RUN_URL] = self.workflow_run_url
+        if self.dvc is not None:
+            tags[DVC_DATA_HASH] = self.dvc.digest
+            tags.update({tag_key(DVC_OUT_PREFIX, p): h for p, h in self.dvc.outs.items()})
+        tags.update({tag_key(PARAM_PREFIX, k): clip(v) for k, v in self.params.items()})
+        tags.update({tag_key(METRIC_PREFIX, k): format_number(v)
+                     for k, v in self.metrics.items()})
+        return tags
+
+    def description(self, headline: Sequence[str] = ()) -> str:
+        """One line for the registry UI: commit, ref, PR, gate result, key metrics."""
+        parts = [f"git {self.git_sha[:12]}" + (f" on {self.git_ref}" if self.git_ref else "")]
+        if self.pr_number is not None:
+            parts.append(f"PR #{self.pr_number}")
+        parts.append({"passed": "quality gate passed", "failed": "quality gate FAILED",
+                      "unvalidated": "not validated by the quality gate"}
+                     [self.validation_status])
+        names = [n for n in headline if n in self.metrics] or list(self.metrics)[:3]
+        if names:
+            parts.append(", ".join(f"{n}={self.metrics[n]:.4g}" for n in names))
+        if self.workflow_run_url:
+            parts.append(f"built by {self.workflow_run_url}")
+        return "; ".join(parts)
+
+
+def collect_lineage(
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    gate_report: Path | None = None,
+    metrics: Mapping[str, float] | None = None,
+    params: Path | None = None,
+    dvc_lock: Path | None = None,
+    pr_number: int | None = None,
+) -> Lineage:
+    """Everything known about the build from the environment and the given files."""
+    return Lineage(
+        git_sha=resolve_git_sha(env, cwd),
+        git_ref=resolve_git_ref(env, cwd),
+        pr_number=pr_number if pr_number is not None else pull_request_from_env(env),
+        workflow_run_url=workflow_run_url(env),
+        dvc=dvc_lock_lineage(dvc_lock) if dvc_lock is not None else None,
+        params=load_params(params) if params is not None else {},
+        metrics=dict(metrics or {}),
+        validation_status=gate_status(gate_report) if gate_report is not None
+        else "unvalidated",
+    )
