@@ -3,15 +3,10 @@
 from pathlib import Path
 
 import pytest
-from modelrail.config import (
-    DEFAULT_ENVIRONMENTS,
-    Config,
-    MetricThreshold,
-    RegistryConfig,
-    load_config,
-    parse_config,
-)
+from modelrail.config import Config, load_config, parse_config
 from modelrail.errors import ExitCode, UsageError
+from modelrail.gate.config import MetricThreshold
+from modelrail.registry.config import DEFAULT_ENVIRONMENTS, RegistryConfig
 
 FULL = """\
 model: ranker

@@ -4,7 +4,7 @@ import json
 import math
 
 import pytest
-from modelrail.config import MetricThreshold
+from modelrail.gate.config import MetricThreshold
 from modelrail.gate.evaluate import (
     Check,
     GateResult,

@@ -24,13 +24,11 @@ are tested on the relative lift whatever `difference` says.
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
-if TYPE_CHECKING:  # modelrail.config imports this module to parse `experiment:`
-    from modelrail.config import _Section
+from modelrail.plumbing.policy_section import Section
 
 T = TypeVar("T")
-Choice = TypeVar("Choice", bound=str)
 MetricType = Literal["mean", "proportion", "ratio"]
 Direction = Literal["increase", "decrease"]
 Difference = Literal["relative", "absolute"]
@@ -122,7 +120,7 @@ class ExperimentConfig:
         return spec is None or spec.greater_is_better is not False
 
 
-def parse_experiment(section: "_Section") -> ExperimentConfig:
+def parse_experiment(section: Section) -> ExperimentConfig:
     """Read and check `experiment:`; every problem names the file and the dotted key."""
     key = section.required_string("key")
     variants = section.string_list("variants") or DEFAULT_VARIANTS
@@ -137,7 +135,7 @@ def parse_experiment(section: "_Section") -> ExperimentConfig:
         guardrails=section.optional_section("guardrails", _children(_guardrail), {}),
         metrics=section.optional_section("metrics", _children(_metric_spec), {}),
         alpha=section.bounded("alpha", 0.05, low=0.0, high=0.5, low_open=True,
-                       high_open=True),
+                              high_open=True),
         difference=section.choice("difference", DIFFERENCES, "relative"),
         sided=section.choice("sided", SIDES, "two"),
         sequential=section.optional_section("sequential", _sequential, SequentialConfig()),
@@ -148,7 +146,7 @@ def parse_experiment(section: "_Section") -> ExperimentConfig:
     return config
 
 
-def _primary(section: "_Section") -> tuple[str, ...]:
+def _primary(section: Section) -> tuple[str, ...]:
     names = (section.required_string("primary"),) \
         if isinstance(section.raw("primary"), str) else section.string_list("primary")
     if not names:
@@ -158,7 +156,7 @@ def _primary(section: "_Section") -> tuple[str, ...]:
     return names
 
 
-def _weights(section: "_Section", count: int) -> tuple[float, ...]:
+def _weights(section: Section, count: int) -> tuple[float, ...]:
     value = section.raw("weights")
     if value is None:
         return (1.0 / count,) * count
@@ -176,56 +174,40 @@ def _weights(section: "_Section", count: int) -> tuple[float, ...]:
     return weights
 
 
-def _positive(section: "_Section", name: str, default: float | None) -> float:
-    """A number > 0; `default` None makes it required."""
-    value = section.number(name)
-    if value is None:
-        if default is None:
-            raise section.error(name, "is required")
-        return default
-    if value <= 0:
-        raise section.error(name, f"must be greater than 0, got {value:g}")
-    return value
-
-
-def _boolean(section: "_Section", name: str) -> bool | None:
-    return section.required_boolean(name) if section.has(name) else None
-
-
-def _children(parse: Callable[["_Section"], T]) -> Callable[["_Section"], dict[str, T]]:
+def _children(parse: Callable[[Section], T]) -> Callable[[Section], dict[str, T]]:
     """A parser for a mapping of metric names to entries that `parse` reads."""
     return lambda section: {name: parse(entry) for name, entry in section.children()}
 
 
-def _guardrail(section: "_Section") -> Guardrail:
-    guardrail = Guardrail(margin=_positive(section, "margin", None),
+def _guardrail(section: Section) -> Guardrail:
+    guardrail = Guardrail(margin=section.positive("margin", None),
                           direction=section.choice("direction", DIRECTIONS, "decrease"))
     section.finish()
     return guardrail
 
 
-def _metric_spec(section: "_Section") -> MetricSpec:
+def _metric_spec(section: Section) -> MetricSpec:
     spec = MetricSpec(type=section.choice("type", METRIC_TYPES, None),
-                      greater_is_better=_boolean(section, "greater_is_better"))
+                      greater_is_better=section.optional_boolean("greater_is_better"))
     section.finish()
     return spec
 
 
-def _sequential(section: "_Section") -> SequentialConfig:
-    config = SequentialConfig(enabled=_boolean(section, "enabled") or False,
-                              tuning=_positive(section, "tuning", DEFAULT_TUNING))
+def _sequential(section: Section) -> SequentialConfig:
+    config = SequentialConfig(enabled=section.optional_boolean("enabled") or False,
+                              tuning=section.positive("tuning", DEFAULT_TUNING))
     section.finish()
     return config
 
 
-def _cuped(section: "_Section") -> CupedConfig:
-    config = CupedConfig(enabled=_boolean(section, "enabled") or False,
+def _cuped(section: Section) -> CupedConfig:
+    config = CupedConfig(enabled=section.optional_boolean("enabled") or False,
                          covariate=section.string("covariate"))
     section.finish()
     return config
 
 
-def _check_roles(section: "_Section", config: ExperimentConfig) -> None:
+def _check_roles(section: Section, config: ExperimentConfig) -> None:
     """A metric has one role, and its good direction is written in one place."""
     for name in config.guardrails:
         if name in config.primary:

@@ -20,7 +20,6 @@ from modelrail.canary.config import (
     Metric,
     MetricSpec,
     ThresholdMetric,
-    duration_seconds,
     resolve,
 )
 from modelrail.canary.judge import (
@@ -36,6 +35,7 @@ from modelrail.canary.judge import (
 )
 from modelrail.canary.stats import Stratum
 from modelrail.errors import ExitCode, UsageError
+from modelrail.plumbing.policy_section import duration_seconds
 from modelrail.plumbing.prometheus import PrometheusClient, Series
 
 Log = Callable[[str], None]

@@ -21,14 +21,11 @@ Rollouts AnalysisTemplate.
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
+from typing import Literal, TypedDict
 
 from modelrail.errors import UsageError
+from modelrail.plumbing.policy_section import Section
 
-if TYPE_CHECKING:  # modelrail.config imports this module to parse its section
-    from modelrail.config import _Section
-
-S = TypeVar("S", bound=str)
 Kind = Literal["threshold", "compare"]
 Data = Literal["counter", "histogram", "gauge"]
 Direction = Literal["increase", "decrease", "either"]
@@ -45,9 +42,6 @@ DEFAULT_WINDOW = "5m"
 DEFAULT_MIN_SAMPLES: Mapping[Data, int] = {"counter": 100, "histogram": 100, "gauge": 10}
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_DURATION = re.compile(
-    r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
-_DURATION_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 # A value lands inside a PromQL string literal: nothing that could end or escape it.
 _UNSAFE_VALUE = re.compile(r"[\"'`\\{}\x00-\x1f]")
@@ -124,15 +118,6 @@ class AnalysisConfig:
         return sum(isinstance(metric, CompareMetric) for metric in self.metrics)
 
 
-def duration_seconds(text: str) -> float | None:
-    """A Prometheus duration (`90s`, `5m`, `1h30m`) in seconds; None if not one."""
-    match = _DURATION.fullmatch(text)
-    if not text or match is None:
-        return None
-    return sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_SECONDS,
-                                                      strict=True) if part)
-
-
 def placeholders(template: str) -> set[str]:
     return set(_PLACEHOLDER.findall(template))
 
@@ -172,7 +157,7 @@ class _CompareCommon(_Common):
     min_samples: int
 
 
-def parse_analysis(section: "_Section") -> AnalysisConfig:
+def parse_analysis(section: Section) -> AnalysisConfig:
     """Parse the `analysis:` section; every problem names the file and the dotted key."""
     metrics_section = section.section("metrics")
     metrics = tuple(_parse_metric(name, child, metrics_section)
@@ -181,24 +166,24 @@ def parse_analysis(section: "_Section") -> AnalysisConfig:
         raise section.error("metrics", "needs at least one metric")
     config = AnalysisConfig(
         metrics=metrics,
-        false_rollback_rate=_number(section, "false_rollback_rate", 0.01,
-                                    lambda v: 0 < v <= 0.5, "a number in (0, 0.5]"),
-        looks=_whole(section, "looks", 0, minimum=1) or None,  # 0: not given
-        window=_duration(section, "window"),
-        pass_score=_number(section, "pass_score", 100.0, lambda v: 0 <= v <= 100,
-                           "a percentage from 0 to 100"),
+        false_rollback_rate=section.checked("false_rollback_rate", 0.01,
+                                            lambda v: 0 < v <= 0.5, "a number in (0, 0.5]"),
+        looks=section.whole("looks", 0, low=1) or None,  # 0: not given
+        window=section.duration("window", None),
+        pass_score=section.checked("pass_score", 100.0, lambda v: 0 <= v <= 100,
+                                   "a percentage from 0 to 100"),
     )
     section.finish()
     return config
 
 
-def _parse_metric(name: str, section: "_Section", parent: "_Section") -> MetricSpec:
+def _parse_metric(name: str, section: Section, parent: Section) -> MetricSpec:
     if not _METRIC_NAME.fullmatch(name):
         raise parent.error(name, "is not a valid metric name "
                                  "(a letter or '_', then letters, digits, '_', '.', '-')")
     kind = section.choice("kind", KINDS, None)
     common = _Common(name=name, query=_template(section, "query"),
-                     critical=_flag(section, "critical"),
+                     critical=section.flag("critical"),
                      no_data=section.choice("no_data", NO_DATA, "inconclusive"))
     metric = _parse_threshold(section, common) if kind == "threshold" \
         else _parse_compare(section, common)
@@ -206,7 +191,7 @@ def _parse_metric(name: str, section: "_Section", parent: "_Section") -> MetricS
     return metric
 
 
-def _parse_threshold(section: "_Section", common: _Common) -> ThresholdMetric:
+def _parse_threshold(section: Section, common: _Common) -> ThresholdMetric:
     minimum, maximum = section.number("min"), section.number("max")
     if minimum is None and maximum is None:
         raise section.error("max", "a threshold metric needs min, max or both")
@@ -215,7 +200,7 @@ def _parse_threshold(section: "_Section", common: _Common) -> ThresholdMetric:
     return ThresholdMetric(**common, minimum=minimum, maximum=maximum)
 
 
-def _parse_compare(section: "_Section", common: _Common
+def _parse_compare(section: Section, common: _Common
                    ) -> CounterMetric | HistogramMetric | GaugeMetric:
     data = section.choice("data", DATA, None)
     if "version" not in placeholders(common["query"]):
@@ -225,9 +210,9 @@ def _parse_compare(section: "_Section", common: _Common
     compare = _CompareCommon(
         **common,
         direction=section.choice("direction", DIRECTIONS, "increase"),
-        allowed_ratio=_number(section, "allowed_ratio", 1.0, lambda v: v >= 1,
-                              "a ratio >= 1 (1 allows no change)"),
-        min_samples=_whole(section, "min_samples", DEFAULT_MIN_SAMPLES[data], minimum=0),
+        allowed_ratio=section.checked("allowed_ratio", 1.0, lambda v: v >= 1,
+                                      "a ratio >= 1 (1 allows no change)"),
+        min_samples=section.whole("min_samples", DEFAULT_MIN_SAMPLES[data], low=0),
     )
     if data == "counter":
         total = _template(section, "total")
@@ -235,49 +220,17 @@ def _parse_compare(section: "_Section", common: _Common
             raise section.error("total", "must select {{version}} like the query")
         return CounterMetric(**compare, total=total)
     if data == "histogram":
-        return HistogramMetric(**compare, quantile=_number(
-            section, "quantile", 0.99, lambda v: 0 < v < 1, "a quantile in (0, 1)"))
-    return GaugeMetric(**compare, step=_duration(section, "step") or "30s",
-                       tolerance=_number(section, "tolerance", 0.25, lambda v: v >= 0,
-                                         "a fraction >= 0"))
+        return HistogramMetric(**compare, quantile=section.checked(
+            "quantile", 0.99, lambda v: 0 < v < 1, "a quantile in (0, 1)"))
+    return GaugeMetric(**compare, step=section.duration("step", "30s"),
+                       tolerance=section.checked("tolerance", 0.25, lambda v: v >= 0,
+                                                 "a fraction >= 0"))
 
 
-def _template(section: "_Section", name: str) -> str:
+def _template(section: Section, name: str) -> str:
     text = section.required_string(name)
     unknown = sorted(placeholders(text) - set(PLACEHOLDERS))
     if unknown:
         raise section.error(name, f"unknown placeholder {{{{{unknown[0]}}}}} (known: "
                                   f"{', '.join(PLACEHOLDERS)})")
-    return text
-
-
-def _flag(section: "_Section", name: str) -> bool:
-    if section.raw(name) is None:  # read even when absent: the key is allowed here
-        return False
-    return section.required_boolean(name)
-
-
-def _number(section: "_Section", name: str, default: float, valid: Callable[[float], bool],
-            expected: str) -> float:
-    value = section.number(name)
-    if value is None:
-        return default
-    if not valid(value):
-        raise section.error(name, f"expected {expected}, got {value:g}")
-    return value
-
-
-def _whole(section: "_Section", name: str, default: int, minimum: int) -> int:
-    return int(_number(section, name, default, lambda v: v.is_integer() and v >= minimum,
-                       f"a whole number >= {minimum}"))
-
-
-def _duration(section: "_Section", name: str) -> str | None:
-    text = section.string(name)
-    if text is None:
-        return None
-    seconds = duration_seconds(text)
-    if not seconds:
-        raise section.error(name, f"expected a Prometheus duration such as 30s, 5m or 1h, "
-                                  f"got {text!r}")
     return text

@@ -35,8 +35,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze
-from modelrail.canary.config import AnalysisConfig, duration_seconds
+from modelrail.canary.config import AnalysisConfig
 from modelrail.errors import ExitCode, ModelrailError, ServiceError
+from modelrail.plumbing.policy_section import duration_seconds
 from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.state import MIRROR_PAUSE_INDEX, Condition, RolloutState

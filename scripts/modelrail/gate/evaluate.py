@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from modelrail.config import MetricThreshold
+from modelrail.gate.config import MetricThreshold
 
 
 @dataclass(frozen=True)

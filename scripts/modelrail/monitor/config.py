@@ -21,12 +21,9 @@ happens then.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from modelrail.canary.config import duration_seconds
-
-if TYPE_CHECKING:  # modelrail.config imports this module to parse its section
-    from modelrail.config import _Section
+from modelrail.plumbing.policy_section import Section, duration_seconds
 
 Severity = Literal["minor", "major"]
 Action = Literal["warn", "rollback"]
@@ -101,39 +98,36 @@ class ShadowConfig:
     window: str = "1h"
 
 
-def parse_shadow(section: "_Section") -> ShadowConfig:
+def parse_shadow(section: Section) -> ShadowConfig:
     def unit(name: str, default: float) -> float:
         return section.bounded(name, default, low=0.0, high=1.0)
 
     config = ShadowConfig(
         decision_threshold=unit("decision_threshold", 0.5),
-        min_pairs=_whole(section, "min_pairs", 500, low=1),
+        min_pairs=section.whole("min_pairs", 500, low=1),
         min_agreement=unit("min_agreement", 0.95),
         min_correlation=section.bounded("min_correlation", 0.9, low=-1.0, high=1.0),
         max_ks=unit("max_ks", 0.1),
         max_error_rate=unit("max_error_rate", 0.01),
         max_latency_p99=section.bounded("max_latency_p99", 0.25, low=0.0,
-                                 high=float("inf"), low_open=True),
-        window=section.string("window") or "1h",
+                                        high=float("inf"), low_open=True),
+        window=section.duration("window", "1h", "a duration such as 30m or 1h"),
     )
-    if not duration_seconds(config.window):
-        raise section.error("window", f"expected a duration such as 30m or 1h, "
-                                      f"got {config.window!r}")
     section.finish()
     return config
 
 
-def parse_monitor(section: "_Section") -> MonitorConfig:
+def parse_monitor(section: Section) -> MonitorConfig:
     """Read and check `monitor:`; every problem names the file and the dotted key."""
     no_overrides: dict[str, Levels] = {}
     default, per_feature = section.optional_section("thresholds", _thresholds,
-                                (MonitorConfig.thresholds, no_overrides))
+                                                    (MonitorConfig.thresholds, no_overrides))
     config = MonitorConfig(
         alpha=section.bounded("alpha", 0.01, low=0.0, high=0.5, low_open=True),
-        bins=int(_whole(section, "bins", DEFAULT_BINS, low=2)),
+        bins=section.whole("bins", DEFAULT_BINS, low=2),
         epsilon=section.bounded("epsilon", DEFAULT_EPSILON, low=0.0, high=0.01,
-                         low_open=True),
-        min_rows=_whole(section, "min_rows", 1000, low=1),
+                                low_open=True),
+        min_rows=section.whole("min_rows", 1000, low=1),
         features=section.string_list("features"),
         categorical=section.string_list("categorical"),
         prediction=section.string("prediction") or "prediction",
@@ -147,16 +141,7 @@ def parse_monitor(section: "_Section") -> MonitorConfig:
     return config
 
 
-def _whole(section: "_Section", name: str, default: int, *, low: int) -> int:
-    value = section.number(name)
-    if value is None:
-        return default
-    if value != int(value) or value < low:
-        raise section.error(name, f"expected a whole number >= {low}, got {value:g}")
-    return int(value)
-
-
-def _levels(section: "_Section") -> Levels:
+def _levels(section: Section) -> Levels:
     for name in SEVERITIES:
         if section.raw(name) is None:
             raise section.error(name, "is required (a positive number)")
@@ -168,26 +153,22 @@ def _levels(section: "_Section") -> Levels:
     return Levels(minor=minor, major=major)
 
 
-def _thresholds(section: "_Section") -> tuple[Levels, dict[str, Levels]]:
+def _thresholds(section: Section) -> tuple[Levels, dict[str, Levels]]:
     levels = {name: _levels(child) for name, child in section.children()}
     default = levels.pop("default", MonitorConfig.thresholds)
     return default, levels
 
 
-def _actions(section: "_Section") -> dict[Severity, Action]:
+def _actions(section: Section) -> dict[Severity, Action]:
     actions = {severity: section.choice(severity, ACTIONS, MonitorConfig().actions[severity])
                for severity in SEVERITIES}
     section.finish()
     return actions
 
 
-def _performance(section: "_Section") -> PerformanceConfig:
-    window = section.string("attribution_window") or "30m"
-    seconds = duration_seconds(window)
-    if not seconds:
-        raise section.error("attribution_window", f"expected a duration such as 90s, 30m "
-                                                  f"or 1h, got {window!r}")
-    config = PerformanceConfig(attribution_window_seconds=seconds,
+def _performance(section: Section) -> PerformanceConfig:
+    window = section.duration("attribution_window", "30m", "a duration such as 90s, 30m or 1h")
+    config = PerformanceConfig(attribution_window_seconds=duration_seconds(window) or 0.0,
                                calibration_error=_levels(section.section("calibration_error")))
     section.finish()
     return config

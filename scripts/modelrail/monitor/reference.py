@@ -4,10 +4,12 @@ the policy's `monitor.reference_artifact`)."""
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from modelrail.config import Config
 from modelrail.errors import UsageError
+from modelrail.monitor.config import MonitorConfig
 from modelrail.registry.client import ModelRef, NotFoundError, Registry
+from modelrail.registry.config import ModelPolicy
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,14 @@ class Reference:
     version: int | None = None  # the registry version behind a models:/ reference
 
 
-def resolve_reference(ref: str, config: Config, workdir: Path) -> Reference:
+class MonitoredModel(ModelPolicy, Protocol):
+    """What resolving a reference reads of the policy; the assembled `Config` has it."""
+
+    @property
+    def monitor(self) -> MonitorConfig | None: ...
+
+
+def resolve_reference(ref: str, config: MonitoredModel, workdir: Path) -> Reference:
     """The reference sample as a local file (downloaded into `workdir` if remote)."""
     if not ref.startswith(("runs:/", "models:/")):
         path = Path(ref)

@@ -58,9 +58,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelrail.config import Config
 from modelrail.errors import ExitCode, ModelrailError, UsageError
 from modelrail.registry.client import Registry, VersionInfo
+from modelrail.registry.config import ModelPolicy
 from modelrail.registry.lineage import VALIDATION_STATUS, clip, workflow_run_url
 
 if TYPE_CHECKING:
@@ -101,10 +101,10 @@ class Environments:
     """The configured environments of one model, in promotion order."""
 
     model: str
-    config: Config
+    config: ModelPolicy
 
     @classmethod
-    def from_config(cls, config: Config) -> "Environments":
+    def from_config(cls, config: ModelPolicy) -> "Environments":
         return cls(config.model, config)
 
     @property

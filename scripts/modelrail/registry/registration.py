@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelrail.config import Config
 from modelrail.errors import UsageError
 from modelrail.registry.client import NotFoundError, Registry, VersionInfo
+from modelrail.registry.config import ModelPolicy
 from modelrail.registry.lineage import GIT_SHA, Lineage, tag_key
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def validate_artifact_path(path: str) -> str:
 
 def register(
     registry: Registry,
-    config: Config,
+    config: ModelPolicy,
     lineage: Lineage,
     *,
     run_id: str | None = None,

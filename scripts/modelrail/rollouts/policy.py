@@ -20,12 +20,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from modelrail.errors import UsageError
-
-if TYPE_CHECKING:  # config.py imports this module to parse its rollout: section
-    from modelrail.config import _Section
+from modelrail.plumbing.policy_section import Section, load_yaml_strict
 
 DEFAULT_STEP_SECONDS = 300.0
 # A DNS-1123 subdomain (Rollout names) and label (namespaces), as Kubernetes validates them.
@@ -91,7 +88,7 @@ def parse_weights_flag(text: str) -> tuple[int, ...]:
     return validate_weights(values, "--steps")
 
 
-def parse_rollout(section: "_Section") -> RolloutConfig:
+def parse_rollout(section: Section) -> RolloutConfig:
     """Read and check a `rollout:` mapping; unknown keys are errors that name the key."""
     name = section.required_string("name")
     validate_name(name, f"{section.source}: {section.path('name')}")
@@ -103,36 +100,27 @@ def parse_rollout(section: "_Section") -> RolloutConfig:
         raise section.error("steps", "expected a list of weights, e.g. [10, 25, 50, 100]")
     steps = validate_weights(raw_steps, f"{section.source}: {section.path('steps')}") \
         if raw_steps is not None else ()
-    step_seconds = section.number("step_seconds")
-    if step_seconds is not None and step_seconds <= 0:
-        raise section.error("step_seconds", f"expected a number of seconds > 0, "
-                                            f"got {step_seconds:g}")
+    step_seconds = section.checked("step_seconds", DEFAULT_STEP_SECONDS, lambda v: v > 0,
+                                   "a number of seconds > 0")
     config = RolloutConfig(
         name=name, namespace=namespace, container=section.string("container"), steps=steps,
-        step_seconds=DEFAULT_STEP_SECONDS if step_seconds is None else step_seconds,
+        step_seconds=step_seconds,
         mirror=section.optional_section("mirror", parse_mirror, None))
     section.finish()
     return config
 
 
-def parse_mirror(section: "_Section") -> MirrorConfig:
+def parse_mirror(section: Section) -> MirrorConfig:
     """`rollout.mirror`: route (required), percentage (required), scale (default: percentage)."""
     route = section.required_string("route")
-    percentage = _percent(section, "percentage")
+    percentage = section.percent("percentage")
     if percentage is None:
         raise section.error("percentage", "is required (the % of requests to mirror, 1 to 100)")
-    scale = _percent(section, "scale")
+    scale = section.percent("scale")
     config = MirrorConfig(route=route, percentage=percentage,
                           scale=percentage if scale is None else scale)
     section.finish()
     return config
-
-
-def _percent(section: "_Section", name: str) -> int | None:
-    value = section.number(name)
-    if value is not None and (not value.is_integer() or not 1 <= value <= 100):
-        raise section.error(name, f"expected a whole percentage from 1 to 100, got {value:g}")
-    return None if value is None else int(value)
 
 
 def load_rollout_policy(path: str | os.PathLike[str]) -> RolloutConfig | None:
@@ -141,8 +129,6 @@ def load_rollout_policy(path: str | os.PathLike[str]) -> RolloutConfig | None:
     Only this section is read (each action reads its own), so the rollout commands work
     whatever else the file holds.
     """
-    from modelrail.config import _Section, load_yaml_strict  # noqa: PLC0415 - import cycle
-
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
@@ -150,5 +136,5 @@ def load_rollout_policy(path: str | os.PathLike[str]) -> RolloutConfig | None:
         raise UsageError(f"{source}: policy file not found (pass --config PATH)") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"{source}: cannot read policy file: {error}") from None
-    top = _Section(load_yaml_strict(text, source), "", source)
+    top = Section(load_yaml_strict(text, source), "", source)
     return parse_rollout(top.section("rollout")) if top.has("rollout") else None

@@ -12,14 +12,14 @@ from modelrail.ab.config import (
     SequentialConfig,
     parse_experiment,
 )
-from modelrail.config import _Section
 from modelrail.errors import UsageError
+from modelrail.plumbing.policy_section import Section
 
 SOURCE = Path("modelrail.yaml")
 
 
 def parse(text: str) -> ExperimentConfig:
-    return parse_experiment(_Section(yaml.safe_load(text), "experiment", SOURCE))
+    return parse_experiment(Section(yaml.safe_load(text), "experiment", SOURCE))
 
 
 def test_the_design_sketch_parses_with_defaults() -> None:

@@ -10,7 +10,7 @@ import yaml
 from modelrail.canary.argo_template import analysis_template, render
 from modelrail.canary.config import AnalysisConfig, parse_analysis
 from modelrail.canary.judge import judge_threshold
-from modelrail.config import _Section
+from modelrail.plumbing.policy_section import Section
 
 POLICY = """\
 metrics:
@@ -39,7 +39,7 @@ VECTORS = [[], [math.nan], [0.005], [0.02], [1.0], [0.95], [math.inf], [-math.in
 
 
 def config() -> AnalysisConfig:
-    return parse_analysis(_Section(yaml.safe_load(POLICY), "analysis", Path("m.yaml")))
+    return parse_analysis(Section(yaml.safe_load(POLICY), "analysis", Path("m.yaml")))
 
 
 def exported() -> dict[str, Any]:
@@ -125,7 +125,7 @@ def test_one_definition_two_executors(values: list[float]) -> None:
 
 
 def test_template_without_args() -> None:
-    plain = parse_analysis(_Section({"metrics": {"up": {"kind": "threshold", "query": "up",
+    plain = parse_analysis(Section({"metrics": {"up": {"kind": "threshold", "query": "up",
                                                         "min": 1}}}, "analysis", Path("m")))
 
     assert analysis_template(plain, "x", "5m")["spec"] == {"metrics": [{

@@ -10,13 +10,13 @@ from modelrail.canary.config import (
     GaugeMetric,
     HistogramMetric,
     ThresholdMetric,
-    duration_seconds,
     parse_analysis,
     placeholders,
     resolve,
 )
-from modelrail.config import _Section, load_config
+from modelrail.config import load_config
 from modelrail.errors import UsageError
+from modelrail.plumbing.policy_section import Section, duration_seconds
 
 EXAMPLE = """\
 false_rollback_rate: 0.02
@@ -54,7 +54,7 @@ SOURCE = Path("policy/modelrail.yaml")
 
 
 def parse(text: str) -> AnalysisConfig:
-    return parse_analysis(_Section(yaml.safe_load(text), "analysis", SOURCE))
+    return parse_analysis(Section(yaml.safe_load(text), "analysis", SOURCE))
 
 
 def error(text: str) -> str:

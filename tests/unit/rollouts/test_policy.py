@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-from modelrail.config import _Section
 from modelrail.errors import UsageError
+from modelrail.plumbing.policy_section import Section
 from modelrail.rollouts.policy import (
     MirrorConfig,
     RolloutConfig,
@@ -17,7 +17,7 @@ SOURCE = Path("modelrail.yaml")
 
 
 def parse(data: object) -> RolloutConfig:
-    return parse_rollout(_Section(data, "rollout", SOURCE))
+    return parse_rollout(Section(data, "rollout", SOURCE))
 
 
 def test_full_section() -> None:
