@@ -1,6 +1,6 @@
 """Exit codes and the exceptions that carry them to the CLI boundary.
 
-Every command keeps the same contract (DESIGN.md): 0 done/passed, 1 the check said no,
+Every command keeps the same contract (docs/exit-codes.md): 0 done/passed, 1 the check said no,
 2 usage or configuration error, 3 a service failed after bounded retries, 4 inconclusive.
 """
 

@@ -1,6 +1,6 @@
 """`modelrail register | promote | rollback`: flags, outputs and rendering.
 
-Exit codes follow DESIGN.md: 0 done (also when nothing needed doing), 1 refused by the
+Exit codes follow docs/exit-codes.md: 0 done (also when nothing needed doing), 1 refused by the
 rules or lost a concurrent promotion, 2 bad flags/policy/input, 3 MLflow unreachable or
 failing after bounded retries.
 

@@ -4,7 +4,7 @@ Drives one Argo Rollout through the Kubernetes API with the kubectl-argo-rollout
 plugin's own patches. The rollout comes from `--name/--namespace` or from the policy's
 `rollout:` section (`--config`, default ./modelrail.yaml when it exists).
 
-Exit codes follow DESIGN.md: 0 done (also when nothing needed doing), 1 `wait` did not
+Exit codes follow docs/exit-codes.md: 0 done (also when nothing needed doing), 1 `wait` did not
 reach its condition (timeout, or the rollout degraded), 2 bad flags/policy, a missing
 rollout, steps that do not match the policy, or missing RBAC permission, 3 the API server
 unreachable or failing after bounded retries.
