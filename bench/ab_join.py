@@ -37,9 +37,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+
 from modelrail.errors import UsageError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO_ROOT
+
 RESULTS = REPO_ROOT / "bench" / "results" / "ab_join.json"
 VARIANTS = ("control", "treatment")
 EXPERIMENT = "ranker-v2"

@@ -14,11 +14,14 @@ Data are simulated as per-look sufficient statistics (numpy, seeded): a conversi
 import json
 import math
 import platform
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
 
 import numpy as np
 from modelrail.ab.stats import (
@@ -32,7 +35,8 @@ from modelrail.ab.stats import (
     sequential_test,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO_ROOT
+
 SEED = 20260901
 ALPHA = 0.05
 LOOKS = 20

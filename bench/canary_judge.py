@@ -41,6 +41,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+
 import numpy as np
 from modelrail.canary.config import (
     AnalysisConfig,
@@ -62,7 +64,8 @@ from modelrail.canary.judge import (
 from modelrail.canary.stats import Stratum
 from numpy.typing import NDArray
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO_ROOT
+
 WEIGHTS = (0.10, 0.25, 0.50, 1.00)
 RATE = 20.0  # requests per second, canary + baseline
 ERROR_RATE = 0.01

@@ -1,6 +1,6 @@
 """Live canary runs, repeated: `modelrail canary run` against the canary lab.
 
-Each repetition starts a fresh lab (tests/support/canary_lab.py: the example model's real
+Each repetition starts a fresh lab (tests/support/labs/canary.py: the example model's real
 server for stable and canary, a real Prometheus scraping both every second, 20 req/s split
 by the Rollouts stand-in's weight) twice: once with a good canary (the same model as
 stable, a new version) and once with the miscalibrated one (`class_weight: balanced`),
@@ -21,9 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-from tests.support.canary_lab import Side, run_canary_cli  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+from tests.support.labs.canary import Side, run_canary_cli
+from tests.support.paths import REPO_ROOT
 
 STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
 KINDS = {"good": Side("ghcr.io/acme/ctr-ranker:v2", version="2"),

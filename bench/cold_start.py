@@ -19,9 +19,9 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-from tests.support.services import mlflow_server  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+from tests.support.paths import REPO_ROOT
+from tests.support.services.mlflow import mlflow_server
 
 POLICY = """\
 model: {model}

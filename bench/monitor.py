@@ -33,14 +33,14 @@ from typing import Any
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
 
 from modelrail.plumbing.duck import MEMORY_VARIABLE, memory_limit
 
-from tests.support.example_apps import example_app
-from tests.support.monitor_lab import MonitorLab
+from tests.support.labs.example_apps import example_app
+from tests.support.labs.monitor import MonitorLab
+from tests.support.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results" / "monitor.json"
 REFERENCE_ROWS = 50_000
 NUMERIC = 14

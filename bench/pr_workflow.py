@@ -14,12 +14,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-from tests.support.act import ActRun, checkout_as_action_repo, git  # noqa: E402
-from tests.support.flows import Workbench, model_repo, train_champion  # noqa: E402
-from tests.support.github_standin import GitHubStandIn  # noqa: E402
-from tests.support.services import mlflow_server  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+from tests.support.paths import REPO_ROOT
+from tests.support.services.mlflow import mlflow_server
+from tests.support.standins.github import GitHubStandIn
+from tests.support.workflows.act import ActRun, checkout_as_action_repo, git
+from tests.support.workflows.flows import Workbench, model_repo, train_champion
 
 _STEP = re.compile(r"\[[^\]]*/([^\]/]+?)\s*\]\s+✅\s+Success - Main (.+?) \[([\d.]+)(ms|s|µs)\]")
 _UNIT = {"s": 1.0, "ms": 1e-3, "µs": 1e-6}

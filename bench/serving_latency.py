@@ -52,7 +52,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,10 +66,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO_ROOT / "example-model"
+from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
+from tests.support.services.process import free_port
 
 ROWS_PER_REQUEST = 10
 FIXED_RATE_MAX = 100.0  # req/s, open loop; lower when the server cannot take twice that:
@@ -92,8 +93,8 @@ HEADERS = {"Content-Type": "application/json"}
 # ---- model ---------------------------------------------------------------------------------
 def train_model(work: Path) -> tuple[Path, list[str]]:
     """Prepare, train and export in ``work``; (model dir with scorer.json, feature columns)."""
-    shutil.copy(EXAMPLE / "params.yaml", work / "params.yaml")
-    env = {**os.environ, "PYTHONPATH": f"{EXAMPLE / 'src'}:{EXAMPLE / 'serving'}"}
+    shutil.copy(EXAMPLE_MODEL / "params.yaml", work / "params.yaml")
+    env = {**os.environ, "PYTHONPATH": f"{EXAMPLE_MODEL / 'src'}:{EXAMPLE_MODEL / 'serving'}"}
     for stage in ("prepare", "train"):
         subprocess.run([sys.executable, "-m", f"ctr_model.{stage}"], cwd=work, env=env,
                        check=True, stdout=subprocess.DEVNULL, timeout=300)
@@ -135,12 +136,6 @@ class Server:
     stdout_lines: list[int]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _drain(stream: IO[bytes], nbytes: list[int], nlines: list[int]) -> None:
     while chunk := os.read(stream.fileno(), 65536):
         nbytes[0] += len(chunk)
@@ -150,7 +145,7 @@ def _drain(stream: IO[bytes], nbytes: list[int], nlines: list[int]) -> None:
 @contextlib.contextmanager
 def serving(model_dir: Path, prediction_log: str, stderr: IO[bytes]) -> Iterator[Server]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(EXAMPLE / "serving"), "PYTHONUNBUFFERED": "1",
+    env = {**os.environ, "PYTHONPATH": str(EXAMPLE_MODEL / "serving"), "PYTHONUNBUFFERED": "1",
            "MODEL_PATH": str(model_dir), "MODEL_NAME": "ctr-ranker", "MODEL_VERSION": "bench",
            "PREDICTION_LOG": prediction_log, "UVICORN_HOST": "127.0.0.1",
            "UVICORN_PORT": str(port), "UVICORN_WORKERS": "1", "UVICORN_ACCESS_LOG": "false"}
@@ -341,7 +336,7 @@ LOG_PATH_REQUESTS = 5000
 
 def _predlog() -> Any:
     """ctr_serving.predlog from example-model/serving (what the servers run)."""
-    serving_dir = str(EXAMPLE / "serving")
+    serving_dir = str(EXAMPLE_MODEL / "serving")
     if serving_dir not in sys.path:
         sys.path.insert(0, serving_dir)
     return importlib.import_module("ctr_serving.predlog")

@@ -1,7 +1,7 @@
 """The demo's A/B stage: simulated users through the router to two model servers, then
 `modelrail ab analyze` on the prediction logs and the events.
 
-The A/B lab (tests/support/ab_lab.py) runs the example model's real server twice (v1 as
+The A/B lab (tests/support/labs/ab.py) runs the example model's real server twice (v1 as
 control, v2 as treatment), the router assigning each user by GrowthBook's hash, and the
 traffic simulator, whose users click the treatment's recommendations 30% more often.
 The analysis uses example-model's own policy (sequential, a 5% guardrail on session
@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from demo.run import WORK, say
-from tests.support.ab_lab import run_ab_lab
-from tests.support.flows import EXAMPLE_MODEL
+from tests.support.labs.ab import run_ab_lab
+from tests.support.paths import EXAMPLE_MODEL
 
 USERS = 1200
 EFFECT = 0.30

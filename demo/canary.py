@@ -1,6 +1,6 @@
 """The demo's canary stage: `modelrail canary run` on live traffic, a good and a bad canary.
 
-The canary lab (tests/support/canary_lab.py) runs the example model's real server for the
+The canary lab (tests/support/labs/canary.py) runs the example model's real server for the
 stable version and for the canary, a real Prometheus scraping both every second, and
 20 requests/s split by the Argo Rollouts stand-in's weight. The good canary walks
 10 → 25 → 50 → 100 % and is promoted in full; the bad one (the same model trained with
@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 
 from demo.run import WORK, say
-from tests.support.canary_lab import Side, run_canary_cli
-from tests.support.rollouts_standin import Mirror
+from tests.support.labs.canary import Side, run_canary_cli
+from tests.support.standins.rollouts import Mirror
 
 STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
 GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")

@@ -1,7 +1,7 @@
 """The demo's shadow and monitor stage: candidates checked as shadows, production watched
 for drift.
 
-The monitor lab (tests/support/monitor_lab.py) serves the example model (version 2) with
+The monitor lab (tests/support/labs/monitor.py) serves the example model (version 2) with
 its real server behind the router and sends the traffic simulator's users through it.
 Shadow: a candidate runs on a second server that gets a copy of every answered request,
 and `modelrail shadow analyze` pairs both logs: a candidate trained with C=0.5 agrees with
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from demo.run import WORK, say
-from tests.support.flows import EXAMPLE_MODEL
-from tests.support.monitor_lab import OTHER_TRAFFIC_SEED, Logs, MonitorLab
+from tests.support.labs.monitor import OTHER_TRAFFIC_SEED, Logs, MonitorLab
+from tests.support.paths import EXAMPLE_MODEL
 
 POLICY = EXAMPLE_MODEL / "modelrail.yaml"
 DRIFT = {"price": 2.5}

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.support.act import REPO_ROOT, ActRun, checkout_as_action_repo, git
-from tests.support.flows import MODEL, REPOSITORY, Workbench, model_repo, train_champion
-from tests.support.github_standin import GitHubStandIn
-from tests.support.services import mlflow_server
+from tests.support.paths import REPO_ROOT
+from tests.support.services.mlflow import mlflow_server
+from tests.support.standins.github import GitHubStandIn
+from tests.support.workflows.act import ActRun, checkout_as_action_repo, git
+from tests.support.workflows.flows import MODEL, REPOSITORY, Workbench, model_repo, train_champion
 
 WORK = REPO_ROOT / ".demo"
 

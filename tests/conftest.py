@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.act import REPO_ROOT, checkout_as_action_repo
-from tests.support.services import MlflowServer, mlflow_server
+from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
+from tests.support.services.mlflow import MlflowServer, mlflow_server
+from tests.support.workflows.act import checkout_as_action_repo
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +20,7 @@ def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
 
 @pytest.fixture
 def repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
+    return REPO_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +31,7 @@ def python_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([*uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(env)],
                    check=True)
     subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(env / "bin" / "python"),
-                    "-r", str(REPO_ROOT / "example-model" / "requirements.txt")], check=True)
+                    "-r", str(EXAMPLE_MODEL / "requirements.txt")], check=True)
     return env
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.flows import MODEL, Workbench, model_repo, train_champion
-from tests.support.github_standin import GitHubStandIn
-from tests.support.services import MlflowServer
+from tests.support.services.mlflow import MlflowServer
+from tests.support.standins.github import GitHubStandIn
+from tests.support.workflows.flows import MODEL, Workbench, model_repo, train_champion
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 their prediction logs + the simulator's events → `modelrail ab analyze` (DuckDB) → the
 decision; then act runs example-model's A/B test workflow on the same logs.
 
-What the lab is (tests/support/ab_lab.py): `python -m ctr_serving` twice (control v1,
+What the lab is (tests/support/labs/ab.py): `python -m ctr_serving` twice (control v1,
 treatment v2), `python -m ctr_router` assigning users with `modelrail.ab.assign`, and
 `python -m simulator` sending planned sessions with a known true CTR effect on the
 treatment. The traffic is fixed by the seed (every random draw is made before any
@@ -27,11 +27,12 @@ from typing import Any
 
 import pytest
 
-from tests.support.ab_lab import EXPERIMENT, VARIANTS, AbLogs, run_ab_lab
-from tests.support.act import ActRun, commit_all
-from tests.support.flows import EXAMPLE_MODEL, Workbench, model_repo
-from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
-from tests.unit.ab.logs import write_logs
+from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
+from tests.support.builders.ab_logs import write_logs
+from tests.support.labs.ab import EXPERIMENT, VARIANTS, AbLogs, run_ab_lab
+from tests.support.paths import EXAMPLE_MODEL
+from tests.support.workflows.act import ActRun, commit_all
+from tests.support.workflows.flows import Workbench, model_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +53,7 @@ WORKFLOW = ".github/workflows/ab-test.yml"
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trained once for every lab run of this module (ab_lab trains on first use)."""
+    """Trained once for every lab run of this module (the A/B lab trains on first use)."""
     return tmp_path_factory.mktemp("ab-models")
 
 

@@ -3,7 +3,7 @@ workflow (to: canary, with an image) → modelrail's promote.yml → canary.yml,
 
 Everything is real except the Kubernetes API + Argo controller (the rollouts stand-in):
 two `ctr_serving` processes (stable version 1, canary version 2), a Prometheus scraping
-them every second, live traffic split by the stand-in's weight (tests/support/canary_lab),
+them every second, live traffic split by the stand-in's weight (tests/support/labs/canary.py),
 and the MLflow registry. example-model's own policy is used, with steps of seconds instead
 of minutes (and sample minimums to match).
 """
@@ -24,15 +24,15 @@ import pytest
 from mlflow import MlflowClient
 from modelrail.cli.main import main
 
-from tests.support.act import ActRun
-from tests.support.canary_lab import CanaryLab, Side, canary_lab
-from tests.support.flows import (
+from tests.support.labs.canary import CanaryLab, Side, canary_lab
+from tests.support.standins.rollouts import RolloutsStandIn
+from tests.support.workflows.act import ActRun
+from tests.support.workflows.flows import (
     PROMOTE_WORKFLOW,
     Workbench,
     named_model_repo,
     promote_dispatch,
 )
-from tests.support.rollouts_standin import RolloutsStandIn
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 modelrail's monitor.yml → actions/monitor (+ canary-step for the rollback), run by act.
 
 Real: the example model served by `ctr_serving` with its prediction log, the router, the
-traffic simulator (tests/support/monitor_lab.py), the MLflow registry holding the
+traffic simulator (tests/support/labs/monitor.py), the MLflow registry holding the
 reference sample as an artifact of the model's run. Stand-ins: the Kubernetes API + Argo
 controller (rollouts stand-in) and GitHub's REST API (issues). A drifted feature rolls the
 alias and the rollout back and opens one issue, which the next run updates; traffic like
@@ -25,12 +25,13 @@ from modelrail.cli.main import main
 from modelrail.monitor.issue import issue_marker
 
 from tests.e2e.conftest import Champion
-from tests.support.act import REPO_ROOT, ActRun, commit_all
-from tests.support.flows import REPOSITORY, Workbench, named_model_repo
-from tests.support.github_standin import GitHubStandIn
-from tests.support.monitor_lab import OTHER_TRAFFIC_SEED, Logs, MonitorLab
-from tests.support.rollouts_standin import RolloutsStandIn
-from tests.support.services import MlflowServer
+from tests.support.labs.monitor import OTHER_TRAFFIC_SEED, Logs, MonitorLab
+from tests.support.paths import EXAMPLE_MODEL
+from tests.support.services.mlflow import MlflowServer
+from tests.support.standins.github import GitHubStandIn
+from tests.support.standins.rollouts import RolloutsStandIn
+from tests.support.workflows.act import ActRun, commit_all
+from tests.support.workflows.flows import REPOSITORY, Workbench, named_model_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -150,7 +151,7 @@ def test_the_trained_champion_run_holds_its_reference_sample(
     local = Path(MlflowClient(mlflow.url).download_artifacts(
         champion.run_id, "reference.csv", str(tmp_path)))
     header = local.read_text().splitlines()[0].split(",")
-    policy = yaml.safe_load((REPO_ROOT / "example-model" / "modelrail.yaml").read_text())
+    policy = yaml.safe_load((EXAMPLE_MODEL / "modelrail.yaml").read_text())
     assert set(header) == {*policy["monitor"]["categorical"], "price", "popularity",
                            "position", "prediction"}
     del policy["monitor"]["performance"]  # no clicks here

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Champion
-from tests.support.flows import MLFLOW_TOKEN, REPOSITORY, Workbench
-from tests.support.github_standin import GitHubStandIn
+from tests.support.standins.github import GitHubStandIn
+from tests.support.workflows.flows import MLFLOW_TOKEN, REPOSITORY, Workbench
 
 pytestmark = pytest.mark.e2e
 PR_NUMBER = 42

@@ -6,7 +6,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.e2e.conftest import Champion
-from tests.support.flows import Workbench
+from tests.support.workflows.flows import Workbench
 
 pytestmark = pytest.mark.e2e
 MODEL = "ctr-ranker"

@@ -3,7 +3,7 @@ Promote workflow → modelrail's promote.yml (shadow job: a dry run of the promo
 the release, actions/shadow-analyze judges that version's shadow lines) → promote, run by
 act with the repository variable REQUIRE_SHADOW=true.
 
-Real: the shadow logs (tests/support/monitor_lab.py: the router mirrors the simulator's
+Real: the shadow logs (tests/support/labs/monitor.py: the router mirrors the simulator's
 traffic to a candidate served by a second `ctr_serving`, version 3), the MLflow registry.
 A candidate that agrees with production moves to canary; a miscalibrated one, or no log
 at all, moves nothing and the run is red.
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.support.act import ActRun, commit_all
-from tests.support.flows import Workbench, named_model_repo
-from tests.support.monitor_lab import MonitorLab
+from tests.support.labs.monitor import MonitorLab
+from tests.support.workflows.act import ActRun, commit_all
+from tests.support.workflows.flows import Workbench, named_model_repo
 
 pytestmark = pytest.mark.e2e
 

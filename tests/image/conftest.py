@@ -18,18 +18,17 @@ from typing import Any
 
 import pytest
 
-from tests.support.image import (
+from tests.support.labs.image import (
     INSTALL_SCRIPT,
     LOCAL_BASE,
-    REPO_ROOT,
     Buildah,
     CommandError,
-    Registry,
     base_rootfs,
-    docker_registry,
     import_base_image,
     missing_tools,
 )
+from tests.support.paths import REPO_ROOT
+from tests.support.services.registry import Registry, docker_registry
 
 METRICS_KEY = pytest.StashKey[dict[str, Any]]()
 

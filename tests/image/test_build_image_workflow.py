@@ -21,18 +21,17 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.image.conftest import buildah_store
-from tests.support.act import ActRun, commit_all
-from tests.support.flows import Workbench, model_repo
-from tests.support.image import (
+from tests.support.labs.image import (
     Buildah,
-    Registry,
     base_rootfs,
     host_ca_volumes,
     import_base_image,
-    registry_tags,
     skopeo_inspect,
 )
-from tests.support.services import MlflowServer
+from tests.support.services.mlflow import MlflowServer
+from tests.support.services.registry import Registry, registry_tags
+from tests.support.workflows.act import ActRun, commit_all
+from tests.support.workflows.flows import Workbench, model_repo
 
 
 def step_outputs(log: str, job: str, name: str) -> list[str]:

@@ -18,13 +18,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.image import (
+from tests.support.labs.image import (
     DOCKERFILE_BASE,
     LOCAL_BASE,
-    REPO_ROOT,
     Buildah,
     BuildResult,
-    Registry,
     build_image,
     compressed_size,
     copy_model_repo,
@@ -32,12 +30,13 @@ from tests.support.image import (
     dvc_repro,
     healthcheck_command,
     host_ca_volumes,
-    registry_tags,
     run,
     run_in_image,
     serve_image,
     skopeo_inspect,
 )
+from tests.support.paths import REPO_ROOT
+from tests.support.services.registry import Registry, registry_tags
 
 IMAGE = "localhost/ctr-ranker"
 MODEL_VERSION = "7"

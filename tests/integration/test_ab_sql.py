@@ -24,12 +24,12 @@ from modelrail.cli.main import main
 from modelrail.errors import UsageError
 from psycopg import sql
 
-from tests.support.postgres import postgres_bin, postgres_server
-from tests.support.services import free_port
-from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
-from tests.unit.ab.logs import LOGS_POLICY as POLICY
-from tests.unit.ab.logs import analysis_dir, write_logs
-from tests.unit.ab.sufficient import assert_same
+from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
+from tests.support.builders.ab_logs import LOGS_POLICY as POLICY
+from tests.support.builders.ab_logs import analysis_dir, write_logs
+from tests.support.builders.ab_sufficient import assert_same
+from tests.support.services.postgres import postgres_bin, postgres_server
+from tests.support.services.process import free_port
 
 pytestmark = pytest.mark.integration
 

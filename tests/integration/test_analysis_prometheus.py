@@ -16,14 +16,14 @@ import pytest
 import requests
 from modelrail.cli.main import main
 
-from tests.support.prometheus import (
+from tests.support.services.process import free_port
+from tests.support.services.prometheus import (
     History,
     PrometheusServer,
     history_end,
     prometheus_available,
     prometheus_server,
 )
-from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ import requests
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 
-from tests.support.canary_lab import Side, canary_lab
-from tests.support.prometheus import prometheus_available
-from tests.support.rollouts_standin import RolloutsStandIn
+from tests.support.labs.canary import Side, canary_lab
+from tests.support.services.prometheus import prometheus_available
+from tests.support.standins.rollouts import RolloutsStandIn
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not prometheus_available(), reason="needs prometheus")]

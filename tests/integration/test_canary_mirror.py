@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from modelrail.cli.main import main
 
-from tests.support.canary_lab import Side, canary_lab, lab_policy, runner_env
-from tests.support.prometheus import prometheus_available
-from tests.support.rollouts_standin import Mirror, RolloutsStandIn, Traffic
-from tests.support.runner_files import parse_file_command
+from tests.support.builders.runner_files import parse_file_command
+from tests.support.labs.canary import Side, canary_lab, lab_policy, runner_env
+from tests.support.services.prometheus import prometheus_available
+from tests.support.standins.rollouts import Mirror, RolloutsStandIn, Traffic
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not prometheus_available(), reason="needs prometheus")]

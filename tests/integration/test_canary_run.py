@@ -18,7 +18,8 @@ import pytest
 from mlflow import MlflowClient
 from modelrail.cli.main import main
 
-from tests.support.canary_lab import (
+from tests.support.builders.runner_files import parse_file_command
+from tests.support.labs.canary import (
     MODEL_NAME,
     CanaryLab,
     Side,
@@ -26,10 +27,10 @@ from tests.support.canary_lab import (
     lab_policy,
     runner_env,
 )
-from tests.support.prometheus import prometheus_available
-from tests.support.rollouts_standin import RolloutsStandIn
-from tests.support.runner_files import parse_file_command
-from tests.support.services import MlflowServer, free_port
+from tests.support.services.mlflow import MlflowServer
+from tests.support.services.process import free_port
+from tests.support.services.prometheus import prometheus_available
+from tests.support.standins.rollouts import RolloutsStandIn
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not prometheus_available(), reason="needs prometheus")]

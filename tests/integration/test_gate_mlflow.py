@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.support.services import MlflowServer, free_port
+from tests.support.services.mlflow import MlflowServer
+from tests.support.services.process import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from mlflow import MlflowClient
 from modelrail.cli.main import main
 from modelrail.registry.lineage import dvc_lock_lineage
 
-from tests.support.runner_files import parse_file_command
-from tests.support.services import MlflowServer
+from tests.support.builders.runner_files import parse_file_command
+from tests.support.services.mlflow import MlflowServer
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,8 @@ from mlflow import MlflowClient
 from modelrail.cli.main import main
 from modelrail.registry.lineage import dvc_lock_lineage
 
-from tests.support.fault_proxy import FaultProxy
-from tests.support.services import MlflowServer
+from tests.support.services.fault_proxy import FaultProxy
+from tests.support.services.mlflow import MlflowServer
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from modelrail.cli.rollout import add_rollout_commands
 from modelrail.errors import ModelrailError
 from modelrail.plumbing import runner
 
-from tests.support.rollouts_standin import MERGE_PATCH, RolloutsStandIn
-from tests.support.services import free_port
+from tests.support.services.process import free_port
+from tests.support.standins.rollouts import MERGE_PATCH, RolloutsStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from modelrail.cli.main import main
 
-from tests.support.example_apps import EXAMPLE_MODEL
-from tests.support.monitor_lab import PRODUCTION_VERSION, Logs, MonitorLab
+from tests.support.labs.monitor import PRODUCTION_VERSION, Logs, MonitorLab
+from tests.support.paths import EXAMPLE_MODEL
 
 pytestmark = pytest.mark.integration
 

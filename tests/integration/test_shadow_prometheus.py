@@ -6,8 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.prometheus import History, history_end, prometheus_available, prometheus_server
-from tests.support.shadow_logs import shadow_analyze, write_shadow_log
+from tests.support.builders.shadow_logs import shadow_analyze, write_shadow_log
+from tests.support.services.prometheus import (
+    History,
+    history_end,
+    prometheus_available,
+    prometheus_server,
+)
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not prometheus_available(),

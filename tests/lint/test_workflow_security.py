@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.act import REPO_ROOT
+from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
 
 BIN = Path(sys.executable).parent
 
@@ -23,7 +23,7 @@ def test_actionlint_is_clean_on_this_repository() -> None:
 
 
 def test_actionlint_is_clean_on_example_model() -> None:
-    folder = REPO_ROOT / "example-model" / ".github" / "workflows"
+    folder = EXAMPLE_MODEL / ".github" / "workflows"
     workflows = sorted(str(p) for p in folder.glob("*.yml"))
     assert workflows
     result = run([str(BIN / "actionlint"), "-color=false", *workflows], REPO_ROOT)

@@ -18,9 +18,9 @@ from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 from modelrail.rollouts.policy import MirrorConfig
 
-from tests.support.rollouts_standin import Mirror, RolloutsStandIn
-from tests.support.runner_files import parse_file_command
-from tests.support.services import free_port
+from tests.support.builders.runner_files import parse_file_command
+from tests.support.services.process import free_port
+from tests.support.standins.rollouts import Mirror, RolloutsStandIn
 
 WEIGHTS = (10, 25, 50)
 STEP_SECONDS = 10.0

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.act import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 ACTION = REPO_ROOT / "actions" / "canary-step"
 KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user: {token: s3cr3t-token}\n"

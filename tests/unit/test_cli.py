@@ -10,8 +10,8 @@ import pytest
 from modelrail import __version__
 from modelrail.cli.main import main
 
-from tests.support.github_standin import GitHubStandIn
-from tests.support.runner_files import parse_file_command
+from tests.support.builders.runner_files import parse_file_command
+from tests.support.standins.github import GitHubStandIn
 
 POLICY = """\
 model: ranker

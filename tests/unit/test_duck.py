@@ -12,7 +12,7 @@ from modelrail.cli.main import main
 from modelrail.errors import UsageError
 from modelrail.plumbing import duck
 
-from tests.unit.ab.logs import analysis_dir
+from tests.support.builders.ab_logs import analysis_dir
 
 
 def _setting(connection: duckdb.DuckDBPyConnection, name: str) -> str:

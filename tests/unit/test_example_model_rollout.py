@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,8 @@ from modelrail.config import Config, load_config
 from modelrail.errors import UsageError
 from modelrail.rollouts.state import check_steps
 
-EXAMPLE_MODEL = Path(__file__).resolve().parents[2] / "example-model"
+from tests.support.paths import EXAMPLE_MODEL
+
 K8S = EXAMPLE_MODEL / "k8s"
 # The serving app's own metrics, after one request and one prediction, as Prometheus sees them.
 _EXPOSITION = """

@@ -1,6 +1,5 @@
 """The sticky PR comment against a local stand-in of GitHub's REST API."""
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +8,8 @@ from modelrail.plumbing.github_api import GitHubClient, Repository
 from modelrail.plumbing.retry import RetryPolicy
 from modelrail.plumbing.runner import comment_marker, upsert_sticky_comment
 
-from tests.support.github_standin import DENIED_MESSAGE, GitHubStandIn
+from tests.support.services.process import free_port
+from tests.support.standins.github import DENIED_MESSAGE, GitHubStandIn
 
 TOKEN = "ghs_unitTestToken0123456789abcdef"
 REPO = Repository("acme", "ranker")
@@ -219,9 +219,7 @@ def test_500_always_raises_service_error_after_bounded_attempts(
 
 
 def test_unreachable_api_raises_service_error_without_the_token() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     client = GitHubClient(TOKEN, api_url=f"http://127.0.0.1:{port}", policy=FAST)
 
     with pytest.raises(ServiceError) as caught:

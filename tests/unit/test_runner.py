@@ -10,7 +10,7 @@ import pytest
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
 
-from tests.support.runner_files import parse_file_command
+from tests.support.builders.runner_files import parse_file_command
 
 RUNNER_VARS = ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "GITHUB_EVENT_PATH")
 

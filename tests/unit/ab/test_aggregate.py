@@ -8,8 +8,8 @@ from modelrail.ab.aggregate import aggregate_logs, parse_window, sufficient_stat
 from modelrail.ab.stats import MeanStats, ProportionStats, RatioStats
 from modelrail.errors import UsageError
 
-from tests.unit.ab.hand_logs import EVENTS, EXPECTED, PREDICTIONS, click, impression
-from tests.unit.ab.logs import write_csv, write_jsonl, write_logs
+from tests.support.builders.ab_hand_logs import EVENTS, EXPECTED, PREDICTIONS, click, impression
+from tests.support.builders.ab_logs import write_csv, write_jsonl, write_logs
 
 VARIANTS = ("control", "treatment")
 WINDOW = 1800.0  # 30 minutes

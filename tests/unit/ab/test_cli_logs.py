@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from modelrail.cli.main import main
 
-from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
-from tests.unit.ab.logs import LOGS_POLICY as POLICY
-from tests.unit.ab.logs import write_jsonl, write_logs
+from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
+from tests.support.builders.ab_logs import LOGS_POLICY as POLICY
+from tests.support.builders.ab_logs import write_jsonl, write_logs
 
 
 @pytest.fixture(autouse=True)

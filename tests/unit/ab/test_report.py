@@ -13,9 +13,9 @@ from modelrail.ab.timeline import MAX_CHECKPOINTS, checkpoints
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
 
-from tests.unit.ab.hand_logs import EVENTS, PREDICTIONS
-from tests.unit.ab.logs import analysis_dir, simulated_logs, write_jsonl, write_logs
-from tests.unit.ab.sufficient import assert_same
+from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
+from tests.support.builders.ab_logs import analysis_dir, simulated_logs, write_jsonl, write_logs
+from tests.support.builders.ab_sufficient import assert_same
 from tests.unit.ab.test_cli import POLICY, stats, write_stats
 
 VARIANTS = ("control", "treatment")

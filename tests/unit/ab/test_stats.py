@@ -28,7 +28,7 @@ from modelrail.ab.stats import (
 )
 from scipy import integrate, stats
 
-from tests.unit.ab.sufficient import Array, mean_stats, proportion_stats, ratio_stats
+from tests.support.builders.ab_sufficient import Array, mean_stats, proportion_stats, ratio_stats
 
 ALTERNATIVES: list[Alternative] = ["two-sided", "greater", "less"]
 

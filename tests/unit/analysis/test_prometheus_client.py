@@ -18,7 +18,7 @@ from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing.prometheus import PrometheusAuth, PrometheusClient, Series
 from modelrail.plumbing.retry import RetryPolicy
 
-from tests.support.services import free_port
+from tests.support.services.process import free_port
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001, timeout=5)
 VECTOR = {"status": "success", "data": {"resultType": "vector", "result": [

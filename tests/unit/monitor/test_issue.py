@@ -5,7 +5,7 @@ from modelrail.monitor.issue import issue_marker, upsert_issue
 from modelrail.plumbing.github_api import GitHubClient, Repository
 from modelrail.plumbing.retry import RetryPolicy
 
-from tests.support.github_standin import GitHubStandIn
+from tests.support.standins.github import GitHubStandIn
 
 REPO = Repository("acme", "ranker")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from tests.support.shadow_logs import POLICY, shadow_analyze, write_shadow_log
+from tests.support.builders.shadow_logs import POLICY, shadow_analyze, write_shadow_log
 
 
 @pytest.mark.parametrize("noise", [0.02, 0.3])

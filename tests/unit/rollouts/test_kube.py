@@ -12,7 +12,7 @@ from modelrail.rollouts import kube
 from modelrail.rollouts.kube import connect, decode_kubeconfig_data
 from modelrail.rollouts.state import Condition, RolloutState
 
-from tests.unit.rollouts.builders import rollout
+from tests.support.builders.rollouts import rollout
 
 KUBECONFIG = """\
 apiVersion: v1

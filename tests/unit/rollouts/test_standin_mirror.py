@@ -11,7 +11,7 @@ from modelrail.cli.main import main
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 
-from tests.support.rollouts_standin import Mirror, RolloutsStandIn
+from tests.support.standins.rollouts import Mirror, RolloutsStandIn
 
 MIRROR = Mirror(route="mirror", percentage=35, scale=25)
 

@@ -8,7 +8,7 @@ from modelrail.rollouts import state as st
 from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.state import RolloutState
 
-from tests.unit.rollouts.builders import rollout, steps
+from tests.support.builders.rollouts import rollout, steps
 
 
 class TestPhase:

@@ -40,7 +40,7 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.example_apps import EXAMPLE_PYTHONPATH, example_app
+from tests.support.labs.example_apps import EXAMPLE_PYTHONPATH, example_app
 
 # 800 users (~1,360 sessions): with 400, hour_of_day (one draw per session, 24 values) has
 # a sampling PSI >= 0.1 (minor) against the reference for 21% of other traffic seeds.

@@ -1,7 +1,7 @@
 """A live A/B lab: the traffic simulator through the router to two real model servers,
 leaving the prediction log and the business events an A/B analysis reads.
 
-    from tests.support.ab_lab import run_ab_lab
+    from tests.support.labs.ab import run_ab_lab
 
     logs = run_ab_lab(tmp_path / "lab", tmp_path / "models", users=2000, seed=7, effect=0.05)
     logs.predictions, logs.events    # JSON lines, as `modelrail ab analyze` reads them
@@ -11,7 +11,7 @@ What runs (all on 127.0.0.1, free ports, stopped on return, logs under `root`):
 
 - one `python -m ctr_serving` per variant (the example model's serving app, as in its
   image), serving a `scorer.json` trained by the example model's own code and exported by
-  the image's exporter (`canary_lab.train_artifacts`, its good model), each writing its
+  the image's exporter (`labs.canary.train_artifacts`, its good model), each writing its
   prediction log to a file (`PREDICTION_LOG`); `MODEL_VERSION` 1 (control) and 2;
 - `python -m ctr_router`: assigns each user with `modelrail.ab.assign` and stamps
   experiment and variant into the request the model server logs;
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.canary_lab import train_artifacts
-from tests.support.example_apps import EXAMPLE_PYTHONPATH, example_app
+from tests.support.labs.canary import train_artifacts
+from tests.support.labs.example_apps import EXAMPLE_PYTHONPATH, example_app
 
 EXPERIMENT = "ranker-v2"
 VARIANTS = ("control", "treatment")

@@ -1,8 +1,8 @@
 """A live canary lab: two real model servers, a real Prometheus scraping them every second,
 and live traffic split by the Argo Rollouts stand-in's current weight.
 
-    from tests.support.canary_lab import Side, canary_lab, lab_policy, run_canary_cli
-    from tests.support.rollouts_standin import Mirror, RolloutsStandIn
+    from tests.support.labs.canary import Side, canary_lab, lab_policy, run_canary_cli
+    from tests.support.standins.rollouts import Mirror, RolloutsStandIn
 
 if TYPE_CHECKING:  # the demo and bench import this module without pytest's fixtures
     import pytest
@@ -28,7 +28,7 @@ What runs (all on 127.0.0.1, free ports, everything stopped on exit, logs under 
   in its image), `MODEL_VERSION` set to the side's version, so every metric it exposes
   carries `version="<version>"`;
 - the Debian `prometheus`, scraping both `/metrics` every `scrape_interval` seconds
-  (tests/support/prometheus.py `live_prometheus`); the lab is entered once both targets
+  (tests/support/services/prometheus.py `live_prometheus`); the lab is entered once both targets
   are up;
 - a traffic thread sending `rate` POST /predict requests a second in total (open loop, one
   row each). Each request asks the stand-in `traffic(rollout, namespace)` and goes to the
@@ -88,9 +88,10 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from tests.support.example_apps import EXAMPLE_MODEL, example_app
-from tests.support.prometheus import live_prometheus
-from tests.support.rollouts_standin import Mirror, RolloutsStandIn
+from tests.support.labs.example_apps import example_app
+from tests.support.paths import EXAMPLE_MODEL
+from tests.support.services.prometheus import live_prometheus
+from tests.support.standins.rollouts import Mirror, RolloutsStandIn
 
 if TYPE_CHECKING:  # the demo and bench import this module without pytest's fixtures
     import pytest

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from mlflow import MlflowClient
 
-from tests.support.act import REPO_ROOT, ActRun, act_command, commit_all, git, run_act
+from tests.support.paths import EXAMPLE_MODEL
+from tests.support.workflows.act import ActRun, act_command, commit_all, git, run_act
 
-EXAMPLE_MODEL = REPO_ROOT / "example-model"
 MODEL = "ctr-ranker"
 REPOSITORY = "acme/ctr-model"
 DVC_REMOTE = "local"

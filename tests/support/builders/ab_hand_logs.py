@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tests.unit.ab.logs import at
+from tests.support.builders.ab_logs import at
 
 
 def impression(seconds: float, request: str, user: str, variant: str, rows: int = 1,

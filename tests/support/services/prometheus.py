@@ -12,7 +12,7 @@ never "now". Counters here grow linearly, so increase() over any window is exact
 whether or not Prometheus extrapolates to the window's edges.
 
 `live_prometheus` is the other mode: an empty TSDB and live scraping of running servers
-(the canary lab, tests/support/canary_lab.py).
+(the canary lab, tests/support/labs/canary.py).
 """
 
 import contextlib
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.services import free_port, stop, wait_for_http
+from tests.support.services.process import free_port, stop, wait_for_http
 
 SCRAPE_INTERVAL = 15
 _CONFIG = "global:\n  scrape_interval: 15s\n"  # no scrape_configs: history only

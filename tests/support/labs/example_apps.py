@@ -8,10 +8,9 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from tests.support.services import free_port, stop, wait_for_http
+from tests.support.paths import EXAMPLE_MODEL
+from tests.support.services.process import free_port, stop, wait_for_http
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_MODEL = REPO_ROOT / "example-model"
 SERVING = EXAMPLE_MODEL / "serving"
 EXAMPLE_PYTHONPATH = os.pathsep.join([str(EXAMPLE_MODEL / "src"), str(SERVING)])
 READY_TIMEOUT_S = 90.0

@@ -7,7 +7,8 @@ The real tools, as CI on this machine has them (installed by .ci/install-debian-
 - a Debian bookworm base image made with debootstrap (python3 + python3-venv), because
   python:3.11-slim-bookworm cannot be pulled here. It is tagged under the Dockerfile's
   default FROM name too, so the unchanged Dockerfile builds with `--pull=never`;
-- the Debian docker-registry on a free loopback port, and skopeo to inspect what was pushed.
+- the Debian docker-registry on a free loopback port (tests/support/services/registry.py),
+  and skopeo to inspect what was pushed.
 """
 
 from __future__ import annotations
@@ -26,13 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
 from modelrail.registry.lineage import dvc_lock_lineage
 
-from tests.support.services import free_port, stop, wait_for_http
+from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
+from tests.support.services.process import free_port, wait_for_http
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_MODEL = REPO_ROOT / "example-model"
 REQUIRED_TOOLS = ("buildah", "skopeo", "docker-registry", "debootstrap")
 INSTALL_SCRIPT = REPO_ROOT / ".ci" / "install-debian-packages.sh"
 
@@ -282,41 +281,7 @@ def build_image(buildah: Buildah, context: Path, tag: str, build_args: Mapping[s
                        cached_steps=output.count("Using cache"))
 
 
-# ---- registry -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Registry:
-    host: str  # 127.0.0.1:PORT
-    root: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
-
-
-@contextlib.contextmanager
-def docker_registry(root: Path) -> Iterator[Registry]:
-    """The Debian `docker-registry` (distribution v2) on a free loopback port."""
-    root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log: {level: warn}\n"
-        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: '127.0.0.1:{port}'}}\n"
-    )
-    log = root / "registry.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=sink,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/v2/", timeout=30, process=process, log=log)
-        yield Registry(host=f"127.0.0.1:{port}", root=root, process=process)
-    finally:
-        stop(process)
+# ---- pushed images ------------------------------------------------------------------------
 
 
 def skopeo_inspect(reference: str, *, raw: bool = False, config: bool = False) -> Any:
@@ -327,13 +292,6 @@ def skopeo_inspect(reference: str, *, raw: bool = False, config: bool = False) -
     if config:
         args.append("--config")
     return json.loads(run([*args, reference], timeout=120))
-
-
-def registry_tags(registry: Registry, repository: str) -> list[str]:
-    response = requests.get(f"{registry.url}/v2/{repository}/tags/list", timeout=10)
-    response.raise_for_status()
-    tags: list[str] = response.json()["tags"]
-    return sorted(tags)
 
 
 def compressed_size(manifest: Mapping[str, Any]) -> int:

@@ -50,7 +50,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.loopback import LoopbackServer
+from tests.support.services.loopback import LoopbackServer
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler
 
 import requests
 
-from tests.support.loopback import LoopbackServer
+from tests.support.services.loopback import LoopbackServer
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                "trailers", "transfer-encoding", "upgrade", "host", "content-length",

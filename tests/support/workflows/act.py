@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT
+
 OWNER_REPO = "modelrail/modelrail"
 REF = "v1"
 STANDINS = REPO_ROOT / "tests" / "e2e" / "standins"

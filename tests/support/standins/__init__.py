@@ -1,0 +1,2 @@
+"""Local stand-ins for the remote APIs modelrail talks to (GitHub, Argo Rollouts) that
+cannot run here."""

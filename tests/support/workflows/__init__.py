@@ -1,0 +1,1 @@
+"""This repository's workflows run with act, as a user of the example model triggers them."""
