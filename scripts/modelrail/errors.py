@@ -31,3 +31,9 @@ class ServiceError(ModelrailError):
     """A remote service could not be reached or kept failing after bounded retries."""
 
     exit_code = ExitCode.SERVICE
+
+
+class InconclusiveError(ModelrailError):
+    """Too little data for a verdict either way; the message says how much there was."""
+
+    exit_code = ExitCode.INCONCLUSIVE

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from modelrail.canary.config import (
+    DEFAULT_WINDOW,
     AnalysisConfig,
     CounterMetric,
     GaugeMetric,
@@ -37,6 +38,7 @@ from modelrail.canary.stats import Stratum
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing.policy_section import duration_seconds
 from modelrail.plumbing.prometheus import PrometheusClient, Series
+from modelrail.rollouts.policy import RolloutConfig
 
 Log = Callable[[str], None]
 _EXIT_CODES = {"pass": ExitCode.OK, "fail": ExitCode.REJECTED,
@@ -101,6 +103,16 @@ class AnalysisResult:
             "prometheus": self.prometheus,
             "metrics": [verdict.to_json() for verdict in self.verdicts],
         }
+
+
+def window_of(analysis: AnalysisConfig, rollout: RolloutConfig | None) -> str:
+    """The data of one look: analysis.window, else one rollout step, else 5m."""
+    if analysis.window:
+        return analysis.window
+    if rollout:
+        milliseconds = round(rollout.step_seconds * 1000)
+        return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
+    return DEFAULT_WINDOW
 
 
 def analyze(config: AnalysisConfig, request: AnalysisRequest, client: PrometheusClient,

@@ -1,6 +1,6 @@
 """`modelrail analyze` and `modelrail analysis export-argo`: flags in, one module, result out.
 
-cli.py adds these commands with `add_analysis_commands(commands)`.
+`cli.main` adds these commands with `add_analysis_commands(commands)`.
 """
 
 import argparse
@@ -8,20 +8,20 @@ import json
 import re
 import time
 from datetime import datetime
-from pathlib import Path
 
 from modelrail.canary.analysis_report import analysis_markdown
-from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze
+from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze, window_of
 from modelrail.canary.argo_template import render
-from modelrail.canary.config import DEFAULT_WINDOW, ThresholdMetric
+from modelrail.canary.config import ThresholdMetric
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
     add_prometheus_flag,
     add_summary_flag,
     write_json,
+    write_text,
 )
-from modelrail.config import Config, load_config
+from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
 from modelrail.plumbing.prometheus import PrometheusClient
@@ -74,13 +74,12 @@ def add_analysis_commands(commands: "argparse._SubParsersAction[argparse.Argumen
 
 
 def cmd_analyze(args: argparse.Namespace) -> ExitCode:
-
     config = load_config(args.config)
     analysis = config.require_analysis()
     rollout = config.rollout
     request = AnalysisRequest(
         canary=args.canary, baseline=args.baseline, time=parse_time(args.time),
-        window=args.window or window_of(config), look=args.look,
+        window=args.window or window_of(analysis, rollout), look=args.look,
         looks=args.looks or analysis.looks or (len(rollout.steps) if rollout else 0) or 1,
         namespace=args.namespace or (rollout.namespace if rollout else None),
         rollout=args.rollout or (rollout.name if rollout else None))
@@ -107,17 +106,6 @@ def _print(result: AnalysisResult) -> None:
             runner.annotate("error" if verdict.outcome == "fail" else "warning",
                             verdict.reason, title=f"Canary analysis: {verdict.name}")
     print(f"canary analysis: {result.decision.outcome.upper()} ({result.decision.reason})")
-
-
-def window_of(config: Config) -> str:
-    """The data of one look: analysis.window, else one rollout step, else 5m."""
-    analysis = config.require_analysis()
-    if analysis.window:
-        return analysis.window
-    if config.rollout:
-        milliseconds = round(config.rollout.step_seconds * 1000)
-        return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
-    return DEFAULT_WINDOW
 
 
 def parse_time(text: str | None) -> float:
@@ -149,13 +137,9 @@ def cmd_export_argo(args: argparse.Namespace) -> ExitCode:
     if not _DNS_NAME.fullmatch(name):
         raise UsageError(f"--name {name!r}: not a Kubernetes resource name (lowercase "
                          "letters, digits, '-' and '.')")
-    text = render(analysis, name, window_of(config), args.prometheus_address)
+    text = render(analysis, name, window_of(analysis, config.rollout), args.prometheus_address)
     if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise UsageError(f"--output {args.output}: cannot write: {error.strerror}") \
-                from None
+        write_text(args.output, "--output", text)
     else:
         print(text, end="")
     return ExitCode.OK

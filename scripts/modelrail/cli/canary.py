@@ -29,9 +29,10 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modelrail.canary.analyze import window_of
+from modelrail.canary.baseline import resolve_baseline
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge, step_label
 from modelrail.canary.report import canary_markdown, write_report
-from modelrail.cli.analysis import window_of
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
@@ -40,16 +41,13 @@ from modelrail.cli.common import (
     add_summary_flag,
     write_json,
 )
-from modelrail.cli.rollout import open_driver
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
 from modelrail.plumbing.prometheus import PrometheusClient
-from modelrail.registry.client import Registry
-from modelrail.registry.image_meta import split_reference
-from modelrail.registry.promotion import Environments, origin_of
+from modelrail.registry.promotion import Environments
+from modelrail.rollouts.connect import open_driver
 from modelrail.rollouts.policy import RolloutConfig, validate_name
-from modelrail.rollouts.state import pick_container
 
 if TYPE_CHECKING:  # the kubernetes client is an extra, imported when the command runs
     from modelrail.rollouts.driver import RolloutDriver
@@ -106,7 +104,8 @@ def cmd_canary_run(args: argparse.Namespace) -> ExitCode:
           f"({source}) on rollout {driver.ref}: steps "
           f"{', '.join(step_label(w, m) for w, m in plan.phases)}, "
           f"{rollout.step_seconds:g}s each, Prometheus at {client.name}")
-    judge = PrometheusJudge(analysis, client, args.version, baseline, window_of(config),
+    judge = PrometheusJudge(analysis, client, args.version, baseline,
+                            window_of(analysis, rollout),
                             namespace=driver.namespace, rollout=driver.name,
                             log=lambda line: print(line, flush=True))
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job: abort, as on Ctrl-C
@@ -132,29 +131,8 @@ def _baseline(args: argparse.Namespace, config: Config, rollout: RolloutConfig,
     """(baseline version, where it came from); see the module docstring for the order."""
     if args.baseline_version:
         return str(args.baseline_version), "--baseline-version"
-    state = driver.read()
-    if state.fully_promoted and state.images:
-        image = state.images[pick_container(state.images, rollout.container, driver.ref)]
-        _, tag, _ = split_reference(image, f"rollout {driver.ref} image")
-        if tag and tag[:1] == "v" and tag[1:].isdigit():
-            return tag[1:], f"the stable image {image}"
-    return _registry_baseline(config)
-
-
-def _registry_baseline(config: Config) -> tuple[str, str]:
-    envs = Environments.from_config(config)
-    env = "prod" if "prod" in envs.names else envs.names[-1]
-    try:
-        registry = Registry(config.registry.resolve_tracking_uri(config.source))
-        holder = envs.holder(registry, env)
-    except UsageError as error:
-        raise UsageError(f"cannot tell the baseline version: the stable image has no v<N> "
-                         f"tag, and the registry: {error}; pass --baseline-version") from None
-    if holder is None:
-        raise UsageError(f"cannot tell the baseline version: the stable image has no v<N> "
-                         f"tag and no version holds {env} in the registry; pass "
-                         "--baseline-version")
-    return str(origin_of(holder)), f"the version {env} holds in the registry"
+    return resolve_baseline(driver, rollout.container, Environments.from_config(config),
+                            lambda: config.registry.resolve_tracking_uri(config.source))
 
 
 def _render(args: argparse.Namespace, config: Config, result: CanaryResult) -> None:

@@ -1,4 +1,4 @@
-"""What every `modelrail` subcommand shares: its common flags and the --json writer.
+"""What every `modelrail` subcommand shares: its common flags and the files they name.
 
 Each command module adds its parsers with these, so `--config`, `--json` and `--summary`
 mean the same everywhere, and no module needs to import `modelrail.cli.main` (which imports them).
@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from modelrail.errors import UsageError
+from modelrail.plumbing.textfile import read_json
 
 
 def add_config_flag(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +43,21 @@ def add_prometheus_flag(parser: argparse.ArgumentParser) -> None:
 
 def write_json(path: str | None, payload: object) -> None:
     """Write the machine-readable result of a command, when --json was given."""
-    if not path:
-        return
+    if path:
+        write_text(path, "--json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
+
+
+def write_text(path: str, flag: str, text: str) -> None:
+    """Write a file a flag named; a failure is a usage error that names the flag."""
     try:
-        Path(path).write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n",
-                              encoding="utf-8")
+        Path(path).write_text(text, encoding="utf-8")
     except OSError as error:
-        raise UsageError(f"--json {path}: cannot write: {error.strerror}") from None
+        raise UsageError(f"{flag} {path}: cannot write: {error.strerror}") from None
+
+
+def read_json_object(path: str, flag: str) -> dict[str, object]:
+    """The JSON object in the file a flag named."""
+    data = read_json(Path(path), "file", f"{flag} {path}")
+    if not isinstance(data, dict):
+        raise UsageError(f"{flag} {path}: expected a JSON object")
+    return data

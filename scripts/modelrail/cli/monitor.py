@@ -2,27 +2,28 @@
 `modelrail monitor-issue`: the one GitHub issue per model that tells the team."""
 
 import argparse
-import math
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelrail.cli.common import add_config_flag, add_json_flag, add_summary_flag, write_json
+from modelrail.cli.common import (
+    add_config_flag,
+    add_json_flag,
+    add_summary_flag,
+    write_json,
+    write_text,
+)
 from modelrail.config import Config, load_config
-from modelrail.errors import ExitCode, ModelrailError, UsageError
+from modelrail.errors import ExitCode, InconclusiveError, UsageError
 from modelrail.monitor.config import MonitorConfig
 from modelrail.plumbing import runner
 from modelrail.plumbing.github_api import GitHubClient, Repository
+from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.plumbing.textfile import read_text
 
 if TYPE_CHECKING:
     from modelrail.monitor.drift import MonitorResult
-
-
-class InconclusiveError(ModelrailError):
-    exit_code = ExitCode.INCONCLUSIVE
 
 
 def _monitor_config(config: Config) -> MonitorConfig:
@@ -33,12 +34,7 @@ def _monitor_config(config: Config) -> MonitorConfig:
 
 def cmd_monitor(args: argparse.Namespace) -> ExitCode:
     # Imported on use: the [monitor] extra (duckdb, scipy) is not in the core install.
-    from modelrail.monitor.aggregate import Logs  # noqa: PLC0415
-    from modelrail.monitor.drift import (  # noqa: PLC0415
-        MonitorResult,
-        drift_checks,
-        performance_check,
-    )
+    from modelrail.monitor.drift import MonitorResult, check_logs  # noqa: PLC0415
     from modelrail.monitor.reference import resolve_reference  # noqa: PLC0415
     from modelrail.monitor.report import html, markdown  # noqa: PLC0415
 
@@ -50,22 +46,13 @@ def cmd_monitor(args: argparse.Namespace) -> ExitCode:
                          "(the click log)")
     with tempfile.TemporaryDirectory(prefix="modelrail-monitor-") as workdir:
         reference = resolve_reference(args.reference, config, Path(workdir))
-        logs = Logs(reference.path, current)
-        try:
-            rows = logs.count("current")
-            if rows < monitor.min_rows:
-                raise InconclusiveError(f"{current}: {rows} production rows, fewer than "
-                                        f"monitor.min_rows ({monitor.min_rows}); no verdict")
-            checks = drift_checks(logs, monitor)
-            performance = performance_check(logs, Path(args.events), monitor) \
-                if args.events else None
-        finally:
-            logs.close()
+        rows, checks = check_logs(reference.path, current,
+                                  Path(args.events) if args.events else None, monitor)
     result = MonitorResult(
         model=config.model, reference=args.reference, current=args.current,
         current_rows=rows, alpha=monitor.alpha, correction="Holm",
         model_version=reference.version,
-        checks=[*checks, *([performance] if performance else [])], actions=monitor.actions)
+        checks=checks, actions=monitor.actions)
     return _render(args, result, markdown(result), html(result))
 
 
@@ -73,9 +60,9 @@ def _render(args: argparse.Namespace, result: "MonitorResult", text: str,
             page: str) -> ExitCode:
     write_json(args.json, result.to_json())
     if args.report:
-        _write(args.report, "--report", page)
+        write_text(args.report, "--report", page)
     if args.markdown:
-        _write(args.markdown, "--markdown", text)
+        write_text(args.markdown, "--markdown", text)
     if args.summary:
         runner.append_summary(text)
     runner.set_output("severity", result.severity or "")
@@ -94,13 +81,6 @@ def _render(args: argparse.Namespace, result: "MonitorResult", text: str,
     return ExitCode.REJECTED if result.action == "rollback" else ExitCode.OK
 
 
-def _write(path: str, flag: str, text: str) -> None:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"{flag} {path}: cannot write: {error.strerror}") from None
-
-
 def cmd_monitor_issue(args: argparse.Namespace) -> ExitCode:
     from modelrail.monitor.issue import upsert_issue  # noqa: PLC0415
 
@@ -117,7 +97,7 @@ def cmd_monitor_issue(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
-    from modelrail.monitor.shadow import agreement, judge  # noqa: PLC0415
+    from modelrail.monitor.shadow import agreement, judge, shadow_calls  # noqa: PLC0415
 
     config = load_config(args.config)
     shadow = config.shadow
@@ -131,7 +111,8 @@ def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
     if found.pairs < shadow.min_pairs:
         raise InconclusiveError(f"{args.predictions}: {found.pairs} paired rows, fewer than "
                                 f"shadow.min_pairs ({shadow.min_pairs}); no verdict")
-    calls = _shadow_calls(args.prometheus_url, shadow.window) if args.prometheus_url else None
+    calls = shadow_calls(PrometheusClient.from_env(args.prometheus_url), shadow.window) \
+        if args.prometheus_url else None
     result = judge(found, shadow, calls)
     write_json(args.json, {"model": config.model, "version": args.version,
                            **result.to_json()})
@@ -147,21 +128,6 @@ def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
     runner.set_output("passed", "true" if result.passed else "false")
     print(text)
     return ExitCode.OK if result.passed else ExitCode.REJECTED
-
-
-def _shadow_calls(url: str, window: str) -> tuple[float | None, float | None]:
-    from modelrail.monitor.shadow import ERROR_RATE_QUERY, LATENCY_QUERY  # noqa: PLC0415
-    from modelrail.plumbing.prometheus import PrometheusClient  # noqa: PLC0415
-
-    client = PrometheusClient.from_env(url)
-    now = time.time()
-
-    def value(query: str) -> float | None:
-        series = client.query(query.format(window=window), now)
-        number = series[0].points[-1][1] if series and series[0].points else None
-        return number if number is not None and math.isfinite(number) else None  # NaN: none
-
-    return value(ERROR_RATE_QUERY), value(LATENCY_QUERY)
 
 
 def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") \

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 from modelrail.cli.common import add_json_flag, add_rollout_flags, write_json
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
+from modelrail.rollouts.connect import open_driver
 from modelrail.rollouts.policy import (
     MirrorConfig,
     RolloutConfig,
     load_rollout_policy,
     parse_weights_flag,
     validate_name,
-    validate_namespace,
 )
 from modelrail.rollouts.state import Condition, RolloutState, check_steps
 
@@ -71,25 +71,6 @@ def _target(args: argparse.Namespace) -> Target:
     return Target(driver=driver, container=policy.container if policy else None,
                   weights=weights,
                   mirror=policy.mirror if policy and not args.steps else None)
-
-
-def open_driver(kubeconfig: str | None, name: str, namespace_flag: str | None,
-                policy_namespace: str | None) -> "RolloutDriver":
-    """A driver for rollout `name`; the namespace is --namespace, else the policy's, else
-    the kubeconfig context's, else default."""
-    if namespace_flag:
-        validate_namespace(namespace_flag, "--namespace")
-    try:
-        from modelrail.rollouts.driver import RolloutDriver  # noqa: PLC0415 - the extra
-        from modelrail.rollouts.kube import connect  # noqa: PLC0415
-    except ModuleNotFoundError as missing:
-        if (missing.name or "").split(".")[0] not in ("kubernetes", "urllib3"):
-            raise
-        raise UsageError("the rollout commands need the kubernetes extra: "
-                         "pip install 'modelrail[kubernetes]'") from None
-    connection = connect(kubeconfig)
-    namespace = namespace_flag or policy_namespace or connection.namespace or "default"
-    return RolloutDriver(connection.api, name, namespace)
 
 
 def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message: str,

@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from modelrail.errors import InconclusiveError
 from modelrail.monitor.aggregate import Calibration, Logs
 from modelrail.monitor.config import Action, MonitorConfig, Severity
 from modelrail.monitor.stats import (
@@ -82,6 +83,23 @@ class _Tested:
     drift: FeatureDrift
     reference: Mapping[str, float]
     current: Mapping[str, float]
+
+
+def check_logs(reference: Path, current: Path, events: Path | None,
+               config: MonitorConfig) -> tuple[int, list[Check]]:
+    """(production rows, checks): drift, and performance with `events`; fewer rows than
+    monitor.min_rows give no verdict (InconclusiveError)."""
+    logs = Logs(reference, current)
+    try:
+        rows = logs.count("current")
+        if rows < config.min_rows:
+            raise InconclusiveError(f"{current}: {rows} production rows, fewer than "
+                                    f"monitor.min_rows ({config.min_rows}); no verdict")
+        checks = drift_checks(logs, config)
+        performance = performance_check(logs, events, config) if events else None
+    finally:
+        logs.close()
+    return rows, [*checks, *([performance] if performance else [])]
 
 
 def features_of(logs: Logs, config: MonitorConfig) -> list[str]:

@@ -10,6 +10,8 @@ With a `version`, only shadow lines of that model version count: a log of an ear
 candidate cannot pass the analysis for this one.
 """
 
+import math
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from modelrail.ab.aggregate import read_log
 from modelrail.errors import UsageError
 from modelrail.monitor.config import ShadowConfig
 from modelrail.plumbing import duck
+from modelrail.plumbing.prometheus import PrometheusClient
 
 _PAIRS_SQL = """
 CREATE VIEW pairs AS
@@ -137,3 +140,15 @@ ERROR_RATE_QUERY = (
     "sum(increase(modelrail_router_shadow_requests_total[{window}]))")
 LATENCY_QUERY = ("histogram_quantile(0.99, sum by (le) "
                  "(increase(modelrail_router_shadow_duration_seconds_bucket[{window}])))")
+
+
+def shadow_calls(client: PrometheusClient, window: str) -> tuple[float | None, float | None]:
+    """(error rate, p99 latency) of the shadow calls over `window`; None when not known."""
+    now = time.time()
+
+    def value(query: str) -> float | None:
+        series = client.query(query.format(window=window), now)
+        number = series[0].points[-1][1] if series and series[0].points else None
+        return number if number is not None and math.isfinite(number) else None  # NaN: none
+
+    return value(ERROR_RATE_QUERY), value(LATENCY_QUERY)

@@ -1,0 +1,130 @@
+"""`modelrail gate` (candidate metrics against the policy and the champion) and
+`modelrail pr-report` (the gate report as a job summary and a sticky PR comment)."""
+
+import argparse
+import json
+import os
+
+from modelrail.cli.common import (
+    add_config_flag,
+    add_json_flag,
+    add_summary_flag,
+    read_json_object,
+    write_json,
+)
+from modelrail.config import Config, load_config
+from modelrail.errors import ExitCode, UsageError
+from modelrail.gate.evaluate import GateResult, evaluate_gate, result_from_json
+from modelrail.gate.metrics_file import load_metrics
+from modelrail.gate.report import gate_markdown, metrics_diff_markdown
+from modelrail.plumbing import runner
+from modelrail.plumbing.github_api import GitHubClient, Repository
+
+
+def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    gate = commands.add_parser("gate", help="judge candidate metrics against policy and champion")
+    add_config_flag(gate)
+    gate.add_argument("--candidate", required=True, help="candidate metrics file (JSON/YAML)")
+    source = gate.add_mutually_exclusive_group()
+    source.add_argument("--champion", help="champion metrics file (JSON/YAML)")
+    source.add_argument("--champion-model", metavar="NAME@ALIAS", nargs="?", const="",
+                        help="read the champion's metrics from the MLflow registry "
+                             "(no value: what prod serves, from the policy)")
+    add_json_flag(gate)
+    add_summary_flag(gate)
+    gate.set_defaults(handler=cmd_gate)
+
+    report = commands.add_parser("pr-report", help="job summary and sticky PR comment")
+    report.add_argument("--gate", required=True, metavar="PATH", help="gate --json output")
+    report.add_argument("--model", help="one comment per model (default: from the report)")
+    report.add_argument("--metrics-diff", metavar="PATH", help="`dvc metrics diff --json` output")
+    report.add_argument("--base-sha", help="base commit the diff was taken against")
+    report.add_argument("--comment", action=argparse.BooleanOptionalAction, default=True,
+                        help="post or update the sticky PR comment (default: yes)")
+    report.add_argument("--pr", type=int, help="PR number (default: from the event payload)")
+    report.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    report.add_argument("--exit-with-gate", action="store_true",
+                        help="exit 1 when the gate report failed")
+    report.set_defaults(handler=cmd_pr_report)
+
+
+def cmd_gate(args: argparse.Namespace) -> ExitCode:
+    config = load_config(args.config)
+    gate = config.require_gate()
+    candidate = load_metrics(args.candidate)
+    champion, champion_ref = _champion(args, config)
+    result = evaluate_gate(config.model, gate.metrics, candidate, champion, champion_ref)
+    report = result.to_json()
+    write_json(args.json, report)
+    markdown = gate_markdown(result)
+    runner.set_output("passed", "true" if result.passed else "false")
+    runner.set_output("report", json.dumps(report, allow_nan=False))
+    runner.set_output("markdown", markdown)
+    if args.summary:
+        runner.append_summary(markdown)
+    _print_gate(result)
+    return ExitCode.OK if result.passed else ExitCode.REJECTED
+
+
+def _champion(
+    args: argparse.Namespace, config: Config
+) -> tuple[dict[str, float] | None, str | None]:
+    """The champion's metrics from a file, from the registry, or none at all."""
+    if args.champion:
+        return load_metrics(args.champion), str(args.champion)
+    if args.champion_model is None:
+        return None, None
+    from modelrail.registry.champion import champion_metrics  # noqa: PLC0415 - needs the mlflow extra
+
+    default = config.registry.production_ref(config.model, config.require_gate().champion_alias)
+    return champion_metrics(args.champion_model or default,
+                            lambda: config.registry.resolve_tracking_uri(config.source))
+
+
+def _print_gate(result: GateResult) -> None:
+    for note in result.notes:
+        print(f"note: {note}")
+    for verdict in result.metrics:
+        print(f"{'PASS' if verdict.passed else 'FAIL'}  {verdict.reason}")
+        if not verdict.passed:
+            runner.annotate("error", verdict.reason, title=f"Quality gate: {verdict.name}")
+    print(f"quality gate {'passed' if result.passed else 'FAILED'}")
+
+
+def cmd_pr_report(args: argparse.Namespace) -> ExitCode:
+    result = _gate_from_json(read_json_object(args.gate, "--gate"))
+    parts = [gate_markdown(result)]
+    if args.metrics_diff:
+        parts.append(metrics_diff_markdown(read_json_object(args.metrics_diff, "--metrics-diff"),
+                                           args.base_sha))
+    body = "\n".join(parts)
+    runner.append_summary(body)
+    if args.comment:
+        _comment(args, args.model or result.model, body)
+    if args.exit_with_gate and not result.passed:
+        for verdict in result.failures():
+            print(f"FAIL  {verdict.reason}")
+        return ExitCode.REJECTED
+    return ExitCode.OK
+
+
+def _comment(args: argparse.Namespace, model: str, body: str) -> None:
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        runner.annotate("notice", "no GITHUB_TOKEN: PR comment skipped, summary written")
+        return
+    repo = Repository.parse(args.repo or os.environ.get("GITHUB_REPOSITORY", ""))
+    number = args.pr or runner.pull_request_number()
+    outcome = runner.upsert_sticky_comment(GitHubClient(token), repo, number, model, body)
+    if outcome.action == "skipped":
+        runner.annotate("notice", f"PR comment skipped: {outcome.reason}")
+    else:
+        print(f"PR comment {outcome.action}: {outcome.url}")
+        runner.set_output("comment-url", outcome.url or "")
+
+
+def _gate_from_json(report: dict[str, object]) -> GateResult:
+    try:
+        return result_from_json(report)
+    except (KeyError, TypeError, ValueError) as error:
+        raise UsageError(f"--gate: not a modelrail gate report ({error})") from None
