@@ -1,6 +1,7 @@
-"""What a canary run shows: the job summary (a per-step table and a Mermaid chart per
-metric) and the report directory (an SVG chart per metric, `canary-report.html`, and the
-resolved queries in `queries.json`), drawn with modelrail.render.charts.
+"""What a canary shows: the job summary of one analysis (each metric with its query) and
+of a canary run (a per-step table and a Mermaid chart per metric), and the run's report
+directory (an SVG chart per metric, `canary-report.html`, and the resolved queries in
+`queries.json`), drawn with modelrail.render.charts.
 
 Each metric is shown by its headline value - the rate for counters, the quantile for
 histograms, the mean for gauges, the worst value for thresholds - for the canary and the
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 
+from modelrail.canary.analyze import AnalysisResult
 from modelrail.canary.config import AnalysisConfig, CompareMetric, MetricSpec, ThresholdMetric
 from modelrail.canary.judge import Number, Verdict
 from modelrail.canary.loop import CanaryResult, StepRecord, step_label
@@ -102,6 +104,45 @@ def _title(result: CanaryResult) -> str:
 
 
 # -- job summary -------------------------------------------------------------------------
+
+
+def analysis_markdown(result: AnalysisResult) -> str:
+    request, decision = result.request, result.decision
+    lines = [
+        f"### {_ICON[decision.outcome]} Canary analysis: {decision.outcome} — "
+        f"`{request.canary}` vs `{request.baseline}`",
+        "",
+        f"{decision.reason}. Look {request.look} of {request.looks}, window "
+        f"{request.window} per step; false-rollback budget {result.false_rollback_rate:g} "
+        f"per rollout ({result.alpha:.3g} per compare metric at this look).",
+        "",
+        "| metric | result | canary | baseline | effect | p-value | test |",
+        "|---|:---:|---|---|---:|---:|---|",
+    ]
+    lines += [_analysis_row(verdict) for verdict in result.verdicts]
+    lines += ["", "**Why:**", ""]
+    lines += [f"- `{v.name}` {v.outcome}: {v.reason}" for v in result.verdicts]
+    lines += ["", "<details><summary>Queries as sent to Prometheus</summary>", ""]
+    for verdict in result.verdicts:
+        for role, query in verdict.queries.items():
+            lines += [f"`{verdict.name}` {role}:", "```promql", query, "```"]
+    lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _analysis_row(verdict: Verdict) -> str:
+    p_value = "—" if verdict.p_value is None else \
+        f"{verdict.p_value:.3g} (alpha {verdict.alpha:.3g})" if verdict.alpha else \
+        f"{verdict.p_value:.3g}"
+    effect = "—" if verdict.effect is None else f"{verdict.effect:.3g}x"
+    return (f"| `{verdict.name}`{' (critical)' if verdict.critical else ''} | "
+            f"{_ICON[verdict.outcome]} | {_values(verdict.canary)} | "
+            f"{_values(verdict.baseline)} | {effect} | {p_value} | {verdict.test} |")
+
+
+def _values(values: Mapping[str, Number]) -> str:
+    shown = [f"{key} {value:.4g}" for key, value in values.items() if value is not None]
+    return ", ".join(shown) or "—"
 
 
 def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:

@@ -10,10 +10,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from modelrail.canary.analysis_report import analysis_markdown
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze
 from modelrail.canary.argo_template import render
 from modelrail.canary.config import DEFAULT_WINDOW, ThresholdMetric
+from modelrail.canary.report import analysis_markdown
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
