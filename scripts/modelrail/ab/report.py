@@ -27,21 +27,19 @@ from modelrail.render.charts import (
     Interval,
     Series,
     bar_svg,
-    html_page,
     interval_svg,
     line_svg,
     mermaid_lines,
 )
+from modelrail.render.html import html_page
+from modelrail.render.markdown import ICON, number
 
 NO_TIMESTAMPS = ("Not drawn: the input was STATS.json, sufficient statistics without "
                  "timestamps; analyse the prediction and event logs to see the interval "
                  "over time.")
 _LABEL_FORMATS = {"minute": "%H:%M", "hour": "%m-%d %H:%M", "day": "%m-%d %H:%M"}
-_ICON = {"ship": "✅", "no-ship": "❌", "keep-running": "⏳", "invalid": "⚠️"}
-
-
 def decision_markdown(decision: Decision) -> str:
-    lines = [f"### {_ICON[decision.verdict]} A/B test `{decision.experiment}`: "
+    lines = [f"### {ICON[decision.verdict]} A/B test `{decision.experiment}`: "
              f"**{decision.verdict}**", "", decision.reason, ""]
     if decision.metrics:
         interval = "always-valid interval" if decision.sequential else "interval"
@@ -57,7 +55,7 @@ def decision_markdown(decision: Decision) -> str:
 
 
 def lift_text(value: float, relative: bool) -> str:
-    return f"{value:+.2%}" if relative else f"{value:+.4g}"
+    return f"{value:+.2%}" if relative else number(value, signed=True)
 
 
 def interval_text(result: MetricResult) -> str:

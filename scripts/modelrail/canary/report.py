@@ -21,9 +21,10 @@ from modelrail.canary.config import AnalysisConfig, CompareMetric, MetricSpec, T
 from modelrail.canary.judge import Number, Verdict
 from modelrail.canary.loop import CanaryResult, StepRecord, step_label
 from modelrail.errors import UsageError
-from modelrail.render.charts import Series, html_page, line_svg, mermaid_lines
+from modelrail.render.charts import Series, line_svg, mermaid_lines
+from modelrail.render.html import html_page
+from modelrail.render.markdown import DASH, ICON, number, table_cell
 
-_ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "🛑"}
 _HEADLINES = ("rate", "value", "mean")
 _QUANTILE = re.compile(r"p[0-9.]+")
 REPORT_NAME = "canary-report.html"
@@ -62,14 +63,11 @@ def _judged(result: CanaryResult) -> list[StepRecord]:
 
 def _cell(verdict: Verdict | None) -> str:
     if verdict is None:
-        return "—"
+        return DASH
     canary, baseline = headline(verdict.canary)[1], headline(verdict.baseline)[1]
-    shown = _number(canary) + ("" if math.isnan(baseline) else f" / {_number(baseline)}")
-    return f"{_ICON[verdict.outcome]} {shown}"
-
-
-def _number(value: float) -> str:
-    return "—" if not math.isfinite(value) else f"{value:.4g}"
+    shown = number(canary, finite_only=True) + \
+        ("" if math.isnan(baseline) else f" / {number(baseline, finite_only=True)}")
+    return f"{ICON[verdict.outcome]} {shown}"
 
 
 def _why(step: StepRecord) -> str:
@@ -109,7 +107,7 @@ def _title(result: CanaryResult) -> str:
 def analysis_markdown(result: AnalysisResult) -> str:
     request, decision = result.request, result.decision
     lines = [
-        f"### {_ICON[decision.outcome]} Canary analysis: {decision.outcome} — "
+        f"### {ICON[decision.outcome]} Canary analysis: {decision.outcome} — "
         f"`{request.canary}` vs `{request.baseline}`",
         "",
         f"{decision.reason}. Look {request.look} of {request.looks}, window "
@@ -131,23 +129,23 @@ def analysis_markdown(result: AnalysisResult) -> str:
 
 
 def _analysis_row(verdict: Verdict) -> str:
-    p_value = "—" if verdict.p_value is None else \
+    p_value = DASH if verdict.p_value is None else \
         f"{verdict.p_value:.3g} (alpha {verdict.alpha:.3g})" if verdict.alpha else \
         f"{verdict.p_value:.3g}"
-    effect = "—" if verdict.effect is None else f"{verdict.effect:.3g}x"
+    effect = DASH if verdict.effect is None else f"{number(verdict.effect, 3)}x"
     return (f"| `{verdict.name}`{' (critical)' if verdict.critical else ''} | "
-            f"{_ICON[verdict.outcome]} | {_values(verdict.canary)} | "
+            f"{ICON[verdict.outcome]} | {_values(verdict.canary)} | "
             f"{_values(verdict.baseline)} | {effect} | {p_value} | {verdict.test} |")
 
 
 def _values(values: Mapping[str, Number]) -> str:
-    shown = [f"{key} {value:.4g}" for key, value in values.items() if value is not None]
-    return ", ".join(shown) or "—"
+    shown = [f"{key} {number(value)}" for key, value in values.items() if value is not None]
+    return ", ".join(shown) or DASH
 
 
 def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     plan = result.plan
-    icon = "✅" if result.result == "promoted" else "❌"
+    icon = ICON["pass" if result.result == "promoted" else "fail"]
     lines = [f"### {icon} {_title(result)}", "",
              f"{result.message}", "", *_mirror_lines(result),
              f"Image `{plan.image}`; baseline from {plan.baseline_source}; steps "
@@ -160,8 +158,8 @@ def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     for step in result.steps:
         verdicts = _verdicts(step)
         cells = [_cell(verdicts.get(m.name)) for m in analysis.metrics]
-        lines.append(f"| {step.label} | {_ICON[step.verdict]} {step.verdict} | "
-                     + " | ".join(cells) + f" | {_table_text(_why(step))} |")
+        lines.append(f"| {step.label} | {ICON[step.verdict]} {step.verdict} | "
+                     + " | ".join(cells) + f" | {table_cell(_why(step))} |")
     for metric in analysis.metrics:
         steps, canary, baseline = _series(result, metric.name)
         if not any(math.isfinite(v) for v in canary + baseline):
@@ -192,10 +190,6 @@ def _mirror_lines(result: CanaryResult) -> list[str]:
     return [f"Mirror phase: {mirror.percentage}% of the requests copied to the canary "
             f"(route `{mirror.route}`, canary scale {mirror.scale}%, answers dropped); "
             f"{seen}.", ""]
-
-
-def _table_text(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _queries(result: CanaryResult) -> dict[str, dict[str, str]]:
