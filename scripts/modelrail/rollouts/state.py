@@ -23,7 +23,6 @@ from modelrail.rollouts.policy import MirrorConfig
 
 JSON = dict[str, Any]
 
-PAUSE_STEP_REASON = "CanaryPauseStep"
 INCONCLUSIVE = "Inconclusive"
 WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
