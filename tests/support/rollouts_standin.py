@@ -1,7 +1,7 @@
 """A local stand-in for the Kubernetes API slice that Argo Rollouts tooling uses, with an
 emulation of the Argo Rollouts controller's canary step semantics.
 
-No Kubernetes API server or Argo controller can run here (DESIGN.md, "What runs here"), so
+No Kubernetes API server or Argo controller can run here (docs/argo-rollouts.md), so
 this serves, on 127.0.0.1 and a free port, what the real `kubernetes` client sends:
 
 - ``GET|PUT|PATCH /apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}`` and

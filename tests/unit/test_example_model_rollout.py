@@ -14,7 +14,7 @@ from modelrail.canary.config import CounterMetric
 from modelrail.cli.main import main
 from modelrail.config import Config, load_config
 from modelrail.errors import UsageError
-from modelrail.rollouts.state import check_steps
+from modelrail.rollouts.steps import check_steps
 
 EXAMPLE_MODEL = Path(__file__).resolve().parents[2] / "example-model"
 K8S = EXAMPLE_MODEL / "k8s"

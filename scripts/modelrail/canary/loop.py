@@ -39,7 +39,8 @@ from modelrail.canary.config import AnalysisConfig, duration_seconds
 from modelrail.errors import ExitCode, ModelrailError, ServiceError
 from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.rollouts.policy import MirrorConfig
-from modelrail.rollouts.state import MIRROR_PAUSE_INDEX, Condition, RolloutState
+from modelrail.rollouts.status import Condition, RolloutState
+from modelrail.rollouts.steps import MIRROR_PAUSE_INDEX
 
 if TYPE_CHECKING:  # the kubernetes client is an extra
     from modelrail.rollouts.driver import RolloutDriver
