@@ -8,11 +8,11 @@ from modelrail.render.charts import (
     Interval,
     Series,
     bar_svg,
-    html_page,
     interval_svg,
     line_svg,
     mermaid_lines,
 )
+from modelrail.render.html import html_page
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -13,7 +13,7 @@ from modelrail.canary.config import CounterMetric
 from modelrail.cli.main import main
 from modelrail.config import Config, load_config
 from modelrail.errors import UsageError
-from modelrail.rollouts.state import check_steps
+from modelrail.rollouts.steps import check_steps
 
 from tests.support.paths import EXAMPLE_MODEL
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from modelrail.errors import ExitCode, UsageError
-from modelrail.gate.metrics_file import flatten_metrics, is_number, load_metrics
+from modelrail.gate.metrics_file import flatten_metrics, load_metrics
 
 NESTED_JSON = """\
 {
@@ -74,12 +74,6 @@ def test_flatten_prefix_and_non_string_keys() -> None:
 def test_infinity_is_kept() -> None:
     assert flatten_metrics({"x": math.inf}) == {"x": math.inf}
 
-
-def test_is_number() -> None:
-    assert is_number(0.0)
-    assert not is_number(None)
-    assert not is_number(math.nan)
-    assert not is_number(-math.inf)
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:

@@ -42,7 +42,11 @@ SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 
 
 def _param_value(value: Any) -> str:
-    """Render a params.yaml leaf the way YAML would spell it (true/false/null, a,b,c lists)."""
+    """Render a params.yaml leaf the way YAML would spell it (true/false/null, a,b,c lists).
+
+    The same spelling as modelrail's `param.*` model version tags
+    (`modelrail.registry.lineage`); a copy, as this repo does not install modelrail.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -50,7 +54,7 @@ def _param_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         if all(not isinstance(v, Mapping | list | tuple) for v in value):
             return ",".join(_param_value(v) for v in value)
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(value, sort_keys=True, default=str)
     return str(value)
 
 

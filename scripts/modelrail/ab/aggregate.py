@@ -1,8 +1,8 @@
 """Prediction logs + business events -> per-variant sufficient statistics, in SQL.
 
 Inputs are JSON lines (`.jsonl`, `.ndjson`, `.json`), CSV (`.csv`) or Parquet
-(`.parquet`), read by DuckDB as a stream (memory bounded by MODELRAIL_DUCKDB_MEMORY,
-spilling to disk beyond it: `modelrail.plumbing.duck`):
+(`.parquet`), read by DuckDB as a stream (`modelrail.plumbing.logs`; memory bounded by
+MODELRAIL_DUCKDB_MEMORY, spilling to disk beyond it: `modelrail.plumbing.duck`):
 
 - predictions, the serving app's prediction log (`ctr_serving.predlog`), one row per
   impression: `timestamp, request_id, user_id, variant` (required), `experiment` (optional:
@@ -44,13 +44,11 @@ from modelrail.ab.stats_file import parse_stats
 from modelrail.ab.timeline import Query, Timeline, timeline
 from modelrail.errors import UsageError
 from modelrail.plumbing import duck
+from modelrail.plumbing.logs import read_log
 
 DEFAULT_WINDOW_SECONDS = 30 * 60.0
 PREDICTION_COLUMNS = ("timestamp", "request_id", "user_id", "variant")
 EVENT_COLUMNS = ("timestamp", "user_id", "type", "value")
-_FORMATS = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv",
-            ".parquet": "parquet"}
-_TEXT = ("request_id", "user_id", "variant", "experiment", "type")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
@@ -213,22 +211,6 @@ def _by_variant(rows: Sequence[Mapping[str, Any]], variants: Sequence[str],
         if variant not in by_variant:
             raise UsageError(f"{predictions}: variant {variant!r} has no users")
     return by_variant
-
-
-def read_log(connection: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
-    kind = _FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise UsageError(f"{path}: unknown format {path.suffix!r} (expected "
-                         f"{', '.join(_FORMATS)})")
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    name = str(path)
-    if kind == "json":
-        return connection.read_json(name, format="newline_delimited")
-    if kind == "csv":  # ids stay text: "007" must match "007" in a JSON events file
-        columns = connection.read_csv(name).columns
-        return connection.read_csv(name, dtype={c: "VARCHAR" for c in _TEXT if c in columns})
-    return connection.read_parquet(name)
 
 
 def _load(connection: duckdb.DuckDBPyConnection, path: Path, role: str,

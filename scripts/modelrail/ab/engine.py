@@ -35,11 +35,11 @@ from modelrail.ab.stats import (
     cuped_theta,
     effect,
     fixed_test,
-    holm,
     sequential_test,
     srm_p_value,
 )
 from modelrail.errors import UsageError
+from modelrail.multiple_testing import holm
 
 Role = Literal["primary", "guardrail", "secondary"]
 Outcome = Literal["improved", "worse", "non-inferior", "inferior", "inconclusive"]

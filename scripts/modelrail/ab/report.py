@@ -1,7 +1,8 @@
-"""What `ab analyze --report` writes and what the job summary adds: the decision, the
+"""What an A/B analysis shows: the job summary's Markdown (the decision, one row per
+metric, the SRM check, a Mermaid chart of the cumulative lift, as GitHub shows no SVG
+there) and the self-contained HTML page `ab analyze --report` writes (the decision, the
 per-variant metrics, each lift with its interval, the primary metrics' interval over time
-and the SRM check, drawn with modelrail.render.charts (SVG in a self-contained HTML page; a
-Mermaid chart of the cumulative lift for the summary, where GitHub shows no SVG).
+and the SRM check, drawn with modelrail.render.charts).
 
 The interval over time re-tests the statistics of each checkpoint of the logs
 (`modelrail.ab.timeline`) with the experiment's own tests, so with `sequential.enabled`
@@ -20,23 +21,65 @@ from modelrail.ab.config import ExperimentConfig
 from modelrail.ab.decision import Decision
 from modelrail.ab.engine import MetricResult, evaluate
 from modelrail.ab.stats import SRM_ALPHA, TestResult
-from modelrail.ab.summary import interval_text, lift_text
 from modelrail.ab.timeline import Timeline
 from modelrail.errors import UsageError
 from modelrail.render.charts import (
     Interval,
     Series,
     bar_svg,
-    html_page,
     interval_svg,
     line_svg,
     mermaid_lines,
 )
+from modelrail.render.html import html_page
+from modelrail.render.markdown import ICON, number
 
 NO_TIMESTAMPS = ("Not drawn: the input was STATS.json, sufficient statistics without "
                  "timestamps; analyse the prediction and event logs to see the interval "
                  "over time.")
 _LABEL_FORMATS = {"minute": "%H:%M", "hour": "%m-%d %H:%M", "day": "%m-%d %H:%M"}
+def decision_markdown(decision: Decision) -> str:
+    lines = [f"### {ICON[decision.verdict]} A/B test `{decision.experiment}`: "
+             f"**{decision.verdict}**", "", decision.reason, ""]
+    if decision.metrics:
+        interval = "always-valid interval" if decision.sequential else "interval"
+        lines += [f"| metric | role | lift | {1 - decision.alpha:.0%} {interval} "
+                  "| p-value | verdict |", "|---|---|---:|---|---:|---|"]
+        lines += [_row(m) for m in decision.metrics]
+        lines.append("")
+    srm = decision.srm
+    split = " · ".join(f"{v} {n}" for v, n in srm.units.items())
+    lines.append(f"Sample ratio: {split}; chi-squared p = {srm.p_value:.3g} "
+                 f"({'ok' if srm.passed else 'MISMATCH'}, alarm below {SRM_ALPHA}).")
+    return "\n".join(lines) + "\n"
+
+
+def lift_text(value: float, relative: bool) -> str:
+    return f"{value:+.2%}" if relative else number(value, signed=True)
+
+
+def interval_text(result: MetricResult) -> str:
+    """[low, high], or the one bound of a one-sided interval."""
+    low, high = result.test.low, result.test.high
+    if not math.isfinite(high):
+        return f"≥ {lift_text(low, result.relative)}"
+    if not math.isfinite(low):
+        return f"≤ {lift_text(high, result.relative)}"
+    return f"[{lift_text(low, result.relative)}, {lift_text(high, result.relative)}]"
+
+
+def _row(result: MetricResult) -> str:
+    test = result.test
+    role = result.role if result.margin is None \
+        else f"guardrail (margin {result.margin:.1%})"
+    p_value = f"{test.p_value:.3g}"
+    if result.adjusted_p_value is not None:
+        p_value += f" (Holm {result.adjusted_p_value:.3g})"
+    return (f"| `{result.name}` | {role} | {lift_text(test.estimate, result.relative)} "
+            f"| {interval_text(result)} | {p_value} | {result.outcome} |")
+
+
+# -- the interval over time (summary chart and HTML page) --------------------------------
 
 
 @dataclass(frozen=True)
@@ -103,6 +146,9 @@ def lift_mermaid(histories: Sequence[LiftHistory], timeline: Timeline) -> str:
             f"{history.metric}: cumulative {_unit(history.relative)}, by {timeline.unit}",
             history.labels, series, y_label=_unit(history.relative)))
     return "\n".join(blocks)
+
+
+# -- HTML page ---------------------------------------------------------------------------
 
 
 def html_report(decision: Decision, experiment: ExperimentConfig,

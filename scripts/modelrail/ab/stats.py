@@ -348,15 +348,3 @@ def srm_p_value(units: Sequence[int], weights: Sequence[float]) -> float:
     expected = [w / weight_sum * total for w in weights]
     statistic = sum((o - e) ** 2 / e for o, e in zip(units, expected, strict=True))
     return float(chi2.sf(statistic, len(units) - 1))
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values: the i-th smallest times (m - i + 1), made
-    monotone; rejecting where adjusted < alpha keeps the family-wise error at alpha."""
-    count = len(p_values)
-    adjusted = [1.0] * count
-    running = 0.0
-    for rank, index in enumerate(sorted(range(count), key=lambda i: p_values[i])):
-        running = max(running, min(1.0, (count - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted

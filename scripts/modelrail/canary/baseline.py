@@ -11,7 +11,7 @@ from modelrail.errors import UsageError
 from modelrail.registry.client import Registry
 from modelrail.registry.image_meta import split_reference
 from modelrail.registry.promotion import Environments, origin_of
-from modelrail.rollouts.state import pick_container
+from modelrail.rollouts.patches import pick_container
 
 if TYPE_CHECKING:  # the kubernetes client is an extra, imported when the command runs
     from modelrail.rollouts.driver import RolloutDriver

@@ -40,7 +40,8 @@ from modelrail.errors import ExitCode, ModelrailError, ServiceError
 from modelrail.plumbing.policy_section import duration_seconds
 from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.rollouts.policy import MirrorConfig
-from modelrail.rollouts.state import MIRROR_PAUSE_INDEX, Condition, RolloutState
+from modelrail.rollouts.status import Condition, RolloutState
+from modelrail.rollouts.steps import MIRROR_PAUSE_INDEX
 
 if TYPE_CHECKING:  # the kubernetes client is an extra
     from modelrail.rollouts.driver import RolloutDriver

@@ -1,6 +1,7 @@
-"""What a canary run shows: the job summary (a per-step table and a Mermaid chart per
-metric) and the report directory (an SVG chart per metric, `canary-report.html`, and the
-resolved queries in `queries.json`), drawn with modelrail.render.charts.
+"""What a canary shows: the job summary of one analysis (each metric with its query) and
+of a canary run (a per-step table and a Mermaid chart per metric), and the run's report
+directory (an SVG chart per metric, `canary-report.html`, and the resolved queries in
+`queries.json`), drawn with modelrail.render.charts.
 
 Each metric is shown by its headline value - the rate for counters, the quantile for
 histograms, the mean for gauges, the worst value for thresholds - for the canary and the
@@ -15,13 +16,15 @@ from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 
+from modelrail.canary.analyze import AnalysisResult
 from modelrail.canary.config import AnalysisConfig, CompareMetric, MetricSpec, ThresholdMetric
 from modelrail.canary.judge import Number, Verdict
 from modelrail.canary.loop import CanaryResult, StepRecord, step_label
 from modelrail.errors import UsageError
-from modelrail.render.charts import Series, html_page, line_svg, mermaid_lines
+from modelrail.render.charts import Series, line_svg, mermaid_lines
+from modelrail.render.html import html_page
+from modelrail.render.markdown import DASH, ICON, number, table_cell
 
-_ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "🛑"}
 _HEADLINES = ("rate", "value", "mean")
 _QUANTILE = re.compile(r"p[0-9.]+")
 REPORT_NAME = "canary-report.html"
@@ -60,14 +63,11 @@ def _judged(result: CanaryResult) -> list[StepRecord]:
 
 def _cell(verdict: Verdict | None) -> str:
     if verdict is None:
-        return "—"
+        return DASH
     canary, baseline = headline(verdict.canary)[1], headline(verdict.baseline)[1]
-    shown = _number(canary) + ("" if math.isnan(baseline) else f" / {_number(baseline)}")
-    return f"{_ICON[verdict.outcome]} {shown}"
-
-
-def _number(value: float) -> str:
-    return "—" if not math.isfinite(value) else f"{value:.4g}"
+    shown = number(canary, finite_only=True) + \
+        ("" if math.isnan(baseline) else f" / {number(baseline, finite_only=True)}")
+    return f"{ICON[verdict.outcome]} {shown}"
 
 
 def _why(step: StepRecord) -> str:
@@ -104,9 +104,48 @@ def _title(result: CanaryResult) -> str:
 # -- job summary -------------------------------------------------------------------------
 
 
+def analysis_markdown(result: AnalysisResult) -> str:
+    request, decision = result.request, result.decision
+    lines = [
+        f"### {ICON[decision.outcome]} Canary analysis: {decision.outcome} — "
+        f"`{request.canary}` vs `{request.baseline}`",
+        "",
+        f"{decision.reason}. Look {request.look} of {request.looks}, window "
+        f"{request.window} per step; false-rollback budget {result.false_rollback_rate:g} "
+        f"per rollout ({result.alpha:.3g} per compare metric at this look).",
+        "",
+        "| metric | result | canary | baseline | effect | p-value | test |",
+        "|---|:---:|---|---|---:|---:|---|",
+    ]
+    lines += [_analysis_row(verdict) for verdict in result.verdicts]
+    lines += ["", "**Why:**", ""]
+    lines += [f"- `{v.name}` {v.outcome}: {v.reason}" for v in result.verdicts]
+    lines += ["", "<details><summary>Queries as sent to Prometheus</summary>", ""]
+    for verdict in result.verdicts:
+        for role, query in verdict.queries.items():
+            lines += [f"`{verdict.name}` {role}:", "```promql", query, "```"]
+    lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _analysis_row(verdict: Verdict) -> str:
+    p_value = DASH if verdict.p_value is None else \
+        f"{verdict.p_value:.3g} (alpha {verdict.alpha:.3g})" if verdict.alpha else \
+        f"{verdict.p_value:.3g}"
+    effect = DASH if verdict.effect is None else f"{number(verdict.effect, 3)}x"
+    return (f"| `{verdict.name}`{' (critical)' if verdict.critical else ''} | "
+            f"{ICON[verdict.outcome]} | {_values(verdict.canary)} | "
+            f"{_values(verdict.baseline)} | {effect} | {p_value} | {verdict.test} |")
+
+
+def _values(values: Mapping[str, Number]) -> str:
+    shown = [f"{key} {number(value)}" for key, value in values.items() if value is not None]
+    return ", ".join(shown) or DASH
+
+
 def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     plan = result.plan
-    icon = "✅" if result.result == "promoted" else "❌"
+    icon = ICON["pass" if result.result == "promoted" else "fail"]
     lines = [f"### {icon} {_title(result)}", "",
              f"{result.message}", "", *_mirror_lines(result),
              f"Image `{plan.image}`; baseline from {plan.baseline_source}; steps "
@@ -119,8 +158,8 @@ def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     for step in result.steps:
         verdicts = _verdicts(step)
         cells = [_cell(verdicts.get(m.name)) for m in analysis.metrics]
-        lines.append(f"| {step.label} | {_ICON[step.verdict]} {step.verdict} | "
-                     + " | ".join(cells) + f" | {_table_text(_why(step))} |")
+        lines.append(f"| {step.label} | {ICON[step.verdict]} {step.verdict} | "
+                     + " | ".join(cells) + f" | {table_cell(_why(step))} |")
     for metric in analysis.metrics:
         steps, canary, baseline = _series(result, metric.name)
         if not any(math.isfinite(v) for v in canary + baseline):
@@ -151,10 +190,6 @@ def _mirror_lines(result: CanaryResult) -> list[str]:
     return [f"Mirror phase: {mirror.percentage}% of the requests copied to the canary "
             f"(route `{mirror.route}`, canary scale {mirror.scale}%, answers dropped); "
             f"{seen}.", ""]
-
-
-def _table_text(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _queries(result: CanaryResult) -> dict[str, dict[str, str]]:

@@ -59,8 +59,13 @@ def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
 def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     try:
         from modelrail.ab.decision import decide  # noqa: PLC0415 - needs the ab extra
-        from modelrail.ab.report import html_report, lift_history, lift_mermaid, write_report  # noqa: PLC0415
-        from modelrail.ab.summary import decision_markdown  # noqa: PLC0415
+        from modelrail.ab.report import (  # noqa: PLC0415
+            decision_markdown,
+            html_report,
+            lift_history,
+            lift_mermaid,
+            write_report,
+        )
     except ImportError as error:
         raise UsageError(f"modelrail ab analyze needs the ab extra ({error.name} is "
                          "missing): install modelrail[ab]") from None

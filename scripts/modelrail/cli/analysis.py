@@ -9,10 +9,10 @@ import re
 import time
 from datetime import datetime
 
-from modelrail.canary.analysis_report import analysis_markdown
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze, window_of
 from modelrail.canary.argo_template import render
 from modelrail.canary.config import ThresholdMetric
+from modelrail.canary.report import analysis_markdown
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,

@@ -30,7 +30,8 @@ from modelrail.rollouts.policy import (
     parse_weights_flag,
     validate_name,
 )
-from modelrail.rollouts.state import Condition, RolloutState, check_steps
+from modelrail.rollouts.status import Condition, RolloutState
+from modelrail.rollouts.steps import check_steps
 
 if TYPE_CHECKING:  # the kubernetes client is an extra, imported when a command runs
     from modelrail.rollouts.driver import Outcome, RolloutDriver

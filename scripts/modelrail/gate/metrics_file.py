@@ -1,7 +1,6 @@
 """DVC-style metrics files: JSON or YAML, nested keys flattened to dotted names."""
 
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,7 +33,3 @@ def load_metrics(path: str | Path) -> dict[str, float]:
     if not isinstance(data, Mapping):
         raise UsageError(f"{source}: expected a mapping of metric names to numbers")
     return flatten_metrics(data)
-
-
-def is_number(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

@@ -1,27 +1,21 @@
 """Markdown for humans: the gate table and the metrics diff, for PR comments and summaries."""
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from modelrail.gate.evaluate import GateResult, MetricVerdict
+from modelrail.render.markdown import DASH, ICON, number
 
 _RULE_SYMBOL = {True: "≥", False: "≤"}
-
-
-def _num(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "—"
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
 def _change(verdict: MetricVerdict) -> str:
     change = verdict.change
     if change is None or verdict.champion is None:
-        return "—"
+        return DASH
     if verdict.champion == 0:
-        return f"{change:+.4g}"
-    return f"{change:+.4g} ({change / abs(verdict.champion):+.2%})"
+        return number(change, signed=True)
+    return f"{number(change, signed=True)} ({change / abs(verdict.champion):+.2%})"
 
 
 def _rules(verdict: MetricVerdict) -> str:
@@ -34,7 +28,7 @@ def _rules(verdict: MetricVerdict) -> str:
 
 
 def gate_markdown(result: GateResult) -> str:
-    icon, word = ("✅", "passed") if result.passed else ("❌", "failed")
+    icon, word = (ICON["pass"], "passed") if result.passed else (ICON["fail"], "failed")
     lines = [f"### {icon} Quality gate {word}: `{result.model}`", ""]
     if result.champion:
         lines.append(f"Compared with the champion `{result.champion}`.")
@@ -46,8 +40,8 @@ def gate_markdown(result: GateResult) -> str:
         "|---|---:|---:|---:|---|:---:|",
     ]
     for m in result.metrics:
-        mark = "✅" if m.passed else "❌"
-        lines.append(f"| `{m.name}` | {_num(m.candidate)} | {_num(m.champion)} | {_change(m)} "
+        mark = ICON["pass" if m.passed else "fail"]
+        lines.append(f"| `{m.name}` | {number(m.candidate)} | {number(m.champion)} | {_change(m)} "
                      f"| {_rules(m)} | {mark} |")
     failures = result.failures()
     if failures:
@@ -65,15 +59,11 @@ def metrics_diff_markdown(diff: Mapping[str, Any], base: str | None) -> str:
             continue
         for name, values in sorted(metrics.items()):
             if isinstance(values, Mapping):
-                rows.append(f"| `{file_name}` | `{name}` | {_num(values.get('old'))} "
-                            f"| {_num(values.get('new'))} | {_signed(values.get('diff'))} |")
+                rows.append(f"| `{file_name}` | `{name}` | {number(values.get('old'))} "
+                            f"| {number(values.get('new'))} "
+                            f"| {number(values.get('diff'), signed=True, finite_only=True)} |")
     if not rows:
         return f"#### {title}\n\nNo metric changed.\n"
     header = ["| file | metric | base | PR | change |", "|---|---|---:|---:|---:|"]
     return "\n".join([f"#### {title}", "", *header, *rows]) + "\n"
 
-
-def _signed(value: object) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return f"{value:+.4g}"
-    return "—"

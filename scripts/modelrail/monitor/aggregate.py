@@ -1,6 +1,6 @@
 """The reference sample and the prediction log in DuckDB, reduced to counts.
 
-Files are read by `modelrail.ab.aggregate.read_log` (JSON lines, CSV or Parquet). The
+Files are read by `modelrail.plumbing.logs.read_log` (JSON lines, CSV or Parquet). The
 prediction log's `features` object (`ctr_serving.predlog`) is spread into columns; a flat
 file works too. Rows logged with `shadow = true` are a shadow model's answers, not
 production's, and are left out.
@@ -21,10 +21,10 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from modelrail.ab.aggregate import read_log
 from modelrail.errors import UsageError
 from modelrail.monitor.stats import Grid, IntArray
 from modelrail.plumbing import duck
+from modelrail.plumbing.logs import read_log
 
 _TEXT_TYPES = ("VARCHAR", "BOOLEAN")
 

@@ -14,9 +14,9 @@ from modelrail.monitor.stats import (
     IntArray,
     binned,
     categorical_test,
-    holm,
     numeric_test,
 )
+from modelrail.multiple_testing import holm
 
 _EXCLUDED = ("label", "shadow", "timestamp", "request_id", "row", "user_id", "experiment",
              "variant", "model", "version")

@@ -4,11 +4,9 @@ GitHub issue) and a self-contained HTML page with reference-vs-current plots."""
 from html import escape
 
 from modelrail.monitor.drift import Check, MonitorResult
-from modelrail.render.charts import bar_svg, html_page, mermaid_lines
-
-
-def _number(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}g}"
+from modelrail.render.charts import bar_svg, mermaid_lines
+from modelrail.render.html import html_page
+from modelrail.render.markdown import number
 
 
 def _verdict(result: MonitorResult) -> str:
@@ -20,8 +18,8 @@ def _verdict(result: MonitorResult) -> str:
 
 def markdown(result: MonitorResult) -> str:
     rows = [
-        f"| `{c.name}` | {c.kind} | {c.test} | {_number(c.statistic)} | "
-        f"{_number(c.adjusted_p_value, 3)} | {_number(c.psi, 3)} | "
+        f"| `{c.name}` | {c.kind} | {c.test} | {number(c.statistic)} | "
+        f"{number(c.adjusted_p_value, 3)} | {number(c.psi, 3)} | "
         f"{c.minor:g} / {c.major:g} | {c.severity or 'ok'} |"
         for c in result.checks
     ]
@@ -62,8 +60,8 @@ def _plot(check: Check) -> str:
 def html(result: MonitorResult) -> str:
     table = "".join(
         f"<tr><td>{escape(c.name)}</td><td>{escape(c.test)}</td>"
-        f"<td>{_number(c.statistic)}</td><td>{_number(c.adjusted_p_value, 3)}</td>"
-        f"<td>{_number(c.psi, 3)}</td><td>{escape(c.severity or 'ok')}</td></tr>"
+        f"<td>{number(c.statistic)}</td><td>{number(c.adjusted_p_value, 3)}</td>"
+        f"<td>{number(c.psi, 3)}</td><td>{escape(c.severity or 'ok')}</td></tr>"
         for c in result.checks)
     summary = (f"<p>{escape(_verdict(result).replace('**', ''))}</p><table><tr><th>check</th>"
                f"<th>test</th><th>statistic</th><th>adjusted p</th><th>PSI</th>"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 
-from modelrail.ab.aggregate import read_log
 from modelrail.errors import UsageError
 from modelrail.monitor.config import ShadowConfig
 from modelrail.plumbing import duck
+from modelrail.plumbing.logs import read_log
 from modelrail.plumbing.prometheus import PrometheusClient
 
 _PAIRS_SQL = """

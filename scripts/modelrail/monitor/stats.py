@@ -21,7 +21,8 @@ size, and it is all these statistics need:
   PSI over the same categories.
 
 The p-values of one run's features are corrected together with Holm's step-down method
-(family-wise error rate ≤ alpha under any dependence between features).
+(modelrail.multiple_testing: family-wise error rate ≤ alpha under any dependence between
+features).
 """
 
 from collections.abc import Mapping, Sequence
@@ -152,14 +153,3 @@ def categorical_test(reference: Mapping[str, int], current: Mapping[str, int], *
     statistic, p = chi2_from_counts(ref, cur)
     return FeatureDrift(test="chi2", statistic=statistic, p_value=p, psi=psi(ref, cur, epsilon),
                       reference_n=int(ref.sum()), current_n=int(cur.sum()))
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm step-down adjusted p-values, in the input order (monotone, capped at 1)."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    adjusted = [1.0] * len(p_values)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted

@@ -209,7 +209,8 @@ def dvc_lock_lineage(path: Path) -> DvcLineage:
 
 
 def _param_value(value: object) -> str:
-    """A params.yaml leaf as YAML would spell it: true/false/null, lists as a,b,c."""
+    """A params.yaml leaf as YAML would spell it: true/false/null, lists as a,b,c; the
+    example model's MLflow params use the same spelling (a copy in its log_mlflow.py)."""
     if value is None:
         return "null"
     if isinstance(value, bool):

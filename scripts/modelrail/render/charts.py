@@ -3,7 +3,8 @@
 A composite action must install fast, so modelrail draws its few chart shapes itself
 instead of pulling in matplotlib (~40 MB with numpy and fonts). GitHub renders Mermaid in
 job summaries but strips SVG and data-URI images there, hence two outputs: `mermaid_lines`
-for the summary, the `*_svg` functions for the HTML report uploaded as an artifact.
+for the summary, the `*_svg` functions for the HTML report uploaded as an artifact
+(a page built by `modelrail.render.html`).
 
 Every text argument is escaped here; callers pass plain strings. Non-finite values
 (NaN, ±inf) are left out of SVG lines and bands, which break at them.
@@ -13,6 +14,8 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
+
+from modelrail.render.markdown import number
 
 WIDTH = 640
 HEIGHT = 320
@@ -84,10 +87,6 @@ def _nice_ticks(values: Sequence[float], count: int = 5) -> tuple[float, ...]:
     return tuple(first + i * step for i in range(steps + 1))
 
 
-def _label(value: float) -> str:
-    return f"{value:.4g}"
-
-
 def _text(x: float, y: float, text: str, anchor: str = "middle", extra: str = "") -> str:
     return (f"<text x='{x:.1f}' y='{y:.1f}' text-anchor='{anchor}' {FONT}{extra}>"
             f"{escape(text)}</text>")
@@ -114,12 +113,12 @@ def _y_grid(axis: _Axis) -> Iterator[str]:
         y = axis(tick)
         yield (f"<line x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{y:.1f}' y2='{y:.1f}' "
                "stroke='#ddd'/>")
-        yield _text(LEFT - 6, y + 4, _label(tick), anchor="end")
+        yield _text(LEFT - 6, y + 4, number(tick), anchor="end")
 
 
 def _x_ticks(axis: _Axis) -> Iterator[str]:
     for tick in axis.ticks:
-        yield _text(axis(tick), HEIGHT - BOTTOM + 16, _label(tick))
+        yield _text(axis(tick), HEIGHT - BOTTOM + 16, number(tick))
 
 
 def _legend(labels: Sequence[str]) -> Iterator[str]:
@@ -247,7 +246,7 @@ def mermaid_lines(title: str, x_labels: Sequence[str],
         "xychart-beta",
         f"    title {_mermaid_text(title)}",
         "    x-axis [" + ", ".join(_mermaid_text(label) for label in x_labels) + "]",
-        f"    y-axis {_mermaid_text(y_label)} {ticks[0]:.6g} --> {ticks[-1]:.6g}",
+        f"    y-axis {_mermaid_text(y_label)} {number(ticks[0], 6)} --> {number(ticks[-1], 6)}",
     ]
     legend = []
     for index, (label, values) in enumerate(series):
@@ -255,7 +254,7 @@ def mermaid_lines(title: str, x_labels: Sequence[str],
             raise ValueError(f"mermaid chart: series {label!r} has {len(values)} values "
                              f"for {len(x_labels)} categories")
         drawn = [v if math.isfinite(v) else ticks[0] for v in values]
-        lines.append("    line [" + ", ".join(f"{v:.6g}" for v in drawn) + "]")
+        lines.append("    line [" + ", ".join(number(v, 6) for v in drawn) + "]")
         missing = [x for x, v in zip(x_labels, values, strict=True) if not math.isfinite(v)]
         note = f" (no value at {', '.join(missing)})" if missing else ""
         legend.append(f"{_COLOUR_NAMES[index % len(PALETTE)]}: {label}{note}")
@@ -264,19 +263,3 @@ def mermaid_lines(title: str, x_labels: Sequence[str],
     lines.append("Lines — " + "; ".join(legend))
     return "\n".join(lines) + "\n"
 
-
-_PAGE_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;"
-    "color:#222}table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;"
-    "padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}"
-    "h2{margin-top:2.5rem;border-bottom:1px solid #ddd}svg{max-width:100%;height:auto}"
-)
-
-
-def html_page(title: str, sections: Sequence[tuple[str, str]]) -> str:
-    """A self-contained page; section bodies are HTML the caller built (SVG, tables)."""
-    body = "\n".join(f"<section><h2>{escape(heading)}</h2>\n{html}\n</section>"
-                     for heading, html in sections)
-    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{escape(title)}</title><style>{_PAGE_STYLE}</style></head>\n"
-            f"<body><h1>{escape(title)}</h1>\n{body}\n</body></html>\n")

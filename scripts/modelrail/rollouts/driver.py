@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelrail.errors import ServiceError, UsageError
-from modelrail.rollouts import state as st
+from modelrail.rollouts import patches
 from modelrail.rollouts.kube import (
     DEPLOYMENTS,
     ROLLOUTS,
@@ -22,8 +22,10 @@ from modelrail.rollouts.kube import (
     NotFoundError,
     Resource,
 )
+from modelrail.rollouts.objects import JSON, nested
 from modelrail.rollouts.policy import MirrorConfig
-from modelrail.rollouts.state import JSON, Condition, RolloutState, joined
+from modelrail.rollouts.status import Condition, RolloutState, joined, template_images
+from modelrail.rollouts.steps import check_steps
 
 SET_IMAGE_ATTEMPTS = 5  # the plugin's bound on conflict retries
 Log = Callable[[str], None]
@@ -70,31 +72,31 @@ class RolloutDriver:
         """Refuse (exit 2, with the exact fix) unless the steps are setWeight/pause pairs,
         after the mirror phase when there is one."""
         obj = self.read_object()
-        st.check_steps(obj, weights, mirror)
+        check_steps(obj, weights, mirror)
         return RolloutState.from_object(obj)
 
     # -- the plugin's patches ------------------------------------------------------------
 
     def abort(self) -> Outcome:
         self.read_object()  # a missing rollout is exit 2, not a patch to a 404
-        obj = self._patch_status(st.ABORT)
+        obj = self._patch_status(patches.ABORT)
         return self._done("abort", True, "aborted: traffic goes back to stable", obj)
 
     def retry(self) -> Outcome:
         self.read_object()
-        obj = self._patch_status(st.RETRY)
+        obj = self._patch_status(patches.RETRY)
         return self._done("retry", True, "retried: the steps start again from step 0", obj)
 
     def pause(self) -> Outcome:
         self.read_object()
-        obj = self._patch(st.PAUSE)
+        obj = self._patch(patches.PAUSE)
         return self._done("pause", True, "paused (spec.paused=true)", obj)
 
     def promote(self, full: bool = False) -> Outcome:
         """`kubectl argo rollouts promote [--full]`: the same patches, in the same order."""
         obj = self.read_object()
         action = "promote-full" if full else "promote"
-        plan = st.plan_promote(obj, full)
+        plan = patches.plan_promote(obj, full)
         if plan.empty:
             return self._done(action, False, "nothing to promote: already fully promoted"
                               if full else "nothing to promote: not paused and no step to "
@@ -156,7 +158,7 @@ class RolloutDriver:
     def _set_image_once(self, image: str, container: str | None) -> Outcome:
         obj = self.read_object()
         target, resource, name = obj, ROLLOUTS, self.name
-        workload = st.as_mapping(st.as_mapping(obj.get("spec")).get("workloadRef"))
+        workload = nested(obj, "spec", "workloadRef")
         if workload:
             resource, name = _workload(workload, self.ref)
             try:
@@ -165,8 +167,8 @@ class RolloutDriver:
                 raise UsageError(f"rollout {self.ref}: its workloadRef Deployment "
                                  f"{self.namespace}/{name} does not exist") from None
         what = f"{resource.rbac()} {self.namespace}/{name}"
-        chosen = st.pick_container(st.template_images(target), container, what)
-        updated, changed = st.with_image(target, chosen, image)
+        chosen = patches.pick_container(template_images(target), container, what)
+        updated, changed = patches.with_image(target, chosen, image)
         if not changed:
             return self._done("set-image", False, f"{what} already runs {image}", obj)
         replaced = self.api.replace(resource, self.namespace, name, updated)

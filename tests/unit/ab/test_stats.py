@@ -21,11 +21,11 @@ from modelrail.ab.stats import (
     cuped_theta,
     effect,
     fixed_test,
-    holm,
     relative_effect,
     sequential_test,
     srm_p_value,
 )
+from modelrail.multiple_testing import holm
 from scipy import integrate, stats
 
 from tests.support.builders.ab_sufficient import Array, mean_stats, proportion_stats, ratio_stats

@@ -8,10 +8,10 @@ from modelrail.monitor.stats import (
     Grid,
     categorical_test,
     chi2_from_counts,
-    holm,
     numeric_test,
     psi,
 )
+from modelrail.multiple_testing import holm
 from scipy import stats as scipy_stats
 
 ALPHA = 0.05

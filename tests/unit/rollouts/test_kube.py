@@ -10,7 +10,7 @@ import pytest
 from modelrail.errors import UsageError
 from modelrail.rollouts import kube
 from modelrail.rollouts.kube import connect, decode_kubeconfig_data
-from modelrail.rollouts.state import Condition, RolloutState
+from modelrail.rollouts.status import Condition, RolloutState
 
 from tests.support.builders.rollouts import rollout
 

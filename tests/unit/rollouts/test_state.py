@@ -4,9 +4,18 @@ from typing import Any
 
 import pytest
 from modelrail.errors import UsageError
-from modelrail.rollouts import state as st
+from modelrail.rollouts.patches import PromotePlan, pick_container, plan_promote, with_image
 from modelrail.rollouts.policy import MirrorConfig
-from modelrail.rollouts.state import RolloutState
+from modelrail.rollouts.status import (
+    RolloutState,
+    active_mirror,
+    current_weight,
+    desired_weight,
+    generation_observed,
+    rollout_phase,
+    template_images,
+)
+from modelrail.rollouts.steps import check_steps, step_mismatches
 
 from tests.support.builders.rollouts import rollout, steps
 
@@ -15,61 +24,61 @@ class TestPhase:
     def test_phase_is_trusted_once_the_generation_is_observed(self) -> None:
         obj = rollout(phase="Paused", message="CanaryPauseStep",
                       pauseConditions=[{"reason": "CanaryPauseStep"}])
-        assert st.rollout_phase(obj) == ("Paused", "CanaryPauseStep")
+        assert rollout_phase(obj) == ("Paused", "CanaryPauseStep")
 
     @pytest.mark.parametrize("observed", ["1", 1])
     def test_an_unobserved_generation_hides_the_stale_phase(self, observed: object) -> None:
         obj = rollout(generation=2, observed=observed, phase="Healthy")
-        phase, message = st.rollout_phase(obj)
+        phase, message = rollout_phase(obj)
         assert phase == "Progressing"
         assert message.startswith("unknown: the controller has not observed generation 2 yet")
 
     @pytest.mark.parametrize("observed", ["3", "7d5f8c9b4", None])
     def test_newer_or_non_numeric_observed_generation_counts_as_observed(
             self, observed: object) -> None:
-        assert st.generation_observed(rollout(generation=2, observed=observed))
+        assert generation_observed(rollout(generation=2, observed=observed))
 
     def test_cleared_pause_conditions_mean_unpausing(self) -> None:
         obj = rollout(phase="Paused", controllerPause=True, pauseConditions=[])
-        assert st.rollout_phase(obj) == ("Progressing", "waiting for rollout to unpause")
+        assert rollout_phase(obj) == ("Progressing", "waiting for rollout to unpause")
 
     def test_a_missing_phase_is_progressing(self) -> None:
-        assert st.rollout_phase(rollout())[0] == "Progressing"
+        assert rollout_phase(rollout())[0] == "Progressing"
 
 
 class TestWeight:
     @pytest.mark.parametrize(("index", "weight"), [
         (0, 10), (1, 10), (2, 25), (3, 25), (6, 100), (7, 100), (8, 100)])
     def test_last_set_weight_at_or_before_the_index(self, index: int, weight: int) -> None:
-        assert st.current_weight(rollout(currentStepIndex=index)) == weight
+        assert current_weight(rollout(currentStepIndex=index)) == weight
 
     def test_no_index_means_step_zero(self) -> None:
-        assert st.current_weight(rollout()) == 10
+        assert current_weight(rollout()) == 10
 
     def test_no_set_weight_yet_is_zero(self) -> None:
         obj = rollout(step_list=[{"pause": {}}, {"setWeight": 50}], currentStepIndex=0)
-        assert st.current_weight(obj) == 0
+        assert current_weight(obj) == 0
 
     def test_aborted_is_zero(self) -> None:
-        assert st.current_weight(rollout(currentStepIndex=3, abort=True)) == 0
+        assert current_weight(rollout(currentStepIndex=3, abort=True)) == 0
 
     def test_fully_promoted_is_one_hundred_even_with_canary_route_removed(self) -> None:
         obj = rollout(stableRS="new", currentStepIndex=8,
                       canary={"weights": {"canary": {"weight": 0, "podTemplateHash": "new"}}})
-        assert st.current_weight(obj) == 100
+        assert current_weight(obj) == 100
 
     def test_promote_full_is_one_hundred(self) -> None:
-        assert st.desired_weight(rollout(currentStepIndex=1, promoteFull=True)) == 100
+        assert desired_weight(rollout(currentStepIndex=1, promoteFull=True)) == 100
 
     def test_traffic_router_weight_wins_for_the_current_revision(self) -> None:
         obj = rollout(currentStepIndex=3,
                       canary={"weights": {"canary": {"weight": 12, "podTemplateHash": "new"}}})
-        assert st.current_weight(obj) == 12
+        assert current_weight(obj) == 12
 
     def test_traffic_router_weight_of_an_older_revision_is_ignored(self) -> None:
         obj = rollout(currentStepIndex=3,
                       canary={"weights": {"canary": {"weight": 50, "podTemplateHash": "older"}}})
-        assert st.current_weight(obj) == 25
+        assert current_weight(obj) == 25
 
 
 class TestState:
@@ -89,22 +98,22 @@ class TestState:
 
 class TestSteps:
     def test_matching_steps_pass(self) -> None:
-        st.check_steps(rollout(), (10, 25, 50, 100))
+        check_steps(rollout(), (10, 25, 50, 100))
 
     def test_each_difference_is_named(self) -> None:
         actual: list[dict[str, Any]] = [
             {"setWeight": 10}, {"pause": {"duration": "30s"}}, {"setWeight": 50},
             {"pause": {}}, {"analysis": {"templates": []}}]
-        assert st.step_mismatches(actual, (10, 50)) == [
+        assert step_mismatches(actual, (10, 50)) == [
             'step 1: expected `pause: {}`, found `pause: {"duration": "30s"}`',
             'step 4: `{"analysis": {"templates": []}}` is extra; remove it',
         ]
-        assert st.step_mismatches(steps((10,)), (10, 25)) == [
+        assert step_mismatches(steps((10,)), (10, 25)) == [
             "step 2: missing; add `setWeight: 25`", "step 3: missing; add `pause: {}`"]
 
     def test_the_message_gives_the_steps_to_write_and_why_not_automatically(self) -> None:
         with pytest.raises(UsageError) as caught:
-            st.check_steps(rollout(step_list=steps((20, 100))), (10, 100))
+            check_steps(rollout(step_list=steps((20, 100))), (10, 100))
         message = str(caught.value)
         assert "rollout ml/ranker: spec.strategy.canary.steps do not match" in message
         assert "step 0: expected `setWeight: 10`, found `setWeight: 20`" in message
@@ -116,55 +125,55 @@ class TestSteps:
         obj = rollout()
         obj["spec"]["strategy"] = {"blueGreen": {}}
         with pytest.raises(UsageError, match=r"no spec\.strategy\.canary"):
-            st.check_steps(obj, (10,))
+            check_steps(obj, (10,))
 
 
 class TestPromotePlan:
     """getPatches of kubectl-argo-rollouts' promote.go, case by case."""
 
     def test_paused_at_a_step_clears_pause_conditions(self) -> None:
-        plan = st.plan_promote(rollout(currentStepIndex=1,
+        plan = plan_promote(rollout(currentStepIndex=1,
                                        pauseConditions=[{"reason": "CanaryPauseStep"}]))
-        assert plan == st.PromotePlan(
+        assert plan == PromotePlan(
             status={"status": {"pauseConditions": None}}, spec=None,
             unified={"spec": {"paused": False}, "status": {"pauseConditions": None}})
 
     def test_manually_paused_also_unpauses(self) -> None:
-        plan = st.plan_promote(rollout(paused=True, currentStepIndex=1,
+        plan = plan_promote(rollout(paused=True, currentStepIndex=1,
                                        pauseConditions=[{"reason": "CanaryPauseStep"}]))
         assert plan.status == {"status": {"pauseConditions": None}}
         assert plan.spec == {"spec": {"paused": False}}
 
     def test_mid_step_skips_to_the_next_step(self) -> None:
-        plan = st.plan_promote(rollout(currentStepIndex=2))
+        plan = plan_promote(rollout(currentStepIndex=2))
         assert plan.status == {"status": {"pauseConditions": None, "currentStepIndex": 3}}
         assert plan.unified == {"spec": {"paused": False},
                                 "status": {"pauseConditions": None, "currentStepIndex": 3}}
         assert plan.spec is None
 
     def test_the_index_is_capped_at_the_number_of_steps(self) -> None:
-        plan = st.plan_promote(rollout(currentStepIndex=8))
+        plan = plan_promote(rollout(currentStepIndex=8))
         assert plan.status == {"status": {"pauseConditions": None, "currentStepIndex": 8}}
 
     def test_inconclusive_analysis_pause_also_resets_controller_pause(self) -> None:
         obj = rollout(currentStepIndex=2, controllerPause=True,
                       pauseConditions=[{"reason": "InconclusiveAnalysisRun"}],
                       canary={"currentStepAnalysisRunStatus": {"status": "Inconclusive"}})
-        assert st.plan_promote(obj).status == {"status": {
+        assert plan_promote(obj).status == {"status": {
             "pauseConditions": None, "controllerPause": False, "currentStepIndex": 3}}
 
     def test_full(self) -> None:
-        plan = st.plan_promote(rollout(currentStepIndex=1), full=True)
-        assert plan == st.PromotePlan(status={"status": {"promoteFull": True}}, spec=None,
+        plan = plan_promote(rollout(currentStepIndex=1), full=True)
+        assert plan == PromotePlan(status={"status": {"promoteFull": True}}, spec=None,
                                       unified={"status": {"promoteFull": True}})
 
     def test_full_on_a_manually_paused_rollout_unpauses_too(self) -> None:
-        plan = st.plan_promote(rollout(paused=True), full=True)
+        plan = plan_promote(rollout(paused=True), full=True)
         assert plan.status == {"status": {"promoteFull": True}}
         assert plan.spec == {"spec": {"paused": False}}
 
     def test_full_when_already_fully_promoted_does_nothing(self) -> None:
-        assert st.plan_promote(rollout(stableRS="new"), full=True).empty
+        assert plan_promote(rollout(stableRS="new"), full=True).empty
 
 
 class TestSetImage:
@@ -172,28 +181,28 @@ class TestSetImage:
         obj = rollout()
         obj["spec"]["template"]["spec"]["containers"].append(
             {"name": "sidecar", "image": "proxy:1", "x-unknown": {"kept": True}})
-        updated, changed = st.with_image(obj, "server", "app:v2")
+        updated, changed = with_image(obj, "server", "app:v2")
         assert changed
-        assert st.template_images(updated) == {"server": "app:v2", "sidecar": "proxy:1"}
+        assert template_images(updated) == {"server": "app:v2", "sidecar": "proxy:1"}
         assert updated["spec"]["template"]["spec"]["containers"][1]["x-unknown"] == \
             {"kept": True}
-        assert st.template_images(obj)["server"] == "app:v1"  # the input is not modified
+        assert template_images(obj)["server"] == "app:v1"  # the input is not modified
 
     def test_same_image_is_no_change(self) -> None:
-        assert st.with_image(rollout(), "server", "app:v1")[1] is False
+        assert with_image(rollout(), "server", "app:v1")[1] is False
 
     def test_star_updates_every_container(self) -> None:
         obj = rollout()
         obj["spec"]["template"]["spec"]["initContainers"] = [{"name": "init", "image": "i"}]
-        updated, _ = st.with_image(obj, "*", "app:v3")
-        assert set(st.template_images(updated).values()) == {"app:v3"}
+        updated, _ = with_image(obj, "*", "app:v3")
+        assert set(template_images(updated).values()) == {"app:v3"}
 
     def test_container_choice(self) -> None:
-        assert st.pick_container({"server": "a"}, None, "it") == "server"
+        assert pick_container({"server": "a"}, None, "it") == "server"
         with pytest.raises(UsageError, match="has 2 containers"):
-            st.pick_container({"a": "1", "b": "2"}, None, "it")
+            pick_container({"a": "1", "b": "2"}, None, "it")
         with pytest.raises(UsageError, match="no container named 'c'"):
-            st.pick_container({"a": "1", "b": "2"}, "c", "it")
+            pick_container({"a": "1", "b": "2"}, "c", "it")
 
 
 MIRROR = MirrorConfig(route="mirror", percentage=35, scale=25)
@@ -217,12 +226,12 @@ def mirrored(weights: tuple[int, ...] = (10, 100), match: Any = MATCH,
 
 class TestMirrorSteps:
     def test_the_mirror_phase_then_the_weights_pass_with_any_match(self) -> None:
-        st.check_steps(mirrored(), (10, 100), MIRROR)
-        st.check_steps(mirrored(match=[{"headers": {"x-mirror": {"exact": "1"}}}]),
+        check_steps(mirrored(), (10, 100), MIRROR)
+        check_steps(mirrored(match=[{"headers": {"x-mirror": {"exact": "1"}}}]),
                        (10, 100), MIRROR)
 
     def test_without_the_mirror_policy_the_mirror_steps_are_extra(self) -> None:
-        assert st.step_mismatches(mirrored()["spec"]["strategy"]["canary"]["steps"],
+        assert step_mismatches(mirrored()["spec"]["strategy"]["canary"]["steps"],
                                   (10, 100))[0] == \
             "step 0: expected `setWeight: 10`, found `setCanaryScale: {weight: 25}`"
 
@@ -248,12 +257,12 @@ class TestMirrorSteps:
         for index, step in change.items():
             obj["spec"]["strategy"]["canary"]["steps"][index] = step
         with pytest.raises(UsageError) as caught:
-            st.check_steps(obj, (10, 100), MIRROR)
+            check_steps(obj, (10, 100), MIRROR)
         assert f"  - {problem}" in str(caught.value)
 
     def test_an_empty_match_would_remove_the_route_so_it_is_refused(self) -> None:
         with pytest.raises(UsageError) as caught:
-            st.check_steps(mirrored(match=[]), (10, 100), MIRROR)
+            check_steps(mirrored(match=[]), (10, 100), MIRROR)
         assert "step 1: expected `setMirrorRoute: {name: mirror, percentage: 35, match: " \
                "[{path: {prefix: /}}]}`, found `setMirrorRoute: {name: mirror, percentage: " \
                "35, match: []}`" in str(caught.value)
@@ -265,7 +274,7 @@ class TestMirrorSteps:
     def test_the_route_must_be_managed(self, routes: tuple[str, ...] | None,
                                        problem: str) -> None:
         with pytest.raises(UsageError) as caught:
-            st.check_steps(mirrored(routes=routes), (10, 100), MIRROR)
+            check_steps(mirrored(routes=routes), (10, 100), MIRROR)
         assert problem in str(caught.value)
 
     def test_traffic_routing_is_required(self) -> None:
@@ -273,11 +282,11 @@ class TestMirrorSteps:
         del obj["spec"]["strategy"]["canary"]["trafficRouting"]
         with pytest.raises(UsageError, match=r"trafficRouting is not set: setMirrorRoute "
                                              r"needs traffic routing"):
-            st.check_steps(obj, (10, 100), MIRROR)
+            check_steps(obj, (10, 100), MIRROR)
 
     def test_the_fix_is_the_exact_yaml_to_write(self) -> None:
         with pytest.raises(UsageError) as caught:
-            st.check_steps(rollout(step_list=steps((10, 100))), (10, 100), MIRROR)
+            check_steps(rollout(step_list=steps((10, 100))), (10, 100), MIRROR)
         message = str(caught.value)
         assert "with the mirror phase of rollout.mirror (route 'mirror')" in message
         assert (
@@ -297,7 +306,7 @@ class TestMirrorSteps:
 
     def test_the_fix_keeps_the_manifests_own_match(self) -> None:
         with pytest.raises(UsageError) as caught:
-            st.check_steps(mirrored(weights=(20, 100)), (10, 100), MIRROR)
+            check_steps(mirrored(weights=(20, 100)), (10, 100), MIRROR)
         assert "match: [{method: {exact: POST}, path: {prefix: /predict}}]" \
             in str(caught.value)
 
@@ -316,7 +325,7 @@ class TestActiveMirror:
     def test_an_abort_or_the_end_removes_it(self, status: dict[str, Any]) -> None:
         obj = {**mirrored(), "status": {"stableRS": "old", "currentPodHash": "new",
                                         "currentStepIndex": 2, **status}}
-        assert st.active_mirror(obj) == 0
+        assert active_mirror(obj) == 0
 
     def test_it_is_shown_in_the_one_line_description(self) -> None:
         obj = {**mirrored(), "status": {"stableRS": "old", "currentPodHash": "new",

@@ -1,0 +1,266 @@
+"""An Argo Rollout object read the way Argo's own tools read it, and the `--until` terms
+a wait checks against it: pure functions, no I/O.
+
+The rules follow the Argo Rollouts source (docs/argo-rollouts.md):
+
+- phase and message are trusted only once the controller has observed the spec
+  (`status.observedGeneration == metadata.generation`, as `GetRolloutPhase` does);
+- the weight of the new revision follows `GetCanaryReplicasOrWeight` and
+  `GetCurrentSetWeight`: 100 once fully promoted, 0 while aborted, otherwise the last
+  `setWeight` at or before `status.currentStepIndex`; the traffic router's actual weight
+  (`status.canary.weights.canary.weight`) wins when it is reported for the new revision.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelrail.errors import UsageError
+from modelrail.rollouts.objects import JSON, as_mapping, integer, nested
+
+WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def canary_steps(obj: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """spec.strategy.canary.steps, or None when the rollout is not a canary."""
+    canary = nested(obj, "spec", "strategy").get("canary")
+    if not isinstance(canary, Mapping):
+        return None
+    steps = canary.get("steps") or []
+    return [as_mapping(step) for step in steps] if isinstance(steps, list) else []
+
+
+def current_step_index(obj: Mapping[str, Any]) -> int | None:
+    """The index GetCurrentCanaryStep uses: None without steps, else currentStepIndex or 0."""
+    if not canary_steps(obj):
+        return None
+    return integer(nested(obj, "status").get("currentStepIndex")) or 0
+
+
+def is_fully_promoted(obj: Mapping[str, Any]) -> bool:
+    """The stable ReplicaSet is the desired one (both empty counts, as in Argo)."""
+    status = nested(obj, "status")
+    return str(status.get("stableRS") or "") == str(status.get("currentPodHash") or "")
+
+
+def generation_observed(obj: Mapping[str, Any]) -> bool:
+    """Argo's isGenerationObserved: a non-numeric value (v0.9 hash) or a newer one counts."""
+    generation = integer(nested(obj, "metadata").get("generation")) or 0
+    observed = integer(nested(obj, "status").get("observedGeneration"))
+    return observed is None or observed >= generation
+
+
+def _workload_generation_observed(obj: Mapping[str, Any]) -> bool:
+    wanted = integer(nested(obj, "metadata", "annotations").get(WORKLOAD_GENERATION_ANNOTATION))
+    seen = integer(nested(obj, "status").get("workloadObservedGeneration"))
+    return wanted is None or seen is None or wanted == seen
+
+
+def pause_reasons(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    conditions = nested(obj, "status").get("pauseConditions") or []
+    if not isinstance(conditions, list):
+        return ()
+    return tuple(str(as_mapping(c).get("reason") or "") for c in conditions)
+
+
+def rollout_phase(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """(phase, message), never trusting a status the controller wrote for an older spec."""
+    spec, status = nested(obj, "spec"), nested(obj, "status")
+    if not generation_observed(obj):
+        generation = integer(nested(obj, "metadata").get("generation")) or 0
+        return "Progressing", (f"unknown: the controller has not observed generation "
+                               f"{generation} yet; it last observed "
+                               f"{status.get('observedGeneration')!s}")
+    if status.get("controllerPause") and not pause_reasons(obj):
+        return "Progressing", "waiting for rollout to unpause"
+    if spec.get("templateResolvedFromRef") and not _workload_generation_observed(obj):
+        return "Progressing", ("waiting for rollout spec update to be observed for the "
+                               "reference workload")
+    phase = status.get("phase")
+    if isinstance(phase, str) and phase:
+        return phase, str(status.get("message") or "")
+    return "Progressing", "the controller has not reported a phase yet"
+
+
+def desired_weight(obj: Mapping[str, Any]) -> int:
+    """GetCurrentSetWeight: the traffic weight (a setCanaryScale step scales pods, not
+    traffic)."""
+    status = nested(obj, "status")
+    if status.get("promoteFull") or is_fully_promoted(obj):
+        return 100
+    if status.get("abort"):
+        return 0
+    steps = canary_steps(obj) or []
+    index = current_step_index(obj)
+    if index is None or index >= len(steps):
+        return 100
+    for step in reversed(steps[: index + 1]):
+        weight = integer(step.get("setWeight"))
+        if weight is not None:
+            return weight
+    return 0
+
+
+def current_weight(obj: Mapping[str, Any]) -> int:
+    """The share of traffic on the new revision (status.currentPodHash), in percent.
+
+    Once fully promoted the new revision *is* stable, so this is 100 even though Argo's
+    traffic routing then reports a canary weight of 0 (it removes the canary route).
+    """
+    if is_fully_promoted(obj):
+        return 100
+    status = nested(obj, "status")
+    canary = nested(status, "canary", "weights", "canary")
+    actual = integer(canary.get("weight"))
+    for_hash = str(canary.get("podTemplateHash") or "")
+    if actual is not None and for_hash in ("", str(status.get("currentPodHash") or "")):
+        return actual
+    return desired_weight(obj)
+
+
+def active_mirror(obj: Mapping[str, Any]) -> int:
+    """The % of requests the mesh mirrors to the new revision now, as the controller left
+    it: each setMirrorRoute at or before currentStepIndex sets (with `match`) or removes
+    (without) its route; an abort or a full promotion removes every managed route. Argo
+    writes nothing about mirrors into status, so this is read off the steps."""
+    status = nested(obj, "status")
+    index = current_step_index(obj)
+    if index is None or status.get("abort") or status.get("promoteFull") \
+            or is_fully_promoted(obj):
+        return 0
+    routes: dict[str, int] = {}
+    for step in (canary_steps(obj) or [])[: index + 1]:
+        route = nested(step, "setMirrorRoute")
+        if route:
+            routes[str(route.get("name"))] = (integer(route.get("percentage")) or 0) \
+                if route.get("match") else 0
+    return max(routes.values(), default=0)
+
+
+def template_images(template_owner: Mapping[str, Any]) -> dict[str, str]:
+    """container name → image in spec.template.spec (a Rollout or a Deployment)."""
+    pod = nested(template_owner, "spec", "template", "spec")
+    images: dict[str, str] = {}
+    for key in CONTAINER_LISTS:
+        for container in pod.get(key) or []:
+            entry = as_mapping(container)
+            images[str(entry.get("name"))] = str(entry.get("image") or "")
+    return images
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    """What a user and a CI step need to know about one Rollout, derived from its object."""
+
+    name: str
+    namespace: str
+    generation: int
+    observed: bool
+    phase: str
+    message: str
+    weight: int
+    step_index: int | None
+    step_count: int
+    paused: bool
+    pause_reasons: tuple[str, ...]
+    aborted: bool
+    fully_promoted: bool
+    images: Mapping[str, str] = field(default_factory=dict)
+    mirror: int = 0  # % of requests mirrored to the new revision (active_mirror)
+    obj: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any]) -> "RolloutState":
+        metadata, spec = nested(obj, "metadata"), nested(obj, "spec")
+        phase, message = rollout_phase(obj)
+        reasons = pause_reasons(obj)
+        return cls(
+            name=str(metadata.get("name") or ""),
+            namespace=str(metadata.get("namespace") or ""),
+            generation=integer(metadata.get("generation")) or 0,
+            observed=generation_observed(obj),
+            phase=phase,
+            message=message,
+            weight=current_weight(obj),
+            step_index=current_step_index(obj),
+            step_count=len(canary_steps(obj) or []),
+            paused=bool(spec.get("paused")) or bool(reasons),
+            pause_reasons=reasons,
+            aborted=bool(nested(obj, "status").get("abort")),
+            fully_promoted=is_fully_promoted(obj),
+            images=template_images(obj),
+            mirror=active_mirror(obj),
+            obj=obj,
+        )
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def describe(self) -> str:
+        """One line for logs: phase, message, step, weight."""
+        step = "no steps" if self.step_index is None else \
+            f"step {self.step_index}/{self.step_count}"
+        why = f" ({self.message})" if self.message else ""
+        mirror = f" · mirror {self.mirror}%" if self.mirror else ""
+        return f"{self.ref}: {self.phase}{why} · {step} · weight {self.weight}%{mirror}"
+
+    def to_json(self) -> JSON:
+        return {
+            "name": self.name, "namespace": self.namespace, "phase": self.phase,
+            "message": self.message, "generation": self.generation,
+            "generation_observed": self.observed, "weight": self.weight,
+            "step_index": self.step_index, "step_count": self.step_count,
+            "paused": self.paused, "pause_reasons": list(self.pause_reasons),
+            "aborted": self.aborted, "fully_promoted": self.fully_promoted,
+            "images": dict(self.images),
+        }
+
+
+# -- wait conditions ---------------------------------------------------------------------
+
+PHASES = ("Healthy", "Paused", "Progressing", "Degraded")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One `--until` term: healthy | paused | degraded | aborted | phase=NAME | weight=N
+    | step=N. Phases count only once the controller has observed the spec."""
+
+    kind: str
+    value: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Condition":
+        key, _, value = text.strip().partition("=")
+        key = key.strip().lower()
+        if not value and key in ("healthy", "paused", "degraded", "aborted"):
+            return cls(key)
+        if key == "phase" and value.capitalize() in PHASES:
+            return cls("phase", value.capitalize())
+        if key in ("weight", "step") and value.strip().isdigit():
+            return cls(key, value.strip())
+        raise UsageError(f"--until {text!r}: expected healthy, paused, degraded, aborted, "
+                         f"phase=({'|'.join(PHASES)}), weight=N or step=N")
+
+    def holds(self, rollout: RolloutState) -> bool:
+        if not rollout.observed:
+            return False
+        checks: dict[str, Callable[[], bool]] = {
+            "healthy": lambda: rollout.phase == "Healthy",
+            "paused": lambda: rollout.paused and rollout.phase == "Paused",
+            "degraded": lambda: rollout.phase == "Degraded",
+            "aborted": lambda: rollout.aborted and rollout.weight == 0,
+            "phase": lambda: rollout.phase == self.value,
+            "weight": lambda: rollout.weight == int(self.value or -1),
+            "step": lambda: rollout.step_index == int(self.value or -1),
+        }
+        return checks[self.kind]()
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value}" if self.value else self.kind
+
+
+def joined(conditions: Sequence[Condition]) -> str:
+    return " and ".join(str(c) for c in conditions)
