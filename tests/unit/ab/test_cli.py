@@ -8,34 +8,8 @@ from typing import Any
 import pytest
 from modelrail.cli.main import main
 
-POLICY = """\
-model: ranker
-experiment:
-  key: ranker-v2
-  primary: ctr
-  guardrails:
-    session_duration: {margin: 0.02}
-  metrics:
-    ctr: {type: proportion}
-"""
-
-
-def duration(n: int, mu: float, sd: float) -> dict[str, float]:
-    return {"n": n, "sum": n * mu, "sum_squares": (n - 1) * sd**2 + n * mu**2}
-
-
-def stats(treatment_clicks: int = 1150, treatment_units: int = 10_000,
-          treatment_duration: float = 300.3) -> dict[str, Any]:
-    return {
-        "variants": ["control", "treatment"],
-        "units": {"control": 10_000, "treatment": treatment_units},
-        "metrics": {
-            "ctr": {"type": "proportion", "control": {"n": 10_000, "sum": 1000},
-                    "treatment": {"n": 10_000, "sum": treatment_clicks}},
-            "session_duration": {"type": "mean", "control": duration(10_000, 300, 60),
-                                 "treatment": duration(10_000, treatment_duration, 60)},
-        },
-    }
+from tests.support.builders.ab_documents import POLICY, stats, write_stats
+from tests.support.builders.runner_files import parse_file_command
 
 
 @pytest.fixture(autouse=True)
@@ -45,21 +19,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "modelrail.yaml").write_text(POLICY, encoding="utf-8")
     return tmp_path
-
-
-def write_stats(path: Path, document: dict[str, Any]) -> str:
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return str(path)
-
-
-def outputs(path: Path) -> dict[str, str]:
-    """Parse GITHUB_OUTPUT's `name<<DELIM ... DELIM` records."""
-    values, lines = {}, path.read_text(encoding="utf-8").splitlines()
-    while lines:
-        name, delimiter = lines.pop(0).split("<<")
-        end = lines.index(delimiter)
-        values[name], lines = "\n".join(lines[:end]), lines[end + 1:]
-    return values
 
 
 @pytest.mark.parametrize(("document", "code", "decision"), [
@@ -81,7 +40,7 @@ def test_exit_code_json_outputs_and_summary(workdir: Path, monkeypatch: pytest.M
 
     result = json.loads((workdir / "result.json").read_text(encoding="utf-8"))
     assert result["decision"] == decision
-    written = outputs(output)
+    written = parse_file_command(output.read_text(encoding="utf-8"))
     assert written["decision"] == decision
     assert json.loads(written["report"]) == result
     assert f"**{decision}**" in summary.read_text(encoding="utf-8")

@@ -13,10 +13,10 @@ from modelrail.ab.timeline import MAX_CHECKPOINTS, checkpoints
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
 
+from tests.support.builders.ab_documents import POLICY, stats, write_stats
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
 from tests.support.builders.ab_logs import analysis_dir, simulated_logs, write_jsonl, write_logs
 from tests.support.builders.ab_sufficient import assert_same
-from tests.unit.ab.test_cli import POLICY, stats, write_stats
 
 VARIANTS = ("control", "treatment")
 START = datetime(2026, 1, 1, tzinfo=UTC)
