@@ -1,33 +1,8 @@
 """Prediction logs + business events -> per-variant sufficient statistics, in SQL.
 
-Inputs are JSON lines (`.jsonl`, `.ndjson`, `.json`), CSV (`.csv`) or Parquet
-(`.parquet`), read by DuckDB as a stream (`modelrail.plumbing.logs`; memory bounded by
-MODELRAIL_DUCKDB_MEMORY, spilling to disk beyond it: `modelrail.plumbing.duck`):
-
-- predictions, the serving app's prediction log (`ctr_serving.predlog`), one row per
-  impression: `timestamp, request_id, user_id, variant` (required), `experiment` (optional:
-  rows of another experiment are skipped); other columns are ignored;
-- events: `timestamp, user_id, type ('click' | 'session_end'), value` (required: the
-  session duration in seconds for session_end), `request_id` (optional: the prediction a
-  click follows); other types are ignored.
-
-The join itself is one standard SQL text (`sql/sufficient_stats.sql`, whose header defines
-the rules exactly) that runs unchanged on PostgreSQL (`aggregate_postgres`), so a warehouse
-can push it down. In short: a user's first prediction row (by timestamp, then request id)
-decides the variant, and a user logged under several variants stays in that first one
-(intent to treat: dropping them could bias the split) and is counted in
-`multi_variant_users`; a click counts when it falls in [impression, impression + window],
-both ends inclusive, anchored to the request it names or else to the user's latest
-impression, once at most. It yields, per variant, the units and three metrics:
-
-- `ctr` (ratio): attributed clicks / impressions (prediction rows) per user;
-- `session_duration` (mean): seconds of sessions ending at or after the user's first
-  exposure, per user, 0 without a session;
-- `conversion` (proportion): the user has an attributed click.
-
-The numbers go through `stats_file.parse_stats`, the checks STATS.json gets. Every problem
-(a missing file or column, an empty log, a variant without users) is a UsageError naming
-the file and what is wrong.
+The join is one standard SQL text (`sql/sufficient_stats.sql`) that DuckDB runs here as
+a stream over the files and PostgreSQL runs unchanged (`aggregate_postgres`), so a
+warehouse can push it down. Input columns and attribution rules: docs/log-formats.md.
 """
 
 import re

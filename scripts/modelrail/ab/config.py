@@ -1,24 +1,7 @@
 """The `experiment:` section of modelrail.yaml: what an A/B test compares and how it decides.
 
-```yaml
-experiment:
-  key: ranker-v2                 # the GrowthBook experiment key: the hashing seed
-  variants: [control, treatment] # the first one is the control
-  weights: [0.5, 0.5]
-  primary: ctr                   # or a list; all must improve to ship (Holm-corrected)
-  guardrails:
-    session_duration: {margin: 0.02}                     # a drop of 2% or more is harm
-    latency_ms: {margin: 0.05, direction: increase}      # a rise of 5% or more is harm
-  metrics:                       # types to expect, and the metrics only reported
-    ctr: {type: ratio}
-    revenue: {type: mean}
-  sequential: {enabled: true, tuning: 20000}
-```
-
-Which way is good is said once per metric: a guardrail's `direction` names the harmful
-change (default `decrease`); any other metric improves when it rises unless
-`metrics.<name>.greater_is_better` is false. Guardrail margins are relative, so guardrails
-are tested on the relative lift whatever `difference` says.
+Each metric's good direction is settled here once, so the engine and the decision never
+guess it. The keys and their defaults: docs/policy.md ("experiment:").
 """
 
 import math

@@ -1,12 +1,6 @@
 """From per-metric verdicts to one decision: ship, no-ship, keep running, or invalid.
 
-- invalid: the split fails the SRM check, so assignment or logging is broken and no
-  metric is read (exit 1: the experiment says no);
-- no-ship: a primary got significantly worse, or a guardrail's harm exceeds its margin
-  (exit 1);
-- ship: every primary improved significantly (Holm) and every guardrail is non-inferior
-  (exit 0);
-- keep-running: anything else; not enough data to decide yet (exit 4).
+The rules and their exit codes: docs/statistics.md ("A/B engine", Decision).
 """
 
 import math

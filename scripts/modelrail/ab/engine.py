@@ -1,15 +1,7 @@
-"""Which test each metric gets, by its role, and what the test says.
+"""Which test each metric gets, by its role (primary, guardrail, secondary), and what the
+test says: fixed-horizon (Welch) or, with `sequential.enabled`, always valid.
 
-- primary: a test for improvement in the metric's good direction (two-sided, or one-sided
-  with `sided: one`), Holm-corrected across the primaries because shipping needs all of
-  them; a primary is also checked for harm, uncorrected, since stopping a harmful change
-  should err on the side of stopping;
-- guardrail: one-sided non-inferiority against its relative margin: non-inferior when the
-  interval's bound clears the margin, inferior when the other bound is past it (the harm
-  is larger than the margin), inconclusive in between;
-- secondary (named only under `metrics:`): tested like a primary, reported, never decisive.
-
-Every test is fixed-horizon (Welch) or, with `sequential.enabled`, always valid.
+The tests per role and their corrections: docs/statistics.md ("A/B engine").
 """
 
 from collections.abc import Iterator, Mapping

@@ -1,19 +1,9 @@
 """Deterministic assignment of units to variants, bucket-compatible with GrowthBook SDKs.
 
-A unit routed here lands in the same variant a GrowthBook SDK (hashVersion 2) would put it
-in, so a team can route with either and analyse with modelrail:
-
-- the bucket is `fnv1a32(str(fnv1a32(seed + unit_id))) % 10000 / 10000`, the seed (the
-  experiment key) and the unit id concatenated with no separator;
-- variant i owns `[cum_i, cum_i + coverage * w_i)` where `cum_i` sums the earlier weights,
-  so lowering coverage only drops units out of the experiment: a unit that stays never
-  changes arm. Changing the weights moves the boundaries and so re-assigns the units between
-  old and new boundaries; start a new experiment key (GrowthBook: a new phase with a new
-  seed) instead of editing the weights of a running one.
-
-The SDKs feed FNV-1a one *character code* at a time (JavaScript's `charCodeAt`, a UTF-16
-code unit), not one UTF-8 byte. The two agree for ASCII ids; for any other id only the
-character-code form matches the SDKs, so that is the one used here.
+A unit routed here lands in the same variant a GrowthBook SDK (hashVersion 2) would put
+it in, so a team can route with either and analyse with modelrail. The hash, the bucket
+ranges and why characters are hashed as UTF-16 code units: docs/statistics.md
+("Assignment").
 """
 
 import math

@@ -1,14 +1,9 @@
 """What an A/B analysis shows: the job summary's Markdown (the decision, one row per
 metric, the SRM check, a Mermaid chart of the cumulative lift, as GitHub shows no SVG
-there) and the self-contained HTML page `ab analyze --report` writes (the decision, the
-per-variant metrics, each lift with its interval, the primary metrics' interval over time
-and the SRM check, drawn with modelrail.render.charts).
-
-The interval over time re-tests the statistics of each checkpoint of the logs
-(`modelrail.ab.timeline`) with the experiment's own tests, so with `sequential.enabled`
-the band is the always-valid one a user may watch; a fixed-horizon band read at every
-checkpoint overstates certainty (bench/ab_sequential.py). STATS.json carries no
-timestamps, so from `--stats` the plot is left out and the report says why.
+there) and the self-contained HTML page `ab analyze --report` writes (also the
+per-variant metrics, each lift's interval and the primaries' interval over time, drawn
+with modelrail.render.charts). Why that interval re-tests each checkpoint with the
+experiment's own tests: docs/statistics.md ("Interval over time").
 """
 
 import math

@@ -3,17 +3,7 @@
 Nothing here sees a row of data: every estimate comes from counts, sums, sums of squares
 and sums of cross-products, so the aggregation can run anywhere (DuckDB, a warehouse) and
 ship a few numbers per variant. The methods follow GrowthBook's frequentist engine
-(gbstats), whose formulas each function cites:
-
-- a variant's metric is a mean, a proportion (variance p(1-p)) or a ratio of two per-unit
-  sums, whose variance comes from the delta method with the numerator-denominator
-  covariance;
-- the effect is the absolute difference, or the relative lift (uT - uC) / |uC| with its
-  delta-method variance;
-- fixed-horizon tests are Welch t-tests (Welch-Satterthwaite degrees of freedom);
-- repeated looks use GrowthBook's asymptotic confidence sequence (Waudby-Smith et al.,
-  "Time-uniform central limit theory and asymptotic confidence sequences", 2023,
-  arXiv:2103.06476), tuned by N*, the total sample size where it is narrowest.
+(gbstats), whose formulas each function cites; the summary: docs/statistics.md.
 """
 
 import math

@@ -1,19 +1,8 @@
 """STATS.json: per-variant sufficient statistics, the engine's input from anywhere.
 
-```json
-{"variants": ["control", "treatment"],
- "units": {"control": 5000, "treatment": 5050},
- "metrics": {"ctr": {"type": "ratio",
-                     "control": {"n": 5000, "numerator_sum": 512, ...},
-                     "treatment": {...}}}}
-```
-
-Fields per variant: `n, sum, sum_squares` (mean; optionally `covariate_sum,
-covariate_sum_squares, covariate_sum_products` for CUPED), `n, sum` (proportion), `n,
-numerator_sum, numerator_sum_squares, denominator_sum, denominator_sum_squares,
-numerator_denominator_sum_products` (ratio). `parse_stats` takes the decoded document, so
-a producer that aggregates logs hands its numbers through the same checks. Every problem is
-a UsageError naming the JSON path (`metrics.ctr.treatment.numerator_sum`).
+`parse_stats` takes the decoded document, so a producer that aggregates logs hands its
+numbers through the same checks; every problem is a UsageError naming the JSON path.
+The format: docs/log-formats.md ("STATS.json").
 """
 
 import math

@@ -1,14 +1,9 @@
 """The statistics as they stood over time: the aggregation at cumulative checkpoints.
 
-For the report's interval-over-time plot. The numbers at a checkpoint are those of the
-aggregation run on the rows logged up to it (predictions and events with
-`ts <= checkpoint`), computed for every checkpoint in one pass of SQL
-(`sql/over_time.sql`, which says why that equals the prefixes), in the database (DuckDB,
-or PostgreSQL when pushed down): only a few numbers per variant and checkpoint come back.
-Checkpoints are the ends of the minutes, hours or days (the finest of those giving at
-most MAX_CHECKPOINTS) from the first exposure, the last one at the last row logged, so it
-holds all the data. A checkpoint whose statistics cannot be read yet (a variant without
-users, no variance) has none: a gap in the plot.
+For the report's interval-over-time plot, computed for every checkpoint in one pass of
+SQL (`sql/over_time.sql`) in the database, so only a few numbers per variant and
+checkpoint come back. What a checkpoint holds and how they are chosen: docs/statistics.md
+("Interval over time").
 """
 
 from collections import defaultdict

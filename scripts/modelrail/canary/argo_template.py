@@ -1,12 +1,8 @@
 """The threshold metrics as an Argo Rollouts AnalysisTemplate (Prometheus provider).
 
-Same queries, same bounds, same no-data policy as `modelrail analyze`, in the expression
-language of Argo's conditions: `result` is the list of the instant vector's values, NaN
-values are ignored, an empty (or all-NaN) result is no data. With `no_data: fail` only a
-successCondition is written, so Argo fails every measurement that does not succeed; with
-`no_data: inconclusive` a failureCondition catches the out-of-bound values and a result
-that is neither makes the measurement Inconclusive (the rollout pauses). Compare metrics
-need statistics Argo cannot express; they are listed in the header comment.
+Same queries, same bounds, same no-data policy as `modelrail analyze`, so a cluster can
+run the thresholds without modelrail. How the no-data policy maps onto Argo's
+conditions: docs/argo-rollouts.md ("The threshold metrics as an AnalysisTemplate").
 """
 
 from decimal import Decimal

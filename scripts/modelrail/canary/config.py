@@ -1,21 +1,8 @@
 """The `analysis:` section of modelrail.yaml: what the canary judge checks, and how.
 
-    analysis:
-      false_rollback_rate: 0.01   # whole rollout: all compare metrics, all looks together
-      looks: 4                    # analyses in one rollout; alpha is spent over them
-                                  # (default: len(rollout.steps), else 1)
-      window: 10m                 # the data of one look, one rollout step
-                                  # (default: rollout.step_seconds, else 5m)
-      pass_score: 100             # % of judged metrics that must pass (Kayenta's score)
-      metrics:
-        NAME: {kind: threshold | compare, query: PromQL template, ...}
-
-Queries are templates: `{{version}}` is the version being measured (the canary for a
-threshold, each side in turn for a comparison), and `{{canary_version}}`,
-`{{baseline_version}}`, `{{namespace}}`, `{{rollout}}` and `{{window}}` are filled in
-as given. One definition, two executors: `modelrail analyze` runs every metric against
-Prometheus; `modelrail analysis export-argo` writes the threshold metrics as an Argo
-Rollouts AnalysisTemplate.
+One definition, two executors: `modelrail analyze` runs every metric against
+Prometheus, `modelrail analysis export-argo` writes the threshold metrics as an Argo
+AnalysisTemplate. The keys and the query template variables: docs/policy.md ("analysis:").
 """
 
 import re

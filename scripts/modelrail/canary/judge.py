@@ -1,26 +1,9 @@
 """The canary judge: one verdict per metric, then one decision. Pure functions, no I/O.
 
-Each kind of data gets the test that fits it:
-
-- threshold: the canary's value against an absolute bound, as an Argo AnalysisTemplate.
-- counter (errors out of requests): the counts over each rollout step, not per-interval
-  rates. A rate sampled every minute at 10% canary weight is mostly 0 or 1 error and
-  throws the counts away; the conditional test on the counts themselves is exact and
-  most powerful (stats.conditional_rate_test).
-- histogram (latency buckets): "canary p99 <= allowed_ratio x baseline p99" holds exactly
-  when at most 1% of canary requests are slower than allowed_ratio x the baseline p99.
-  So the judge takes a bucket boundary t at the baseline's p99, counts canary requests
-  above the first boundary >= allowed_ratio x t and baseline requests above t, and tests
-  the two exceedance counts with the same conditional test: per-request counts again,
-  rather than a noisy p99 time series.
-- gauge (anything else sampled over time): Kayenta's method. Mann-Whitney U with the
-  Hodges-Lehmann shift and its confidence interval; the canary fails when the interval
-  clears +-tolerance x the shift in the bad direction and the mean ratio exceeds the
-  allowed ratio. NaN and infinite samples are removed first.
-
-`alpha` is the false-rollback probability one metric may spend at this look
-(`metric_alpha`): the rollout-wide rate split evenly over the compare metrics, and over
-the looks by stats.spent_alpha. Thresholds are deterministic and spend none.
+Each kind of data gets the test that fits it (an absolute bound for thresholds,
+`stats.conditional_rate_test` on counts for counters and histograms, Kayenta's
+Mann-Whitney for gauges); each compare metric spends its share of the rollout-wide
+false-rollback rate (`metric_alpha`). All of it: docs/statistics.md ("Canary judge").
 """
 
 import math

@@ -1,30 +1,8 @@
 """`modelrail canary run`: drive a canary through its steps and let Prometheus decide.
 
-The loop, given a rollout driver and a judge:
-
-1. preflight: Prometheus must answer before anything changes (else exit 3, the rollout
-   untouched); the Rollout's steps must be the declared `setWeight` + `pause: {}` pairs
-   (else exit 2, with the fix), after the mirror phase when the policy has one;
-2. set the image (idempotent: a re-run with the same image changes nothing);
-3. with `rollout.mirror`, the mirror phase is look 1: the controller scales the canary up
-   (`setCanaryScale`), mirrors P % of the requests to it (`setMirrorRoute`) and pauses at
-   weight 0; the loop waits for that pause, holds it for `step_seconds` and judges it like
-   any step (the canary's metrics then come only from mirrored copies, whose answers the
-   mesh drops). A failed mirror look aborts before any user request reached the canary;
-4. per step k of n (weight w): promote out of the previous pause, wait until the canary
-   weight is w, hold the step for `step_seconds`, then run look k of n of the analysis
-   (the judge spends the rollout-wide false-rollback budget over the looks). An
-   inconclusive look is repeated while the step is held up to `extra_seconds` longer;
-   still inconclusive, the canary is aborted (exit 4): what cannot be judged is never
-   promoted. A failed look aborts (exit 1);
-5. after the last step passed: promote --full and wait for Healthy (exit 0).
-
-Anything that goes wrong after the image was set - Prometheus or the Kubernetes API
-failing after their bounded retries (exit 3), a query Prometheus rejects (exit 2), the
-weight not moving in time (exit 3), someone else aborting the rollout (exit 1), an
-interrupt (a cancelled job; the interrupt goes on after the abort) - aborts the rollout
-(best effort: an abort that fails too is reported) and ends the run. Progress is one
-line per wait tick and one per verdict.
+The loop takes a rollout driver and a `Judge` (a protocol, so it runs in tests without
+Prometheus) and only sequences them. The order of its steps and what aborts the rollout:
+docs/argo-rollouts.md ("`canary run`: the loop").
 """
 
 import math
@@ -192,7 +170,7 @@ def _now() -> str:
 
 
 class CanaryRun:
-    """One run of the loop (see the module docstring); `run()` returns the result."""
+    """One run of the loop (docs/argo-rollouts.md); `run()` returns the result."""
 
     def __init__(self, driver: "RolloutDriver", judge: Judge, plan: CanaryPlan, *,
                  log: Log = print, clock: Callable[[], float] = time.monotonic,

@@ -1,12 +1,9 @@
-"""What a canary shows: the job summary of one analysis (each metric with its query) and
-of a canary run (a per-step table and a Mermaid chart per metric), and the run's report
-directory (an SVG chart per metric, `canary-report.html`, and the resolved queries in
-`queries.json`), drawn with modelrail.render.charts.
+"""What a canary shows: the job summary of one analysis and of a canary run (a per-step
+table, a Mermaid chart per metric), and the run's report directory (an SVG per metric,
+`canary-report.html`, `queries.json`), drawn with modelrail.render.charts.
 
-Each metric is shown by its headline value - the rate for counters, the quantile for
-histograms, the mean for gauges, the worst value for thresholds - for the canary and the
-baseline at every step that was analysed, as the judge saw them at that look (pooled over
-the steps so far).
+Each metric is shown by its headline value (rate, quantile, mean, or a threshold's worst
+value) for both sides at every analysed step, as the judge saw it (pooled so far).
 """
 
 import json

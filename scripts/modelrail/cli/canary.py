@@ -1,27 +1,8 @@
 """`modelrail canary run`: flags in, the canary loop (modelrail.canary.loop), result out.
 
-    modelrail canary run --config modelrail.yaml --image REF[@DIGEST] --version N
-        [--baseline-version M] [--kubeconfig PATH] [--name NAME] [--namespace NS]
-        [--prometheus-url URL] [--json PATH] [--summary] [--report-dir DIR]
-
-The rollout (name, namespace, container, steps, step_seconds, mirror) comes from the
-policy's `rollout:` section, the checks from its `analysis:` section. The baseline is
-`--baseline-version`, else the model version in the stable image's `v<N>` tag (the tag
-`modelrail image` gives every build) when the Rollout is fully promoted before the run,
-else the version the production environment (`prod`, else the last environment) holds in
-the registry; the output says which.
-
-Exit codes: 0 promoted in full and Healthy; 1 a step failed (aborted); 2 flags/policy;
-3 Prometheus or the Kubernetes API unreachable (aborted, or untouched when Prometheus is
-down before the start); 4 a step could not be judged in time (aborted). Step outputs:
-`result` (promoted|aborted), `failed-step` (the weight that failed, empty on success; `0`
-when the mirror phase failed), `weight` (final canary weight), `baseline`.
-
-With `rollout.mirror` the mirror phase is the first step and the first look of the
-analysis (looks: the weights + 1). `--json` then also carries `mirror` ({route,
-percentage, scale}, null without one), each step's `mirror` (its % for the mirror phase,
-null for the weighted steps) and `users_saw_canary` (false while only mirrored copies
-reached it: an abort in the mirror phase left every user on stable).
+The rollout comes from the policy's `rollout:` section, the checks from `analysis:`, the
+baseline from `--baseline-version` or `modelrail.canary.baseline`. Exit codes, step
+outputs and `--json`: docs/exit-codes.md and docs/json-outputs.md.
 """
 
 import argparse
@@ -128,7 +109,7 @@ def _rollout(config: Config) -> RolloutConfig:
 
 def _baseline(args: argparse.Namespace, config: Config, rollout: RolloutConfig,
               driver: "RolloutDriver") -> tuple[str, str]:
-    """(baseline version, where it came from); see the module docstring for the order."""
+    """(baseline version, where it came from): the flag, else `resolve_baseline`."""
     if args.baseline_version:
         return str(args.baseline_version), "--baseline-version"
     return resolve_baseline(driver, rollout.container, Environments.from_config(config),

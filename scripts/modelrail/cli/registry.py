@@ -1,15 +1,7 @@
 """`modelrail register | promote | rollback`: flags, outputs and rendering.
 
-Exit codes follow docs/exit-codes.md: 0 done (also when nothing needed doing), 1 refused by the
-rules or lost a concurrent promotion, 2 bad flags/policy/input, 3 MLflow unreachable or
-failing after bounded retries.
-
-Step outputs (with GITHUB_OUTPUT): register → `version`, `model-uri`
-(`models:/<name>/<version>`), `created`; promote and rollback → `version`, `model-uri`
-(`models:/<name>@<alias>`), `changed`, `previous-version` (empty when none) and
-`origin-version` (the release number `register` gave it: with the `models` layout, the
-version in the first environment's model). `promote --dry-run` writes the same outputs
-for the move it would make (`version` empty when that needs a copy not made yet).
+The rules live in modelrail.registry (docs/promotion.md); exit codes and step outputs:
+docs/exit-codes.md.
 """
 
 import argparse

@@ -1,17 +1,9 @@
 """`modelrail rollout status|set-image|step|promote|pause|abort|retry|wait`.
 
 Drives one Argo Rollout through the Kubernetes API with the kubectl-argo-rollouts
-plugin's own patches. The rollout comes from `--name/--namespace` or from the policy's
-`rollout:` section (`--config`, default ./modelrail.yaml when it exists).
-
-Exit codes follow docs/exit-codes.md: 0 done (also when nothing needed doing), 1 `wait` did not
-reach its condition (timeout, or the rollout degraded), 2 bad flags/policy, a missing
-rollout, steps that do not match the policy, or missing RBAC permission, 3 the API server
-unreachable or failing after bounded retries.
-
-Step outputs (with GITHUB_OUTPUT): `phase`, `weight` (percent of traffic on the new
-revision), `step-index` (empty without steps), `paused`, `aborted`; mutations also
-`changed`, and `wait` also `reached`.
+plugin's own patches (docs/argo-rollouts.md). The rollout comes from
+`--name/--namespace` or from the policy's `rollout:` section (`--config`, default
+./modelrail.yaml when it exists). Exit codes and step outputs: docs/exit-codes.md.
 """
 
 import argparse

@@ -1,15 +1,9 @@
 """The reference sample and the prediction log in DuckDB, reduced to counts.
 
-Files are read by `modelrail.plumbing.logs.read_log` (JSON lines, CSV or Parquet). The
-prediction log's `features` object (`ctr_serving.predlog`) is spread into columns; a flat
-file works too. Rows logged with `shadow = true` are a shadow model's answers, not
-production's, and are left out.
-
-Memory stays bounded by the reference: a numeric feature's current values are counted
-onto the reference grid (`stats.Grid`) with an ASOF join and a GROUP BY of at most 2k+1
-groups; a categorical one is a GROUP BY of its categories; the late-label join is one
-aggregate. Only the reference sample itself is loaded into Python. DuckDB's own memory
-is bounded by MODELRAIL_DUCKDB_MEMORY, spilling to disk beyond it (`modelrail.plumbing.duck`).
+Files are read by `modelrail.plumbing.logs.read_log`; shadow rows (`shadow = true`) are
+left out. Memory stays bounded by the reference, not the log: each feature becomes a
+GROUP BY over the reference grid or its categories (docs/statistics.md, "Drift"), and
+DuckDB's own memory by `modelrail.plumbing.duck`. Columns read: docs/log-formats.md.
 """
 
 from collections.abc import Mapping, Sequence

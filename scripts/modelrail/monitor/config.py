@@ -1,22 +1,7 @@
 """The `monitor:` section of modelrail.yaml: what drift and degradation mean, and what
 happens then.
 
-    monitor:
-      alpha: 0.01              # family-wise error rate over one run's tests (Holm)
-      bins: 10                 # PSI bins: reference quantiles
-      epsilon: 0.0001          # PSI floor for an empty bin's share
-      min_rows: 1000           # fewer current rows: inconclusive (exit 4)
-      features: [price, ...]   # default: every reference column but prediction/label
-      categorical: [category]  # chi-squared instead of KS (default: text columns)
-      prediction: prediction   # the score column, in the reference and the log
-      reference_artifact: reference.csv   # in the model's MLflow run
-      thresholds:              # PSI from which a *significant* drift has a severity
-        default: {minor: 0.1, major: 0.25}
-        price: {minor: 0.2, major: 0.5}
-      actions: {minor: warn, major: rollback}
-      performance:             # clicks joined to predictions within the window
-        attribution_window: 30m
-        calibration_error: {minor: 0.15, major: 0.3}   # |observed CTR / mean score - 1|
+The keys and their defaults: docs/policy.md ("monitor:").
 """
 
 from collections.abc import Mapping

@@ -1,13 +1,9 @@
 """`modelrail shadow analyze`: how a shadow's answers compare with production's on the
 same requests, and how the shadow calls fared (Prometheus, optional).
 
-The predictions file holds both sides (one log, or the two servers' logs concatenated):
-production lines, and shadow lines with `shadow = true` and `shadow_of` = the production
-request id (`ctr_serving.predlog`). Rows pair on (request id, row). Everything is one
-DuckDB aggregation (the KS distance by a sort and a running sum), so memory stays bounded.
-
-With a `version`, only shadow lines of that model version count: a log of an earlier
-candidate cannot pass the analysis for this one.
+Both sides come from one prediction log, paired on (request id, row) (docs/log-formats.md);
+everything is one DuckDB aggregation (the KS distance by a sort and a running sum), so
+memory stays bounded. With a `version`, only that version's shadow lines count.
 """
 
 import math

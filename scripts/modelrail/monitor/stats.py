@@ -1,28 +1,8 @@
 """Drift statistics as pure functions over counts, so the big side never sits in memory.
 
-A numeric feature is summarised on the reference's *grid*: for the sorted distinct
-reference values u_0 < ... < u_{k-1}, slot 2i counts values strictly between u_{i-1} and
-u_i, slot 2i+1 counts values equal to u_i, and slot 2k counts values above u_{k-1}.
-Counting a stream of current values onto that grid is exact and bounded by the reference
-size, and it is all these statistics need:
-
-- Kolmogorov-Smirnov (two-sample, two-sided): between two neighbouring grid points the
-  reference ECDF is flat and the current one rises, so the supremum of |F_ref - F_cur| is
-  reached at a slot boundary; D from the cumulative slot counts equals scipy's
-  `ks_2samp` statistic exactly. The p-value is scipy's `method="asymp"` one:
-  `kstwo.sf(D, round(n·m/(n+m)))` (conservative with many ties).
-- Population stability index: `bins` quantile bins of the reference, edges the reference
-  quantiles at j/bins (inverted-CDF, so every edge is a reference value and a bin is a
-  run of grid slots); bins are right-closed, duplicate edges merged. A proportion under
-  `epsilon` counts as `epsilon`, so an empty bin adds a large but finite term:
-  PSI = Σ (c - r)·ln(c / r).
-- χ² for categorical features: Pearson's test of homogeneity on the 2 x K table of the
-  categories seen on either side (scipy's `chi2_contingency` without Yates' correction);
-  PSI over the same categories.
-
-The p-values of one run's features are corrected together with Holm's step-down method
-(modelrail.multiple_testing: family-wise error rate ≤ alpha under any dependence between
-features).
+Kolmogorov-Smirnov and PSI for numeric features are computed from counts on the
+reference's grid (`Grid`), chi-squared and PSI for categorical ones from category counts.
+The grid and each statistic's exact definition: docs/statistics.md ("Drift").
 """
 
 from collections.abc import Mapping, Sequence

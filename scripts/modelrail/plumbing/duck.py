@@ -1,25 +1,9 @@
 """Open a DuckDB connection the modelrail way: a memory bound we can state, spilling to
 the runner's temp dir, and a clean exit when a query still does not fit.
 
-DuckDB's default memory limit is 80% of the machine's RAM, which on a shared or small
-GitHub runner is not a bound anyone can plan with. Every connection modelrail opens
-(monitor, shadow analyze, ab analyze) goes through `connect()`:
-
-- `memory_limit` from `MODELRAIL_DUCKDB_MEMORY` (DuckDB syntax: `2GB`, `512MB`, `1.5GiB`).
-  It bounds DuckDB's buffer manager; the process's peak RSS was the limit plus ~0.15 GiB
-  (bench/ab_join.py). The default, 2GB, leaves a 7 GB runner room for the job's other
-  processes and costs little: 10 M predictions + 10 M events aggregate at 2.0 GiB peak
-  RSS in about the unbounded CPU time (2.3 GiB unbounded; `--report` 2.1 GiB instead of
-  4.1 GiB, +10% CPU), and monitoring 10 M rows needs under 1 GiB anyway;
-- `temp_directory` in a fresh directory under `$RUNNER_TEMP` (or the system temp dir),
-  removed when the connection closes: sorts, joins and aggregations that outgrow the
-  limit spill there instead of failing;
-- `threads`: the CPUs this process may use, but no more than one per 128 MiB of the
-  limit (DuckDB's stated minimum per thread), so a small limit is not split too thin;
-- `preserve_insertion_order` off: nothing modelrail reads depends on row order, and
-  keeping it costs memory on large scans.
-
-A query that cannot fit even so raises `MemoryLimitError` (exit 2) naming the variable.
+DuckDB's default (80% of the machine's RAM) is no bound on a shared runner, so every
+connection goes through `connect()`. The settings, the default and the measurements
+behind it: docs/log-formats.md ("DuckDB memory").
 """
 
 import os

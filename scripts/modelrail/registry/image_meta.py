@@ -1,22 +1,7 @@
 """The serving image of a model version: its tags, labels and build args, and its digest.
 
-One place for that logic, so the workflow, a laptop build and the tests agree:
-
-- tags: `<image>:v<version>`, `<image>:sha-<first 12 hex of the git sha>`;
-- labels: `org.opencontainers.image.{title,version,revision,source,created}` and
-  `io.modelrail.model.{name,version,mlflow-run-id,dvc-data-hash,git-sha}` (empty ones left
-  out, so the Dockerfile's own value stays);
-- build args, named as example-model/Dockerfile's ARGs: MODEL_NAME, MODEL_VERSION,
-  MLFLOW_RUN_ID, DVC_DATA_HASH, GIT_SHA, CREATED, SOURCE.
-
-`io.modelrail.model.dvc-data-hash` / DVC_DATA_HASH is the version's `dvc_data_hash` tag, as
-`modelrail register` wrote it: sha256 over every dep and out recorded in dvc.lock
-(`lineage.dvc_lock_lineage`), never the md5 of a single output (those are the
-`dvc.out.<path>` tags). Label and tag are equal, so an image leads to its model version.
-
-The git sha is the version's `git_sha` tag (what `modelrail register` recorded), else the
-checkout's. After the push, `record_digest` writes `image_digest` and `image`
-(`<image>@<digest>`, the immutable reference a deployment uses) onto the version.
+One place for that logic, so the workflow, a laptop build and the tests agree; the
+names and values are a contract: docs/mlflow.md ("The serving image's metadata").
 """
 
 import re

@@ -2,20 +2,7 @@
 
 Each source is read by a small pure function over a path or an environment mapping, so
 each can be tested alone; `Lineage.tags()` turns the result into the model version tags
-`modelrail register` writes. Tag names (also read by promote, build-image and humans):
-
-| tag | value |
-|---|---|
-| `git_sha` | commit the model was built from (`GITHUB_SHA`, else `git rev-parse HEAD`) |
-| `git_ref` | `GITHUB_REF`, else the checked-out branch |
-| `pr_number` | pull request (PR / merge-group event, or the `(#N)` of a merge commit) |
-| `workflow_run_url` | the GitHub Actions run that registered the version |
-| `dvc_data_hash` | sha256 over every dep/out path + md5 recorded in dvc.lock |
-| `dvc.out.<path>` | md5 of each DVC stage output (`.dir` for directories) |
-| `param.<dotted.key>` | each leaf of params.yaml |
-| `metric.<name>` | each numeric metric |
-| `validation_status` | `passed` / `failed` from the gate report, else `unvalidated` |
-| `image_digest` | set later by build-image (the serving image's digest) |
+`modelrail register` writes. The tag names and values: docs/mlflow.md.
 """
 
 import hashlib

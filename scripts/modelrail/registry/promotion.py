@@ -1,56 +1,8 @@
 """Promotion and rollback between environments: the rules, and the registry writes.
 
-**Layouts.** `aliases`: one registered model; environment E is the alias
-`registry.aliases[E]` (default E, prod → `champion`) and promoting moves that alias.
-`models`: one registered model per environment (`model_name_pattern`); promoting to E
-copies the source version into E's model (a new version there whose source is
-`models:/<source name>/<source version>`, as `MlflowClient.copy_model_version` makes it)
-and points E's alias at the copy. Either way a release is named by its *origin*: the
-version number `register` gave it (in the first environment's model with `models`), so
-`--version N` means the same thing in both layouts.
-
-**Rules.** Environments are visited in the configured order: `--to` the first env takes
-any registered `--version N`; `--to` a later env takes the version that holds the
-previous env now (`--from PREV`, or a `--version N` that holds it). Anything else skips an
-environment and needs `--force` *and* `--reason` (exit 2 otherwise). A version whose
-`validation_status` is not `passed` is refused (exit 1). Promoting what the env already
-holds writes nothing (`changed: false`).
-
-**Records.** Before the alias moves, the promoted version is tagged with `promoted_by`,
-`promoted_at` (UTC), `promoted_to`, `from_env` (`none` when it came straight from the
-registry), `source_version` (the source's version number; in `models` layout the copy
-also has `source_model_version` = `name/version` and `origin_version`),
-`promoted_run_url`, `reason`, and `previous_version.<env>` = the version that held the
-env before (`none` for the first). Rollback follows that tag one step back and tags the
-version it leaves with `rolled_back_by`/`_at`/`_reason`/`_env`/`_to`. The promotion's own
-run URL is `promoted_run_url` so that `workflow_run_url` keeps naming the build.
-
-**Races.** MLflow has no compare-and-set on aliases, so two promotions of one env can
-interleave. GitHub's `concurrency` group per model+environment in the workflow is the
-first line of defence; here, every move is ordered so the registry stays consistent
-whatever interleaving happens:
-
-1. read the current holder C of the alias;
-2. write all tags on the new version T, `previous_version.<env> = C` included, so no
-   alias ever points at a version whose rollback record is missing;
-3. re-read the holder: if it is no longer C, another promotion got in first; stop
-   (exit 1, "env E now holds version V promoted concurrently") before touching the alias;
-4. set the alias to T;
-5. read the alias back: if it is not T, another promotion overwrote ours; report it
-   the same way.
-
-Tags written on a loser are harmless: `previous_version.<env>` is only read on the
-version that holds the env, and a later promotion of it rewrites them. What remains is
-the gap between steps 3 and 4 of two processes: both may pass step 3, the later writer
-wins, its `previous_version` is C (correct for the state it saw), and the earlier one
-learns at step 5 that it lost, unless it finished step 5 first; then the history
-skips its version, which held the alias only for that instant.
-
-In the `models` layout the copy is made with its identity tag (`source_model_version`)
-in the same request, and every attempt searches before creating, so a retried or
-re-run promotion reuses the copy; if two processes still create two copies of one
-source at once, both settle on the lowest version and the other copy is deleted by its
-creator.
+One module owns every alias move, so the rules (environments in order, gated versions
+only) and the write order that keeps the registry consistent under concurrent promotions
+cannot drift apart. The layouts, rules, records and race ordering: docs/promotion.md.
 """
 
 from collections.abc import Mapping
@@ -358,7 +310,7 @@ def _copy_into(registry: Registry, source: VersionInfo, target_model: str,
 
 def _move_alias(registry: Registry, env: str, *, model: str, alias: str, version: int,
                 expected: VersionInfo | None) -> None:
-    """Steps 3-5 of the module docstring: check, set, read back."""
+    """Steps 3-5 of the race ordering (docs/promotion.md): check, set, read back."""
     before = registry.alias_holder(model, alias)
     if _number(before) != _number(expected):
         raise _lost_race(env, model, alias, version, before)

@@ -1,20 +1,7 @@
 """`modelrail register`: one model version per git commit, tagged with its lineage.
 
-The version is created in the policy's registered model (`model`, or the first
-environment's model with `layout: models`) from `runs:/<run_id>/<artifact_path>`:
-
-- `--run-id`: an existing run. MLflow 3's `log_model(name="model")` stores the files on a
-  LoggedModel (`mlflow-artifacts:/<exp>/models/<model_id>/artifacts`), not under the
-  run's artifacts; `runs:/<run>/model` still resolves to them when read, but like
-  `mlflow.register_model` the source becomes `models:/<model_id>` with `model_id` set, so
-  the version is linked to its LoggedModel. Runs whose files sit under the run's own
-  artifacts (MLflow 2 style, `--model-dir`) are registered as `runs:/<run>/<path>`.
-- `--model-dir`: the directory is uploaded as artifacts of a run in the policy's
-  experiment (MLflow 3 refuses a local path source outside a run's artifacts); the run is
-  found again by its git sha, so a re-run uploads into the same run.
-
-Idempotent by git sha: the tag `git_sha` identifies the version, and a commit that is
-already registered returns that version with `created: false` and writes nothing.
+Idempotent by git sha, so a re-run of a release workflow returns the version it made.
+Sources (`runs:/`, MLflow 3's LoggedModels, `--model-dir` uploads): docs/mlflow.md.
 """
 
 import re
@@ -86,7 +73,7 @@ def register(
     artifact_path: str = "model",
     headline: Sequence[str] = (),
 ) -> Registration:
-    """Create (or find) the version for `lineage.git_sha`; see the module docstring."""
+    """Create the version for `lineage.git_sha`, or return the one already registered."""
     if (run_id is None) == (model_dir is None):
         raise UsageError("pass exactly one of --run-id and --model-dir")
     validate_artifact_path(artifact_path)

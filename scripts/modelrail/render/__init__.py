@@ -1,0 +1,3 @@
+"""Output shared by every report: SVG and Mermaid charts, Markdown helpers (icons, number
+format, table cells) and the self-contained HTML page shell.
+"""

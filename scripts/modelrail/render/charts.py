@@ -1,13 +1,9 @@
 """Charts without a plotting library: SVG for reports and artifacts, Mermaid for summaries.
 
 A composite action must install fast, so modelrail draws its few chart shapes itself
-instead of pulling in matplotlib (~40 MB with numpy and fonts). GitHub renders Mermaid in
-job summaries but strips SVG and data-URI images there, hence two outputs: `mermaid_lines`
-for the summary, the `*_svg` functions for the HTML report uploaded as an artifact
-(a page built by `modelrail.render.html`).
-
-Every text argument is escaped here; callers pass plain strings. Non-finite values
-(NaN, ±inf) are left out of SVG lines and bands, which break at them.
+instead of pulling in matplotlib (~40 MB with numpy and fonts). GitHub strips SVG from
+job summaries but renders Mermaid, hence `mermaid_lines` there and the `*_svg` functions
+for HTML reports. Text is escaped here; NaN and ±inf are left out (lines break there).
 """
 
 import math

@@ -1,18 +1,5 @@
-"""The `rollout:` section of modelrail.yaml.
-
-```yaml
-rollout:
-  name: ranker            # the Rollout (rollouts.argoproj.io) to drive
-  namespace: ml           # optional: else the kubeconfig context's, else "default"
-  container: server       # optional when the pod template has one container
-  steps: [10, 25, 50, 100]  # canary weights; each is a `setWeight` + `pause: {}` pair
-  step_seconds: 300       # how long each step is observed before it is judged
-  mirror:                 # optional: a mirror phase before any user traffic (needs a mesh)
-    route: mirror         # the managed route (spec.strategy.canary.trafficRouting.managedRoutes)
-    percentage: 35        # % of the matching requests copied to the canary (answers dropped)
-    scale: 35             # setCanaryScale weight: the canary's pods, % of spec.replicas
-                          # (default: percentage - the share of requests it must answer)
-```
+"""The `rollout:` section of modelrail.yaml: which Rollout to drive, its canary steps and
+the optional mirror phase. The keys and their defaults: docs/policy.md ("rollout:").
 """
 
 import os

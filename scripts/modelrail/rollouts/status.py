@@ -1,14 +1,9 @@
 """An Argo Rollout object read the way Argo's own tools read it, and the `--until` terms
 a wait checks against it: pure functions, no I/O.
 
-The rules follow the Argo Rollouts source (docs/argo-rollouts.md):
-
-- phase and message are trusted only once the controller has observed the spec
-  (`status.observedGeneration == metadata.generation`, as `GetRolloutPhase` does);
-- the weight of the new revision follows `GetCanaryReplicasOrWeight` and
-  `GetCurrentSetWeight`: 100 once fully promoted, 0 while aborted, otherwise the last
-  `setWeight` at or before `status.currentStepIndex`; the traffic router's actual weight
-  (`status.canary.weights.canary.weight`) wins when it is reported for the new revision.
+When phase and message can be trusted, and how the new revision's weight is derived,
+follow the Argo Rollouts source: docs/argo-rollouts.md ("Reading the status", "Weights
+only through declared steps").
 """
 
 from collections.abc import Callable, Mapping, Sequence

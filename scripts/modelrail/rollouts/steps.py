@@ -1,12 +1,8 @@
-"""The canary steps a policy needs in the Rollout manifest, and the check that refuses a
-manifest whose steps differ, saying how to fix it. modelrail never edits the steps itself
-(docs/argo-rollouts.md): Argo resets status.currentStepIndex to 0 when they change
-mid-rollout.
-
-The mirror phase (policy `rollout.mirror`) comes first: scale the canary up without
-traffic, mirror, hold at a pause until promoted, remove the mirror, and give the canary's
-scale back to the traffic weight (a setCanaryScale stays in force until then: Argo's
-UseSetCanaryScale). Neither setCanaryScale nor setMirrorRoute moves the weight or pauses.
+"""The canary steps a policy needs in the Rollout manifest (the mirror phase first, then
+the `setWeight` + `pause: {}` pairs), and the check that refuses a manifest whose steps
+differ, saying how to fix it. modelrail never edits the steps itself: Argo resets
+status.currentStepIndex to 0 when they change mid-rollout. The steps and why each is
+there: docs/argo-rollouts.md.
 """
 
 import json
