@@ -12,7 +12,7 @@ import requests
 
 from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing.http_retry import request_with_retries
-from modelrail.plumbing.redact import redact, redact_url, register, register_url
+from modelrail.plumbing.redact import excerpt, redact, redact_url, register, register_url
 from modelrail.plumbing.retry import RetryPolicy
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -93,7 +93,7 @@ def _message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        return excerpt(response.text)
     if isinstance(body, dict) and "message" in body:
         return str(body["message"])
-    return str(body)[:200]
+    return excerpt(str(body))

@@ -19,7 +19,13 @@ import requests
 
 from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing.http_retry import request_with_retries
-from modelrail.plumbing.redact import redact_url, register, register_credentials, register_url
+from modelrail.plumbing.redact import (
+    excerpt,
+    redact_url,
+    register,
+    register_credentials,
+    register_url,
+)
 from modelrail.plumbing.retry import RetryPolicy
 
 _REJECTED_QUERY_STATUS = {400, 422}
@@ -166,7 +172,7 @@ def _error_text(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:200] or response.reason
+        return excerpt(response.text.strip()) or response.reason
     if isinstance(body, dict) and "error" in body:
         return f"{body.get('errorType', 'error')}: {body['error']}"
-    return str(body)[:200]
+    return excerpt(str(body))

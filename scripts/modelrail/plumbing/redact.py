@@ -106,6 +106,12 @@ def redact(text: str) -> str:
     return pattern.sub(MASK, cleaned) if pattern else cleaned
 
 
+def excerpt(text: str, limit: int = 200) -> str:
+    """The start of a response body for a message: redacted *before* it is cut, so that
+    no secret survives in part (a cut one no longer matches)."""
+    return redact(text)[:limit]
+
+
 def encodings(secret: str) -> set[str]:
     """The forms `secret` may be echoed in: raw, base64 (also inside a longer base64),
     percent-encoded and JSON-escaped; each with '/' also JSON-escaped as '\\/'."""

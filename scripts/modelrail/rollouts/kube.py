@@ -26,7 +26,13 @@ from kubernetes.client.exceptions import ApiException
 
 from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing import runner
-from modelrail.plumbing.redact import mask_values, redact_url, register, register_credentials
+from modelrail.plumbing.redact import (
+    excerpt,
+    mask_values,
+    redact_url,
+    register,
+    register_credentials,
+)
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 
 JSON = dict[str, Any]
@@ -162,7 +168,7 @@ def _status_message(error: ApiException) -> str:
             parsed = json.loads(body)
             if isinstance(parsed, dict) and parsed.get("message"):
                 return str(parsed["message"])
-        return body[:300]
+        return excerpt(body, 300)
     return str(error.reason or "no details")
 
 

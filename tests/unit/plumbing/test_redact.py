@@ -12,6 +12,7 @@ from modelrail.plumbing import runner
 from modelrail.plumbing.github_api import PermissionDeniedError
 from modelrail.plumbing.redact import (
     SECRET_VARIABLES,
+    excerpt,
     known_secrets,
     mask_values,
     redact,
@@ -244,3 +245,13 @@ def test_runner_masks_nothing_off_a_runner(
     runner.mask_secrets()
 
     assert capsys.readouterr().out == ""
+
+
+def test_excerpt_redacts_before_it_cuts() -> None:
+    register(TOKEN)
+    text = "x" * 190 + TOKEN  # the cut at 200 would leave a part no longer matching
+
+    cut = excerpt(text)
+
+    assert TOKEN[:10] not in cut
+    assert cut == "x" * 190 + "***"
