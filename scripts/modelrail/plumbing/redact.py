@@ -43,7 +43,6 @@ _MIN_FRAGMENT = 6
 _registered: set[str] = set()
 
 _SCHEME = r"[a-zA-Z][a-zA-Z0-9+.-]*"
-# Greedy up to the last '@' of the authority: a password may itself contain '@'.
 # Greedy up to the last '@' of the authority: a password may itself contain '@'. The
 # scheme's "//" may be JSON-escaped ("\/\/"); a percent-encoded URL (in a query) has its own.
 _USERINFO = re.compile(rf"(?P<head>{_SCHEME}:(?://|\\/\\/))[^/\\\s\"'<>]*@")
@@ -52,7 +51,7 @@ _HEADER = re.compile(r"(?i)(?P<name>\b(?:proxy-)?authorization|\bcookie|\bx-api-
                      r"\bprivate-token|\bx-auth-token)(?P<sep>\\?[\"']?\s*[:=]\s*\\?[\"']?)"
                      r"[^\"'\\\r\n]+")
 _SCHEME_VALUE = re.compile(r"\b(?P<scheme>[Bb]earer|[Bb]asic)(?P<sep>\s+|%20|\+)"
-                           r"(?=[A-Za-z._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/-]+=*")
+                           r"(?=[A-Za-z._~]*[0-9_+/=-])[A-Za-z0-9._~+/-]+=*")
 
 
 def redact_url(url: str) -> str:

@@ -125,6 +125,7 @@ def test_redact_masks_header_values_of_unknown_credentials(text: str) -> None:
     "mail ops@example.com",
     "check the kubeconfig's token or client certificate",
     "set PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD for basic auth",
+    "PROMETHEUS_TOKEN (a bearer token) or basic authentication.",
     "Prometheus at http://127.0.0.1:9090 rejected the query (bad_data: parse error)",
 ])
 def test_redact_leaves_ordinary_text_alone(text: str) -> None:
