@@ -4,7 +4,18 @@ Every command keeps the same contract (docs/exit-codes.md): 0 done/passed, 1 the
 2 usage or configuration error, 3 a service failed after bounded retries, 4 inconclusive.
 """
 
+from collections.abc import Callable
 from enum import IntEnum
+
+# Set by modelrail.plumbing.redact when it is imported (every client and the CLI import
+# it): errors sit below plumbing in the layers, so the redaction is handed in, not imported.
+_redact: Callable[[str], str] = str
+
+
+def install_redaction(redact: Callable[[str], str]) -> None:
+    """Run every ModelrailError message made from now on through `redact`."""
+    global _redact  # noqa: PLW0603 - one process-wide hook, installed once
+    _redact = redact
 
 
 class ExitCode(IntEnum):
@@ -16,9 +27,13 @@ class ExitCode(IntEnum):
 
 
 class ModelrailError(Exception):
-    """An error whose message is fit to show a user as is (no traceback)."""
+    """An error whose message is fit to show a user as is (no traceback): credentials in
+    it (a server echoing a header, a URL with a password) are redacted on construction."""
 
     exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(_redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class UsageError(ModelrailError):

@@ -6,15 +6,18 @@ text)` and events `(ts timestamptz, user_id text, type text, request_id text, va
 precision)`. Only a few numbers per variant come back over the wire.
 """
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from modelrail.ab.aggregate import Aggregation, LogStats, collect
 from modelrail.ab.timeline import Query
 from modelrail.errors import ServiceError, UsageError
+from modelrail.plumbing.redact import register, register_url
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 
 PREDICTION_COLUMNS = ("ts", "request_id", "user_id", "variant", "experiment")
@@ -25,6 +28,7 @@ def run_on_postgres(dsn: str, predictions: str, events: str, variants: Sequence[
                     aggregation: Aggregation | None = None) -> LogStats:
     """Aggregate the tables `predictions` and `events` (names, quoted as identifiers)."""
     aggregation = aggregation or Aggregation()
+    _register_password(dsn)
     try:
         with _connect(dsn, RetryPolicy.from_env()) as connection:
             prediction_rows = _table_rows(connection, predictions, PREDICTION_COLUMNS)
@@ -38,6 +42,13 @@ def run_on_postgres(dsn: str, predictions: str, events: str, variants: Sequence[
                       "attribution_window_seconds": aggregation.window_seconds})
     except psycopg.OperationalError as error:
         raise ServiceError(f"PostgreSQL: {error}") from None
+
+
+def _register_password(dsn: str) -> None:
+    """The DSN's password (key=value or URL form) is a secret for the redaction."""
+    register_url(dsn)
+    with contextlib.suppress(psycopg.ProgrammingError):  # not a DSN: connecting says so
+        register(str(conninfo_to_dict(dsn).get("password") or ""))
 
 
 def _connect(dsn: str, policy: RetryPolicy) -> psycopg.Connection[tuple[object, ...]]:

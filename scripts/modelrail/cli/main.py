@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    runner.mask_secrets()  # before anything can print a secret's encoding
     try:
         return int(handler(args))
     except ModelrailError as error:

@@ -12,17 +12,18 @@ import requests
 
 from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing.http_retry import request_with_retries
-from modelrail.plumbing.redact import redact_url
+from modelrail.plumbing.redact import excerpt, redact, redact_url, register, register_url
 from modelrail.plumbing.retry import RetryPolicy
 
 DEFAULT_API_URL = "https://api.github.com"
 
 
 class PermissionDeniedError(Exception):
-    """401/403: the token may not do this (e.g. a fork PR's read-only token)."""
+    """401/403: the token may not do this (e.g. a fork PR's read-only token). Its message
+    (the API's answer) is redacted, as a ModelrailError's is."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.status = status
 
 
@@ -51,6 +52,8 @@ class GitHubClient:
     ) -> None:
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
         self._token = token
+        register(token)
+        register_url(self.api_url)
         self._policy = policy or RetryPolicy.from_env()
         self._session = requests.Session()
         self._session.headers.update({
@@ -67,8 +70,7 @@ class GitHubClient:
 
         response = request_with_retries(
             self._session, method, url, policy=self._policy,
-            service=f"GitHub API at {redact_url(self.api_url)}", describe=_message,
-            secrets=(self._token,), **kwargs)
+            service=f"GitHub API at {redact_url(self.api_url)}", describe=_message, **kwargs)
         if response.status_code in (401, 403):
             raise PermissionDeniedError(response.status_code, _message(response))
         if response.status_code >= 400:
@@ -91,7 +93,7 @@ def _message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        return excerpt(response.text)
     if isinstance(body, dict) and "message" in body:
         return str(body["message"])
-    return str(body)[:200]
+    return excerpt(str(body))

@@ -2,15 +2,15 @@
 
 Connection errors, timeouts, 429 and 5xx are worth another try; anything else is the
 caller's to interpret. When the retries run out the call fails closed with ServiceError
-(exit 3), naming the service but never a credential.
+(exit 3), naming the service but never a credential: every message made from a response
+or an exception here passes through plumbing/redact.py (the error classes redact).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import requests
 
-from modelrail.plumbing.redact import redact_text
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -24,7 +24,6 @@ def request_with_retries(
     policy: RetryPolicy,
     service: str,
     describe: Callable[[requests.Response], str],
-    secrets: Sequence[str] = (),
     **kwargs: Any,
 ) -> requests.Response:
     """`session.request(...)` under `policy`; `service` ("GitHub API at URL") names it."""
@@ -33,7 +32,7 @@ def request_with_retries(
         try:
             response = session.request(method, url, timeout=policy.timeout, **kwargs)
         except requests.RequestException as error:
-            raise TransientError(redact_text(str(error), tuple(secrets))) from error
+            raise TransientError(str(error)) from error  # TransientError redacts
         if response.status_code in TRANSIENT_STATUS:
             raise TransientError(f"HTTP {response.status_code}: {describe(response)}")
         return response

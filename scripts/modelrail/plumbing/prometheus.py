@@ -2,7 +2,9 @@
 
 Connection errors, timeouts, 429 and 5xx are retried per RetryPolicy, then fail closed as
 a ServiceError (exit 3) naming the server, never its credentials. A query Prometheus
-rejects (400 bad_data, 422 execution error) is a UsageError that shows the query as sent.
+rejects (400 bad_data, 422 execution error) is a UsageError that shows the query as sent
+and Prometheus' answer, redacted (plumbing/redact.py) like every error message: the client
+registers its token, password and URL userinfo so that their echo in any encoding goes.
 Values come back as floats, NaN and +-Inf included: deciding what they mean is the
 caller's business.
 """
@@ -17,7 +19,13 @@ import requests
 
 from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing.http_retry import request_with_retries
-from modelrail.plumbing.redact import redact_url
+from modelrail.plumbing.redact import (
+    excerpt,
+    redact_url,
+    register,
+    register_credentials,
+    register_url,
+)
 from modelrail.plumbing.retry import RetryPolicy
 
 _REJECTED_QUERY_STATUS = {400, 422}
@@ -52,8 +60,10 @@ class PrometheusAuth:
                              "set both or neither")
         return cls(token=token, username=username, password=password)
 
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.token, self.password) if s)
+    def register_secrets(self) -> None:
+        """Make the redaction know these credentials (and the basic-auth pair)."""
+        register(self.token)
+        register_credentials(self.username, self.password)
 
 
 class PrometheusClient:
@@ -64,6 +74,8 @@ class PrometheusClient:
                              "https:// (--prometheus-url or PROMETHEUS_URL)")
         self.url = url.rstrip("/")
         self._auth = auth or PrometheusAuth()
+        self._auth.register_secrets()
+        register_url(url)  # requests sends URL userinfo as basic auth
         self._policy = policy or RetryPolicy.from_env()
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "modelrail"
@@ -100,8 +112,7 @@ class PrometheusClient:
 
         response = request_with_retries(
             self._session, "GET", url, policy=self._policy,
-            service=f"Prometheus at {self.name}", describe=_error_text,
-            secrets=self._auth.secrets(), params=params)
+            service=f"Prometheus at {self.name}", describe=_error_text, params=params)
         if response.status_code in _REJECTED_QUERY_STATUS:
             raise UsageError(f"Prometheus at {self.name} rejected the query "
                              f"({_error_text(response)}):\n  {promql}")
@@ -161,7 +172,7 @@ def _error_text(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:200] or response.reason
+        return excerpt(response.text.strip()) or response.reason
     if isinstance(body, dict) and "error" in body:
         return f"{body.get('errorType', 'error')}: {body['error']}"
-    return str(body)[:200]
+    return excerpt(str(body))

@@ -8,12 +8,17 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from modelrail.errors import ServiceError, UsageError
+from modelrail.plumbing.redact import redact
 
 T = TypeVar("T")
 
 
 class TransientError(Exception):
-    """Raised by a call that may succeed if tried again (5xx, timeout, refused)."""
+    """Raised by a call that may succeed if tried again (5xx, timeout, refused); its
+    message is redacted on construction, like a ModelrailError's."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 @dataclass(frozen=True)

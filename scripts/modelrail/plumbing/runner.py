@@ -1,7 +1,8 @@
 """Everything modelrail writes to the GitHub runner and the pull request.
 
-Step outputs (multi-line safe), the job summary, `::error`/`::warning` annotations and
-the sticky PR comment. Outside a runner (no GITHUB_* files) the file writers do nothing,
+Step outputs (multi-line safe), the job summary, `::error`/`::warning` annotations,
+`::add-mask::` for the encodings of the secrets (plumbing/redact.py) and the sticky PR
+comment. Outside a runner (no GITHUB_* files) the file writers do nothing,
 so every command also works on a laptop.
 """
 
@@ -9,12 +10,14 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from modelrail.errors import UsageError
 from modelrail.plumbing.github_api import GitHubClient, PermissionDeniedError, Repository
+from modelrail.plumbing.redact import mask_values
 
 Level = Literal["error", "warning", "notice"]
 
@@ -67,6 +70,28 @@ def annotate(level: Level, message: str, title: str | None = None,
     else:
         prefix = f"{level}: {title}: " if title else f"{level}: "
         print(prefix + message, file=sys.stderr, flush=True)
+
+
+_masked: set[str] = set()
+
+
+def mask(values: Iterable[str]) -> None:
+    """Have the runner mask these values in the log (`::add-mask::`), each once.
+
+    GitHub masks a secret's raw value (and some encodings of it) but not, say, the base64
+    of `user:password` that basic auth sends; off a runner this does nothing.
+    """
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    for value in values:
+        if value and "\n" not in value and value not in _masked:
+            _masked.add(value)
+            print(f"::add-mask::{value}", flush=True)
+
+
+def mask_secrets() -> None:
+    """At start-up: mask every encoding of every secret the environment holds."""
+    mask(mask_values())
 
 
 def comment_marker(key: str) -> str:

@@ -1,7 +1,9 @@
 """The MLflow model registry, through mlflow-skinny, with bounded retries.
 
 MLflow's own HTTP retries are turned down to none so that one policy (RetryPolicy)
-decides how long a command waits before failing closed with exit 3.
+decides how long a command waits before failing closed with exit 3. MLflow's error text
+may quote the server's answer (which can echo the Authorization header): the error
+classes redact it (plumbing/redact.py knows MLFLOW_TRACKING_* and the URI's userinfo).
 """
 
 import os
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelrail.errors import ModelrailError, UsageError
-from modelrail.plumbing.redact import redact_text, redact_url
+from modelrail.plumbing.redact import redact_url, register_url
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 
 if TYPE_CHECKING:
@@ -101,19 +103,17 @@ class Registry:
 
     def __init__(self, tracking_uri: str, policy: RetryPolicy | None = None) -> None:
         self.tracking_uri = tracking_uri
+        register_url(tracking_uri)
         self.policy = policy or RetryPolicy.from_env()
         self._client = _make_client(tracking_uri, self.policy)
 
     def call(self, what: str, operation: Callable[["MlflowClient"], T]) -> T:
         """Run one client operation; NotFoundError, UsageError or ServiceError on failure."""
-        secrets = (os.environ.get("MLFLOW_TRACKING_TOKEN", ""),
-                   os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
-
         def attempt() -> T:
             try:
                 return operation(self._client)
             except Exception as error:
-                raise _classify(error, what, secrets) from error
+                raise _classify(error, what) from error
 
         return retry_or_fail(attempt, self.policy, f"MLflow at {redact_url(self.tracking_uri)}",
                              what)
@@ -236,11 +236,12 @@ def _alias_missing(error: Exception) -> bool:
     return "alias" in text and "not found" in text
 
 
-def _classify(error: Exception, what: str, secrets: tuple[str, ...]) -> Exception:
-    """Map an MLflow client exception to retry (TransientError) or a final error."""
+def _classify(error: Exception, what: str) -> Exception:
+    """Map an MLflow client exception to retry (TransientError) or a final error (each
+    redacts its message)."""
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    message = redact_text(str(error), secrets)
+    message = str(error)
     if not isinstance(error, MlflowException):
         return TransientError(message) if isinstance(error, OSError) else error
     status: int = error.get_http_status_code()  # type: ignore[no-untyped-call]

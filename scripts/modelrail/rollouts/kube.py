@@ -3,7 +3,9 @@
 Credentials, first found wins: `--kubeconfig PATH`; `KUBECONFIG_DATA` (a kubeconfig
 passed as a CI secret, base64 or raw YAML); `KUBECONFIG`; `~/.kube/config`; the pod's
 service account (in-cluster). Every call is bounded by modelrail's RetryPolicy; the
-client's own urllib3 retries are turned off so the two do not multiply.
+client's own urllib3 retries are turned off so the two do not multiply. The kubeconfig's
+tokens, passwords and client keys are registered with plumbing/redact.py (and the
+runner's log masking) before it is loaded, so no error message can echo them.
 """
 
 import base64
@@ -23,7 +25,14 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from modelrail.errors import ServiceError, UsageError
-from modelrail.plumbing.redact import redact_text, redact_url
+from modelrail.plumbing import runner
+from modelrail.plumbing.redact import (
+    excerpt,
+    mask_values,
+    redact_url,
+    register,
+    register_credentials,
+)
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 
 JSON = dict[str, Any]
@@ -77,12 +86,10 @@ class KubeApi:
     """GET, PUT and merge-PATCH of namespaced objects as plain dicts (no model round trip,
     so fields this code does not know are sent back unchanged)."""
 
-    def __init__(self, api_client: client.ApiClient, server: str, policy: RetryPolicy,
-                 secrets: tuple[str, ...] = ()) -> None:
+    def __init__(self, api_client: client.ApiClient, server: str, policy: RetryPolicy) -> None:
         self._api = client.CustomObjectsApi(api_client)
         self.server = server
         self.policy = policy
-        self._secrets = secrets
         self._timeout = policy.timeout if policy.timeout > 0 else None  # 0: no timeout
 
     def get(self, resource: Resource, namespace: str, name: str) -> JSON:
@@ -117,7 +124,7 @@ class KubeApi:
             except ApiException as error:
                 raise self._classify(call, error) from None
             except urllib3.exceptions.HTTPError as error:
-                raise TransientError(self._clean(str(error))) from None
+                raise TransientError(str(error)) from None  # the error classes redact
 
         answer = retry_or_fail(attempt, self.policy,
                                f"Kubernetes API at {redact_url(self.server)}", str(call))
@@ -128,7 +135,7 @@ class KubeApi:
 
     def _classify(self, call: Call, error: ApiException) -> Exception:
         status = int(error.status or 0)
-        message = self._clean(_status_message(error))
+        message = _status_message(error)
         where = f"in namespace {call.namespace}"
         if status == 401:
             return UsageError(f"Kubernetes API at {redact_url(self.server)} rejected the "
@@ -150,9 +157,6 @@ class KubeApi:
             return TransientError(f"HTTP {status or 'error'} on {call}: {message}")
         return UsageError(f"the Kubernetes API refused {call} (HTTP {status}): {message}")
 
-    def _clean(self, text: str) -> str:
-        return redact_text(text, self._secrets)
-
 
 def _status_message(error: ApiException) -> str:
     """The `message` of a Kubernetes Status body, else the HTTP reason."""
@@ -164,7 +168,7 @@ def _status_message(error: ApiException) -> str:
             parsed = json.loads(body)
             if isinstance(parsed, dict) and parsed.get("message"):
                 return str(parsed["message"])
-        return body[:300]
+        return excerpt(body, 300)
     return str(error.reason or "no details")
 
 
@@ -184,7 +188,7 @@ def connect(kubeconfig: str | None, env: Mapping[str, str] | None = None,
     env = os.environ if env is None else env
     policy = policy or RetryPolicy.from_env()
     data = env.get("KUBECONFIG_DATA", "")
-    secrets = (data,) if data else ()
+    register(data)
     configuration = client.Configuration()
     if kubeconfig:
         namespace = _load_file(kubeconfig, configuration, f"--kubeconfig {kubeconfig}")
@@ -210,9 +214,8 @@ def connect(kubeconfig: str | None, env: Mapping[str, str] | None = None,
                          "or KUBECONFIG_DATA (a kubeconfig secret, base64 or YAML), or run "
                          "in a pod with a service account")
     configuration.retries = False  # RetryPolicy owns retries
-    tokens = tuple(str(value).split()[-1] for value in configuration.api_key.values() if value)
-    api = KubeApi(client.ApiClient(configuration), str(configuration.host), policy,
-                  secrets + tokens)
+    _register_loaded(configuration)
+    api = KubeApi(client.ApiClient(configuration), str(configuration.host), policy)
     return Connection(api=api, namespace=namespace, source=source)
 
 
@@ -221,6 +224,8 @@ def _load_file(path: str, configuration: client.Configuration, what: str) -> str
     first = path.split(os.pathsep, maxsplit=1)[0]
     if not Path(first).expanduser().is_file():
         raise UsageError(f"{what}: kubeconfig file {first} not found")
+    for part in path.split(os.pathsep):
+        _register_kubeconfig(Path(part).expanduser())
     try:
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=path, client_configuration=configuration, persist_config=False)
@@ -231,6 +236,37 @@ def _load_file(path: str, configuration: client.Configuration, what: str) -> str
         raise UsageError(f"{what}: not a usable kubeconfig: {error}") from None
     namespace = ((context or {}).get("context") or {}).get("namespace")
     return str(namespace) if namespace else None
+
+
+def _register_kubeconfig(path: Path) -> None:
+    """Register the credentials a kubeconfig file holds, before it is loaded (a load error
+    may quote it): tokens, passwords, client keys, auth-provider tokens and secrets."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return  # the load that follows reports it
+    users = document.get("users") if isinstance(document, dict) else None
+    for entry in users if isinstance(users, list) else []:
+        user = entry.get("user") if isinstance(entry, dict) else None
+        if not isinstance(user, dict):
+            continue
+        register(*(str(user.get(key) or "") for key in ("token", "client-key-data")))
+        register_credentials(str(user.get("username") or ""), str(user.get("password") or ""))
+        provider = (user.get("auth-provider") or {}).get("config") or {}
+        if isinstance(provider, dict):
+            register(*(str(value) for key, value in provider.items()
+                       if "token" in str(key) or "secret" in str(key)))
+
+
+def _register_loaded(configuration: client.Configuration) -> None:
+    """Register what the client will send (bearer token, basic auth, the client key it
+    wrote to a file) and hand their encodings to the runner's log masking."""
+    register(*(str(value).split()[-1] for value in configuration.api_key.values() if value))
+    register_credentials(configuration.username, configuration.password)
+    if configuration.key_file:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            register(Path(configuration.key_file).read_text(encoding="utf-8").strip())
+    runner.mask(mask_values())
 
 
 def decode_kubeconfig_data(data: str) -> str:
