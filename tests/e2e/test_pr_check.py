@@ -1,5 +1,6 @@
 """example-model's PR workflow, run by act through modelrail's reusable pr-test.yml."""
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -12,25 +13,38 @@ from tests.support.workflows.flows import MLFLOW_TOKEN, REPOSITORY, Workbench
 
 pytestmark = pytest.mark.e2e
 PR_NUMBER = 42
+# The job that runs the PR's code (no secrets) and the one that judges its metrics against
+# the champion (MLflow credentials, none of the PR's code): they meet through an artifact.
+EVALUATE = "Reproduce and diff"
+GATE = "Gate against the champion"
+
+
+@pytest.fixture
+def pr_bench(bench: Workbench, tmp_path: Path) -> Workbench:
+    """The bench with an artifact store shared by the run's jobs."""
+    artifacts = str(tmp_path / "artifacts")
+    return dataclasses.replace(bench, env={**bench.env, "E2E_ARTIFACT_DIR": artifacts})
 
 
 def test_good_model_passes_the_check_and_comments(
-    new_model_repo: tuple[Path, str], bench: Workbench, champion: Champion,
+    new_model_repo: tuple[Path, str], pr_bench: Workbench, champion: Champion,
     github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
     (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
-    run = bench.pull_request(repo, base, PR_NUMBER, "docs")
+    run = pr_bench.pull_request(repo, base, PR_NUMBER, "docs")
 
     assert run.returncode == 0, run.log[-6000:]
     assert run.job_result("Model tests") == "succeeded"
-    assert run.outputs("Reproduce, diff and gate").get("passed") == "true"
+    assert run.job_result("Pull pipeline outputs") == "succeeded"
+    assert run.job_result(EVALUATE) == "succeeded"
+    assert run.outputs(GATE).get("passed") == "true"
     summary = run.summary("Quality gate")
     assert "Quality gate passed: `ctr-ranker`" in summary
     assert f"Compared with the champion `models:/{champion.model}@champion`" in summary
     assert "| `roc_auc` | 0.7607 | 0.7607 |" in summary
     assert "| `metrics.json` | `roc_auc` | 0.7607 | 0.7607 |" in summary
-    assert "Quality gate" not in run.summary("Reproduce, diff and gate")
+    assert "Quality gate" not in run.summary(EVALUATE) + run.summary(GATE)
     comments = github.comments(REPOSITORY, PR_NUMBER)
     assert len(comments) == 1
     assert comments[0]["body"].startswith("<!-- modelrail:pr-report ctr-ranker -->")
@@ -41,16 +55,16 @@ def test_good_model_passes_the_check_and_comments(
 
 
 def test_degraded_model_fails_the_check_naming_the_metric(
-    new_model_repo: tuple[Path, str], bench: Workbench, champion: Champion,
+    new_model_repo: tuple[Path, str], pr_bench: Workbench, champion: Champion,
     github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
     shutil.copy(repo / "degraded-params.yaml", repo / "params.yaml")
-    run = bench.pull_request(repo, base, PR_NUMBER, "params")
+    run = pr_bench.pull_request(repo, base, PR_NUMBER, "params")
 
     assert run.returncode != 0
-    assert run.outputs("Reproduce, diff and gate").get("passed") == "false"
-    assert run.job_result("Reproduce, diff and gate") == "succeeded", run.log[-6000:]
+    assert run.outputs(GATE).get("passed") == "false"
+    assert run.job_result(GATE) == "succeeded", run.log[-6000:]
     assert run.job_result("Quality gate") == "failed"
     summary = run.summary("Quality gate")
     assert "Quality gate failed: `ctr-ranker`" in summary
