@@ -16,7 +16,8 @@ Each kind of data gets the test that fits it:
 - gauge (anything else sampled over time): Kayenta's method. Mann-Whitney U with the
   Hodges-Lehmann shift and its confidence interval; the canary fails when the interval
   clears +-tolerance x the shift in the bad direction and the mean ratio exceeds the
-  allowed ratio. NaN and infinite samples are removed first.
+  allowed ratio. NaN and infinite samples are removed first (analyze already turns an
+  infinite value from Prometheus into the metric's no_data outcome).
 
 `alpha` is the false-rollback probability one metric may spend at this look
 (`metric_alpha`): the rollout-wide rate split evenly over the compare metrics, and over
