@@ -22,13 +22,17 @@ The loop, given a rollout driver and a judge:
 Anything that goes wrong after the image was set - Prometheus or the Kubernetes API
 failing after their bounded retries (exit 3), a query Prometheus rejects (exit 2), the
 weight not moving in time (exit 3), someone else aborting the rollout (exit 1), an
-interrupt (a cancelled job; the interrupt goes on after the abort) - aborts the rollout
-(best effort: an abort that fails too is reported) and ends the run. Progress is one
-line per wait tick and one per verdict.
+interrupt (a cancelled job; the interrupt goes on after the abort), and, last resort,
+any other exception (a bug in modelrail, or a failure it does not know: `unexpected`
+picks exit 3 for I/O, else 1, and the result carries it as `error`) - aborts the rollout
+(best effort: an abort that fails too is reported) and ends the run with a result, so
+that `--json` and the outputs are written whatever raised. Traffic is never left on the
+canary by an exception. Progress is one line per wait tick and one per verdict.
 """
 
 import math
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,18 +43,22 @@ from modelrail.canary.config import AnalysisConfig
 from modelrail.errors import ExitCode, ModelrailError, ServiceError
 from modelrail.plumbing.policy_section import duration_seconds
 from modelrail.plumbing.prometheus import PrometheusClient
+from modelrail.plumbing.redact import redact_text
 from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.status import Condition, RolloutState
 from modelrail.rollouts.steps import MIRROR_PAUSE_INDEX
 
 if TYPE_CHECKING:  # the kubernetes client is an extra
-    from modelrail.rollouts.driver import RolloutDriver
+    from modelrail.rollouts.driver import Outcome, RolloutDriver
 
 Log = Callable[[str], None]
 StepVerdict = Literal["pass", "fail", "inconclusive", "error"]
 WEIGHT_TIMEOUT_S = 300.0  # the controller must reach a step's weight within this
 HEALTHY_TIMEOUT_S = 600.0
 ABORTED_TIMEOUT_S = 120.0  # for the controller to send the traffic back to stable
+# Exceptions from these libraries are network failures that escaped the clients' own
+# handling: exit 3 like any service failure.
+_NETWORK_LIBRARIES = ("urllib3", "requests", "kubernetes", "http", "socket", "ssl")
 
 
 class Judge(Protocol):
@@ -147,6 +155,7 @@ class CanaryResult:
     weight: int | None  # the canary's final weight; None when it could not be read
     failed_weight: int | None
     steps: tuple[StepRecord, ...] = field(default_factory=tuple)
+    error: str | None = None  # an unexpected exception ended the run: its type, where, text
 
     def to_json(self) -> dict[str, object]:
         plan = self.plan
@@ -158,7 +167,7 @@ class CanaryResult:
                 "exit_code": int(self.exit_code), "message": self.message,
                 "weight": self.weight, "failed_step": self.failed_weight,
                 "mirror": mirror, "users_saw_canary": self.users_saw_canary,
-                "steps": [step.to_json() for step in self.steps]}
+                "error": self.error, "steps": [step.to_json() for step in self.steps]}
 
     @property
     def users_saw_canary(self) -> bool:
@@ -187,6 +196,25 @@ def _at_mirror_pause(state: RolloutState) -> bool:
     return (index == MIRROR_PAUSE_INDEX and state.paused) or index > MIRROR_PAUSE_INDEX
 
 
+def unexpected(error: Exception) -> tuple[str, ExitCode]:
+    """How an exception modelrail does not expect is reported, and its exit code: 3 for an
+    I/O failure (OSError: network, disk, timeouts; or raised by a network library), else 1
+    (a bug in modelrail: the canary was not shipped). The text names the exception's type
+    and the line that raised it, without a traceback and without credentials."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = ""
+    if frames:
+        path = frames[-1].filename.replace("\\", "/")
+        where = f" at {path.rpartition('modelrail/')[2] or path}:{frames[-1].lineno}"
+    text = redact_text(str(error)) or "no message"
+    library = type(error).__module__.partition(".")[0]
+    if isinstance(error, OSError) or library in _NETWORK_LIBRARIES:
+        return f"unexpected I/O error ({type(error).__name__}{where}: {text})", \
+            ExitCode.SERVICE
+    return (f"internal error ({type(error).__name__}{where}: {text}); a bug in modelrail, "
+            "please report it"), ExitCode.REJECTED
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -202,14 +230,9 @@ class CanaryRun:
         self._steps: list[StepRecord] = []
 
     def run(self) -> CanaryResult:
-        try:
-            self.judge.preflight()  # Prometheus down: exit 3 before anything changes
-            self.driver.ensure_steps(self.plan.weights, self.plan.mirror)
-            started = self.driver.set_image(self.plan.image, self.plan.container)
-        except ModelrailError as error:
-            message = f"{error}; the rollout was not changed"
-            self._log(message)
-            return CanaryResult(self.plan, "aborted", error.exit_code, message, None, None)
+        started = self._start()
+        if isinstance(started, CanaryResult):
+            return started
         if not started.changed and started.state.fully_promoted:  # a re-run after success
             message = (f"nothing to do: rollout {started.state.ref} already serves "
                        f"{self.plan.image} to all traffic ({started.state.describe()})")
@@ -224,6 +247,32 @@ class CanaryRun:
         except KeyboardInterrupt:  # SIGINT, or SIGTERM via the CLI: a cancelled job
             self._abort("interrupted (the job was cancelled)", ExitCode.REJECTED)
             raise
+        except Exception as error:  # last resort: no exception leaves traffic on the canary
+            return self._abort(*unexpected(error), error=error)
+
+    def _start(self) -> "Outcome | CanaryResult":
+        """Preflight and set the image: the set_image outcome, or the result of a run that
+        ended here (untouched; aborted when set_image raised something unexpected)."""
+        try:
+            self.judge.preflight()  # Prometheus down: exit 3 before anything changes
+            self.driver.ensure_steps(self.plan.weights, self.plan.mirror)
+        except Exception as error:  # both only read: nothing changed, whatever raised
+            return self._untouched(error)
+        try:
+            return self.driver.set_image(self.plan.image, self.plan.container)
+        except ModelrailError as error:
+            return self._untouched(error)
+        except Exception as error:  # the image may have been set: abort to be safe
+            return self._abort(*unexpected(error), error=error)
+
+    def _untouched(self, error: Exception) -> CanaryResult:
+        """The run ended before the image was set: nothing to abort."""
+        why, code = (str(error), error.exit_code) if isinstance(error, ModelrailError) \
+            else unexpected(error)
+        message = f"{why}; the rollout was not changed"
+        self._log(message)
+        return CanaryResult(self.plan, "aborted", code, message, None, None,
+                            error=None if isinstance(error, ModelrailError) else why)
 
     # -- one step ------------------------------------------------------------------------
 
@@ -240,8 +289,9 @@ class CanaryRun:
             held = self._clock()
             self._hold(label, held, self.plan.step_seconds)
             result = self._judge(label, number, held)
-        except ModelrailError as error:
-            self._record(weight, mirror, "error", wall, str(error), analysis=None)
+        except Exception as error:
+            reason = str(error) if isinstance(error, ModelrailError) else unexpected(error)[0]
+            self._record(weight, mirror, "error", wall, reason, analysis=None)
             raise
         verdict = result.decision.outcome
         self._record(weight, mirror, verdict, wall, result.decision.reason,
@@ -325,26 +375,34 @@ class CanaryRun:
         self._log(message)
         return self._result("promoted", ExitCode.OK, message, waited.state, None)
 
-    def _abort(self, why: str, code: ExitCode) -> CanaryResult:
+    def _abort(self, why: str, code: ExitCode, *,
+               error: Exception | None = None) -> CanaryResult:
+        """Abort the rollout and wait (bounded) for the traffic to return to stable; an
+        abort that fails too, whatever raised, is reported in the result. `error`: the
+        unexpected exception that ended the run, recorded as the result's `error`."""
         failed = self._steps[-1].weight if self._steps else None
+        recorded = why if error is not None else None
         try:
             self.driver.abort()
             state = self.driver.wait([Condition("aborted")], ABORTED_TIMEOUT_S,
                                      self.plan.interval, sleep=self._sleep,
                                      clock=self._clock).state
-        except ModelrailError as error:
-            message = f"{why}; the abort failed too: {error}"
+            back = "traffic is back on stable" if state.weight == 0 else \
+                "the abort was sent but the weight has not returned to 0 yet"
+            message = f"aborted: {why}; {back} ({state.describe()})"
+        except Exception as abort_error:  # best effort, and said so
+            failure = str(abort_error) if isinstance(abort_error, ModelrailError) \
+                else unexpected(abort_error)[0]
+            message = f"{why}; the abort failed too: {failure}"
             self._log(f"ABORT FAILED: {message}")
             return CanaryResult(self.plan, "aborted", code, message, None, failed,
-                                tuple(self._steps))
-        back = "traffic is back on stable" if state.weight == 0 else \
-            "the abort was sent but the weight has not returned to 0 yet"
-        message = f"aborted: {why}; {back} ({state.describe()})"
+                                tuple(self._steps), error=recorded)
         self._log(message)
-        return self._result("aborted", code, message, state, failed)
+        return self._result("aborted", code, message, state, failed, error=recorded)
 
     def _result(self, result: Literal["promoted", "aborted"], code: ExitCode, message: str,
-                state: RolloutState, failed: int | None) -> CanaryResult:
+                state: RolloutState, failed: int | None, *,
+                error: str | None = None) -> CanaryResult:
         return CanaryResult(self.plan, result, code, message, state.weight, failed,
-                            tuple(self._steps))
+                            tuple(self._steps), error=error)
 

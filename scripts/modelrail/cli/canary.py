@@ -13,7 +13,9 @@ the registry; the output says which.
 
 Exit codes: 0 promoted in full and Healthy; 1 a step failed (aborted); 2 flags/policy;
 3 Prometheus or the Kubernetes API unreachable (aborted, or untouched when Prometheus is
-down before the start); 4 a step could not be judged in time (aborted). Step outputs:
+down before the start); 4 a step could not be judged in time (aborted). An unexpected
+exception in the loop aborts too (exit 3 for I/O, else 1; `error` in `--json`), and the
+result is rendered like any other: `--json`, outputs and summary, no traceback. Step outputs:
 `result` (promoted|aborted), `failed-step` (the weight that failed, empty on success; `0`
 when the mirror phase failed), `weight` (final canary weight), `baseline`.
 

@@ -15,34 +15,13 @@ from modelrail.canary.config import (
     NoData,
     ThresholdMetric,
 )
-from modelrail.plumbing.prometheus import PrometheusClient, Series
+
+from tests.unit.canary.fakes import Answer, ScriptedPrometheus
 
 NOW = 1_800_000_000.0
-WINDOW = 60.0
 
 
-class ScriptedPrometheus(PrometheusClient):
-    """Answers by the first word of the query: `value(word)` -> that word's value."""
-
-    def __init__(self, values: dict[str, float | list[tuple[str, float]]]) -> None:
-        super().__init__("http://prometheus.invalid")
-        self.values = values
-
-    def _series(self, promql: str, times: list[float]) -> list[Series]:
-        answer = self.values[promql.split("{", 1)[0]]
-        if isinstance(answer, list):  # histogram buckets: (le, count)
-            return [Series({"le": le}, tuple((t, count) for t in times)) for le, count in answer]
-        return [Series({}, tuple((t, answer) for t in times))]
-
-    def query(self, promql: str, at: float) -> list[Series]:
-        return self._series(promql, [at])
-
-    def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
-        count = round((end - start) / step) + 1
-        return self._series(promql, [start + i * step for i in range(count)])
-
-
-def _look(metric: MetricSpec, values: dict[str, float | list[tuple[str, float]]],
+def _look(metric: MetricSpec, values: dict[str, Answer],
           look: int = 2) -> tuple[str, str, str]:
     request = AnalysisRequest(canary="2", baseline="1", time=NOW, window="60s", look=look,
                               looks=3)
@@ -57,8 +36,7 @@ def _counter(no_data: NoData = "inconclusive") -> CounterMetric:
                          no_data=no_data)
 
 
-def _both_sides(errors: float, requests: float = 1000.0) -> dict[str, float | list[
-        tuple[str, float]]]:
+def _both_sides(errors: float, requests: float = 1000.0) -> dict[str, Answer]:
     return {"canary_errors": errors, "canary_requests": requests}
 
 
