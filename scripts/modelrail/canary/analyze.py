@@ -106,6 +106,7 @@ class AnalysisResult:
         return {
             "outcome": self.decision.outcome, "exit_code": int(self.exit_code),
             "reason": self.decision.reason, "score": self.decision.score,
+            "unjudged": list(self.decision.unjudged),
             "canary": request.canary, "baseline": request.baseline,
             "namespace": request.namespace, "rollout": request.rollout,
             "window": request.window,
@@ -133,7 +134,9 @@ def analyze(config: AnalysisConfig, request: AnalysisRequest, client: Prometheus
     alpha = metric_alpha(config, request.look, request.looks)
     verdicts = tuple(_measure(metric, request, client, alpha, log)
                      for metric in config.metrics)
-    return AnalysisResult(request=request, decision=decide(verdicts, config.pass_score),
+    decision = decide(verdicts, config.pass_score,
+                      require_all_judged=config.require_all_judged)
+    return AnalysisResult(request=request, decision=decision,
                           verdicts=verdicts, alpha=alpha,
                           false_rollback_rate=config.false_rollback_rate,
                           prometheus=client.name)

@@ -7,6 +7,8 @@
       window: 10m                 # the data of one look, one rollout step
                                   # (default: rollout.step_seconds, else 5m)
       pass_score: 100             # % of judged metrics that must pass (Kayenta's score)
+      require_all_judged: false   # true: a metric without data makes the look inconclusive
+                                  # (the canary is then aborted, exit 4, never promoted)
       metrics:
         NAME: {kind: threshold | compare, query: PromQL template, ...}
 
@@ -112,6 +114,7 @@ class AnalysisConfig:
     looks: int | None = None
     window: str | None = None
     pass_score: float = 100.0
+    require_all_judged: bool = False  # a metric without data: inconclusive, not ignored
 
     def compare_count(self) -> int:
         """How many metrics share the false-rollback budget (thresholds spend none)."""
@@ -172,6 +175,7 @@ def parse_analysis(section: Section) -> AnalysisConfig:
         window=section.duration("window", None),
         pass_score=section.checked("pass_score", 100.0, lambda v: 0 <= v <= 100,
                                    "a percentage from 0 to 100"),
+        require_all_judged=section.flag("require_all_judged"),
     )
     section.finish()
     return config

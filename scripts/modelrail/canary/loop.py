@@ -139,11 +139,16 @@ class StepRecord:
     def label(self) -> str:
         return step_label(self.weight, self.mirror)
 
+    @property
+    def unjudged(self) -> tuple[str, ...]:
+        """The metrics this step's look was decided without (no data)."""
+        return self.analysis.decision.unjudged if self.analysis else ()
+
     def to_json(self) -> dict[str, object]:
         metrics = self.analysis.to_json()["metrics"] if self.analysis else []
         return {"weight": self.weight, "mirror": self.mirror, "verdict": self.verdict,
                 "started": self.started, "ended": self.ended, "reason": self.reason,
-                "metrics": metrics}
+                "unjudged": list(self.unjudged), "metrics": metrics}
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,15 @@ class CanaryResult:
                 "exit_code": int(self.exit_code), "message": self.message,
                 "weight": self.weight, "failed_step": self.failed_weight,
                 "mirror": mirror, "users_saw_canary": self.users_saw_canary,
-                "error": self.error, "steps": [step.to_json() for step in self.steps]}
+                "error": self.error, "unjudged": list(self.unjudged),
+                "steps": [step.to_json() for step in self.steps]}
+
+    @property
+    def unjudged(self) -> tuple[str, ...]:
+        """The metrics the last look was decided without: never judged by the end of the
+        run (each look reads every step so far, so the last one knows the most)."""
+        judged = [step for step in self.steps if step.analysis is not None]
+        return judged[-1].unjudged if judged else ()
 
     @property
     def users_saw_canary(self) -> bool:

@@ -4,12 +4,18 @@ judge and a fake clock: what it patches, when it looks, and what it decides."""
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult
-from modelrail.canary.config import AnalysisConfig, CounterMetric, ThresholdMetric
-from modelrail.canary.judge import Decision, Outcome, Verdict
+from modelrail.canary.config import (
+    AnalysisConfig,
+    CounterMetric,
+    HistogramMetric,
+    ThresholdMetric,
+)
+from modelrail.canary.judge import Decision, Outcome, Verdict, decide
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge
 from modelrail.canary.report import canary_markdown, write_report
 from modelrail.cli.main import main
@@ -501,13 +507,14 @@ analysis:
 
 
 def _cli_run(standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             prometheus: PrometheusClient) -> tuple[int, dict[str, object], dict[str, str]]:
+             prometheus: PrometheusClient, policy: str = FAST_POLICY
+             ) -> tuple[int, dict[str, object], dict[str, str]]:
     """`canary run` through main() on the stand-in, Prometheus answered by `prometheus`."""
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     monkeypatch.setattr(PrometheusClient, "from_env", staticmethod(lambda _url: prometheus))
     kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
-    code = _cli(tmp_path, FAST_POLICY, "--kubeconfig", kubeconfig, "--summary",
+    code = _cli(tmp_path, policy, "--kubeconfig", kubeconfig, "--summary",
                 "--report-dir", str(tmp_path / "report"))
     report = json.loads((tmp_path / "out.json").read_text())
     return code, report, parse_file_command((tmp_path / "outputs").read_text())
@@ -549,3 +556,66 @@ def test_the_cli_writes_json_and_outputs_when_something_unexpected_raises(
     assert standin.weight("ranker", "ml") == 0
     assert "internal error (ZeroDivisionError" in (tmp_path / "summary.md").read_text()
     assert "Traceback" not in capsys.readouterr().err
+
+
+# -- metrics that were never judged --------------------------------------------------------
+
+
+class UnjudgedJudge(ScriptedJudge):
+    """Every look passes on error_rate while `latency` never has data (non-critical)."""
+
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
+        result = super().look(look, looks, held)
+        latency = Verdict(name="latency", test="histogram", outcome="inconclusive",
+                          reason="no data: the buckets are too coarse to judge")
+        verdicts = (*result.verdicts, latency)
+        return replace(result, verdicts=verdicts, decision=decide(verdicts, 100))
+
+
+def test_a_metric_never_judged_is_named_in_the_result_summary_and_report(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    result = _run(standin, tmp_path, UnjudgedJudge("pass"))
+    assert (result.result, int(result.exit_code)) == ("promoted", 0)
+    assert result.unjudged == ("latency",)
+    report = result.to_json()
+    assert report["unjudged"] == ["latency"]
+    steps = report["steps"]
+    assert isinstance(steps, list)
+    assert [step["unjudged"] for step in steps] == [["latency"]] * 3
+    config = replace(CONFIG, metrics=(*CONFIG.metrics, HistogramMetric(
+        name="latency", query="h{version='{{version}}'}")))
+    markdown = canary_markdown(result, config)
+    assert "⚠️ **Not judged** (no data at the last look): `latency`" in markdown
+    assert "| 10% | ✅ pass ⚠️ not judged: latency |" in markdown
+    write_report(tmp_path / "report", result, config)
+    html = (tmp_path / "report" / "canary-report.html").read_text()
+    assert "Not judged (no data at the last look): latency" in html
+
+
+TOO_COARSE = [("+Inf", 1000.0)]  # one bucket: no boundary to judge a p99 by
+
+
+@pytest.mark.parametrize(("required", "code", "result"), [
+    (False, 0, "promoted"), (True, 4, "aborted")])
+def test_a_histogram_too_coarse_to_judge_warns_or_with_require_all_judged_aborts(
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], required: bool, code: int, result: str) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    policy = FAST_POLICY + (
+        "    latency: {kind: compare, data: histogram, min_samples: 10,\n"
+        "              query: 'buckets{version=\"{{version}}\"}'}\n"
+        "    slo: {kind: threshold, query: 'rate{version=\"{{version}}\"}', max: 0.05}\n"
+        "  require_all_judged: " + ("true" if required else "false") + "\n")
+    prometheus = ScriptedPrometheus({"errors": 1.0, "requests": 1000.0, "buckets": TOO_COARSE,
+                                     "rate": 0.01})
+    exit_code, report, outputs = _cli_run(standin, tmp_path, monkeypatch, prometheus, policy)
+    assert (exit_code, report["result"], outputs["result"]) == (code, result, result)
+    assert report["unjudged"] == ["latency"]
+    out = capsys.readouterr().out
+    assert "::warning title=Canary::not judged (no data at the last look): latency" in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "**Not judged** (no data at the last look): `latency`" in summary
+    if required:
+        assert "analysis.require_all_judged is true" in report["message"]  # type: ignore[operator]
+        assert PROMOTE_FULL not in _status_patches(standin)
+        assert standin.weight("ranker", "ml") == 0
