@@ -275,6 +275,9 @@ class CanaryRun:
             return self.driver.set_image(self.plan.image, self.plan.container)
         except ModelrailError as error:
             return self._untouched(error)
+        except KeyboardInterrupt:  # cancelled while the image may be going in
+            self._abort("interrupted (the job was cancelled)", ExitCode.REJECTED)
+            raise
         except Exception as error:  # the image may have been set: abort to be safe
             return self._abort(*unexpected(error), error=error)
 

@@ -468,17 +468,23 @@ def test_an_abort_that_fails_unexpectedly_too_is_said(standin: RolloutsStandIn,
     assert "ValueError" in result.error
 
 
+@pytest.mark.parametrize("raised", [TypeError("unexpected answer"), KeyboardInterrupt()])
 def test_set_image_raising_unexpectedly_aborts_in_case_it_was_set(
-        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        raised: BaseException) -> None:
     original = RolloutDriver.set_image
 
     def set_then_fail(self: RolloutDriver, image: str, container: str | None = None) -> None:
         original(self, image, container)
-        raise TypeError("unexpected answer")
+        raise raised
 
     monkeypatch.setattr(RolloutDriver, "set_image", set_then_fail)
-    result = _run(standin, tmp_path, ScriptedJudge("pass"))
-    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 1, 0)
+    if isinstance(raised, KeyboardInterrupt):  # a cancelled job: abort, then go on
+        with pytest.raises(KeyboardInterrupt):
+            _run(standin, tmp_path, ScriptedJudge("pass"))
+    else:
+        result = _run(standin, tmp_path, ScriptedJudge("pass"))
+        assert (result.result, int(result.exit_code), result.weight) == ("aborted", 1, 0)
     assert _status_patches(standin)[-1] == ABORT
 
 
