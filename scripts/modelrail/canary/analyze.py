@@ -5,6 +5,11 @@ Look K of a rollout reads every step so far: counters and histograms as one wind
 step (a range query with step = window, so each point is one step's increase), gauges as
 samples over all K windows. The false-rollback budget is spent across the looks
 (judge.metric_alpha), so reading old steps again costs nothing extra.
+
+Every value Prometheus returns is checked before any arithmetic: NaN is a missing point
+(left out, as Prometheus means it), while +Inf, -Inf, a value beyond +-LARGEST_VALUE or a
+negative or inexact count (beyond 2^53) cannot be judged: the metric gets its `no_data`
+outcome with the query and the value named, and the look goes on.
 """
 
 import math
@@ -33,6 +38,7 @@ from modelrail.canary.judge import (
     judge_histogram,
     judge_threshold,
     metric_alpha,
+    no_data,
 )
 from modelrail.canary.stats import Stratum
 from modelrail.errors import ExitCode, UsageError
@@ -41,6 +47,12 @@ from modelrail.plumbing.prometheus import PrometheusClient, Series
 from modelrail.rollouts.policy import RolloutConfig
 
 Log = Callable[[str], None]
+# A sample beyond this magnitude is not judged: the gauge test's differences and means of
+# such values (and their squares) would overflow a float. No real measurement comes near.
+LARGEST_VALUE = 1e150
+# A count beyond 2^53 is not a count: a float no longer holds every whole number there, and
+# the exact binomial tail of the count test loses all precision.
+LARGEST_COUNT = 2.0 ** 53
 _EXIT_CODES = {"pass": ExitCode.OK, "fail": ExitCode.REJECTED,
                "inconclusive": ExitCode.INCONCLUSIVE}
 
@@ -94,6 +106,7 @@ class AnalysisResult:
         return {
             "outcome": self.decision.outcome, "exit_code": int(self.exit_code),
             "reason": self.decision.reason, "score": self.decision.score,
+            "unjudged": list(self.decision.unjudged),
             "canary": request.canary, "baseline": request.baseline,
             "namespace": request.namespace, "rollout": request.rollout,
             "window": request.window,
@@ -121,34 +134,49 @@ def analyze(config: AnalysisConfig, request: AnalysisRequest, client: Prometheus
     alpha = metric_alpha(config, request.look, request.looks)
     verdicts = tuple(_measure(metric, request, client, alpha, log)
                      for metric in config.metrics)
-    return AnalysisResult(request=request, decision=decide(verdicts, config.pass_score),
+    decision = decide(verdicts, config.pass_score,
+                      require_all_judged=config.require_all_judged)
+    return AnalysisResult(request=request, decision=decision,
                           verdicts=verdicts, alpha=alpha,
                           false_rollback_rate=config.false_rollback_rate,
                           prometheus=client.name)
 
 
+class _UnusableValue(Exception):  # noqa: N818 - a signal inside this module, not an error
+    """A value Prometheus returned that cannot be judged; the message says which and why."""
+
+
 def _measure(metric: MetricSpec, request: AnalysisRequest, client: PrometheusClient,
              alpha: float, log: Log) -> Verdict:
     reader = _Reader(metric, request, client, log)
+    try:
+        verdict = _judge(metric, request, reader, alpha)
+    except _UnusableValue as problem:
+        verdict = no_data(metric, "not run: a value could not be used", str(problem))
+    return replace(verdict, queries=reader.queries)
+
+
+def _judge(metric: MetricSpec, request: AnalysisRequest, reader: "_Reader",
+           alpha: float) -> Verdict:
+    """Read the metric's data and judge it; an unusable value raises _UnusableValue."""
     if isinstance(metric, ThresholdMetric):
         series = reader.instant("canary", metric.query, request.canary)
-        verdict = judge_threshold(metric, [value for s in series for _, value in s.points])
-    elif isinstance(metric, CounterMetric):
+        return judge_threshold(metric, [_usable(value, "canary", s) for s in series
+                                        for _, value in s.points])
+    if isinstance(metric, CounterMetric):
         strata = [Stratum(round(ce), ct, round(be), bt) for ce, ct, be, bt in zip(
             reader.per_step("canary", metric.query, request.canary),
             reader.per_step("canary_total", metric.total, request.canary),
             reader.per_step("baseline", metric.query, request.baseline),
             reader.per_step("baseline_total", metric.total, request.baseline), strict=True)]
-        verdict = judge_counter(metric, strata, alpha)
-    elif isinstance(metric, HistogramMetric):
-        verdict = judge_histogram(metric,
-                                  reader.histograms("canary", metric.query, request.canary),
-                                  reader.histograms("baseline", metric.query, request.baseline),
-                                  alpha)
-    else:
-        verdict = judge_gauge(metric, reader.samples("canary", metric, request.canary),
-                              reader.samples("baseline", metric, request.baseline), alpha)
-    return replace(verdict, queries=reader.queries)
+        return judge_counter(metric, strata, alpha)
+    if isinstance(metric, HistogramMetric):
+        return judge_histogram(metric,
+                               reader.histograms("canary", metric.query, request.canary),
+                               reader.histograms("baseline", metric.query, request.baseline),
+                               alpha)
+    return judge_gauge(metric, reader.samples("canary", metric, request.canary),
+                       reader.samples("baseline", metric, request.baseline), alpha)
 
 
 class _Reader:
@@ -171,8 +199,8 @@ class _Reader:
         totals = dict.fromkeys(self._times, 0.0)
         for series in self._steps(role, template, version):
             for time, value in _step_points(series, totals):
-                totals[time] += value
-        return list(totals.values())
+                totals[time] += _count(value, role, series)
+        return [_count(total, role, None) for total in totals.values()]
 
     def histograms(self, role: str, template: str, version: str) -> list[Histogram]:
         """One histogram per rollout step; series with the same `le` are added up."""
@@ -184,7 +212,8 @@ class _Reader:
                                  f"a series without a numeric le label "
                                  f"({dict(series.labels)}); sum the _bucket series by (le)")
             for time, value in _step_points(series, counts):
-                counts[time][le] = counts[time].get(le, 0.0) + value
+                added = counts[time].get(le, 0.0) + _count(value, role, series)
+                counts[time][le] = _count(added, role, series)
         return [Histogram.from_counts(counts[time]) for time in self._times]
 
     def samples(self, role: str, metric: GaugeMetric, version: str) -> list[float]:
@@ -195,7 +224,7 @@ class _Reader:
         start = end - self._request.look * self._request.window_seconds + step
         series = self._run(role, promql,
                            lambda: self._client.query_range(promql, start, end, step))
-        return [value for s in series for _, value in s.points]
+        return [_usable(value, role, s) for s in series for _, value in s.points]
 
     def _steps(self, role: str, template: str, version: str) -> list[Series]:
         promql = self._resolve(role, template, version)
@@ -224,9 +253,31 @@ class _Reader:
 
 def _upper_bound(le: str | None) -> float | None:
     try:
-        return float(le) if le is not None else None
+        bound = float(le) if le is not None else None
     except ValueError:
         return None
+    return None if bound is None or math.isnan(bound) else bound
+
+
+def _labels(series: Series | None) -> str:
+    return "" if not series or not series.labels else \
+        " (" + ", ".join(f"{key}={value}" for key, value in sorted(series.labels.items())) + ")"
+
+
+def _usable(value: float, role: str, series: Series) -> float:
+    """`value` when arithmetic can use it (NaN passes: it is a missing point)."""
+    if math.isnan(value) or abs(value) <= LARGEST_VALUE:
+        return value
+    raise _UnusableValue(f"the {role} query returned {value:g}{_labels(series)}, which cannot be "
+                         f"judged (only values within +-{LARGEST_VALUE:g})")
+
+
+def _count(value: float, role: str, series: Series | None) -> float:
+    """`value` when it is a count: not negative, at most LARGEST_COUNT (NaN passes)."""
+    if math.isnan(value) or 0 <= value <= LARGEST_COUNT:
+        return value
+    raise _UnusableValue(f"the {role} query returned {value:g}{_labels(series)}, which is "
+                         f"not a count (0 to 2^53)")
 
 
 def _step_points(series: Series, steps: Iterable[float]) -> list[tuple[float, float]]:

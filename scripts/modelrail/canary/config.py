@@ -99,6 +99,7 @@ class AnalysisConfig:
     looks: int | None = None
     window: str | None = None
     pass_score: float = 100.0
+    require_all_judged: bool = False  # a metric without data: inconclusive, not ignored
 
     def compare_count(self) -> int:
         """How many metrics share the false-rollback budget (thresholds spend none)."""
@@ -159,6 +160,7 @@ def parse_analysis(section: Section) -> AnalysisConfig:
         window=section.duration("window", None),
         pass_score=section.checked("pass_score", 100.0, lambda v: 0 <= v <= 100,
                                    "a percentage from 0 to 100"),
+        require_all_judged=section.flag("require_all_judged"),
     )
     section.finish()
     return config

@@ -66,9 +66,12 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Decision:
+    """The look's outcome; `unjudged` names the metrics it was decided without (no data)."""
+
     outcome: Outcome
     reason: str
     score: float | None
+    unjudged: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,28 +273,37 @@ def no_data(metric: Metric, test: str, why: str) -> Verdict:
                    reason=f"no data: {why} (no_data: {metric.no_data})")
 
 
-def decide(verdicts: Sequence[Verdict], pass_score: float) -> Decision:
+def decide(verdicts: Sequence[Verdict], pass_score: float, *,
+           require_all_judged: bool = False) -> Decision:
     """Kayenta's rules: a failed critical metric sinks the result; when half the metrics
-    or more have no data there is nothing to score; otherwise the share that passed."""
+    or more have no data there is nothing to score; otherwise the share that passed.
+    A metric without data is never silently ignored: `unjudged` names it, a passing
+    reason says so, and with `require_all_judged` it makes the look inconclusive."""
     failed = [v for v in verdicts if v.outcome == "fail"]
     unknown = [v for v in verdicts if v.outcome == "inconclusive"]
+    unjudged = tuple(v.name for v in unknown)
     critical = [v.name for v in failed if v.critical]
     if critical:
-        return Decision("fail", f"critical metric {', '.join(critical)} failed", 0.0)
+        return Decision("fail", f"critical metric {', '.join(critical)} failed", 0.0, unjudged)
     if 2 * len(unknown) >= len(verdicts):
         return Decision("inconclusive", f"{len(unknown)} of {len(verdicts)} metrics have no "
-                        "data: not enough to judge the canary", 0.0)
+                        "data: not enough to judge the canary", 0.0, unjudged)
     critical = [v.name for v in unknown if v.critical]
     if critical:
         return Decision("inconclusive", f"critical metric {', '.join(critical)} has no data",
-                        None)
+                        None, unjudged)
+    if unknown and require_all_judged:
+        return Decision("inconclusive", f"metric {', '.join(unjudged)} could not be judged "
+                        "(no data) and analysis.require_all_judged is true", None, unjudged)
     judged = len(verdicts) - len(unknown)
     score = 100.0 * (judged - len(failed)) / judged
+    unseen = f" ({judged} of {len(verdicts)} metrics judged; NOT JUDGED, no data: " \
+        f"{', '.join(unjudged)})" if unjudged else ""
     if score < pass_score:
         return Decision("fail", f"{len(failed)} of {judged} metrics failed "
                         f"({', '.join(v.name for v in failed)}): score {score:.0f} < "
-                        f"{pass_score:g}", score)
-    return Decision("pass", f"score {score:.0f} >= {pass_score:g}", score)
+                        f"{pass_score:g}{unseen}", score, unjudged)
+    return Decision("pass", f"score {score:.0f} >= {pass_score:g}{unseen}", score, unjudged)
 
 
 def _tails(metric: CompareMetric, alpha: float) -> list[tuple[Tail, float]]:

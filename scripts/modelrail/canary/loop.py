@@ -7,6 +7,7 @@ docs/argo-rollouts.md ("`canary run`: the loop").
 
 import math
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,18 +18,22 @@ from modelrail.canary.config import AnalysisConfig
 from modelrail.errors import ExitCode, ModelrailError, ServiceError
 from modelrail.plumbing.policy_section import duration_seconds
 from modelrail.plumbing.prometheus import PrometheusClient
+from modelrail.plumbing.redact import redact
 from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.status import Condition, RolloutState
 from modelrail.rollouts.steps import MIRROR_PAUSE_INDEX
 
 if TYPE_CHECKING:  # the kubernetes client is an extra
-    from modelrail.rollouts.driver import RolloutDriver
+    from modelrail.rollouts.driver import Outcome, RolloutDriver
 
 Log = Callable[[str], None]
 StepVerdict = Literal["pass", "fail", "inconclusive", "error"]
 WEIGHT_TIMEOUT_S = 300.0  # the controller must reach a step's weight within this
 HEALTHY_TIMEOUT_S = 600.0
 ABORTED_TIMEOUT_S = 120.0  # for the controller to send the traffic back to stable
+# Exceptions from these libraries are network failures that escaped the clients' own
+# handling: exit 3 like any service failure.
+_NETWORK_LIBRARIES = ("urllib3", "requests", "kubernetes", "http", "socket", "ssl")
 
 
 class Judge(Protocol):
@@ -109,11 +114,16 @@ class StepRecord:
     def label(self) -> str:
         return step_label(self.weight, self.mirror)
 
+    @property
+    def unjudged(self) -> tuple[str, ...]:
+        """The metrics this step's look was decided without (no data)."""
+        return self.analysis.decision.unjudged if self.analysis else ()
+
     def to_json(self) -> dict[str, object]:
         metrics = self.analysis.to_json()["metrics"] if self.analysis else []
         return {"weight": self.weight, "mirror": self.mirror, "verdict": self.verdict,
                 "started": self.started, "ended": self.ended, "reason": self.reason,
-                "metrics": metrics}
+                "unjudged": list(self.unjudged), "metrics": metrics}
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,7 @@ class CanaryResult:
     weight: int | None  # the canary's final weight; None when it could not be read
     failed_weight: int | None
     steps: tuple[StepRecord, ...] = field(default_factory=tuple)
+    error: str | None = None  # an unexpected exception ended the run: its type, where, text
 
     def to_json(self) -> dict[str, object]:
         plan = self.plan
@@ -136,7 +147,15 @@ class CanaryResult:
                 "exit_code": int(self.exit_code), "message": self.message,
                 "weight": self.weight, "failed_step": self.failed_weight,
                 "mirror": mirror, "users_saw_canary": self.users_saw_canary,
+                "error": self.error, "unjudged": list(self.unjudged),
                 "steps": [step.to_json() for step in self.steps]}
+
+    @property
+    def unjudged(self) -> tuple[str, ...]:
+        """The metrics the last look was decided without: never judged by the end of the
+        run (each look reads every step so far, so the last one knows the most)."""
+        judged = [step for step in self.steps if step.analysis is not None]
+        return judged[-1].unjudged if judged else ()
 
     @property
     def users_saw_canary(self) -> bool:
@@ -165,6 +184,25 @@ def _at_mirror_pause(state: RolloutState) -> bool:
     return (index == MIRROR_PAUSE_INDEX and state.paused) or index > MIRROR_PAUSE_INDEX
 
 
+def unexpected(error: Exception) -> tuple[str, ExitCode]:
+    """How an exception modelrail does not expect is reported, and its exit code: 3 for an
+    I/O failure (OSError: network, disk, timeouts; or raised by a network library), else 1
+    (a bug in modelrail: the canary was not shipped). The text names the exception's type
+    and the line that raised it, without a traceback and without credentials."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = ""
+    if frames:
+        path = frames[-1].filename.replace("\\", "/")
+        where = f" at {path.rpartition('modelrail/')[2] or path}:{frames[-1].lineno}"
+    text = redact(str(error)) or "no message"
+    library = type(error).__module__.partition(".")[0]
+    if isinstance(error, OSError) or library in _NETWORK_LIBRARIES:
+        return f"unexpected I/O error ({type(error).__name__}{where}: {text})", \
+            ExitCode.SERVICE
+    return (f"internal error ({type(error).__name__}{where}: {text}); a bug in modelrail, "
+            "please report it"), ExitCode.REJECTED
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -180,14 +218,9 @@ class CanaryRun:
         self._steps: list[StepRecord] = []
 
     def run(self) -> CanaryResult:
-        try:
-            self.judge.preflight()  # Prometheus down: exit 3 before anything changes
-            self.driver.ensure_steps(self.plan.weights, self.plan.mirror)
-            started = self.driver.set_image(self.plan.image, self.plan.container)
-        except ModelrailError as error:
-            message = f"{error}; the rollout was not changed"
-            self._log(message)
-            return CanaryResult(self.plan, "aborted", error.exit_code, message, None, None)
+        started = self._start()
+        if isinstance(started, CanaryResult):
+            return started
         if not started.changed and started.state.fully_promoted:  # a re-run after success
             message = (f"nothing to do: rollout {started.state.ref} already serves "
                        f"{self.plan.image} to all traffic ({started.state.describe()})")
@@ -202,6 +235,35 @@ class CanaryRun:
         except KeyboardInterrupt:  # SIGINT, or SIGTERM via the CLI: a cancelled job
             self._abort("interrupted (the job was cancelled)", ExitCode.REJECTED)
             raise
+        except Exception as error:  # last resort: no exception leaves traffic on the canary
+            return self._abort(*unexpected(error), error=error)
+
+    def _start(self) -> "Outcome | CanaryResult":
+        """Preflight and set the image: the set_image outcome, or the result of a run that
+        ended here (untouched; aborted when set_image raised something unexpected)."""
+        try:
+            self.judge.preflight()  # Prometheus down: exit 3 before anything changes
+            self.driver.ensure_steps(self.plan.weights, self.plan.mirror)
+        except Exception as error:  # both only read: nothing changed, whatever raised
+            return self._untouched(error)
+        try:
+            return self.driver.set_image(self.plan.image, self.plan.container)
+        except ModelrailError as error:
+            return self._untouched(error)
+        except KeyboardInterrupt:  # cancelled while the image may be going in
+            self._abort("interrupted (the job was cancelled)", ExitCode.REJECTED)
+            raise
+        except Exception as error:  # the image may have been set: abort to be safe
+            return self._abort(*unexpected(error), error=error)
+
+    def _untouched(self, error: Exception) -> CanaryResult:
+        """The run ended before the image was set: nothing to abort."""
+        why, code = (str(error), error.exit_code) if isinstance(error, ModelrailError) \
+            else unexpected(error)
+        message = f"{why}; the rollout was not changed"
+        self._log(message)
+        return CanaryResult(self.plan, "aborted", code, message, None, None,
+                            error=None if isinstance(error, ModelrailError) else why)
 
     # -- one step ------------------------------------------------------------------------
 
@@ -218,8 +280,9 @@ class CanaryRun:
             held = self._clock()
             self._hold(label, held, self.plan.step_seconds)
             result = self._judge(label, number, held)
-        except ModelrailError as error:
-            self._record(weight, mirror, "error", wall, str(error), analysis=None)
+        except Exception as error:
+            reason = str(error) if isinstance(error, ModelrailError) else unexpected(error)[0]
+            self._record(weight, mirror, "error", wall, reason, analysis=None)
             raise
         verdict = result.decision.outcome
         self._record(weight, mirror, verdict, wall, result.decision.reason,
@@ -303,26 +366,34 @@ class CanaryRun:
         self._log(message)
         return self._result("promoted", ExitCode.OK, message, waited.state, None)
 
-    def _abort(self, why: str, code: ExitCode) -> CanaryResult:
+    def _abort(self, why: str, code: ExitCode, *,
+               error: Exception | None = None) -> CanaryResult:
+        """Abort the rollout and wait (bounded) for the traffic to return to stable; an
+        abort that fails too, whatever raised, is reported in the result. `error`: the
+        unexpected exception that ended the run, recorded as the result's `error`."""
         failed = self._steps[-1].weight if self._steps else None
+        recorded = why if error is not None else None
         try:
             self.driver.abort()
             state = self.driver.wait([Condition("aborted")], ABORTED_TIMEOUT_S,
                                      self.plan.interval, sleep=self._sleep,
                                      clock=self._clock).state
-        except ModelrailError as error:
-            message = f"{why}; the abort failed too: {error}"
+            back = "traffic is back on stable" if state.weight == 0 else \
+                "the abort was sent but the weight has not returned to 0 yet"
+            message = f"aborted: {why}; {back} ({state.describe()})"
+        except Exception as abort_error:  # best effort, and said so
+            failure = str(abort_error) if isinstance(abort_error, ModelrailError) \
+                else unexpected(abort_error)[0]
+            message = f"{why}; the abort failed too: {failure}"
             self._log(f"ABORT FAILED: {message}")
             return CanaryResult(self.plan, "aborted", code, message, None, failed,
-                                tuple(self._steps))
-        back = "traffic is back on stable" if state.weight == 0 else \
-            "the abort was sent but the weight has not returned to 0 yet"
-        message = f"aborted: {why}; {back} ({state.describe()})"
+                                tuple(self._steps), error=recorded)
         self._log(message)
-        return self._result("aborted", code, message, state, failed)
+        return self._result("aborted", code, message, state, failed, error=recorded)
 
     def _result(self, result: Literal["promoted", "aborted"], code: ExitCode, message: str,
-                state: RolloutState, failed: int | None) -> CanaryResult:
+                state: RolloutState, failed: int | None, *,
+                error: str | None = None) -> CanaryResult:
         return CanaryResult(self.plan, result, code, message, state.weight, failed,
-                            tuple(self._steps))
+                            tuple(self._steps), error=error)
 

@@ -67,6 +67,28 @@ def _cell(verdict: Verdict | None) -> str:
     return f"{ICON[verdict.outcome]} {shown}"
 
 
+def unjudged_text(names: tuple[str, ...]) -> str:
+    """The warning for metrics a decision was made without (plain text, for annotations)."""
+    return (f"not judged (no data at the last look): {', '.join(names)}; the result was "
+            "decided without them (analysis.require_all_judged: true makes such a canary "
+            "inconclusive: aborted, never promoted)")
+
+
+def _unjudged_lines(names: tuple[str, ...]) -> list[str]:
+    if not names:
+        return []
+    shown = ", ".join(f"`{name}`" for name in names)
+    return [f"{ICON['inconclusive']} **Not judged** (no data at the last look): {shown}. "
+            "The result was decided without them; with `analysis.require_all_judged: true` "
+            "such a canary is inconclusive (aborted, never promoted).", ""]
+
+
+def _verdict_cell(step: StepRecord) -> str:
+    unjudged = f" {ICON['inconclusive']} not judged: {', '.join(step.unjudged)}" \
+        if step.unjudged else ""
+    return f"{ICON[step.verdict]} {step.verdict}{unjudged}"
+
+
 def _why(step: StepRecord) -> str:
     failing = [f"{v.name}: {v.reason}" for v in _verdicts(step).values() if v.outcome != "pass"]
     return "; ".join(failing) or (step.reason if step.verdict != "pass" else "")
@@ -111,6 +133,7 @@ def analysis_markdown(result: AnalysisResult) -> str:
         f"{request.window} per step; false-rollback budget {result.false_rollback_rate:g} "
         f"per rollout ({result.alpha:.3g} per compare metric at this look).",
         "",
+        *_unjudged_lines(decision.unjudged),
         "| metric | result | canary | baseline | effect | p-value | test |",
         "|---|:---:|---|---|---:|---:|---|",
     ]
@@ -144,7 +167,8 @@ def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     plan = result.plan
     icon = ICON["pass" if result.result == "promoted" else "fail"]
     lines = [f"### {icon} {_title(result)}", "",
-             f"{result.message}", "", *_mirror_lines(result),
+             f"{result.message}", "", *_unjudged_lines(result.unjudged),
+             *_mirror_lines(result),
              f"Image `{plan.image}`; baseline from {plan.baseline_source}; steps "
              f"{', '.join(step_label(w, m) for w, m in plan.phases)}, "
              f"{plan.step_seconds:g}s each.", "",
@@ -155,7 +179,7 @@ def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     for step in result.steps:
         verdicts = _verdicts(step)
         cells = [_cell(verdicts.get(m.name)) for m in analysis.metrics]
-        lines.append(f"| {step.label} | {ICON[step.verdict]} {step.verdict} | "
+        lines.append(f"| {step.label} | {_verdict_cell(step)} | "
                      + " | ".join(cells) + f" | {table_cell(_why(step))} |")
     for metric in analysis.metrics:
         steps, canary, baseline = _series(result, metric.name)
@@ -243,9 +267,11 @@ def _html_table(result: CanaryResult, analysis: AnalysisConfig) -> str:
         verdicts = _verdicts(step)
         cells = "".join(f"<td>{escape(_cell(verdicts.get(m.name)))}</td>"
                         for m in analysis.metrics)
-        rows.append(f"<tr><td>{escape(step.label)}</td><td>{escape(step.verdict)}</td>{cells}"
+        rows.append(f"<tr><td>{escape(step.label)}</td><td>{escape(_verdict_cell(step))}</td>"
+                    f"{cells}"
                     f"<td>{escape(_why(step))}</td></tr>")
-    mirror = "".join(f"<p>{escape(line.replace('**', ''))}</p>"
-                     for line in _mirror_lines(result) if line)
+    mirror = "".join(f"<p>{escape(line.replace('**', '').replace('`', ''))}</p>"
+                     for line in _unjudged_lines(result.unjudged) + _mirror_lines(result)
+                     if line)
     return (f"<p>{escape(result.message)}</p>{mirror}<table><tr><th>weight</th><th>verdict</th>"
             f"{head}<th>why</th></tr>{''.join(rows)}</table>")

@@ -7,7 +7,7 @@ import argparse
 import json
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze, window_of
 from modelrail.canary.argo_template import render
@@ -113,9 +113,16 @@ def parse_time(text: str | None) -> float:
     if text is None:
         return time.time()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:  # NaN, inf and years beyond 9999 are no time (and would fail in the report)
+        try:
+            datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise UsageError(f"--time {text!r}: not a time (Unix seconds up to the year "
+                             "9999)") from None
+        return seconds
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from modelrail.canary.analyze import window_of
 from modelrail.canary.baseline import resolve_baseline
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge, step_label
-from modelrail.canary.report import canary_markdown, write_report
+from modelrail.canary.report import canary_markdown, unjudged_text, write_report
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
@@ -128,6 +128,8 @@ def _render(args: argparse.Namespace, config: Config, result: CanaryResult) -> N
         runner.append_summary(canary_markdown(result, analysis))
     if args.report_dir:
         write_report(Path(args.report_dir), result, analysis)
+    if result.unjudged:
+        runner.annotate("warning", unjudged_text(result.unjudged), title="Canary")
     if result.exit_code != ExitCode.OK:
         runner.annotate("error", result.message, title="Canary")
     print(f"canary {result.result.upper()}: {result.message}")

@@ -120,3 +120,9 @@ def test_parse_time(text: str, seconds: float) -> None:
 def test_parse_time_needs_a_zone() -> None:
     with pytest.raises(UsageError, match="give a time zone"):
         parse_time("2026-11-27T16:06:00")
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e400", "1e20"])
+def test_parse_time_refuses_what_is_not_a_time(text: str) -> None:
+    with pytest.raises(UsageError, match=r"--time .*: not a time"):
+        parse_time(text)

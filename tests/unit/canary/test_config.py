@@ -92,6 +92,12 @@ def test_defaults() -> None:
         metrics=(ThresholdMetric(name="e", query="up", minimum=1.0),), false_rollback_rate=0.01,
         looks=None, window=None, pass_score=100.0)
     assert config.metrics[0].no_data == "inconclusive"
+    assert config.require_all_judged is False
+
+
+def test_require_all_judged() -> None:
+    text = "metrics: {e: {kind: threshold, query: 'up', min: 1}}\nrequire_all_judged: true"
+    assert parse(text).require_all_judged is True
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -145,6 +151,10 @@ def test_defaults() -> None:
      "analysis.pass_score: expected a percentage from 0 to 100, got 101"),
     ("metrics: {e: {kind: threshold, query: up, max: 1}}\nwindow: forever",
      "analysis.window: expected a Prometheus duration"),
+    ("metrics: {e: {kind: threshold, query: up, max: 1}}\nrequire_all_judged: 'yes'",
+     "analysis.require_all_judged: expected true or false, got str"),
+    ("metrics: {e: {kind: threshold, query: up, max: 1}}\nrequire_all_judge: true",
+     "unknown key 'analysis.require_all_judge'"),
 ])
 def test_errors_name_the_dotted_key(text: str, expected: str) -> None:
     assert expected in error(text)

@@ -278,6 +278,27 @@ class TestDecide:
         assert decide(verdicts, 75).score == 75.0
 
 
+    def test_a_metric_without_data_is_named_not_ignored(self) -> None:
+        verdicts = [verdict("a", "pass"), verdict("b", "pass"), verdict("latency", "inconclusive")]
+        decision = decide(verdicts, 100)
+        assert (decision.outcome, decision.score, decision.unjudged) == \
+            ("pass", 100.0, ("latency",))
+        assert decision.reason == ("score 100 >= 100 (2 of 3 metrics judged; NOT JUDGED, no "
+                                   "data: latency)")
+        assert decide(verdicts[:2], 100).unjudged == ()
+        assert decide(verdicts[:2], 100).reason == "score 100 >= 100"
+
+    def test_require_all_judged_makes_a_metric_without_data_inconclusive(self) -> None:
+        verdicts = [verdict("a", "pass"), verdict("b", "pass"), verdict("latency", "inconclusive")]
+        decision = decide(verdicts, 100, require_all_judged=True)
+        assert (decision.outcome, decision.score, decision.unjudged) == \
+            ("inconclusive", None, ("latency",))
+        assert "analysis.require_all_judged" in decision.reason
+        assert decide(verdicts[:2], 100, require_all_judged=True).outcome == "pass"
+        failing = [verdict("a", "fail", critical=True), *verdicts[1:]]
+        assert decide(failing, 100, require_all_judged=True).outcome == "fail"
+
+
 def test_alpha_is_split_over_compare_metrics_and_looks() -> None:
     config = AnalysisConfig(metrics=(COUNTER, HISTOGRAM,
                                      ThresholdMetric(name="t", query="q", maximum=1)),

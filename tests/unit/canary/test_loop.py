@@ -2,13 +2,20 @@
 judge and a fake clock: what it patches, when it looks, and what it decides."""
 
 import json
+import math
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult
-from modelrail.canary.config import AnalysisConfig, CounterMetric, ThresholdMetric
-from modelrail.canary.judge import Decision, Outcome, Verdict
+from modelrail.canary.config import (
+    AnalysisConfig,
+    CounterMetric,
+    HistogramMetric,
+    ThresholdMetric,
+)
+from modelrail.canary.judge import Decision, Outcome, Verdict, decide
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge
 from modelrail.canary.report import canary_markdown, write_report
 from modelrail.cli.main import main
@@ -21,6 +28,7 @@ from modelrail.rollouts.policy import MirrorConfig
 from tests.support.builders.runner_files import parse_file_command
 from tests.support.services.process import free_port
 from tests.support.standins.rollouts import Mirror, RolloutsStandIn
+from tests.unit.canary.fakes import ScriptedPrometheus
 
 WEIGHTS = (10, 25, 50)
 STEP_SECONDS = 10.0
@@ -415,3 +423,205 @@ def test_a_step_held_longer_is_read_in_full(held: float, window: str) -> None:
                             log=lambda _line: None)
     assert judge.look(1, 3, held).decision.outcome == "pass"
     assert client.sent == [f"rate(errors{{version='2'}}{window})"]
+
+
+# -- last resort: whatever raises after the image is set, the rollout is aborted ----------
+
+
+def test_an_unexpected_exception_in_the_judge_aborts_and_is_recorded_as_an_error(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    result = _run(standin, tmp_path, ScriptedJudge("pass", RuntimeError("boom")))
+    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 1, 0)
+    assert [(s.weight, s.verdict) for s in result.steps] == [(10, "pass"), (25, "error")]
+    assert result.error is not None
+    assert result.error.startswith("internal error (RuntimeError")
+    assert "boom" in result.error
+    assert "test_loop.py:" in result.error
+    assert "traffic is back on stable" in result.message
+    assert _status_patches(standin)[-1] == ABORT
+    assert PROMOTE_FULL not in _status_patches(standin)
+    report = result.to_json()
+    assert report["error"] == result.error
+    json.dumps(report, allow_nan=False)
+
+
+def test_an_unexpected_io_error_is_exit_3(standin: RolloutsStandIn, tmp_path: Path) -> None:
+    result = _run(standin, tmp_path, ScriptedJudge(ConnectionResetError("reset by peer")))
+    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 3, 0)
+    assert result.error is not None
+    assert "unexpected I/O error (ConnectionResetError" in \
+        result.error
+    assert _status_patches(standin)[-1] == ABORT
+
+
+def test_an_abort_that_fails_unexpectedly_too_is_said(standin: RolloutsStandIn,
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_abort(_self: RolloutDriver) -> None:
+        raise KeyError("status")
+
+    monkeypatch.setattr(RolloutDriver, "abort", broken_abort)
+    result = _run(standin, tmp_path, ScriptedJudge(ValueError("bad")))
+    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 1, None)
+    assert "the abort failed too: internal error (KeyError" in result.message
+    assert result.error is not None
+    assert "ValueError" in result.error
+
+
+@pytest.mark.parametrize("raised", [TypeError("unexpected answer"), KeyboardInterrupt()])
+def test_set_image_raising_unexpectedly_aborts_in_case_it_was_set(
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        raised: BaseException) -> None:
+    original = RolloutDriver.set_image
+
+    def set_then_fail(self: RolloutDriver, image: str, container: str | None = None) -> None:
+        original(self, image, container)
+        raise raised
+
+    monkeypatch.setattr(RolloutDriver, "set_image", set_then_fail)
+    if isinstance(raised, KeyboardInterrupt):  # a cancelled job: abort, then go on
+        with pytest.raises(KeyboardInterrupt):
+            _run(standin, tmp_path, ScriptedJudge("pass"))
+    else:
+        result = _run(standin, tmp_path, ScriptedJudge("pass"))
+        assert (result.result, int(result.exit_code), result.weight) == ("aborted", 1, 0)
+    assert _status_patches(standin)[-1] == ABORT
+
+
+def test_an_unexpected_exception_before_the_image_is_set_changes_nothing(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    class BrokenJudge(ScriptedJudge):
+        def preflight(self) -> None:
+            raise AttributeError("no such thing")
+
+    result = _run(standin, tmp_path, BrokenJudge("pass"))
+    assert (result.result, int(result.exit_code)) == ("aborted", 1)
+    assert "the rollout was not changed" in result.message
+    assert result.error is not None
+    assert "AttributeError" in result.error
+    assert standin.writes() == []
+
+
+FAST_POLICY = """\
+model: ranker
+rollout: {name: ranker, namespace: ml, steps: [10, 25, 50], step_seconds: 0.2}
+analysis:
+  metrics:
+    error_rate: {kind: compare, data: counter, min_samples: 10,
+                 query: 'errors{version="{{version}}"}', total: 'requests{version="{{version}}"}'}
+"""
+
+
+def _cli_run(standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             prometheus: PrometheusClient, policy: str = FAST_POLICY
+             ) -> tuple[int, dict[str, object], dict[str, str]]:
+    """`canary run` through main() on the stand-in, Prometheus answered by `prometheus`."""
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    monkeypatch.setattr(PrometheusClient, "from_env", staticmethod(lambda _url: prometheus))
+    kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
+    code = _cli(tmp_path, policy, "--kubeconfig", kubeconfig, "--summary",
+                "--report-dir", str(tmp_path / "report"))
+    report = json.loads((tmp_path / "out.json").read_text())
+    return code, report, parse_file_command((tmp_path / "outputs").read_text())
+
+
+@pytest.mark.parametrize(("errors", "requests"), [
+    (math.inf, 1000.0), (-math.inf, 1000.0), (3.0, math.inf), (math.nan, math.nan)])
+def test_the_cli_aborts_a_canary_whose_counter_is_not_a_number(
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], errors: float, requests: float) -> None:
+    """(NaN is a missing point: NaN errors alone would be 0 errors, as before.)"""
+    prometheus = ScriptedPrometheus({"errors": errors, "requests": requests})
+    code, report, outputs = _cli_run(standin, tmp_path, monkeypatch, prometheus)
+    assert code == 4  # the metric's no_data (inconclusive): never promoted
+    assert (report["result"], report["exit_code"], report["weight"]) == ("aborted", 4, 0)
+    assert report["error"] is None
+    assert outputs["result"] == "aborted"
+    assert standin.weight("ranker", "ml") == 0
+    assert _status_patches(standin)[-1] == ABORT
+    assert "Traceback" not in capsys.readouterr().err
+    assert (tmp_path / "report" / "canary-report.html").exists()
+
+
+def test_the_cli_writes_json_and_outputs_when_something_unexpected_raises(
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def broken_analyze(*_args: object, **_kwargs: object) -> AnalysisResult:
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr("modelrail.canary.loop.analyze", broken_analyze)
+    prometheus = ScriptedPrometheus({"errors": 1.0, "requests": 1000.0})
+    code, report, outputs = _cli_run(standin, tmp_path, monkeypatch, prometheus)
+    assert code == 1
+    assert (report["result"], report["exit_code"], report["weight"]) == ("aborted", 1, 0)
+    assert isinstance(report["error"], str)
+    assert "ZeroDivisionError" in report["error"]
+    assert outputs == {"result": "aborted", "failed-step": "10", "weight": "0",
+                       "baseline": "1"}
+    assert standin.weight("ranker", "ml") == 0
+    assert "internal error (ZeroDivisionError" in (tmp_path / "summary.md").read_text()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+# -- metrics that were never judged --------------------------------------------------------
+
+
+class UnjudgedJudge(ScriptedJudge):
+    """Every look passes on error_rate while `latency` never has data (non-critical)."""
+
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
+        result = super().look(look, looks, held)
+        latency = Verdict(name="latency", test="histogram", outcome="inconclusive",
+                          reason="no data: the buckets are too coarse to judge")
+        verdicts = (*result.verdicts, latency)
+        return replace(result, verdicts=verdicts, decision=decide(verdicts, 100))
+
+
+def test_a_metric_never_judged_is_named_in_the_result_summary_and_report(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    result = _run(standin, tmp_path, UnjudgedJudge("pass"))
+    assert (result.result, int(result.exit_code)) == ("promoted", 0)
+    assert result.unjudged == ("latency",)
+    report = result.to_json()
+    assert report["unjudged"] == ["latency"]
+    steps = report["steps"]
+    assert isinstance(steps, list)
+    assert [step["unjudged"] for step in steps] == [["latency"]] * 3
+    config = replace(CONFIG, metrics=(*CONFIG.metrics, HistogramMetric(
+        name="latency", query="h{version='{{version}}'}")))
+    markdown = canary_markdown(result, config)
+    assert "⚠️ **Not judged** (no data at the last look): `latency`" in markdown
+    assert "| 10% | ✅ pass ⚠️ not judged: latency |" in markdown
+    write_report(tmp_path / "report", result, config)
+    html = (tmp_path / "report" / "canary-report.html").read_text()
+    assert "Not judged (no data at the last look): latency" in html
+
+
+TOO_COARSE = [("+Inf", 1000.0)]  # one bucket: no boundary to judge a p99 by
+
+
+@pytest.mark.parametrize(("required", "code", "result"), [
+    (False, 0, "promoted"), (True, 4, "aborted")])
+def test_a_histogram_too_coarse_to_judge_warns_or_with_require_all_judged_aborts(
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], required: bool, code: int, result: str) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    policy = FAST_POLICY + (
+        "    latency: {kind: compare, data: histogram, min_samples: 10,\n"
+        "              query: 'buckets{version=\"{{version}}\"}'}\n"
+        "    slo: {kind: threshold, query: 'rate{version=\"{{version}}\"}', max: 0.05}\n"
+        "  require_all_judged: " + ("true" if required else "false") + "\n")
+    prometheus = ScriptedPrometheus({"errors": 1.0, "requests": 1000.0, "buckets": TOO_COARSE,
+                                     "rate": 0.01})
+    exit_code, report, outputs = _cli_run(standin, tmp_path, monkeypatch, prometheus, policy)
+    assert (exit_code, report["result"], outputs["result"]) == (code, result, result)
+    assert report["unjudged"] == ["latency"]
+    out = capsys.readouterr().out
+    assert "::warning title=Canary::not judged (no data at the last look): latency" in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "**Not judged** (no data at the last look): `latency`" in summary
+    if required:
+        assert "analysis.require_all_judged is true" in report["message"]  # type: ignore[operator]
+        assert PROMOTE_FULL not in _status_patches(standin)
+        assert standin.weight("ranker", "ml") == 0
