@@ -271,6 +271,33 @@ def test_literal_tracking_uri_is_used_as_is(
     assert config.registry.resolve_tracking_uri(config.source) == "http://mlflow:5000"
 
 
+@pytest.mark.parametrize("policy_uri", ["'http://attacker.example:5000'", "'env:PR_URI'"])
+def test_an_untrusted_policy_cannot_choose_where_the_credentials_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy_uri: str
+) -> None:
+    """The PR check's gate job reads the PR's own policy with the MLflow token at hand."""
+    monkeypatch.setenv("MODELRAIL_UNTRUSTED_POLICY", "true")
+    monkeypatch.setenv("PR_URI", "http://attacker.example:5000")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    config = load_config(write(tmp_path, f"model: m\nregistry: {{tracking_uri: {policy_uri}}}\n"))
+
+    assert config.registry.resolve_tracking_uri(config.source) == "http://mlflow.internal:5000"
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    with pytest.raises(UsageError, match="comes from the pull request") as caught:
+        config.registry.resolve_tracking_uri(config.source)
+    assert "mlflow-tracking-uri" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD",
+                                  "AWS_SECRET_ACCESS_KEY", "github_token"])
+def test_tracking_uri_may_not_name_a_credential_variable(tmp_path: Path, name: str) -> None:
+    path, message = load_error(
+        tmp_path, f"model: m\nregistry: {{tracking_uri: 'env:{name}'}}\n")
+
+    assert f"{path}: registry.tracking_uri: 'env:{name}' names a credential variable" in message
+
+
 def test_duplicate_environments(tmp_path: Path) -> None:
     path, message = load_error(
         tmp_path, "model: ranker\nregistry: {environments: [dev, prod, dev]}\n")

@@ -70,15 +70,14 @@ class RegistryConfig:
         return self.experiment or model
 
     def resolve_tracking_uri(self, source: Path) -> str:
-        """The tracking URI, with `env:NAME` read from the environment now."""
-        if self.tracking_uri is None:
-            value = os.environ.get("MLFLOW_TRACKING_URI", "")
-            if not value:
-                raise UsageError(
-                    f"{source}: registry.tracking_uri is not set and MLFLOW_TRACKING_URI "
-                    "is empty; set one of them"
-                )
-            return value
+        """The tracking URI, with `env:NAME` read from the environment now.
+
+        Where the policy file comes from untrusted code (`MODELRAIL_UNTRUSTED_POLICY=true`:
+        the PR check's gate job), its `tracking_uri` is not used: the credentials go only
+        to the server the workflow names in MLFLOW_TRACKING_URI.
+        """
+        if self.tracking_uri is None or policy_is_untrusted():
+            return _workflow_tracking_uri(source, self.tracking_uri is not None)
         if self.tracking_uri.startswith(_ENV_REF):
             name = self.tracking_uri[len(_ENV_REF) :]
             value = os.environ.get(name, "")
@@ -89,6 +88,27 @@ class RegistryConfig:
                 )
             return value
         return self.tracking_uri
+
+
+UNTRUSTED_POLICY_VARIABLE = "MODELRAIL_UNTRUSTED_POLICY"
+_CREDENTIAL_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|KEY|CREDENTIAL", re.IGNORECASE)
+
+
+def policy_is_untrusted() -> bool:
+    return os.environ.get(UNTRUSTED_POLICY_VARIABLE, "").lower() == "true"
+
+
+def _workflow_tracking_uri(source: Path, policy_has_one: bool) -> str:
+    value = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if value:
+        return value
+    if policy_has_one:
+        raise UsageError(
+            f"{source} comes from the pull request ({UNTRUSTED_POLICY_VARIABLE}=true), so its "
+            "registry.tracking_uri is not used with the MLflow credentials; set the "
+            "workflow's mlflow-tracking-uri input (MLFLOW_TRACKING_URI)")
+    raise UsageError(f"{source}: registry.tracking_uri is not set and MLFLOW_TRACKING_URI "
+                     "is empty; set one of them")
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,10 @@ def parse_image(section: Section) -> ImageConfig:
 def parse_registry(section: Section, model: str) -> RegistryConfig:
     """Read and check `registry:`; every problem names the file and the dotted key."""
     tracking_uri = section.string("tracking_uri")
+    if tracking_uri and tracking_uri.startswith(_ENV_REF) \
+            and _CREDENTIAL_NAME.search(tracking_uri[len(_ENV_REF):]):
+        raise section.error("tracking_uri", f"{tracking_uri!r} names a credential variable; "
+                                            "name the variable that holds the server's URL")
     environments = section.string_list("environments") or DEFAULT_ENVIRONMENTS
     if len(set(environments)) != len(environments):
         raise section.error("environments", "lists an environment twice")
