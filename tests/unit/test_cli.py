@@ -390,3 +390,21 @@ def test_usage_errors_from_argparse_exit_2(
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["version"]) == 0
     assert capsys.readouterr().out.strip() == __version__
+
+
+def test_pr_report_exit_with_gate_recomputes_a_forged_pass(
+    reports: tuple[Path, Path], workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    failed, _ = reports
+    report = json.loads(failed.read_text(encoding="utf-8"))
+    forged = workdir / "forged.json"
+    forged.write_text(json.dumps({**report, "passed": True}), encoding="utf-8")
+    malformed = workdir / "malformed.json"
+    malformed.write_text(json.dumps({**report, "passed": "true"}), encoding="utf-8")
+    capsys.readouterr()
+
+    args = ["pr-report", "--model", "m", "--no-comment", "--exit-with-gate", "--gate"]
+    assert main([*args, str(forged)]) == 1
+    assert "FAIL  roc_auc 0.75 is below threshold 0.8" in capsys.readouterr().out
+    assert main([*args, str(malformed)]) == 2
+    assert "passed" in capsys.readouterr().err
