@@ -241,9 +241,9 @@ def test_summary_and_report_show_every_step_and_metric(standin: RolloutsStandIn,
                                                        tmp_path: Path) -> None:
     result = _run(standin, tmp_path, ScriptedJudge("pass", "fail"))
     markdown = canary_markdown(result, CONFIG)
-    assert "| 25% | ❌ fail | ❌ 0.03 / 0.0011 | ✅ 0.01 | error_rate: fail rate |" in markdown
-    assert "`error_rate` (<= 1x baseline)" in markdown
-    assert "`error_slo` (<= 0.05)" in markdown
+    assert "| 25% | ❌ fail | ❌ 0.03 / 0.0011 | ✅ 0.01 | error\\_rate: fail rate |" in markdown
+    assert "<code>error\\_rate</code> (&lt;= 1x baseline)" in markdown
+    assert "<code>error\\_slo</code> (&lt;= 0.05)" in markdown
     assert markdown.count("```mermaid") == 2
     assert 'x-axis ["10%", "25%"]' in markdown
     assert "errors{version='2'}" in markdown
