@@ -173,7 +173,7 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
     rolled_back = scene.client.get_model_version(scene.model, "2").tags
     assert rolled_back["rolled_back_env"] == "canary"
     assert run.job_result("Promote to prod after the canary") is None  # skipped
-    assert "error_rate" in run.summary(CANARY_JOB)
+    assert "error\\_rate" in run.summary(CANARY_JOB)  # escaped Markdown
 
 
 def test_cancelling_the_job_mid_rollout_aborts_it_and_rolls_back(
@@ -229,7 +229,7 @@ def test_prometheus_check_judges_a_running_canary_once(
     verdicts = {m["name"]: m["outcome"] for m in report["metrics"]}
     assert verdicts["prediction_score"] == "fail"
     assert verdicts["error_rate"] == "pass"
-    assert "prediction_score" in run.summary("Canary check")
+    assert "prediction\\_score" in run.summary("Canary check")  # escaped Markdown
 
 
 def wait_for_weight(scene: Scene, weight: int, act: "subprocess.Popen[bytes]",

@@ -114,7 +114,7 @@ def test_drift_rolls_back_and_reports_in_one_issue(scene: Scene, lab: MonitorLab
     issues = scene.issues()
     assert len(issues) == 1
     assert issues[0]["body"].startswith(issue_marker(scene.model))
-    assert "`price` (major)" in issues[0]["body"]
+    assert "<code>price</code> (major)" in issues[0]["body"]
     first_body = issues[0]["body"]
     report = scene.artifacts / "monitor-report"
     assert "price: current (bars) vs reference (dashed)" in (report / "report.html").read_text()

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from modelrail.render.markdown import code
 
 from tests.e2e.conftest import Champion
 from tests.support.standins.github import GitHubStandIn
@@ -40,10 +41,10 @@ def test_good_model_passes_the_check_and_comments(
     assert run.job_result(EVALUATE) == "succeeded"
     assert run.outputs(GATE).get("passed") == "true"
     summary = run.summary("Quality gate")
-    assert "Quality gate passed: `ctr-ranker`" in summary
-    assert f"Compared with the champion `models:/{champion.model}@champion`" in summary
-    assert "| `roc_auc` | 0.7607 | 0.7607 |" in summary
-    assert "| `metrics.json` | `roc_auc` | 0.7607 | 0.7607 |" in summary
+    assert "Quality gate passed: <code>ctr-ranker</code>" in summary
+    assert f"Compared with the champion {code(f'models:/{champion.model}@champion')}" in summary
+    assert "| <code>roc\\_auc</code> | 0.7607 | 0.7607 |" in summary
+    assert "| <code>metrics.json</code> | <code>roc\\_auc</code> | 0.7607 | 0.7607 |" in summary
     assert "Quality gate" not in run.summary(EVALUATE) + run.summary(GATE)
     comments = github.comments(REPOSITORY, PR_NUMBER)
     assert len(comments) == 1
@@ -67,11 +68,11 @@ def test_degraded_model_fails_the_check_naming_the_metric(
     assert run.job_result(GATE) == "succeeded", run.log[-6000:]
     assert run.job_result("Quality gate") == "failed"
     summary = run.summary("Quality gate")
-    assert "Quality gate failed: `ctr-ranker`" in summary
-    assert re.search(r"roc_auc 0\.6798\d* is below threshold 0\.72, off by 0\.040\d*", summary)
-    assert re.search(r"log_loss 0\.267\d* is above threshold 0\.26", summary)
-    assert re.search(r"\| `metrics.json` \| `roc_auc` \| 0\.7607 \| 0\.6798 \| -0\.080\d* \|",
-                     summary)
+    assert "Quality gate failed: <code>ctr-ranker</code>" in summary
+    assert re.search(r"roc\\_auc 0\.6798\d* is below threshold 0\.72, off by 0\.040\d*", summary)
+    assert re.search(r"log\\_loss 0\.267\d* is above threshold 0\.26", summary)
+    assert re.search(r"\| <code>metrics\.json</code> \| <code>roc\\_auc</code> \| 0\.7607 "
+                     r"\| 0\.6798 \| -0\.080\d* \|", summary)
     body = github.comments(REPOSITORY, PR_NUMBER)[0]["body"]
     assert "❌ Quality gate failed" in body
-    assert "roc_auc" in body
+    assert "roc\\_auc" in body

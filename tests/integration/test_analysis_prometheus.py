@@ -312,6 +312,6 @@ def test_summary_and_outputs_on_a_runner(analyze: Analyze, tmp_path: Path,
     assert run.code == 1
     text = summary.read_text()
     assert "Canary analysis: fail" in text
-    assert "| `error_rate` (critical) | ❌ |" in text
+    assert "| <code>error\\_rate</code> (critical) | ❌ |" in text
     assert 'modelrail_requests_total{version="v2-errors",code=~"5.."}[5m]))' in text
     assert "outcome<<" in outputs.read_text()

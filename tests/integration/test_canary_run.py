@@ -110,7 +110,7 @@ def test_a_miscalibrated_canary_is_aborted_at_the_first_step(
     summary = (tmp_path / "github_summary").read_text()
     assert "| 10% | ❌ fail |" in summary
     assert "```mermaid" in summary
-    assert "prediction_p90" in summary
+    assert "prediction\\_p90" in summary  # escaped Markdown
     report = tmp_path / "report"
     assert {p.name for p in report.iterdir()} >= {
         "canary-report.html", "queries.json", "prediction_p90.svg", "error_rate.svg"}

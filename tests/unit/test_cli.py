@@ -187,10 +187,10 @@ def test_runner_outputs_and_summary(
     assert json.loads(outputs["report"]) == json.loads(json_path.read_text(encoding="utf-8"))
     markdown = summary.read_text(encoding="utf-8")
     assert outputs["markdown"].strip() == markdown.strip()
-    assert "Quality gate failed: `ranker`" in markdown
+    assert "Quality gate failed: <code>ranker</code>" in markdown
     assert "| metric | candidate | champion | change | required | result |" in markdown
-    assert re.search(r"^\| `roc_auc` \| 0\.75 \| .* \| ❌ \|$", markdown, re.M)
-    assert re.search(r"^\| `latency_p95_ms` \| 42 \| .* \| ✅ \|$", markdown, re.M)
+    assert re.search(r"^\| <code>roc\\_auc</code> \| 0\.75 \| .* \| ❌ \|$", markdown, re.M)
+    assert re.search(r"^\| <code>latency\\_p95\\_ms</code> \| 42 \| .* \| ✅ \|$", markdown, re.M)
 
 
 def test_runner_outputs_on_pass(good: Path, runner_files: tuple[Path, Path]) -> None:
@@ -327,7 +327,9 @@ def test_pr_report_comment_is_sticky_across_reruns(
     [comment] = github.comments("acme/ranker", 9)
     assert comment["body"].startswith("<!-- modelrail:pr-report ranker -->\n")
     assert "Quality gate passed" in comment["body"]
-    assert [r.method for r in github.requests if r.method != "GET"] == ["POST", "PATCH"]
+    writes = [r.method for r in github.requests if r.path.startswith("/repos/")
+              and r.method != "GET"]
+    assert writes == ["POST", "PATCH"]
     out = capsys.readouterr().out
     assert "PR comment created" in out
     assert "PR comment unchanged" in out
@@ -390,3 +392,49 @@ def test_usage_errors_from_argparse_exit_2(
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["version"]) == 0
     assert capsys.readouterr().out.strip() == __version__
+
+
+def test_pr_report_exit_with_gate_recomputes_a_forged_pass(
+    reports: tuple[Path, Path], workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    failed, _ = reports
+    report = json.loads(failed.read_text(encoding="utf-8"))
+    forged = workdir / "forged.json"
+    forged.write_text(json.dumps({**report, "passed": True}), encoding="utf-8")
+    malformed = workdir / "malformed.json"
+    malformed.write_text(json.dumps({**report, "passed": "true"}), encoding="utf-8")
+    capsys.readouterr()
+
+    args = ["pr-report", "--model", "m", "--no-comment", "--exit-with-gate", "--gate"]
+    assert main([*args, str(forged)]) == 1
+    assert "FAIL  roc_auc 0.75 is below threshold 0.8" in capsys.readouterr().out
+    assert main([*args, str(malformed)]) == 2
+    assert "passed" in capsys.readouterr().err
+
+
+def test_pr_report_from_a_hostile_gate_report_opens_no_markdown(
+    reports: tuple[Path, Path], workdir: Path, github: GitHubStandIn,
+    runner_files: tuple[Path, Path],
+) -> None:
+    from tests.support.markdown_check import HOSTILE, assert_inert
+
+    def comment(name: str, number: int) -> str:
+        report = json.loads(reports[0].read_text(encoding="utf-8"))
+        report["model"] = name
+        report["notes"] = [f"{name} note"]
+        for entry in report["metrics"]:
+            entry["reason"] = f"{name}: {entry['reason']}"
+        (workdir / "hostile.json").write_text(json.dumps(report), encoding="utf-8")
+        argv = ["pr-report", "--gate", "hostile.json", "--pr", str(number), "--base-sha", name]
+        assert main(argv) == 0
+        [posted] = github.comments("acme/ranker", number)
+        return str(posted["body"])
+
+    benign, hostile = comment("ranker", 1), comment(HOSTILE, 2)
+
+    marker, _, body = hostile.partition("\n")
+    assert marker.startswith("<!-- modelrail:pr-report x%7Cy%60%0A%23%23%20Quality")
+    assert marker.count("-->") == 1
+    assert marker.endswith(" -->")
+    assert_inert(benign.partition("\n")[2], body)
+    assert "<!--" not in runner_files[1].read_text(encoding="utf-8")

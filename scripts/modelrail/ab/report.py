@@ -27,15 +27,16 @@ from modelrail.render.charts import (
     mermaid_lines,
 )
 from modelrail.render.html import html_page
-from modelrail.render.markdown import ICON, number
+from modelrail.render.markdown import ICON, code, inline, number
 
 NO_TIMESTAMPS = ("Not drawn: the input was STATS.json, sufficient statistics without "
                  "timestamps; analyse the prediction and event logs to see the interval "
                  "over time.")
 _LABEL_FORMATS = {"minute": "%H:%M", "hour": "%m-%d %H:%M", "day": "%m-%d %H:%M"}
 def decision_markdown(decision: Decision) -> str:
-    lines = [f"### {ICON[decision.verdict]} A/B test `{decision.experiment}`: "
-             f"**{decision.verdict}**", "", decision.reason, ""]
+    """The job summary's decision; names and reasons through render.markdown's escaper."""
+    lines = [f"### {ICON[decision.verdict]} A/B test {code(decision.experiment)}: "
+             f"**{decision.verdict}**", "", inline(decision.reason), ""]
     if decision.metrics:
         interval = "always-valid interval" if decision.sequential else "interval"
         lines += [f"| metric | role | lift | {1 - decision.alpha:.0%} {interval} "
@@ -43,7 +44,7 @@ def decision_markdown(decision: Decision) -> str:
         lines += [_row(m) for m in decision.metrics]
         lines.append("")
     srm = decision.srm
-    split = " · ".join(f"{v} {n}" for v, n in srm.units.items())
+    split = " · ".join(f"{inline(v)} {n}" for v, n in srm.units.items())
     lines.append(f"Sample ratio: {split}; chi-squared p = {srm.p_value:.3g} "
                  f"({'ok' if srm.passed else 'MISMATCH'}, alarm below {SRM_ALPHA}).")
     return "\n".join(lines) + "\n"
@@ -70,8 +71,9 @@ def _row(result: MetricResult) -> str:
     p_value = f"{test.p_value:.3g}"
     if result.adjusted_p_value is not None:
         p_value += f" (Holm {result.adjusted_p_value:.3g})"
-    return (f"| `{result.name}` | {role} | {lift_text(test.estimate, result.relative)} "
-            f"| {interval_text(result)} | {p_value} | {result.outcome} |")
+    return (f"| {code(result.name)} | {inline(role)} "
+            f"| {lift_text(test.estimate, result.relative)} "
+            f"| {interval_text(result)} | {p_value} | {inline(result.outcome)} |")
 
 
 # -- the interval over time (summary chart and HTML page) --------------------------------

@@ -20,7 +20,7 @@ from modelrail.canary.loop import CanaryResult, StepRecord, step_label
 from modelrail.errors import UsageError
 from modelrail.render.charts import Series, line_svg, mermaid_lines
 from modelrail.render.html import html_page
-from modelrail.render.markdown import DASH, ICON, number, table_cell
+from modelrail.render.markdown import DASH, ICON, code, code_block, inline, number, table_cell
 
 _HEADLINES = ("rate", "value", "mean")
 _QUANTILE = re.compile(r"p[0-9.]+")
@@ -74,17 +74,20 @@ def unjudged_text(names: tuple[str, ...]) -> str:
             "inconclusive: aborted, never promoted)")
 
 
-def _unjudged_lines(names: tuple[str, ...]) -> list[str]:
+def _unjudged_lines(names: tuple[str, ...], *, html: bool = False) -> list[str]:
+    """The Markdown paragraph naming unjudged metrics; `html`: the same as plain text."""
     if not names:
         return []
-    shown = ", ".join(f"`{name}`" for name in names)
-    return [f"{ICON['inconclusive']} **Not judged** (no data at the last look): {shown}. "
-            "The result was decided without them; with `analysis.require_all_judged: true` "
-            "such a canary is inconclusive (aborted, never promoted).", ""]
+    shown = ", ".join(names) if html else ", ".join(code(name) for name in names)
+    strong, setting = ("Not judged", "analysis.require_all_judged: true") if html else \
+        (f"{ICON['inconclusive']} **Not judged**", "`analysis.require_all_judged: true`")
+    return [f"{strong} (no data at the last look): {shown}. The result was decided without "
+            f"them; with {setting} such a canary is inconclusive (aborted, never promoted).",
+            ""]
 
 
 def _verdict_cell(step: StepRecord) -> str:
-    unjudged = f" {ICON['inconclusive']} not judged: {', '.join(step.unjudged)}" \
+    unjudged = f" {ICON['inconclusive']} not judged: {inline(', '.join(step.unjudged))}" \
         if step.unjudged else ""
     return f"{ICON[step.verdict]} {step.verdict}{unjudged}"
 
@@ -127,10 +130,10 @@ def analysis_markdown(result: AnalysisResult) -> str:
     request, decision = result.request, result.decision
     lines = [
         f"### {ICON[decision.outcome]} Canary analysis: {decision.outcome} — "
-        f"`{request.canary}` vs `{request.baseline}`",
+        f"{code(request.canary)} vs {code(request.baseline)}",
         "",
-        f"{decision.reason}. Look {request.look} of {request.looks}, window "
-        f"{request.window} per step; false-rollback budget {result.false_rollback_rate:g} "
+        f"{inline(decision.reason)}. Look {request.look} of {request.looks}, window "
+        f"{inline(request.window)} per step; false-rollback budget {result.false_rollback_rate:g} "
         f"per rollout ({result.alpha:.3g} per compare metric at this look).",
         "",
         *_unjudged_lines(decision.unjudged),
@@ -139,11 +142,11 @@ def analysis_markdown(result: AnalysisResult) -> str:
     ]
     lines += [_analysis_row(verdict) for verdict in result.verdicts]
     lines += ["", "**Why:**", ""]
-    lines += [f"- `{v.name}` {v.outcome}: {v.reason}" for v in result.verdicts]
+    lines += [f"- {code(v.name)} {v.outcome}: {inline(v.reason)}" for v in result.verdicts]
     lines += ["", "<details><summary>Queries as sent to Prometheus</summary>", ""]
     for verdict in result.verdicts:
         for role, query in verdict.queries.items():
-            lines += [f"`{verdict.name}` {role}:", "```promql", query, "```"]
+            lines += [f"{code(verdict.name)} {inline(role)}:", code_block(query, "promql")]
     lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
@@ -153,28 +156,30 @@ def _analysis_row(verdict: Verdict) -> str:
         f"{verdict.p_value:.3g} (alpha {verdict.alpha:.3g})" if verdict.alpha else \
         f"{verdict.p_value:.3g}"
     effect = DASH if verdict.effect is None else f"{number(verdict.effect, 3)}x"
-    return (f"| `{verdict.name}`{' (critical)' if verdict.critical else ''} | "
+    return (f"| {code(verdict.name)}{' (critical)' if verdict.critical else ''} | "
             f"{ICON[verdict.outcome]} | {_values(verdict.canary)} | "
-            f"{_values(verdict.baseline)} | {effect} | {p_value} | {verdict.test} |")
+            f"{_values(verdict.baseline)} | {effect} | {p_value} | {inline(verdict.test)} |")
 
 
 def _values(values: Mapping[str, Number]) -> str:
-    shown = [f"{key} {number(value)}" for key, value in values.items() if value is not None]
+    shown = [f"{inline(key)} {number(value)}" for key, value in values.items()
+             if value is not None]
     return ", ".join(shown) or DASH
 
 
 def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     plan = result.plan
     icon = ICON["pass" if result.result == "promoted" else "fail"]
-    lines = [f"### {icon} {_title(result)}", "",
-             f"{result.message}", "", *_unjudged_lines(result.unjudged),
+    lines = [f"### {icon} {inline(_title(result))}", "",
+             f"{inline(result.message)}", "", *_unjudged_lines(result.unjudged),
              *_mirror_lines(result),
-             f"Image `{plan.image}`; baseline from {plan.baseline_source}; steps "
+             f"Image {code(plan.image)}; baseline from {inline(plan.baseline_source)}; steps "
              f"{', '.join(step_label(w, m) for w, m in plan.phases)}, "
              f"{plan.step_seconds:g}s each.", "",
              "Each metric cell: canary / baseline value at that step.", "",
              "| weight | verdict | " + " | ".join(
-                 f"`{m.name}` ({bound_text(m)})" for m in analysis.metrics) + " | why |",
+                 f"{code(m.name)} ({inline(bound_text(m))})" for m in analysis.metrics)
+             + " | why |",
              "|---:|:---:|" + "---|" * len(analysis.metrics) + "---|"]
     for step in result.steps:
         verdicts = _verdicts(step)
@@ -194,23 +199,25 @@ def canary_markdown(result: CanaryResult, analysis: AnalysisConfig) -> str:
     lines += ["", "<details><summary>Queries as sent to Prometheus</summary>", ""]
     for name, queries in _queries(result).items():
         for role, query in queries.items():
-            lines += [f"`{name}` {role}:", "```promql", query, "```"]
+            lines += [f"{code(name)} {inline(role)}:", code_block(query, "promql")]
     lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 
-def _mirror_lines(result: CanaryResult) -> list[str]:
-    """Say whether users ever saw the canary when it ran a mirror phase first."""
+def _mirror_lines(result: CanaryResult, *, html: bool = False) -> list[str]:
+    """Say whether users ever saw the canary when it ran a mirror phase first (Markdown;
+    `html`: plain text)."""
     mirror = result.plan.mirror
     if mirror is None:
         return []
     if result.users_saw_canary:
         seen = "then user traffic by the weights below"
     else:
-        seen = "**no user request was answered by the canary**"
+        seen = "no user request was answered by the canary"
+        seen = seen if html else f"**{seen}**"
+    route = mirror.route if html else code(mirror.route)
     return [f"Mirror phase: {mirror.percentage}% of the requests copied to the canary "
-            f"(route `{mirror.route}`, canary scale {mirror.scale}%, answers dropped); "
-            f"{seen}.", ""]
+            f"(route {route}, canary scale {mirror.scale}%, answers dropped); {seen}.", ""]
 
 
 def _queries(result: CanaryResult) -> dict[str, dict[str, str]]:
@@ -270,8 +277,7 @@ def _html_table(result: CanaryResult, analysis: AnalysisConfig) -> str:
         rows.append(f"<tr><td>{escape(step.label)}</td><td>{escape(_verdict_cell(step))}</td>"
                     f"{cells}"
                     f"<td>{escape(_why(step))}</td></tr>")
-    mirror = "".join(f"<p>{escape(line.replace('**', '').replace('`', ''))}</p>"
-                     for line in _unjudged_lines(result.unjudged) + _mirror_lines(result)
-                     if line)
+    notes = _unjudged_lines(result.unjudged, html=True) + _mirror_lines(result, html=True)
+    mirror = "".join(f"<p>{escape(line)}</p>" for line in notes if line)
     return (f"<p>{escape(result.message)}</p>{mirror}<table><tr><th>weight</th><th>verdict</th>"
             f"{head}<th>why</th></tr>{''.join(rows)}</table>")

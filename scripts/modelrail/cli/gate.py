@@ -101,7 +101,9 @@ def cmd_pr_report(args: argparse.Namespace) -> ExitCode:
     runner.append_summary(body)
     if args.comment:
         _comment(args, args.model or result.model, body)
-    if args.exit_with_gate and not result.passed:
+    if args.exit_with_gate and not result.passed:  # judged again from the metric entries
+        for note in result.notes:
+            print(f"note: {note}")
         for verdict in result.failures():
             print(f"FAIL  {verdict.reason}")
         return ExitCode.REJECTED

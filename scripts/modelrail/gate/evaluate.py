@@ -80,24 +80,55 @@ def _json_safe(value: Any) -> Any:
 
 
 def result_from_json(report: Mapping[str, Any]) -> GateResult:
-    """Rebuild a GateResult from `to_json()` output (it crosses jobs as a step output)."""
-    metrics = [
-        MetricVerdict(
-            name=str(m["name"]),
-            candidate=_optional_float(m["candidate"]),
-            champion=_optional_float(m["champion"]),
-            greater_is_better=bool(m["greater_is_better"]),
-            passed=bool(m["passed"]),
-            reason=str(m["reason"]),
-            checks=[Check(str(c["kind"]), float(c["required"]), bool(c["passed"]),
-                          str(c["detail"])) for c in m["checks"]],
-        )
-        for m in report["metrics"]
-    ]
+    """Rebuild a GateResult from `to_json()` output (it crosses jobs as a step output).
+
+    The verdict is judged again from the metric entries, never taken on trust: a metric
+    passes only when its entry and all its checks say so, and the gate only when the
+    report and every metric do; each disagreement is a note (and a failure). A field of
+    the wrong type raises ValueError/TypeError/KeyError naming it (`bool("false")` is
+    True, so nothing is coerced).
+    """
+    entries = _list(report["metrics"], "metrics")
+    notes = [str(n) for n in _list(report.get("notes", []), "notes")]
+    metrics = [_verdict_from_json(entry, notes) for entry in entries]
+    said = _flag(report["passed"], "passed")
+    passed = all(m.passed for m in metrics)
+    if said and not passed:
+        failed = ", ".join(m.name for m in metrics if not m.passed)
+        notes.append(f"the report said passed, but these metrics failed: {failed}")
+    elif passed and not said:
+        notes.append("the report said failed although every metric entry passed; "
+                     "treated as failed")
     champion = report.get("champion")
-    return GateResult(model=str(report["model"]), passed=bool(report["passed"]), metrics=metrics,
-                      champion=str(champion) if champion else None,
-                      notes=[str(n) for n in report.get("notes", [])])
+    return GateResult(model=str(report["model"]), passed=said and passed, metrics=metrics,
+                      champion=str(champion) if champion else None, notes=notes)
+
+
+def _verdict_from_json(entry: Mapping[str, Any], notes: list[str]) -> MetricVerdict:
+    name = str(entry["name"])
+    checks = [Check(str(c["kind"]), float(c["required"]), _flag(c["passed"], "passed"),
+                    str(c["detail"])) for c in _list(entry["checks"], "checks")]
+    said = _flag(entry["passed"], "passed")
+    failed_check = any(not c.passed for c in checks)
+    if said and failed_check:
+        notes.append(f"{name}: the entry said passed, but a check failed")
+    return MetricVerdict(
+        name=name, candidate=_optional_float(entry["candidate"]),
+        champion=_optional_float(entry["champion"]),
+        greater_is_better=_flag(entry["greater_is_better"], "greater_is_better"),
+        passed=said and not failed_check, reason=str(entry["reason"]), checks=checks)
+
+
+def _flag(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{field}: expected true or false, got {value!r}")
+    return value
+
+
+def _list(value: object, field: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{field}: expected a list, got {type(value).__name__}")
+    return value
 
 
 def _optional_float(value: object) -> float | None:

@@ -14,9 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from modelrail.errors import UsageError
 from modelrail.plumbing.github_api import GitHubClient, PermissionDeniedError, Repository
+from modelrail.plumbing.github_identity import own_marked
 from modelrail.plumbing.redact import mask_values
 
 Level = Literal["error", "warning", "notice"]
@@ -94,9 +96,16 @@ def mask_secrets() -> None:
     mask(mask_values())
 
 
+def hidden_marker(kind: str, key: str) -> str:
+    """The hidden HTML comment that identifies modelrail's comment or issue of one kind for
+    one model; the key is percent-encoded (but for `/`, `@` and `:`), so no model name can
+    end the HTML comment, break the line or look like another key's marker."""
+    return f"<!-- modelrail:{kind} {quote(key, safe='/@:')} -->"
+
+
 def comment_marker(key: str) -> str:
-    """The hidden line that identifies modelrail's comment for one model."""
-    return f"<!-- modelrail:pr-report {key} -->"
+    """The hidden line that identifies modelrail's PR comment for one model."""
+    return hidden_marker("pr-report", key)
 
 
 @dataclass(frozen=True)
@@ -131,17 +140,17 @@ def upsert_sticky_comment(
 ) -> CommentOutcome:
     """Create modelrail's PR comment for `key`, or edit the one already there.
 
-    A token that may not write (fork PRs get a read-only one) is not an error: the
-    comment is skipped with a reason and the caller still writes the job summary.
+    Modelrail's comment starts with the marker *and* was written by the token's own login
+    (github_identity): a comment anyone else wrote with the marker in it is left alone and
+    a new one is created. A token that may not write (fork PRs get a read-only one) is not
+    an error: the comment is skipped with a reason and the caller still writes the job
+    summary.
     """
     marker = comment_marker(key)
     full_body = f"{marker}\n{body.rstrip()}\n"
     try:
-        existing = next(
-            (c for c in client.paginate(f"/repos/{repo}/issues/{number}/comments")
-             if marker in (c.get("body") or "")),
-            None,
-        )
+        existing = own_marked(client, client.paginate(f"/repos/{repo}/issues/{number}/comments"),
+                              marker)
         if existing is None:
             created = client.request("POST", f"/repos/{repo}/issues/{number}/comments",
                                      json={"body": full_body}).json()
@@ -157,3 +166,4 @@ def upsert_sticky_comment(
             f"the token may not comment on PR #{number} (HTTP {denied.status}: {denied}); "
             "fork PRs get a read-only token",
         )
+

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from modelrail.render.markdown import number
+from modelrail.render.markdown import inline, number, one_line
 
 WIDTH = 640
 HEIGHT = 320
@@ -221,8 +221,9 @@ def bar_svg(title: str, bars: Sequence[tuple[str, float]], *, y_label: str,
 
 
 def _mermaid_text(text: str) -> str:
-    """Mermaid has no escape for quotes inside a quoted string."""
-    return '"' + text.replace('"', "'").replace("\n", " ") + '"'
+    """Mermaid has no escape for quotes inside a quoted string; a label is one line (no
+    CR either), so it cannot end the fenced block."""
+    return '"' + one_line(text.replace('"', "'")) + '"'
 
 
 def mermaid_lines(title: str, x_labels: Sequence[str],
@@ -252,8 +253,8 @@ def mermaid_lines(title: str, x_labels: Sequence[str],
         drawn = [v if math.isfinite(v) else ticks[0] for v in values]
         lines.append("    line [" + ", ".join(number(v, 6) for v in drawn) + "]")
         missing = [x for x, v in zip(x_labels, values, strict=True) if not math.isfinite(v)]
-        note = f" (no value at {', '.join(missing)})" if missing else ""
-        legend.append(f"{_COLOUR_NAMES[index % len(PALETTE)]}: {label}{note}")
+        note = f" (no value at {', '.join(inline(x) for x in missing)})" if missing else ""
+        legend.append(f"{_COLOUR_NAMES[index % len(PALETTE)]}: {inline(label)}{note}")
     lines.append("```")
     lines.append("")
     lines.append("Lines — " + "; ".join(legend))

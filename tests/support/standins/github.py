@@ -9,12 +9,22 @@ It follows the real API's semantics for issue comments:
 - ``PATCH /repos/{owner}/{repo}/issues/comments/{id}`` — ``{"body": ...}``, 200 (404 when
   the id is unknown).
 
+and for who a token is (how modelrail tells its own comments from copies of its marker):
+``GET /user`` answers a user's token (a PAT) with its login, and an installation token
+(a GitHub App's or a job's GITHUB_TOKEN, the stand-in's default ``login``, a Bot) with 403
+"Resource not accessible by integration", as GitHub does; ``POST /graphql`` (``/api/graphql``
+beside Enterprise Server's ``/api/v3``) answers ``{ viewer { login } }`` for both. A request
+without a token gets 401 there.
+
 and for issues (the monitoring issue): ``GET /repos/{owner}/{repo}/issues`` (``state``
 open/closed/all, default open; the same pagination), ``POST /repos/{owner}/{repo}/issues``
 (``{"title", "body"}``, 201, numbers shared with nothing else here) and
 ``PATCH /repos/{owner}/{repo}/issues/{number}`` (``body``/``title``/``state``).
 
-Every request is recorded (method, path, query, headers, JSON body). Faults can be
+Comments and issues record their author (``user.login``/``user.type``): the identity of
+the token that created them (``add_token`` registers a user's token; any other token is the
+bot), or the ``author`` a test seeds them with. Every request is recorded (method, path,
+query, headers, JSON body). Faults can be
 injected: ``deny_writes`` answers POST/PATCH with 403 "Resource not accessible by
 integration" (what a fork PR's read-only token gets), ``fail_next(n)`` answers the next
 ``n`` requests with 500, ``always_fail`` answers every request with 500.
@@ -42,6 +52,7 @@ _EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$"
 _ISSUES = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues$")
 _ISSUE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)$")
 DENIED_MESSAGE = "Resource not accessible by integration"
+USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
 _UNPARSEABLE = object()
 _Answer = tuple[int, dict[str, str], Any]  # status, extra headers, JSON payload
 
@@ -59,6 +70,7 @@ class RecordedRequest:
 class _State:
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # token -> a user's login
     requests: list[RecordedRequest] = field(default_factory=list)
     next_id: int = 1000
     deny_writes: bool = False
@@ -85,11 +97,23 @@ class GitHubStandIn(LoopbackServer):
 
     # -- test controls -----------------------------------------------------------------
 
-    def seed(self, repo: str, number: int, bodies: list[str]) -> list[int]:
-        """Add existing comments to an issue/PR; returns their ids in order."""
+    def add_token(self, token: str, login: str) -> None:
+        """A user's token (a PAT): it acts as `login`, a User, and may call GET /user."""
         with self._lock:
-            return [self._add_comment(repo, number, body, self.login)["id"]
+            self._state.users[token] = login
+
+    def seed(self, repo: str, number: int, bodies: list[str],
+             author: str | None = None) -> list[int]:
+        """Add existing comments to an issue/PR (by `author`, default the bot); returns
+        their ids in order."""
+        with self._lock:
+            return [self._add_comment(repo, number, body, _user(author or self.login))["id"]
                     for body in bodies]
+
+    def seed_issue(self, repo: str, title: str, body: str, author: str) -> int:
+        """Open an issue by `author`; returns its number."""
+        with self._lock:
+            return int(self._add_issue(repo, title, body, _user(author))["number"])
 
     def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -127,14 +151,23 @@ class GitHubStandIn(LoopbackServer):
 
     # -- implementation ----------------------------------------------------------------
 
-    def _add_comment(self, repo: str, number: int, body: str, login: str) -> dict[str, Any]:
+    def _identity(self, headers: dict[str, str]) -> dict[str, str] | None:
+        """The user a request's token acts as; None without a token."""
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not token:
+            return None
+        login = self._state.users.get(token)
+        return _user(login or self.login, "User" if login else "Bot")
+
+    def _add_comment(self, repo: str, number: int, body: str,
+                     user: dict[str, str]) -> dict[str, Any]:
         state = self._state
         state.next_id += 1
         comment_id = state.next_id
         comment = {
             "id": comment_id,
             "body": body,
-            "user": {"login": login, "type": "Bot"},
+            "user": dict(user),
             "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
             "url": f"{self.url}/repos/{repo}/issues/comments/{comment_id}",
         }
@@ -169,6 +202,9 @@ class GitHubStandIn(LoopbackServer):
                 return 500, {}, {"message": "Server Error"}
             if body is _UNPARSEABLE:
                 return 400, {}, {"message": "Problems parsing JSON"}
+            identity = self._identity(headers)
+            if split.path == self._graphql_path():
+                return _graphql(identity, body)
             if method in ("POST", "PATCH") and state.deny_writes:
                 return 403, {}, {
                     "message": DENIED_MESSAGE,
@@ -176,12 +212,26 @@ class GitHubStandIn(LoopbackServer):
                 }
             if not split.path.startswith(self.prefix + "/"):
                 return 404, {}, {"message": "Not Found"}
-            return self._route(method, split.path[len(self.prefix):], query, body)
+            return self._route_as(identity, method, split.path[len(self.prefix):], query, body)
 
-    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> _Answer:
+    def _route_as(self, identity: dict[str, str] | None, method: str, path: str,
+                  query: dict[str, str], body: Any) -> _Answer:
+        """Who-am-I answers, then the repository routes (writes need a token)."""
+        if path == "/user" and method == "GET":
+            return _authenticated_user(identity)
+        if identity is None and method != "GET":
+            return 401, {}, {"message": "Requires authentication"}
+        return self._route(method, path, query, body, identity or _user(self.login))
+
+    def _graphql_path(self) -> str:
+        return self.prefix[: -len("/v3")] + "/graphql" if self.prefix.endswith("/api/v3") \
+            else f"{self.prefix}/graphql"
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any,
+               user: dict[str, str]) -> _Answer:
         issues, issue = _ISSUES.match(path), _ISSUE.match(path)
         if issues or issue:
-            return self._route_issues(method, path, query, body, issues or issue)
+            return self._route_issues(method, path, query, body, issues or issue, user)
         listing = _LIST_OR_CREATE.match(path)
         edit = _EDIT.match(path)
         if listing and method == "GET":
@@ -191,7 +241,7 @@ class GitHubStandIn(LoopbackServer):
             return 422, {}, {"message": "Invalid request: body is required"}
         if listing and method == "POST":
             created = self._add_comment(listing["repo"], int(listing["number"]),
-                                        body["body"], self.login)
+                                        body["body"], user)
             return 201, {}, dict(created)
         if edit and method == "PATCH":
             comment = self._find(edit["repo"], int(edit["id"]))
@@ -201,7 +251,7 @@ class GitHubStandIn(LoopbackServer):
         return 404, {}, {"message": "Not Found"}
 
     def _route_issues(self, method: str, path: str, query: dict[str, str], body: Any,
-                      route: re.Match[str] | None) -> _Answer:
+                      route: re.Match[str] | None, user: dict[str, str]) -> _Answer:
         assert route is not None
         repo = route["repo"]
         items = self._state.issues.setdefault(repo, [])
@@ -214,12 +264,7 @@ class GitHubStandIn(LoopbackServer):
         if method == "POST" and "number" not in route.groupdict():
             if not isinstance(body.get("title"), str) or not body["title"]:
                 return 422, {}, {"message": "Invalid request: title is required"}
-            self._state.next_id += 1
-            number = len(items) + 1
-            created = {"id": self._state.next_id, "number": number, "state": "open",
-                       "title": body["title"], "body": body.get("body") or "",
-                       "html_url": f"https://github.com/{repo}/issues/{number}"}
-            items.append(created)
+            created = self._add_issue(repo, body["title"], body.get("body") or "", user)
             return 201, {}, dict(created)
         found = next((i for i in items if str(i["number"]) == route.groupdict().get("number")),
                      None)
@@ -227,6 +272,17 @@ class GitHubStandIn(LoopbackServer):
             found.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
             return 200, {}, dict(found)
         return 404, {}, {"message": "Not Found"}
+
+    def _add_issue(self, repo: str, title: str, body: str,
+                   user: dict[str, str]) -> dict[str, Any]:
+        items = self._state.issues.setdefault(repo, [])
+        self._state.next_id += 1
+        number = len(items) + 1
+        created = {"id": self._state.next_id, "number": number, "state": "open",
+                   "title": title, "body": body, "user": dict(user),
+                   "html_url": f"https://github.com/{repo}/issues/{number}"}
+        items.append(created)
+        return created
 
     def _list(
         self, repo: str, number: int, path: str, query: dict[str, str]
@@ -284,3 +340,28 @@ class GitHubStandIn(LoopbackServer):
                 """Keep test output quiet."""
 
         return Handler
+
+
+def _user(login: str, kind: str | None = None) -> dict[str, str]:
+    """A `user` object as GitHub embeds it (a `[bot]` login is a Bot unless told)."""
+    return {"login": login, "type": kind or ("Bot" if login.endswith("[bot]") else "User")}
+
+
+def _authenticated_user(identity: dict[str, str] | None) -> _Answer:
+    """GET /user: a user's token gets its login; an installation token (a Bot) gets 403."""
+    if identity is None:
+        return 401, {}, {"message": "Requires authentication", "documentation_url": USER_DOCS}
+    if identity["type"] == "Bot":
+        return 403, {}, {"message": DENIED_MESSAGE, "documentation_url": USER_DOCS,
+                         "status": "403"}
+    return 200, {}, {"login": identity["login"], "id": 1, "type": "User"}
+
+
+def _graphql(identity: dict[str, str] | None, body: Any) -> _Answer:
+    """POST /graphql: only `{ viewer { login } }`, for any token."""
+    if identity is None:
+        return 401, {}, {"message": "This endpoint requires you to be authenticated."}
+    query = body.get("query") if isinstance(body, dict) else None
+    if not isinstance(query, str) or "viewer" not in query or "login" not in query:
+        return 200, {}, {"errors": [{"message": "the stand-in answers only viewer { login }"}]}
+    return 200, {}, {"data": {"viewer": {"login": identity["login"]}}}

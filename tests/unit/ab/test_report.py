@@ -153,3 +153,24 @@ def test_an_unwritable_report_path_exits_2(workdir: Path,
     path = write_stats(workdir / "stats.json", stats())
     assert main(["ab", "analyze", "--stats", path, "--report", "missing/report.html"]) == 2
     assert "--report missing/report.html: cannot write" in capsys.readouterr().err
+
+
+def test_decision_markdown_with_hostile_names_opens_nothing() -> None:
+    from modelrail.ab.decision import Decision
+    from modelrail.ab.engine import MetricResult, Srm
+    from modelrail.ab.report import decision_markdown
+    from modelrail.ab.stats import TestResult
+
+    from tests.support.markdown_check import HOSTILE, assert_inert
+
+    def markdown(name: str) -> str:
+        metric = MetricResult(name=name, role="primary", relative=True,
+                              test=TestResult(0.1, 0.05, 0.15, 0.001), outcome="improved",
+                              means={name: 0.1, "treatment": 0.11})
+        srm = Srm(p_value=0.5, units={name: 100, "treatment": 101},
+                  weights={name: 0.5, "treatment": 0.5})
+        return decision_markdown(Decision(experiment=name, verdict="ship",
+                                          reason=f"{name} improved", srm=srm,
+                                          metrics=(metric,), alpha=0.05, sequential=False))
+
+    assert_inert(markdown("ctr"), markdown(HOSTILE))

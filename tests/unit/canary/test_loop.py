@@ -249,9 +249,9 @@ def test_summary_and_report_show_every_step_and_metric(standin: RolloutsStandIn,
                                                        tmp_path: Path) -> None:
     result = _run(standin, tmp_path, ScriptedJudge("pass", "fail"))
     markdown = canary_markdown(result, CONFIG)
-    assert "| 25% | ❌ fail | ❌ 0.03 / 0.0011 | ✅ 0.01 | error_rate: fail rate |" in markdown
-    assert "`error_rate` (<= 1x baseline)" in markdown
-    assert "`error_slo` (<= 0.05)" in markdown
+    assert "| 25% | ❌ fail | ❌ 0.03 / 0.0011 | ✅ 0.01 | error\\_rate: fail rate |" in markdown
+    assert "<code>error\\_rate</code> (&lt;= 1x baseline)" in markdown
+    assert "<code>error\\_slo</code> (&lt;= 0.05)" in markdown
     assert markdown.count("```mermaid") == 2
     assert 'x-axis ["10%", "25%"]' in markdown
     assert "errors{version='2'}" in markdown
@@ -560,7 +560,7 @@ def test_the_cli_writes_json_and_outputs_when_something_unexpected_raises(
     assert outputs == {"result": "aborted", "failed-step": "10", "weight": "0",
                        "baseline": "1"}
     assert standin.weight("ranker", "ml") == 0
-    assert "internal error (ZeroDivisionError" in (tmp_path / "summary.md").read_text()
+    assert "internal error \\(ZeroDivisionError" in (tmp_path / "summary.md").read_text()
     assert "Traceback" not in capsys.readouterr().err
 
 
@@ -591,7 +591,7 @@ def test_a_metric_never_judged_is_named_in_the_result_summary_and_report(
     config = replace(CONFIG, metrics=(*CONFIG.metrics, HistogramMetric(
         name="latency", query="h{version='{{version}}'}")))
     markdown = canary_markdown(result, config)
-    assert "⚠️ **Not judged** (no data at the last look): `latency`" in markdown
+    assert "⚠️ **Not judged** (no data at the last look): <code>latency</code>" in markdown
     assert "| 10% | ✅ pass ⚠️ not judged: latency |" in markdown
     write_report(tmp_path / "report", result, config)
     html = (tmp_path / "report" / "canary-report.html").read_text()
@@ -620,7 +620,7 @@ def test_a_histogram_too_coarse_to_judge_warns_or_with_require_all_judged_aborts
     out = capsys.readouterr().out
     assert "::warning title=Canary::not judged (no data at the last look): latency" in out
     summary = (tmp_path / "summary.md").read_text()
-    assert "**Not judged** (no data at the last look): `latency`" in summary
+    assert "**Not judged** (no data at the last look): <code>latency</code>" in summary
     if required:
         assert "analysis.require_all_judged is true" in report["message"]  # type: ignore[operator]
         assert PROMOTE_FULL not in _status_patches(standin)

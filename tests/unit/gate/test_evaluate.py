@@ -330,3 +330,59 @@ def test_round_trip_without_champion() -> None:
     assert rebuilt == result
     assert rebuilt.champion is None
     assert rebuilt.notes == result.notes != []
+
+
+# -- a report read back is judged again from its metric entries ------------------------
+
+
+def forged(report: dict[str, object], **top: object) -> dict[str, object]:
+    return json.loads(json.dumps({**report, **top}))  # type: ignore[no-any-return]
+
+
+def test_a_top_level_pass_does_not_hide_a_failed_metric_entry() -> None:
+    report = forged(sample_result().to_json(), passed=True)
+
+    rebuilt = result_from_json(report)
+
+    assert rebuilt.passed is False
+    assert [m.name for m in rebuilt.failures()] == ["auc", "latency", "recall"]
+    assert any("said passed" in note and "auc" in note for note in rebuilt.notes)
+
+
+def test_a_metric_entry_passed_with_a_failed_check_is_a_failure() -> None:
+    report = forged(sample_result().to_json(), passed=True)
+    for entry in report["metrics"]:  # type: ignore[attr-defined]
+        entry["passed"] = True
+
+    rebuilt = result_from_json(report)
+
+    assert rebuilt.passed is False
+    assert {m.name for m in rebuilt.failures()} == {"auc", "latency"}  # a check failed
+    assert all(not m.passed for m in rebuilt.failures())
+
+
+def test_a_top_level_fail_stays_a_fail_when_every_entry_passed() -> None:
+    passed = gate({"auc": rule(GREATER, threshold=0.8)}, {"auc": 0.9}, None)
+
+    rebuilt = result_from_json(forged(passed.to_json(), passed=False))
+
+    assert rebuilt.passed is False
+    assert any("said failed" in note for note in rebuilt.notes)
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    ("passed", "true"), ("passed", 1), ("metrics.0.passed", "false"),
+    ("metrics.0.checks.0.passed", None), ("metrics", {"auc": {}}),
+])
+def test_a_malformed_report_names_the_field(where: str, value: object) -> None:
+    report = sample_result().to_json()
+    target: object = report
+    *path, last = where.split(".")
+    for key in path:
+        target = target[int(key) if isinstance(target, list) else key]  # type: ignore[index]
+    target[int(last) if isinstance(target, list) else last] = value  # type: ignore[index]
+
+    with pytest.raises((KeyError, TypeError, ValueError)) as caught:
+        result_from_json(report)
+
+    assert where.rsplit(".", 1)[-1] in str(caught.value)

@@ -3,13 +3,15 @@
 from collections.abc import Iterator
 
 import pytest
+import requests
 from modelrail.errors import ExitCode, ServiceError
 from modelrail.plumbing.github_api import GitHubClient, Repository
+from modelrail.plumbing.github_identity import authored_by, graphql_url
 from modelrail.plumbing.retry import RetryPolicy
 from modelrail.plumbing.runner import comment_marker, upsert_sticky_comment
 
 from tests.support.services.process import free_port
-from tests.support.standins.github import DENIED_MESSAGE, GitHubStandIn
+from tests.support.standins.github import DENIED_MESSAGE, GitHubStandIn, RecordedRequest
 
 TOKEN = "ghs_unitTestToken0123456789abcdef"
 REPO = Repository("acme", "ranker")
@@ -24,6 +26,7 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
                  "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    monkeypatch.delenv("MODELRAIL_GITHUB_LOGIN", raising=False)
 
 
 @pytest.fixture
@@ -39,6 +42,17 @@ def client(github: GitHubStandIn) -> GitHubClient:
 
 def expected_body(key: str, body: str) -> str:
     return f"{comment_marker(key)}\n{body}\n"
+
+
+WHO_AM_I = [("GET", "/user"), ("POST", "/graphql")]  # installation token: 403, then GraphQL
+
+
+def calls(github: GitHubStandIn) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in github.requests]
+
+
+def comment_writes(github: GitHubStandIn, method: str) -> list[RecordedRequest]:
+    return [r for r in github.requests_by(method) if r.path.startswith("/repos/")]
 
 
 def test_marker_is_a_hidden_html_comment_naming_the_key() -> None:
@@ -74,7 +88,8 @@ def test_second_call_with_a_new_body_patches_the_same_comment(
 
     assert outcome.action == "updated"
     assert outcome.url == created["html_url"]
-    assert github.requests_by("POST") == []
+    assert calls(github) == [("GET", COMMENTS_PATH), *WHO_AM_I,
+                             ("PATCH", f"/repos/{REPO}/issues/comments/{created['id']}")]
     [patch] = github.requests_by("PATCH")
     assert patch.path == f"/repos/{REPO}/issues/comments/{created['id']}"
     assert patch.json == {"body": expected_body("ranker", "new report")}
@@ -93,7 +108,7 @@ def test_same_body_again_is_unchanged_and_writes_nothing(
 
     assert outcome.action == "unchanged"
     assert outcome.url == github.comments(str(REPO), PR)[0]["html_url"]
-    assert [r.method for r in github.requests] == ["GET"]
+    assert calls(github) == [("GET", COMMENTS_PATH), *WHO_AM_I]
     assert len(github.comments(str(REPO), PR)) == 1
 
 
@@ -108,10 +123,10 @@ def test_marker_found_on_page_two_of_150_comments(
     outcome = upsert_sticky_comment(client, REPO, PR, "ranker", "fresh report")
 
     assert outcome.action == "updated"
-    gets = github.requests_by("GET")
+    gets = [g for g in github.requests_by("GET") if g.path == COMMENTS_PATH]
     assert [g.query.get("page") for g in gets] == [None, "2"]  # followed Link rel="next"
-    assert all(g.path == COMMENTS_PATH for g in gets)
-    assert github.requests_by("POST") == []
+    assert calls(github)[2:4] == WHO_AM_I  # asked once, after the listing
+    assert comment_writes(github, "POST") == []
     [patch] = github.requests_by("PATCH")
     assert patch.path == f"/repos/{REPO}/issues/comments/{ids[120]}"
     after = github.comments(str(REPO), PR)
@@ -144,7 +159,7 @@ def test_each_model_key_gets_its_own_comment(
     ranker, scorer = github.comments(str(REPO), PR)
     assert ranker["body"] == expected_body("ranker", "ranker report v2")
     assert scorer["body"] == expected_body("scorer", "scorer report")
-    assert len(github.requests_by("POST")) == 2
+    assert len(comment_writes(github, "POST")) == 2
     [patch] = github.requests_by("PATCH")
     assert patch.path.endswith(f"/comments/{ranker['id']}")
 
@@ -267,3 +282,93 @@ def test_explicit_api_url_wins_over_the_environment(
     client = GitHubClient(TOKEN, api_url=github.url, policy=FAST)
 
     assert upsert_sticky_comment(client, REPO, PR, "ranker", "r").action == "created"
+
+
+# -- modelrail's own comment: the marker *and* the token's own login -------------------
+
+
+def test_a_users_comment_carrying_the_marker_is_never_edited(
+    github: GitHubStandIn, client: GitHubClient
+) -> None:
+    forged = expected_body("ranker", "### ✅ Quality gate passed")
+    [theirs] = github.seed(str(REPO), PR, [forged], author="mallory")
+
+    outcome = upsert_sticky_comment(client, REPO, PR, "ranker", "### ❌ Quality gate failed")
+
+    assert outcome.action == "created"
+    assert calls(github) == [("GET", COMMENTS_PATH), *WHO_AM_I, ("POST", COMMENTS_PATH)]
+    mallorys, ours = github.comments(str(REPO), PR)
+    assert (mallorys["id"], mallorys["body"]) == (theirs, forged)
+    assert ours["user"] == {"login": "github-actions[bot]", "type": "Bot"}
+    assert ours["body"] == expected_body("ranker", "### ❌ Quality gate failed")
+
+    assert upsert_sticky_comment(client, REPO, PR, "ranker", "v2").action == "updated"
+    assert github.comments(str(REPO), PR)[0]["body"] == forged
+
+
+def test_a_personal_token_edits_only_its_own_users_comment(github: GitHubStandIn) -> None:
+    github.add_token("ghp_alicesToken", "alice")
+    bots, alices = github.seed(str(REPO), PR, [expected_body("ranker", "bot's")]), \
+        github.seed(str(REPO), PR, [expected_body("ranker", "alice's")], author="alice")
+    client = GitHubClient("ghp_alicesToken", api_url=github.url, policy=FAST)
+
+    outcome = upsert_sticky_comment(client, REPO, PR, "ranker", "fresh")
+
+    assert outcome.action == "updated"
+    assert calls(github) == [("GET", COMMENTS_PATH), ("GET", "/user"),
+                             ("PATCH", f"/repos/{REPO}/issues/comments/{alices[0]}")]
+    bot, alice = github.comments(str(REPO), PR)
+    assert (bot["id"], bot["body"]) == (bots[0], expected_body("ranker", "bot's"))
+    assert alice["body"] == expected_body("ranker", "fresh")
+
+
+def test_the_login_can_be_given_and_a_marker_inside_a_body_does_not_count(
+    github: GitHubStandIn, client: GitHubClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELRAIL_GITHUB_LOGIN", "modelrail-app[bot]")
+    github.seed(str(REPO), PR, [expected_body("ranker", "actions bot's")])  # not that login
+    github.seed(str(REPO), PR, [f"quoting: {expected_body('ranker', 'x')}"],
+                author="modelrail-app[bot]")
+
+    outcome = upsert_sticky_comment(client, REPO, PR, "ranker", "report")
+
+    assert outcome.action == "created"
+    assert calls(github) == [("GET", COMMENTS_PATH), ("POST", COMMENTS_PATH)]
+
+
+def test_standin_answers_who_a_token_is_as_github_does(github: GitHubStandIn) -> None:
+    github.add_token("ghp_alicesToken", "alice")
+    session = requests.Session()
+
+    def get(token: str | None, path: str = "/user", method: str = "GET") -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return session.request(method, github.url + path, headers=headers, timeout=5,
+                               json={"query": "query { viewer { login } }"} if method ==
+                               "POST" else None)
+
+    installation = get(TOKEN)
+    assert installation.status_code == 403
+    assert installation.json()["message"] == DENIED_MESSAGE
+    assert get("ghp_alicesToken").json()["login"] == "alice"
+    assert get(None).status_code == 401
+    assert get(TOKEN, "/graphql", "POST").json() == {
+        "data": {"viewer": {"login": "github-actions[bot]"}}}
+    assert get("ghp_alicesToken", "/graphql", "POST").json()["data"]["viewer"]["login"] \
+        == "alice"
+
+
+def test_graphql_endpoint_beside_the_rest_base() -> None:
+    assert graphql_url("https://api.github.com") == "https://api.github.com/graphql"
+    assert graphql_url("https://ghe.example/api/v3/") == "https://ghe.example/api/graphql"
+
+
+@pytest.mark.parametrize(("user", "login", "mine"), [
+    ({"login": "github-actions[bot]", "type": "Bot"}, "github-actions[bot]", True),
+    ({"login": "github-actions[bot]", "type": "Bot"}, "github-actions", True),  # GraphQL
+    ({"login": "Alice", "type": "User"}, "alice", True),
+    ({"login": "github-actions", "type": "User"}, "github-actions[bot]", False),
+    ({"login": "github-actions[bot]", "type": "User"}, "github-actions", False),
+    (None, "github-actions[bot]", False),
+])
+def test_authored_by(user: object, login: str, mine: bool) -> None:
+    assert authored_by({"user": user}, login) is mine
