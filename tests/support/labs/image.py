@@ -208,8 +208,13 @@ def copy_model_repo(destination: Path) -> Path:
 
 
 def dvc_repro(repo: Path, dvc: Path, timeout: float = 600) -> None:
-    """Run the real pipeline; DVC wants an SCM, so the copy becomes a throwaway git repo."""
-    env = {**os.environ, "HOME": str(repo), "GIT_CONFIG_NOSYSTEM": "1"}
+    """Run the real pipeline; DVC wants an SCM, so the copy becomes a throwaway git repo.
+
+    dvc.yaml's stages run `python`: the one of dvc's own environment (the project's venv)
+    comes first on PATH, never whatever Python the machine has.
+    """
+    path = f"{dvc.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "HOME": str(repo), "GIT_CONFIG_NOSYSTEM": "1"}
     run(["git", "-c", "init.defaultBranch=main", "init", "-q"], cwd=repo, env=env, timeout=60)
     run([str(dvc), "repro", "--quiet"], cwd=repo, env=env, timeout=timeout)
 
