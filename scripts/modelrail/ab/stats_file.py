@@ -31,6 +31,7 @@ from modelrail.ab.stats import (
     checked_n,
 )
 from modelrail.errors import UsageError
+from modelrail.plumbing.strict_data import finite_float, shown
 from modelrail.plumbing.textfile import read_json
 
 # Per type: the required fields, then the optional ones (all or none of them).
@@ -174,10 +175,11 @@ class _Object:
 
     def number(self, name: str) -> float:
         value = self.raw(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
+        number = None if isinstance(value, bool) or not isinstance(value, int | float) \
+            else finite_float(value)
+        if number is None:
             raise self.error(name, f"expected a finite number, got {_json_type(value)}")
-        return float(value)
+        return number
 
     def count(self, name: str) -> int:
         value = self.number(name)
@@ -207,5 +209,5 @@ def _json_type(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, str | int | float):
-        return f"{type(value).__name__} {value!r}"
+        return f"{type(value).__name__} {shown(value)}"
     return "a list" if isinstance(value, list) else type(value).__name__

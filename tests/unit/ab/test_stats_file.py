@@ -121,7 +121,7 @@ def test_zero_variance_in_one_variant_is_fine() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("{not json", "not readable JSON"), ("[1, 2]", "top level: expected an object")])
+    ("{not json", "not valid JSON"), ("[1, 2]", "top level: expected an object")])
 def test_unreadable_files_name_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "stats.json"
     path.write_text(text, encoding="utf-8")
@@ -133,3 +133,31 @@ def test_unreadable_files_name_the_file(tmp_path: Path, text: str, message: str)
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not found"):
         load_stats(tmp_path / "nope.json")
+
+
+# -- issue 15, cases 4 and 10: the strict loader, huge numbers ----------------------------
+
+def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "stats.json"
+    text = json.dumps(VALID)
+    path.write_text(text.replace('"units": {', '"units": {"control": 1, ', 1), encoding="utf-8")
+
+    with pytest.raises(UsageError, match=r"not valid JSON: key 'control' appears twice"):
+        load_stats(path)
+
+
+def test_an_integer_too_large_for_a_float_names_its_path() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_stats(broken("metrics.ctr.treatment.numerator_sum", 10**400), "stats.json")
+
+    assert str(caught.value).startswith("stats.json: metrics.ctr.treatment.numerator_sum: "
+                                        "expected a finite number, got int 1000")
+
+
+def test_a_statistics_file_over_10_mb_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps({**VALID, "pad": "x" * 11_000_000}), encoding="utf-8")
+
+    with pytest.raises(UsageError, match=r"11\.\d MB is larger than the 10 MB limit for a "
+                                         "statistics file"):
+        load_stats(path)
