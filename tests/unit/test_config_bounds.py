@@ -59,3 +59,12 @@ def test_a_400_digit_number_names_its_key(tmp_path: Path, key: str) -> None:
                                   "model: m\ngate:\n  metrics:\n    ? [auc]\n    : {}\n"])
 def test_a_list_as_a_key_is_refused(tmp_path: Path, text: str) -> None:
     assert "a key must be text or a number, not a list or mapping" in load_error(tmp_path, text)
+
+
+def test_a_400_digit_experiment_weight_names_its_key(tmp_path: Path) -> None:
+    """Found by tests/property: math.isfinite raised OverflowError in experiment.weights."""
+    message = load_error(tmp_path, "model: m\nexperiment:\n  key: k\n  primary: ctr\n"
+                                   f"  weights: [{'1' * 400}, 0.5]\n"
+                                   "  metrics: {ctr: {type: proportion}}\n")
+
+    assert "experiment.weights: expected a list of finite numbers" in message

@@ -24,6 +24,9 @@ MAX_ALIASES = 100
 MAX_VALUES = 1_000_000
 """Values (scalars, lists, mappings) a YAML document may hold once aliases are expanded."""
 
+MAX_INT_BITS = 13_300
+"""About 4000 decimal digits: longer integers are refused (Python will not print them)."""
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -80,6 +83,19 @@ class _BoundedLoader(yaml.SafeLoader):
                     None, None, f"key {key!r} appears twice", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An int, refused past 4000 digits: YAML 1.1's base-60 (`1:30:00`) builds ints
+        without Python's digit limit, and no message could show one that long."""
+        value: int = super().construct_yaml_int(node)
+        if value.bit_length() > MAX_INT_BITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, "an integer of over 4000 digits", node.start_mark)
+        return value
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
 
 
 def _children(node: yaml.Node | None) -> list[yaml.Node]:
@@ -163,7 +179,7 @@ def finite_float(value: int | float) -> float | None:
 def shown(value: object, width: int = 60) -> str:
     """`repr(value)` for an error message, cut to about `width` characters (repr refuses
     an integer over 4300 digits, so one that long is described instead)."""
-    if isinstance(value, int) and value.bit_length() > 14_000:
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         return "an integer of over 4000 digits"
     text = repr(value)
     return text if len(text) <= width else f"{text[:width - 20]}... ({len(text)} characters)"

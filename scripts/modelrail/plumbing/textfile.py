@@ -19,6 +19,23 @@ POLICY_LIMIT = 1 * MB
 """modelrail.yaml: a few kilobytes in practice."""
 
 
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, but False for a name the system refuses (too long, say) where
+    pathlib would raise OSError: such a file cannot exist."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """`path.is_dir()`, False where pathlib would raise OSError (see `is_file`)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def read_text(path: Path, what: str, label: str | None = None, hint: str = "",
               limit: int = DEFAULT_LIMIT) -> str:
     """The UTF-8 text of `path`, at most `limit` bytes; a UsageError naming `label`

@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing.redact import redact_text, redact_url
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
+from modelrail.plumbing.textfile import is_file
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -196,7 +197,7 @@ def connect(kubeconfig: str | None, env: Mapping[str, str] | None = None,
     elif env.get("KUBECONFIG"):
         namespace = _load_file(env["KUBECONFIG"], configuration, "KUBECONFIG")
         source = f"KUBECONFIG={env['KUBECONFIG']}"
-    elif Path("~/.kube/config").expanduser().is_file():
+    elif is_file(Path("~/.kube/config").expanduser()):
         default = str(Path("~/.kube/config").expanduser())
         namespace = _load_file(default, configuration, default)
         source = default
@@ -219,7 +220,7 @@ def connect(kubeconfig: str | None, env: Mapping[str, str] | None = None,
 def _load_file(path: str, configuration: client.Configuration, what: str) -> str | None:
     """Load a kubeconfig into `configuration`; the current context's namespace."""
     first = path.split(os.pathsep, maxsplit=1)[0]
-    if not Path(first).expanduser().is_file():
+    if not is_file(Path(first).expanduser()):
         raise UsageError(f"{what}: kubeconfig file {first} not found")
     try:
         config.load_kube_config(  # type: ignore[no-untyped-call]

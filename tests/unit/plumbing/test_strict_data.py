@@ -140,3 +140,9 @@ def test_read_yaml_names_the_label(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match=r"^--params .*params\.yaml: not valid YAML: key"):
         read_yaml(path, "params file", f"--params {path}")
+
+
+def test_a_base_60_integer_past_4000_digits_is_refused() -> None:
+    """YAML 1.1 `1:30:00` builds ints arithmetically, past Python's digit limit."""
+    assert load_yaml_strict("t: 1:30:00\n", "p.yaml") == {"t": 5400}
+    assert "an integer of over 4000 digits" in yaml_error("t: " + ":".join(["59"] * 3000))
