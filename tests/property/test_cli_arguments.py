@@ -87,10 +87,13 @@ WORDS = ("m", "ctr-ranker", "prod", "staging", "canary", "champion", "1", "2", "
          "1e400", "nan", "10,25,50,100", "100,10", "ghcr.io/acme/ranker:1",
          "ghcr.io/acme/ranker@sha256:" + "a" * 64, "sha256:" + "b" * 64, "acme/repo", "a/b",
          "models:/ctr-ranker@champion", "runs:/abc/reference.csv", "ctr-ranker@champion",
-         "Healthy", "Paused", "completed", "5m", "30s", "--", "-", "DSN_VAR", "ml", "server")
+         "Healthy", "Paused", "completed", "5m", "30s", "--", "-", "DSN_VAR", "ml", "server",
+         "\udcff", "caf\udce9.json")
 VALUES = st.one_of(
     st.sampled_from(PATHS), st.sampled_from(WORDS), st.sampled_from(ODD_TEXT),
-    st.text(st.characters(exclude_characters="/\x00"), max_size=12),
+    # argv holds no NUL, and its only surrogates are undecodable bytes (U+DC80-U+DCFF)
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="/\x00"),
+            max_size=12),
     st.integers(-(10**30), 10**30).map(str),
 ).filter(lambda v: ("\x00" not in v and not v.startswith("/")) or v in PATHS)
 JUNK_FLAGS = ("--help", "-h", "--nope", "--json", "--config", "--version", "-x", "--")
