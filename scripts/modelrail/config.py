@@ -14,8 +14,8 @@ from modelrail.canary.config import AnalysisConfig, parse_analysis
 from modelrail.errors import UsageError
 from modelrail.gate.config import GateConfig, parse_gate
 from modelrail.monitor.config import MonitorConfig, ShadowConfig, parse_monitor, parse_shadow
-from modelrail.plumbing.policy_section import Section, load_yaml_strict
-from modelrail.plumbing.textfile import read_text
+from modelrail.plumbing.policy_section import Section
+from modelrail.plumbing.textfile import POLICY_LIMIT, read_yaml
 from modelrail.registry.config import (
     ImageConfig,
     RegistryConfig,
@@ -54,8 +54,8 @@ class Config:
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a modelrail.yaml file."""
     source = Path(path)
-    text = read_text(source, "policy file", hint="pass --config PATH")
-    return parse_config(load_yaml_strict(text, source), source)
+    data = read_yaml(source, "policy file", hint="pass --config PATH", limit=POLICY_LIMIT)
+    return parse_config(data, source)
 
 
 def parse_config(data: object, source: Path) -> Config:

@@ -261,7 +261,7 @@ def test_pr_report_exit_with_gate(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{", "not readable JSON"),
+        ("{", "not valid JSON"),
         ("[]", "expected a JSON object"),
         ('{"passed": true}', "not a modelrail gate report"),
         ('{"passed": true, "model": "m", "metrics": [{"name": "a"}]}',

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from modelrail.plumbing.policy_section import Section
+from modelrail.plumbing.strict_data import finite_float
 
 T = TypeVar("T")
 MetricType = Literal["mean", "proportion", "ratio"]
@@ -143,11 +144,11 @@ def _weights(section: Section, count: int) -> tuple[float, ...]:
     value = section.raw("weights")
     if value is None:
         return (1.0 / count,) * count
-    if not isinstance(value, list) or not all(
-            isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w)
-            for w in value):
-        raise section.error("weights", "expected a list of numbers")
-    weights = tuple(float(w) for w in value)
+    numbers = [finite_float(w) if isinstance(w, int | float) and not isinstance(w, bool)
+               else None for w in value] if isinstance(value, list) else [None]
+    if None in numbers:
+        raise section.error("weights", "expected a list of finite numbers")
+    weights = tuple(w for w in numbers if w is not None)
     if len(weights) != count:
         raise section.error("weights", f"has {len(weights)} entries for {count} variants")
     if any(w <= 0 for w in weights):

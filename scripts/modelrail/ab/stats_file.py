@@ -20,6 +20,7 @@ from modelrail.ab.stats import (
     checked_n,
 )
 from modelrail.errors import UsageError
+from modelrail.plumbing.strict_data import finite_float, shown
 from modelrail.plumbing.textfile import read_json
 
 # Per type: the required fields, then the optional ones (all or none of them).
@@ -32,6 +33,11 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # Sums of squares are >= (sum)^2 / n for real data; allow rounding from the producer.
 _TOLERANCE = 1e-9
+MAX_COUNT = 2**53
+"""Unit counts beyond this are not exact as floats (and no experiment has that many)."""
+MAX_SUM = 1e100
+"""Sums beyond ±1e100 are refused: the tests square and multiply them, which would
+overflow a float, and real sums (even of squares of revenue) stay far below it."""
 
 
 def load_stats(path: str | Path) -> SufficientStats:
@@ -126,6 +132,8 @@ class _Object:
         self._source = source
         if not isinstance(data, Mapping):
             raise self._error_at(path, f"expected an object, got {_json_type(data)}")
+        if not all(isinstance(key, str) for key in data):  # a producer's dict, not JSON
+            raise self._error_at(path, "every key must be text")
         self._data: Mapping[str, object] = data
         self._seen: set[str] = set()
 
@@ -163,15 +171,18 @@ class _Object:
 
     def number(self, name: str) -> float:
         value = self.raw(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
+        number = None if isinstance(value, bool) or not isinstance(value, int | float) \
+            else finite_float(value)
+        if number is None:
             raise self.error(name, f"expected a finite number, got {_json_type(value)}")
-        return float(value)
+        if abs(number) > MAX_SUM:
+            raise self.error(name, f"{number:g} is beyond ±{MAX_SUM:g}")
+        return number
 
     def count(self, name: str) -> int:
         value = self.number(name)
-        if value < 0 or not value.is_integer():
-            raise self.error(name, f"expected a whole number >= 0, got {value:g}")
+        if value < 0 or not value.is_integer() or value > MAX_COUNT:
+            raise self.error(name, f"expected a whole number from 0 to 2^53, got {value:g}")
         return int(value)
 
     def variants(self) -> tuple[str, ...]:
@@ -196,5 +207,5 @@ def _json_type(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, str | int | float):
-        return f"{type(value).__name__} {value!r}"
+        return f"{type(value).__name__} {shown(value)}"
     return "a list" if isinstance(value, list) else type(value).__name__

@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # the kubernetes client is an extra, imported when a command 
 
 DEFAULT_POLICY = "modelrail.yaml"
 
+MAX_WAIT_SECONDS = 7 * 86400
+"""`rollout wait` bounds: longer than any CI job runs, short enough that time.sleep
+cannot overflow."""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -155,8 +159,10 @@ def cmd_retry(args: argparse.Namespace) -> ExitCode:
 
 def cmd_wait(args: argparse.Namespace) -> ExitCode:
     conditions = [Condition.parse(text) for text in args.until]
-    if args.timeout <= 0 or args.interval <= 0:
-        raise UsageError("--timeout and --interval: expected a number of seconds > 0")
+    for flag, seconds in (("--timeout", args.timeout), ("--interval", args.interval)):
+        if not 0 < seconds <= MAX_WAIT_SECONDS:  # also refuses nan (time.sleep would raise)
+            raise UsageError(f"{flag}: expected seconds greater than 0, at most "
+                             f"{MAX_WAIT_SECONDS} (7 days), got {seconds:g}")
     result = _target(args).driver.wait(conditions, args.timeout, args.interval)
     _render(args, "wait", result.state, result.message, {"reached": result.reached})
     if result.reached:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from modelrail.errors import UsageError
 from modelrail.monitor.config import MonitorConfig
+from modelrail.plumbing.textfile import is_file
 from modelrail.registry.client import ModelRef, NotFoundError, Registry
 from modelrail.registry.config import ModelPolicy
 
@@ -29,7 +30,7 @@ def resolve_reference(ref: str, config: MonitoredModel, workdir: Path) -> Refere
     """The reference sample as a local file (downloaded into `workdir` if remote)."""
     if not ref.startswith(("runs:/", "models:/")):
         path = Path(ref)
-        if not path.is_file():
+        if not is_file(path):
             raise UsageError(f"--reference {ref}: no such file")
         return Reference(path)
     monitor = config.monitor

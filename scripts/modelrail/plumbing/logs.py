@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from modelrail.errors import UsageError
+from modelrail.plumbing.textfile import is_file
 
 FORMATS = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv",
            ".parquet": "parquet"}
@@ -22,7 +23,7 @@ def read_log(connection: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDB
     if kind is None:
         raise UsageError(f"{path}: unknown format {path.suffix!r} (expected "
                          f"{', '.join(FORMATS)})")
-    if not path.is_file():
+    if not is_file(path):
         raise UsageError(f"{path}: no such file")
     name = str(path)
     if kind == "json":

@@ -1,19 +1,18 @@
-"""Strict reading of modelrail.yaml: the YAML loader and the typed `Section` reader.
+"""Strict reading of modelrail.yaml: the typed `Section` reader (the file itself is
+parsed by plumbing.strict_data, the loader every data file shares).
 
 Every feature parses its own section of the policy file with a `Section`, so the
 validators live here once and every problem is a UsageError naming the file and the
 dotted key: a typo in policy fails loudly instead of silently loosening a check.
 """
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from modelrail.errors import UsageError
+from modelrail.plumbing.strict_data import finite_float, shown
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -32,27 +31,6 @@ def duration_seconds(text: str) -> float | None:
         return None
     return sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_SECONDS,
                                                       strict=True) if part)
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice (YAML would keep the last silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def load_yaml_strict(text: str, source: Path) -> object:
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as error:
-        raise UsageError(f"{source}: not valid YAML: {error}") from None
 
 
 class Section:
@@ -181,9 +159,10 @@ class Section:
             value = _number_from_text(value)  # YAML 1.1 reads `1e-3` as text
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(name, f"expected a number, got {_type_name(value)}")
-        if not math.isfinite(value):
-            raise self.error(name, f"expected a finite number, got {value}")
-        return float(value)
+        number = finite_float(value)
+        if number is None:
+            raise self.error(name, f"expected a finite number, got {shown(value)}")
+        return number
 
     def checked(self, name: str, default: D, valid: Callable[[float], bool],
                 expected: str) -> float | D:
@@ -241,5 +220,5 @@ def _number_from_text(text: str) -> object:
 def _type_name(value: object) -> str:
     if value is None:
         return "nothing"
-    return f"{type(value).__name__} {value!r}" if isinstance(value, str | int | float) \
+    return f"{type(value).__name__} {shown(value)}" if isinstance(value, str | int | float) \
         else type(value).__name__

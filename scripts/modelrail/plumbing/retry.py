@@ -36,33 +36,63 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls) -> "RetryPolicy":
-        """Read MODELRAIL_RETRY_ATTEMPTS, _BASE_DELAY and MODELRAIL_HTTP_TIMEOUT."""
+        """Read MODELRAIL_RETRY_ATTEMPTS, _BASE_DELAY and MODELRAIL_HTTP_TIMEOUT, each within
+        the range docs/exit-codes.md gives (a UsageError naming the variable if not)."""
         default = cls()
         return cls(
-            attempts=int(_env_number("MODELRAIL_RETRY_ATTEMPTS", default.attempts)),
-            base_delay=_env_number("MODELRAIL_RETRY_BASE_DELAY", default.base_delay),
+            attempts=int(_env_number(ATTEMPTS, default.attempts)),
+            base_delay=_env_number(BASE_DELAY, default.base_delay),
             max_delay=default.max_delay,
-            timeout=_env_number("MODELRAIL_HTTP_TIMEOUT", default.timeout),
+            timeout=_env_number(HTTP_TIMEOUT, default.timeout),
         )
 
     def delays(self) -> list[float]:
         """Sleep before each retry: base, 2·base, 4·base … capped at max_delay."""
-        return [min(self.base_delay * 2**i, self.max_delay) for i in range(self.attempts - 1)]
+        delays: list[float] = []
+        delay = min(self.base_delay, self.max_delay)
+        for _ in range(self.attempts - 1):
+            delays.append(delay)
+            delay = min(delay * 2, self.max_delay)
+        return delays
+
+
+@dataclass(frozen=True)
+class _Range:
+    """The values an environment knob accepts, and how to say so."""
+
+    low: float
+    high: float
+    low_open: bool
+    whole: bool
+    expected: str
+
+    def holds(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        return above and value <= self.high and (value.is_integer() or not self.whole)
+
+
+ATTEMPTS = "MODELRAIL_RETRY_ATTEMPTS"
+BASE_DELAY = "MODELRAIL_RETRY_BASE_DELAY"
+HTTP_TIMEOUT = "MODELRAIL_HTTP_TIMEOUT"
+_RANGES = {
+    ATTEMPTS: _Range(1, 100, False, True, "a whole number from 1 to 100"),
+    BASE_DELAY: _Range(0, 60, False, False, "seconds from 0 to 60"),
+    # 0 is not "no timeout": a request that may hang forever could never fail closed.
+    HTTP_TIMEOUT: _Range(0, 3600, True, False, "seconds greater than 0, at most 3600"),
+}
 
 
 def _env_number(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
+    valid = _RANGES[name]
     try:
         value = float(raw)
     except ValueError:
-        raise UsageError(f"environment variable {name}: expected a number, got {raw!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"environment variable {name}: expected a finite number >= 0, "
-                         f"got {raw!r}")
-    if name == "MODELRAIL_RETRY_ATTEMPTS" and (value < 1 or not value.is_integer()):
-        raise UsageError(f"environment variable {name}: expected a whole number >= 1, "
+        value = math.nan
+    if not math.isfinite(value) or not valid.holds(value):
+        raise UsageError(f"environment variable {name}: expected {valid.expected}, "
                          f"got {raw!r}")
     return value
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from modelrail.errors import UsageError
-from modelrail.plumbing.textfile import read_json
+from modelrail.plumbing.textfile import MB, read_json, read_yaml
+
+EVENT_LIMIT = 25 * MB
+"""GitHub caps a webhook payload at 25 MB."""
 
 GIT_SHA = "git_sha"
 GIT_REF = "git_ref"
@@ -123,11 +124,8 @@ def pull_request_from_env(env: Mapping[str, str]) -> int | None:
     path = env.get("GITHUB_EVENT_PATH", "")
     if not path:
         return None
-    try:
-        event = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"GITHUB_EVENT_PATH {path}: cannot read the event payload: "
-                         f"{error}") from None
+    event = read_json(Path(path), "event payload", f"GITHUB_EVENT_PATH {path}",
+                      limit=EVENT_LIMIT)
     if not isinstance(event, Mapping):
         return None
     return pull_request_number(env.get("GITHUB_EVENT_NAME", ""), event)
@@ -139,17 +137,6 @@ def pull_request_from_env(env: Mapping[str, str]) -> int | None:
 class DvcLineage:
     digest: str
     outs: Mapping[str, str]
-
-
-def _read_yaml(path: Path, what: str, flag: str) -> object:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{flag} {path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"{flag} {path}: cannot read {what}: {error}") from None
-    except yaml.YAMLError as error:
-        raise UsageError(f"{flag} {path}: {what} is not valid YAML: {error}") from None
 
 
 def _entry_hash(entry: Mapping[str, object]) -> str:
@@ -166,7 +153,7 @@ def dvc_lock_lineage(path: Path) -> DvcLineage:
     The digest is sha256 over the sorted, de-duplicated `path<TAB>md5` lines, so it
     ignores stage order and formatting and changes when any tracked file changes.
     """
-    data = _read_yaml(path, "dvc.lock", "--dvc-lock")
+    data = read_yaml(path, "dvc.lock", f"--dvc-lock {path}")
     if not isinstance(data, Mapping):
         raise UsageError(f"--dvc-lock {path}: expected a dvc.lock mapping")
     stages = data.get("stages") if "schema" in data else data  # schema 1 had no wrapper
@@ -222,7 +209,7 @@ def flatten_params(data: Mapping[str, object], prefix: str = "") -> dict[str, st
 
 
 def load_params(path: Path) -> dict[str, str]:
-    data = _read_yaml(path, "params file", "--params")
+    data = read_yaml(path, "params file", f"--params {path}")
     if data is None:
         return {}
     if not isinstance(data, Mapping):

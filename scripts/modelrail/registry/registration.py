@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelrail.errors import UsageError
+from modelrail.plumbing.textfile import is_dir
 from modelrail.registry.client import NotFoundError, Registry, VersionInfo
 from modelrail.registry.config import ModelPolicy
 from modelrail.registry.lineage import GIT_SHA, Lineage, tag_key
@@ -109,7 +110,7 @@ def register(
 
 
 def _check_model_dir(model_dir: Path) -> None:
-    if not model_dir.is_dir():
+    if not is_dir(model_dir):
         raise UsageError(f"--model-dir {model_dir}: not a directory")
     if not any(p.is_file() for p in model_dir.rglob("*")):
         raise UsageError(f"--model-dir {model_dir}: the directory has no files")

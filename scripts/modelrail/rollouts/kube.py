@@ -34,6 +34,7 @@ from modelrail.plumbing.redact import (
     register_credentials,
 )
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
+from modelrail.plumbing.textfile import is_file
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -200,7 +201,7 @@ def connect(kubeconfig: str | None, env: Mapping[str, str] | None = None,
     elif env.get("KUBECONFIG"):
         namespace = _load_file(env["KUBECONFIG"], configuration, "KUBECONFIG")
         source = f"KUBECONFIG={env['KUBECONFIG']}"
-    elif Path("~/.kube/config").expanduser().is_file():
+    elif is_file(Path("~/.kube/config").expanduser()):
         default = str(Path("~/.kube/config").expanduser())
         namespace = _load_file(default, configuration, default)
         source = default
@@ -222,7 +223,7 @@ def connect(kubeconfig: str | None, env: Mapping[str, str] | None = None,
 def _load_file(path: str, configuration: client.Configuration, what: str) -> str | None:
     """Load a kubeconfig into `configuration`; the current context's namespace."""
     first = path.split(os.pathsep, maxsplit=1)[0]
-    if not Path(first).expanduser().is_file():
+    if not is_file(Path(first).expanduser()):
         raise UsageError(f"{what}: kubeconfig file {first} not found")
     for part in path.split(os.pathsep):
         _register_kubeconfig(Path(part).expanduser())

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelrail.errors import UsageError
-from modelrail.plumbing.policy_section import Section, load_yaml_strict
+from modelrail.plumbing.policy_section import Section
+from modelrail.plumbing.textfile import POLICY_LIMIT, read_yaml
 
 DEFAULT_STEP_SECONDS = 300.0
 # A DNS-1123 subdomain (Rollout names) and label (namespaces), as Kubernetes validates them.
@@ -117,11 +118,6 @@ def load_rollout_policy(path: str | os.PathLike[str]) -> RolloutConfig | None:
     whatever else the file holds.
     """
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{source}: policy file not found (pass --config PATH)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"{source}: cannot read policy file: {error}") from None
-    top = Section(load_yaml_strict(text, source), "", source)
+    data = read_yaml(source, "policy file", hint="pass --config PATH", limit=POLICY_LIMIT)
+    top = Section(data, "", source)
     return parse_rollout(top.section("rollout")) if top.has("rollout") else None

@@ -78,7 +78,7 @@ ZERO_VARIANCE_STATS = {
     ("variant without users", "bad.jsonl: variant 'treatment' has no users"),
     ("bad timestamp", "a value the aggregation cannot use"),
     ("zero variance", "stats.json: metrics.session_duration: "),
-    ("malformed stats", "stats.json: statistics file is not readable JSON"),
+    ("malformed stats", "stats.json: not valid JSON"),
 ])
 def test_bad_inputs_exit_2_naming_the_problem(workdir: Path, capsys: pytest.CaptureFixture[str],
                                               case: str, message: str) -> None:

@@ -93,7 +93,7 @@ def test_which_way_is_good_is_said_once_per_metric() -> None:
     ("{key: k, primary: a, weights: [0.5, 0.6]}", "experiment.weights", "sum to 1"),
     ("{key: k, primary: a, weights: [0.5]}", "experiment.weights", "1 entries for 2"),
     ("{key: k, primary: a, weights: [1.0, 0]}", "experiment.weights", "greater than 0"),
-    ("{key: k, primary: a, weights: [a, b]}", "experiment.weights", "list of numbers"),
+    ("{key: k, primary: a, weights: [a, b]}", "experiment.weights", "list of finite numbers"),
     ("{key: k, primary: a, coverage: 0}", "experiment.coverage", "(0, 1]"),
     ("{key: k, primary: a, coverage: 1.5}", "experiment.coverage", "(0, 1]"),
     ("{key: k, primary: a, alpha: 0.5}", "experiment.alpha", "(0, 0.5)"),

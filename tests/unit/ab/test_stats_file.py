@@ -69,8 +69,8 @@ DELETE = object()
      "metrics.ctr.treatment.numerator_sum", "expected a finite number, got str '512'"),
     ("metrics.ctr.control.denominator_sum", True,
      "metrics.ctr.control.denominator_sum", "a boolean"),
-    ("metrics.ctr.control.n", -3, "metrics.ctr.control.n", "whole number >= 0"),
-    ("metrics.ctr.control.n", 12.5, "metrics.ctr.control.n", "whole number >= 0"),
+    ("metrics.ctr.control.n", -3, "metrics.ctr.control.n", "whole number from 0 to 2^53"),
+    ("metrics.ctr.control.n", 12.5, "metrics.ctr.control.n", "whole number from 0 to 2^53"),
     ("metrics.ctr.control.n", 0, "metrics.ctr.control.n", "no units"),
     ("metrics.converted.treatment.n", 1, "metrics.converted.treatment.n", "at least 2"),
     ("units.treatment", 0, "units.treatment", "no units"),
@@ -121,7 +121,7 @@ def test_zero_variance_in_one_variant_is_fine() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("{not json", "not readable JSON"), ("[1, 2]", "top level: expected an object")])
+    ("{not json", "not valid JSON"), ("[1, 2]", "top level: expected an object")])
 def test_unreadable_files_name_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "stats.json"
     path.write_text(text, encoding="utf-8")
@@ -133,3 +133,53 @@ def test_unreadable_files_name_the_file(tmp_path: Path, text: str, message: str)
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not found"):
         load_stats(tmp_path / "nope.json")
+
+
+# -- issue 15, cases 4 and 10: the strict loader, huge numbers ----------------------------
+
+def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "stats.json"
+    text = json.dumps(VALID)
+    path.write_text(text.replace('"units": {', '"units": {"control": 1, ', 1), encoding="utf-8")
+
+    with pytest.raises(UsageError, match=r"not valid JSON: key 'control' appears twice"):
+        load_stats(path)
+
+
+def test_an_integer_too_large_for_a_float_names_its_path() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_stats(broken("metrics.ctr.treatment.numerator_sum", 10**400), "stats.json")
+
+    assert str(caught.value).startswith("stats.json: metrics.ctr.treatment.numerator_sum: "
+                                        "expected a finite number, got int 1000")
+
+
+def test_a_statistics_file_over_10_mb_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps({**VALID, "pad": "x" * 11_000_000}), encoding="utf-8")
+
+    with pytest.raises(UsageError, match=r"11\.\d MB is larger than the 10 MB limit for a "
+                                         "statistics file"):
+        load_stats(path)
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    ("units.control", 2.0**60, "expected a whole number from 0 to 2^53, got 1.15292e+18"),
+    ("units.control", 2.7e154, "2.7e+154 is beyond ±1e+100"),
+    ("metrics.ctr.control.numerator_sum", 1e200, "1e+200 is beyond ±1e+100"),
+])
+def test_counts_and_sums_too_large_to_compute_with_are_refused(path: str, value: float,
+                                                               message: str) -> None:
+    """Found by tests/property: `ab analyze` raised OverflowError in the SRM check."""
+    with pytest.raises(UsageError) as caught:
+        parse_stats(broken(path, value), "stats.json")
+
+    assert str(caught.value) == f"stats.json: {path}: {message}"
+
+
+def test_a_key_that_is_not_text_is_refused() -> None:
+    """parse_stats also takes producers' dicts, whose keys need not be text."""
+    document = broken("units", {"control": 5000, "treatment": 5050, 1: 2})
+
+    with pytest.raises(UsageError, match=r"^stats.json: units: every key must be text$"):
+        parse_stats(document, "stats.json")

@@ -1,9 +1,11 @@
 """Metrics files (DVC style): nested JSON/YAML flattened to dotted numeric names."""
 
 import math
+import time
 from pathlib import Path
 
 import pytest
+from modelrail.cli.main import main
 from modelrail.errors import ExitCode, UsageError
 from modelrail.gate.metrics_file import flatten_metrics, load_metrics
 
@@ -94,9 +96,9 @@ def test_directory_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("m.json", '{"auc": 0.9,', "not valid .json"),
-        ("m.json", "{'auc': 0.9}", "not valid .json"),
-        ("m.yaml", "auc: [0.9\n", "not valid .yaml"),
+        ("m.json", '{"auc": 0.9,', "not valid JSON"),
+        ("m.json", "{'auc': 0.9}", "not valid JSON"),
+        ("m.yaml", "auc: [0.9\n", "not valid YAML"),
         ("m.json", "[0.9, 0.8]", "expected a mapping of metric names to numbers"),
         ("m.yaml", "0.9\n", "expected a mapping"),
         ("m.yaml", "", "expected a mapping"),
@@ -120,3 +122,65 @@ def test_non_utf8_file_is_a_usage_error(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match=r"metrics\.yaml"):
         load_metrics(path)
+
+
+# -- issue 15, case 4: hostile metrics files end in exit 2 at once ---------------------
+
+def alias_bomb(levels: int = 9, fan_out: int = 9) -> str:
+    """513 bytes that expand to fan_out**levels values (case 4 took 8.8 s, then > 120 s)."""
+    lines = [f"a0: &a0 [{', '.join(['1'] * fan_out)}]"]
+    lines += [f"a{i}: &a{i} {{{', '.join(f'k{j}: *a{i - 1}' for j in range(fan_out))}}}"
+              for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_gate_refuses_an_alias_bomb_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "modelrail.yaml", "model: m\ngate:\n  metrics:\n"
+                                      "    a0: {threshold: 0, greater_is_better: true}\n")
+    write(tmp_path, "metrics.yaml", alias_bomb(levels=7, fan_out=8))  # 2 million values
+    started = time.monotonic()
+
+    code = main(["gate", "--candidate", "metrics.yaml", "--no-summary"])
+
+    assert code == 2
+    assert time.monotonic() - started < 5
+    assert "metrics.yaml: not valid YAML: more than 1,000,000 values once its aliases " \
+           "are expanded" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "text"), [("m.json", '{"auc": 0.5, "auc": 0.9}'),
+                                            ("m.yaml", "auc: 0.5\nauc: 0.9\n")])
+def test_a_metric_written_twice_is_refused(tmp_path: Path, name: str, text: str) -> None:
+    path = write(tmp_path, name, text)
+
+    with pytest.raises(UsageError, match=r"key 'auc' appears twice"):
+        load_metrics(path)
+
+
+def test_a_dotted_key_and_nested_keys_naming_one_metric_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.json", '{"eval.loss": 0.1, "eval": {"loss": 0.9}}')
+
+    with pytest.raises(UsageError) as caught:
+        load_metrics(path)
+
+    assert str(caught.value) == f"{path}: metric 'eval.loss' is written twice (as a " \
+                                "dotted key and as nested keys)"
+
+
+def test_an_integer_too_large_for_a_float_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.json", '{"auc": ' + "9" * 400 + "}")
+
+    with pytest.raises(UsageError, match=r"metric 'auc': the number is too large"):
+        load_metrics(path)
+
+
+def test_a_metrics_file_over_10_mb_says_so(tmp_path: Path) -> None:
+    path = write(tmp_path, "metrics.json", '{"auc": 0.9, "pad": "' + "x" * 12_300_000 + '"}')
+
+    with pytest.raises(UsageError) as caught:
+        load_metrics(path)
+
+    assert str(caught.value) == \
+        f"{path}: 12.3 MB is larger than the 10 MB limit for a metrics file"

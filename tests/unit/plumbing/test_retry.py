@@ -1,6 +1,9 @@
 """Bounded retries: backoff schedule, what is retried, and the environment knobs."""
 
+from pathlib import Path
+
 import pytest
+from modelrail.cli.main import main
 from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing.retry import RetryPolicy, TransientError, call_with_retries, retry_or_fail
 
@@ -191,3 +194,63 @@ def test_retry_or_fail_returns_the_first_success() -> None:
 
     assert retry_or_fail(call, RetryPolicy(attempts=2, base_delay=0.0), "svc") == 7
     assert len(calls) == 2
+
+
+# -- issue 15, case 10: out-of-range knobs are exit 2, not a traceback later ------------
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("MODELRAIL_HTTP_TIMEOUT", "0", "seconds greater than 0, at most 3600"),
+    ("MODELRAIL_HTTP_TIMEOUT", "1e300", "seconds greater than 0, at most 3600"),
+    ("MODELRAIL_RETRY_ATTEMPTS", "2000", "a whole number from 1 to 100"),
+    ("MODELRAIL_RETRY_ATTEMPTS", "1e300", "a whole number from 1 to 100"),
+    ("MODELRAIL_RETRY_ATTEMPTS", "2.5", "a whole number from 1 to 100"),
+    ("MODELRAIL_RETRY_BASE_DELAY", "1e308", "seconds from 0 to 60"),
+])
+def test_from_env_names_the_variable_and_its_range(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(UsageError) as caught:
+        RetryPolicy.from_env()
+
+    assert str(caught.value) == f"environment variable {name}: expected {expected}, " \
+                                f"got {value!r}"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("MODELRAIL_HTTP_TIMEOUT", "3600"), ("MODELRAIL_HTTP_TIMEOUT", "0.001"),
+    ("MODELRAIL_RETRY_ATTEMPTS", "100"), ("MODELRAIL_RETRY_BASE_DELAY", "0")])
+def test_from_env_accepts_the_ends_of_each_range(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                 value: str) -> None:
+    monkeypatch.setenv(name, value)
+
+    RetryPolicy.from_env()
+
+
+def test_delays_of_many_attempts_do_not_overflow() -> None:
+    delays = RetryPolicy(attempts=5000, base_delay=1e308, max_delay=8.0).delays()
+
+    assert len(delays) == 4999
+    assert set(delays) == {8.0}
+
+
+@pytest.mark.parametrize(("name", "value"), [("MODELRAIL_HTTP_TIMEOUT", "0"),
+                                             ("MODELRAIL_RETRY_ATTEMPTS", "2000"),
+                                             ("MODELRAIL_HTTP_TIMEOUT", "1e300")])
+def test_a_command_exits_2_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    name: str, value: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "modelrail.yaml").write_text("model: m\n", encoding="utf-8")
+    (tmp_path / "issue.md").write_text("drift\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_TOKEN", "token-for-test")
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0")
+    monkeypatch.setenv(name, value)
+
+    code = main(["monitor-issue", "--markdown", "issue.md", "--repo", "a/b"])
+
+    assert code == 2
+    assert f"environment variable {name}: expected" in capsys.readouterr().err

@@ -173,6 +173,16 @@ def test_params_file_must_be_a_mapping(tmp_path: Path) -> None:
 
 # -- CI run, PR, git ---------------------------------------------------------------------
 
+def test_params_and_dvc_lock_use_the_strict_loader(tmp_path: Path) -> None:
+    """Issue 15, case 4: a key written twice is refused, not silently the last one."""
+    params = write(tmp_path / "params.yaml", "train:\n  C: 1.0\n  C: 9.0\n")
+    with pytest.raises(UsageError, match=r"^--params .*: not valid YAML: key 'C' appears"):
+        load_params(params)
+    lock = write(tmp_path / "dvc.lock", "schema: '2.0'\nstages: {}\nstages: {}\n")
+    with pytest.raises(UsageError, match=r"^--dvc-lock .*: not valid YAML: key 'stages'"):
+        dvc_lock_lineage(lock)
+
+
 def test_workflow_run_url_with_and_without_attempt() -> None:
     env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/ranker",
            "GITHUB_RUN_ID": "123"}
