@@ -80,6 +80,28 @@ def reports(workdir: Path, good: Path, bad: Path) -> tuple[Path, Path]:
 # -- gate -------------------------------------------------------------------------------
 
 
+def test_gate_output_lines_cannot_be_forged_into_workflow_commands(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Metric names come from the PR's own files: a newline in one must not start a line
+    the runner reads as a command (`::set-output name=passed::true`)."""
+    forged = "auc\n::set-output name=passed::true\n::notice::ok"
+    (workdir / "modelrail.yaml").write_text(
+        f"model: ranker\ngate:\n  metrics:\n    {json.dumps(forged)}: "
+        "{threshold: 0.8, greater_is_better: true}\n", encoding="utf-8")
+    candidate = workdir / "candidate.json"
+    candidate.write_text(json.dumps({forged: 0.5}), encoding="utf-8")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+
+    assert main(["gate", "--candidate", str(candidate)]) == 1
+
+    out, err = capsys.readouterr()
+    commands = [line for line in (out + err).splitlines() if line.startswith("::")]
+    assert any(line.startswith("::error ") for line in commands)
+    forged = [line for line in commands if not line.startswith(("::error ", "::add-mask::"))]
+    assert forged == []
+
+
 def test_gate_pass_exits_0(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gate", "--candidate", str(good)]) == 0
 

@@ -18,6 +18,7 @@ from modelrail.cli.common import (
     add_json_flag,
     add_prometheus_flag,
     add_summary_flag,
+    say,
     write_json,
     write_text,
 )
@@ -101,11 +102,11 @@ def cmd_analyze(args: argparse.Namespace) -> ExitCode:
 
 def _print(result: AnalysisResult) -> None:
     for verdict in result.verdicts:
-        print(f"{_LABELS[verdict.outcome]:<8} {verdict.name}: {verdict.reason}")
+        say(f"{_LABELS[verdict.outcome]:<8} {verdict.name}: {verdict.reason}")
         if verdict.outcome != "pass":
             runner.annotate("error" if verdict.outcome == "fail" else "warning",
                             verdict.reason, title=f"Canary analysis: {verdict.name}")
-    print(f"canary analysis: {result.decision.outcome.upper()} ({result.decision.reason})")
+    say(f"canary analysis: {result.decision.outcome.upper()} ({result.decision.reason})")
 
 
 def parse_time(text: str | None) -> float:

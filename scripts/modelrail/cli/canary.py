@@ -20,6 +20,7 @@ from modelrail.cli.common import (
     add_prometheus_flag,
     add_rollout_flags,
     add_summary_flag,
+    say,
     write_json,
 )
 from modelrail.config import Config, load_config
@@ -132,4 +133,4 @@ def _render(args: argparse.Namespace, config: Config, result: CanaryResult) -> N
         runner.annotate("warning", unjudged_text(result.unjudged), title="Canary")
     if result.exit_code != ExitCode.OK:
         runner.annotate("error", result.message, title="Canary")
-    print(f"canary {result.result.upper()}: {result.message}")
+    say(f"canary {result.result.upper()}: {result.message}")

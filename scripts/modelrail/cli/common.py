@@ -61,3 +61,12 @@ def read_json_object(path: str, flag: str) -> dict[str, object]:
     if not isinstance(data, dict):
         raise UsageError(f"{flag} {path}: expected a JSON object")
     return data
+
+
+def say(text: str) -> None:
+    """Print one line of text built from data (metric names, reasons, server messages).
+
+    Every line break becomes a space, so data never starts a line the runner reads as a
+    workflow command (`::set-output ...`): the one line starts with ours.
+    """
+    print(" ".join(text.splitlines()), flush=True)

@@ -10,6 +10,7 @@ from modelrail.cli.common import (
     add_json_flag,
     add_summary_flag,
     read_json_object,
+    say,
     write_json,
 )
 from modelrail.config import Config, load_config
@@ -83,9 +84,9 @@ def _champion(
 
 def _print_gate(result: GateResult) -> None:
     for note in result.notes:
-        print(f"note: {note}")
+        say(f"note: {note}")
     for verdict in result.metrics:
-        print(f"{'PASS' if verdict.passed else 'FAIL'}  {verdict.reason}")
+        say(f"{'PASS' if verdict.passed else 'FAIL'}  {verdict.reason}")
         if not verdict.passed:
             runner.annotate("error", verdict.reason, title=f"Quality gate: {verdict.name}")
     print(f"quality gate {'passed' if result.passed else 'FAILED'}")
@@ -103,9 +104,9 @@ def cmd_pr_report(args: argparse.Namespace) -> ExitCode:
         _comment(args, args.model or result.model, body)
     if args.exit_with_gate and not result.passed:  # judged again from the metric entries
         for note in result.notes:
-            print(f"note: {note}")
+            say(f"note: {note}")
         for verdict in result.failures():
-            print(f"FAIL  {verdict.reason}")
+            say(f"FAIL  {verdict.reason}")
         return ExitCode.REJECTED
     return ExitCode.OK
 

@@ -8,7 +8,7 @@ import argparse
 import os
 from pathlib import Path
 
-from modelrail.cli.common import add_config_flag, add_json_flag, write_json
+from modelrail.cli.common import add_config_flag, add_json_flag, say, write_json
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.gate.metrics_file import load_metrics
@@ -102,7 +102,7 @@ def _render(args: argparse.Namespace, outcome: Outcome) -> ExitCode:
     runner.set_output("model-uri", outcome.model_uri)
     runner.set_output("changed", _bool(outcome.changed))
     runner.set_output("previous-version", previous)
-    print(outcome.message)
+    say(outcome.message)
     title = "Dry run of promote" if outcome.dry_run else outcome.action.capitalize()
     runner.append_summary(
         f"### {title}: {outcome.env}\n\n"
