@@ -1,6 +1,5 @@
 """example-model's PR workflow, run by act through modelrail's reusable pr-test.yml."""
 
-import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -20,20 +19,13 @@ EVALUATE = "Reproduce and diff"
 GATE = "Gate against the champion"
 
 
-@pytest.fixture
-def pr_bench(bench: Workbench, tmp_path: Path) -> Workbench:
-    """The bench with an artifact store shared by the run's jobs."""
-    artifacts = str(tmp_path / "artifacts")
-    return dataclasses.replace(bench, env={**bench.env, "E2E_ARTIFACT_DIR": artifacts})
-
-
 def test_good_model_passes_the_check_and_comments(
-    new_model_repo: tuple[Path, str], pr_bench: Workbench, champion: Champion,
+    new_model_repo: tuple[Path, str], bench: Workbench, champion: Champion,
     github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
     (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
-    run = pr_bench.pull_request(repo, base, PR_NUMBER, "docs")
+    run = bench.pull_request(repo, base, PR_NUMBER, "docs")
 
     assert run.returncode == 0, run.log[-6000:]
     assert run.job_result("Model tests") == "succeeded"
@@ -56,12 +48,12 @@ def test_good_model_passes_the_check_and_comments(
 
 
 def test_degraded_model_fails_the_check_naming_the_metric(
-    new_model_repo: tuple[Path, str], pr_bench: Workbench, champion: Champion,
+    new_model_repo: tuple[Path, str], bench: Workbench, champion: Champion,
     github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
     shutil.copy(repo / "degraded-params.yaml", repo / "params.yaml")
-    run = pr_bench.pull_request(repo, base, PR_NUMBER, "params")
+    run = bench.pull_request(repo, base, PR_NUMBER, "params")
 
     assert run.returncode != 0
     assert run.outputs(GATE).get("passed") == "false"

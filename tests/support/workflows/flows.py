@@ -45,8 +45,9 @@ class Workbench:
         """The act command for `workflow` of `repo` and `event` (written next to the repo)."""
         event_path = repo.parent / f"{name}.json"
         event_path.write_text(json.dumps(event))
+        # The artifact stand-ins pass files between the run's jobs through this folder.
         env = {"GITHUB_REPOSITORY": REPOSITORY, "E2E_PYTHON_ENV": str(self.python_env),
-               **self.env}
+               "E2E_ARTIFACT_DIR": str(repo.parent / f"{name}-artifacts"), **self.env}
         if self.github_url:
             env["GITHUB_API_URL"] = self.github_url
         return act_command(
