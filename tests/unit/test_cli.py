@@ -416,6 +416,18 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == __version__
 
 
+def test_version_on_a_runner_prints_only_the_version(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """install-modelrail.sh writes `version=$(modelrail version)` to GITHUB_OUTPUT: an
+    `::add-mask::` line in it breaks the step."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_a-token-to-mask")
+
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out == f"{__version__}\n"
+
+
 def test_pr_report_exit_with_gate_recomputes_a_forged_pass(
     reports: tuple[Path, Path], workdir: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

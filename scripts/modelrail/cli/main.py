@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    runner.mask_secrets()  # before anything can print a secret's encoding
+    if args.command != "version":  # `version` is captured as data by the install script
+        runner.mask_secrets()  # before anything can print a secret's encoding
     try:
         return int(handler(args))
     except ModelrailError as error:
