@@ -214,6 +214,91 @@ def test_parse_config_accepts_data_directly() -> None:
         parse_config({"model": "m", "x": 1}, source)
 
 
+TOP_KEYS = "analysis, experiment, gate, image, model, monitor, registry, rollout, shadow"
+COUNTER = "{kind: compare, data: counter, query: 'e{{version}}', total: 't{{version}}'"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "nearest", "allowed"),
+    [
+        ("registy: {}", "registy", "registry", TOP_KEYS),
+        ("gate: {metrics: {}, champion_alais: x}", "gate.champion_alais", "champion_alias",
+         "champion_alias, metrics"),
+        ("gate: {metrics: {auc: {greater_is_better: true, treshold: 1}}}",
+         "gate.metrics.auc.treshold", "threshold",
+         "greater_is_better, min_absolute_change, min_relative_change, threshold"),
+        ("registry: {enviroments: [a, b]}", "registry.enviroments", "environments",
+         "aliases, environments, experiment, layout, model_name_pattern, tracking_uri"),
+        ("image: {name: x, nmae: y}", "image.nmae", "name", "name"),
+        ("analysis: {metrics: {e: {kind: threshold, query: up, max: 1}}, look: 3}",
+         "analysis.look", "looks",
+         "false_rollback_rate, looks, metrics, pass_score, require_all_judged, window"),
+        ("analysis: {metrics: {e: " + COUNTER + ", min_sample: 5}}}",
+         "analysis.metrics.e.min_sample", "min_samples",
+         "allowed_ratio, critical, data, direction, kind, min_samples, no_data, query, total"),
+        ("experiment: {key: k, primary: ctr, varients: [a, b]}", "experiment.varients",
+         "variants", "alpha, coverage, cuped, difference, guardrails, key, metrics, primary, "
+         "sequential, sided, variants, weights"),
+        ("experiment: {key: k, primary: ctr, guardrails: {lat: {margin: 1, direcion: x}}}",
+         "experiment.guardrails.lat.direcion", "direction", "direction, margin"),
+        ("experiment: {key: k, primary: ctr, sequential: {enabeld: true}}",
+         "experiment.sequential.enabeld", "enabled", "enabled, tuning"),
+        ("rollout: {name: r, stepz: [10]}", "rollout.stepz", "steps",
+         "container, mirror, name, namespace, step_seconds, steps"),
+        ("rollout: {name: r, mirror: {route: m, percentage: 5, scael: 5}}",
+         "rollout.mirror.scael", "scale", "percentage, route, scale"),
+        ("monitor: {bin: 5}", "monitor.bin", "bins",
+         "actions, alpha, bins, categorical, epsilon, features, min_rows, performance, "
+         "prediction, reference_artifact, thresholds"),
+        ("monitor: {thresholds: {default: {minor: 1, major: 2, majr: 3}}}",
+         "monitor.thresholds.default.majr", "major", "major, minor"),
+        ("monitor: {performance: {calibration_error: {minor: 1, major: 2}, "
+         "attribution_windw: 1h}}", "monitor.performance.attribution_windw",
+         "attribution_window", "attribution_window, calibration_error"),
+        ("shadow: {min_pair: 5}", "shadow.min_pair", "min_pairs",
+         "decision_threshold, max_error_rate, max_ks, max_latency_p99, min_agreement, "
+         "min_correlation, min_pairs, window"),
+    ],
+)
+def test_a_misspelt_key_gets_every_allowed_key_and_the_nearest(
+    tmp_path: Path, text: str, key: str, nearest: str, allowed: str
+) -> None:
+    path, message = load_error(tmp_path, f"model: m\n{text}\n")
+
+    assert message == (f"{path}: unknown key {key!r}: did you mean {nearest}? "
+                       f"(allowed here: {allowed})")
+
+
+@pytest.mark.parametrize(
+    ("text", "missing", "found"),
+    [
+        ("modle: m", "model: is required", "modle"),
+        ("model: m\ngate: {metrics: {auc: {greater_is_beter: true}}}",
+         "gate.metrics.auc.greater_is_better: is required (true or false)",
+         "greater_is_beter"),
+        ("model: m\ngate: {metric: {auc: {greater_is_better: true}}}",
+         "gate.metrics: expected a mapping, got nothing", "metric"),
+        ("model: m\nexperiment: {key: k, primay: ctr}", "experiment.primary: is required",
+         "primay"),
+        ("model: m\nrollout: {nmae: r}", "rollout.name: is required", "nmae"),
+        ("model: m\nrollout: {name: r, mirror: {route: m, percentag: 5}}",
+         "rollout.mirror.percentage: is required", "percentag"),
+        ("model: m\nmonitor: {thresholds: {default: {minor: 1, mjor: 2}}}",
+         "monitor.thresholds.default.major: is required", "mjor"),
+        ("model: m\nanalysis: {metrics: {e: {knd: threshold, query: up, max: 1}}}",
+         "analysis.metrics.e.kind: is required", "knd"),
+    ],
+)
+def test_a_missing_key_names_the_misspelt_one(
+    tmp_path: Path, text: str, missing: str, found: str
+) -> None:
+    path, message = load_error(tmp_path, text + "\n")
+
+    assert message.startswith(f"{path}: {missing}")
+    wanted = missing.split(":", maxsplit=1)[0].rsplit(".", 1)[-1]
+    assert message.endswith(f"; found {found!r}: did you mean {wanted}?")
+
+
 # -- registry -----------------------------------------------------------------------
 
 

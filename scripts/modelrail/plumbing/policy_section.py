@@ -4,10 +4,14 @@ parsed by plumbing.strict_data, the loader every data file shares).
 Every feature parses its own section of the policy file with a `Section`, so the
 validators live here once and every problem is a UsageError naming the file and the
 dotted key: a typo in policy fails loudly instead of silently loosening a check.
+Every key a parser asks about (`has`, `raw` and the typed readers) is a key the section
+allows, so an unknown key is reported with the whole list and the nearest of them, and
+a missing key names a misspelt sibling that is probably meant.
 """
 
 import re
 from collections.abc import Callable, Mapping
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,9 +61,19 @@ class Section:
         return [str(k) for k in self._data]
 
     def error(self, name: str, message: str) -> UsageError:
-        return UsageError(f"{self._source}: {self.path(name)}: {message}")
+        """A problem with key `name`; when it is absent, a near-miss written instead is named."""
+        return UsageError(f"{self._source}: {self.path(name)}: {message}{self._near_miss(name)}")
+
+    def _near_miss(self, name: str) -> str:
+        if name in self._data or "." in name:
+            return ""
+        unknown = [str(k) for k in self._data if k not in self._seen]
+        found = get_close_matches(name, unknown, n=1)
+        return f"; found {found[0]!r}: did you mean {name}?" if found else ""
 
     def has(self, name: str) -> bool:
+        """Whether `name` is written; asking makes it a key this section allows."""
+        self._seen.add(name)
         return name in self._data
 
     def raw(self, name: str) -> object:
@@ -67,7 +81,10 @@ class Section:
         return self._data.get(name)
 
     def section(self, name: str) -> "Section":
-        return Section(self.raw(name), self.path(name), self._source)
+        value = self.raw(name)
+        if not isinstance(value, Mapping):
+            raise self.error(name, f"expected a mapping, got {_type_name(value)}")
+        return Section(value, self.path(name), self._source)
 
     def optional_section(self, name: str, parse: "Callable[[Section], T]", default: T) -> T:
         """An optional sub-section, parsed; absent or empty gives `default`."""
@@ -80,13 +97,17 @@ class Section:
                 for k, v in self._data.items()]
 
     def finish(self) -> None:
-        """Reject keys nobody asked for: a typo must not silently disable a check."""
+        """Reject keys nobody asked for: a typo must not silently disable a check.
+
+        Call it after every read, so that the keys asked about are all this section allows.
+        """
         unknown = sorted(str(k) for k in self._data if k not in self._seen)
         if unknown:
-            known = ", ".join(sorted(self._seen)) or "none"
-            raise UsageError(
-                f"{self._source}: unknown key {self.path(unknown[0])!r} (allowed here: {known})"
-            )
+            allowed = sorted(self._seen)
+            nearest = get_close_matches(unknown[0], allowed, n=1)
+            guess = f": did you mean {nearest[0]}?" if nearest else ""
+            raise UsageError(f"{self._source}: unknown key {self.path(unknown[0])!r}{guess} "
+                             f"(allowed here: {', '.join(allowed) or 'none'})")
 
     def string(self, name: str) -> str | None:
         value = self.raw(name)
