@@ -87,10 +87,14 @@ def test_regression_against_champion_fails_naming_the_metric(
 
 
 def test_first_model_skips_champion_checks(tmp_path: Path, mlflow: MlflowServer) -> None:
-    result = run_gate(tmp_path, mlflow.url, unique_model(), {"roc_auc": 0.75, "log_loss": 0.5},
+    model = unique_model()
+    result = run_gate(tmp_path, mlflow.url, model, {"roc_auc": 0.75, "log_loss": 0.5},
                       "--champion-model")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no champion model yet" in result.stdout
+    assert "no champion model yet" not in result.stdout
+    assert (f"note: no champion compared: {model}@champion was looked up at the tracking "
+            f"server {mlflow.url} and no version of {model} holds the alias champion; "
+            "champion-relative checks were skipped") in result.stdout
     assert json.loads((tmp_path / "result.json").read_text())["champion"] is None
 
 
@@ -102,7 +106,20 @@ def test_model_without_the_alias_counts_as_no_champion(
     result = run_gate(tmp_path, mlflow.url, model, {"roc_auc": 0.75, "log_loss": 0.5},
                       "--champion-model")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no champion model yet" in result.stdout
+    assert f"no champion compared: {model}@champion was looked up" in result.stdout
+
+
+def test_without_a_champion_flag_the_note_says_nothing_was_looked_up(
+    tmp_path: Path, mlflow: MlflowServer
+) -> None:
+    """@champion exists, but no flag asked for it: the note must not claim there is none."""
+    model = unique_model()
+    seed_champion(mlflow.url, model, {"roc_auc": 0.99, "log_loss": 0.1})
+    result = run_gate(tmp_path, mlflow.url, model, {"roc_auc": 0.75, "log_loss": 0.5})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("note: no champion compared: neither --champion nor --champion-model was given; "
+            "champion-relative checks were skipped") in result.stdout
+    assert "no champion model yet" not in result.stdout
 
 
 def test_explicit_alias_reference(tmp_path: Path, mlflow: MlflowServer) -> None:

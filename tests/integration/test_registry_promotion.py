@@ -286,6 +286,30 @@ def test_register_is_idempotent_per_git_sha(cli: Cli, client: MlflowClient,
     assert loaded.predict(np.array([[0.9, 0.1], [0.1, 0.9]])).tolist() == [1, 0]
 
 
+def test_register_refuses_another_or_a_missing_run_for_a_registered_commit(
+        cli: Cli, client: MlflowClient, run_id: str, mlflow: MlflowServer) -> None:
+    model = unique("other-run")
+    cli.policy(model)
+    sha = new_sha()
+    version = cli.register(run_id, sha=sha).json["version"]
+    other_run = log_model_run(mlflow.url)
+
+    different = cli("register", "--run-id", other_run, GITHUB_SHA=sha)
+    missing = cli("register", "--run-id", "deadbeef", GITHUB_SHA=sha)
+    same = cli("register", "--run-id", run_id, GITHUB_SHA=sha)
+
+    registered = f"version {version} of {model} is registered for git {sha[:12]} from run {run_id}"
+    assert different.code == 1, different.text
+    assert f"{registered}, not run {other_run}" in different.err
+    assert missing.code == 2, missing.text
+    assert "--run-id deadbeef: no such run on the tracking server" in missing.err
+    assert registered in missing.err
+    assert same.code == 0, same.text
+    assert same.json["created"] is False
+    assert len(client.search_model_versions(f"name='{model}'")) == 1
+    assert_clean(different.text, missing.text)
+
+
 def test_register_a_model_directory(cli: Cli, client: MlflowClient) -> None:
     import mlflow.sklearn
 
@@ -496,6 +520,49 @@ def test_unvalidated_or_failed_versions_are_refused(
     assert "validation_status=failed" in second.err
     assert holder(client, model, "dev") is None
     assert "promoted_at" not in tags(client, model, unvalidated)
+
+
+def test_a_promotion_that_moves_nothing_says_what_holds_each_env_and_what_waits(
+        cli: Cli, client: MlflowClient, run_id: str) -> None:
+    model = unique("waits")
+    cli.policy(model)
+    one = cli.register(run_id).json["version"]
+    two = cli.register(run_id).json["version"]
+    assert cli("promote", "--to", "dev", "--version", str(one)).code == 0
+    for env in ENVS[1:]:
+        assert cli("promote", "--to", env).code == 0
+    assert cli("promote", "--to", "dev", "--version", str(two)).code == 0
+    assert cli("promote", "--to", "staging").code == 0
+
+    stuck = cli("promote", "--to", "prod")  # canary still holds what prod holds
+
+    assert stuck.code == 0, stuck.text
+    assert stuck.json["changed"] is False
+    assert (f"Held now: dev → release {two}, staging → release {two}, canary → release "
+            f"{one}, prod → release {one}; release {two} waits in staging "
+            "(next: promote it to canary).") in stuck.out
+    assert holder(client, model, "champion") == one
+
+
+def test_an_empty_previous_environment_is_named_without_a_flag_never_passed(
+        cli: Cli, client: MlflowClient, run_id: str) -> None:
+    model = unique("empty")
+    cli.policy(model)
+    one = cli.register(run_id).json["version"]
+    assert cli("promote", "--to", "dev", "--version", str(one)).code == 0
+
+    implicit = cli("promote", "--to", "canary")  # staging is empty
+    explicit = cli("promote", "--to", "canary", "--from", "staging")
+
+    assert implicit.code == 1, implicit.text
+    assert "--from" not in implicit.err
+    assert (f"the previous environment staging holds no version (models:/{model}@staging); "
+            "nothing to promote to canary") in implicit.err
+    assert (f"Held now: dev → release {one}, staging → none, canary → none, prod → none; "
+            f"release {one} waits in dev (next: promote it to staging).") in implicit.err
+    assert explicit.code == 1, explicit.text
+    assert "--from staging: " in explicit.err
+    assert holder(client, model, "canary") is None
 
 
 def test_rerunning_a_promotion_writes_nothing(cli: Cli, client: MlflowClient,

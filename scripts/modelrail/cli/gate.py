@@ -53,8 +53,9 @@ def cmd_gate(args: argparse.Namespace) -> ExitCode:
     config = load_config(args.config)
     gate = config.require_gate()
     candidate = load_metrics(args.candidate)
-    champion, champion_ref = _champion(args, config)
-    result = evaluate_gate(config.model, gate.metrics, candidate, champion, champion_ref)
+    champion, champion_ref, missing = _champion(args, config)
+    result = evaluate_gate(config.model, gate.metrics, candidate, champion, champion_ref,
+                           no_champion_because=missing)
     report = result.to_json()
     write_json(args.json, report)
     markdown = gate_markdown(result)
@@ -67,19 +68,24 @@ def cmd_gate(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK if result.passed else ExitCode.REJECTED
 
 
+NO_CHAMPION_ASKED = "neither --champion nor --champion-model was given"
+
+
 def _champion(
     args: argparse.Namespace, config: Config
-) -> tuple[dict[str, float] | None, str | None]:
-    """The champion's metrics from a file, from the registry, or none at all."""
+) -> tuple[dict[str, float] | None, str | None, str]:
+    """The champion's metrics from a file, from the registry, or none at all; the third
+    item says why there are none (no registry lookup happens without a flag)."""
     if args.champion:
-        return load_metrics(args.champion), str(args.champion)
+        return load_metrics(args.champion), str(args.champion), ""
     if args.champion_model is None:
-        return None, None
+        return None, None, NO_CHAMPION_ASKED
     from modelrail.registry.champion import champion_metrics  # noqa: PLC0415 - needs the mlflow extra
 
     default = config.registry.production_ref(config.model, config.require_gate().champion_alias)
-    return champion_metrics(args.champion_model or default,
-                            lambda: config.registry.resolve_tracking_uri(config.source))
+    found = champion_metrics(args.champion_model or default,
+                             lambda: config.registry.resolve_tracking_uri(config.source))
+    return found.metrics, found.uri, found.missing or ""
 
 
 def _print_gate(result: GateResult) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from modelrail.cli.common import add_config_flag, add_json_flag, say, write_json
 from modelrail.config import Config, load_config
-from modelrail.errors import ExitCode, UsageError
+from modelrail.errors import ExitCode
 from modelrail.gate.metrics_file import load_metrics
 from modelrail.plumbing import runner
 from modelrail.registry.client import Registry
@@ -71,16 +71,11 @@ def cmd_register(args: argparse.Namespace) -> ExitCode:
 def cmd_promote(args: argparse.Namespace) -> ExitCode:
     config = load_config(args.config)
     envs = Environments.from_config(config)
-    to_index = envs.index(args.to, "--to")
-    from_env = args.from_env
-    if from_env is not None:
-        envs.index(from_env, "--from")
-    elif args.version is None:
-        if to_index == 0:
-            raise UsageError(f"--to {args.to} is the first environment: pass --version N")
-        from_env = envs.names[to_index - 1]  # the default: one step forward
+    envs.index(args.to, "--to")  # checked before the registry is contacted
+    if args.from_env is not None:
+        envs.index(args.from_env, "--from")
     outcome = promote(_registry(config), envs, args.to, version=args.version,
-                      from_env=from_env, force=args.force, reason=args.reason,
+                      from_env=args.from_env, force=args.force, reason=args.reason,
                       actor=Actor.from_env(os.environ), dry_run=args.dry_run)
     return _render(args, outcome)
 

@@ -145,11 +145,16 @@ def evaluate_gate(
     candidate: Mapping[str, float],
     champion: Mapping[str, float] | None,
     champion_ref: str | None = None,
+    *,
+    no_champion_because: str = "no champion metrics were given",
 ) -> GateResult:
-    """Judge every metric of `policy`; `champion` is None when no champion exists yet."""
+    """Judge every metric of `policy`; `champion` is None when there is none to compare
+    with, and `no_champion_because` then says why in the note (what was looked up where,
+    or that nothing was asked for: the note never claims more than was checked)."""
     notes: list[str] = []
     if champion is None:
-        notes.append("no champion model yet: champion-relative checks were skipped")
+        notes.append(f"no champion compared: {no_champion_because}; "
+                     "champion-relative checks were skipped")
     verdicts = [
         _judge_metric(name, rule, candidate, champion, notes) for name, rule in policy.items()
     ]

@@ -5,7 +5,7 @@ only) and the write order that keeps the registry consistent under concurrent pr
 cannot drift apart. The layouts, rules, records and race ordering: docs/promotion.md.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -163,6 +163,11 @@ def promote(
     is written: the outcome says which release would move (a gate before the move, e.g.
     the shadow analysis in promote.yml, needs to know it)."""
     to_index = envs.index(to, "--to")
+    from_given = from_env is not None
+    if version is None and from_env is None:  # the default: one step forward
+        if to_index == 0:
+            raise UsageError(f"--to {to} is the first environment: pass --version N")
+        from_env = envs.names[to_index - 1]
     _check_flags(envs, to, version=version, from_env=from_env, force=force, reason=reason)
     target_model, alias = envs.model_for(to), envs.alias_for(to)
     current = registry.alias_holder(target_model, alias)
@@ -171,9 +176,11 @@ def promote(
     if from_env is not None:
         source = envs.holder(registry, from_env)
         if source is None:
-            raise RefusedError(
-                f"--from {from_env}: models:/{envs.model_for(from_env)}@"
-                f"{envs.alias_for(from_env)} points at no version; nothing to promote")
+            where = (f"models:/{envs.model_for(from_env)}@{envs.alias_for(from_env)}")
+            said = (f"--from {from_env}: {where} points at no version" if from_given else
+                    f"the previous environment {from_env} holds no version ({where})")
+            raise RefusedError(f"{said}; nothing to promote to {to}. "
+                               f"{environment_state(envs.names, _held(registry, envs), to)}")
         origin = origin_of(source)
     elif version is not None:
         base = registry.get_version(envs.registered_model, version)
@@ -188,7 +195,8 @@ def promote(
         return Outcome(
             "promote", to, target_model, alias, current.version, changed=False,
             previous_version=previous_of(current, to), origin_version=origin,
-            message=f"{to} already holds {current.ref} (release {origin}); nothing to do")
+            message=f"{to} already holds {current.ref} (release {origin}); nothing to do. "
+                    f"{environment_state(envs.names, _held(registry, envs), to)}")
 
     if base is not None:
         source, from_env = _find_source(registry, envs, to_index, origin, base)
@@ -231,6 +239,31 @@ def promote(
         previous_version=_number(current), origin_version=origin, source=source.ref,
         from_env=from_env,
         message=f"promoted {target.ref} to {to}: models:/{target_model}@{alias} ({was})")
+
+
+def _held(registry: Registry, envs: Environments) -> dict[str, int | None]:
+    """The release (origin version) each environment holds now; None where none."""
+    holders = {env: envs.holder(registry, env) for env in envs.names}
+    return {env: origin_of(v) if v is not None else None for env, v in holders.items()}
+
+
+def environment_state(names: Sequence[str], held: Mapping[str, int | None], to: str) -> str:
+    """What each environment holds and which newer release waits before `to`: said
+    whenever a promotion moves nothing, so a no-op is never mistaken for a success."""
+    holds = ", ".join(f"{env} → {_release(held.get(env))}" for env in names)
+    before = names[:names.index(to)]
+    current = held.get(to)
+    newer = [(release, i) for i, env in enumerate(before)
+             if (release := held.get(env)) is not None and (current is None or release > current)]
+    if not newer:
+        return f"Held now: {holds}; no newer release waits before {to}."
+    release, index = max(newer)  # the newest release, in its furthest environment
+    return (f"Held now: {holds}; release {release} waits in {before[index]} "
+            f"(next: promote it to {names[index + 1]}).")
+
+
+def _release(number: int | None) -> str:
+    return "none" if number is None else f"release {number}"
 
 
 def _planned(registry: Registry, to: str, *, target_model: str, alias: str,

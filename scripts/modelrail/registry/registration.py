@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelrail.errors import UsageError
+from modelrail.errors import ExitCode, ModelrailError, UsageError
 from modelrail.plumbing.textfile import is_dir
 from modelrail.registry.client import NotFoundError, Registry, VersionInfo
 from modelrail.registry.config import ModelPolicy
@@ -84,6 +84,8 @@ def register(
     identity = {GIT_SHA: lineage.git_sha}
     existing = registry.find_versions(name, identity)
     if existing:
+        if run_id is not None:
+            _check_same_run(registry, existing[0], run_id, lineage.git_sha)
         return Registration(existing[0], created=False)
 
     if run_id is not None:
@@ -109,6 +111,25 @@ def register(
     return Registration(version, created)
 
 
+class OtherRunError(ModelrailError):
+    """This commit's version was registered from another run (exit 1): a re-run with the
+    same run is idempotent, a different run is not silently ignored."""
+
+    exit_code = ExitCode.REJECTED
+
+
+def _check_same_run(registry: Registry, version: VersionInfo, run_id: str,
+                    git_sha: str) -> None:
+    """Refuse `--run-id` when the version for `git_sha` came from another run."""
+    if version.run_id == run_id:
+        return
+    registered = (f"version {version.version} of {version.name} is registered for git "
+                  f"{git_sha[:12]} from run {version.run_id or '(none)'}")
+    _get_run(registry, run_id, registered)  # a run that does not exist: exit 2
+    raise OtherRunError(f"{registered}, not run {run_id}; nothing created (one version per "
+                        "commit: register the other run from its own commit)")
+
+
 def _check_model_dir(model_dir: Path) -> None:
     if not is_dir(model_dir):
         raise UsageError(f"--model-dir {model_dir}: not a directory")
@@ -116,13 +137,16 @@ def _check_model_dir(model_dir: Path) -> None:
         raise UsageError(f"--model-dir {model_dir}: the directory has no files")
 
 
-def _get_run(registry: Registry, run_id: str) -> Any:
+def _get_run(registry: Registry, run_id: str, context: str = "") -> Any:
+    """The run, or a UsageError naming `run_id` (and `context`, when given)."""
+    also = f" ({context})" if context else ""
     if not re.fullmatch(r"[0-9a-zA-Z_\-]+", run_id):
-        raise UsageError(f"--run-id: {run_id!r} is not an MLflow run id")
+        raise UsageError(f"--run-id: {run_id!r} is not an MLflow run id{also}")
     try:
         return registry.call(f"read run {run_id}", lambda c: c.get_run(run_id))
     except NotFoundError:
-        raise UsageError(f"--run-id {run_id}: no such run on the tracking server") from None
+        raise UsageError(f"--run-id {run_id}: no such run on the tracking server{also}") \
+            from None
 
 
 def ensure_experiment(registry: Registry, name: str) -> str:

@@ -12,6 +12,7 @@ from modelrail.registry.promotion import (
     Environments,
     Outcome,
     _check_flags,
+    environment_state,
     origin_of,
     previous_of,
 )
@@ -111,3 +112,34 @@ def test_outcome_json_and_uri() -> None:
     assert payload["model_uri"] == "models:/ranker@champion"
     assert payload["previous_version"] is None
     assert payload["changed"] is True
+
+
+# -- what a promotion that moves nothing says ----------------------------------------------
+
+ENV_NAMES = ("dev", "staging", "canary", "prod")
+
+
+def test_the_state_names_every_environment_and_the_release_waiting() -> None:
+    held = {"dev": 5, "staging": 5, "canary": 3, "prod": 3}
+
+    state = environment_state(ENV_NAMES, held, "prod")
+
+    assert state == ("Held now: dev → release 5, staging → release 5, canary → release 3, "
+                     "prod → release 3; release 5 waits in staging "
+                     "(next: promote it to canary).")
+
+
+def test_the_state_says_when_nothing_newer_waits() -> None:
+    held = {"dev": 2, "staging": None, "canary": None, "prod": 2}
+
+    state = environment_state(ENV_NAMES, held, "prod")
+
+    assert "staging → none" in state
+    assert state.endswith("no newer release waits before prod.")
+
+
+def test_any_release_waits_before_an_empty_environment() -> None:
+    held = {"dev": 1, "staging": None, "canary": None, "prod": None}
+
+    assert environment_state(ENV_NAMES, held, "canary").endswith(
+        "release 1 waits in dev (next: promote it to staging).")
