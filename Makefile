@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test lint unit integration e2e image bench clean
+.PHONY: system-packages install demo test lint unit integration e2e image bench clean
+# Prerequisites in the order written: the system packages before the venv (python3-venv).
+.NOTPARALLEL:
 
 $(BIN)/modelrail: pyproject.toml example-model/requirements.txt example-model/serving/requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +17,14 @@ $(BIN)/modelrail: pyproject.toml example-model/requirements.txt example-model/se
 
 install: $(BIN)/modelrail
 
-demo: install
+# Installs the Debian packages the target needs when one is missing (as root or with
+# password-less sudo), else stops with one message naming them and the command to run.
+SYSTEM_PACKAGES_FOR ?= test
+system-packages:
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/install-system-packages.sh $(SYSTEM_PACKAGES_FOR)
+
+demo: SYSTEM_PACKAGES_FOR = demo
+demo: system-packages install
 	$(BIN)/python -m demo.run
 
 lint: install
@@ -26,16 +35,16 @@ lint: install
 unit: install
 	$(BIN)/pytest -q tests/unit
 
-integration: install
+integration: system-packages install
 	$(BIN)/pytest -q tests/integration
 
-e2e: install
+e2e: system-packages install
 	$(BIN)/pytest -q tests/e2e
 
-image: install
+image: system-packages install
 	$(BIN)/pytest -q tests/image
 
-test: install
+test: system-packages install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q tests

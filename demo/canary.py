@@ -17,7 +17,7 @@ any user request reached it. Each run leaves its report in
 import shutil
 from pathlib import Path
 
-from demo.run import WORK, say
+from demo.run import WORK, say, tools_missing
 from tests.support.labs.canary import Side, run_canary_cli
 from tests.support.standins.rollouts import Mirror
 
@@ -56,6 +56,8 @@ def run_canary(work: Path, canary: Side, what: str, expected_exit: int,
 
 
 def main() -> int:
+    if tools_missing():
+        return 1
     work = WORK / "canary"
     shutil.rmtree(work, ignore_errors=True)
     ok = canary_stage(work)

@@ -13,7 +13,9 @@ production is monitored for drift (demo/monitor.py).
 Everything lives under .demo/.
 """
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +28,18 @@ from tests.support.workflows.act import ActRun, checkout_as_action_repo, git
 from tests.support.workflows.flows import MODEL, REPOSITORY, Workbench, model_repo, train_champion
 
 WORK = REPO_ROOT / ".demo"
+
+
+def tools_missing() -> bool:
+    """Whether a tool the demo runs (Prometheus, git) is missing, after the install
+    script's one message naming the packages and the command. `make demo` installs them
+    first; this covers `python -m demo.run` and stops before the first stage instead of
+    failing halfway with a FileNotFoundError."""
+    script = REPO_ROOT / "scripts" / "install-system-packages.sh"
+    env = {**os.environ, "PYTHON": sys.executable, "VENV": sys.prefix}
+    check = subprocess.run([shutil.which("bash") or "/bin/bash", str(script), "--check", "demo"],
+                           env=env, stdout=subprocess.DEVNULL, check=False)
+    return check.returncode != 0
 
 
 def say(message: str) -> None:
@@ -78,6 +92,8 @@ def release_and_promote(bench: Workbench, repo: Path, champion: str) -> bool:
 
 
 def main() -> int:
+    if tools_missing():
+        return 1
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
     with mlflow_server(WORK / "mlflow") as server, GitHubStandIn() as github:

@@ -1,6 +1,6 @@
 """Fixtures for the image tests: real buildah/skopeo/docker-registry, no Docker engine.
 
-The tools come from .ci/install-debian-packages.sh. Without them the tests skip, unless CI is
+The tools come from scripts/install-system-packages.sh. Without them the tests skip, unless CI is
 set: then a missing tool is an error, so CI can never pass by skipping the image proof.
 """
 

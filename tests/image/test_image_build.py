@@ -1,6 +1,6 @@
 """The real serving image: debootstrap base, `dvc repro`, buildah build, push, inspect, run.
 
-Run with `pytest tests/image` (root; tools from .ci/install-debian-packages.sh). A cold session
+Run with `pytest tests/image` (root; tools from scripts/install-system-packages.sh). A cold session
 takes a few minutes: debootstrap (cached under /var/tmp/modelrail-base afterwards), pip
 downloads in the build, vfs layer copies. Every number measured is printed at the end.
 """

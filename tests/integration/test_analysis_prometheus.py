@@ -105,7 +105,8 @@ def traffic(history: History, version: str, per_second: float, error_rate: float
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     if not prometheus_available():
-        message = "prometheus/promtool missing (install with: bash .ci/install-debian-packages.sh)"
+        message = ("prometheus/promtool missing "
+                   "(install with: sudo bash scripts/install-system-packages.sh)")
         if os.environ.get("CI"):
             pytest.fail(f"{message}; CI is set, so the Prometheus tests must run")
         pytest.skip(message)

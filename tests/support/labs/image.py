@@ -1,6 +1,6 @@
 """Build, push, inspect and run the example model's serving image without a Docker engine.
 
-The real tools, as CI on this machine has them (installed by .ci/install-debian-packages.sh):
+The real tools, as CI on this machine has them (installed by scripts/install-system-packages.sh):
 
 - buildah with vfs storage under a private --root/--runroot and chroot isolation: no
   daemon, no overlay mounts, no user namespaces needed (root in a VM or a privileged job);
@@ -33,7 +33,7 @@ from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
 from tests.support.services.process import free_port, wait_for_http
 
 REQUIRED_TOOLS = ("buildah", "skopeo", "docker-registry", "debootstrap")
-INSTALL_SCRIPT = REPO_ROOT / ".ci" / "install-debian-packages.sh"
+INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-system-packages.sh"
 
 # The Dockerfile's default `ARG BASE_IMAGE=python:3.11-slim-bookworm`, fully qualified the
 # way buildah resolves the short name (containers-common's short-name aliases).
