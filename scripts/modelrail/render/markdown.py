@@ -47,7 +47,9 @@ _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 """HTML (tags, comments, entities such as `&#64;`) shown as text, not interpreted."""
 
 _BREAK_AFTER = frozenset("@#")
-"""A mention (`@team`) or an issue reference (`#12`) is cut by a zero-width space."""
+"""A mention (`@team`) or an issue reference (`#12`) is cut by a zero-width space where one
+could start: at the start or after a character that is not a letter or digit (so
+`models:/ranker@champion` stays one copyable string)."""
 
 _ZERO_WIDTH_SPACE = "&#8203;"
 _UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -68,15 +70,18 @@ def inline(text: str) -> str:
     characters are dropped, so data never starts a line; what it starts with cannot open
     a list, a thematic break or a setext heading either.
     """
-    escaped = "".join(_escape_char(char) for char in one_line(text))
+    line = one_line(text)
+    escaped = "".join(_escape_char(char, line[i - 1] if i else "")
+                      for i, char in enumerate(line))
     if escaped.startswith(("-", "+", "=")):  # a list item, a thematic break, a setext line
         return "\\" + escaped
     return _LIST_NUMBER.sub(r"\1\\.", escaped, count=1)  # "1." opens an ordered list
 
 
-def _escape_char(char: str) -> str:
+def _escape_char(char: str, before: str) -> str:
     escaped = "\\" + char if char in _BACKSLASHED else _ENTITIES.get(char, char)
-    return escaped + _ZERO_WIDTH_SPACE if char in _BREAK_AFTER else escaped
+    starts_a_link = char in _BREAK_AFTER and not before.isalnum()
+    return escaped + _ZERO_WIDTH_SPACE if starts_a_link else escaped
 
 
 def code(text: str) -> str:

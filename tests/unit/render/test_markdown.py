@@ -39,6 +39,20 @@ def test_escapes_are_readable_once_rendered() -> None:
     assert code("x|y") == "<code>x\\|y</code>"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("cc @acme/admins", "cc @&#8203;acme/admins"),
+    ("(@acme)", "\\(@&#8203;acme\\)"),
+    ("see #12", "see \\#&#8203;12"),
+    ("models:/ranker@champion", "models:/ranker@champion"),
+    ("ops@example.com", "ops@example.com"),
+    ("v1#2", "v1\\#2"),
+])
+def test_only_an_at_or_hash_that_could_open_a_link_is_cut(text: str, expected: str) -> None:
+    """A mention or reference needs a non-word character before it; a model URI stays
+    one string a user can copy."""
+    assert inline(text) == expected
+
+
 def test_a_code_block_cannot_be_closed_by_its_text() -> None:
     block = code_block("up{a='1'}\n```\n## forged", "promql")
 
