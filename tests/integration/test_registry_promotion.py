@@ -68,7 +68,7 @@ def tiny_model() -> Any:
     return LogisticRegression().fit(features, (features[:, 0] > 0.5).astype(int))
 
 
-def log_model_run(url: str) -> str:
+def log_model_run(url: str, tags: dict[str, str] | None = None) -> str:
     """A run whose model is logged as `log_mlflow.py` does: log_model(name="model")."""
     import mlflow
     import mlflow.sklearn
@@ -82,6 +82,7 @@ def log_model_run(url: str) -> str:
                 mlflow.start_run(experiment_id=experiment_id) as run:
             mlflow.log_params({"train.C": "1.0"})
             mlflow.log_metrics({"roc_auc": 0.76, "log_loss": 0.25})
+            mlflow.set_tags(tags or {})
             mlflow.sklearn.log_model(tiny_model(), name="model",
                                      serialization_format="skops",
                                      pip_requirements=["scikit-learn", "skops"])
@@ -297,6 +298,9 @@ def test_register_refuses_another_or_a_missing_run_for_a_registered_commit(
     different = cli("register", "--run-id", other_run, GITHUB_SHA=sha)
     missing = cli("register", "--run-id", "deadbeef", GITHUB_SHA=sha)
     same = cli("register", "--run-id", run_id, GITHUB_SHA=sha)
+    # a re-run of the release logs the same commit again: the registered version stands
+    relogged = cli("register", "--run-id", log_model_run(mlflow.url, {"git_sha": sha}),
+                   GITHUB_SHA=sha)
 
     registered = f"version {version} of {model} is registered for git {sha[:12]} from run {run_id}"
     assert different.code == 1, different.text
@@ -306,6 +310,9 @@ def test_register_refuses_another_or_a_missing_run_for_a_registered_commit(
     assert registered in missing.err
     assert same.code == 0, same.text
     assert same.json["created"] is False
+    assert relogged.code == 0, relogged.text
+    assert relogged.json["created"] is False
+    assert relogged.json["version"] == version
     assert len(client.search_model_versions(f"name='{model}'")) == 1
     assert_clean(different.text, missing.text)
 

@@ -120,14 +120,27 @@ class OtherRunError(ModelrailError):
 
 def _check_same_run(registry: Registry, version: VersionInfo, run_id: str,
                     git_sha: str) -> None:
-    """Refuse `--run-id` when the version for `git_sha` came from another run."""
+    """Refuse `--run-id` when the version for `git_sha` came from a run of another commit.
+
+    A re-run of the release logs the same commit again as a new run: that run carries the
+    commit's `git_sha` tag, and the version already registered stands (idempotent).
+    """
     if version.run_id == run_id:
         return
     registered = (f"version {version.version} of {version.name} is registered for git "
                   f"{git_sha[:12]} from run {version.run_id or '(none)'}")
-    _get_run(registry, run_id, registered)  # a run that does not exist: exit 2
+    run = _get_run(registry, run_id, registered)  # a run that does not exist: exit 2
+    if _run_commit(run) == git_sha:
+        return
     raise OtherRunError(f"{registered}, not run {run_id}; nothing created (one version per "
                         "commit: register the other run from its own commit)")
+
+
+def _run_commit(run: Any) -> str | None:
+    """The commit a run was logged from: modelrail's `git_sha` tag, else MLflow's own."""
+    tags = getattr(getattr(run, "data", None), "tags", None) or {}
+    commit = tags.get(GIT_SHA) or tags.get("mlflow.source.git.commit")
+    return commit if isinstance(commit, str) else None
 
 
 def _check_model_dir(model_dir: Path) -> None:
