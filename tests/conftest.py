@@ -1,4 +1,4 @@
-"""Fixtures shared by the integration and e2e tests: real services on loopback."""
+"""Fixtures shared by the tests: real services on loopback, and a clean redaction state."""
 
 import subprocess
 import sys
@@ -6,10 +6,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from modelrail.plumbing import redact, runner
 
 from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
 from tests.support.services.mlflow import MlflowServer, mlflow_server
 from tests.support.workflows.act import checkout_as_action_repo
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CLI process registers the secrets it meets for redaction, for its whole life; in
+    the test process one test's secret (a password "wrong") must not mask another's text."""
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(runner, "_masked", set())
 
 
 @pytest.fixture(scope="session")
