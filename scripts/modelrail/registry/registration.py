@@ -138,9 +138,8 @@ def _check_same_run(registry: Registry, version: VersionInfo, run_id: str,
 
 def _run_commit(run: Any) -> str | None:
     """The commit a run was logged from: modelrail's `git_sha` tag, else MLflow's own."""
-    tags = getattr(getattr(run, "data", None), "tags", None) or {}
-    commit = tags.get(GIT_SHA) or tags.get("mlflow.source.git.commit")
-    return commit if isinstance(commit, str) else None
+    tags: Mapping[str, str] = run.data.tags
+    return tags.get(GIT_SHA) or tags.get("mlflow.source.git.commit")
 
 
 def _check_model_dir(model_dir: Path) -> None:

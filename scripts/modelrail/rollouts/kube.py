@@ -91,7 +91,7 @@ class KubeApi:
         self._api = client.CustomObjectsApi(api_client)
         self.server = server
         self.policy = policy
-        self._timeout = policy.timeout if policy.timeout > 0 else None  # 0: no timeout
+        self._timeout = policy.timeout  # validated > 0 by RetryPolicy: never unbounded
 
     def get(self, resource: Resource, namespace: str, name: str) -> JSON:
         call = Call("GET", resource, namespace, name)
