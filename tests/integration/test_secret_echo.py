@@ -20,7 +20,6 @@ from urllib.parse import quote, quote_plus
 import pytest
 import yaml
 from modelrail.cli.main import main
-from modelrail.plumbing import redact, runner
 
 from tests.support.labs.canary import lab_policy
 from tests.support.services.echo import EchoServer
@@ -222,8 +221,6 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0")
     monkeypatch.setenv("MODELRAIL_HTTP_TIMEOUT", "5")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.kube/config
-    monkeypatch.setattr(redact, "_registered", set(), raising=False)
-    monkeypatch.setattr(runner, "_masked", set(), raising=False)
 
 
 def _outputs(run: Run, stdout: str, stderr: str) -> dict[str, str]:

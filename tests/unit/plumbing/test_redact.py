@@ -7,7 +7,6 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from modelrail.errors import ServiceError, UsageError
-from modelrail.plumbing import redact as redact_module
 from modelrail.plumbing import runner
 from modelrail.plumbing.github_api import PermissionDeniedError
 from modelrail.plumbing.redact import (
@@ -29,8 +28,8 @@ TOKEN = "prom-tok_9f8e7d6c5b4a"
 
 @pytest.fixture(autouse=True)
 def no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts knowing no secret: none registered, none in the environment."""
-    monkeypatch.setattr(redact_module, "_registered", set())
+    """Each test starts knowing no secret in the environment (tests/conftest.py clears the
+    registered ones)."""
     for name in (*SECRET_VARIABLES, "PROMETHEUS_USERNAME", "MLFLOW_TRACKING_USERNAME",
                  "PROMETHEUS_URL", "MLFLOW_TRACKING_URI", "GITHUB_API_URL", "GITHUB_ACTIONS"):
         monkeypatch.delenv(name, raising=False)
