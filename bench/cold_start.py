@@ -20,8 +20,9 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+from modelrail.local.mlflow_server import mlflow_server
+
 from tests.support.paths import REPO_ROOT
-from tests.support.services.mlflow import mlflow_server
 
 POLICY = """\
 model: {model}

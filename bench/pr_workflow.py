@@ -15,11 +15,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+from modelrail.local.act import ActRun, checkout_as_action_repo, git
+from modelrail.local.github_api import GitHubStandIn
+from modelrail.local.mlflow_server import mlflow_server
+
 from tests.support.paths import REPO_ROOT
-from tests.support.services.mlflow import mlflow_server
-from tests.support.standins.github import GitHubStandIn
-from tests.support.workflows.act import ActRun, checkout_as_action_repo, git
-from tests.support.workflows.flows import Workbench, model_repo, train_champion
+from tests.support.workflows.flows import ExampleWorkbench, model_repo, train_champion
 
 _STEP = re.compile(r"\[[^\]]*/([^\]/]+?)\s*\]\s+✅\s+Success - Main (.+?) \[([\d.]+)(ms|s|µs)\]")
 _UNIT = {"s": 1.0, "ms": 1e-3, "µs": 1e-6}
@@ -43,16 +44,16 @@ def main() -> None:
         with mlflow_server(work / "mlflow") as server, GitHubStandIn() as github:
             repo, base = model_repo(work / "ctr-model", work / "dvc-remote")
             train_champion(repo, Path(sys.prefix), server.url)
-            bench = Workbench(checkout_as_action_repo(work / "modelrail"), Path(sys.prefix),
+            bench = ExampleWorkbench(checkout_as_action_repo(work / "modelrail"), Path(sys.prefix),
                               server.url, github.url)
             readme = repo / "README.md"
             readme.write_text(readme.read_text() + "\nbench\n")
             cases = [("docs-only PR (outputs pulled from the DVC remote)", 1)]
-            runs = [bench.pull_request(repo, base, 1, "docs")]
+            runs = [bench.open_pr(repo, base, 1, "docs")]
             git(repo, "checkout", "-q", base)
             shutil.copy(repo / "degraded-params.yaml", repo / "params.yaml")
             cases.append(("params PR (train + evaluate re-run, gate fails)", 2))
-            runs.append(bench.pull_request(repo, base, 2, "params"))
+            runs.append(bench.open_pr(repo, base, 2, "params"))
         for (name, _), run in zip(cases, runs, strict=True):
             results.append({"case": name, "wall_s": round(run.seconds, 1),
                             "exit": run.returncode, "slowest_steps": slowest_steps(run)})

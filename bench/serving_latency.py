@@ -69,9 +69,9 @@ from typing import IO, Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
 
 import requests
+from modelrail.local.processes import free_port
 
 from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
-from tests.support.services.process import free_port
 
 ROWS_PER_REQUEST = 10
 FIXED_RATE_MAX = 100.0  # req/s, open loop; lower when the server cannot take twice that:

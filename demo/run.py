@@ -20,12 +20,18 @@ import sys
 from pathlib import Path
 
 from mlflow import MlflowClient
+from modelrail.local.act import ActRun, checkout_as_action_repo, git
+from modelrail.local.github_api import GitHubStandIn
+from modelrail.local.mlflow_server import mlflow_server
 
 from tests.support.paths import REPO_ROOT
-from tests.support.services.mlflow import mlflow_server
-from tests.support.standins.github import GitHubStandIn
-from tests.support.workflows.act import ActRun, checkout_as_action_repo, git
-from tests.support.workflows.flows import MODEL, REPOSITORY, Workbench, model_repo, train_champion
+from tests.support.workflows.flows import (
+    MODEL,
+    REPOSITORY,
+    ExampleWorkbench,
+    model_repo,
+    train_champion,
+)
 
 WORK = REPO_ROOT / ".demo"
 
@@ -52,22 +58,22 @@ def report(name: str, run: ActRun, work: Path) -> bool:
     return run.returncode == 0
 
 
-def pull_requests(bench: Workbench, repo: Path, base: str, github: GitHubStandIn) -> bool:
+def pull_requests(bench: ExampleWorkbench, repo: Path, base: str, github: GitHubStandIn) -> bool:
     readme = repo / "README.md"
     readme.write_text(readme.read_text() + "\nDocs-only change.\n")
-    good = bench.pull_request(repo, base, 1, "docs: explain the features")
+    good = bench.open_pr(repo, base, 1, "docs: explain the features")
     report("PR #1 (docs only)", good, repo.parent)
     print(github.comments(REPOSITORY, 1)[-1]["body"])
     git(repo, "checkout", "-q", base)
     shutil.copy(repo / "degraded-params.yaml", repo / "params.yaml")
-    bad = bench.pull_request(repo, base, 2, "train without position and category")
+    bad = bench.open_pr(repo, base, 2, "train without position and category")
     report("PR #2 (drops the two strongest features)", bad, repo.parent)
     print(github.comments(REPOSITORY, 2)[-1]["body"])
     git(repo, "checkout", "-q", "main")
     return good.returncode == 0 and bad.returncode != 0
 
 
-def release_and_promote(bench: Workbench, repo: Path, champion: str) -> bool:
+def release_and_promote(bench: ExampleWorkbench, repo: Path, champion: str) -> bool:
     client = MlflowClient(bench.mlflow_url)
     release = bench.release(repo)
     if not report("merge to main: register → dev", release, repo.parent):
@@ -102,7 +108,7 @@ def main() -> int:
         git(repo, "branch", "-M", "main")
         champion, _ = train_champion(repo, Path(sys.prefix), server.url)
         say(f"{MODEL} version {champion} is models:/{MODEL}@champion (the production model)")
-        bench = Workbench(checkout_as_action_repo(WORK / "modelrail"), Path(sys.prefix),
+        bench = ExampleWorkbench(checkout_as_action_repo(WORK / "modelrail"), Path(sys.prefix),
                           server.url, github.url)
         checks = pull_requests(bench, repo, base, github)
         releases = release_and_promote(bench, repo, champion)

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from modelrail.local.act import checkout_as_action_repo
+from modelrail.local.mlflow_server import MlflowServer, mlflow_server
 from modelrail.plumbing import redact, runner
 
 from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
-from tests.support.services.mlflow import MlflowServer, mlflow_server
-from tests.support.workflows.act import checkout_as_action_repo
 
 
 @pytest.fixture(autouse=True)

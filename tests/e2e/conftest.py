@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from modelrail.local.github_api import GitHubStandIn
+from modelrail.local.mlflow_server import MlflowServer
 
-from tests.support.services.mlflow import MlflowServer
-from tests.support.standins.github import GitHubStandIn
-from tests.support.workflows.flows import MODEL, Workbench, model_repo, train_champion
+from tests.support.workflows.flows import MODEL, ExampleWorkbench, model_repo, train_champion
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ def github() -> Iterator[GitHubStandIn]:
 
 @pytest.fixture
 def bench(action_repo: Path, python_env: Path, mlflow: MlflowServer,
-          github: GitHubStandIn) -> Workbench:
-    return Workbench(action_repo, python_env, mlflow.url, github.url)
+          github: GitHubStandIn) -> ExampleWorkbench:
+    return ExampleWorkbench(action_repo, python_env, mlflow.url, github.url)
 
 
 @pytest.fixture

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelrail.local.act import ActRun
 
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
 from tests.support.builders.ab_logs import write_logs
 from tests.support.labs.ab import EXPERIMENT, VARIANTS, AbLogs, run_ab_lab
 from tests.support.paths import EXAMPLE_MODEL
-from tests.support.workflows.act import ActRun, commit_all
-from tests.support.workflows.flows import Workbench, model_repo
+from tests.support.workflows.flows import ExampleWorkbench, commit_all, model_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -81,8 +81,8 @@ def dispatch(action_repo: Path, repo: Path, artifacts: Path, predictions: str,
              events: str) -> ActRun:
     """example-model's A/B test workflow dispatched by hand on these logs, no promotion;
     uploaded artifacts land in `artifacts`."""
-    bench = Workbench(action_repo, Path(sys.prefix), mlflow_url="",
-                      env={"E2E_ARTIFACT_DIR": str(artifacts)})
+    bench = ExampleWorkbench(action_repo, Path(sys.prefix), mlflow_url="",
+                      env={"MODELRAIL_LOCAL_ARTIFACT_DIR": str(artifacts)})
     inputs = {"predictions": predictions, "events": events, "promote-version": ""}
     return bench.run(repo, "workflow_dispatch", WORKFLOW, {"inputs": inputs},
                      f"ab-test-{uuid.uuid4().hex[:6]}")

@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 from modelrail.cli.main import main
+from modelrail.local.act import ActRun
 
 from tests.support.labs.canary import CanaryLab, Side, canary_lab
 from tests.support.standins.rollouts import RolloutsStandIn
-from tests.support.workflows.act import ActRun
 from tests.support.workflows.flows import (
     PROMOTE_WORKFLOW,
-    Workbench,
+    ExampleWorkbench,
     named_model_repo,
     promote_dispatch,
 )
@@ -51,7 +51,7 @@ class Scene:
     client: MlflowClient
     lab: CanaryLab
     standin: RolloutsStandIn
-    bench: Workbench
+    bench: ExampleWorkbench
     artifacts: Path
 
     def alias(self, alias: str) -> str:
@@ -100,7 +100,7 @@ def register_versions(client: MlflowClient, model: str) -> None:
 
 
 @pytest.fixture
-def scene_for(tmp_path: Path, dvc_remote: Path, bench: Workbench
+def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench
               ) -> Iterator[Callable[[Side], Scene]]:
     """`scene_for(canary_side)`: the model repo, registry, stand-in and lab, started."""
     with contextlib.ExitStack() as stack:
@@ -119,7 +119,7 @@ def scene_for(tmp_path: Path, dvc_remote: Path, bench: Workbench
             workbench = replace(
                 bench, secrets={"KUBECONFIG": kubeconfig, "PROMETHEUS_TOKEN": "prom-e2e"},
                 variables={"PROMETHEUS_URL": lab.prometheus_url},
-                env={"E2E_ARTIFACT_DIR": str(artifacts)})
+                env={"MODELRAIL_LOCAL_ARTIFACT_DIR": str(artifacts)})
             return Scene(repo, model, client, lab, standin, workbench, artifacts)
 
         yield start
@@ -179,8 +179,9 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
 def test_cancelling_the_job_mid_rollout_aborts_it_and_rolls_back(
         scene_for: Callable[[Side], Scene], tmp_path: Path) -> None:
     scene = scene_for(Side(NEW_IMAGE, version="2"))
+    inputs, name = promote_dispatch(scene.repo, "canary", "e2e cancel", image=NEW_IMAGE)
     command = scene.bench.command(scene.repo, "workflow_dispatch", PROMOTE_WORKFLOW,
-                                  *promote_dispatch("canary", "e2e cancel", image=NEW_IMAGE))
+                                  {"inputs": inputs}, name)
     log_path = tmp_path / "cancel.log"
     with log_path.open("w") as log:
         act = subprocess.Popen(command, cwd=scene.repo, stdout=log, stderr=subprocess.STDOUT)

@@ -22,16 +22,16 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 from modelrail.cli.main import main
+from modelrail.local.act import ActRun
+from modelrail.local.github_api import GitHubStandIn
+from modelrail.local.mlflow_server import MlflowServer
 from modelrail.monitor.issue import issue_marker
 
 from tests.e2e.conftest import Champion
 from tests.support.labs.monitor import OTHER_TRAFFIC_SEED, Logs, MonitorLab
 from tests.support.paths import EXAMPLE_MODEL
-from tests.support.services.mlflow import MlflowServer
-from tests.support.standins.github import GitHubStandIn
 from tests.support.standins.rollouts import RolloutsStandIn
-from tests.support.workflows.act import ActRun, commit_all
-from tests.support.workflows.flows import REPOSITORY, Workbench, named_model_repo
+from tests.support.workflows.flows import REPOSITORY, ExampleWorkbench, commit_all, named_model_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ class Scene:
     client: MlflowClient
     standin: RolloutsStandIn
     github: GitHubStandIn
-    bench: Workbench
+    bench: ExampleWorkbench
     artifacts: Path  # where the upload-artifact stand-in puts the uploads
 
     def champion(self) -> str:
@@ -88,7 +88,7 @@ def register(client: MlflowClient, model: str, reference: Path) -> None:
 
 
 @pytest.fixture
-def scene(tmp_path: Path, dvc_remote: Path, bench: Workbench, github: GitHubStandIn,
+def scene(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench, github: GitHubStandIn,
           lab: MonitorLab) -> Iterator[Scene]:
     model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
     repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model)
@@ -99,7 +99,7 @@ def scene(tmp_path: Path, dvc_remote: Path, bench: Workbench, github: GitHubStan
         kubeconfig = base64.b64encode(standin.kubeconfig().encode()).decode()
         artifacts = tmp_path / "artifacts"
         workbench = replace(bench, secrets={"KUBECONFIG": kubeconfig},
-                            env={"E2E_ARTIFACT_DIR": str(artifacts)})
+                            env={"MODELRAIL_LOCAL_ARTIFACT_DIR": str(artifacts)})
         yield Scene(repo, model, client, standin, github, workbench, artifacts)
 
 

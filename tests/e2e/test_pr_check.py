@@ -5,11 +5,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from modelrail.local.github_api import GitHubStandIn
 from modelrail.render.markdown import code
 
 from tests.e2e.conftest import Champion
-from tests.support.standins.github import GitHubStandIn
-from tests.support.workflows.flows import MLFLOW_TOKEN, REPOSITORY, Workbench
+from tests.support.workflows.flows import MLFLOW_TOKEN, REPOSITORY, ExampleWorkbench
 
 pytestmark = pytest.mark.e2e
 PR_NUMBER = 42
@@ -20,12 +20,12 @@ GATE = "Gate against the champion"
 
 
 def test_good_model_passes_the_check_and_comments(
-    new_model_repo: tuple[Path, str], bench: Workbench, champion: Champion,
+    new_model_repo: tuple[Path, str], bench: ExampleWorkbench, champion: Champion,
     github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
     (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
-    run = bench.pull_request(repo, base, PR_NUMBER, "docs")
+    run = bench.open_pr(repo, base, PR_NUMBER, "docs")
 
     assert run.returncode == 0, run.log[-6000:]
     assert run.job_result("Model tests") == "succeeded"
@@ -48,12 +48,12 @@ def test_good_model_passes_the_check_and_comments(
 
 
 def test_degraded_model_fails_the_check_naming_the_metric(
-    new_model_repo: tuple[Path, str], bench: Workbench, champion: Champion,
+    new_model_repo: tuple[Path, str], bench: ExampleWorkbench, champion: Champion,
     github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
     shutil.copy(repo / "degraded-params.yaml", repo / "params.yaml")
-    run = bench.pull_request(repo, base, PR_NUMBER, "params")
+    run = bench.open_pr(repo, base, PR_NUMBER, "params")
 
     assert run.returncode != 0
     assert run.outputs(GATE).get("passed") == "false"

@@ -6,7 +6,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.e2e.conftest import Champion
-from tests.support.workflows.flows import Workbench
+from tests.support.workflows.flows import ExampleWorkbench
 
 pytestmark = pytest.mark.e2e
 MODEL = "ctr-ranker"
@@ -18,7 +18,7 @@ def alias_version(client: MlflowClient, alias: str) -> str:
 
 
 def test_release_registers_once_and_promotion_walks_to_prod_and_back(
-    new_model_repo: tuple[Path, str], bench: Workbench, champion: Champion,
+    new_model_repo: tuple[Path, str], bench: ExampleWorkbench, champion: Champion,
 ) -> None:
     repo, base = new_model_repo
     client = MlflowClient(bench.mlflow_url)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from modelrail.local.act import ActRun
 
 from tests.support.labs.monitor import MonitorLab
-from tests.support.workflows.act import ActRun, commit_all
-from tests.support.workflows.flows import Workbench, named_model_repo
+from tests.support.workflows.flows import ExampleWorkbench, commit_all, named_model_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ class Scene:
     repo: Path
     model: str
     client: MlflowClient
-    bench: Workbench
+    bench: ExampleWorkbench
     artifacts: Path
 
     def holder(self, alias: str) -> str:
@@ -74,14 +74,14 @@ def register(client: MlflowClient, model: str) -> None:
 
 
 @pytest.fixture
-def scene(tmp_path: Path, dvc_remote: Path, bench: Workbench) -> Scene:
+def scene(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench) -> Scene:
     model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
     repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model)
     client = MlflowClient(bench.mlflow_url)
     register(client, model)
     artifacts = tmp_path / "artifacts"
     workbench = replace(bench, variables={"REQUIRE_SHADOW": "true"},
-                        env={"E2E_ARTIFACT_DIR": str(artifacts)})
+                        env={"MODELRAIL_LOCAL_ARTIFACT_DIR": str(artifacts)})
     return Scene(repo, model, client, workbench, artifacts)
 
 

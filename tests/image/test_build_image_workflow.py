@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from modelrail.local.act import ActRun
+from modelrail.local.mlflow_server import MlflowServer
 
 from tests.image.conftest import buildah_store
 from tests.support.labs.image import (
@@ -28,10 +30,8 @@ from tests.support.labs.image import (
     import_base_image,
     skopeo_inspect,
 )
-from tests.support.services.mlflow import MlflowServer
 from tests.support.services.registry import Registry, registry_tags
-from tests.support.workflows.act import ActRun, commit_all
-from tests.support.workflows.flows import Workbench, model_repo
+from tests.support.workflows.flows import ExampleWorkbench, commit_all, model_repo
 
 
 def step_outputs(log: str, job: str, name: str) -> list[str]:
@@ -86,7 +86,7 @@ def workflow_store(image_tools: None) -> Iterator[Buildah]:
 class Released:
     """The release run (register → build-image) and what it left behind."""
 
-    bench: Workbench
+    bench: ExampleWorkbench
     repo: Path
     sha: str
     model: str
@@ -107,13 +107,13 @@ def released(workflow_store: Buildah, registry: Registry, mlflow: MlflowServer,
     sha = commit_all(repo, "serve the model")
     image = f"{registry.host}/acme/ctr-ranker"
     store = workflow_store
-    bench = Workbench(
+    bench = ExampleWorkbench(
         action_repo, python_env, mlflow.url,
         variables={"IMAGE_NAME": image, "IMAGE_REGISTRY": registry.host},
         env={"MODELRAIL_CONTAINER_ENGINE": "buildah",
              "MODELRAIL_BUILDAH_OPTS": f"--root {store.root} --runroot {store.runroot} "
                                        "--storage-driver vfs",
-             "E2E_BUILD_VOLUMES": " ".join(host_ca_volumes(tmp_path))})
+             "MODELRAIL_LOCAL_BUILD_VOLUMES": " ".join(host_ca_volumes(tmp_path))})
     return Released(bench, repo, sha, model, image, bench.release(repo))
 
 

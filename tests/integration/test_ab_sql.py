@@ -22,6 +22,7 @@ from modelrail.ab.config import ExperimentConfig, Guardrail, MetricSpec
 from modelrail.ab.decision import decide
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
+from modelrail.local.processes import free_port
 from psycopg import sql
 
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
@@ -29,7 +30,6 @@ from tests.support.builders.ab_logs import LOGS_POLICY as POLICY
 from tests.support.builders.ab_logs import analysis_dir, write_logs
 from tests.support.builders.ab_sufficient import assert_same
 from tests.support.services.postgres import postgres_bin, postgres_server
-from tests.support.services.process import free_port
 
 pytestmark = pytest.mark.integration
 

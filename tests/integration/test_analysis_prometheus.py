@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import pytest
 import requests
 from modelrail.cli.main import main
+from modelrail.local.processes import free_port
 
-from tests.support.services.process import free_port
 from tests.support.services.prometheus import (
     History,
     PrometheusServer,

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 from modelrail.cli.main import main
+from modelrail.local.mlflow_server import MlflowServer
+from modelrail.local.processes import free_port
 
 from tests.support.builders.runner_files import parse_file_command
 from tests.support.labs.canary import (
@@ -27,8 +29,6 @@ from tests.support.labs.canary import (
     lab_policy,
     runner_env,
 )
-from tests.support.services.mlflow import MlflowServer
-from tests.support.services.process import free_port
 from tests.support.services.prometheus import prometheus_available
 from tests.support.standins.rollouts import RolloutsStandIn
 

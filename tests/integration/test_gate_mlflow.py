@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-
-from tests.support.services.mlflow import MlflowServer
-from tests.support.services.process import free_port
+from modelrail.local.mlflow_server import MlflowServer
+from modelrail.local.processes import free_port
 
 pytestmark = pytest.mark.integration
 

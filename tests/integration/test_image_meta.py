@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 from modelrail.cli.main import main
+from modelrail.local.mlflow_server import MlflowServer
 from modelrail.registry.lineage import dvc_lock_lineage
 
 from tests.support.builders.runner_files import parse_file_command
-from tests.support.services.mlflow import MlflowServer
 
 pytestmark = pytest.mark.integration
 

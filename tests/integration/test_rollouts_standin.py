@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from modelrail.cli.rollout import add_rollout_commands
 from modelrail.errors import ModelrailError
+from modelrail.local.processes import free_port
 from modelrail.plumbing import runner
 
-from tests.support.services.process import free_port
 from tests.support.standins.rollouts import MERGE_PATCH, RolloutsStandIn
 
 pytestmark = pytest.mark.integration

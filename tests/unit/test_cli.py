@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from modelrail import __version__
 from modelrail.cli.main import main
+from modelrail.local.github_api import GitHubStandIn
 
 from tests.support.builders.runner_files import parse_file_command
-from tests.support.standins.github import GitHubStandIn
 
 POLICY = """\
 model: ranker

@@ -11,6 +11,7 @@ from modelrail.cli.analysis import add_analysis_commands
 from modelrail.cli.canary import add_canary_commands
 from modelrail.cli.gate import add_gate_commands
 from modelrail.cli.image import add_image_commands
+from modelrail.cli.local import add_local_commands
 from modelrail.cli.monitor import add_monitor_commands
 from modelrail.cli.registry import add_registry_commands
 from modelrail.cli.rollout import add_rollout_commands
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_commands(commands)
     add_monitor_commands(commands)
     add_canary_commands(commands)
+    add_local_commands(commands)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(handler=lambda _args: print(__version__) or ExitCode.OK)

@@ -8,8 +8,9 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from modelrail.local.processes import free_port, stop, wait_for_http
+
 from tests.support.paths import EXAMPLE_MODEL
-from tests.support.services.process import free_port, stop, wait_for_http
 
 SERVING = EXAMPLE_MODEL / "serving"
 EXAMPLE_PYTHONPATH = os.pathsep.join([str(EXAMPLE_MODEL / "src"), str(SERVING)])

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelrail.errors import ServiceError
+from modelrail.local.processes import free_port, wait_for_http
 from modelrail.registry.lineage import dvc_lock_lineage
 
 from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
-from tests.support.services.process import free_port, wait_for_http
 
 REQUIRED_TOOLS = ("buildah", "skopeo", "docker-registry", "debootstrap")
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-system-packages.sh"
@@ -346,7 +347,7 @@ def serve_image(buildah: Buildah, image: str, workdir: Path, env: Mapping[str, s
     try:
         try:
             wait_for_http(f"{url}/readyz", timeout=timeout, process=process, log=stderr)
-        except (RuntimeError, TimeoutError) as exc:
+        except ServiceError as exc:
             raise AssertionError(f"{exc}\n{running.logs()[-4000:]}") from exc
         yield running
     finally:

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import quote
 
-from tests.support.services.loopback import LoopbackServer
+from modelrail.local.loopback import LoopbackServer
 
 Accept = Callable[[str, str], bool]  # (method, path) -> answer 200?
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 
 import requests
-
-from tests.support.services.loopback import LoopbackServer
+from modelrail.local.loopback import LoopbackServer
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                "trailers", "transfer-encoding", "upgrade", "host", "content-length",

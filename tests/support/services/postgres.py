@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.services.process import free_port
+from modelrail.local.processes import free_port
 
 
 def postgres_bin() -> Path | None:

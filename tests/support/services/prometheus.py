@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from tests.support.services.process import free_port, stop, wait_for_http
+from modelrail.local.processes import free_port, stop, wait_for_http
 
 SCRAPE_INTERVAL = 15
 _CONFIG = "global:\n  scrape_interval: 15s\n"  # no scrape_configs: history only

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-
-from tests.support.services.process import free_port, stop, wait_for_http
+from modelrail.local.processes import free_port, stop, wait_for_http
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from tests.support.services.loopback import LoopbackServer
+from modelrail.local.loopback import LoopbackServer
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"

@@ -7,103 +7,73 @@ import json
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from mlflow import MlflowClient
+from modelrail.local.act import ActRun, git
+from modelrail.local.workbench import Workbench
+from modelrail.local.workflows import dispatch_inputs, find_workflow
 
 from tests.support.paths import EXAMPLE_MODEL
-from tests.support.workflows.act import ActRun, act_command, commit_all, git, run_act
 
 MODEL = "ctr-ranker"
 REPOSITORY = "acme/ctr-model"
 DVC_REMOTE = "local"
 GITHUB_TOKEN = "ghs_e2e-token"
 MLFLOW_TOKEN = "mlflow-e2e-token"
+PR_WORKFLOW = ".github/workflows/pr.yml"
+RELEASE_WORKFLOW = ".github/workflows/release.yml"
 PROMOTE_WORKFLOW = ".github/workflows/promote.yml"
 
 
+def commit_all(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
 @dataclass(frozen=True)
-class Workbench:
-    """Everything a workflow run needs: modelrail's checkout, an interpreter, services."""
+class ExampleWorkbench(Workbench):
+    """modelrail's local workbench with example-model's identity, tokens and DVC remote,
+    and the moves the tests make: a PR from the working tree, a merge, a promotion."""
 
-    action_repo: Path
-    python_env: Path
-    mlflow_url: str
-    github_url: str = ""
-    actor: str = "release-bot"
-    variables: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)  # extra job environment
-    secrets: dict[str, str] = field(default_factory=dict)  # extra secrets
+    repository: str = REPOSITORY
+    dvc_remote: str = DVC_REMOTE
+    github_token: str = GITHUB_TOKEN
+    mlflow_token: str = MLFLOW_TOKEN
 
-    def command(self, repo: Path, event_name: str, workflow: str,
-                event: Mapping[str, object], name: str) -> list[str]:
-        """The act command for `workflow` of `repo` and `event` (written next to the repo)."""
-        event_path = repo.parent / f"{name}.json"
-        event_path.write_text(json.dumps(event))
-        # The artifact stand-ins pass files between the run's jobs through this folder.
-        env = {"GITHUB_REPOSITORY": REPOSITORY, "E2E_PYTHON_ENV": str(self.python_env),
-               "E2E_ARTIFACT_DIR": str(repo.parent / f"{name}-artifacts"), **self.env}
-        if self.github_url:
-            env["GITHUB_API_URL"] = self.github_url
-        return act_command(
-            event_name, workflow, self.action_repo, event_path=event_path, env=env,
-            variables={"MLFLOW_TRACKING_URI": self.mlflow_url, "DVC_REMOTE": DVC_REMOTE,
-                       **self.variables},
-            secrets={"GITHUB_TOKEN": GITHUB_TOKEN, "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
-                     **self.secrets},
-            extra=["--actor", self.actor],
-        )
-
-    def run(self, repo: Path, event_name: str, workflow: str, event: Mapping[str, object],
-            name: str) -> ActRun:
-        """Run `workflow` of `repo` for `event`; the log is kept next to the repo as NAME.log."""
-        started = time.monotonic()
-        result = run_act(repo, self.command(repo, event_name, workflow, event, name))
-        result.seconds = time.monotonic() - started
-        (repo.parent / f"{name}.log").write_text(result.log)
-        return result
-
-    def pull_request(self, repo: Path, base: str, number: int, title: str) -> ActRun:
+    def open_pr(self, repo: Path, base: str, number: int, title: str) -> ActRun:
         """Commit the working tree as PR `number` against `base` and run the PR check."""
         git(repo, "checkout", "-q", "-B", f"pr-{number}")
-        head = commit_all(repo, title)
-        event = {
-            "action": "synchronize", "number": number,
-            "pull_request": {"number": number, "base": {"sha": base, "ref": "main"},
-                             "head": {"sha": head, "ref": f"pr-{number}"}},
-            "repository": {"full_name": REPOSITORY},
-        }
-        return self.run(repo, "pull_request", ".github/workflows/pr.yml", event, f"pr-{number}")
+        commit_all(repo, title)
+        return self.pull_request(repo, PR_WORKFLOW, base, number)
 
     def release(self, repo: Path) -> ActRun:
         """A push of the checked-out commit to main: register, then promote to dev."""
-        sha = git(repo, "rev-parse", "HEAD")
-        event = {"ref": "refs/heads/main", "after": sha, "before": "0" * 40,
-                 "repository": {"full_name": REPOSITORY}}
-        return self.run(repo, "push", ".github/workflows/release.yml", event,
-                        f"release-{sha[:7]}")
+        return self.push(repo, RELEASE_WORKFLOW)
 
     def promote(self, repo: Path, environment: str, reason: str, *,
                 rollback: bool = False, image: str = "", shadow_log: str = "") -> ActRun:
         """The Promote workflow dispatched from the Actions tab (`image`: with a canary;
         `shadow_log`: the log a required shadow analysis reads)."""
-        return self.run(repo, "workflow_dispatch", PROMOTE_WORKFLOW,
-                        *promote_dispatch(environment, reason, rollback, image, shadow_log))
+        inputs, name = promote_dispatch(repo, environment, reason, rollback, image, shadow_log)
+        return self.dispatch(repo, PROMOTE_WORKFLOW, inputs, name)
 
 
-def promote_dispatch(environment: str, reason: str, rollback: bool = False,
-                     image: str = "", shadow_log: str = "") -> tuple[dict[str, object], str]:
-    """The workflow_dispatch event of the Promote workflow, and a name for its log."""
-    inputs = {"environment": environment, "reason": reason, "version": "",
-              "force": "false", "rollback": str(rollback).lower(), "image": image,
-              "shadow-log": shadow_log}
+def promote_dispatch(repo: Path, environment: str, reason: str, rollback: bool = False,
+                     image: str = "", shadow_log: str = "") -> tuple[dict[str, str], str]:
+    """The inputs of a Promote dispatch, as GitHub fills them from the workflow's
+    declarations, and a name for its log."""
+    given = {"environment": environment, "reason": reason, "rollback": str(rollback).lower()}
+    given |= {key: value for key, value in (("image", image), ("shadow-log", shadow_log))
+              if value}
+    workflow = find_workflow(repo, "workflow_dispatch", "promote.yml", PROMOTE_WORKFLOW)
     name = f"{'rollback' if rollback else 'promote'}-{environment}"
-    return {"inputs": inputs}, name
+    return dispatch_inputs(workflow, given), name
 
 
 def model_repo(destination: Path, dvc_remote: Path) -> tuple[Path, str]:

@@ -20,13 +20,13 @@ from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, Prometheu
 from modelrail.canary.report import canary_markdown, write_report
 from modelrail.cli.main import main
 from modelrail.errors import ServiceError
+from modelrail.local.processes import free_port
 from modelrail.plumbing.prometheus import PrometheusClient, Series
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 from modelrail.rollouts.policy import MirrorConfig
 
 from tests.support.builders.runner_files import parse_file_command
-from tests.support.services.process import free_port
 from tests.support.standins.rollouts import Mirror, RolloutsStandIn
 from tests.unit.canary.fakes import ScriptedPrometheus
 

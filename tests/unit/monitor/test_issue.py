@@ -1,11 +1,10 @@
 """One monitoring issue per model: opened once, rewritten by later runs, found by its
 hidden marker among other issues and PRs (GitHub API stand-in)."""
 
+from modelrail.local.github_api import GitHubStandIn
 from modelrail.monitor.issue import issue_marker, upsert_issue
 from modelrail.plumbing.github_api import GitHubClient, Repository
 from modelrail.plumbing.retry import RetryPolicy
-
-from tests.support.standins.github import GitHubStandIn
 
 REPO = Repository("acme", "ranker")
 

@@ -5,13 +5,12 @@ from collections.abc import Iterator
 import pytest
 import requests
 from modelrail.errors import ExitCode, ServiceError
+from modelrail.local.github_api import DENIED_MESSAGE, GitHubStandIn, RecordedRequest
+from modelrail.local.processes import free_port
 from modelrail.plumbing.github_api import GitHubClient, Repository
 from modelrail.plumbing.github_identity import authored_by, graphql_url
 from modelrail.plumbing.retry import RetryPolicy
 from modelrail.plumbing.runner import comment_marker, upsert_sticky_comment
-
-from tests.support.services.process import free_port
-from tests.support.standins.github import DENIED_MESSAGE, GitHubStandIn, RecordedRequest
 
 TOKEN = "ghs_unitTestToken0123456789abcdef"
 REPO = Repository("acme", "ranker")

@@ -15,10 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from modelrail.errors import ServiceError, UsageError
+from modelrail.local.processes import free_port
 from modelrail.plumbing.prometheus import PrometheusAuth, PrometheusClient, Series
 from modelrail.plumbing.retry import RetryPolicy
-
-from tests.support.services.process import free_port
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001, timeout=5)
 VECTOR = {"status": "success", "data": {"resultType": "vector", "result": [

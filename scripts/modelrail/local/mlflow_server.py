@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.services.process import free_port, stop, wait_for_http
+from modelrail.local.processes import free_port, stop, wait_for_http
 
 
 @dataclass

@@ -3,7 +3,7 @@
 set -euo pipefail
 
 read -r -a global <<< "${MODELRAIL_BUILDAH_OPTS:-}"
-read -r -a volumes <<< "${E2E_BUILD_VOLUMES:-}"
+read -r -a volumes <<< "${MODELRAIL_LOCAL_BUILD_VOLUMES:-}"
 file="${FILE:-$CONTEXT/Dockerfile}"
 mapfile -t tags < <(tr ',' '\n' <<< "$TAGS" | sed 's/^[[:space:]]*//;s/[[:space:]]*$//;/^$/d')
 if [ "${#tags[@]}" -eq 0 ]; then

@@ -45,7 +45,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.support.services.loopback import LoopbackServer
+from modelrail.local.loopback import LoopbackServer
 
 _LIST_OR_CREATE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
 _EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
@@ -55,6 +55,16 @@ DENIED_MESSAGE = "Resource not accessible by integration"
 USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
 _UNPARSEABLE = object()
 _Answer = tuple[int, dict[str, str], Any]  # status, extra headers, JSON payload
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One routed request: method, API path (without the prefix), query and JSON body."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
 
 
 @dataclass(frozen=True)
@@ -229,9 +239,9 @@ class GitHubStandIn(LoopbackServer):
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any,
                user: dict[str, str]) -> _Answer:
-        issues, issue = _ISSUES.match(path), _ISSUE.match(path)
-        if issues or issue:
-            return self._route_issues(method, path, query, body, issues or issue, user)
+        issues_route = _ISSUES.match(path) or _ISSUE.match(path)
+        if issues_route:
+            return self._route_issues(_Call(method, path, query, body), issues_route, user)
         listing = _LIST_OR_CREATE.match(path)
         edit = _EDIT.match(path)
         if listing and method == "GET":
@@ -250,9 +260,9 @@ class GitHubStandIn(LoopbackServer):
                 return 200, {}, dict(comment)
         return 404, {}, {"message": "Not Found"}
 
-    def _route_issues(self, method: str, path: str, query: dict[str, str], body: Any,
-                      route: re.Match[str] | None, user: dict[str, str]) -> _Answer:
-        assert route is not None
+    def _route_issues(self, call: "_Call", route: re.Match[str],
+                      user: dict[str, str]) -> _Answer:
+        method, path, query, body = call.method, call.path, call.query, call.body
         repo = route["repo"]
         items = self._state.issues.setdefault(repo, [])
         if "number" not in route.groupdict() and method == "GET":

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import requests
 
+from modelrail.errors import ServiceError
+
 
 def free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -25,13 +28,13 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | N
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             tail = log.read_text(errors="replace")[-3000:] if log else ""
-            raise RuntimeError(f"server exited with {process.returncode} before {url} "
+            raise ServiceError(f"server exited with {process.returncode} before {url} "
                                f"answered:\n{tail}")
         with contextlib.suppress(requests.RequestException):
             if requests.get(url, timeout=2).status_code == 200:
                 return
         time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+    raise ServiceError(f"{url} did not answer within {timeout:.0f}s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

