@@ -4,12 +4,13 @@ Embedded defaults only: a local MLflow server on SQLite, a local DVC remote, the
 workflows run by act, and a stand-in for GitHub's REST API that prints the PR comment.
 Stages: a good PR passes the check, a degraded one is stopped by the gate; the merge
 registers a version with its lineage and puts it in dev; dispatches promote it through
-staging and canary to prod; prod is rolled back; on live traffic (demo/canary.py) a good
-canary is rolled out to 100 % and a miscalibrated one is aborted at its first step (and,
-behind a mirror phase, before any user saw it); an
-A/B test (demo/ab_test.py) sends simulated users through the router to two model
-servers and analyses the logs; shadow candidates are checked against production and
-production is monitored for drift (demo/monitor.py).
+staging and canary to prod; prod is rolled back; a second repository (demo/local_repo.py)
+goes to prod with `modelrail local` and its degraded PR is stopped; on live traffic
+(demo/canary.py) a good canary is rolled out to 100 % and a miscalibrated one is aborted
+at its first step (and, behind a mirror phase, before any user saw it); an A/B test
+(demo/ab_test.py) sends simulated users through the router to two model servers and
+analyses the logs; shadow candidates are checked against production and production is
+monitored for drift (demo/monitor.py).
 Everything lives under .demo/.
 """
 
@@ -24,6 +25,7 @@ from modelrail.local.act import ActRun, checkout_as_action_repo, git
 from modelrail.local.github_api import GitHubStandIn
 from modelrail.local.mlflow_server import mlflow_server
 
+from demo.local_repo import local_stage
 from tests.support.paths import REPO_ROOT
 from tests.support.workflows.flows import (
     MODEL,
@@ -112,6 +114,8 @@ def main() -> int:
                           server.url, github.url)
         checks = pull_requests(bench, repo, base, github)
         releases = release_and_promote(bench, repo, champion)
+    say("a second repository, your own: `modelrail local` on a churn classifier")
+    second = local_stage(WORK / "local")
     from demo.canary import canary_stage  # noqa: PLC0415 - demo.canary imports this module
 
     canaries = canary_stage(WORK / "canary")
@@ -121,9 +125,10 @@ def main() -> int:
     from demo.monitor import monitor_stage  # noqa: PLC0415 - demo.monitor imports this module
 
     monitoring = monitor_stage(WORK / "monitor")
-    ok = checks and releases and canaries and experiment and monitoring
+    ok = checks and releases and second and canaries and experiment and monitoring
     say("demo complete: the gate stopped the bad PR; the merge was registered, promoted to "
-        "prod and rolled back; on live traffic a good canary was promoted and a bad one "
+        "prod and rolled back; a second repository went to prod with `modelrail local` and "
+        "its degraded PR was stopped; on live traffic a good canary was promoted and a bad one "
         "aborted; the A/B test was analysed from its logs; a miscalibrated shadow was "
         "caught and a drift asked for a rollback" if ok
         else "demo did not behave as expected; see .demo/*.log")

@@ -1,0 +1,38 @@
+"""The demo's `modelrail local` stage: a second model repository (a churn classifier,
+log_loss lower-is-better, dev → staging → prod) taken through its own workflows with the
+commands a user runs in their repository."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from modelrail.local.act import git
+
+from tests.support.labs.churn_model import DEGRADED_PARAMS, churn_repo
+
+MODELRAIL = Path(sys.executable).parent / "modelrail"
+
+
+def local(repo: Path, state: Path, *args: str) -> int:
+    """`modelrail local ARGS` in `repo`, its output shown as is; its exit code."""
+    print(f"\n$ modelrail local {' '.join(args)}", flush=True)
+    return subprocess.run([str(MODELRAIL), "local", *args, "--state-dir", str(state)],
+                          cwd=repo, check=False).returncode
+
+
+def local_stage(work: Path) -> bool:
+    """Release and promote the churn model to prod, then a degraded PR is stopped."""
+    work.mkdir(parents=True)
+    repo = churn_repo(work / "churn", Path(sys.prefix))
+    state = work / "state"
+    state.mkdir()
+    (state / "python").symlink_to(Path(sys.prefix))  # the demo's venv has the model's pins
+    shipped = all(code == 0 for code in (
+        local(repo, state, "release"),
+        local(repo, state, "promote", "staging", "--reason", "demo: QA passed"),
+        local(repo, state, "promote", "prod", "--reason", "demo: ship it")))
+    git(repo, "checkout", "-q", "-b", "fewer-features")
+    (repo / "params.yaml").write_text(
+        (repo / "params.yaml").read_text().split("train:")[0] + DEGRADED_PARAMS)
+    git(repo, "commit", "-q", "-am", "train without tenure and contract")
+    return shipped and local(repo, state, "pr", "--number", "1") == 1
