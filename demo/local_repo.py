@@ -2,6 +2,7 @@
 log_loss lower-is-better, dev → staging → prod) taken through its own workflows with the
 commands a user runs in their repository."""
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ MODELRAIL = Path(sys.executable).parent / "modelrail"
 
 def local(repo: Path, state: Path, *args: str) -> int:
     """`modelrail local ARGS` in `repo`, its output shown as is; its exit code."""
-    print(f"\n$ modelrail local {' '.join(args)}", flush=True)
+    print(f"\n$ modelrail local {shlex.join(args)}", flush=True)
     return subprocess.run([str(MODELRAIL), "local", *args, "--state-dir", str(state)],
                           cwd=repo, check=False).returncode
 
