@@ -477,9 +477,8 @@ def test_pr_report_with_nothing_to_explain_exits_2(
     (json.dumps({"passed": False, "stage": "log-command",
                  "message": "the log command exited 1", "tail": "ValueError: tree\n",
                  "run_id": None, "model_uri": None}),
-     "The release's log command failed on this PR's code: the log command exited 1."),
-    ("", "The release's model logging could not be checked: the logging check sent no "
-         "result"),
+     "throwaway MLflow store, it failed: the log command exited 1."),
+    ("", "throwaway MLflow store, it could not be checked: the logging check sent no result"),
 ])
 def test_pr_report_fails_when_the_release_would_fail_at_logging(
     reports: tuple[Path, Path], workdir: Path, runner_files: tuple[Path, Path],

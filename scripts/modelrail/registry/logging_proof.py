@@ -141,13 +141,11 @@ def prove_logging(command: str, cwd: Path, scratch: Path, env: Mapping[str, str]
                         run_id=run_id, model_uri=source.uri)
 
 
-_FAILURE = {
-    "log-command": "The release's log command failed on this PR's code: {message}.",
-    "run-json": "The release's log command ran, but the release could not read its run: "
-                "{message}.",
-    "model": "The release's log command ran, but `modelrail register` would refuse its "
-             "run: {message}.",
-    "missing": "The release's model logging could not be checked: {message}.",
+_OUTCOME = {
+    "log-command": "it failed: {message}.",
+    "run-json": "it ran, but the release could not read its run: {message}.",
+    "model": "it ran, but `modelrail register` would refuse its run: {message}.",
+    "missing": "it could not be checked: {message}.",
 }
 
 
@@ -158,11 +156,11 @@ def logging_proof_markdown(proof: LoggingProof) -> str:
         return (f"{ICON['pass']} **Model logging works:** the release's log command logged "
                 f"run {code(proof.run_id or '')} with the model {model} to a throwaway "
                 "MLflow store.\n")
+    outcome = _OUTCOME[proof.stage].format(message=inline(proof.message.rstrip(".")))
     lines = [f"### {ICON['fail']} The release would fail at logging the model", "",
-             "On merge, `register-model.yml` runs the same log command in its step "
-             "**Log the model to MLflow**; run here against a throwaway MLflow store: "
-             + _FAILURE[proof.stage].format(message=inline(proof.message.rstrip("."))),
-             ""]
+             "On merge, `register-model.yml` runs the release's log command in its step "
+             "**Log the model to MLflow**. Run here on this PR's code against a throwaway "
+             f"MLflow store, {outcome}", ""]
     if proof.tail:
         lines += ["Last lines of its output:", "", code_block(proof.tail.rstrip("\n")), ""]
     return "\n".join(lines)

@@ -158,7 +158,8 @@ def test_the_failure_says_the_release_would_fail_at_logging_and_shows_the_tail()
 
     assert text.startswith("### ❌ The release would fail at logging the model\n")
     assert "step **Log the model to MLflow**" in text
-    assert "The release's log command failed on this PR's code: the log command exited 1." in text
+    assert ("Run here on this PR's code against a throwaway MLflow store, it failed: the log "
+            "command exited 1.") in text
     assert "```\nTraceback\nValueError\n```" in text
 
 
