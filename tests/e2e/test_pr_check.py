@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 from modelrail.render.markdown import code
 
 from tests.e2e.conftest import Champion
@@ -23,13 +24,21 @@ REPORT = "Quality gate"
 MARKER = "<!-- modelrail:pr-report . -->"
 
 
+def logged_runs(mlflow_url: str) -> int:
+    client = MlflowClient(mlflow_url)
+    return len(client.search_runs([e.experiment_id for e in client.search_experiments()]))
+
+
 def test_good_model_passes_the_check_and_comments(
     new_model_repo: tuple[Path, str], bench: Workbench, champion: Champion,
     github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
     (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
-    run = bench.pull_request(repo, base, PR_NUMBER, "docs")
+    before = logged_runs(bench.mlflow_url)
+    # A runner whose environment names the real MLflow: the log command must not use it.
+    on_runner = dataclasses.replace(bench, env={"MLFLOW_TRACKING_URI": bench.mlflow_url})
+    run = on_runner.pull_request(repo, base, PR_NUMBER, "docs")
 
     assert run.returncode == 0, run.log[-6000:]
     assert run.job_result("Model tests") == "succeeded"
@@ -48,6 +57,7 @@ def test_good_model_passes_the_check_and_comments(
     assert "Metrics vs base" in comments[0]["body"]
     # The release's log command ran on the PR's code, against a throwaway store.
     assert "✅ **Model logging works:** the release's log command logged run" in summary
+    assert logged_runs(bench.mlflow_url) == before
     assert MLFLOW_TOKEN not in run.log
     # The champion's pipeline outputs came from the DVC remote: nothing to recompute.
     assert "Stage 'prepare' didn't change, skipping" in run.log
