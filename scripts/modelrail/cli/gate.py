@@ -1,5 +1,6 @@
 """`modelrail gate` (candidate metrics against the policy and the champion) and
-`modelrail pr-report` (the gate report as a job summary and a sticky PR comment)."""
+`modelrail pr-report` (the gate report, the logging check and what stopped the check, as a
+job summary and a sticky PR comment)."""
 
 import argparse
 import json
@@ -150,14 +151,13 @@ def cmd_pr_report(args: argparse.Namespace) -> ExitCode:
 
 def _verdict(args: argparse.Namespace, failed: list[str], result: GateResult | None,
              proof: LoggingProof | None) -> ExitCode:
-    """Fail closed: a job that did not succeed, a gate that stopped or a failed logging
-    proof always fail the report; a rejection only with --exit-with-gate."""
+    """Fail closed: a job that did not succeed, a gate that stopped (with its own exit
+    code) or a failed logging proof always fail the report; a rejection only with
+    --exit-with-gate."""
     for name in failed:
         say(f"job did not succeed: {name}")
-    if args.gate_exit_code in GATE_STOPPED:
-        say(f"the gate stopped with exit code {args.gate_exit_code}: {args.gate_error}")
-        return ExitCode(args.gate_exit_code)
-    if proof is not None and not proof.passed:
+    logging_fails = proof is not None and not proof.passed
+    if proof is not None and logging_fails:
         say(f"the release would fail at logging the model: {proof.message}")
     rejected = args.exit_with_gate and result is not None and not result.passed
     if rejected and result is not None:  # judged again from the metric entries
@@ -165,9 +165,10 @@ def _verdict(args: argparse.Namespace, failed: list[str], result: GateResult | N
             say(f"note: {note}")
         for verdict in result.failures():
             say(f"FAIL  {verdict.reason}")
-    if failed or rejected or (proof is not None and not proof.passed):
-        return ExitCode.REJECTED
-    return ExitCode.OK
+    if args.gate_exit_code in GATE_STOPPED:
+        say(f"the gate stopped with exit code {args.gate_exit_code}: {args.gate_error}")
+        return ExitCode(args.gate_exit_code)
+    return ExitCode.REJECTED if failed or rejected or logging_fails else ExitCode.OK
 
 
 def _job(text: str) -> tuple[str, bool]:
@@ -180,7 +181,7 @@ def _job(text: str) -> tuple[str, bool]:
 def _logging_proof(path: str) -> LoggingProof:
     label = f"--log-check {path}"
     text = read_text(Path(path), "file", label)
-    if not text.strip():  # the evaluate job's output was empty: the check never reported
+    if not text.strip():  # the check ran in another job and handed on nothing
         return LoggingProof.missing()
     data = load_json_strict(text, label)
     if not isinstance(data, dict):

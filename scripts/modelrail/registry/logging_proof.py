@@ -56,15 +56,15 @@ class LoggingProof:
     def from_json(cls, data: Mapping[str, object], label: str) -> "LoggingProof":
         """Read a proof back; a UsageError naming `label` for anything else."""
         passed, stage = data.get("passed"), data.get("stage")
-        texts = {key: data.get(key, "") for key in ("message", "tail")}
-        ids = {key: data.get(key) for key in ("run_id", "model_uri")}
-        if (not isinstance(passed, bool) or stage not in STAGES
-                or (stage == "logged") != passed
-                or not all(isinstance(v, str) for v in texts.values())
-                or not all(v is None or isinstance(v, str) for v in ids.values())):
+        message, tail = data.get("message", ""), data.get("tail", "")
+        run_id, model_uri = data.get("run_id"), data.get("model_uri")
+        if not (isinstance(passed, bool) and isinstance(stage, str) and stage in STAGES
+                and (stage == "logged") == passed
+                and isinstance(message, str) and isinstance(tail, str)
+                and (run_id is None or isinstance(run_id, str))
+                and (model_uri is None or isinstance(model_uri, str))):
             raise UsageError(f"{label}: not a modelrail log-check result")
-        return cls(passed, str(stage), str(texts["message"]), str(texts["tail"]),
-                   ids["run_id"], ids["model_uri"])  # type: ignore[arg-type]
+        return cls(passed, stage, message, tail, run_id, model_uri)
 
     @classmethod
     def missing(cls) -> "LoggingProof":
