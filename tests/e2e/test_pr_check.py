@@ -139,3 +139,29 @@ def test_pr_that_breaks_model_logging_fails_and_the_comment_says_the_release_wou
     assert "Last lines of its output:" in body
     assert "skops-v2" in body.split("Last lines of its output:")[1]
     assert "### ❌ The release would fail at logging the model" in run.summary(REPORT)
+
+
+@pytest.mark.usefixtures("champion")
+def test_pr_whose_pipeline_fails_gets_a_comment_naming_the_jobs(
+    new_model_repo: tuple[Path, str], bench: Workbench, github: GitHubStandIn,
+) -> None:
+    repo, base = new_model_repo
+    pipeline = repo / "dvc.yaml"
+    source = pipeline.read_text()
+    broken = source.replace("cmd: PYTHONPATH=src python -m ctr_model.evaluate",
+                            "cmd: PYTHONPATH=src python -m ctr_model.evaluate && exit 7")
+    assert broken != source
+    pipeline.write_text(broken)
+    run = bench.pull_request(repo, base, PR_NUMBER, "pipeline")
+
+    assert run.returncode != 0
+    assert run.job_result(EVALUATE) == "failed", run.log[-6000:]
+    assert run.job_result(REPORT) == "failed"
+    body = github.comments(REPOSITORY, PR_NUMBER)[0]["body"]
+    assert body.startswith(MARKER)
+    assert ("Did not succeed: **Reproduce and diff**, **Gate against the champion**."
+            in body)
+    # Nothing of the jobs that did not run: no gate table, no logging verdict, no diff.
+    assert "Quality gate passed" not in body
+    assert "logging" not in body
+    assert "${{" not in body
