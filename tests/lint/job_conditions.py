@@ -6,7 +6,8 @@ with `== 'success'` or `== 'skipped'`.
 promotion on another job must name the outcomes it accepts, never the ones it refuses.
 Comparisons may be combined with `||` and `&&`. And a job whose `if:` replaces the
 implicit `success()` with `always()`, `!cancelled()` or `failure()` must check the result of
-every job it needs, or it would run after any of them failed.
+every job it needs (in that condition, or in the expressions it hands its steps), or it
+would run after any of them failed unnoticed.
 """
 
 import re
@@ -104,7 +105,9 @@ def check_workflow(text: str, name: str) -> list[Offence]:
 
 
 def _unchecked_needs(job_id: str, job: object, name: str) -> list[Offence]:
-    """A job that overrides `success()` but leaves some needed job's result unread."""
+    """A job that overrides `success()` but leaves some needed job's result unread, in its
+    condition and in the expressions it hands its steps (a report job that runs after a
+    failure on purpose reads each result there, and fails unless all succeeded)."""
     if not isinstance(job, dict) or not isinstance(job.get("if"), str):
         return []
     condition = job["if"]
@@ -112,7 +115,10 @@ def _unchecked_needs(job_id: str, job: object, name: str) -> list[Offence]:
     needs = [needs] if isinstance(needs, str) else list(needs)
     if not needs or not _STATUS_OVERRIDE.search(condition):
         return []
-    read = {m.group(0).split(".")[1].strip() for m in _RESULT.finditer(condition)}
+    evaluated = [condition] + [_expressions_only(value) for _, key, value in _strings(job, "")
+                               if key != "if" and "${{" in value]
+    read = {m.group(0).split(".")[1].strip()
+            for text in evaluated for m in _RESULT.finditer(text)}
     missing = [need for need in needs if need not in read]
     return [Offence(f"{name}.jobs.{job_id}.if", " ".join(condition.split()),
                     f"runs whatever `{need}` did: add needs.{need}.result == 'success'")

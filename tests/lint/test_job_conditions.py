@@ -99,3 +99,42 @@ jobs:
     (offence,) = check_workflow(workflow, "promote.yml")
     assert offence.where == "promote.yml.jobs.champion.if"
     assert "add needs.promote.result == 'success'" in str(offence)
+
+
+def test_a_job_that_runs_after_a_failure_must_read_every_result_it_needs() -> None:
+    workflow = """
+on: workflow_call
+jobs:
+  test: {runs-on: ubuntu-latest, steps: [{run: "true"}]}
+  gate: {runs-on: ubuntu-latest, steps: [{run: "true"}]}
+  report:
+    needs: [test, gate]
+    if: ${{ !cancelled() }}
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "needs.test.result == 'success' in a script is only text"
+      - uses: ./actions/report
+        with:
+          jobs: |
+            gate=${{ needs.gate.result == 'success' }}
+"""
+    (offence,) = check_workflow(workflow, "pr.yml")
+    assert offence.where == "pr.yml.jobs.report.if"
+    assert "runs whatever `test` did" in str(offence)
+
+
+def test_results_handed_to_the_steps_count_as_read() -> None:
+    workflow = """
+on: workflow_call
+jobs:
+  test: {runs-on: ubuntu-latest, steps: [{run: "true"}]}
+  report:
+    needs: test
+    if: ${{ !cancelled() }}
+    runs-on: ubuntu-latest
+    steps:
+      - uses: ./actions/report
+        with:
+          jobs: "tests=${{ needs.test.result == 'success' }}"
+"""
+    assert check_workflow(workflow, "pr.yml") == []

@@ -19,6 +19,8 @@ WORKFLOW = REPO_ROOT / ".github" / "workflows" / "pr-test.yml"
 # (`pip install` run from the base commit's tree, `cd "$BASE_DIR..."`, is not among them.)
 _PR_CODE = re.compile(r"dvc (repro|checkout|metrics)|TEST_COMMAND|^(?!.*BASE_DIR).*pip install",
                       re.DOTALL)
+# Actions that run the PR's code: log-check runs the caller's log command on the PR's tree.
+_PR_CODE_ACTIONS = ("$/actions/log-check",)
 
 
 def jobs() -> dict[str, dict[str, Any]]:
@@ -27,7 +29,17 @@ def jobs() -> dict[str, dict[str, Any]]:
 
 
 def runs_pr_code(job: dict[str, Any]) -> bool:
-    return any(_PR_CODE.search(step.get("run", "")) for step in job.get("steps", []))
+    return any(_PR_CODE.search(step.get("run", "")) or step.get("uses") in _PR_CODE_ACTIONS
+               for step in job.get("steps", []))
+
+
+def test_the_log_command_runs_in_a_job_without_secrets_after_the_pipeline() -> None:
+    steps = jobs()["evaluate"]["steps"]
+    names = [step.get("uses") or step.get("run", "") for step in steps]
+    log_check = names.index("$/actions/log-check")
+
+    assert log_check > next(i for i, text in enumerate(names) if "dvc repro" in text)
+    assert not uses_secrets(jobs()["evaluate"])
 
 
 def uses_secrets(job: dict[str, Any]) -> bool:

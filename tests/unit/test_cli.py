@@ -393,12 +393,146 @@ def test_pr_report_github_down_exits_3(
     assert len(github.requests) == 2
 
 
+# -- pr-report when the check reached no verdict, and log-check -----------------------------
+
+
+def test_gate_that_cannot_reach_mlflow_exits_3_and_hands_its_error_on(
+    good: Path, runner_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")
+
+    assert main(["gate", "--candidate", str(good), "--champion-model"]) == 3
+
+    error = parse_file_command(runner_files[0].read_text(encoding="utf-8"))["error"]
+    assert error.startswith("MLflow at http://127.0.0.1:9 kept failing after 2 attempts")
+
+
+def test_pr_report_explains_an_unreachable_mlflow_and_fails_with_its_code(
+    github: GitHubStandIn, runner_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["pr-report", "--model", ".", "--gate-exit-code", "3",
+            "--gate-error", "MLflow at http://mlflow:5000 kept failing after 4 attempts",
+            "--mlflow-uri", "http://mlflow:5000", "--job", "Model tests=true",
+            "--job", "Gate against the champion=false"]
+
+    assert main(argv) == 3
+
+    [comment] = github.comments("acme/ranker", 9)
+    assert comment["body"].startswith("<!-- modelrail:pr-report . -->")
+    for text in (comment["body"], runner_files[1].read_text(encoding="utf-8")):
+        assert "Did not succeed: **Gate against the champion**." in text
+        assert "Quality gate could not run: MLflow unreachable" in text
+        assert ("MLflow at <code>http://mlflow:5000</code> could not be reached after retries"
+                in text)
+        assert "re-run this check when MLflow is back" in text
+    assert "the gate stopped with exit code 3" in capsys.readouterr().out
+
+
+def test_pr_report_names_a_failed_job_and_quotes_a_configuration_error(
+    runner_files: tuple[Path, Path],
+) -> None:
+    argv = ["pr-report", "--model", ".", "--no-comment", "--job=Model tests=false",
+            "--job=Reproduce and diff=true", "--gate-exit-code=2",
+            "--gate-error=-modelrail.yaml: gate: unknown key 'metric'"]
+
+    assert main(argv) == 2
+
+    summary = runner_files[1].read_text(encoding="utf-8")
+    assert "Did not succeed: **Model tests**." in summary
+    assert "Quality gate could not run: configuration error" in summary
+    assert "\\-modelrail.yaml: gate: unknown key 'metric'" in summary
+
+
+def test_pr_report_fails_on_a_failed_job_even_when_the_gate_passed(
+    reports: tuple[Path, Path], runner_files: tuple[Path, Path],
+) -> None:
+    _, passed = reports
+    argv = ["pr-report", "--model", ".", "--no-comment", "--gate", str(passed)]
+
+    assert main([*argv, "--job", "Model tests=true"]) == 0
+    assert main([*argv, "--job", "Model tests=false"]) == 1
+    summary = runner_files[1].read_text(encoding="utf-8")
+    assert summary.count("Quality gate passed") == 2
+    assert summary.count("Did not succeed: **Model tests**.") == 1
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    ([], "--gate: no gate report, and no failed --job"),
+    (["--job", "Model tests=true"], "--gate: no gate report"),
+    (["--gate-exit-code", "1"], "--gate: no gate report"),
+    (["--job", "Model tests"], "--job: expected NAME=true or NAME=false, got 'Model tests'"),
+    (["--job", "Model tests=skipped"], "--job: expected NAME=true or NAME=false"),
+    (["--gate-exit-code", "3"], "--model: needed to keep the PR comment"),
+])
+def test_pr_report_with_nothing_to_explain_exits_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["pr-report", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (json.dumps({"passed": False, "stage": "log-command",
+                 "message": "the log command exited 1", "tail": "ValueError: tree\n",
+                 "run_id": None, "model_uri": None}),
+     "throwaway MLflow store, it failed: the log command exited 1."),
+    ("", "throwaway MLflow store, it could not be checked: the logging check sent no result"),
+])
+def test_pr_report_fails_when_the_release_would_fail_at_logging(
+    reports: tuple[Path, Path], workdir: Path, runner_files: tuple[Path, Path],
+    content: str, says: str,
+) -> None:
+    _, passed = reports
+    (workdir / "log-check.json").write_text(content, encoding="utf-8")
+
+    assert main(["pr-report", "--model", ".", "--no-comment", "--exit-with-gate",
+                 "--gate", str(passed), "--log-check", "log-check.json"]) == 1
+
+    summary = runner_files[1].read_text(encoding="utf-8")
+    assert "Quality gate passed" in summary
+    assert "### ❌ The release would fail at logging the model" in summary
+    assert says in summary
+
+
+@pytest.fixture
+def file_store_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """log-check allows MLflow's file store in its own process: undone after the test."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+
+
+@pytest.mark.usefixtures("file_store_allowed")
+def test_log_check_of_a_failing_command_exits_1_with_its_outputs(
+    workdir: Path, runner_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["log-check", "--command", "echo 'cannot pickle'; exit 4",
+                 "--json", "proof.json"]) == 1
+
+    outputs = parse_file_command(runner_files[0].read_text(encoding="utf-8"))
+    assert outputs["passed"] == "false"
+    report = json.loads(outputs["report"])
+    assert report == json.loads((workdir / "proof.json").read_text(encoding="utf-8"))
+    assert (report["stage"], report["tail"]) == ("log-command", "cannot pickle\n")
+    out, err = capsys.readouterr()
+    assert "cannot pickle" in out
+    assert "The release would fail at logging the model: the log command exited 4" in err
+
+
+def test_log_check_refuses_a_bad_artifact_path_before_running_anything(
+    workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["log-check", "--command", "touch ran", "--artifact-path", "../x"]) == 2
+    assert not (workdir / "ran").exists()
+    assert "--artifact-path" in capsys.readouterr().err
+
+
 # -- argparse -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["deploy"], [], ["gate"], ["pr-report", "--model", "m"], ["gate", "--candidate", "x",
+    [["deploy"], [], ["gate"], ["log-check"], ["gate", "--candidate", "x",
                                                                "--champion", "a",
                                                                "--champion-model", "m@c"]],
 )

@@ -1,9 +1,11 @@
 """`modelrail gate` (candidate metrics against the policy and the champion) and
-`modelrail pr-report` (the gate report as a job summary and a sticky PR comment)."""
+`modelrail pr-report` (the gate report, the logging check and what stopped the check, as a
+job summary and a sticky PR comment)."""
 
 import argparse
 import json
 import os
+from pathlib import Path
 
 from modelrail.cli.common import (
     add_config_flag,
@@ -14,12 +16,16 @@ from modelrail.cli.common import (
     write_json,
 )
 from modelrail.config import Config, load_config
-from modelrail.errors import ExitCode, UsageError
+from modelrail.errors import ExitCode, ModelrailError, UsageError
 from modelrail.gate.evaluate import GateResult, evaluate_gate, result_from_json
 from modelrail.gate.metrics_file import load_metrics
+from modelrail.gate.outcome import GATE_STOPPED, failed_jobs_markdown, gate_error_markdown
 from modelrail.gate.report import gate_markdown, metrics_diff_markdown
 from modelrail.plumbing import runner
 from modelrail.plumbing.github_api import GitHubClient, Repository
+from modelrail.plumbing.strict_data import load_json_strict
+from modelrail.plumbing.textfile import read_text
+from modelrail.registry.logging_proof import LoggingProof, logging_proof_markdown
 
 
 def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -36,8 +42,19 @@ def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPar
     gate.set_defaults(handler=cmd_gate)
 
     report = commands.add_parser("pr-report", help="job summary and sticky PR comment")
-    report.add_argument("--gate", required=True, metavar="PATH", help="gate --json output")
+    report.add_argument("--gate", metavar="PATH",
+                        help="gate --json output (absent when the gate did not finish)")
     report.add_argument("--model", help="one comment per model (default: from the report)")
+    report.add_argument("--job", action="append", default=[], metavar="NAME=true|false",
+                        help="a job of the check and whether it succeeded (repeatable)")
+    report.add_argument("--gate-exit-code", type=int, metavar="N",
+                        help="the gate's exit code: 2 or 3 are explained in the report")
+    report.add_argument("--gate-error", default="", metavar="TEXT",
+                        help="the gate's error message")
+    report.add_argument("--mlflow-uri", default="", metavar="URI",
+                        help="the tracking server the gate asked (named when unreachable)")
+    report.add_argument("--log-check", metavar="PATH",
+                        help="log-check --json output (an empty file: the check sent none)")
     report.add_argument("--metrics-diff", metavar="PATH", help="`dvc metrics diff --json` output")
     report.add_argument("--base-sha", help="base commit the diff was taken against")
     report.add_argument("--comment", action=argparse.BooleanOptionalAction, default=True,
@@ -50,6 +67,14 @@ def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def cmd_gate(args: argparse.Namespace) -> ExitCode:
+    try:
+        return _gate(args)
+    except ModelrailError as error:
+        runner.set_output("error", str(error))  # the PR report explains it in words
+        raise
+
+
+def _gate(args: argparse.Namespace) -> ExitCode:
     config = load_config(args.config)
     gate = config.require_gate()
     candidate = load_metrics(args.candidate)
@@ -99,22 +124,77 @@ def _print_gate(result: GateResult) -> None:
 
 
 def cmd_pr_report(args: argparse.Namespace) -> ExitCode:
-    result = _gate_from_json(read_json_object(args.gate, "--gate"))
-    parts = [gate_markdown(result)]
+    jobs = [_job(text) for text in args.job]
+    failed = [name for name, succeeded in jobs if not succeeded]
+    result = _gate_from_json(read_json_object(args.gate, "--gate")) if args.gate else None
+    proof = _logging_proof(args.log_check) if args.log_check else None
+    stopped = args.gate_exit_code in GATE_STOPPED
+    if result is None and not failed and not stopped:
+        raise UsageError("--gate: no gate report, and no failed --job or --gate-exit-code "
+                         "2-4 that would explain why")
+    parts = [failed_jobs_markdown(failed)] if failed else []
+    if stopped:
+        parts.append(gate_error_markdown(args.gate_exit_code, args.gate_error, args.mlflow_uri))
+    if result is not None:
+        parts.append(gate_markdown(result))
+    if proof is not None:
+        parts.append(logging_proof_markdown(proof))
     if args.metrics_diff:
         parts.append(metrics_diff_markdown(read_json_object(args.metrics_diff, "--metrics-diff"),
                                            args.base_sha))
     body = "\n".join(parts)
     runner.append_summary(body)
     if args.comment:
-        _comment(args, args.model or result.model, body)
-    if args.exit_with_gate and not result.passed:  # judged again from the metric entries
+        _comment(args, _comment_key(args, result), body)
+    return _verdict(args, failed, result, proof)
+
+
+def _verdict(args: argparse.Namespace, failed: list[str], result: GateResult | None,
+             proof: LoggingProof | None) -> ExitCode:
+    """Fail closed: a job that did not succeed, a gate that stopped (with its own exit
+    code) or a failed logging proof always fail the report; a rejection only with
+    --exit-with-gate."""
+    for name in failed:
+        say(f"job did not succeed: {name}")
+    logging_fails = proof is not None and not proof.passed
+    if proof is not None and logging_fails:
+        say(f"the release would fail at logging the model: {proof.message}")
+    rejected = args.exit_with_gate and result is not None and not result.passed
+    if rejected and result is not None:  # judged again from the metric entries
         for note in result.notes:
             say(f"note: {note}")
         for verdict in result.failures():
             say(f"FAIL  {verdict.reason}")
-        return ExitCode.REJECTED
-    return ExitCode.OK
+    if args.gate_exit_code in GATE_STOPPED:
+        say(f"the gate stopped with exit code {args.gate_exit_code}: {args.gate_error}")
+        return ExitCode(args.gate_exit_code)
+    return ExitCode.REJECTED if failed or rejected or logging_fails else ExitCode.OK
+
+
+def _job(text: str) -> tuple[str, bool]:
+    name, sep, succeeded = text.rpartition("=")
+    if not sep or not name.strip() or succeeded not in ("true", "false"):
+        raise UsageError(f"--job: expected NAME=true or NAME=false, got {text!r}")
+    return name.strip(), succeeded == "true"
+
+
+def _logging_proof(path: str) -> LoggingProof:
+    label = f"--log-check {path}"
+    text = read_text(Path(path), "file", label)
+    if not text.strip():  # the check ran in another job and handed on nothing
+        return LoggingProof.missing()
+    data = load_json_strict(text, label)
+    if not isinstance(data, dict):
+        raise UsageError(f"{label}: expected a JSON object")
+    return LoggingProof.from_json(data, label)
+
+
+def _comment_key(args: argparse.Namespace, result: GateResult | None) -> str:
+    if args.model:
+        return str(args.model)
+    if result is None:
+        raise UsageError("--model: needed to keep the PR comment when there is no --gate report")
+    return result.model
 
 
 def _comment(args: argparse.Namespace, model: str, body: str) -> None:

@@ -1,11 +1,13 @@
-"""`modelrail register | promote | rollback`: flags, outputs and rendering.
+"""`modelrail register | promote | rollback | log-check`: flags, outputs and rendering.
 
 The rules live in modelrail.registry (docs/promotion.md); exit codes and step outputs:
 docs/exit-codes.md.
 """
 
 import argparse
+import json
 import os
+import tempfile
 from pathlib import Path
 
 from modelrail.cli.common import add_config_flag, add_json_flag, say, write_json
@@ -15,8 +17,9 @@ from modelrail.gate.metrics_file import load_metrics
 from modelrail.plumbing import runner
 from modelrail.registry.client import Registry
 from modelrail.registry.lineage import collect_lineage
+from modelrail.registry.logging_proof import ALLOW_FILE_STORE, prove_logging
 from modelrail.registry.promotion import Actor, Environments, Outcome, promote, rollback
-from modelrail.registry.registration import register
+from modelrail.registry.registration import register, validate_artifact_path
 
 
 def _registry(config: Config) -> Registry:
@@ -107,6 +110,24 @@ def _render(args: argparse.Namespace, outcome: Outcome) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_log_check(args: argparse.Namespace) -> ExitCode:
+    validate_artifact_path(args.artifact_path)
+    os.environ.update(ALLOW_FILE_STORE)  # this process reads the throwaway file store too
+    parent = os.environ.get("RUNNER_TEMP") or None
+    with tempfile.TemporaryDirectory(prefix="modelrail-log-check.", dir=parent) as scratch:
+        proof = prove_logging(args.command, Path.cwd(), Path(scratch), os.environ,
+                              args.artifact_path)
+    payload = proof.to_json()
+    write_json(args.json, payload)
+    runner.set_output("passed", _bool(proof.passed))
+    runner.set_output("report", json.dumps(payload))
+    if proof.passed:
+        say(f"model logging works: {proof.message}")
+        return ExitCode.OK
+    runner.annotate("error", proof.message, title="The release would fail at logging the model")
+    return ExitCode.REJECTED
+
+
 def add_registry_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") \
         -> None:
     """Add register, promote and rollback to the `modelrail` parser."""
@@ -156,3 +177,13 @@ def add_registry_commands(commands: "argparse._SubParsersAction[argparse.Argumen
     back.add_argument("--reason", metavar="TEXT", help="why (recorded on the version)")
     add_json_flag(back)
     back.set_defaults(handler=cmd_rollback)
+
+    check = commands.add_parser(
+        "log-check", help="run the release's log command against a throwaway MLflow store "
+                          "and check it logged a model `register --run-id` accepts")
+    check.add_argument("--command", required=True, metavar="SHELL",
+                       help='logs the model and writes {"run_id": ...} to $MODELRAIL_RUN_JSON')
+    check.add_argument("--artifact-path", default="model",
+                       help="the model's path in the run (default: model)")
+    add_json_flag(check)
+    check.set_defaults(handler=cmd_log_check)

@@ -89,7 +89,7 @@ def register(
         return Registration(existing[0], created=False)
 
     if run_id is not None:
-        run = _get_run(registry, run_id)
+        run = get_run(registry, run_id)
         lineage = lineage.with_run_data(dict(run.data.params), dict(run.data.metrics))
         experiment_id = str(run.info.experiment_id)
     elif model_dir is not None:
@@ -129,7 +129,7 @@ def _check_same_run(registry: Registry, version: VersionInfo, run_id: str,
         return
     registered = (f"version {version.version} of {version.name} is registered for git "
                   f"{git_sha[:12]} from run {version.run_id or '(none)'}")
-    run = _get_run(registry, run_id, registered)  # a run that does not exist: exit 2
+    run = get_run(registry, run_id, context=registered)  # a run that does not exist: exit 2
     if _run_commit(run) == git_sha:
         return
     raise OtherRunError(f"{registered}, not run {run_id}; nothing created (one version per "
@@ -149,15 +149,17 @@ def _check_model_dir(model_dir: Path) -> None:
         raise UsageError(f"--model-dir {model_dir}: the directory has no files")
 
 
-def _get_run(registry: Registry, run_id: str, context: str = "") -> Any:
-    """The run, or a UsageError naming `run_id` (and `context`, when given)."""
+def get_run(registry: Registry, run_id: str, *, source: str = "--run-id",
+            context: str = "") -> Any:
+    """The run, or a UsageError naming where `run_id` came from (`source`: the flag or
+    the file) and `context`, when given."""
     also = f" ({context})" if context else ""
     if not re.fullmatch(r"[0-9a-zA-Z_\-]+", run_id):
-        raise UsageError(f"--run-id: {run_id!r} is not an MLflow run id{also}")
+        raise UsageError(f"{source}: {run_id!r} is not an MLflow run id{also}")
     try:
         return registry.call(f"read run {run_id}", lambda c: c.get_run(run_id))
     except NotFoundError:
-        raise UsageError(f"--run-id {run_id}: no such run on the tracking server{also}") \
+        raise UsageError(f"{source} {run_id}: no such run on the tracking server{also}") \
             from None
 
 

@@ -174,6 +174,7 @@ _FILES = {
               pull-requests: write
             with:
               mlflow-tracking-uri: ${{ vars.MLFLOW_TRACKING_URI }}
+              log-command: PYTHONPATH=src python -m churn.log_model "$MODELRAIL_RUN_JSON"
             secrets:
               MLFLOW_TRACKING_TOKEN: ${{ secrets.MLFLOW_TRACKING_TOKEN }}
         """,
