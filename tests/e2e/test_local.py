@@ -59,6 +59,8 @@ def test_a_second_repository_goes_from_release_to_prod_and_its_prs_are_gated(
     assert good.returncode == 0, good.stdout + good.stderr
     assert "Quality gate passed" in good.stdout
     assert f"models:/{MODEL}@champion" in good.stdout
+    # The PR ran the release's log command against a throwaway store, as merge.yml will.
+    assert "model logging works" in (state / "runs" / "pr-1.log").read_text()
 
     git(repo, "checkout", "-q", "-b", "fewer-features", "main")
     (repo / "params.yaml").write_text(
