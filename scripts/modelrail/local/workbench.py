@@ -62,7 +62,7 @@ class Workbench:
             event_name, workflow, self.action_repo, event_path=event_path, env=env,
             variables={"MLFLOW_TRACKING_URI": self.mlflow_url, "DVC_REMOTE": self.dvc_remote,
                        **self.variables},
-            secrets=secrets, extra=["--actor", self.actor],
+            secrets=secrets, extra=["--actor", self.actor], scanned=[repo],
         )
 
     def run(self, repo: Path, event_name: str, workflow: str, event: Mapping[str, object],

@@ -1,10 +1,14 @@
 """Which workflow `modelrail local` runs for a stage, and the dispatch inputs it sends."""
 
+import re
 from pathlib import Path
 
 import pytest
 from modelrail.errors import UsageError
+from modelrail.local.act import STANDIN_ACTIONS, STANDINS, standin_pins
 from modelrail.local.workflows import dispatch_inputs, find_workflow, read_workflows
+
+from tests.support.paths import REPO_ROOT
 
 PROMOTE = """\
 name: Promote
@@ -88,3 +92,30 @@ def test_a_broken_workflow_file_is_named(tmp_path: Path) -> None:
     repo = repo_with(tmp_path, broken="on: [push\n")
     with pytest.raises(UsageError, match=r"broken\.yml"):
         read_workflows(repo)
+
+
+def test_a_stood_in_action_is_mapped_at_whatever_ref_a_workflow_pins(tmp_path: Path) -> None:
+    """A Dependabot bump of a pinned SHA keeps its stand-in; the repository's own
+    composite actions are read too, and actions without a stand-in are left to act."""
+    repo = repo_with(tmp_path, ci="jobs:\n  a:\n    steps:\n"
+                     "      - uses: actions/setup-python@" + "1" * 40 + " # v9\n"
+                     "      - uses: 'actions/cache/restore@v5'\n"
+                     "      - uses: actions/checkout@" + "2" * 40 + "\n")
+    (tmp_path / ".github" / "actions" / "x").mkdir(parents=True)
+    (tmp_path / ".github" / "actions" / "x" / "action.yml").write_text(
+        "runs:\n  steps:\n    - uses: docker/login-action@" + "3" * 40 + "\n")
+
+    pins = standin_pins(repo)
+
+    assert pins == {f"actions/setup-python@{'1' * 40}": STANDINS / "setup-python",
+                    "actions/cache@v5": STANDINS / "cache",
+                    f"docker/login-action@{'3' * 40}": STANDINS / "login"}
+
+
+def test_every_action_modelrail_pins_by_sha_has_a_stand_in_or_needs_none() -> None:
+    """What the e2e suite runs offline: a new third-party action needs a stand-in."""
+    pinned = {match.group(1) for path in REPO_ROOT.glob("**/*.yml")
+              if ".venv" not in path.parts and ".demo" not in path.parts
+              for match in re.finditer(r"uses:\s*([\w.-]+/[\w.-]+)[^@\s]*@[0-9a-f]{40}",
+                                       path.read_text())}
+    assert pinned - set(STANDIN_ACTIONS) == {"actions/checkout"}
