@@ -29,7 +29,7 @@ def local_stage(work: Path) -> bool:
     state.mkdir()
     (state / "python").symlink_to(Path(sys.prefix))  # the demo's venv has the model's pins
     shipped = all(code == 0 for code in (
-        local(repo, state, "release"),
+        local(repo, state, "release", "--runner", "ml"),
         local(repo, state, "promote", "staging", "--reason", "demo: QA passed"),
         local(repo, state, "promote", "prod", "--reason", "demo: ship it")))
     git(repo, "checkout", "-q", "-b", "fewer-features")

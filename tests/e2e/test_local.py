@@ -37,7 +37,8 @@ def test_a_second_repository_goes_from_release_to_prod_and_its_prs_are_gated(
     # The jobs' interpreter: the session's, which has the pins the churn model asks for.
     (state / "python").symlink_to(python_env)
 
-    release = local(repo, state, "release")
+    # Its release registers on the runners labelled `ml`: here, this machine.
+    release = local(repo, state, "release", "--runner", "ml")
     assert release.returncode == 0, release.stdout + release.stderr
     assert "registered model version 1" in release.stdout
     assert "merge.yml" in release.stdout  # found by what it does, not by its name

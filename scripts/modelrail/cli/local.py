@@ -60,6 +60,9 @@ def _shared_flags() -> argparse.ArgumentParser:
     shared.add_argument("--secret", action="append", default=[], metavar="NAME",
                         help="a secret (secrets.NAME) taken from the environment variable "
                              "NAME, so its value is never on a command line (repeatable)")
+    shared.add_argument("--runner", action="append", default=[], metavar="LABEL",
+                        help="a runs-on label of your jobs to run on this machine "
+                             "(ubuntu-latest always does) (repeatable)")
     return shared
 
 
@@ -84,7 +87,7 @@ def _secrets(names: list[str]) -> dict[str, str]:
 def _options(args: argparse.Namespace) -> Options:
     return Options(Path(args.repo), Path(args.state_dir) if args.state_dir else None,
                    args.repository or "", args.dvc_remote, _pairs(args.var, "--var"),
-                   _secrets(args.secret))
+                   _secrets(args.secret), tuple(args.runner))
 
 
 def cmd_local_pr(args: argparse.Namespace) -> ExitCode:

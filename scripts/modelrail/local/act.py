@@ -174,13 +174,16 @@ def act_command(
     inputs: Mapping[str, str] | None = None,
     extra: Sequence[str] = (),
     scanned: Sequence[Path] = (),
+    runners: Sequence[str] = (),
 ) -> list[str]:
     """The act command line that runs one workflow on this host (self-hosted platform);
     the stood-in actions used by `action_repo` and the `scanned` repositories (the one
-    whose workflow runs) are mapped to their stand-ins."""
+    whose workflow runs) are mapped to their stand-ins. Jobs whose `runs-on` is
+    ubuntu-latest or one of `runners` run on this host."""
     command = [str(act_executable()), event_name, "-W", workflow,
-               "-P", "ubuntu-latest=-self-hosted",
                "--local-repository", f"{OWNER_REPO}@{REF}={action_repo}"]
+    for label in dict.fromkeys(["ubuntu-latest", *runners]):
+        command += ["-P", f"{label}=-self-hosted"]
     for pin, folder in standin_pins(action_repo, *scanned).items():
         command += ["--local-repository", f"{pin}={folder}"]
     if event_path is not None:

@@ -40,6 +40,7 @@ class Options:
     dvc_remote: str = ""
     variables: dict[str, str] | None = None
     secrets: dict[str, str] | None = None
+    runners: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,5 +111,5 @@ def local_session(options: Options) -> Iterator[Session]:
             repository=options.repository or repository_name(repo),
             actor=os.environ.get("USER", "local-user"), dvc_remote=options.dvc_remote,
             runs=state / "runs", variables=options.variables or {},
-            secrets=options.secrets or {})
+            secrets=options.secrets or {}, runners=options.runners)
         yield Session(workbench, github, state)

@@ -33,6 +33,7 @@ class Workbench:
     github_token: str = LOCAL_GITHUB_TOKEN
     mlflow_token: str = ""
     runs: Path | None = None
+    runners: tuple[str, ...] = ()  # runs-on labels besides ubuntu-latest run on this host
     variables: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # extra job environment
     secrets: dict[str, str] = field(default_factory=dict)  # extra secrets
@@ -63,7 +64,7 @@ class Workbench:
             variables={"MLFLOW_TRACKING_URI": self.mlflow_url, "DVC_REMOTE": self.dvc_remote,
                        **self.variables},
             secrets=secrets, extra=["--actor", self.actor], scanned=[repo],
-        )
+            runners=self.runners)
 
     def run(self, repo: Path, event_name: str, workflow: str, event: Mapping[str, object],
             name: str) -> ActRun:

@@ -3,7 +3,8 @@
 Another model name (churn-classifier), a lower-is-better primary metric (log_loss), its
 own three-stage DVC pipeline on a synthetic customer table, three registry environments
 (dev, staging, prod: no canary), and its own workflows written from the README's snippets
-with its own dispatch inputs. `modelrail local` is proven on it (tests/e2e/test_local.py).
+with its own dispatch inputs; its release registers on its own runners (`runs-on`:
+self-hosted, labelled ml). `modelrail local` is proven on it (tests/e2e/test_local.py).
 """
 
 import subprocess
@@ -192,6 +193,7 @@ _FILES = {
             with:
               mlflow-tracking-uri: ${{ vars.MLFLOW_TRACKING_URI }}
               log-command: PYTHONPATH=src python -m churn.log_model "$MODELRAIL_RUN_JSON"
+              runs-on: '["self-hosted", "ml"]'
             secrets:
               MLFLOW_TRACKING_TOKEN: ${{ secrets.MLFLOW_TRACKING_TOKEN }}
           dev:
