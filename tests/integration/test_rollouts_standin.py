@@ -16,6 +16,7 @@ import pytest
 from modelrail.cli.rollout import add_rollout_commands
 from modelrail.errors import ModelrailError
 from modelrail.plumbing import runner
+from modelrail.rollouts.kube import ROLLOUTS, connect
 
 from tests.support.services.process import free_port
 from tests.support.standins.rollouts import MERGE_PATCH, RolloutsStandIn
@@ -87,6 +88,7 @@ def step_outputs(path: Path) -> dict[str, str]:
 
 
 def paused_at(k8s: RolloutsStandIn, weight: int) -> None:
+    k8s.settle()
     status = k8s.rollout("ranker", "ml")["status"]
     assert status["phase"] == "Paused"
     assert [c["reason"] for c in status["pauseConditions"]] == ["CanaryPauseStep"]
@@ -117,6 +119,7 @@ class TestPatches:
 
     def test_step_clears_the_pause_condition(self, k8s: RolloutsStandIn) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         k8s.clear_requests()
         assert run("step") == 0
         assert sent(k8s) == [("PATCH", STATUS, MERGE_PATCH,
@@ -126,6 +129,7 @@ class TestPatches:
     def test_pause_then_promote_clears_status_then_unpauses_spec(self, k8s: RolloutsStandIn
                                                                  ) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         k8s.clear_requests()
         assert run("pause") == 0
         assert run("promote") == 0
@@ -139,10 +143,13 @@ class TestPatches:
     def test_abort_and_retry(self, k8s: RolloutsStandIn, capsys: pytest.CaptureFixture[str]
                              ) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         run("step")
+        k8s.settle()
         k8s.clear_requests()
         assert run("abort") == 0
         assert sent(k8s) == [("PATCH", STATUS, MERGE_PATCH, {"status": {"abort": True}})]
+        k8s.settle()
         status = k8s.rollout("ranker", "ml")["status"]
         assert (status["phase"], status["message"]) == (
             "Degraded", "RolloutAborted: Rollout aborted update to revision 2")
@@ -158,9 +165,11 @@ class TestPatches:
 
     def test_promote_full(self, k8s: RolloutsStandIn) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         k8s.clear_requests()
         assert run("promote", "--full") == 0
         assert sent(k8s) == [("PATCH", STATUS, MERGE_PATCH, {"status": {"promoteFull": True}})]
+        k8s.settle()
         assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
         assert k8s.traffic("ranker", "ml").stable_image == "ranker:v2"
         assert k8s.weight("ranker", "ml") == 100
@@ -171,13 +180,16 @@ class TestPatches:
     def test_promote_full_unpauses_a_manually_paused_rollout(self, k8s: RolloutsStandIn
                                                              ) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         run("pause")
+        k8s.settle()
         k8s.clear_requests()
         assert run("promote", "--full") == 0
         assert sent(k8s) == [
             ("PATCH", STATUS, MERGE_PATCH, {"status": {"promoteFull": True}}),
             ("PATCH", ROLLOUT, MERGE_PATCH, {"spec": {"paused": False}}),
         ]
+        k8s.settle()
         assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
 
 
@@ -185,7 +197,7 @@ def test_promote_mid_step_skips_a_step_but_step_waits(workdir: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A second promote before the controller reacts bumps currentStepIndex (the plugin's
     mid-step case); `step` sees the rollout is not paused and sends nothing."""
-    with RolloutsStandIn(controller_delay=1.0) as k8s:
+    with RolloutsStandIn(controller_delay=1.0, stale_reads=None) as k8s:
         k8s.add_rollout("ranker", "ml", image="ranker:v1")
         monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
         run("set-image", "--image", "ranker:v2")
@@ -208,6 +220,7 @@ def test_without_a_status_subresource_patches_fall_back_to_the_object(
         k8s.add_rollout("ranker", "ml", image="ranker:v1")
         monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         k8s.clear_requests()
         assert run("promote") == 0
         assert [(r.method, r.path, r.status, r.body) for r in k8s.writes()] == [
@@ -222,6 +235,7 @@ def test_without_a_status_subresource_patches_fall_back_to_the_object(
             ("PATCH", STATUS, 404, {"status": {"abort": True}}),
             ("PATCH", ROLLOUT, 200, {"status": {"abort": True}}),
         ]
+        k8s.settle()
         assert k8s.weight("ranker", "ml") == 0
 
 
@@ -248,7 +262,7 @@ class TestFailures:
         assert "409 Conflict 5 times" in capsys.readouterr().err
 
     @pytest.mark.parametrize(("forbidden", "argv", "named"), [
-        (("patch", "rollouts/status"), ("abort",),
+        (("patch", "rollouts/status"), ("retry",),
          "may not patch rollouts.argoproj.io/status in namespace ml"),
         (("update", "rollouts"), ("set-image", "--image", "ranker:v2"),
          "may not update rollouts.argoproj.io in namespace ml"),
@@ -315,7 +329,7 @@ def test_server_down_is_exit_3_after_bounded_retries(workdir: Path,
 
 def test_observed_generation_rule(workdir: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    with RolloutsStandIn(controller_delay=1.0) as k8s:
+    with RolloutsStandIn(controller_delay=1.0, stale_reads=None) as k8s:
         k8s.add_rollout("ranker", "ml", image="ranker:v1")
         monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
         assert run("pause") == 0
@@ -388,7 +402,9 @@ def test_a_good_rollout_from_10_to_100_and_healthy(k8s: RolloutsStandIn, workdir
 @pytest.mark.usefixtures("kubeconfig")
 def test_abort_mid_rollout_returns_weight_0(k8s: RolloutsStandIn) -> None:
     run("set-image", "--image", "ranker:v2")
+    k8s.settle()
     run("step", "--to-weight", "25")
+    k8s.settle()
     assert k8s.weight("ranker", "ml") == 25
     assert run("abort") == 0
     assert run("wait", "--until", "aborted", "--until", "weight=0", "--timeout", "5",
@@ -402,8 +418,53 @@ def test_abort_mid_rollout_returns_weight_0(k8s: RolloutsStandIn) -> None:
 def test_wait_gives_up_with_exit_1(k8s: RolloutsStandIn, capsys: pytest.CaptureFixture[str]
                                    ) -> None:
     run("set-image", "--image", "ranker:v2")
+    k8s.settle()
     assert run("wait", "--until", "healthy", "--timeout", "0.3", "--interval", "0.05") == 1
     assert "did not reach healthy within 0.3s" in capsys.readouterr().err
     run("abort")
     assert run("wait", "--until", "healthy", "--timeout", "5", "--interval", "0.05") == 1
     assert "is Degraded while waiting for healthy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("delay", "stale"), [(30.0, 1), (0.3, None)])
+def test_wait_after_retry_waits_for_the_controllers_acknowledgement(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, delay: float, stale: int | None
+        ) -> None:
+    """retry is a status-only patch: the generation stays, and the Degraded/RolloutAborted
+    status stays until the controller's next reconcile (one read later, or `delay` s)."""
+    with RolloutsStandIn(controller_delay=delay, stale_reads=stale) as k8s:
+        k8s.add_rollout("ranker", "ml", image="ranker:v1")
+        monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
+        run("set-image", "--image", "ranker:v2")
+        k8s.settle()
+        run("abort")
+        k8s.settle()
+        assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Degraded"
+        assert run("retry") == 0
+        assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Degraded"  # not yet
+        assert run("wait", "--until", "paused", "--timeout", "5", "--interval", "0.05") == 0
+        progressing = [c for c in k8s.rollout("ranker", "ml")["status"]["conditions"]
+                       if c["type"] == "Progressing"]
+        assert progressing[0]["reason"] in ("RolloutRetry", "RolloutPaused")
+        paused_at(k8s, 10)
+
+
+@pytest.mark.usefixtures("kubeconfig")
+def test_abort_of_a_fully_promoted_rollout_is_a_no_op_that_says_so(
+        k8s: RolloutsStandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    k8s.clear_requests()
+    assert run("abort") == 0
+    assert k8s.writes() == []
+    assert "nothing to abort: the rollout is fully promoted (Healthy) and the controller " \
+           "ignores an abort" in capsys.readouterr().out
+    assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
+
+
+def test_the_controller_drops_an_abort_of_a_fully_promoted_rollout(
+        k8s: RolloutsStandIn, tmp_path: Path) -> None:
+    """rollout/controller.go: RemoveAbort when fully promoted; the phase stays Healthy."""
+    api = connect(str(k8s.write_kubeconfig(tmp_path / "kc"))).api
+    api.patch(ROLLOUTS, "ml", "ranker", {"status": {"abort": True}}, subresource="status")
+    k8s.settle()
+    status = k8s.rollout("ranker", "ml")["status"]
+    assert (status["phase"], status.get("abort")) == ("Healthy", None)

@@ -24,10 +24,19 @@ from modelrail.rollouts.kube import (
 )
 from modelrail.rollouts.objects import JSON, nested
 from modelrail.rollouts.policy import MirrorConfig
-from modelrail.rollouts.status import Condition, RolloutState, joined, template_images
+from modelrail.rollouts.status import (
+    Condition,
+    RolloutState,
+    generation_observed,
+    is_fully_promoted,
+    joined,
+    template_images,
+)
 from modelrail.rollouts.steps import check_steps
 
 SET_IMAGE_ATTEMPTS = 5  # the plugin's bound on conflict retries
+OBSERVE_TIMEOUT_S = 60.0  # for the controller to observe a new spec before an abort
+OBSERVE_INTERVAL_S = 0.5
 Log = Callable[[str], None]
 
 
@@ -77,8 +86,18 @@ class RolloutDriver:
 
     # -- the plugin's patches ------------------------------------------------------------
 
-    def abort(self) -> Outcome:
-        self.read_object()  # a missing rollout is exit 2, not a patch to a 404
+    def abort(self, *, clock: Callable[[], float] = time.monotonic,
+              sleep: Callable[[float], None] = time.sleep) -> Outcome:
+        """Abort the update in flight. The controller drops an abort of a fully promoted
+        rollout (rollout/controller.go) and, when the pod template changed since it last
+        looked, the abort with it (resetRolloutStatus, rollout/sync.go): so first wait
+        (bounded) until it has observed the spec, and send nothing to a promoted one."""
+        obj = self._observed_object(clock, sleep)  # a missing rollout is exit 2
+        if is_fully_promoted(obj) and not nested(obj, "status").get("abort"):
+            return self._done("abort", False, "nothing to abort: the rollout is fully "
+                              "promoted (Healthy) and the controller ignores an abort of a "
+                              "fully promoted rollout, so none was sent; to go back, "
+                              "set-image the previous image", obj)
         obj = self._patch_status(patches.ABORT)
         return self._done("abort", True, "aborted: traffic goes back to stable", obj)
 
@@ -204,6 +223,17 @@ class RolloutDriver:
             sleep(min(interval, max(timeout - elapsed, 0.0)))
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _observed_object(self, clock: Callable[[], float],
+                         sleep: Callable[[float], None]) -> JSON:
+        """The rollout once the controller has observed its generation (or as it is after
+        OBSERVE_TIMEOUT_S)."""
+        deadline = clock() + OBSERVE_TIMEOUT_S
+        obj = self.read_object()
+        while not generation_observed(obj) and clock() < deadline:
+            sleep(OBSERVE_INTERVAL_S)
+            obj = self.read_object()
+        return obj
 
     def _patch(self, body: JSON) -> JSON:
         obj = self.api.patch(ROLLOUTS, self.namespace, self.name, body)

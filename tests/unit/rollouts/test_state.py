@@ -19,6 +19,9 @@ from modelrail.rollouts.steps import check_steps, step_mismatches
 
 from tests.support.builders.rollouts import rollout, steps
 
+ABORTED_CONDITION = {"type": "Progressing", "status": "False", "reason": "RolloutAborted",
+                     "message": "Rollout aborted update to revision 2"}
+
 
 class TestPhase:
     def test_phase_is_trusted_once_the_generation_is_observed(self) -> None:
@@ -41,6 +44,24 @@ class TestPhase:
     def test_cleared_pause_conditions_mean_unpausing(self) -> None:
         obj = rollout(phase="Paused", controllerPause=True, pauseConditions=[])
         assert rollout_phase(obj) == ("Progressing", "waiting for rollout to unpause")
+
+    def test_a_retry_is_unacknowledged_while_the_aborted_condition_stays(self) -> None:
+        """retry patches status.abort only: the generation does not move, and the old
+        Degraded phase stays until the controller writes RolloutRetry (rollout/sync.go)."""
+        obj = rollout(phase="Degraded", message="RolloutAborted: Rollout aborted update to "
+                      "revision 2", abort=False, conditions=[ABORTED_CONDITION])
+        assert rollout_phase(obj) == ("Progressing", "unknown: the controller has not "
+                                      "acknowledged the retry yet (the RolloutAborted "
+                                      "condition is still there)")
+        assert not RolloutState.from_object(obj).observed
+
+    def test_an_abort_is_unacknowledged_until_the_aborted_condition(self) -> None:
+        obj = rollout(phase="Paused", abort=True, pauseConditions=[{"reason": "CanaryPauseStep"}],
+                      conditions=[{"type": "Progressing", "reason": "RolloutPaused"}])
+        assert rollout_phase(obj)[1] == "unknown: the controller has not acknowledged the " \
+            "abort yet (no RolloutAborted condition)"
+        obj["status"]["conditions"] = [ABORTED_CONDITION]
+        assert RolloutState.from_object(obj).observed
 
     def test_a_missing_phase_is_progressing(self) -> None:
         assert rollout_phase(rollout())[0] == "Progressing"
@@ -283,6 +304,25 @@ class TestMirrorSteps:
         with pytest.raises(UsageError, match=r"trafficRouting is not set: setMirrorRoute "
                                              r"needs traffic routing"):
             check_steps(obj, (10, 100), MIRROR)
+
+    @pytest.mark.parametrize("router", [{"nginx": {"stableIngress": "ranker"}},
+                                        {"alb": {"ingress": "ranker"}}])
+    def test_a_router_that_cannot_mirror_is_refused_with_the_fix(
+            self, router: dict[str, Any]) -> None:
+        obj = mirrored()
+        obj["spec"]["strategy"]["canary"]["trafficRouting"] = {
+            **router, "managedRoutes": [{"name": "mirror"}]}
+        with pytest.raises(UsageError) as caught:
+            check_steps(obj, (10, 100), MIRROR)
+        assert f"trafficRouting uses {next(iter(router))}: Argo Rollouts runs " \
+               "setMirrorRoute only with `istio`" in str(caught.value)
+        assert "remove `rollout.mirror` from the policy" in str(caught.value)
+
+    def test_a_traffic_router_plugin_may_mirror(self) -> None:
+        obj = mirrored()
+        obj["spec"]["strategy"]["canary"]["trafficRouting"] = {
+            "plugins": {"argoproj-labs/gatewayAPI": {}}, "managedRoutes": [{"name": "mirror"}]}
+        check_steps(obj, (10, 100), MIRROR)
 
     def test_the_fix_is_the_exact_yaml_to_write(self) -> None:
         with pytest.raises(UsageError) as caught:
