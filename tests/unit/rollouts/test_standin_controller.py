@@ -23,7 +23,8 @@ def test_pause_durations_follow_go_duration_syntax(duration: Any, seconds: int |
 @pytest.mark.parametrize(("duration", "phase"), [("1h30m", "Paused"), ("1x", "Degraded")])
 def test_a_timed_pause_holds_and_an_unparseable_one_is_invalid(
         tmp_path: Path, duration: str, phase: str) -> None:
-    steps = [{"setWeight": 10}, {"pause": {"duration": duration}}, {"setWeight": 50}]
+    steps: list[dict[str, Any]] = [{"setWeight": 10}, {"pause": {"duration": duration}},
+                                   {"setWeight": 50}]
     with RolloutsStandIn() as standin:
         standin.add_rollout("ranker", "ml", image="ranker:v1", steps=steps)
         api = connect(str(standin.write_kubeconfig(tmp_path / "kc"))).api
