@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from modelrail.cli.rollout import add_rollout_commands
 from modelrail.errors import ModelrailError
 from modelrail.plumbing import runner
 from modelrail.rollouts.kube import ROLLOUTS, connect
 
 from tests.support.services.process import free_port
-from tests.support.standins.rollouts import MERGE_PATCH, RolloutsStandIn
+from tests.support.standins.rollouts import JSON_PATCH, MERGE_PATCH, RolloutsStandIn
 
 pytestmark = pytest.mark.integration
 
@@ -99,14 +100,23 @@ def paused_at(k8s: RolloutsStandIn, weight: int) -> None:
 class TestPatches:
     """Every operation sends exactly the plugin's request."""
 
-    def test_set_image_is_a_full_update_of_the_object_as_read(self, k8s: RolloutsStandIn
-                                                              ) -> None:
+    def test_set_image_patches_only_the_image_of_the_object_as_read(
+            self, k8s: RolloutsStandIn) -> None:
+        """Where the plugin PUTs the object (`update`), a JSON patch needs only `patch`."""
         before = k8s.rollout("ranker", "ml")
+        k8s.forbid("update", "rollouts")
         k8s.clear_requests()
         assert run("set-image", "--image", "ranker:v2") == 0
-        expected = json.loads(json.dumps(before))
-        expected["spec"]["template"]["spec"]["containers"][0]["image"] = "ranker:v2"
-        assert sent(k8s) == [("PUT", ROLLOUT, "application/json", expected)]
+        assert sent(k8s) == [("PATCH", ROLLOUT, JSON_PATCH, [
+            {"op": "test", "path": "/metadata/resourceVersion",
+             "value": before["metadata"]["resourceVersion"]},
+            {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "server"},
+            {"op": "add", "path": "/spec/template/spec/containers/0/image",
+             "value": "ranker:v2"}])]
+        after = k8s.rollout("ranker", "ml")
+        expected = json.loads(json.dumps(before["spec"]))
+        expected["template"]["spec"]["containers"][0]["image"] = "ranker:v2"
+        assert after["spec"] == expected
         paused_at(k8s, 10)
         assert k8s.traffic("ranker", "ml").canary_image == "ranker:v2"
         assert k8s.traffic("ranker", "ml").stable_image == "ranker:v1"
@@ -241,31 +251,33 @@ def test_without_a_status_subresource_patches_fall_back_to_the_object(
 
 @pytest.mark.usefixtures("kubeconfig")
 class TestFailures:
-    def test_409_is_retried_on_a_fresh_read(self, k8s: RolloutsStandIn) -> None:
-        k8s.conflict_next_puts(2)
+    def test_a_changed_object_is_patched_again_on_a_fresh_read(self, k8s: RolloutsStandIn
+                                                               ) -> None:
+        k8s.conflict_next_writes(2)
         k8s.clear_requests()
         assert run("set-image", "--image", "ranker:v2") == 0
-        puts = [r for r in k8s.requests if r.method == "PUT"]
-        assert [r.status for r in puts] == [409, 409, 200]
-        versions = [r.body["metadata"]["resourceVersion"] for r in puts]
-        assert versions[0] != versions[2]  # the retry sent the fresh object
+        patches = [r for r in k8s.requests if r.method == "PATCH"]
+        assert [r.status for r in patches] == [422, 422, 200]
+        versions = [r.body[0]["value"] for r in patches]
+        assert versions[0] != versions[2]  # the retry tested the fresh resourceVersion
         methods = [r.method for r in k8s.requests]
-        assert methods[methods.index("PUT") - 1:] == ["GET", "PUT", "GET", "PUT", "GET", "PUT"]
+        assert methods[methods.index("PATCH") - 1:] == [
+            "GET", "PATCH", "GET", "PATCH", "GET", "PATCH"]
         obj = k8s.rollout("ranker", "ml")
         assert obj["metadata"]["annotations"]["standin/concurrent-writes"] == "2"  # kept
         paused_at(k8s, 10)
 
     def test_endless_conflicts_fail_closed(self, k8s: RolloutsStandIn,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-        k8s.conflict_next_puts(100)
+        k8s.conflict_next_writes(100)
         assert run("set-image", "--image", "ranker:v2") == 3
-        assert "409 Conflict 5 times" in capsys.readouterr().err
+        assert "(conflict 5 times)" in capsys.readouterr().err
 
     @pytest.mark.parametrize(("forbidden", "argv", "named"), [
         (("patch", "rollouts/status"), ("retry",),
          "may not patch rollouts.argoproj.io/status in namespace ml"),
-        (("update", "rollouts"), ("set-image", "--image", "ranker:v2"),
-         "may not update rollouts.argoproj.io in namespace ml"),
+        (("patch", "rollouts"), ("set-image", "--image", "ranker:v2"),
+         "may not patch rollouts.argoproj.io in namespace ml"),
         (("get", "rollouts"), ("status",), "may not get rollouts.argoproj.io in namespace ml"),
     ])
     def test_403_names_the_rbac_verb_and_resource(
@@ -360,12 +372,16 @@ def test_workload_ref_updates_the_deployment(workdir: Path, monkeypatch: pytest.
         k8s.add_rollout("ranker", "ml", workload_ref="ranker-app")
         monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
         before = k8s.get("deployments", "ml", "ranker-app")
+        k8s.forbid("update", "deployments")
         k8s.clear_requests()
         assert run("set-image", "--image", "ranker:v2") == 0
-        expected = json.loads(json.dumps(before))
-        expected["spec"]["template"]["spec"]["containers"][0]["image"] = "ranker:v2"
-        assert sent(k8s) == [("PUT", "/apis/apps/v1/namespaces/ml/deployments/ranker-app",
-                              "application/json", expected)]
+        assert sent(k8s) == [("PATCH", "/apis/apps/v1/namespaces/ml/deployments/ranker-app",
+                              JSON_PATCH, [
+            {"op": "test", "path": "/metadata/resourceVersion",
+             "value": before["metadata"]["resourceVersion"]},
+            {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "server"},
+            {"op": "add", "path": "/spec/template/spec/containers/0/image",
+             "value": "ranker:v2"}])]
         paused_at(k8s, 10)
 
 
@@ -392,7 +408,8 @@ def test_a_good_rollout_from_10_to_100_and_healthy(k8s: RolloutsStandIn, workdir
     assert done["reached"] is True
     assert (done["rollout"]["phase"], done["rollout"]["weight"]) == ("Healthy", 100)
     assert k8s.traffic("ranker", "ml").stable_image == "ranker:v2"
-    steps = [json.loads(json.dumps(r.body)) for r in k8s.writes() if r.method == "PATCH"]
+    steps = [json.loads(json.dumps(r.body)) for r in k8s.writes()
+             if r.content_type == MERGE_PATCH]
     assert steps == [{"status": {"pauseConditions": None}}] * 4
     last = step_outputs(outputs)
     assert (last["phase"], last["weight"], last["step-index"], last["reached"]) == (
@@ -468,3 +485,32 @@ def test_the_controller_drops_an_abort_of_a_fully_promoted_rollout(
     k8s.settle()
     status = k8s.rollout("ranker", "ml")["status"]
     assert (status["phase"], status.get("abort")) == ("Healthy", None)
+
+
+def _granted(role: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(verb, resource) for rule in role["rules"] for verb in rule["verbs"]
+            for resource in rule["resources"]}
+
+
+def test_the_example_role_grants_every_call_the_driver_makes(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, repo_root: Path) -> None:
+    """example-model/k8s/rbac.yaml: everything it does not grant answers 403."""
+    rbac = repo_root / "example-model" / "k8s" / "rbac.yaml"
+    documents = yaml.safe_load_all(rbac.read_text(encoding="utf-8"))
+    role = next(d for d in documents if d["kind"] == "Role")
+    granted = _granted(role)
+    assert ("update", "rollouts") not in granted  # set-image patches
+    with RolloutsStandIn() as k8s:
+        k8s.add_rollout("ranker", "ml", image="ranker:v1")
+        for verb in ("get", "update", "patch"):
+            for resource in ("rollouts", "rollouts/status", "deployments"):
+                if (verb, resource) not in granted:
+                    k8s.forbid(verb, resource)
+        monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
+        for argv in (("set-image", "--image", "ranker:v2"), ("step",), ("pause",),
+                     ("promote",), ("abort",), ("retry",), ("promote", "--full"),
+                     ("status",)):
+            assert run(*argv) == 0, argv
+            k8s.settle()
+        assert all(r.status < 400 for r in k8s.requests)
+        assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"

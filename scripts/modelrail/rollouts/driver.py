@@ -1,8 +1,10 @@
 """Drive one Argo Rollout: the kubectl-argo-rollouts plugin's operations, plus waiting.
 
-Every mutation is a JSON merge patch (or, for set-image, a full update) exactly as the
-plugin sends it; "status" patches go to the /status subresource and fall back to the
-object itself when that is not served (404), as the plugin does for Argo Rollouts v0.9.
+Every mutation is a JSON merge patch exactly as the plugin sends it, except set-image: a
+JSON patch of the images where the plugin updates (PUTs) the whole object, so the
+credentials need `patch` only. "status" patches go to the /status subresource and fall
+back to the object itself when that is not served (404), as the plugin does for Argo
+Rollouts v0.9.
 Weights move only by promoting through pre-declared `setWeight` + `pause: {}` steps.
 """
 
@@ -163,8 +165,9 @@ class RolloutDriver:
         return self.promote()
 
     def set_image(self, image: str, container: str | None = None) -> Outcome:
-        """Full update of the pod template (or the workloadRef Deployment's), as the plugin
-        does, re-reading and retrying on 409 Conflict a bounded number of times."""
+        """JSON patch of the pod template's images (or the workloadRef Deployment's),
+        re-reading and retrying a bounded number of times when the object changed since it
+        was read (the patch's resourceVersion test failed)."""
         for attempt in range(1, SET_IMAGE_ATTEMPTS + 1):
             try:
                 return self._set_image_once(image, container)
@@ -172,7 +175,7 @@ class RolloutDriver:
                 self._log(f"{conflict}; reading it again (attempt {attempt} of "
                           f"{SET_IMAGE_ATTEMPTS})")
         raise ServiceError(f"set image on {self.ref}: the object kept changing under us "
-                           f"(409 Conflict {SET_IMAGE_ATTEMPTS} times)")
+                           f"(conflict {SET_IMAGE_ATTEMPTS} times)")
 
     def _set_image_once(self, image: str, container: str | None) -> Outcome:
         obj = self.read_object()
@@ -187,12 +190,12 @@ class RolloutDriver:
                                  f"{self.namespace}/{name} does not exist") from None
         what = f"{resource.rbac()} {self.namespace}/{name}"
         chosen = patches.pick_container(template_images(target), container, what)
-        updated, changed = patches.with_image(target, chosen, image)
-        if not changed:
+        operations = patches.image_patch(target, chosen, image)
+        if not operations:
             return self._done("set-image", False, f"{what} already runs {image}", obj)
-        replaced = self.api.replace(resource, self.namespace, name, updated)
-        self._log(f"updated {what}: container {chosen} image {image}")
-        obj = self.read_object() if workload else replaced
+        patched = self.api.json_patch(resource, self.namespace, name, operations)
+        self._log(f"patched {what}: container {chosen} image {image}")
+        obj = self.read_object() if workload else patched
         return self._done("set-image", True, f"image set to {image}: a new revision starts "
                           "at step 0", obj)
 

@@ -7,10 +7,11 @@ this serves, on 127.0.0.1 and a free port, what the real `kubernetes` client sen
 - ``GET|PUT|PATCH /apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}`` and
   ``.../status``; ``GET|PUT /apis/apps/v1/namespaces/{ns}/deployments/{name}`` (for a
   Rollout's ``workloadRef``);
-- PATCH accepts ``application/merge-patch+json`` (RFC 7386) only, as the API server does
-  for custom resources (415 otherwise); with the status subresource on (Argo >= v0.10), a
-  patch or update of the object ignores ``status`` and a patch of ``/status`` ignores the
-  rest; with it off, ``/status`` answers 404 as on Argo v0.9;
+- PATCH accepts ``application/merge-patch+json`` (RFC 7386) and
+  ``application/json-patch+json`` (RFC 6902: a failed ``test`` answers 422), as the API
+  server does for custom resources (415 otherwise: no strategic merge); with the status
+  subresource on (Argo >= v0.10), a patch or update of the object ignores ``status`` and
+  a patch of ``/status`` ignores the rest; with it off, ``/status`` answers 404 as on Argo v0.9;
 - ``metadata.resourceVersion`` changes on every write and ``metadata.generation`` on every
   spec change; a PUT with a stale resourceVersion answers 409 Conflict, one without any
   answers 422; unknown objects 404; bearer-token auth (401); a configurable set of
@@ -58,6 +59,7 @@ from tests.support.services.loopback import LoopbackServer
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 PAUSE_STEP = "CanaryPauseStep"
 REVISION = "rollout.argoproj.io/revision"
 CONTROLLER_DELAY = 0.05  # seconds from a write to the controller's reconcile of it
@@ -109,6 +111,54 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+def json_patch(target: JSON, operations: list[JSON]) -> JSON:
+    """RFC 6902 test/add/replace/remove on a copy of `target`; ValueError with the message
+    of the Go library the API server uses (evanphx/json-patch) when an operation fails."""
+    result = copy.deepcopy(target)
+    for operation in operations:
+        op, path = operation.get("op"), str(operation.get("path", ""))
+        parent, last = _pointer(result, path)
+        if op == "test":
+            if _child(parent, last, path) != operation.get("value"):
+                raise ValueError(f"testing value {path} failed: test failed")
+        elif op in ("add", "replace"):
+            if op == "replace":
+                _child(parent, last, path)
+            value = copy.deepcopy(operation.get("value"))
+            if isinstance(parent, list) and op == "add":
+                parent.insert(len(parent) if last == "-" else int(last), value)
+            else:
+                parent[int(last) if isinstance(parent, list) else last] = value
+        elif op == "remove":
+            _child(parent, last, path)
+            del parent[int(last) if isinstance(parent, list) else last]
+        else:
+            raise ValueError(f"Unexpected kind: {op}")
+    return result
+
+
+def _pointer(document: Any, path: str) -> tuple[Any, str]:
+    """The container holding the last token of JSON pointer `path`, and that token."""
+    if not path.startswith("/"):
+        raise ValueError(f"replace operation does not apply: doc is missing path: {path}")
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
+    node = document
+    for token in tokens[:-1]:
+        node = _child(node, token, path)
+    return node, tokens[-1]
+
+
+def _child(node: Any, token: str, path: str) -> Any:
+    missing = ValueError(f"replace operation does not apply: doc is missing path: {path}")
+    if isinstance(node, dict):
+        if token not in node:
+            raise missing
+        return node[token]
+    if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        return node[int(token)]
+    raise missing
 
 
 def pod_hash(template: Any) -> str:
@@ -312,8 +362,9 @@ class RolloutsStandIn(LoopbackServer):
         with self._lock:
             self._state.forbidden.add((verb, resource))
 
-    def conflict_next_puts(self, count: int = 1) -> None:
-        """Let another writer change the object just before each of the next PUTs."""
+    def conflict_next_writes(self, count: int = 1) -> None:
+        """Let another writer change the object just before each of the next PUTs and JSON
+        patches (a merge patch has no precondition to fail)."""
         with self._lock:
             self._state.conflicts = count
 
@@ -406,6 +457,8 @@ class RolloutsStandIn(LoopbackServer):
 
     def _write(self, method: str, key: tuple[str, str, str], current: JSON, content_type: str,
                body: Any, status_only: bool) -> _Answer:
+        if method == "PATCH" and content_type == JSON_PATCH:
+            return self._json_patch(key, current, body, status_only)
         if not isinstance(body, dict):
             return 400, _status(400, "BadRequest", "the request body is not a JSON object")
         if method == "PATCH" and content_type != MERGE_PATCH:
@@ -420,19 +473,41 @@ class RolloutsStandIn(LoopbackServer):
         if refused is not None:
             return refused
         updated = merge_patch(current, body) if method == "PATCH" else copy.deepcopy(body)
+        return self._commit(key, current, updated, status_only)
+
+    def _commit(self, key: tuple[str, str, str], current: JSON, updated: JSON,
+                status_only: bool) -> _Answer:
         self._store(key, current, updated, status_only=status_only)
         result = copy.deepcopy(self._state.objects[key])
         self._after_write(key[1])
         return 200, result
 
-    def _check_put(self, key: tuple[str, str, str], current: JSON, body: JSON) -> _Answer | None:
-        plural, _, name = key
-        if self._state.conflicts > 0:  # another writer got there first
+    def _json_patch(self, key: tuple[str, str, str], current: JSON, body: Any,
+                    status_only: bool) -> _Answer:
+        """RFC 6902, as the API server applies it (k8s.io/apiserver .../handlers/patch.go):
+        a malformed patch is 400, an operation that fails (a `test` included) is 422."""
+        if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
+            return 400, _status(400, "BadRequest", "json: cannot unmarshal object into Go "
+                                "value of type jsonpatch.Patch")
+        self._interfere(current)
+        try:
+            updated = json_patch(current, body)
+        except ValueError as error:
+            return 422, _status(422, "Invalid", str(error))
+        return self._commit(key, current, updated, status_only)
+
+    def _interfere(self, current: JSON) -> None:
+        """Another writer gets there first, when tests asked for it."""
+        if self._state.conflicts > 0:
             self._state.conflicts -= 1
             annotations = current["metadata"].setdefault("annotations", {})
             annotations["standin/concurrent-writes"] = str(
                 int(annotations.get("standin/concurrent-writes", "0")) + 1)
             self._bump(current)
+
+    def _check_put(self, key: tuple[str, str, str], current: JSON, body: JSON) -> _Answer | None:
+        plural, _, name = key
+        self._interfere(current)
         wanted = (body.get("metadata") or {}).get("resourceVersion")
         if not wanted:
             return 422, _status(422, "Invalid", f'{_KINDS[plural][1]} "{name}" is invalid: '

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 from modelrail.errors import UsageError
-from modelrail.rollouts.patches import PromotePlan, pick_container, plan_promote, with_image
+from modelrail.rollouts.patches import PromotePlan, image_patch, pick_container, plan_promote
 from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.status import (
     RolloutState,
@@ -13,7 +13,6 @@ from modelrail.rollouts.status import (
     desired_weight,
     generation_observed,
     rollout_phase,
-    template_images,
 )
 from modelrail.rollouts.steps import check_steps, step_mismatches
 
@@ -200,23 +199,23 @@ class TestPromotePlan:
 class TestSetImage:
     def test_only_the_named_container_changes_and_unknown_fields_survive(self) -> None:
         obj = rollout()
-        obj["spec"]["template"]["spec"]["containers"].append(
-            {"name": "sidecar", "image": "proxy:1", "x-unknown": {"kept": True}})
-        updated, changed = with_image(obj, "server", "app:v2")
-        assert changed
-        assert template_images(updated) == {"server": "app:v2", "sidecar": "proxy:1"}
-        assert updated["spec"]["template"]["spec"]["containers"][1]["x-unknown"] == \
-            {"kept": True}
-        assert template_images(obj)["server"] == "app:v1"  # the input is not modified
+        obj["metadata"]["resourceVersion"] = "1234"
+        obj["spec"]["template"]["spec"]["containers"].insert(
+            0, {"name": "sidecar", "image": "proxy:1", "x-unknown": {"kept": True}})
+        assert image_patch(obj, "server", "app:v2") == [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": "1234"},
+            {"op": "test", "path": "/spec/template/spec/containers/1/name", "value": "server"},
+            {"op": "add", "path": "/spec/template/spec/containers/1/image", "value": "app:v2"}]
 
     def test_same_image_is_no_change(self) -> None:
-        assert with_image(rollout(), "server", "app:v1")[1] is False
+        assert image_patch(rollout(), "server", "app:v1") == []
 
     def test_star_updates_every_container(self) -> None:
         obj = rollout()
         obj["spec"]["template"]["spec"]["initContainers"] = [{"name": "init", "image": "i"}]
-        updated, _ = with_image(obj, "*", "app:v3")
-        assert set(template_images(updated).values()) == {"app:v3"}
+        paths = [op["path"] for op in image_patch(obj, "*", "app:v3") if op["op"] == "add"]
+        assert paths == ["/spec/template/spec/initContainers/0/image",
+                         "/spec/template/spec/containers/0/image"]
 
     def test_container_choice(self) -> None:
         assert pick_container({"server": "a"}, None, "it") == "server"
