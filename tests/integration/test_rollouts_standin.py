@@ -457,8 +457,11 @@ def test_wait_after_retry_waits_for_the_controllers_acknowledgement(
         run("abort")
         k8s.settle()
         assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Degraded"
-        assert run("retry") == 0
+        assert run("retry", "--json", "retried.json") == 0
         assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Degraded"  # not yet
+        retried = json.loads(Path("retried.json").read_text(encoding="utf-8"))["rollout"]
+        assert (retried["generation_observed"], retried["acknowledged"], retried["phase"]) \
+            == (True, False, "Progressing")
         assert run("wait", "--until", "paused", "--timeout", "5", "--interval", "0.05") == 0
         progressing = [c for c in k8s.rollout("ranker", "ml")["status"]["conditions"]
                        if c["type"] == "Progressing"]

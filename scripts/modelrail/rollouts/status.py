@@ -186,7 +186,7 @@ class RolloutState:
     name: str
     namespace: str
     generation: int
-    observed: bool
+    observed: bool  # the controller has acted on every write so far (`unacknowledged`)
     phase: str
     message: str
     weight: int
@@ -240,7 +240,8 @@ class RolloutState:
         return {
             "name": self.name, "namespace": self.namespace, "phase": self.phase,
             "message": self.message, "generation": self.generation,
-            "generation_observed": self.observed, "weight": self.weight,
+            "generation_observed": generation_observed(self.obj),
+            "acknowledged": self.observed, "weight": self.weight,
             "step_index": self.step_index, "step_count": self.step_count,
             "paused": self.paused, "pause_reasons": list(self.pause_reasons),
             "aborted": self.aborted, "fully_promoted": self.fully_promoted,
