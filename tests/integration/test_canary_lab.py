@@ -35,7 +35,9 @@ def test_traffic_follows_the_weight_and_the_faulty_canary_is_miscalibrated(tmp_p
         driver = RolloutDriver(connect(str(standin.write_kubeconfig(tmp_path / "kc"))).api,
                                lab.rollout, lab.namespace)
         driver.set_image(FAULTY.image)
+        standin.settle()  # the controller reaches the first pause
         driver.promote()  # past the first pause: 25 %
+        standin.settle()
         assert standin.weight(lab.rollout) == 25
         time.sleep(8)
 

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from modelrail.cli.rollout import add_rollout_commands
 from modelrail.errors import ModelrailError
 from modelrail.local.processes import free_port
 from modelrail.plumbing import runner
+from modelrail.rollouts.kube import ROLLOUTS, connect
 
-from tests.support.standins.rollouts import MERGE_PATCH, RolloutsStandIn
+from tests.support.standins.rollouts import JSON_PATCH, MERGE_PATCH, RolloutsStandIn
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +89,7 @@ def step_outputs(path: Path) -> dict[str, str]:
 
 
 def paused_at(k8s: RolloutsStandIn, weight: int) -> None:
+    k8s.settle()
     status = k8s.rollout("ranker", "ml")["status"]
     assert status["phase"] == "Paused"
     assert [c["reason"] for c in status["pauseConditions"]] == ["CanaryPauseStep"]
@@ -97,14 +100,23 @@ def paused_at(k8s: RolloutsStandIn, weight: int) -> None:
 class TestPatches:
     """Every operation sends exactly the plugin's request."""
 
-    def test_set_image_is_a_full_update_of_the_object_as_read(self, k8s: RolloutsStandIn
-                                                              ) -> None:
+    def test_set_image_patches_only_the_image_of_the_object_as_read(
+            self, k8s: RolloutsStandIn) -> None:
+        """Where the plugin PUTs the object (`update`), a JSON patch needs only `patch`."""
         before = k8s.rollout("ranker", "ml")
+        k8s.forbid("update", "rollouts")
         k8s.clear_requests()
         assert run("set-image", "--image", "ranker:v2") == 0
-        expected = json.loads(json.dumps(before))
-        expected["spec"]["template"]["spec"]["containers"][0]["image"] = "ranker:v2"
-        assert sent(k8s) == [("PUT", ROLLOUT, "application/json", expected)]
+        assert sent(k8s) == [("PATCH", ROLLOUT, JSON_PATCH, [
+            {"op": "test", "path": "/metadata/resourceVersion",
+             "value": before["metadata"]["resourceVersion"]},
+            {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "server"},
+            {"op": "add", "path": "/spec/template/spec/containers/0/image",
+             "value": "ranker:v2"}])]
+        after = k8s.rollout("ranker", "ml")
+        expected = json.loads(json.dumps(before["spec"]))
+        expected["template"]["spec"]["containers"][0]["image"] = "ranker:v2"
+        assert after["spec"] == expected
         paused_at(k8s, 10)
         assert k8s.traffic("ranker", "ml").canary_image == "ranker:v2"
         assert k8s.traffic("ranker", "ml").stable_image == "ranker:v1"
@@ -117,6 +129,7 @@ class TestPatches:
 
     def test_step_clears_the_pause_condition(self, k8s: RolloutsStandIn) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         k8s.clear_requests()
         assert run("step") == 0
         assert sent(k8s) == [("PATCH", STATUS, MERGE_PATCH,
@@ -126,6 +139,7 @@ class TestPatches:
     def test_pause_then_promote_clears_status_then_unpauses_spec(self, k8s: RolloutsStandIn
                                                                  ) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         k8s.clear_requests()
         assert run("pause") == 0
         assert run("promote") == 0
@@ -139,10 +153,13 @@ class TestPatches:
     def test_abort_and_retry(self, k8s: RolloutsStandIn, capsys: pytest.CaptureFixture[str]
                              ) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         run("step")
+        k8s.settle()
         k8s.clear_requests()
         assert run("abort") == 0
         assert sent(k8s) == [("PATCH", STATUS, MERGE_PATCH, {"status": {"abort": True}})]
+        k8s.settle()
         status = k8s.rollout("ranker", "ml")["status"]
         assert (status["phase"], status["message"]) == (
             "Degraded", "RolloutAborted: Rollout aborted update to revision 2")
@@ -158,9 +175,11 @@ class TestPatches:
 
     def test_promote_full(self, k8s: RolloutsStandIn) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         k8s.clear_requests()
         assert run("promote", "--full") == 0
         assert sent(k8s) == [("PATCH", STATUS, MERGE_PATCH, {"status": {"promoteFull": True}})]
+        k8s.settle()
         assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
         assert k8s.traffic("ranker", "ml").stable_image == "ranker:v2"
         assert k8s.weight("ranker", "ml") == 100
@@ -171,13 +190,16 @@ class TestPatches:
     def test_promote_full_unpauses_a_manually_paused_rollout(self, k8s: RolloutsStandIn
                                                              ) -> None:
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         run("pause")
+        k8s.settle()
         k8s.clear_requests()
         assert run("promote", "--full") == 0
         assert sent(k8s) == [
             ("PATCH", STATUS, MERGE_PATCH, {"status": {"promoteFull": True}}),
             ("PATCH", ROLLOUT, MERGE_PATCH, {"spec": {"paused": False}}),
         ]
+        k8s.settle()
         assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
 
 
@@ -185,7 +207,7 @@ def test_promote_mid_step_skips_a_step_but_step_waits(workdir: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A second promote before the controller reacts bumps currentStepIndex (the plugin's
     mid-step case); `step` sees the rollout is not paused and sends nothing."""
-    with RolloutsStandIn(controller_delay=1.0) as k8s:
+    with RolloutsStandIn(controller_delay=1.0, stale_reads=None) as k8s:
         k8s.add_rollout("ranker", "ml", image="ranker:v1")
         monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
         run("set-image", "--image", "ranker:v2")
@@ -208,6 +230,7 @@ def test_without_a_status_subresource_patches_fall_back_to_the_object(
         k8s.add_rollout("ranker", "ml", image="ranker:v1")
         monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
         run("set-image", "--image", "ranker:v2")
+        k8s.settle()
         k8s.clear_requests()
         assert run("promote") == 0
         assert [(r.method, r.path, r.status, r.body) for r in k8s.writes()] == [
@@ -222,36 +245,39 @@ def test_without_a_status_subresource_patches_fall_back_to_the_object(
             ("PATCH", STATUS, 404, {"status": {"abort": True}}),
             ("PATCH", ROLLOUT, 200, {"status": {"abort": True}}),
         ]
+        k8s.settle()
         assert k8s.weight("ranker", "ml") == 0
 
 
 @pytest.mark.usefixtures("kubeconfig")
 class TestFailures:
-    def test_409_is_retried_on_a_fresh_read(self, k8s: RolloutsStandIn) -> None:
-        k8s.conflict_next_puts(2)
+    def test_a_changed_object_is_patched_again_on_a_fresh_read(self, k8s: RolloutsStandIn
+                                                               ) -> None:
+        k8s.conflict_next_writes(2)
         k8s.clear_requests()
         assert run("set-image", "--image", "ranker:v2") == 0
-        puts = [r for r in k8s.requests if r.method == "PUT"]
-        assert [r.status for r in puts] == [409, 409, 200]
-        versions = [r.body["metadata"]["resourceVersion"] for r in puts]
-        assert versions[0] != versions[2]  # the retry sent the fresh object
+        patches = [r for r in k8s.requests if r.method == "PATCH"]
+        assert [r.status for r in patches] == [422, 422, 200]
+        versions = [r.body[0]["value"] for r in patches]
+        assert versions[0] != versions[2]  # the retry tested the fresh resourceVersion
         methods = [r.method for r in k8s.requests]
-        assert methods[methods.index("PUT") - 1:] == ["GET", "PUT", "GET", "PUT", "GET", "PUT"]
+        assert methods[methods.index("PATCH") - 1:] == [
+            "GET", "PATCH", "GET", "PATCH", "GET", "PATCH"]
         obj = k8s.rollout("ranker", "ml")
         assert obj["metadata"]["annotations"]["standin/concurrent-writes"] == "2"  # kept
         paused_at(k8s, 10)
 
     def test_endless_conflicts_fail_closed(self, k8s: RolloutsStandIn,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-        k8s.conflict_next_puts(100)
+        k8s.conflict_next_writes(100)
         assert run("set-image", "--image", "ranker:v2") == 3
-        assert "409 Conflict 5 times" in capsys.readouterr().err
+        assert "(conflict 5 times)" in capsys.readouterr().err
 
     @pytest.mark.parametrize(("forbidden", "argv", "named"), [
-        (("patch", "rollouts/status"), ("abort",),
+        (("patch", "rollouts/status"), ("retry",),
          "may not patch rollouts.argoproj.io/status in namespace ml"),
-        (("update", "rollouts"), ("set-image", "--image", "ranker:v2"),
-         "may not update rollouts.argoproj.io in namespace ml"),
+        (("patch", "rollouts"), ("set-image", "--image", "ranker:v2"),
+         "may not patch rollouts.argoproj.io in namespace ml"),
         (("get", "rollouts"), ("status",), "may not get rollouts.argoproj.io in namespace ml"),
     ])
     def test_403_names_the_rbac_verb_and_resource(
@@ -315,7 +341,7 @@ def test_server_down_is_exit_3_after_bounded_retries(workdir: Path,
 
 def test_observed_generation_rule(workdir: Path, monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    with RolloutsStandIn(controller_delay=1.0) as k8s:
+    with RolloutsStandIn(controller_delay=1.0, stale_reads=None) as k8s:
         k8s.add_rollout("ranker", "ml", image="ranker:v1")
         monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
         assert run("pause") == 0
@@ -346,12 +372,16 @@ def test_workload_ref_updates_the_deployment(workdir: Path, monkeypatch: pytest.
         k8s.add_rollout("ranker", "ml", workload_ref="ranker-app")
         monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
         before = k8s.get("deployments", "ml", "ranker-app")
+        k8s.forbid("update", "deployments")
         k8s.clear_requests()
         assert run("set-image", "--image", "ranker:v2") == 0
-        expected = json.loads(json.dumps(before))
-        expected["spec"]["template"]["spec"]["containers"][0]["image"] = "ranker:v2"
-        assert sent(k8s) == [("PUT", "/apis/apps/v1/namespaces/ml/deployments/ranker-app",
-                              "application/json", expected)]
+        assert sent(k8s) == [("PATCH", "/apis/apps/v1/namespaces/ml/deployments/ranker-app",
+                              JSON_PATCH, [
+            {"op": "test", "path": "/metadata/resourceVersion",
+             "value": before["metadata"]["resourceVersion"]},
+            {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "server"},
+            {"op": "add", "path": "/spec/template/spec/containers/0/image",
+             "value": "ranker:v2"}])]
         paused_at(k8s, 10)
 
 
@@ -378,7 +408,8 @@ def test_a_good_rollout_from_10_to_100_and_healthy(k8s: RolloutsStandIn, workdir
     assert done["reached"] is True
     assert (done["rollout"]["phase"], done["rollout"]["weight"]) == ("Healthy", 100)
     assert k8s.traffic("ranker", "ml").stable_image == "ranker:v2"
-    steps = [json.loads(json.dumps(r.body)) for r in k8s.writes() if r.method == "PATCH"]
+    steps = [json.loads(json.dumps(r.body)) for r in k8s.writes()
+             if r.content_type == MERGE_PATCH]
     assert steps == [{"status": {"pauseConditions": None}}] * 4
     last = step_outputs(outputs)
     assert (last["phase"], last["weight"], last["step-index"], last["reached"]) == (
@@ -388,7 +419,9 @@ def test_a_good_rollout_from_10_to_100_and_healthy(k8s: RolloutsStandIn, workdir
 @pytest.mark.usefixtures("kubeconfig")
 def test_abort_mid_rollout_returns_weight_0(k8s: RolloutsStandIn) -> None:
     run("set-image", "--image", "ranker:v2")
+    k8s.settle()
     run("step", "--to-weight", "25")
+    k8s.settle()
     assert k8s.weight("ranker", "ml") == 25
     assert run("abort") == 0
     assert run("wait", "--until", "aborted", "--until", "weight=0", "--timeout", "5",
@@ -402,8 +435,85 @@ def test_abort_mid_rollout_returns_weight_0(k8s: RolloutsStandIn) -> None:
 def test_wait_gives_up_with_exit_1(k8s: RolloutsStandIn, capsys: pytest.CaptureFixture[str]
                                    ) -> None:
     run("set-image", "--image", "ranker:v2")
+    k8s.settle()
     assert run("wait", "--until", "healthy", "--timeout", "0.3", "--interval", "0.05") == 1
     assert "did not reach healthy within 0.3s" in capsys.readouterr().err
     run("abort")
     assert run("wait", "--until", "healthy", "--timeout", "5", "--interval", "0.05") == 1
     assert "is Degraded while waiting for healthy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("delay", "stale"), [(30.0, 1), (0.3, None)])
+def test_wait_after_retry_waits_for_the_controllers_acknowledgement(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, delay: float, stale: int | None
+        ) -> None:
+    """retry is a status-only patch: the generation stays, and the Degraded/RolloutAborted
+    status stays until the controller's next reconcile (one read later, or `delay` s)."""
+    with RolloutsStandIn(controller_delay=delay, stale_reads=stale) as k8s:
+        k8s.add_rollout("ranker", "ml", image="ranker:v1")
+        monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
+        run("set-image", "--image", "ranker:v2")
+        k8s.settle()
+        run("abort")
+        k8s.settle()
+        assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Degraded"
+        assert run("retry", "--json", "retried.json") == 0
+        assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Degraded"  # not yet
+        retried = json.loads(Path("retried.json").read_text(encoding="utf-8"))["rollout"]
+        assert (retried["generation_observed"], retried["acknowledged"], retried["phase"]) \
+            == (True, False, "Progressing")
+        assert run("wait", "--until", "paused", "--timeout", "5", "--interval", "0.05") == 0
+        progressing = [c for c in k8s.rollout("ranker", "ml")["status"]["conditions"]
+                       if c["type"] == "Progressing"]
+        assert progressing[0]["reason"] in ("RolloutRetry", "RolloutPaused")
+        paused_at(k8s, 10)
+
+
+@pytest.mark.usefixtures("kubeconfig")
+def test_abort_of_a_fully_promoted_rollout_is_a_no_op_that_says_so(
+        k8s: RolloutsStandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    k8s.clear_requests()
+    assert run("abort") == 0
+    assert k8s.writes() == []
+    assert "nothing to abort: the rollout is fully promoted (Healthy) and the controller " \
+           "ignores an abort" in capsys.readouterr().out
+    assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
+
+
+def test_the_controller_drops_an_abort_of_a_fully_promoted_rollout(
+        k8s: RolloutsStandIn, tmp_path: Path) -> None:
+    """rollout/controller.go: RemoveAbort when fully promoted; the phase stays Healthy."""
+    api = connect(str(k8s.write_kubeconfig(tmp_path / "kc"))).api
+    api.patch(ROLLOUTS, "ml", "ranker", {"status": {"abort": True}}, subresource="status")
+    k8s.settle()
+    status = k8s.rollout("ranker", "ml")["status"]
+    assert (status["phase"], status.get("abort")) == ("Healthy", None)
+
+
+def _granted(role: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(verb, resource) for rule in role["rules"] for verb in rule["verbs"]
+            for resource in rule["resources"]}
+
+
+def test_the_example_role_grants_every_call_the_driver_makes(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, repo_root: Path) -> None:
+    """example-model/k8s/rbac.yaml: everything it does not grant answers 403."""
+    rbac = repo_root / "example-model" / "k8s" / "rbac.yaml"
+    documents = yaml.safe_load_all(rbac.read_text(encoding="utf-8"))
+    role = next(d for d in documents if d["kind"] == "Role")
+    granted = _granted(role)
+    assert ("update", "rollouts") not in granted  # set-image patches
+    with RolloutsStandIn() as k8s:
+        k8s.add_rollout("ranker", "ml", image="ranker:v1")
+        for verb in ("get", "update", "patch"):
+            for resource in ("rollouts", "rollouts/status", "deployments"):
+                if (verb, resource) not in granted:
+                    k8s.forbid(verb, resource)
+        monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
+        for argv in (("set-image", "--image", "ranker:v2"), ("step",), ("pause",),
+                     ("promote",), ("abort",), ("retry",), ("promote", "--full"),
+                     ("status",)):
+            assert run(*argv) == 0, argv
+            k8s.settle()
+        assert all(r.status < 400 for r in k8s.requests)
+        assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"

@@ -374,12 +374,15 @@ class CanaryRun:
         failed = self._steps[-1].weight if self._steps else None
         recorded = why if error is not None else None
         try:
-            self.driver.abort()
-            state = self.driver.wait([Condition("aborted")], ABORTED_TIMEOUT_S,
-                                     self.plan.interval, sleep=self._sleep,
-                                     clock=self._clock).state
-            back = "traffic is back on stable" if state.weight == 0 else \
-                "the abort was sent but the weight has not returned to 0 yet"
+            outcome = self.driver.abort(sleep=self._sleep, clock=self._clock)
+            if outcome.changed:
+                state = self.driver.wait([Condition("aborted")], ABORTED_TIMEOUT_S,
+                                         self.plan.interval, sleep=self._sleep,
+                                         clock=self._clock).state
+                back = "traffic is back on stable" if state.weight == 0 else \
+                    "the abort was sent but the weight has not returned to 0 yet"
+            else:
+                state, back = outcome.state, outcome.message
             message = f"aborted: {why}; {back} ({state.describe()})"
         except Exception as abort_error:  # best effort, and said so
             failure = str(abort_error) if isinstance(abort_error, ModelrailError) \

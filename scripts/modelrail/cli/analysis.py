@@ -13,6 +13,7 @@ from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze, w
 from modelrail.canary.argo_template import render
 from modelrail.canary.config import ThresholdMetric
 from modelrail.canary.report import analysis_markdown
+from modelrail.canary.schedule import StepSchedule
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
@@ -26,6 +27,7 @@ from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
 from modelrail.plumbing.prometheus import PrometheusClient
+from modelrail.rollouts.policy import DEFAULT_STEP_SECONDS
 
 _DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 _LABELS = {"pass": "PASS", "fail": "FAIL", "inconclusive": "NO DATA"}
@@ -145,7 +147,10 @@ def cmd_export_argo(args: argparse.Namespace) -> ExitCode:
     if not _DNS_NAME.fullmatch(name):
         raise UsageError(f"--name {name!r}: not a Kubernetes resource name (lowercase "
                          "letters, digits, '-' and '.')")
-    text = render(analysis, name, window_of(analysis, config.rollout), args.prometheus_address)
+    schedule = StepSchedule(config.rollout.step_seconds if config.rollout
+                            else DEFAULT_STEP_SECONDS)
+    text = render(analysis, name, window_of(analysis, config.rollout), args.prometheus_address,
+                  schedule)
     if args.output:
         write_text(args.output, "--output", text)
     else:

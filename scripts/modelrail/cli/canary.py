@@ -14,6 +14,7 @@ from modelrail.canary.analyze import window_of
 from modelrail.canary.baseline import resolve_baseline
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge, step_label
 from modelrail.canary.report import canary_markdown, unjudged_text, write_report
+from modelrail.canary.schedule import StepSchedule
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
@@ -33,11 +34,6 @@ from modelrail.rollouts.policy import RolloutConfig, validate_name
 
 if TYPE_CHECKING:  # the kubernetes client is an extra, imported when the command runs
     from modelrail.rollouts.driver import RolloutDriver
-
-# An inconclusive step may be held this many step lengths longer before the canary is
-# aborted: enough for a slow start, bounded so a silent canary never waits forever.
-EXTRA_STEPS_FOR_DATA = 1.0
-MAX_TICK_S = 10.0
 
 
 def add_canary_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -75,12 +71,12 @@ def cmd_canary_run(args: argparse.Namespace) -> ExitCode:
     client = PrometheusClient.from_env(args.prometheus_url)
     driver = open_driver(args.kubeconfig, name, args.namespace, rollout.namespace)
     baseline, source = _baseline(args, config, rollout, driver)
+    schedule = StepSchedule(rollout.step_seconds)
     plan = CanaryPlan(
         image=args.image, version=args.version, baseline=baseline, baseline_source=source,
         weights=rollout.steps, step_seconds=rollout.step_seconds,
         looks=analysis.looks or len(rollout.steps) + (1 if rollout.mirror else 0),
-        extra_seconds=EXTRA_STEPS_FOR_DATA * rollout.step_seconds,
-        interval=min(MAX_TICK_S, max(1.0, rollout.step_seconds / 5)),
+        extra_seconds=schedule.extra_seconds, interval=schedule.tick_seconds,
         container=rollout.container, mirror=rollout.mirror)
     print(f"canary {args.image} (version {args.version}) vs baseline version {baseline} "
           f"({source}) on rollout {driver.ref}: steps "

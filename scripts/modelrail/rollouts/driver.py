@@ -1,8 +1,10 @@
 """Drive one Argo Rollout: the kubectl-argo-rollouts plugin's operations, plus waiting.
 
-Every mutation is a JSON merge patch (or, for set-image, a full update) exactly as the
-plugin sends it; "status" patches go to the /status subresource and fall back to the
-object itself when that is not served (404), as the plugin does for Argo Rollouts v0.9.
+Every mutation is a JSON merge patch exactly as the plugin sends it, except set-image: a
+JSON patch of the images where the plugin updates (PUTs) the whole object, so the
+credentials need `patch` only. "status" patches go to the /status subresource and fall
+back to the object itself when that is not served (404), as the plugin does for Argo
+Rollouts v0.9.
 Weights move only by promoting through pre-declared `setWeight` + `pause: {}` steps.
 """
 
@@ -24,10 +26,19 @@ from modelrail.rollouts.kube import (
 )
 from modelrail.rollouts.objects import JSON, nested
 from modelrail.rollouts.policy import MirrorConfig
-from modelrail.rollouts.status import Condition, RolloutState, joined, template_images
+from modelrail.rollouts.status import (
+    Condition,
+    RolloutState,
+    generation_observed,
+    is_fully_promoted,
+    joined,
+    template_images,
+)
 from modelrail.rollouts.steps import check_steps
 
 SET_IMAGE_ATTEMPTS = 5  # the plugin's bound on conflict retries
+OBSERVE_TIMEOUT_S = 60.0  # for the controller to observe a new spec before an abort
+OBSERVE_INTERVAL_S = 0.5
 Log = Callable[[str], None]
 
 
@@ -77,8 +88,18 @@ class RolloutDriver:
 
     # -- the plugin's patches ------------------------------------------------------------
 
-    def abort(self) -> Outcome:
-        self.read_object()  # a missing rollout is exit 2, not a patch to a 404
+    def abort(self, *, clock: Callable[[], float] = time.monotonic,
+              sleep: Callable[[float], None] = time.sleep) -> Outcome:
+        """Abort the update in flight. The controller drops an abort of a fully promoted
+        rollout (rollout/controller.go) and, when the pod template changed since it last
+        looked, the abort with it (resetRolloutStatus, rollout/sync.go): so first wait
+        (bounded) until it has observed the spec, and send nothing to a promoted one."""
+        obj = self._observed_object(clock, sleep)  # a missing rollout is exit 2
+        if is_fully_promoted(obj) and not nested(obj, "status").get("abort"):
+            return self._done("abort", False, "nothing to abort: the rollout is fully "
+                              "promoted (Healthy) and the controller ignores an abort of a "
+                              "fully promoted rollout, so none was sent; to go back, "
+                              "set-image the previous image", obj)
         obj = self._patch_status(patches.ABORT)
         return self._done("abort", True, "aborted: traffic goes back to stable", obj)
 
@@ -144,8 +165,9 @@ class RolloutDriver:
         return self.promote()
 
     def set_image(self, image: str, container: str | None = None) -> Outcome:
-        """Full update of the pod template (or the workloadRef Deployment's), as the plugin
-        does, re-reading and retrying on 409 Conflict a bounded number of times."""
+        """JSON patch of the pod template's images (or the workloadRef Deployment's),
+        re-reading and retrying a bounded number of times when the object changed since it
+        was read (the patch's resourceVersion test failed)."""
         for attempt in range(1, SET_IMAGE_ATTEMPTS + 1):
             try:
                 return self._set_image_once(image, container)
@@ -153,7 +175,7 @@ class RolloutDriver:
                 self._log(f"{conflict}; reading it again (attempt {attempt} of "
                           f"{SET_IMAGE_ATTEMPTS})")
         raise ServiceError(f"set image on {self.ref}: the object kept changing under us "
-                           f"(409 Conflict {SET_IMAGE_ATTEMPTS} times)")
+                           f"(conflict {SET_IMAGE_ATTEMPTS} times)")
 
     def _set_image_once(self, image: str, container: str | None) -> Outcome:
         obj = self.read_object()
@@ -168,12 +190,12 @@ class RolloutDriver:
                                  f"{self.namespace}/{name} does not exist") from None
         what = f"{resource.rbac()} {self.namespace}/{name}"
         chosen = patches.pick_container(template_images(target), container, what)
-        updated, changed = patches.with_image(target, chosen, image)
-        if not changed:
+        operations = patches.image_patch(target, chosen, image)
+        if not operations:
             return self._done("set-image", False, f"{what} already runs {image}", obj)
-        replaced = self.api.replace(resource, self.namespace, name, updated)
-        self._log(f"updated {what}: container {chosen} image {image}")
-        obj = self.read_object() if workload else replaced
+        patched = self.api.json_patch(resource, self.namespace, name, operations)
+        self._log(f"patched {what}: container {chosen} image {image}")
+        obj = self.read_object() if workload else patched
         return self._done("set-image", True, f"image set to {image}: a new revision starts "
                           "at step 0", obj)
 
@@ -204,6 +226,17 @@ class RolloutDriver:
             sleep(min(interval, max(timeout - elapsed, 0.0)))
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _observed_object(self, clock: Callable[[], float],
+                         sleep: Callable[[float], None]) -> JSON:
+        """The rollout once the controller has observed its generation (or as it is after
+        OBSERVE_TIMEOUT_S)."""
+        deadline = clock() + OBSERVE_TIMEOUT_S
+        obj = self.read_object()
+        while not generation_observed(obj) and clock() < deadline:
+            sleep(OBSERVE_INTERVAL_S)
+            obj = self.read_object()
+        return obj
 
     def _patch(self, body: JSON) -> JSON:
         obj = self.api.patch(ROLLOUTS, self.namespace, self.name, body)

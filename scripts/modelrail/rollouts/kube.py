@@ -38,6 +38,7 @@ from modelrail.plumbing.textfile import is_file
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch"}
 
@@ -62,7 +63,8 @@ class NotFoundError(UsageError):
 
 
 class ConflictError(ServiceError):
-    """409: the object changed since it was read; read it again and retry."""
+    """409, or a JSON patch's failed test (422): the object changed since it was read;
+    read it again and retry."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ class Call:
 
 
 class KubeApi:
-    """GET, PUT and merge-PATCH of namespaced objects as plain dicts (no model round trip,
-    so fields this code does not know are sent back unchanged)."""
+    """GET, merge-PATCH and JSON-PATCH of namespaced objects as plain dicts (no model round
+    trip)."""
 
     def __init__(self, api_client: client.ApiClient, server: str, policy: RetryPolicy) -> None:
         self._api = client.CustomObjectsApi(api_client)
@@ -99,24 +101,24 @@ class KubeApi:
             resource.group, resource.version, namespace, resource.plural, name,
             _request_timeout=self._timeout))
 
-    def replace(self, resource: Resource, namespace: str, name: str, body: JSON) -> JSON:
-        call = Call("PUT", resource, namespace, name)
-        # The generated client sends no Content-Type on PUT (the API server would assume
-        # JSON); say it, so that nothing depends on that default.
-        return self._run(call, lambda: self._api.replace_namespaced_custom_object(
-            resource.group, resource.version, namespace, resource.plural, name, body,
-            _headers={"Content-Type": "application/json"},
-            _request_timeout=self._timeout))
-
     def patch(self, resource: Resource, namespace: str, name: str, body: JSON,
               subresource: str | None = None) -> JSON:
         """A JSON merge patch (RFC 7386) of the object or of its /status."""
-        call = Call("PATCH", resource, namespace, name, subresource)
-        patch = self._api.patch_namespaced_custom_object_status if subresource == "status" \
-            else self._api.patch_namespaced_custom_object
+        return self._patch(Call("PATCH", resource, namespace, name, subresource), body,
+                           MERGE_PATCH)
+
+    def json_patch(self, resource: Resource, namespace: str, name: str,
+                   operations: list[JSON]) -> JSON:
+        """A JSON patch (RFC 6902) of the object; a failed `test` is a ConflictError."""
+        return self._patch(Call("PATCH", resource, namespace, name), operations, JSON_PATCH)
+
+    def _patch(self, call: Call, body: JSON | list[JSON], content_type: str) -> JSON:
+        patch = self._api.patch_namespaced_custom_object_status \
+            if call.subresource == "status" else self._api.patch_namespaced_custom_object
+        resource = call.resource
         return self._run(call, lambda: patch(
-            resource.group, resource.version, namespace, resource.plural, name, body,
-            _content_type=MERGE_PATCH, _request_timeout=self._timeout))
+            resource.group, resource.version, call.namespace, resource.plural, call.name,
+            body, _content_type=content_type, _request_timeout=self._timeout))
 
     def _run(self, call: Call, request: Callable[[], object]) -> JSON:
         def attempt() -> object:
@@ -152,7 +154,8 @@ class KubeApi:
         if status == 404:
             return NotFoundError(f"{call.resource.rbac()} {call.namespace}/{call.name} not "
                                  f"found ({call}): {message}")
-        if status == 409:
+        if status == 409 or (status == 422 and "test failed" in message):
+            # 422 "test failed": a JSON patch's test operation found the object changed
             return ConflictError(f"conflict on {call}: {message}")
         if status == 429 or status >= 500 or status == 0:
             return TransientError(f"HTTP {status or 'error'} on {call}: {message}")

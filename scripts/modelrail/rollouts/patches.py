@@ -1,8 +1,7 @@
 """What modelrail sends to change a Rollout: the kubectl-argo-rollouts plugin's exact merge
-patches (promote, abort, retry, pause) and the updated object of a set-image. Pure
-functions over the object as served; the driver sends them."""
+patches (promote, abort, retry, pause) and the JSON patch of a set-image. Pure functions
+over the object as served; the driver sends them."""
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -96,18 +95,28 @@ def pick_container(images: Mapping[str, str], container: str | None, what: str) 
                      "name one with --container or rollout.container in the policy")
 
 
-def with_image(obj: Mapping[str, Any], container: str, image: str) -> tuple[JSON, bool]:
-    """A copy of `obj` whose named container (or every one, for `*`) runs `image`.
+def image_patch(obj: Mapping[str, Any], container: str, image: str) -> list[JSON]:
+    """The JSON patch (RFC 6902) making the named container (or every one, for `*`) run
+    `image`; [] when they already do.
 
-    Works on the object as served (a dict), so fields this code does not know about are
-    sent back unchanged, as the plugin's dynamic client does.
+    The plugin PUTs the whole object (`update` on rollouts); a patch needs only `patch`.
+    It is as safe: it first tests metadata.resourceVersion (the API server answers 422 when
+    the object changed since it was read, as a PUT would answer 409) and each container's
+    name at its index, and touches nothing but the images.
     """
-    updated: JSON = json.loads(json.dumps(obj))
-    pod = as_mapping(as_mapping(updated.get("spec", {}).get("template")).get("spec"))
-    changed = False
+    pod = nested(obj, "spec", "template", "spec")
+    operations: list[JSON] = []
     for key in CONTAINER_LISTS:
-        for entry in pod.get(key) or []:
-            if isinstance(entry, dict) and (container in ("*", entry.get("name"))):
-                changed = changed or entry.get("image") != image
-                entry["image"] = image
-    return updated, changed
+        entries = pod.get(key)
+        for index, item in enumerate(entries if isinstance(entries, list) else []):
+            entry = as_mapping(item)
+            if container not in ("*", entry.get("name")) or entry.get("image") == image:
+                continue
+            path = f"/spec/template/spec/{key}/{index}"
+            operations += [{"op": "test", "path": f"{path}/name", "value": entry.get("name")},
+                           {"op": "add", "path": f"{path}/image", "value": image}]
+    if not operations:
+        return []
+    version = nested(obj, "metadata").get("resourceVersion")
+    return [{"op": "test", "path": "/metadata/resourceVersion", "value": version},
+            *operations]

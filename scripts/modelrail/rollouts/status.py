@@ -14,6 +14,7 @@ from modelrail.errors import UsageError
 from modelrail.rollouts.objects import JSON, as_mapping, integer, nested
 
 WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
+ABORTED_REASON = "RolloutAborted"
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
@@ -59,16 +60,50 @@ def pause_reasons(obj: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(as_mapping(c).get("reason") or "") for c in conditions)
 
 
-def rollout_phase(obj: Mapping[str, Any]) -> tuple[str, str]:
-    """(phase, message), never trusting a status the controller wrote for an older spec."""
-    spec, status = nested(obj, "spec"), nested(obj, "status")
+def progressing_reason(obj: Mapping[str, Any]) -> str:
+    """The reason of the Progressing condition (utils/conditions/conditions.go), or ''."""
+    conditions = nested(obj, "status").get("conditions")
+    for condition in conditions if isinstance(conditions, list) else []:
+        entry = as_mapping(condition)
+        if entry.get("type") == "Progressing":
+            return str(entry.get("reason") or "")
+    return ""
+
+
+def unacknowledged(obj: Mapping[str, Any]) -> str:
+    """What the controller has not acted on yet, '' when its status answers the last write.
+
+    A spec change moves metadata.generation, but abort, retry and promote are status-only
+    patches that move nothing the controller echoes: it acknowledges them in the conditions
+    and pause fields it writes on its next reconcile (checkPausedConditions and
+    calculateRolloutConditions in rollout/sync.go). Until then the old phase still shows,
+    e.g. Degraded/RolloutAborted just after a retry.
+    """
+    status = nested(obj, "status")
     if not generation_observed(obj):
         generation = integer(nested(obj, "metadata").get("generation")) or 0
-        return "Progressing", (f"unknown: the controller has not observed generation "
-                               f"{generation} yet; it last observed "
-                               f"{status.get('observedGeneration')!s}")
+        return (f"the controller has not observed generation {generation} yet; it last "
+                f"observed {status.get('observedGeneration')!s}")
+    aborted = progressing_reason(obj) == ABORTED_REASON
+    if status.get("abort") and not aborted:
+        return f"the controller has not acknowledged the abort yet (no {ABORTED_REASON} " \
+            "condition)"
+    if not status.get("abort") and aborted:
+        return f"the controller has not acknowledged the retry yet (the {ABORTED_REASON} " \
+            "condition is still there)"
     if status.get("controllerPause") and not pause_reasons(obj):
-        return "Progressing", "waiting for rollout to unpause"
+        return "waiting for rollout to unpause"  # the plugin's IsUnpausing
+    return ""
+
+
+def rollout_phase(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """(phase, message), never trusting a status the controller wrote before the last
+    change it has not acted on (`unacknowledged`)."""
+    spec, status = nested(obj, "spec"), nested(obj, "status")
+    pending = unacknowledged(obj)
+    if pending:
+        return "Progressing", pending if pending.startswith("waiting") else \
+            f"unknown: {pending}"
     if spec.get("templateResolvedFromRef") and not _workload_generation_observed(obj):
         return "Progressing", ("waiting for rollout spec update to be observed for the "
                                "reference workload")
@@ -151,7 +186,7 @@ class RolloutState:
     name: str
     namespace: str
     generation: int
-    observed: bool
+    observed: bool  # the controller has acted on every write so far (`unacknowledged`)
     phase: str
     message: str
     weight: int
@@ -174,7 +209,7 @@ class RolloutState:
             name=str(metadata.get("name") or ""),
             namespace=str(metadata.get("namespace") or ""),
             generation=integer(metadata.get("generation")) or 0,
-            observed=generation_observed(obj),
+            observed=not unacknowledged(obj),
             phase=phase,
             message=message,
             weight=current_weight(obj),
@@ -205,7 +240,8 @@ class RolloutState:
         return {
             "name": self.name, "namespace": self.namespace, "phase": self.phase,
             "message": self.message, "generation": self.generation,
-            "generation_observed": self.observed, "weight": self.weight,
+            "generation_observed": generation_observed(self.obj),
+            "acknowledged": self.observed, "weight": self.weight,
             "step_index": self.step_index, "step_count": self.step_count,
             "paused": self.paused, "pause_reasons": list(self.pause_reasons),
             "aborted": self.aborted, "fully_promoted": self.fully_promoted,

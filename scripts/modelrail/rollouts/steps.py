@@ -109,19 +109,31 @@ def step_mismatches(actual: Sequence[Mapping[str, Any]], weights: Sequence[int],
 
 
 def route_mismatches(obj: Mapping[str, Any], mirror: MirrorConfig) -> list[str]:
-    """What the controller would refuse: setMirrorRoute needs traffic routing, and its route
-    listed in trafficRouting.managedRoutes (Argo's ValidateRolloutStrategyCanary)."""
+    """What the controller would refuse (ValidateRolloutStrategyCanary, pkg/apis/rollouts/
+    validation/validation.go): setMirrorRoute needs traffic routing through Istio (or,
+    from Argo Rollouts v1.10, a traffic-router plugin), and its route listed in
+    trafficRouting.managedRoutes. A refused Rollout is Degraded (InvalidSpec) and runs no
+    step, so `canary run` would only wait out its timeout."""
     routing = nested(obj, "spec", "strategy", "canary").get("trafficRouting")
     if not isinstance(routing, Mapping) or not routing:
         return ["spec.strategy.canary.trafficRouting is not set: setMirrorRoute needs traffic "
-                "routing through a mesh that mirrors (Istio)"]
+                "routing through Istio (or a traffic-router plugin, Argo Rollouts >= v1.10)"]
+    problems: list[str] = []
+    if not routing.get("istio") and not routing.get("plugins"):
+        routers = ", ".join(sorted(str(key) for key in routing if key != "managedRoutes"))
+        problems.append(
+            f"spec.strategy.canary.trafficRouting uses {routers or 'no router'}: Argo "
+            "Rollouts runs setMirrorRoute only with `istio` (or, from v1.10, a traffic-router "
+            "plugin under `plugins`) and refuses this Rollout as InvalidSpec; route it "
+            "through Istio, or remove `rollout.mirror` from the policy and the mirror steps "
+            "from the Rollout")
     managed = routing.get("managedRoutes")
     names = [as_mapping(route).get("name") for route in managed] \
         if isinstance(managed, list) else []
-    if mirror.route in names:
-        return []
-    return [f"spec.strategy.canary.trafficRouting.managedRoutes does not name "
-            f"{mirror.route!r}; add `- name: {mirror.route}`"]
+    if mirror.route not in names:
+        problems.append(f"spec.strategy.canary.trafficRouting.managedRoutes does not name "
+                        f"{mirror.route!r}; add `- name: {mirror.route}`")
+    return problems
 
 
 def check_steps(obj: Mapping[str, Any], weights: Sequence[int],

@@ -7,30 +7,36 @@ this serves, on 127.0.0.1 and a free port, what the real `kubernetes` client sen
 - ``GET|PUT|PATCH /apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}`` and
   ``.../status``; ``GET|PUT /apis/apps/v1/namespaces/{ns}/deployments/{name}`` (for a
   Rollout's ``workloadRef``);
-- PATCH accepts ``application/merge-patch+json`` (RFC 7386) only, as the API server does
-  for custom resources (415 otherwise); with the status subresource on (Argo >= v0.10), a
-  patch or update of the object ignores ``status`` and a patch of ``/status`` ignores the
-  rest; with it off, ``/status`` answers 404 as on Argo v0.9;
+- PATCH accepts ``application/merge-patch+json`` (RFC 7386) and
+  ``application/json-patch+json`` (RFC 6902: a failed ``test`` answers 422), as the API
+  server does for custom resources (415 otherwise: no strategic merge); with the status
+  subresource on (Argo >= v0.10), a patch or update of the object ignores ``status`` and
+  a patch of ``/status`` ignores the rest; with it off, ``/status`` answers 404 as on Argo v0.9;
 - ``metadata.resourceVersion`` changes on every write and ``metadata.generation`` on every
   spec change; a PUT with a stale resourceVersion answers 409 Conflict, one without any
   answers 422; unknown objects 404; bearer-token auth (401); a configurable set of
   forbidden (verb, resource) pairs answers 403 - all with Kubernetes ``Status`` bodies.
 
 Every request is recorded (method, path, content type, parsed body, answer status) so
-tests assert the exact patches. After each write the controller emulation reconciles,
-at once or after ``controller_delay`` seconds (so tests see an unobserved generation):
-a new pod template starts a revision at step 0; ``setWeight`` steps apply at once; a
-``pause: {}`` step adds the ``CanaryPauseStep`` pause condition and waits until it is
-cleared; abort sends the weight to 0 with phase Degraded; clearing abort (retry) starts
-again from step 0; ``promoteFull`` or the end of the steps makes the new revision stable
-(Healthy). ``setCanaryScale`` and ``setMirrorRoute`` steps pass at once, as the controller
-completes them, and change no weight; a mirror route is active from its
-``setMirrorRoute`` step with a ``match`` until one with only its ``name`` (or an abort or
-a full promotion: the controller removes its managed routes). The controller writes
-nothing about mirrors into status, so neither does this. As the controller's validation
-does, a ``setMirrorRoute`` without traffic routing or whose route is not listed in
-``trafficRouting.managedRoutes`` (or a ``setCanaryScale`` without traffic routing) makes
-the Rollout ``Degraded`` with an ``InvalidSpec`` message, and no step runs.
+tests assert the exact patches. The controller emulation reconciles ``controller_delay``
+seconds after each write (default 0.05), never inside it, so a write's answer and the reads
+before that reconcile show the status the controller last wrote, as on a cluster. Its
+rules follow Argo Rollouts v1.10 (the upstream file is named at each rule): a new pod
+template starts a revision at step 0; ``setWeight`` steps apply at once; a ``pause: {}``
+step adds the ``CanaryPauseStep`` pause condition and waits until it is cleared, a timed
+pause (Go duration syntax, ``1h30m``) until it expires; abort sends the weight to 0 and
+sets the ``Progressing`` condition to ``RolloutAborted`` (phase Degraded); clearing abort
+(retry) is acknowledged with ``RolloutRetry`` on the next reconcile and starts again from
+step 0; an abort of a fully promoted rollout is dropped (it stays Healthy); ``promoteFull``
+or the end of the steps makes the new revision stable (Healthy). ``setCanaryScale`` and
+``setMirrorRoute`` steps pass at once, as the controller completes them, and change no
+weight; a mirror route is active from its ``setMirrorRoute`` step with a ``match`` until
+one with only its ``name`` (or an abort or a full promotion: the controller removes its
+managed routes). The controller writes nothing about mirrors into status, so neither does
+this. As the controller's validation does, a ``setMirrorRoute`` without Istio or a
+traffic-router plugin or whose route is not listed in ``trafficRouting.managedRoutes``, a
+``setCanaryScale`` without traffic routing, or an unparseable pause duration adds the
+``InvalidSpec`` condition (phase Degraded), and no step runs.
 ``weight()``/``traffic()`` tell a traffic splitter how to split live requests and what
 share to mirror.
 """
@@ -40,7 +46,6 @@ import hashlib
 import json
 import re
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,8 +58,10 @@ from modelrail.local.loopback import LoopbackServer
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 PAUSE_STEP = "CanaryPauseStep"
 REVISION = "rollout.argoproj.io/revision"
+CONTROLLER_DELAY = 0.05  # seconds from a write to the controller's reconcile of it
 _PATH = re.compile(
     r"^/apis/(?P<group>argoproj\.io|apps)/(?P<version>v1alpha1|v1)/namespaces/(?P<ns>[^/]+)/"
     r"(?P<plural>rollouts|deployments)/(?P<name>[^/]+)(?P<sub>/status)?$")
@@ -105,6 +112,54 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def json_patch(target: JSON, operations: list[JSON]) -> JSON:
+    """RFC 6902 test/add/replace/remove on a copy of `target`; ValueError with the message
+    of the Go library the API server uses (evanphx/json-patch) when an operation fails."""
+    result = copy.deepcopy(target)
+    for operation in operations:
+        op, path = operation.get("op"), str(operation.get("path", ""))
+        parent, last = _pointer(result, path)
+        if op == "test":
+            if _child(parent, last, path) != operation.get("value"):
+                raise ValueError(f"testing value {path} failed: test failed")
+        elif op in ("add", "replace"):
+            if op == "replace":
+                _child(parent, last, path)
+            value = copy.deepcopy(operation.get("value"))
+            if isinstance(parent, list) and op == "add":
+                parent.insert(len(parent) if last == "-" else int(last), value)
+            else:
+                parent[int(last) if isinstance(parent, list) else last] = value
+        elif op == "remove":
+            _child(parent, last, path)
+            del parent[int(last) if isinstance(parent, list) else last]
+        else:
+            raise ValueError(f"Unexpected kind: {op}")
+    return result
+
+
+def _pointer(document: Any, path: str) -> tuple[Any, str]:
+    """The container holding the last token of JSON pointer `path`, and that token."""
+    if not path.startswith("/"):
+        raise ValueError(f"replace operation does not apply: doc is missing path: {path}")
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
+    node = document
+    for token in tokens[:-1]:
+        node = _child(node, token, path)
+    return node, tokens[-1]
+
+
+def _child(node: Any, token: str, path: str) -> Any:
+    missing = ValueError(f"replace operation does not apply: doc is missing path: {path}")
+    if isinstance(node, dict):
+        if token not in node:
+            raise missing
+        return node[token]
+    if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        return node[int(token)]
+    raise missing
+
+
 def pod_hash(template: Any) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -139,15 +194,39 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _duration_seconds(value: Any) -> float | None:
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0,
+             "m": 60.0, "h": 3600.0}
+_GO_TERM = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+
+
+def go_duration_seconds(text: str) -> float | None:
+    """Go's time.ParseDuration (`1h30m`, `1.5s`, `300ms`, `-2m`, `0`), None when it fails."""
+    sign, body = (-1.0, text[1:]) if text[:1] == "-" else (1.0, text.removeprefix("+"))
+    if body == "0":
+        return 0.0
+    position, total = 0, 0.0
+    while position < len(body):
+        term = _GO_TERM.match(body, position)
+        if term is None:
+            return None
+        total += float(term[1]) * _GO_UNITS[term[2]]
+        position = term.end()
+    return sign * total if body else None
+
+
+def pause_seconds(value: Any) -> int | None:
+    """RolloutPause.DurationSeconds (pkg/apis/rollouts/v1alpha1/types.go): a whole number of
+    seconds for an int or a digits-only string, else Go duration syntax truncated to whole
+    seconds; -1 when unparseable (the validation refuses it); None without a duration."""
     if value is None:
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    match = re.fullmatch(r"(\d+)(s|m|h)?", str(value))
-    if not match:
-        return None
-    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, None: 1}[match[2]]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    if re.fullmatch(r"[-+]?\d+", text):
+        return int(text)
+    seconds = go_duration_seconds(text)
+    return -1 if seconds is None else int(seconds)
 
 
 @dataclass
@@ -160,17 +239,19 @@ class _State:
     failures: int = 0
     version: int = 1000
     timers: list[threading.Timer] = field(default_factory=list)
+    stale_reads: dict[str, int] = field(default_factory=dict)  # namespace → reads owed
 
 
 class RolloutsStandIn(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 (free port); use as a context manager."""
 
     def __init__(self, token: str = "standin-token",  # noqa: S107 - a test token
-                 controller_delay: float = 0.0,
+                 controller_delay: float = CONTROLLER_DELAY, stale_reads: int | None = 1,
                  status_subresource: bool = True,
                  user: str = "system:serviceaccount:ci:modelrail") -> None:
         self.token = token
         self.controller_delay = controller_delay
+        self.stale_reads = stale_reads  # reads after a write that still see the old status
         self.status_subresource = status_subresource
         self.user = user
         self._state = _State()
@@ -209,18 +290,21 @@ class RolloutsStandIn(LoopbackServer):
 
     def add_rollout(self, name: str, namespace: str = "default", image: str = "app:v1",
                     weights: Sequence[int] = (10, 25, 50, 100), container: str = "server",
-                    steps: list[JSON] | None = None, traffic_routing: bool = True,
+                    steps: list[JSON] | None = None, traffic_routing: bool | JSON = True,
                     workload_ref: str | None = None, mirror: Mirror | None = None,
                     managed_routes: Sequence[str] | None = None) -> JSON:
         """A Rollout as `kubectl apply` would create it, reconciled to Healthy (stable).
         With `mirror`, its steps start with the mirror phase and its route is managed
-        (`managed_routes` overrides the names listed)."""
+        (`managed_routes` overrides the names listed). `traffic_routing` is on (a
+        traffic-router plugin), off, or the router's settings (`{"nginx": {...}}`)."""
         canary: JSON = {"steps": canary_steps(weights, mirror) if steps is None else steps}
         if traffic_routing:
             routes = [mirror.route] if mirror and managed_routes is None \
                 else list(managed_routes or ())
             canary.update(canaryService=f"{name}-canary", stableService=f"{name}-stable",
-                          trafficRouting={"plugins": {"modelrail/standin": {}}})
+                          trafficRouting=copy.deepcopy(traffic_routing)
+                          if isinstance(traffic_routing, dict)
+                          else {"plugins": {"modelrail/standin": {}}})
             if routes:
                 canary["trafficRouting"]["managedRoutes"] = [{"name": r} for r in routes]
         spec: JSON = {"replicas": 2, "selector": {"matchLabels": {"app": name}},
@@ -277,8 +361,9 @@ class RolloutsStandIn(LoopbackServer):
         with self._lock:
             self._state.forbidden.add((verb, resource))
 
-    def conflict_next_puts(self, count: int = 1) -> None:
-        """Let another writer change the object just before each of the next PUTs."""
+    def conflict_next_writes(self, count: int = 1) -> None:
+        """Let another writer change the object just before each of the next PUTs and JSON
+        patches (a merge patch has no precondition to fail)."""
         with self._lock:
             self._state.conflicts = count
 
@@ -287,15 +372,14 @@ class RolloutsStandIn(LoopbackServer):
         with self._lock:
             self._state.failures = count
 
-    def settle(self, timeout: float = 5.0) -> None:
-        """Wait until every delayed controller pass has run."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not any(t.is_alive() for t in self._state.timers):
-                    return
-            time.sleep(0.01)
-        raise TimeoutError("the controller emulation did not settle")
+    def settle(self) -> None:
+        """Let the controller catch up now: run every reconcile still owed."""
+        with self._lock:
+            for timer in self._state.timers:
+                timer.cancel()
+            self._state.timers.clear()
+            for namespace in list(self._state.stale_reads):
+                self._delayed(namespace)
 
     # -- traffic -------------------------------------------------------------------------
 
@@ -339,8 +423,7 @@ class RolloutsStandIn(LoopbackServer):
             return 404, _status(404, "NotFound", f'{route["plural"]}.{route["group"]} '
                                 f'"{route["name"]}" not found', _details(route))
         if method == "GET":
-            if not self._pending(route["ns"]):
-                self._reconcile(route["ns"])
+            self._read(route["ns"])
             return 200, copy.deepcopy(self._state.objects[key])
         return self._write(method, key, current, content_type, body, bool(route["sub"]))
 
@@ -373,6 +456,8 @@ class RolloutsStandIn(LoopbackServer):
 
     def _write(self, method: str, key: tuple[str, str, str], current: JSON, content_type: str,
                body: Any, status_only: bool) -> _Answer:
+        if method == "PATCH" and content_type == JSON_PATCH:
+            return self._json_patch(key, current, body, status_only)
         if not isinstance(body, dict):
             return 400, _status(400, "BadRequest", "the request body is not a JSON object")
         if method == "PATCH" and content_type != MERGE_PATCH:
@@ -387,19 +472,41 @@ class RolloutsStandIn(LoopbackServer):
         if refused is not None:
             return refused
         updated = merge_patch(current, body) if method == "PATCH" else copy.deepcopy(body)
+        return self._commit(key, current, updated, status_only)
+
+    def _commit(self, key: tuple[str, str, str], current: JSON, updated: JSON,
+                status_only: bool) -> _Answer:
         self._store(key, current, updated, status_only=status_only)
         result = copy.deepcopy(self._state.objects[key])
         self._after_write(key[1])
         return 200, result
 
-    def _check_put(self, key: tuple[str, str, str], current: JSON, body: JSON) -> _Answer | None:
-        plural, _, name = key
-        if self._state.conflicts > 0:  # another writer got there first
+    def _json_patch(self, key: tuple[str, str, str], current: JSON, body: Any,
+                    status_only: bool) -> _Answer:
+        """RFC 6902, as the API server applies it (k8s.io/apiserver .../handlers/patch.go):
+        a malformed patch is 400, an operation that fails (a `test` included) is 422."""
+        if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
+            return 400, _status(400, "BadRequest", "json: cannot unmarshal object into Go "
+                                "value of type jsonpatch.Patch")
+        self._interfere(current)
+        try:
+            updated = json_patch(current, body)
+        except ValueError as error:
+            return 422, _status(422, "Invalid", str(error))
+        return self._commit(key, current, updated, status_only)
+
+    def _interfere(self, current: JSON) -> None:
+        """Another writer gets there first, when tests asked for it."""
+        if self._state.conflicts > 0:
             self._state.conflicts -= 1
             annotations = current["metadata"].setdefault("annotations", {})
             annotations["standin/concurrent-writes"] = str(
                 int(annotations.get("standin/concurrent-writes", "0")) + 1)
             self._bump(current)
+
+    def _check_put(self, key: tuple[str, str, str], current: JSON, body: JSON) -> _Answer | None:
+        plural, _, name = key
+        self._interfere(current)
         wanted = (body.get("metadata") or {}).get("resourceVersion")
         if not wanted:
             return 422, _status(422, "Invalid", f'{_KINDS[plural][1]} "{name}" is invalid: '
@@ -439,21 +546,28 @@ class RolloutsStandIn(LoopbackServer):
     # -- controller emulation ------------------------------------------------------------
 
     def _after_write(self, namespace: str) -> None:
-        if self.controller_delay <= 0:
-            self._reconcile(namespace)
-            return
+        """The controller reconciles after the write is answered, never inside it (its
+        informer sees the change later): the answer, and the next `stale_reads` reads
+        (None: every read) until `controller_delay` has passed, show the status as it was."""
+        self._state.stale_reads[namespace] = 2**31 if self.stale_reads is None \
+            else self.stale_reads
         timer = threading.Timer(self.controller_delay, self._delayed, args=(namespace,))
         timer.daemon = True
-        self._state.timers.append(timer)
+        self._state.timers = [t for t in self._state.timers if t.is_alive()] + [timer]
         timer.start()
 
     def _delayed(self, namespace: str) -> None:
         with self._lock:
+            self._state.stale_reads.pop(namespace, None)
             self._reconcile(namespace)
 
-    def _pending(self, namespace: str) -> bool:
-        self._state.timers = [t for t in self._state.timers if t.is_alive()]
-        return bool(self._state.timers)
+    def _read(self, namespace: str) -> None:
+        """A read owed a stale answer gets it; any other sees the controller caught up (as
+        its resync would, which is also how timed pauses end)."""
+        if self._state.stale_reads.get(namespace, 0) > 0:
+            self._state.stale_reads[namespace] -= 1
+            return
+        self._reconcile(namespace)
 
     def _reconcile(self, namespace: str) -> None:
         for (plural, ns, name), obj in list(self._state.objects.items()):
@@ -467,10 +581,10 @@ class RolloutsStandIn(LoopbackServer):
         new = copy.deepcopy(obj)
         spec, status = new["spec"], new.setdefault("status", {})
         invalid = _invalid_spec(spec.get("strategy", {}).get("canary") or {})
+        _set_invalid_spec(new, invalid)
         if invalid:  # the controller refuses the spec: no step runs
-            status.update(phase="Degraded", message=f"InvalidSpec: The Rollout "
-                          f'"{new["metadata"]["name"]}" is invalid: {invalid}',
-                          observedGeneration=str(new["metadata"]["generation"]))
+            status["phase"], status["message"] = _phase(new)
+            status["observedGeneration"] = str(new["metadata"]["generation"])
             return new
         template = self._template_of(new)
         steps: list[JSON] = spec.get("strategy", {}).get("canary", {}).get("steps") or []
@@ -485,8 +599,11 @@ class RolloutsStandIn(LoopbackServer):
             status.update(currentPodHash=current, currentStepHash=steps_hash)
             status.setdefault("stableRS", current)  # an initial deployment is stable at once
             status["currentStepIndex"] = len(steps) if status["stableRS"] == current else 0
+        if status.get("abort") and status["stableRS"] == current:
+            status.pop("abort", None)  # rollout/controller.go: a fully promoted one stays so
         _advance(spec, status, steps)
         _set_weights(spec, status)
+        _set_progressing(new)
         status["phase"], status["message"] = _phase(new)
         status["observedGeneration"] = str(new["metadata"]["generation"])
         return new
@@ -583,7 +700,7 @@ def _advance(spec: JSON, status: JSON, steps: list[JSON]) -> None:
         conditions = [c for c in status.get("pauseConditions") or []
                       if c.get("reason") == PAUSE_STEP]
         if conditions:
-            duration = _duration_seconds((step.get("pause") or {}).get("duration"))
+            duration = pause_seconds((step.get("pause") or {}).get("duration"))
             started = datetime.strptime(conditions[0]["startTime"], "%Y-%m-%dT%H:%M:%SZ") \
                 .replace(tzinfo=UTC)
             if duration is None or (datetime.now(UTC) - started).total_seconds() < duration:
@@ -650,18 +767,24 @@ def _mirror(obj: JSON) -> int:
 
 
 def _invalid_spec(canary: JSON) -> str:
-    """The controller's refusal of mirror and scale steps (ValidateRolloutStrategyCanary)."""
+    """The first error of ValidateRolloutStrategyCanary (pkg/apis/rollouts/validation/
+    validation.go, v1.10) for what is emulated: pause durations, setCanaryScale and
+    setMirrorRoute (Istio or a traffic-router plugin; Istio only before v1.10)."""
     routing = canary.get("trafficRouting")
     managed = {r.get("name") for r in (routing or {}).get("managedRoutes") or []}
     for index, step in enumerate(canary.get("steps") or []):
         where = f"spec.strategy.canary.steps[{index}]"
+        pause = step.get("pause")
+        if isinstance(pause, dict) and (pause_seconds(pause.get("duration")) or 0) < 0:
+            return (f"{where}.pause.duration: Invalid value: -1: Duration needs to be "
+                    "greater than 0")
         if "setCanaryScale" in step and not routing:
             return ("spec.strategy.canary.trafficRouting: Required value: SetCanaryScale "
                     "requires TrafficRouting to be set")
         route = step.get("setMirrorRoute")
         if route is None:
             continue
-        if not routing:
+        if not routing or not (routing.get("istio") or routing.get("plugins")):
             return (f"{where}.setMirrorRoute: Invalid value: SetMirrorRoute requires "
                     "TrafficRouting, supports Istio only")
         if route.get("name") not in managed:
@@ -671,12 +794,74 @@ def _invalid_spec(canary: JSON) -> str:
     return ""
 
 
-def _phase(obj: JSON) -> tuple[str, str]:
-    """The controller-side phase (CalculateRolloutPhase, reduced to what is emulated)."""
+def _condition(status: JSON, kind: str) -> JSON:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), {})
+
+
+def _set_condition(status: JSON, kind: str, state: str, reason: str, message: str) -> None:
+    """SetRolloutCondition (utils/conditions/conditions.go): unchanged when the status and
+    reason are; else replaced, with lastUpdateTime now."""
+    previous = _condition(status, kind)
+    if previous.get("status") == state and previous.get("reason") == reason:
+        return
+    now = _now()
+    condition = {"type": kind, "status": state, "reason": reason, "message": message,
+                 "lastUpdateTime": now,
+                 "lastTransitionTime": previous.get("lastTransitionTime", now)
+                 if previous.get("status") == state else now}
+    status["conditions"] = [c for c in status.get("conditions") or []
+                            if c.get("type") != kind] + [condition]
+
+
+def _set_invalid_spec(obj: JSON, invalid: str) -> None:
+    """createInvalidRolloutCondition (rollout/controller.go), removed once the spec is valid
+    (calculateBaseStatus, rollout/sync.go)."""
+    status = obj["status"]
+    if not invalid:
+        status["conditions"] = [c for c in status.get("conditions") or []
+                                if c.get("type") != "InvalidSpec"]
+        return
+    message = f'The Rollout "{obj["metadata"]["name"]}" is invalid: {invalid}'
+    if _condition(status, "InvalidSpec").get("message") != message:
+        status["conditions"] = [c for c in status.get("conditions") or []
+                                if c.get("type") != "InvalidSpec"]
+    _set_condition(status, "InvalidSpec", "True", "InvalidSpec", message)
+
+
+def _set_progressing(obj: JSON) -> None:
+    """The Progressing condition as checkPausedConditions and calculateRolloutConditions
+    (rollout/sync.go) leave it after a reconcile: RolloutAborted while aborted, RolloutRetry
+    on the first reconcile after an abort is cleared, RolloutPaused at a pause,
+    NewReplicaSetAvailable once fully promoted, else ReplicaSetUpdated."""
     spec, status = obj["spec"], obj["status"]
+    revision = obj["metadata"].get("annotations", {}).get(REVISION, "1")
+    replica_set = f'{obj["metadata"]["name"]}-{status.get("currentPodHash")}'
+    previous = _condition(status, "Progressing").get("reason")
     if status.get("abort"):
-        revision = obj["metadata"].get("annotations", {}).get(REVISION, "1")
-        return "Degraded", f"RolloutAborted: Rollout aborted update to revision {revision}"
+        _set_condition(status, "Progressing", "False", "RolloutAborted",
+                       f"Rollout aborted update to revision {revision}")
+    elif previous == "RolloutAborted":
+        _set_condition(status, "Progressing", "Unknown", "RolloutRetry",
+                       "Retrying Rollout after abort")
+    elif status.get("stableRS") == status.get("currentPodHash"):
+        _set_condition(status, "Progressing", "True", "NewReplicaSetAvailable",
+                       f'ReplicaSet "{replica_set}" has successfully progressed.')
+    elif spec.get("paused") or status.get("pauseConditions"):
+        _set_condition(status, "Progressing", "Unknown", "RolloutPaused", "Rollout is paused")
+    else:
+        _set_condition(status, "Progressing", "True", "ReplicaSetUpdated",
+                       f'ReplicaSet "{replica_set}" is progressing.')
+
+
+def _phase(obj: JSON) -> tuple[str, str]:
+    """The controller-side phase (CalculateRolloutPhase in utils/rollout/rolloututil.go,
+    reduced to what is emulated): a Degraded phase comes from the conditions."""
+    spec, status = obj["spec"], obj["status"]
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "InvalidSpec":
+            return "Degraded", f"InvalidSpec: {condition.get('message')}"
+        if condition.get("reason") in ("RolloutAborted", "ProgressDeadlineExceeded"):
+            return "Degraded", f"{condition['reason']}: {condition.get('message')}"
     if spec.get("paused"):
         return "Paused", "manually paused"
     for condition in status.get("pauseConditions") or []:
@@ -684,4 +869,3 @@ def _phase(obj: JSON) -> tuple[str, str]:
     if status.get("stableRS") != status.get("currentPodHash"):
         return "Progressing", "waiting for all steps to complete"
     return "Healthy", ""
-

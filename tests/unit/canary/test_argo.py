@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 import yaml
-from modelrail.canary.argo_template import analysis_template, render
+from modelrail.canary.argo_template import (
+    analysis_template,
+    go_duration,
+    measurements,
+    render,
+    returns_scalar,
+)
 from modelrail.canary.config import AnalysisConfig, parse_analysis
 from modelrail.canary.judge import judge_threshold
+from modelrail.canary.schedule import StepSchedule
 from modelrail.plumbing.policy_section import Section
 
 POLICY = """\
@@ -129,7 +136,60 @@ def test_template_without_args() -> None:
                                                         "min": 1}}}, "analysis", Path("m")))
 
     assert analysis_template(plain, "x", "5m")["spec"] == {"metrics": [{
-        "name": "up", "successCondition": "len(filter(result, {!isNaN(#)})) > 0 && "
-                                          "all(result, {isNaN(#) || (# >= 1.0)})",
+        "name": "up", "initialDelay": "300s", "interval": "20s", "count": 16,
+        "consecutiveSuccessLimit": 1, "inconclusiveLimit": 15,
+        "successCondition": "len(filter(result, {!isNaN(#)})) > 0 && "
+                            "all(result, {isNaN(#) || (# >= 1.0)})",
         "failureCondition": "any(result, {!isNaN(#) && !(# >= 1.0)})",
         "provider": {"prometheus": {"query": "up"}}}]}
+
+
+def argo_metric_phase(fields: dict[str, Any], looks: list[str]) -> tuple[str, int]:
+    """assessMetricStatus (analysis/analysis.go) after each measurement, for the fields the
+    export writes: (the metric's phase, measurements taken)."""
+    counts = {"Successful": 0, "Failed": 0, "Inconclusive": 0}
+    consecutive = 0
+    for taken, phase in enumerate(looks, start=1):
+        counts[phase] += 1
+        consecutive = consecutive + 1 if phase == "Successful" else 0
+        if counts["Failed"] > 0:
+            return "Failed", taken
+        if counts["Inconclusive"] > fields["inconclusiveLimit"]:
+            return "Inconclusive", taken
+        if consecutive >= fields["consecutiveSuccessLimit"]:
+            return "Successful", taken
+        if taken >= fields["count"]:
+            return "Inconclusive", taken
+    return "Running", len(looks)
+
+
+def loop_outcome(schedule: StepSchedule, looks: list[str]) -> tuple[str, int]:
+    """CanaryRun._judge: look after the step, again while inconclusive, until the deadline."""
+    held, deadline = schedule.step_seconds, 2 * schedule.step_seconds
+    for taken, phase in enumerate(looks, start=1):
+        if phase != "Inconclusive" or held >= deadline:
+            return phase, taken
+        held = min(held + schedule.retry_seconds, deadline)
+    return "Running", len(looks)
+
+
+@pytest.mark.parametrize("step_seconds", [1.0, 30.0, 60.0, 300.0, 600.0])
+@pytest.mark.parametrize("pattern", [
+    ["Successful"], ["Failed"], ["Inconclusive", "Successful"], ["Inconclusive", "Failed"],
+    ["Inconclusive"] * 100, ["Inconclusive"] * 3 + ["Successful"] * 97])
+def test_argo_decides_a_step_as_canary_run_does(step_seconds: float,
+                                                pattern: list[str]) -> None:
+    """Same verdict after the same number of measurements, the first at step_seconds."""
+    schedule = StepSchedule(step_seconds)
+    fields = measurements(schedule)
+    assert fields["initialDelay"] == go_duration(step_seconds)
+    assert argo_metric_phase(fields, pattern) == loop_outcome(schedule, pattern)
+
+
+@pytest.mark.parametrize(("query", "scalar"), [
+    ("scalar(sum(rate(x[5m])))", True), ("time() - 3600", True), ("(1 + 2) * pi()", True),
+    ("0.5", True), ("-1e-3", True), ("( scalar(up) )", True),
+    ("sum(rate(x[5m]))", False), ("vector(1)", False), ("sum(x) / scalar(sum(y))", False),
+    ("up - 1", False), ('x{a="scalar(1)"}', False), ("scalar(x) + sum(y)", False)])
+def test_which_queries_return_a_scalar(query: str, scalar: bool) -> None:
+    assert returns_scalar(query) is scalar

@@ -64,6 +64,32 @@ def test_export_argo_window_defaults_to_the_rollout_step(
     assert {"name": "window", "value": "600s"} in args
 
 
+def test_export_argo_measures_when_canary_run_looks(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """After step_seconds, then every retry (two 10 s ticks) for one more step."""
+    (workdir / "modelrail.yaml").write_text(POLICY + "rollout: {name: ranker, step_seconds: 60}\n")
+
+    assert main(["analysis", "export-argo"]) == 0
+
+    metric = yaml.safe_load(capsys.readouterr().out)["spec"]["metrics"][0]
+    assert {key: metric[key] for key in ("initialDelay", "interval", "count",
+                                         "consecutiveSuccessLimit", "inconclusiveLimit")} == {
+        "initialDelay": "60s", "interval": "20s", "count": 4, "consecutiveSuccessLimit": 1,
+        "inconclusiveLimit": 3}
+
+
+def test_export_argo_refuses_a_scalar_query(workdir: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "modelrail.yaml").write_text(POLICY.replace(
+        """'sum(rate(req{version="{{version}}",code=~"5.."}[{{window}}]))'""",
+        """'scalar(sum(rate(req{version="{{version}}",code=~"5.."}[{{window}}])))'"""))
+
+    assert main(["analysis", "export-argo"]) == 2
+    err = capsys.readouterr().err
+    assert "analysis.metrics.error_rate_slo.query returns a PromQL scalar" in err
+    assert "drop scalar(), or wrap a constant in vector(...)" in err
+
+
 def test_export_argo_errors(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analysis", "export-argo", "--name", "Not_A_Name"]) == 2
     assert "--name 'Not_A_Name': not a Kubernetes resource name" in capsys.readouterr().err

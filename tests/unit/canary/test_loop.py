@@ -457,7 +457,7 @@ def test_an_unexpected_io_error_is_exit_3(standin: RolloutsStandIn, tmp_path: Pa
 def test_an_abort_that_fails_unexpectedly_too_is_said(standin: RolloutsStandIn,
                                                       tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken_abort(_self: RolloutDriver) -> None:
+    def broken_abort(_self: RolloutDriver, **_waiting: object) -> None:
         raise KeyError("status")
 
     monkeypatch.setattr(RolloutDriver, "abort", broken_abort)

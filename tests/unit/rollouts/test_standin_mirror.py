@@ -33,6 +33,7 @@ def test_the_new_revision_goes_straight_to_the_mirror_pause_at_weight_0(
     assert standin.traffic("ranker", "ml").mirror == 0  # stable: no mirror
     driver = _driver(standin, tmp_path)
     driver.set_image("ranker:v2")
+    standin.settle()
     state = driver.read()
     assert (state.step_index, state.phase, state.weight, state.mirror) == (2, "Paused", 0, 35)
     traffic = standin.traffic("ranker", "ml")
@@ -42,6 +43,7 @@ def test_the_new_revision_goes_straight_to_the_mirror_pause_at_weight_0(
     assert not any("mirror" in key.lower() for key in status)  # nothing invented in status
 
     driver.promote()  # out of the mirror pause: remove the route, then setWeight 10
+    standin.settle()
     state = driver.read()
     assert (state.step_index, state.weight, state.mirror) == (6, 10, 0)
     assert standin.traffic("ranker", "ml").mirror == 0
@@ -50,8 +52,10 @@ def test_the_new_revision_goes_straight_to_the_mirror_pause_at_weight_0(
 def test_an_abort_removes_the_mirror(standin: RolloutsStandIn, tmp_path: Path) -> None:
     driver = _driver(standin, tmp_path)
     driver.set_image("ranker:v2")
+    standin.settle()
     assert standin.traffic("ranker", "ml").mirror == 35
     driver.abort()
+    standin.settle()
     traffic = standin.traffic("ranker", "ml")
     assert (traffic.canary_weight, traffic.mirror) == (0, 0)
 
@@ -59,7 +63,9 @@ def test_an_abort_removes_the_mirror(standin: RolloutsStandIn, tmp_path: Path) -
 def test_a_full_promotion_removes_the_mirror(standin: RolloutsStandIn, tmp_path: Path) -> None:
     driver = _driver(standin, tmp_path)
     driver.set_image("ranker:v2")
+    standin.settle()
     driver.promote(full=True)
+    standin.settle()
     traffic = standin.traffic("ranker", "ml")
     assert (traffic.stable_image, traffic.canary_weight, traffic.mirror) == \
         ("ranker:v2", 100, 0)
@@ -69,9 +75,13 @@ def test_a_full_promotion_removes_the_mirror(standin: RolloutsStandIn, tmp_path:
     ((), True, 'steps[1].setMirrorRoute: Invalid value: "mirror": Steps define a route that '
                "does not exist in spec.strategy.canary.trafficRouting.managedRoutes"),
     (None, False, "SetCanaryScale requires TrafficRouting"),
+    (None, {"nginx": {"stableIngress": "ranker"}},
+     "steps[1].setMirrorRoute: Invalid value: SetMirrorRoute requires TrafficRouting, "
+     "supports Istio only"),
 ])
 def test_an_unmanaged_route_is_refused_by_the_controller(
-        tmp_path: Path, routes: tuple[str, ...] | None, routing: bool, why: str) -> None:
+        tmp_path: Path, routes: tuple[str, ...] | None, routing: bool | dict[str, object],
+        why: str) -> None:
     with RolloutsStandIn() as standin:
         standin.add_rollout("ranker", "ml", weights=(10, 100), mirror=MIRROR,
                             managed_routes=routes, traffic_routing=routing)
@@ -96,4 +106,5 @@ def test_the_rollout_commands_check_the_policys_mirror_steps(
                  "--check-steps"]) == code
     assert main(["rollout", "set-image", "--config", str(policy), "--kubeconfig", kubeconfig,
                  "--image", "ranker:v2"]) == code
+    standin.settle()
     assert standin.traffic("ranker", "ml").mirror == (35 if code == 0 else 0)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 from modelrail.errors import UsageError
-from modelrail.rollouts.patches import PromotePlan, pick_container, plan_promote, with_image
+from modelrail.rollouts.patches import PromotePlan, image_patch, pick_container, plan_promote
 from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.status import (
     RolloutState,
@@ -13,11 +13,13 @@ from modelrail.rollouts.status import (
     desired_weight,
     generation_observed,
     rollout_phase,
-    template_images,
 )
 from modelrail.rollouts.steps import check_steps, step_mismatches
 
 from tests.support.builders.rollouts import rollout, steps
+
+ABORTED_CONDITION = {"type": "Progressing", "status": "False", "reason": "RolloutAborted",
+                     "message": "Rollout aborted update to revision 2"}
 
 
 class TestPhase:
@@ -41,6 +43,24 @@ class TestPhase:
     def test_cleared_pause_conditions_mean_unpausing(self) -> None:
         obj = rollout(phase="Paused", controllerPause=True, pauseConditions=[])
         assert rollout_phase(obj) == ("Progressing", "waiting for rollout to unpause")
+
+    def test_a_retry_is_unacknowledged_while_the_aborted_condition_stays(self) -> None:
+        """retry patches status.abort only: the generation does not move, and the old
+        Degraded phase stays until the controller writes RolloutRetry (rollout/sync.go)."""
+        obj = rollout(phase="Degraded", message="RolloutAborted: Rollout aborted update to "
+                      "revision 2", abort=False, conditions=[ABORTED_CONDITION])
+        assert rollout_phase(obj) == ("Progressing", "unknown: the controller has not "
+                                      "acknowledged the retry yet (the RolloutAborted "
+                                      "condition is still there)")
+        assert not RolloutState.from_object(obj).observed
+
+    def test_an_abort_is_unacknowledged_until_the_aborted_condition(self) -> None:
+        obj = rollout(phase="Paused", abort=True, pauseConditions=[{"reason": "CanaryPauseStep"}],
+                      conditions=[{"type": "Progressing", "reason": "RolloutPaused"}])
+        assert rollout_phase(obj)[1] == "unknown: the controller has not acknowledged the " \
+            "abort yet (no RolloutAborted condition)"
+        obj["status"]["conditions"] = [ABORTED_CONDITION]
+        assert RolloutState.from_object(obj).observed
 
     def test_a_missing_phase_is_progressing(self) -> None:
         assert rollout_phase(rollout())[0] == "Progressing"
@@ -179,23 +199,23 @@ class TestPromotePlan:
 class TestSetImage:
     def test_only_the_named_container_changes_and_unknown_fields_survive(self) -> None:
         obj = rollout()
-        obj["spec"]["template"]["spec"]["containers"].append(
-            {"name": "sidecar", "image": "proxy:1", "x-unknown": {"kept": True}})
-        updated, changed = with_image(obj, "server", "app:v2")
-        assert changed
-        assert template_images(updated) == {"server": "app:v2", "sidecar": "proxy:1"}
-        assert updated["spec"]["template"]["spec"]["containers"][1]["x-unknown"] == \
-            {"kept": True}
-        assert template_images(obj)["server"] == "app:v1"  # the input is not modified
+        obj["metadata"]["resourceVersion"] = "1234"
+        obj["spec"]["template"]["spec"]["containers"].insert(
+            0, {"name": "sidecar", "image": "proxy:1", "x-unknown": {"kept": True}})
+        assert image_patch(obj, "server", "app:v2") == [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": "1234"},
+            {"op": "test", "path": "/spec/template/spec/containers/1/name", "value": "server"},
+            {"op": "add", "path": "/spec/template/spec/containers/1/image", "value": "app:v2"}]
 
     def test_same_image_is_no_change(self) -> None:
-        assert with_image(rollout(), "server", "app:v1")[1] is False
+        assert image_patch(rollout(), "server", "app:v1") == []
 
     def test_star_updates_every_container(self) -> None:
         obj = rollout()
         obj["spec"]["template"]["spec"]["initContainers"] = [{"name": "init", "image": "i"}]
-        updated, _ = with_image(obj, "*", "app:v3")
-        assert set(template_images(updated).values()) == {"app:v3"}
+        paths = [op["path"] for op in image_patch(obj, "*", "app:v3") if op["op"] == "add"]
+        assert paths == ["/spec/template/spec/initContainers/0/image",
+                         "/spec/template/spec/containers/0/image"]
 
     def test_container_choice(self) -> None:
         assert pick_container({"server": "a"}, None, "it") == "server"
@@ -283,6 +303,25 @@ class TestMirrorSteps:
         with pytest.raises(UsageError, match=r"trafficRouting is not set: setMirrorRoute "
                                              r"needs traffic routing"):
             check_steps(obj, (10, 100), MIRROR)
+
+    @pytest.mark.parametrize("router", [{"nginx": {"stableIngress": "ranker"}},
+                                        {"alb": {"ingress": "ranker"}}])
+    def test_a_router_that_cannot_mirror_is_refused_with_the_fix(
+            self, router: dict[str, Any]) -> None:
+        obj = mirrored()
+        obj["spec"]["strategy"]["canary"]["trafficRouting"] = {
+            **router, "managedRoutes": [{"name": "mirror"}]}
+        with pytest.raises(UsageError) as caught:
+            check_steps(obj, (10, 100), MIRROR)
+        assert f"trafficRouting uses {next(iter(router))}: Argo Rollouts runs " \
+               "setMirrorRoute only with `istio`" in str(caught.value)
+        assert "remove `rollout.mirror` from the policy" in str(caught.value)
+
+    def test_a_traffic_router_plugin_may_mirror(self) -> None:
+        obj = mirrored()
+        obj["spec"]["strategy"]["canary"]["trafficRouting"] = {
+            "plugins": {"argoproj-labs/gatewayAPI": {}}, "managedRoutes": [{"name": "mirror"}]}
+        check_steps(obj, (10, 100), MIRROR)
 
     def test_the_fix_is_the_exact_yaml_to_write(self) -> None:
         with pytest.raises(UsageError) as caught:
