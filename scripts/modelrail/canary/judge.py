@@ -23,15 +23,22 @@ from modelrail.canary.config import (
 )
 from modelrail.canary.stats import (
     CountTest,
+    RankTest,
+    ShareTest,
     Stratum,
     Tail,
     conditional_rate_test,
+    fisher_exact,
     mann_whitney,
     spent_alpha,
 )
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 Number = float | int | None
+# Gauge samples this share or more exactly 0 (and none negative) are zero-heavy: the
+# Hodges-Lehmann interval sits on 0 whatever the canary does, so they are judged in two
+# parts (`_judge_zero_heavy`). Below it, Kayenta's classifier as is.
+_ZERO_HEAVY_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -224,46 +231,149 @@ def judge_histogram(metric: HistogramMetric, canary: Sequence[Histogram],
 
 def judge_gauge(metric: GaugeMetric, canary: Sequence[float], baseline: Sequence[float],
                 alpha: float) -> Verdict:
-    """Kayenta's Mann-Whitney classifier, at this look's alpha."""
+    """Kayenta's Mann-Whitney classifier, at this look's alpha; zero-heavy samples in two
+    parts (`_judge_zero_heavy`)."""
     canary = [v for v in canary if math.isfinite(v)]
     baseline = [v for v in baseline if math.isfinite(v)]
     test_name = "Mann-Whitney U, Hodges-Lehmann shift interval"
     short = _too_few(metric, len(canary), len(baseline), "samples", minimum=1)
     if short:
         return no_data(metric, test_name, short)
-    canary_mean, baseline_mean = fmean(canary), fmean(baseline)
-    canary_summary = {"mean": canary_mean, "samples": len(canary)}
-    baseline_summary = {"mean": baseline_mean, "samples": len(baseline)}
+    canary_summary = {"mean": fmean(canary), "samples": len(canary)}
+    baseline_summary = {"mean": fmean(baseline), "samples": len(baseline)}
     if len(set(canary) | set(baseline)) == 1:
         return Verdict(name=metric.name, test=test_name, outcome="pass",
                        critical=metric.critical, canary=canary_summary,
                        baseline=baseline_summary, effect=1.0, alpha=alpha,
                        reason="canary and baseline samples are all the same value")
+    if _zero_heavy([*canary, *baseline]):
+        return _judge_zero_heavy(metric, canary, baseline, alpha)
+    ratio = _mean_ratio(canary, baseline, kayenta=True)
+    shift = _classify_shift(metric, canary, baseline, alpha, ratio)
+    rank = shift.rank
+    if shift.outcome == "fail":
+        reason = (f"canary is {shift.side} than baseline: {shift.text} "
+                  f"(tolerance {metric.tolerance:g}, allowed ratio {metric.allowed_ratio:g})")
+    else:
+        reason = f"no change beyond tolerance: {shift.text}"
+    return Verdict(
+        name=metric.name, test=test_name, outcome=shift.outcome,
+        critical=metric.critical, reason=reason, canary=canary_summary,
+        baseline=baseline_summary, statistic=rank.u, p_value=shift.p_value, alpha=alpha,
+        effect=ratio,
+        details={"shift": rank.shift, "shift_lower": rank.lower, "shift_upper": rank.upper,
+                 "tolerance": shift.margin},
+    )
+
+
+@dataclass(frozen=True)
+class _Shift:
+    """Kayenta's classification of one pair of samples at one alpha."""
+
+    rank: RankTest
+    outcome: Outcome
+    side: Literal["higher", "lower", ""]
+    p_value: float
+    margin: float
+    text: str
+
+
+def _classify_shift(metric: GaugeMetric, canary: Sequence[float], baseline: Sequence[float],
+                    alpha: float, ratio: float) -> _Shift:
+    """The interval on the Hodges-Lehmann shift must clear +-tolerance x the shift in the
+    bad direction, and the mean ratio `ratio` must exceed the allowed ratio."""
     per_side = alpha / 2 if metric.direction == "either" else alpha
     rank = mann_whitney(canary, baseline, per_side)
-    ratio = canary_mean / baseline_mean if baseline_mean != 0 else 1.0  # Kayenta's choice
     margin = metric.tolerance * abs(rank.shift)
     high = metric.direction != "decrease" and rank.lower > margin and \
         ratio > metric.allowed_ratio
     low = metric.direction != "increase" and rank.upper < -margin and \
         ratio < 1 / metric.allowed_ratio
-    p_value = {"increase": rank.p_greater, "decrease": rank.p_less,
-               "either": min(rank.p_greater, rank.p_less)}[metric.direction]
-    interval = (f"shift {rank.shift:.4g}, {1 - 2 * per_side:.2%} interval "
-                f"[{rank.lower:.4g}, {rank.upper:.4g}], mean ratio {ratio:.3f}")
-    if high or low:
-        reason = (f"canary is {'higher' if high else 'lower'} than baseline: {interval} "
-                  f"(tolerance {metric.tolerance:g}, allowed ratio {metric.allowed_ratio:g})")
-    else:
-        reason = f"no change beyond tolerance: {interval}"
+    return _Shift(
+        rank=rank, outcome="fail" if high or low else "pass",
+        side="higher" if high else "lower" if low else "", margin=margin,
+        p_value=_directed(metric, rank.p_greater, rank.p_less),
+        text=f"shift {rank.shift:.4g}, {1 - 2 * per_side:.2%} interval "
+             f"[{rank.lower:.4g}, {rank.upper:.4g}], mean ratio {ratio:.3f}")
+
+
+def _judge_zero_heavy(metric: GaugeMetric, canary: Sequence[float],
+                      baseline: Sequence[float], alpha: float) -> Verdict:
+    """Samples mostly exactly 0 (per-interval error rates, say) in two parts, each at
+    alpha / 2 so that the pair keeps the budget (union bound): Fisher's exact test on
+    the share of non-zero samples, and Kayenta's classifier on the non-zero values. The
+    Hodges-Lehmann interval of the whole samples is [0, 0] there, whatever the canary
+    does. Either part fails the metric, and only with the mean ratio beyond
+    `allowed_ratio` in the bad direction, as in Kayenta."""
+    ratio = _mean_ratio(canary, baseline, kayenta=False)
+    part_alpha = alpha / 2
+    canary_values, baseline_values = [v for v in canary if v], [v for v in baseline if v]
+    share = fisher_exact(len(canary_values), len(canary), len(baseline_values),
+                         len(baseline))
+    share_p = _directed(metric, share.p_greater, share.p_less)
+    share_alpha = part_alpha / 2 if metric.direction == "either" else part_alpha
+    share_side = _share_side(metric, share, share_alpha, ratio)
+    shift = _classify_shift(metric, canary_values, baseline_values, part_alpha, ratio) \
+        if canary_values and baseline_values and \
+        len(set(canary_values) | set(baseline_values)) > 1 else None
+    side = share_side or (shift.side if shift else "")
+    shares = (f"non-zero in {share.canary_share:.1%} of canary samples vs "
+              f"{share.baseline_share:.1%} of baseline (Fisher p = {share_p:.3g}, alpha "
+              f"{part_alpha:.3g})")
+    values = f"non-zero values: {shift.text}" if shift else \
+        "too few distinct non-zero values to compare"
+    verdict = f"canary is {side} than baseline" if side else "no change beyond tolerance"
+    details: dict[str, Number] = {
+        "zero_share_canary": 1 - share.canary_share,
+        "zero_share_baseline": 1 - share.baseline_share, "share_p_value": share_p}
+    if shift:
+        details |= {"shift": shift.rank.shift, "shift_lower": shift.rank.lower,
+                    "shift_upper": shift.rank.upper, "tolerance": shift.margin,
+                    "shift_p_value": shift.p_value}
     return Verdict(
-        name=metric.name, test=test_name, outcome="fail" if high or low else "pass",
-        critical=metric.critical, reason=reason, canary=canary_summary,
-        baseline=baseline_summary,
-        statistic=rank.u, p_value=p_value, alpha=alpha, effect=ratio,
-        details={"shift": rank.shift, "shift_lower": rank.lower, "shift_upper": rank.upper,
-                 "tolerance": margin},
+        name=metric.name, test="zero-heavy: Fisher's exact test on the non-zero share, "
+                               "Mann-Whitney U on the non-zero values",
+        outcome="fail" if side else "pass", critical=metric.critical,
+        reason=f"{verdict}: {shares}; {values}; mean ratio {ratio:.3f} (allowed ratio "
+               f"{metric.allowed_ratio:g})",
+        canary={"mean": fmean(canary), "samples": len(canary)},
+        baseline={"mean": fmean(baseline), "samples": len(baseline)},
+        statistic=shift.rank.u if shift else None,
+        p_value=min(1.0, 2 * min(share_p, shift.p_value if shift else 1.0)), alpha=alpha,
+        effect=ratio, details=details,
     )
+
+
+def _share_side(metric: GaugeMetric, share: ShareTest, alpha: float,
+                ratio: float) -> Literal["higher", "lower", ""]:
+    if metric.direction != "decrease" and share.p_greater < alpha and \
+            ratio > metric.allowed_ratio:
+        return "higher"
+    if metric.direction != "increase" and share.p_less < alpha and \
+            ratio < 1 / metric.allowed_ratio:
+        return "lower"
+    return ""
+
+
+def _zero_heavy(samples: Sequence[float]) -> bool:
+    """At least `_ZERO_HEAVY_SHARE` of the samples exactly 0 and none below."""
+    return min(samples) >= 0 and \
+        sum(1 for v in samples if v == 0) >= _ZERO_HEAVY_SHARE * len(samples)
+
+
+def _mean_ratio(canary: Sequence[float], baseline: Sequence[float], *, kayenta: bool) -> float:
+    """mean(canary) / mean(baseline). A zero baseline mean gives 1 in Kayenta (`kayenta`);
+    for zero-heavy samples, where a baseline with no non-zero sample is ordinary, it gives
+    infinity when the canary's mean is above 0."""
+    canary_mean, baseline_mean = fmean(canary), fmean(baseline)
+    if baseline_mean != 0:
+        return canary_mean / baseline_mean
+    return 1.0 if kayenta or canary_mean == 0 else math.copysign(math.inf, canary_mean)
+
+
+def _directed(metric: CompareMetric, p_greater: float, p_less: float) -> float:
+    return {"increase": p_greater, "decrease": p_less,
+            "either": min(p_greater, p_less)}[metric.direction]
 
 
 def no_data(metric: Metric, test: str, why: str) -> Verdict:

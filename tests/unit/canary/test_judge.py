@@ -21,7 +21,7 @@ from modelrail.canary.judge import (
     metric_alpha,
     pooled,
 )
-from modelrail.canary.stats import Stratum
+from modelrail.canary.stats import Stratum, mann_whitney
 
 INF = math.inf
 COUNTER = CounterMetric(name="errors", query="e{{version}}", total="t{{version}}",
@@ -242,6 +242,73 @@ class TestGauge:
 
         assert verdict.outcome == "inconclusive"
         assert "too few samples: canary 4" in verdict.reason
+
+
+class TestZeroHeavyGauge:
+    """Per-interval error rates, mostly exactly 0: 120 samples a side."""
+
+    BASELINE = (0.0,) * 115 + (0.01, 0.02, 0.01, 0.03, 0.01)  # 5 non-zero
+
+    def test_four_times_as_many_non_zero_intervals_fail(self) -> None:
+        canary = (0.0,) * 100 + (0.01, 0.02, 0.01, 0.03, 0.01) * 4  # 20 non-zero
+
+        verdict = judge_gauge(GAUGE, canary, self.BASELINE, alpha=0.01)
+
+        assert verdict.outcome == "fail"
+        assert verdict.reason.startswith("canary is higher than baseline: non-zero in 16.7% "
+                                         "of canary samples vs 4.2% of baseline")
+        assert verdict.details["share_p_value"] == pytest.approx(
+            0.001232, rel=1e-3)  # scipy.stats.fisher_exact(..., alternative="greater")
+        assert verdict.effect == pytest.approx(4.0)
+
+    def test_the_whole_sample_shift_interval_is_zero_there(self) -> None:
+        """Why Kayenta's classifier alone passes it: every bound of the interval is 0."""
+        canary = (0.0,) * 100 + (0.01, 0.02, 0.01, 0.03, 0.01) * 4
+        rank = mann_whitney(canary, self.BASELINE, 0.01)
+        assert (rank.shift, rank.lower, rank.upper) == (0.0, 0.0, 0.0)
+
+    def test_same_share_and_values_pass(self) -> None:
+        canary = (0.0,) * 114 + (0.02, 0.01, 0.01, 0.03, 0.01, 0.02)
+
+        verdict = judge_gauge(GAUGE, canary, self.BASELINE, alpha=0.01)
+
+        assert verdict.outcome == "pass"
+        assert verdict.reason.startswith("no change beyond tolerance")
+
+    def test_larger_non_zero_values_fail_on_the_second_part(self) -> None:
+        baseline = (0.0,) * 60 + tuple(0.01 + 0.001 * i for i in range(30))
+        canary = (0.0,) * 60 + tuple(0.03 + 0.001 * i for i in range(30))
+
+        verdict = judge_gauge(GAUGE, canary, baseline, alpha=0.01)
+
+        assert verdict.outcome == "fail"
+        assert verdict.details["share_p_value"] > 0.5  # the same share non-zero
+        assert verdict.details["shift"] == pytest.approx(0.02)
+
+    def test_more_non_zero_intervals_within_the_allowed_ratio_pass(self) -> None:
+        canary = (0.0,) * 100 + (0.01, 0.02, 0.01, 0.03, 0.01) * 4
+        tolerant = GaugeMetric(name="e", query="g{{version}}", allowed_ratio=5,
+                               min_samples=5)
+
+        assert judge_gauge(tolerant, canary, self.BASELINE, 0.01).outcome == "pass"
+
+    def test_a_baseline_without_non_zero_samples_does_not_hide_the_canary(self) -> None:
+        canary = (0.0,) * 100 + (0.01,) * 20
+
+        verdict = judge_gauge(GAUGE, canary, (0.0,) * 120, alpha=0.01)
+
+        assert verdict.outcome == "fail"
+        assert verdict.effect == math.inf
+
+    def test_ordinary_samples_with_a_few_zeros_keep_kayentas_classifier(self) -> None:
+        baseline = (0.0, *TestGauge.BASELINE[1:])
+        canary = [v + 0.1 for v in TestGauge.BASELINE]
+
+        verdict = judge_gauge(GAUGE, canary, baseline, alpha=0.01)
+
+        assert verdict.test == "Mann-Whitney U, Hodges-Lehmann shift interval"
+        assert verdict.outcome == "fail"
+        assert "share_p_value" not in verdict.details
 
 
 def verdict(name: str, outcome: str, critical: bool = False) -> Verdict:

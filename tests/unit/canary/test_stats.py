@@ -7,6 +7,7 @@ import pytest
 from modelrail.canary.stats import (
     Stratum,
     conditional_rate_test,
+    fisher_exact,
     mann_whitney,
     normal_quantile,
     normal_sf,
@@ -161,3 +162,18 @@ def test_spending_adds_up_to_alpha_and_is_front_loaded() -> None:
     assert looks == sorted(looks, reverse=True)
     assert looks[0] == pytest.approx(0.01 * math.log1p((math.e - 1) / 4))
     assert spent_alpha(0.01, 1, 1) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(("table"), [(20, 120, 5, 120), (0, 30, 4, 50), (7, 7, 0, 3),
+                                     (3, 200, 3, 200), (15, 40, 30, 45)])
+def test_fisher_exact_matches_scipy(table: tuple[int, int, int, int]) -> None:
+    a, m, b, n = table
+    contingency = [[a, m - a], [b, n - b]]
+
+    result = fisher_exact(a, m, b, n)
+
+    assert result.p_greater == pytest.approx(
+        stats.fisher_exact(contingency, alternative="greater").pvalue, rel=1e-9)
+    assert result.p_less == pytest.approx(
+        stats.fisher_exact(contingency, alternative="less").pvalue, rel=1e-9)
+    assert (result.canary_share, result.baseline_share) == (a / m, b / n)
