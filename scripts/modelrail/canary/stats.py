@@ -261,3 +261,13 @@ def fisher_exact(canary_hits: int, canary_size: int, baseline_hits: int,
 
 def _log_comb(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def wilson_interval(hits: float, total: float, z: float) -> tuple[float, float]:
+    """Wilson's score interval of the proportion hits / total, `z` standard errors wide
+    on each side."""
+    share = hits / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) \
+        / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -156,9 +156,13 @@ class TestHistogramMetric:
         verdict = judge_histogram(HISTOGRAM, canary, baseline, alpha=0.001)
 
         assert verdict.outcome == "fail"
-        assert verdict.details["baseline_boundary"] == 0.25  # last with >= 1% beyond
-        assert verdict.details["canary_boundary"] == 0.25
-        assert verdict.canary["beyond"] == 36
+        # 0.25 s (the last with >= 1% of the baseline beyond) and 0.3 s are compared; 0.5 s
+        # has nothing beyond it, so it could never reject and takes no share of alpha.
+        assert verdict.details["boundaries"] == 2
+        assert verdict.alpha == pytest.approx(0.0005)
+        assert verdict.details["baseline_boundary"] == verdict.details["canary_boundary"] \
+            == 0.3  # 30 of 84 beyond 0.3 s are the canary's: more extreme than 36 of 155
+        assert verdict.canary["beyond"] == 30
         assert verdict.canary["p99"] == pytest.approx(canary[0].quantile(0.99))
 
     def test_allowed_ratio_moves_the_canary_boundary(self) -> None:
@@ -191,6 +195,98 @@ class TestHistogramMetric:
 
         assert verdict.outcome == "pass"
         assert verdict.details["steps"] == 1
+
+
+CLIENT_DEFAULT = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10, INF)
+
+
+def lognormal(total: int, *, factor: float = 1.0, tail: float = 1.0,
+              bounds: tuple[float, ...] = CLIENT_DEFAULT, median: float = 0.05) -> Histogram:
+    """Expected bucket counts of `total` lognormal latencies (sigma 0.5, p99 = 3.2 x the
+    median: 160 ms by default, inside the client default 0.1-0.25 s bucket), the whole
+    distribution scaled by `factor`, and the slowest 10% stretched so that the p99 is
+    `tail` times as high (as in bench/canary_judge.py)."""
+    sigma, z90, z99 = 0.5, 1.2815515655446004, 2.3263478740408408
+    p90, p99 = median * math.exp(sigma * z90), median * math.exp(sigma * z99)
+    stretch = (tail * p99 - p90) / (p99 - p90)
+
+    def below(le: float) -> float:
+        x = le / factor
+        x = p90 + (x - p90) / stretch if x > p90 else x
+        return 0.5 * math.erfc(-math.log(x / median) / (sigma * math.sqrt(2)))
+
+    return Histogram(tuple((le, float(total if le == INF else round(total * below(le))))
+                           for le in bounds))
+
+
+class TestHistogramWithClientDefaultBuckets:
+    """p99 160 ms inside the 0.1-0.25 s bucket; 4,200 canary and 19,800 baseline requests
+    (10-minute steps at 10% and 25% of 20 req/s)."""
+
+    BASELINE = [lognormal(19800)]
+
+    def test_a_30_percent_slower_p99_fails(self) -> None:
+        """Only 0.1 s was compared before (9.0% vs 8.3% beyond: p = 0.08, a pass)."""
+        verdict = judge_histogram(HISTOGRAM, [lognormal(4200, tail=1.3)], self.BASELINE,
+                                  alpha=0.001)
+
+        assert verdict.outcome == "fail"
+        assert (verdict.details["canary_boundary"], verdict.details["baseline_boundary"]) \
+            == (0.25, 0.25)  # 0.45% beyond it vs 0.07%
+        assert verdict.p_value is not None
+        assert verdict.p_value < 1e-6
+
+    @pytest.mark.parametrize("factor", [1.2, 1.5])
+    def test_a_slower_distribution_fails(self, factor: float) -> None:
+        verdict = judge_histogram(HISTOGRAM, [lognormal(4200, factor=factor)],
+                                  self.BASELINE, alpha=0.001)
+
+        assert verdict.outcome == "fail"
+
+    def test_the_same_distribution_passes(self) -> None:
+        verdict = judge_histogram(HISTOGRAM, [lognormal(4200)], self.BASELINE, alpha=0.001)
+
+        assert verdict.outcome == "pass"
+        assert "cannot resolve" not in verdict.reason
+        assert verdict.details["resolved_ratio"] == 1.0
+
+    def test_the_ratio_interval_is_the_quantiles_buckets(self) -> None:
+        verdict = judge_histogram(HISTOGRAM, [lognormal(4200)], self.BASELINE, alpha=0.001)
+
+        assert (verdict.details["ratio_low"], verdict.details["ratio_high"]) == \
+            (pytest.approx(0.1 / 0.25), pytest.approx(0.25 / 0.1))
+        assert "(from the buckets: between 0.4 and 2.5)" in verdict.reason
+
+    def test_an_allowed_ratio_the_buckets_cannot_resolve_is_said_with_buckets_to_add(
+            self) -> None:
+        tolerant = HistogramMetric(name="latency", query="h{{version}}", allowed_ratio=1.2,
+                                   min_samples=100)
+
+        verdict = judge_histogram(tolerant, [lognormal(4200, factor=1.5)], self.BASELINE,
+                                  alpha=0.001)
+
+        assert verdict.outcome == "pass"
+        assert verdict.details["resolved_ratio"] == pytest.approx(2.5)
+        assert ("the buckets cannot resolve 1.2x at the baseline p99 (0.2329): the nearest "
+                "boundaries compare the canary beyond 0.25 with the baseline beyond 0.1, "
+                "2.5x, so only a change above about that can fail; add buckets at 0.12, "
+                "0.3, 0.6") in verdict.reason
+
+    def test_a_lower_score_distribution_fails_on_the_lower_tail(self) -> None:
+        scores = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5,
+                  0.75, 1.0, INF)  # example-model's score buckets
+        metric = HistogramMetric(name="score", query="s{{version}}", quantile=0.9,
+                                 direction="either", allowed_ratio=1.5, min_samples=100)
+        baseline = [lognormal(19800, bounds=scores)]
+
+        lower = judge_histogram(metric, [lognormal(4200, factor=0.5, bounds=scores)],
+                                baseline, alpha=0.001)
+        same = judge_histogram(metric, [lognormal(4200, bounds=scores)], baseline,
+                               alpha=0.001)
+
+        assert lower.outcome == "fail"
+        assert "canary p90 is below 0.667x the baseline's" in lower.reason
+        assert same.outcome == "pass"
 
 
 class TestGauge:

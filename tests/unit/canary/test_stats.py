@@ -12,6 +12,7 @@ from modelrail.canary.stats import (
     normal_quantile,
     normal_sf,
     spent_alpha,
+    wilson_interval,
 )
 from scipy import stats
 
@@ -177,3 +178,14 @@ def test_fisher_exact_matches_scipy(table: tuple[int, int, int, int]) -> None:
     assert result.p_less == pytest.approx(
         stats.fisher_exact(contingency, alternative="less").pvalue, rel=1e-9)
     assert (result.canary_share, result.baseline_share) == (a / m, b / n)
+
+
+@pytest.mark.parametrize(("hits", "total"), [(0, 50), (3, 200), (190, 200), (50, 50)])
+def test_wilson_interval_matches_scipy(hits: int, total: int) -> None:
+    z = normal_quantile(0.995)
+    expected = stats.binomtest(hits, total).proportion_ci(0.99, method="wilson")
+
+    low, high = wilson_interval(hits, total, z)
+
+    assert (low, high) == (pytest.approx(expected.low, abs=1e-12),
+                           pytest.approx(expected.high, abs=1e-12))
