@@ -233,7 +233,8 @@ def judge_histogram(metric: HistogramMetric, canary: Sequence[Histogram],
     return _count_verdict(
         metric, test_name, test, share, failed=failed,
         reason=f"{label} canary {canary_q:.4g} vs baseline {baseline_q:.4g}, ratio "
-               f"{_ratio(canary_q, baseline_q):.3g} (from the buckets: between {low:.3g} and "
+               f"{_ratio(canary_q, baseline_q) or math.nan:.3g} (from the buckets: between "
+               f"{low:.3g} and "
                f"{high:.3g}); beyond {boundary.canary:g} / {boundary.baseline:g}: canary "
                f"{canary_above / canary_all.total:.3%} vs baseline "
                f"{baseline_above / baseline_all.total:.3%} (the most significant of "
@@ -466,7 +467,9 @@ def _boundary_pairs(metric: HistogramMetric, tail: Tail, canary: Histogram,
     first baseline boundary with at most 1 - q beyond and the ones below it; the last
     canary boundary at or below each / allowed_ratio.
     """
-    bounds = baseline.bounds()
+    # A ratio of boundaries at or below 0 means nothing (and moves the canary's the wrong
+    # way): with an allowed ratio above 1 only positive boundaries are held against.
+    bounds = [le for le in baseline.bounds() if le > 0 or metric.allowed_ratio == 1]
     if not bounds:
         return []
     level = metric.quantile * baseline.total
@@ -531,8 +534,8 @@ def _resolution(metric: HistogramMetric, tail: Tail, boundaries: Sequence[_Bound
     """(the smallest ratio the nearest boundary pair can tell, a sentence naming the
     buckets to add when that is more than allowed_ratio, else "")."""
     nearest = boundaries[0]
-    resolved = nearest.canary / nearest.baseline if tail == "upper" \
-        else nearest.baseline / nearest.canary
+    resolved = _spread(nearest.canary, nearest.baseline) if tail == "upper" \
+        else _spread(nearest.baseline, nearest.canary)
     if resolved <= metric.allowed_ratio * (1 + 1e-6):
         return resolved, ""
     wanted = sorted({b.baseline * metric.allowed_ratio if tail == "upper"
@@ -545,6 +548,13 @@ def _resolution(metric: HistogramMetric, tail: Tail, boundaries: Sequence[_Bound
         f"{', '.join(f'{le:.4g}' for le in wanted)}")
 
 
+def _spread(high: float, low: float) -> float:
+    """high / low for positive boundaries; 1 for the same boundary, else infinity."""
+    if high == low:
+        return 1.0
+    return high / low if low > 0 else math.inf
+
+
 def _quantile_ratio_bounds(canary: Histogram, baseline: Histogram, q: float,
                            alpha: float) -> tuple[float, float]:
     """Bounds on canary q-quantile / baseline q-quantile that honour the buckets: each
@@ -553,7 +563,7 @@ def _quantile_ratio_bounds(canary: Histogram, baseline: Histogram, q: float,
     z = normal_quantile(1 - alpha / 4)
     canary_low, canary_high = _quantile_bounds(canary, q, z)
     baseline_low, baseline_high = _quantile_bounds(baseline, q, z)
-    low = canary_low / baseline_high if canary_low > 0 and math.isfinite(baseline_high) \
+    low = canary_low / baseline_high if canary_low > 0 and 0 < baseline_high < math.inf \
         else 0.0
     high = canary_high / baseline_low if baseline_low > 0 else math.inf
     return low, high
@@ -562,8 +572,8 @@ def _quantile_ratio_bounds(canary: Histogram, baseline: Histogram, q: float,
 def _quantile_bounds(histogram: Histogram, q: float, z: float) -> tuple[float, float]:
     """(the last boundary the q-quantile is known to lie above, the first it is known to
     lie at or below), from Wilson bounds on the share of requests at or below each;
-    0 / infinity where no boundary is known."""
-    low, high = 0.0, math.inf
+    -/+ infinity where no boundary is known."""
+    low, high = -math.inf, math.inf
     for le in histogram.bounds():
         below_low, below_high = wilson_interval(histogram.count_at(le), histogram.total, z)
         if below_high < q:
