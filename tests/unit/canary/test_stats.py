@@ -187,5 +187,5 @@ def test_wilson_interval_matches_scipy(hits: int, total: int) -> None:
 
     low, high = wilson_interval(hits, total, z)
 
-    assert (low, high) == (pytest.approx(expected.low, abs=1e-12),
-                           pytest.approx(expected.high, abs=1e-12))
+    assert low == pytest.approx(expected.low, abs=1e-12)
+    assert high == pytest.approx(expected.high, abs=1e-12)
