@@ -249,7 +249,8 @@ class Rollout:
         step = look - 1
         canary, baseline = self._per_minute(self.canary, step), \
             self._per_minute(self.baseline, step)
-        return any(judge_gauge(KAYENTA, c, b, KAYENTA_ALPHA).outcome == "fail"
+        return any(judge_gauge(KAYENTA, c, b, KAYENTA_ALPHA, kayenta_only=True).outcome
+                   == "fail"
                    for c, b in zip(canary, baseline, strict=True))
 
     def _step(self, side: Side, step: int) -> Histogram:

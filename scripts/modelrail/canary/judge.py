@@ -251,9 +251,10 @@ def judge_histogram(metric: HistogramMetric, canary: Sequence[Histogram],
 
 
 def judge_gauge(metric: GaugeMetric, canary: Sequence[float], baseline: Sequence[float],
-                alpha: float) -> Verdict:
+                alpha: float, *, kayenta_only: bool = False) -> Verdict:
     """Kayenta's Mann-Whitney classifier, at this look's alpha; zero-heavy samples in two
-    parts (`_judge_zero_heavy`)."""
+    parts (`_judge_zero_heavy`) unless `kayenta_only` (Kayenta's own behaviour, which
+    bench/canary_judge.py compares against)."""
     canary = [v for v in canary if math.isfinite(v)]
     baseline = [v for v in baseline if math.isfinite(v)]
     test_name = "Mann-Whitney U, Hodges-Lehmann shift interval"
@@ -267,7 +268,7 @@ def judge_gauge(metric: GaugeMetric, canary: Sequence[float], baseline: Sequence
                        critical=metric.critical, canary=canary_summary,
                        baseline=baseline_summary, effect=1.0, alpha=alpha,
                        reason="canary and baseline samples are all the same value")
-    if _zero_heavy([*canary, *baseline]):
+    if not kayenta_only and _zero_heavy([*canary, *baseline]):
         return _judge_zero_heavy(metric, canary, baseline, alpha)
     ratio = _mean_ratio(canary, baseline, kayenta=True)
     shift = _classify_shift(metric, canary, baseline, alpha, ratio)
