@@ -230,12 +230,13 @@ def judge_histogram(metric: HistogramMetric, canary: Sequence[Histogram],
     low, high = _quantile_ratio_bounds(canary_all, baseline_all, metric.quantile, alpha)
     resolved = max(note[0] for note in notes)
     unresolved = "; ".join(note[1] for note in notes if note[1])
+    ratio = _ratio(canary_q, baseline_q)
     return _count_verdict(
         metric, test_name, test, share, failed=failed,
         reason=f"{label} canary {canary_q:.4g} vs baseline {baseline_q:.4g}, ratio "
-               f"{_ratio(canary_q, baseline_q) or math.nan:.3g} (from the buckets: between "
-               f"{low:.3g} and "
-               f"{high:.3g}); beyond {boundary.canary:g} / {boundary.baseline:g}: canary "
+               f"{'n/a' if ratio is None else f'{ratio:.3g}'} (from the buckets: between "
+               f"{low:.3g} and {high:.3g}); beyond {boundary.canary:g} / "
+               f"{boundary.baseline:g}: canary "
                f"{canary_above / canary_all.total:.3%} vs baseline "
                f"{baseline_above / baseline_all.total:.3%} (the most significant of "
                f"{count} boundar{'y' if count == 1 else 'ies'}): "
@@ -243,7 +244,7 @@ def judge_histogram(metric: HistogramMetric, canary: Sequence[Histogram],
                f"{_p_text(test, share)}" + (f"; {unresolved}" if unresolved else ""),
         canary={label: canary_q, "count": canary_all.total, "beyond": canary_above},
         baseline={label: baseline_q, "count": baseline_all.total, "beyond": baseline_above},
-        effect=_ratio(canary_q, baseline_q),
+        effect=ratio,
         details={"canary_boundary": boundary.canary, "baseline_boundary": boundary.baseline,
                  "boundaries": count, "steps": len(pairs), "ratio_low": low,
                  "ratio_high": high, "resolved_ratio": resolved},
