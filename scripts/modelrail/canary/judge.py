@@ -206,7 +206,8 @@ def judge_histogram(metric: HistogramMetric, canary: Sequence[Histogram],
     test_name = f"conditional binomial tests of requests beyond the boundaries near the " \
         f"baseline {label}"
     canary_all, baseline_all = pooled([c for c, _ in pairs]), pooled([b for _, b in pairs])
-    short = _too_few(metric, canary_all.total, baseline_all.total, "observations")
+    short = _too_few(metric, canary_all.total, baseline_all.total, "observations",
+                     minimum=1)
     if short:
         return no_data(metric, test_name, short)
     baseline_q = baseline_all.quantile(metric.quantile)
@@ -524,10 +525,11 @@ def _smallest_p_value(strata: Sequence[Stratum], tail: Tail) -> float:
     baseline's ("lower"): the most extreme outcome the pooled counts allow."""
     log_p = 0.0
     for s in strata:
-        if s.canary_total > 0 and s.baseline_total > 0:
+        events = s.canary_events + s.baseline_events
+        if s.canary_total > 0 and s.baseline_total > 0 and events:
             share = s.canary_total / (s.canary_total + s.baseline_total)
-            log_p += (s.canary_events + s.baseline_events) * \
-                math.log(share if tail == "upper" else 1 - share)
+            chance = share if tail == "upper" else 1 - share
+            log_p += events * math.log(chance) if chance > 0 else -math.inf
     return math.exp(log_p)
 
 

@@ -187,6 +187,24 @@ class TestHistogramMetric:
         assert verdict.outcome == "fail"
         assert "too coarse" in verdict.reason
 
+    def test_less_than_one_observation_is_too_few(self) -> None:
+        tiny = histogram(le_0_1=0.0, le_inf=1e-300)  # what rate() extrapolation can leave
+        verdict = judge_histogram(HistogramMetric(name="l", query="h{{version}}"),
+                                  [tiny], [latency(10800, 119, 54)], alpha=0.001)
+
+        assert verdict.outcome == "inconclusive"
+        assert "too few observations: canary 0" in verdict.reason
+
+    def test_a_step_with_a_vanishing_baseline_does_not_break_the_arithmetic(self) -> None:
+        canary = [latency(1200, 36, 30), latency(1e5, 3000, 2000)]
+        baseline = [latency(10800, 119, 54), histogram(le_0_25=0, le_0_3=0, le_inf=1e-300)]
+        either = HistogramMetric(name="l", query="h{{version}}", direction="either")
+
+        verdict = judge_histogram(either, canary, baseline, alpha=0.001)
+
+        assert verdict.outcome == "fail"
+        assert verdict.details["steps"] == 2
+
     def test_steps_without_both_sides_are_left_out(self) -> None:
         steps = [latency(1200, 13, 6), latency(12000, 500, 400)]
         baseline = [latency(10800, 119, 54), Histogram(())]
