@@ -23,15 +23,27 @@ from modelrail.canary.config import (
 )
 from modelrail.canary.stats import (
     CountTest,
+    RankTest,
+    ShareTest,
     Stratum,
     Tail,
     conditional_rate_test,
+    fisher_exact,
     mann_whitney,
+    normal_quantile,
     spent_alpha,
+    wilson_interval,
 )
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 Number = float | int | None
+# Gauge samples this share or more exactly 0 (and none negative) are zero-heavy: the
+# Hodges-Lehmann interval sits on 0 whatever the canary does, so they are judged in two
+# parts (`_judge_zero_heavy`). Below it, Kayenta's classifier as is.
+_ZERO_HEAVY_SHARE = 0.25
+# A histogram's tail is compared beyond this many bucket boundaries at most, from the one
+# nearest the baseline's quantile outward (`_boundary_pairs`).
+_BOUNDARIES = 4
 
 
 @dataclass(frozen=True)
@@ -181,89 +193,211 @@ def judge_counter(metric: CounterMetric, strata: Sequence[Stratum], alpha: float
 
 def judge_histogram(metric: HistogramMetric, canary: Sequence[Histogram],
                     baseline: Sequence[Histogram], alpha: float) -> Verdict:
-    """Bucket counts per rollout step (canary[i] and baseline[i] cover the same window)."""
+    """Bucket counts per rollout step (canary[i] and baseline[i] cover the same window).
+
+    The canary's requests beyond each of a few bucket boundaries around the baseline's
+    quantile (`_boundary_pairs`) against the baseline's, each pair by the conditional
+    test, the tail's alpha split evenly over the pairs that could reject at their share
+    (`_able_to_reject`). The most significant pair decides.
+    """
     pairs = [(c, b) for c, b in zip(canary, baseline, strict=True) if c.total > 0
              and b.total > 0]
     label = f"p{metric.quantile * 100:g}"
-    test_name = f"conditional binomial test of requests beyond the baseline {label}"
+    test_name = f"conditional binomial tests of requests beyond the boundaries near the " \
+        f"baseline {label}"
     canary_all, baseline_all = pooled([c for c, _ in pairs]), pooled([b for _, b in pairs])
-    short = _too_few(metric, canary_all.total, baseline_all.total, "observations")
+    short = _too_few(metric, canary_all.total, baseline_all.total, "observations",
+                     minimum=1)
     if short:
         return no_data(metric, test_name, short)
-    canary_q = canary_all.quantile(metric.quantile)
     baseline_q = baseline_all.quantile(metric.quantile)
-    tests = []
+    tests: list[tuple[Tail, float, _Boundary, CountTest, int]] = []
+    notes = []
     for tail, share in _tails(metric, alpha):
-        cut = _cut_points(metric, tail, canary_all, baseline_all)
-        if cut is None:
+        boundaries = _boundary_pairs(metric, tail, canary_all, baseline_all, pairs)
+        if not boundaries:
             return no_data(metric, test_name, "no bucket boundary lies at "
                            f"{metric.allowed_ratio:g}x the baseline {label} "
                            f"({baseline_q:.6g}); the buckets are too coarse to judge")
-        strata = [Stratum(round(c.total - c.count_at(cut[0])), c.total,
-                          round(b.total - b.count_at(cut[1])), b.total) for c, b in pairs]
-        tests.append((tail, share, cut, conditional_rate_test(strata, 1.0, tail)))
-    tail, share, (canary_cut, baseline_cut), test = min(tests, key=lambda t: t[3].p_value / t[1])
+        kept = _able_to_reject(boundaries, tail, share)
+        tests += [(tail, share / len(kept), b, conditional_rate_test(b.strata, 1.0, tail),
+                   len(kept)) for b in kept]
+        notes.append(_resolution(metric, tail, boundaries, f"{label} ({baseline_q:.4g})"))
+    tail, share, boundary, test, count = min(tests, key=lambda t: t[3].p_value / t[1])
     failed = test.p_value < share
-    canary_above = canary_all.total - canary_all.count_at(canary_cut)
-    baseline_above = baseline_all.total - baseline_all.count_at(baseline_cut)
+    canary_above = canary_all.total - canary_all.count_at(boundary.canary)
+    baseline_above = baseline_all.total - baseline_all.count_at(boundary.baseline)
+    canary_q = canary_all.quantile(metric.quantile)
+    low, high = _quantile_ratio_bounds(canary_all, baseline_all, metric.quantile, alpha)
+    resolved = max(note[0] for note in notes)
+    unresolved = "; ".join(note[1] for note in notes if note[1])
+    ratio = _ratio(canary_q, baseline_q)
     return _count_verdict(
         metric, test_name, test, share, failed=failed,
-        reason=f"{label} canary {canary_q:.4g} vs baseline {baseline_q:.4g}; beyond "
-               f"{canary_cut:g} / {baseline_cut:g}: canary "
+        reason=f"{label} canary {canary_q:.4g} vs baseline {baseline_q:.4g}, ratio "
+               f"{'n/a' if ratio is None else f'{ratio:.3g}'} (from the buckets: between "
+               f"{low:.3g} and {high:.3g}); beyond {boundary.canary:g} / "
+               f"{boundary.baseline:g}: canary "
                f"{canary_above / canary_all.total:.3%} vs baseline "
-               f"{baseline_above / baseline_all.total:.3%}: "
+               f"{baseline_above / baseline_all.total:.3%} (the most significant of "
+               f"{count} boundar{'y' if count == 1 else 'ies'}): "
                f"{_verdict_text(failed, tail, metric.allowed_ratio, label)}, "
-               f"{_p_text(test, share)}",
+               f"{_p_text(test, share)}" + (f"; {unresolved}" if unresolved else ""),
         canary={label: canary_q, "count": canary_all.total, "beyond": canary_above},
         baseline={label: baseline_q, "count": baseline_all.total, "beyond": baseline_above},
-        effect=canary_q / baseline_q if baseline_q > 0 else None,
-        details={"canary_boundary": canary_cut, "baseline_boundary": baseline_cut,
-                 "steps": len(pairs)},
+        effect=ratio,
+        details={"canary_boundary": boundary.canary, "baseline_boundary": boundary.baseline,
+                 "boundaries": count, "steps": len(pairs), "ratio_low": low,
+                 "ratio_high": high, "resolved_ratio": resolved},
     )
 
 
 def judge_gauge(metric: GaugeMetric, canary: Sequence[float], baseline: Sequence[float],
-                alpha: float) -> Verdict:
-    """Kayenta's Mann-Whitney classifier, at this look's alpha."""
+                alpha: float, *, kayenta_only: bool = False) -> Verdict:
+    """Kayenta's Mann-Whitney classifier, at this look's alpha; zero-heavy samples in two
+    parts (`_judge_zero_heavy`) unless `kayenta_only` (Kayenta's own behaviour, which
+    bench/canary_judge.py compares against)."""
     canary = [v for v in canary if math.isfinite(v)]
     baseline = [v for v in baseline if math.isfinite(v)]
     test_name = "Mann-Whitney U, Hodges-Lehmann shift interval"
     short = _too_few(metric, len(canary), len(baseline), "samples", minimum=1)
     if short:
         return no_data(metric, test_name, short)
-    canary_mean, baseline_mean = fmean(canary), fmean(baseline)
-    canary_summary = {"mean": canary_mean, "samples": len(canary)}
-    baseline_summary = {"mean": baseline_mean, "samples": len(baseline)}
+    canary_summary = {"mean": fmean(canary), "samples": len(canary)}
+    baseline_summary = {"mean": fmean(baseline), "samples": len(baseline)}
     if len(set(canary) | set(baseline)) == 1:
         return Verdict(name=metric.name, test=test_name, outcome="pass",
                        critical=metric.critical, canary=canary_summary,
                        baseline=baseline_summary, effect=1.0, alpha=alpha,
                        reason="canary and baseline samples are all the same value")
+    if not kayenta_only and _zero_heavy([*canary, *baseline]):
+        return _judge_zero_heavy(metric, canary, baseline, alpha)
+    ratio = _mean_ratio(canary, baseline, kayenta=True)
+    shift = _classify_shift(metric, canary, baseline, alpha, ratio)
+    rank = shift.rank
+    if shift.outcome == "fail":
+        reason = (f"canary is {shift.side} than baseline: {shift.text} "
+                  f"(tolerance {metric.tolerance:g}, allowed ratio {metric.allowed_ratio:g})")
+    else:
+        reason = f"no change beyond tolerance: {shift.text}"
+    return Verdict(
+        name=metric.name, test=test_name, outcome=shift.outcome,
+        critical=metric.critical, reason=reason, canary=canary_summary,
+        baseline=baseline_summary, statistic=rank.u, p_value=shift.p_value, alpha=alpha,
+        effect=ratio,
+        details={"shift": rank.shift, "shift_lower": rank.lower, "shift_upper": rank.upper,
+                 "tolerance": shift.margin},
+    )
+
+
+@dataclass(frozen=True)
+class _Shift:
+    """Kayenta's classification of one pair of samples at one alpha."""
+
+    rank: RankTest
+    outcome: Outcome
+    side: Literal["higher", "lower", ""]
+    p_value: float
+    margin: float
+    text: str
+
+
+def _classify_shift(metric: GaugeMetric, canary: Sequence[float], baseline: Sequence[float],
+                    alpha: float, ratio: float) -> _Shift:
+    """The interval on the Hodges-Lehmann shift must clear +-tolerance x the shift in the
+    bad direction, and the mean ratio `ratio` must exceed the allowed ratio."""
     per_side = alpha / 2 if metric.direction == "either" else alpha
     rank = mann_whitney(canary, baseline, per_side)
-    ratio = canary_mean / baseline_mean if baseline_mean != 0 else 1.0  # Kayenta's choice
     margin = metric.tolerance * abs(rank.shift)
     high = metric.direction != "decrease" and rank.lower > margin and \
         ratio > metric.allowed_ratio
     low = metric.direction != "increase" and rank.upper < -margin and \
         ratio < 1 / metric.allowed_ratio
-    p_value = {"increase": rank.p_greater, "decrease": rank.p_less,
-               "either": min(rank.p_greater, rank.p_less)}[metric.direction]
-    interval = (f"shift {rank.shift:.4g}, {1 - 2 * per_side:.2%} interval "
-                f"[{rank.lower:.4g}, {rank.upper:.4g}], mean ratio {ratio:.3f}")
-    if high or low:
-        reason = (f"canary is {'higher' if high else 'lower'} than baseline: {interval} "
-                  f"(tolerance {metric.tolerance:g}, allowed ratio {metric.allowed_ratio:g})")
-    else:
-        reason = f"no change beyond tolerance: {interval}"
+    return _Shift(
+        rank=rank, outcome="fail" if high or low else "pass",
+        side="higher" if high else "lower" if low else "", margin=margin,
+        p_value=_directed(metric, rank.p_greater, rank.p_less),
+        text=f"shift {rank.shift:.4g}, {1 - 2 * per_side:.2%} interval "
+             f"[{rank.lower:.4g}, {rank.upper:.4g}], mean ratio {ratio:.3f}")
+
+
+def _judge_zero_heavy(metric: GaugeMetric, canary: Sequence[float],
+                      baseline: Sequence[float], alpha: float) -> Verdict:
+    """Samples mostly exactly 0 (per-interval error rates, say) in two parts, each at
+    alpha / 2 so that the pair keeps the budget (union bound): Fisher's exact test on
+    the share of non-zero samples, and Kayenta's classifier on the non-zero values. The
+    Hodges-Lehmann interval of the whole samples is [0, 0] there, whatever the canary
+    does. Either part fails the metric, and only with the mean ratio beyond
+    `allowed_ratio` in the bad direction, as in Kayenta."""
+    ratio = _mean_ratio(canary, baseline, kayenta=False)
+    part_alpha = alpha / 2
+    canary_values, baseline_values = [v for v in canary if v], [v for v in baseline if v]
+    share = fisher_exact(len(canary_values), len(canary), len(baseline_values),
+                         len(baseline))
+    share_p = _directed(metric, share.p_greater, share.p_less)
+    share_alpha = part_alpha / 2 if metric.direction == "either" else part_alpha
+    share_side = _share_side(metric, share, share_alpha, ratio)
+    shift = _classify_shift(metric, canary_values, baseline_values, part_alpha, ratio) \
+        if canary_values and baseline_values and \
+        len(set(canary_values) | set(baseline_values)) > 1 else None
+    side = share_side or (shift.side if shift else "")
+    shares = (f"non-zero in {share.canary_share:.1%} of canary samples vs "
+              f"{share.baseline_share:.1%} of baseline (Fisher p = {share_p:.3g}, alpha "
+              f"{part_alpha:.3g})")
+    values = f"non-zero values: {shift.text}" if shift else \
+        "too few distinct non-zero values to compare"
+    verdict = f"canary is {side} than baseline" if side else "no change beyond tolerance"
+    details: dict[str, Number] = {
+        "zero_share_canary": 1 - share.canary_share,
+        "zero_share_baseline": 1 - share.baseline_share, "share_p_value": share_p}
+    if shift:
+        details |= {"shift": shift.rank.shift, "shift_lower": shift.rank.lower,
+                    "shift_upper": shift.rank.upper, "tolerance": shift.margin,
+                    "shift_p_value": shift.p_value}
     return Verdict(
-        name=metric.name, test=test_name, outcome="fail" if high or low else "pass",
-        critical=metric.critical, reason=reason, canary=canary_summary,
-        baseline=baseline_summary,
-        statistic=rank.u, p_value=p_value, alpha=alpha, effect=ratio,
-        details={"shift": rank.shift, "shift_lower": rank.lower, "shift_upper": rank.upper,
-                 "tolerance": margin},
+        name=metric.name, test="zero-heavy: Fisher's exact test on the non-zero share, "
+                               "Mann-Whitney U on the non-zero values",
+        outcome="fail" if side else "pass", critical=metric.critical,
+        reason=f"{verdict}: {shares}; {values}; mean ratio {ratio:.3f} (allowed ratio "
+               f"{metric.allowed_ratio:g})",
+        canary={"mean": fmean(canary), "samples": len(canary)},
+        baseline={"mean": fmean(baseline), "samples": len(baseline)},
+        statistic=shift.rank.u if shift else None,
+        p_value=min(1.0, 2 * min(share_p, shift.p_value if shift else 1.0)), alpha=alpha,
+        effect=ratio, details=details,
     )
+
+
+def _share_side(metric: GaugeMetric, share: ShareTest, alpha: float,
+                ratio: float) -> Literal["higher", "lower", ""]:
+    if metric.direction != "decrease" and share.p_greater < alpha and \
+            ratio > metric.allowed_ratio:
+        return "higher"
+    if metric.direction != "increase" and share.p_less < alpha and \
+            ratio < 1 / metric.allowed_ratio:
+        return "lower"
+    return ""
+
+
+def _zero_heavy(samples: Sequence[float]) -> bool:
+    """At least `_ZERO_HEAVY_SHARE` of the samples exactly 0 and none below."""
+    return min(samples) >= 0 and \
+        sum(1 for v in samples if v == 0) >= _ZERO_HEAVY_SHARE * len(samples)
+
+
+def _mean_ratio(canary: Sequence[float], baseline: Sequence[float], *, kayenta: bool) -> float:
+    """mean(canary) / mean(baseline). A zero baseline mean gives 1 in Kayenta (`kayenta`);
+    for zero-heavy samples, where a baseline with no non-zero sample is ordinary, it gives
+    infinity when the canary's mean is above 0."""
+    canary_mean, baseline_mean = fmean(canary), fmean(baseline)
+    if baseline_mean != 0:
+        return canary_mean / baseline_mean
+    return 1.0 if kayenta or canary_mean == 0 else math.copysign(math.inf, canary_mean)
+
+
+def _directed(metric: CompareMetric, p_greater: float, p_less: float) -> float:
+    return {"increase": p_greater, "decrease": p_less,
+            "either": min(p_greater, p_less)}[metric.direction]
 
 
 def no_data(metric: Metric, test: str, why: str) -> Verdict:
@@ -312,31 +446,149 @@ def _tails(metric: CompareMetric, alpha: float) -> list[tuple[Tail, float]]:
     return [("upper" if metric.direction == "increase" else "lower", alpha)]
 
 
-def _cut_points(metric: HistogramMetric, tail: Tail, canary: Histogram,
-                baseline: Histogram) -> tuple[float, float] | None:
-    """(canary boundary, baseline boundary) whose exceedances are compared.
+@dataclass(frozen=True)
+class _Boundary:
+    """A canary boundary, the baseline boundary it is held against, and per step the
+    requests beyond each: canary_events beyond `canary`, baseline_events beyond
+    `baseline`."""
+
+    canary: float
+    baseline: float
+    strata: tuple[Stratum, ...]
+
+
+def _boundary_pairs(metric: HistogramMetric, tail: Tail, canary: Histogram,
+                    baseline: Histogram, steps: Sequence[tuple[Histogram, Histogram]]
+                    ) -> list[_Boundary]:
+    """The boundary pairs compared, the one nearest the baseline's quantile first.
 
     Upper tail: the baseline boundary is the last one with at least 1 - q of the baseline
-    beyond it; the canary's is the first at or above allowed_ratio times it, so a canary
-    within the allowed ratio puts no more of its requests beyond it than the baseline.
-    Lower tail: the first baseline boundary with at most 1 - q beyond it, and the last
-    canary boundary at or below it / allowed_ratio.
+    beyond it and the next `_BOUNDARIES - 1` above; each canary boundary is the first at
+    or above allowed_ratio times its baseline boundary, so a canary within the allowed
+    ratio (its distribution from the quantile up no more than allowed_ratio x the
+    baseline's) puts no larger share of its requests beyond it. Lower tail, mirrored: the
+    first baseline boundary with at most 1 - q beyond and the ones below it; the last
+    canary boundary at or below each / allowed_ratio.
     """
-    bounds = baseline.bounds()
+    # A ratio of boundaries at or below 0 means nothing (and moves the canary's the wrong
+    # way): with an allowed ratio above 1 only positive boundaries are held against.
+    bounds = [le for le in baseline.bounds() if le > 0 or metric.allowed_ratio == 1]
     if not bounds:
-        return None
-    below = [le for le in bounds if baseline.count_at(le) <= metric.quantile * baseline.total]
-    above = [le for le in bounds if baseline.count_at(le) >= metric.quantile * baseline.total]
+        return []
+    level = metric.quantile * baseline.total
     tolerance = 1e-9
+    pairs: dict[float, float] = {}  # canary boundary -> the tightest baseline boundary
     if tail == "upper":
-        base = below[-1] if below else bounds[0]
-        target = metric.allowed_ratio * base * (1 - tolerance)
-        candidates = [le for le in canary.bounds() if le >= target]
-        return (candidates[0], base) if candidates else None
-    base = above[0] if above else bounds[-1]
-    target = base / metric.allowed_ratio * (1 + tolerance)
-    candidates = [le for le in canary.bounds() if le <= target]
-    return (candidates[-1], base) if candidates else None
+        start = max((i for i, le in enumerate(bounds) if baseline.count_at(le) <= level),
+                    default=0)
+        for base in bounds[start:start + _BOUNDARIES]:
+            above = [le for le in canary.bounds()
+                     if le >= metric.allowed_ratio * base * (1 - tolerance)]
+            if above:
+                pairs[above[0]] = base
+    else:
+        end = min((i for i, le in enumerate(bounds) if baseline.count_at(le) >= level),
+                  default=len(bounds) - 1)
+        for base in reversed(bounds[max(0, end - _BOUNDARIES + 1):end + 1]):
+            below = [le for le in canary.bounds()
+                     if le <= base / metric.allowed_ratio * (1 + tolerance)]
+            if below:
+                pairs[below[-1]] = base
+    return [_Boundary(cut, base, tuple(
+        Stratum(round(c.total - c.count_at(cut)), c.total,
+                round(b.total - b.count_at(base)), b.total) for c, b in steps))
+        for cut, base in pairs.items()]
+
+
+def _able_to_reject(boundaries: Sequence[_Boundary], tail: Tail,
+                    alpha: float) -> list[_Boundary]:
+    """The boundaries whose test could reject at alpha / (how many are kept).
+
+    A boundary with few requests beyond it on either side cannot reach a small p-value
+    even when every one of them is the canary's; splitting alpha with it would only cost
+    power. Each conditional test is exact given the pooled requests beyond its
+    boundaries, and this choice reads nothing else, so it keeps the budget. When none
+    could, the first (nearest the quantile) is tested alone at alpha.
+    """
+    kept = list(boundaries)
+    while True:
+        able = [b for b in kept if _smallest_p_value(b.strata, tail) < alpha / len(kept)]
+        if not able:
+            return [boundaries[0]]
+        if len(able) == len(kept):
+            return able
+        kept = able
+
+
+def _smallest_p_value(strata: Sequence[Stratum], tail: Tail) -> float:
+    """The conditional test's p-value when every event is the canary's ("upper") or the
+    baseline's ("lower"): the most extreme outcome the pooled counts allow."""
+    log_p = 0.0
+    for s in strata:
+        events = s.canary_events + s.baseline_events
+        if s.canary_total > 0 and s.baseline_total > 0 and events:
+            share = s.canary_total / (s.canary_total + s.baseline_total)
+            chance = share if tail == "upper" else 1 - share
+            log_p += events * math.log(chance) if chance > 0 else -math.inf
+    return math.exp(log_p)
+
+
+def _resolution(metric: HistogramMetric, tail: Tail, boundaries: Sequence[_Boundary],
+                quantile: str) -> tuple[float, str]:
+    """(the smallest ratio the nearest boundary pair can tell, a sentence naming the
+    buckets to add when that is more than allowed_ratio, else "")."""
+    nearest = boundaries[0]
+    resolved = _spread(nearest.canary, nearest.baseline) if tail == "upper" \
+        else _spread(nearest.baseline, nearest.canary)
+    if resolved <= metric.allowed_ratio * (1 + 1e-6):
+        return resolved, ""
+    wanted = sorted({b.baseline * metric.allowed_ratio if tail == "upper"
+                     else b.baseline / metric.allowed_ratio for b in boundaries[:3]})
+    return resolved, (
+        f"the buckets cannot resolve {metric.allowed_ratio:g}x at the baseline {quantile}: "
+        f"the nearest boundaries compare the canary beyond {nearest.canary:g} with the "
+        f"baseline beyond {nearest.baseline:g}, {resolved:.3g}x, so only a change "
+        f"{'above' if tail == 'upper' else 'below'} about that can fail; add buckets at "
+        f"{', '.join(f'{le:.4g}' for le in wanted)}")
+
+
+def _spread(high: float, low: float) -> float:
+    """high / low for positive boundaries; 1 for the same boundary, else infinity."""
+    if high == low:
+        return 1.0
+    return high / low if low > 0 else math.inf
+
+
+def _quantile_ratio_bounds(canary: Histogram, baseline: Histogram, q: float,
+                           alpha: float) -> tuple[float, float]:
+    """Bounds on canary q-quantile / baseline q-quantile that honour the buckets: each
+    quantile is only known to lie between two boundaries (`_quantile_bounds`, each bound
+    at confidence 1 - alpha/4, so the ratio's at 1 - alpha)."""
+    z = normal_quantile(1 - alpha / 4)
+    canary_low, canary_high = _quantile_bounds(canary, q, z)
+    baseline_low, baseline_high = _quantile_bounds(baseline, q, z)
+    low = canary_low / baseline_high if canary_low > 0 and 0 < baseline_high < math.inf \
+        else 0.0
+    high = canary_high / baseline_low if baseline_low > 0 else math.inf
+    return low, high
+
+
+def _quantile_bounds(histogram: Histogram, q: float, z: float) -> tuple[float, float]:
+    """(the last boundary the q-quantile is known to lie above, the first it is known to
+    lie at or below), from Wilson bounds on the share of requests at or below each;
+    -/+ infinity where no boundary is known."""
+    low, high = -math.inf, math.inf
+    for le in histogram.bounds():
+        below_low, below_high = wilson_interval(histogram.count_at(le), histogram.total, z)
+        if below_high < q:
+            low = le
+        if below_low >= q:
+            return low, le
+    return low, high
+
+
+def _ratio(canary: float, baseline: float) -> float | None:
+    return canary / baseline if baseline > 0 else None
 
 
 def _too_few(metric: CompareMetric, canary: float, baseline: float, what: str,

@@ -230,3 +230,44 @@ def _tie_sizes(values: Sequence[float]) -> list[int]:
     for value in values:
         counts[value] = counts.get(value, 0) + 1
     return [count for count in counts.values() if count > 1]
+
+
+@dataclass(frozen=True)
+class ShareTest:
+    """Fisher's exact test of two shares: canary `hits` of `size` against the baseline's."""
+
+    canary_share: float
+    baseline_share: float
+    p_greater: float
+    p_less: float
+
+
+def fisher_exact(canary_hits: int, canary_size: int, baseline_hits: int,
+                 baseline_size: int) -> ShareTest:
+    """One-sided p-values of Fisher's exact test on the 2 x 2 table (scipy's
+    `fisher_exact` with `alternative` "greater" / "less"): given all hits, the canary's
+    count is hypergeometric when both sides share one rate."""
+    hits, size = canary_hits + baseline_hits, canary_size + baseline_size
+    low, high = max(0, hits - baseline_size), min(hits, canary_size)
+    log_total = _log_comb(size, canary_size)
+    pmf = {k: math.exp(_log_comb(hits, k) + _log_comb(size - hits, canary_size - k)
+                       - log_total) for k in range(low, high + 1)}
+    return ShareTest(
+        canary_share=canary_hits / canary_size, baseline_share=baseline_hits / baseline_size,
+        p_greater=min(1.0, math.fsum(p for k, p in pmf.items() if k >= canary_hits)),
+        p_less=min(1.0, math.fsum(p for k, p in pmf.items() if k <= canary_hits)),
+    )
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def wilson_interval(hits: float, total: float, z: float) -> tuple[float, float]:
+    """Wilson's score interval of the proportion hits / total, `z` standard errors wide
+    on each side."""
+    share = hits / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) \
+        / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)

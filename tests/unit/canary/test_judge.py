@@ -156,9 +156,13 @@ class TestHistogramMetric:
         verdict = judge_histogram(HISTOGRAM, canary, baseline, alpha=0.001)
 
         assert verdict.outcome == "fail"
-        assert verdict.details["baseline_boundary"] == 0.25  # last with >= 1% beyond
-        assert verdict.details["canary_boundary"] == 0.25
-        assert verdict.canary["beyond"] == 36
+        # 0.25 s (the last with >= 1% of the baseline beyond) and 0.3 s are compared; 0.5 s
+        # has nothing beyond it, so it could never reject and takes no share of alpha.
+        assert verdict.details["boundaries"] == 2
+        assert verdict.alpha == pytest.approx(0.0005)
+        assert verdict.details["baseline_boundary"] == verdict.details["canary_boundary"] \
+            == 0.3  # 30 of 84 beyond 0.3 s are the canary's: more extreme than 36 of 155
+        assert verdict.canary["beyond"] == 30
         assert verdict.canary["p99"] == pytest.approx(canary[0].quantile(0.99))
 
     def test_allowed_ratio_moves_the_canary_boundary(self) -> None:
@@ -183,6 +187,24 @@ class TestHistogramMetric:
         assert verdict.outcome == "fail"
         assert "too coarse" in verdict.reason
 
+    def test_less_than_one_observation_is_too_few(self) -> None:
+        tiny = histogram(le_0_1=0.0, le_inf=1e-300)  # what rate() extrapolation can leave
+        verdict = judge_histogram(HistogramMetric(name="l", query="h{{version}}"),
+                                  [tiny], [latency(10800, 119, 54)], alpha=0.001)
+
+        assert verdict.outcome == "inconclusive"
+        assert "too few observations: canary 0" in verdict.reason
+
+    def test_a_step_with_a_vanishing_baseline_does_not_break_the_arithmetic(self) -> None:
+        canary = [latency(1200, 36, 30), latency(1e5, 3000, 2000)]
+        baseline = [latency(10800, 119, 54), histogram(le_0_25=0, le_0_3=0, le_inf=1e-300)]
+        either = HistogramMetric(name="l", query="h{{version}}", direction="either")
+
+        verdict = judge_histogram(either, canary, baseline, alpha=0.001)
+
+        assert verdict.outcome == "fail"
+        assert verdict.details["steps"] == 2
+
     def test_steps_without_both_sides_are_left_out(self) -> None:
         steps = [latency(1200, 13, 6), latency(12000, 500, 400)]
         baseline = [latency(10800, 119, 54), Histogram(())]
@@ -191,6 +213,98 @@ class TestHistogramMetric:
 
         assert verdict.outcome == "pass"
         assert verdict.details["steps"] == 1
+
+
+CLIENT_DEFAULT = (.005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10, INF)
+
+
+def lognormal(total: int, *, factor: float = 1.0, tail: float = 1.0,
+              bounds: tuple[float, ...] = CLIENT_DEFAULT, median: float = 0.05) -> Histogram:
+    """Expected bucket counts of `total` lognormal latencies (sigma 0.5, p99 = 3.2 x the
+    median: 160 ms by default, inside the client default 0.1-0.25 s bucket), the whole
+    distribution scaled by `factor`, and the slowest 10% stretched so that the p99 is
+    `tail` times as high (as in bench/canary_judge.py)."""
+    sigma, z90, z99 = 0.5, 1.2815515655446004, 2.3263478740408408
+    p90, p99 = median * math.exp(sigma * z90), median * math.exp(sigma * z99)
+    stretch = (tail * p99 - p90) / (p99 - p90)
+
+    def below(le: float) -> float:
+        x = le / factor
+        x = p90 + (x - p90) / stretch if x > p90 else x
+        return 0.5 * math.erfc(-math.log(x / median) / (sigma * math.sqrt(2)))
+
+    return Histogram(tuple((le, float(total if le == INF else round(total * below(le))))
+                           for le in bounds))
+
+
+class TestHistogramWithClientDefaultBuckets:
+    """p99 160 ms inside the 0.1-0.25 s bucket; 4,200 canary and 19,800 baseline requests
+    (10-minute steps at 10% and 25% of 20 req/s)."""
+
+    BASELINE = (lognormal(19800),)
+
+    def test_a_30_percent_slower_p99_fails(self) -> None:
+        """Only 0.1 s was compared before (9.0% vs 8.3% beyond: p = 0.08, a pass)."""
+        verdict = judge_histogram(HISTOGRAM, [lognormal(4200, tail=1.3)], self.BASELINE,
+                                  alpha=0.001)
+
+        assert verdict.outcome == "fail"
+        assert (verdict.details["canary_boundary"], verdict.details["baseline_boundary"]) \
+            == (0.25, 0.25)  # 0.45% beyond it vs 0.07%
+        assert verdict.p_value is not None
+        assert verdict.p_value < 1e-6
+
+    @pytest.mark.parametrize("factor", [1.2, 1.5])
+    def test_a_slower_distribution_fails(self, factor: float) -> None:
+        verdict = judge_histogram(HISTOGRAM, [lognormal(4200, factor=factor)],
+                                  self.BASELINE, alpha=0.001)
+
+        assert verdict.outcome == "fail"
+
+    def test_the_same_distribution_passes(self) -> None:
+        verdict = judge_histogram(HISTOGRAM, [lognormal(4200)], self.BASELINE, alpha=0.001)
+
+        assert verdict.outcome == "pass"
+        assert "cannot resolve" not in verdict.reason
+        assert verdict.details["resolved_ratio"] == 1.0
+
+    def test_the_ratio_interval_is_the_quantiles_buckets(self) -> None:
+        verdict = judge_histogram(HISTOGRAM, [lognormal(4200)], self.BASELINE, alpha=0.001)
+
+        assert verdict.details["ratio_low"] == pytest.approx(0.1 / 0.25)
+        assert verdict.details["ratio_high"] == pytest.approx(0.25 / 0.1)
+        assert "(from the buckets: between 0.4 and 2.5)" in verdict.reason
+
+    def test_an_allowed_ratio_the_buckets_cannot_resolve_is_said_with_buckets_to_add(
+            self) -> None:
+        tolerant = HistogramMetric(name="latency", query="h{{version}}", allowed_ratio=1.2,
+                                   min_samples=100)
+
+        verdict = judge_histogram(tolerant, [lognormal(4200, factor=1.5)], self.BASELINE,
+                                  alpha=0.001)
+
+        assert verdict.outcome == "pass"
+        assert verdict.details["resolved_ratio"] == pytest.approx(2.5)
+        assert ("the buckets cannot resolve 1.2x at the baseline p99 (0.2329): the nearest "
+                "boundaries compare the canary beyond 0.25 with the baseline beyond 0.1, "
+                "2.5x, so only a change above about that can fail; add buckets at 0.12, "
+                "0.3, 0.6") in verdict.reason
+
+    def test_a_lower_score_distribution_fails_on_the_lower_tail(self) -> None:
+        scores = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5,
+                  0.75, 1.0, INF)  # example-model's score buckets
+        metric = HistogramMetric(name="score", query="s{{version}}", quantile=0.9,
+                                 direction="either", allowed_ratio=1.5, min_samples=100)
+        baseline = [lognormal(19800, bounds=scores)]
+
+        lower = judge_histogram(metric, [lognormal(4200, factor=0.5, bounds=scores)],
+                                baseline, alpha=0.001)
+        same = judge_histogram(metric, [lognormal(4200, bounds=scores)], baseline,
+                               alpha=0.001)
+
+        assert lower.outcome == "fail"
+        assert "canary p90 is below 0.667x the baseline's" in lower.reason
+        assert same.outcome == "pass"
 
 
 class TestGauge:
@@ -242,6 +356,76 @@ class TestGauge:
 
         assert verdict.outcome == "inconclusive"
         assert "too few samples: canary 4" in verdict.reason
+
+
+class TestZeroHeavyGauge:
+    """Per-interval error rates, mostly exactly 0: 120 samples a side."""
+
+    BASELINE = (0.0,) * 115 + (0.01, 0.02, 0.01, 0.03, 0.01)  # 5 non-zero
+
+    def test_four_times_as_many_non_zero_intervals_fail(self) -> None:
+        canary = (0.0,) * 100 + (0.01, 0.02, 0.01, 0.03, 0.01) * 4  # 20 non-zero
+
+        verdict = judge_gauge(GAUGE, canary, self.BASELINE, alpha=0.01)
+
+        assert verdict.outcome == "fail"
+        assert verdict.reason.startswith("canary is higher than baseline: non-zero in 16.7% "
+                                         "of canary samples vs 4.2% of baseline")
+        assert verdict.details["share_p_value"] == pytest.approx(
+            0.001232, rel=1e-3)  # scipy.stats.fisher_exact(..., alternative="greater")
+        assert verdict.effect == pytest.approx(4.0)
+
+    def test_kayentas_classifier_alone_passes_it_on_a_zero_interval(self) -> None:
+        canary = (0.0,) * 100 + (0.01, 0.02, 0.01, 0.03, 0.01) * 4
+
+        verdict = judge_gauge(GAUGE, canary, self.BASELINE, alpha=0.01, kayenta_only=True)
+
+        assert verdict.outcome == "pass"
+        assert (verdict.details["shift"], verdict.details["shift_lower"],
+                verdict.details["shift_upper"]) == (0.0, 0.0, 0.0)
+
+    def test_same_share_and_values_pass(self) -> None:
+        canary = (0.0,) * 114 + (0.02, 0.01, 0.01, 0.03, 0.01, 0.02)
+
+        verdict = judge_gauge(GAUGE, canary, self.BASELINE, alpha=0.01)
+
+        assert verdict.outcome == "pass"
+        assert verdict.reason.startswith("no change beyond tolerance")
+
+    def test_larger_non_zero_values_fail_on_the_second_part(self) -> None:
+        baseline = (0.0,) * 60 + tuple(0.01 + 0.001 * i for i in range(30))
+        canary = (0.0,) * 60 + tuple(0.03 + 0.001 * i for i in range(30))
+
+        verdict = judge_gauge(GAUGE, canary, baseline, alpha=0.01)
+
+        assert verdict.outcome == "fail"
+        assert verdict.details["share_p_value"] == pytest.approx(0.56, abs=0.01)  # same share
+        assert verdict.details["shift"] == pytest.approx(0.02)
+
+    def test_more_non_zero_intervals_within_the_allowed_ratio_pass(self) -> None:
+        canary = (0.0,) * 100 + (0.01, 0.02, 0.01, 0.03, 0.01) * 4
+        tolerant = GaugeMetric(name="e", query="g{{version}}", allowed_ratio=5,
+                               min_samples=5)
+
+        assert judge_gauge(tolerant, canary, self.BASELINE, 0.01).outcome == "pass"
+
+    def test_a_baseline_without_non_zero_samples_does_not_hide_the_canary(self) -> None:
+        canary = (0.0,) * 100 + (0.01,) * 20
+
+        verdict = judge_gauge(GAUGE, canary, (0.0,) * 120, alpha=0.01)
+
+        assert verdict.outcome == "fail"
+        assert verdict.effect == math.inf
+
+    def test_ordinary_samples_with_a_few_zeros_keep_kayentas_classifier(self) -> None:
+        baseline = (0.0, *TestGauge.BASELINE[1:])
+        canary = [v + 0.1 for v in TestGauge.BASELINE]
+
+        verdict = judge_gauge(GAUGE, canary, baseline, alpha=0.01)
+
+        assert verdict.test == "Mann-Whitney U, Hodges-Lehmann shift interval"
+        assert verdict.outcome == "fail"
+        assert "share_p_value" not in verdict.details
 
 
 def verdict(name: str, outcome: str, critical: bool = False) -> Verdict:

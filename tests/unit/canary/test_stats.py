@@ -7,10 +7,12 @@ import pytest
 from modelrail.canary.stats import (
     Stratum,
     conditional_rate_test,
+    fisher_exact,
     mann_whitney,
     normal_quantile,
     normal_sf,
     spent_alpha,
+    wilson_interval,
 )
 from scipy import stats
 
@@ -161,3 +163,29 @@ def test_spending_adds_up_to_alpha_and_is_front_loaded() -> None:
     assert looks == sorted(looks, reverse=True)
     assert looks[0] == pytest.approx(0.01 * math.log1p((math.e - 1) / 4))
     assert spent_alpha(0.01, 1, 1) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(("table"), [(20, 120, 5, 120), (0, 30, 4, 50), (7, 7, 0, 3),
+                                     (3, 200, 3, 200), (15, 40, 30, 45)])
+def test_fisher_exact_matches_scipy(table: tuple[int, int, int, int]) -> None:
+    a, m, b, n = table
+    contingency = [[a, m - a], [b, n - b]]
+
+    result = fisher_exact(a, m, b, n)
+
+    assert result.p_greater == pytest.approx(
+        stats.fisher_exact(contingency, alternative="greater").pvalue, rel=1e-9)
+    assert result.p_less == pytest.approx(
+        stats.fisher_exact(contingency, alternative="less").pvalue, rel=1e-9)
+    assert (result.canary_share, result.baseline_share) == (a / m, b / n)
+
+
+@pytest.mark.parametrize(("hits", "total"), [(0, 50), (3, 200), (190, 200), (50, 50)])
+def test_wilson_interval_matches_scipy(hits: int, total: int) -> None:
+    z = normal_quantile(0.995)
+    expected = stats.binomtest(hits, total).proportion_ci(0.99, method="wilson")
+
+    low, high = wilson_interval(hits, total, z)
+
+    assert low == pytest.approx(expected.low, abs=1e-12)
+    assert high == pytest.approx(expected.high, abs=1e-12)
