@@ -151,11 +151,16 @@ def analysis_markdown(result: AnalysisResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ratio(effect: float) -> str:
+    """A canary/baseline ratio; an infinite one (a baseline of exactly 0) said in words."""
+    return "∞ (baseline 0)" if math.isinf(effect) else f"{number(effect, 3)}x"
+
+
 def _analysis_row(verdict: Verdict) -> str:
     p_value = DASH if verdict.p_value is None else \
         f"{verdict.p_value:.3g} (alpha {verdict.alpha:.3g})" if verdict.alpha else \
         f"{verdict.p_value:.3g}"
-    effect = DASH if verdict.effect is None else f"{number(verdict.effect, 3)}x"
+    effect = DASH if verdict.effect is None else _ratio(verdict.effect)
     return (f"| {code(verdict.name)}{' (critical)' if verdict.critical else ''} | "
             f"{ICON[verdict.outcome]} | {_values(verdict.canary)} | "
             f"{_values(verdict.baseline)} | {effect} | {p_value} | {inline(verdict.test)} |")

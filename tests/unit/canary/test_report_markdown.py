@@ -1,6 +1,9 @@
 """The canary's Markdown (analysis and rollout summaries): metric names, reasons, versions,
 the image and the queries open no Markdown."""
 
+import dataclasses
+import math
+
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult
 from modelrail.canary.config import AnalysisConfig, CounterMetric
 from modelrail.canary.judge import Decision, Verdict
@@ -41,3 +44,13 @@ def test_analysis_markdown_with_hostile_names_opens_nothing() -> None:
 
 def test_canary_markdown_with_hostile_names_opens_nothing() -> None:
     assert_inert(rollout("error_rate"), rollout(HOSTILE))
+
+
+def test_an_infinite_ratio_from_a_zero_baseline_is_said_in_words() -> None:
+    """A zero-heavy gauge whose baseline is all 0 has an infinite ratio (it read "infx")."""
+    result = analysis("error_rate")
+    verdict = dataclasses.replace(result.verdicts[0], effect=math.inf)
+    table = analysis_markdown(dataclasses.replace(result, verdicts=(verdict,)))
+
+    assert "| ∞ (baseline 0) |" in table
+    assert "infx" not in table
