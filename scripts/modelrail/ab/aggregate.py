@@ -8,6 +8,7 @@ warehouse can push it down. Input columns and attribution rules: docs/log-format
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import duckdb
 
 from modelrail.ab.stats import SufficientStats
 from modelrail.ab.stats_file import parse_stats
-from modelrail.ab.timeline import Query, Timeline, timeline
+from modelrail.ab.timeline import Query, Timeline, logged_span, timeline
 from modelrail.errors import UsageError
 from modelrail.plumbing import duck
 from modelrail.plumbing.logs import read_log
@@ -36,6 +37,14 @@ class LogStats:
     stats: SufficientStats
     data: Mapping[str, object]
     timeline: Timeline | None = None
+    span: tuple[datetime, datetime] | None = None  # first exposure, last row logged
+
+    def units_per_day(self) -> float | None:
+        """The enrolment rate so far: exposed units per day of the logged span."""
+        if self.span is None:
+            return None
+        days = (self.span[1] - self.span[0]) / timedelta(days=1)
+        return sum(self.stats.units.values()) / days if days > 0 else None
 
 
 def parse_window(text: str) -> float:
@@ -113,7 +122,8 @@ def collect(query: Query, relations: tuple[str, str], placeholder: str,
     def at_checkpoints(checkpoints: str) -> list[dict[str, Any]]:
         return query(sufficient_stats_sql(*relations, placeholder, checkpoints), binds)
 
-    result = statistics(query(sufficient_stats_sql(*relations, placeholder), binds))
+    result = replace(statistics(query(sufficient_stats_sql(*relations, placeholder), binds)),
+                     span=logged_span(query, relations))
     if not aggregation.over_time:
         return result
     return replace(result, timeline=timeline(query, relations, placeholder, at_checkpoints,

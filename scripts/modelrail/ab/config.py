@@ -86,6 +86,7 @@ class ExperimentConfig:
     sided: Sided = "two"
     sequential: SequentialConfig = field(default_factory=SequentialConfig)
     cuped: CupedConfig = field(default_factory=CupedConfig)
+    target_effect: float | None = None  # relative lift the primaries should detect
 
     @property
     def control(self) -> str:
@@ -124,6 +125,8 @@ def parse_experiment(section: Section) -> ExperimentConfig:
         sided=section.choice("sided", SIDES, "two"),
         sequential=section.optional_section("sequential", _sequential, SequentialConfig()),
         cuped=section.optional_section("cuped", _cuped, CupedConfig()),
+        target_effect=section.checked("target_effect", None, lambda v: v > 0,
+                                      "a relative lift greater than 0 (0.02 for +2%)"),
     )
     _check_roles(section, config)
     section.finish()

@@ -4,11 +4,13 @@ The rules and their exit codes: docs/statistics.md ("A/B engine", Decision).
 """
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from modelrail.ab.config import ExperimentConfig
 from modelrail.ab.engine import MetricResult, Srm, check_srm, check_variants, evaluate
+from modelrail.ab.power import Design, Outlook, outlook
 from modelrail.ab.stats import SRM_ALPHA, SufficientStats
 from modelrail.errors import ExitCode
 
@@ -27,6 +29,9 @@ class Decision:
     metrics: tuple[MetricResult, ...]
     alpha: float
     sequential: bool
+    # keep-running only: each primary's outlook, and the units exposed per day so far
+    outlook: Mapping[str, Outlook] = field(default_factory=dict)
+    units_per_day: float | None = None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -42,7 +47,15 @@ class Decision:
             "srm": {"p_value": self.srm.p_value, "passed": self.srm.passed,
                     "units": dict(self.srm.units), "weights": dict(self.srm.weights)},
             "metrics": {m.name: _metric_json(m) for m in self.metrics},
+            "outlook": {name: self._outlook_json(o) for name, o in self.outlook.items()},
+            "units_per_day": self.units_per_day,
         }
+
+    def _outlook_json(self, outlook: Outlook) -> dict[str, object]:
+        days = outlook.days_more(self.units_per_day)
+        return {"power": outlook.power, "mde": outlook.mde, "target": outlook.target,
+                "units_now": outlook.units_now, "units_needed": outlook.units_needed,
+                "units_more": outlook.units_more, "days_more": days}
 
 
 def _finite(value: float) -> float | None:
@@ -68,14 +81,19 @@ def _metric_json(result: MetricResult) -> dict[str, object]:
     return payload
 
 
-def decide(experiment: ExperimentConfig, stats: SufficientStats) -> Decision:
-    """Analyse the statistics under the experiment's policy."""
+def decide(experiment: ExperimentConfig, stats: SufficientStats,
+           units_per_day: float | None = None) -> Decision:
+    """Analyse the statistics under the experiment's policy; `units_per_day` (the
+    enrolment rate so far, when the input has timestamps) turns units into days."""
     check_variants(experiment, stats)
     srm = check_srm(experiment, stats)
     metrics: tuple[MetricResult, ...] = ()
+    outlooks: dict[str, Outlook] = {}
     if srm.passed:
         metrics = tuple(evaluate(experiment, stats))
         verdict, reason = _verdict(metrics)
+        if verdict == "keep-running":
+            outlooks = primary_outlooks(experiment, metrics)
     else:
         split = " / ".join(f"{v} {n}" for v, n in srm.units.items())
         verdict, reason = "invalid", (
@@ -84,7 +102,27 @@ def decide(experiment: ExperimentConfig, stats: SufficientStats) -> Decision:
             "before reading any metric")
     return Decision(experiment=experiment.key, verdict=verdict, reason=reason, srm=srm,
                     metrics=metrics, alpha=experiment.alpha,
-                    sequential=experiment.sequential.enabled)
+                    sequential=experiment.sequential.enabled, outlook=outlooks,
+                    units_per_day=units_per_day)
+
+
+def primary_outlooks(experiment: ExperimentConfig,
+                     metrics: tuple[MetricResult, ...]) -> dict[str, Outlook]:
+    """Each primary's MDE now and the units for `target_effect`, under the decision's
+    test: Holm's strictest alpha (alpha / primaries), its sides, fixed or always valid."""
+    design = Design(alpha=experiment.alpha / len(experiment.primary),
+                    alternative="two-sided" if experiment.sided == "two" else "greater",
+                    tuning=experiment.sequential.tuning
+                    if experiment.sequential.enabled else None)
+    outlooks = {}
+    for result in metrics:
+        if result.role != "primary" or result.effect is None:
+            continue
+        target = experiment.target_effect
+        if target is not None and not result.relative:
+            target *= abs(result.means[experiment.control])
+        outlooks[result.name] = outlook(result.effect, design, target)
+    return outlooks
 
 
 def _verdict(metrics: tuple[MetricResult, ...]) -> tuple[Verdict, str]:

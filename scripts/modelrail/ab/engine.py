@@ -64,6 +64,7 @@ class MetricResult:
     means: Mapping[str, float]
     adjusted_p_value: float | None = None
     margin: float | None = None
+    effect: Effect | None = None  # the estimate's variance and units, for the outlook
 
     @property
     def passed(self) -> bool | None:
@@ -172,6 +173,7 @@ class _Directional:
     good: Alternative
     harm_p_value: float
     means: Mapping[str, float]
+    effect: Effect
 
 
 def _toward(estimate: float, direction: Alternative) -> bool:
@@ -190,7 +192,7 @@ def _directional(experiment: ExperimentConfig, stats: SufficientStats, name: str
     else:
         test = _run(experiment, result, good)
         harm_p_value = _run(experiment, result, bad).p_value
-    return _Directional(name, role, relative, test, good, harm_p_value, means)
+    return _Directional(name, role, relative, test, good, harm_p_value, means, result)
 
 
 def _decide(result: _Directional, adjusted: float | None, alpha: float) -> MetricResult:
@@ -203,7 +205,7 @@ def _decide(result: _Directional, adjusted: float | None, alpha: float) -> Metri
         outcome = "worse"
     return MetricResult(name=result.name, role=result.role, relative=result.relative,
                         test=result.test, outcome=outcome, means=result.means,
-                        adjusted_p_value=adjusted)
+                        adjusted_p_value=adjusted, effect=result.effect)
 
 
 def _guardrail(experiment: ExperimentConfig, stats: SufficientStats,
@@ -221,4 +223,5 @@ def _guardrail(experiment: ExperimentConfig, stats: SufficientStats,
     elif _run(experiment, result, _OPPOSITE[safe], null).p_value < experiment.alpha:
         outcome = "inferior"
     return MetricResult(name=name, role="guardrail", relative=True, test=test,
-                        outcome=outcome, means=means, margin=guardrail.margin)
+                        outcome=outcome, means=means, margin=guardrail.margin,
+                        effect=result)

@@ -15,6 +15,7 @@ from pathlib import Path
 from modelrail.ab.config import ExperimentConfig
 from modelrail.ab.decision import Decision
 from modelrail.ab.engine import MetricResult, evaluate
+from modelrail.ab.power import Outlook
 from modelrail.ab.stats import SRM_ALPHA, TestResult
 from modelrail.ab.timeline import Timeline
 from modelrail.errors import UsageError
@@ -43,11 +44,43 @@ def decision_markdown(decision: Decision) -> str:
                   "| p-value | verdict |", "|---|---|---:|---|---:|---|"]
         lines += [_row(m) for m in decision.metrics]
         lines.append("")
+    if decision.outlook:
+        lines += [f"How much longer ({outlook_power(decision):.0%} power):", "",
+                  "| metric | detectable now | target | units needed | more units "
+                  "| more days |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {code(name)} | " + " | ".join(outlook_cells(decision, o)) + " |"
+                  for name, o in decision.outlook.items()]
+        lines.append("")
     srm = decision.srm
     split = " · ".join(f"{inline(v)} {n}" for v, n in srm.units.items())
     lines.append(f"Sample ratio: {split}; chi-squared p = {srm.p_value:.3g} "
                  f"({'ok' if srm.passed else 'MISMATCH'}, alarm below {SRM_ALPHA}).")
     return "\n".join(lines) + "\n"
+
+
+def outlook_power(decision: Decision) -> float:
+    return next(iter(decision.outlook.values())).power
+
+
+def outlook_cells(decision: Decision, outlook: Outlook) -> list[str]:
+    """Detectable now, target, units needed, more units, more days; 'n/a' where there
+    is no target_effect or no enrolment rate (STATS.json has no timestamps)."""
+    relative = decision.metrics[0].relative
+    days = outlook.days_more(decision.units_per_day)
+    return [lift_text(outlook.mde, relative),
+            _NOT_KNOWN if outlook.target is None else lift_text(outlook.target, relative),
+            _count(outlook.units_needed, outlook.target),
+            _count(outlook.units_more, outlook.target),
+            _NOT_KNOWN if days is None else f"{days:.1f}"]
+
+
+_NOT_KNOWN = "n/a"
+
+
+def _count(units: int | None, target: float | None) -> str:
+    if units is None:
+        return _NOT_KNOWN if target is None else "out of reach"
+    return f"{units:,}"
 
 
 def lift_text(value: float, relative: bool) -> str:
@@ -155,6 +188,8 @@ def html_report(decision: Decision, experiment: ExperimentConfig,
                 ("Lift with its interval", _forest(decision)),
                 ("Interval over time", _over_time(decision, experiment, timeline, data)),
                 ("Sample ratio", _srm(decision))]
+    if decision.outlook:
+        sections.insert(1, ("How much longer?", _outlook_html(decision)))
     if data:
         sections.append(("Data", _table(["", "value"],
                                         [[key, _plain(value)] for key, value in data.items()])))
@@ -240,6 +275,16 @@ def _over_time(decision: Decision, experiment: ExperimentConfig, timeline: Timel
     return "\n".join(charts) + _paragraph(
         f"Each point re-analyses the logs up to that {timeline.unit} (first exposure "
         f"{start}); a gap is a checkpoint whose statistics could not be tested yet.")
+
+
+def _outlook_html(decision: Decision) -> str:
+    header = ["metric", "detectable now", "target", "units needed", "more units",
+              "more days"]
+    rows = [[name, *outlook_cells(decision, o)] for name, o in decision.outlook.items()]
+    return _table(header, rows) + _paragraph(
+        f"The smallest effect detected with {outlook_power(decision):.0%} power at the "
+        "units so far, and the units (all variants) the target effect needs, under the "
+        "decision's own test; days from the enrolment rate so far.")
 
 
 def _srm(decision: Decision) -> str:

@@ -292,6 +292,14 @@ def sequential_rho(alpha: float, tuning: float) -> float:
     return math.sqrt((-2 * log_alpha + math.log(1 - 2 * log_alpha)) / tuning)
 
 
+def _mixture(per_unit_variance: float, n: float, alpha: float, two_sided: bool,
+             tuning: float) -> tuple[float, float, float]:
+    """rho, n rho^2 + 1 and s2 * 2(n rho^2 + 1)/(n rho)^2: the sequence's terms at n."""
+    rho = sequential_rho(alpha if two_sided else 2 * alpha, tuning)
+    spread = n * rho**2 + 1
+    return rho, spread, per_unit_variance * 2 * spread / (n * rho) ** 2
+
+
 def sequential_test(result: Effect, alpha: float, alternative: Alternative, tuning: float,
                     null: float = 0.0) -> TestResult:
     """The always-valid version of `fixed_test`: the interval holds at every look at once.
@@ -306,19 +314,15 @@ def sequential_test(result: Effect, alpha: float, alternative: Alternative, tuni
     solved in closed form with rho held fixed.
     """
     n = result.n
-    s2 = result.variance * n
     two_sided = alternative == "two-sided"
-    rho = sequential_rho(alpha if two_sided else 2 * alpha, tuning)
-    spread = n * rho**2 + 1
-    scale = s2 * 2 * spread / (n * rho) ** 2
+    rho, spread, scale = _mixture(result.variance * n, n, alpha, two_sided, tuning)
     estimate = result.estimate
+    half = sequential_half_width(result.variance * n, n, alpha, alternative, tuning)
     if two_sided:
-        half = math.sqrt(scale * math.log(math.sqrt(spread) / alpha))
         standardised = n * (estimate - null) ** 2 / result.variance
         exponent = rho**2 * standardised / (2 * spread)
         p_value = min(1.0, math.sqrt(spread) * math.exp(-exponent))
         return TestResult(estimate, estimate - half, estimate + half, p_value)
-    half = math.sqrt(scale * math.log(1 + math.sqrt(spread) / (2 * alpha)))
     gain = estimate - null if alternative == "greater" else null - estimate
     p_value = 1.0
     if gain > 0:
@@ -328,6 +332,16 @@ def sequential_test(result: Effect, alpha: float, alternative: Alternative, tuni
     if alternative == "greater":
         return TestResult(estimate, estimate - half, math.inf, p_value)
     return TestResult(estimate, -math.inf, estimate + half, p_value)
+
+
+def sequential_half_width(per_unit_variance: float, n: float, alpha: float,
+                          alternative: Alternative, tuning: float) -> float:
+    """The always-valid interval's half-width at n units in all (`sequential_test`)."""
+    two_sided = alternative == "two-sided"
+    _, spread, scale = _mixture(per_unit_variance, n, alpha, two_sided, tuning)
+    boundary = math.sqrt(spread) / alpha if two_sided \
+        else 1 + math.sqrt(spread) / (2 * alpha)
+    return math.sqrt(scale * math.log(boundary))
 
 
 def srm_p_value(units: Sequence[int], weights: Sequence[float]) -> float:

@@ -53,6 +53,19 @@ def checkpoints(first: datetime, last: datetime) -> tuple[str, list[datetime]]:
     return unit, times
 
 
+def logged_span(query: Query, relations: tuple[str, str]) -> tuple[datetime, datetime] | None:
+    """The first exposure and the last row logged (prediction or event); None when the
+    predictions hold no timestamp."""
+    predictions, events = relations
+    span = query(f"SELECT (SELECT MIN(ts) FROM {predictions}) AS first, "  # noqa: S608
+                 f"(SELECT MAX(ts) FROM (SELECT ts FROM {predictions} UNION ALL "
+                 f"SELECT ts FROM {events}) AS logged) AS last", [])
+    first, last = span[0]["first"], span[0]["last"]
+    if first is None or last is None:
+        return None
+    return first, last
+
+
 def timeline(query: Query, relations: tuple[str, str], placeholder: str,
              aggregate: Callable[[str], list[dict[str, Any]]],
              statistics: Callable[[Sequence[Mapping[str, Any]]], SufficientStats],
@@ -61,13 +74,10 @@ def timeline(query: Query, relations: tuple[str, str], placeholder: str,
     relations with the typed `ts` column; `aggregate(checkpoints)` runs the aggregation
     over a relation of checkpoints `(k, lo, hi)` (`sql/over_time.sql`), and `statistics`
     reads one checkpoint's rows. None when the predictions hold no timestamp."""
-    predictions, events = relations
-    span = query(f"SELECT (SELECT MIN(ts) FROM {predictions}) AS first, "  # noqa: S608
-                 f"(SELECT MAX(ts) FROM (SELECT ts FROM {predictions} UNION ALL "
-                 f"SELECT ts FROM {events}) AS logged) AS last", [])
-    first, last = span[0]["first"], span[0]["last"]
-    if first is None or last is None:
+    span = logged_span(query, relations)
+    if span is None:
         return None
+    first, last = span
     unit, times = checkpoints(first, last)
     table = "modelrail_checkpoints"
     query(f"CREATE TEMPORARY TABLE {table} (k INTEGER, lo TIMESTAMP WITH TIME ZONE, "

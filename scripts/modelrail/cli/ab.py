@@ -73,8 +73,8 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     if config.experiment is None:
         raise UsageError(f"{config.source}: the experiment section is required for "
                          "ab analyze")
-    stats, data, timeline = _statistics(args, config.experiment)
-    decision = decide(config.experiment, stats)
+    stats, data, timeline, units_per_day = _statistics(args, config.experiment)
+    decision = decide(config.experiment, stats, units_per_day)
     report = decision.to_json()
     if data is not None:
         report["data"] = dict(data)
@@ -98,15 +98,16 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
 
 
 def _statistics(args: argparse.Namespace, experiment: "ExperimentConfig",
-                ) -> tuple["SufficientStats", Mapping[str, object] | None, "Timeline | None"]:
+                ) -> tuple["SufficientStats", Mapping[str, object] | None, "Timeline | None",
+                           float | None]:
     """From --stats, or aggregated from the logs (--predictions and --events in DuckDB,
     or tables on PostgreSQL): then with what the data looked like, for the JSON report,
-    and with --report the statistics over time."""
+    with --report the statistics over time, and the units enrolled per day."""
     if args.stats is not None:
         if args.events is not None:
             raise UsageError("--events goes with --predictions, not with --stats")
         from modelrail.ab.stats_file import load_stats  # noqa: PLC0415 - needs the ab extra
-        return load_stats(args.stats), None, None
+        return load_stats(args.stats), None, None, None
     if args.predictions is not None and args.events is None:
         raise UsageError("--predictions needs --events: the clicks and session ends")
     if args.postgres_dsn_env is not None and args.events is not None:
@@ -127,7 +128,7 @@ def _statistics(args: argparse.Namespace, experiment: "ExperimentConfig",
                               experiment=aggregation.experiment,
                               window_seconds=aggregation.window_seconds,
                               metrics=aggregation.metrics, over_time=aggregation.over_time)
-    return logs.stats, logs.data, logs.timeline
+    return logs.stats, logs.data, logs.timeline, logs.units_per_day()
 
 
 def _on_postgres(args: argparse.Namespace, experiment: "ExperimentConfig",

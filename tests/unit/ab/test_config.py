@@ -120,6 +120,12 @@ def test_which_way_is_good_is_said_once_per_metric() -> None:
      "true or false"),
     ("{key: k, primary: a, cuped: {covariate: ''}}", "experiment.cuped.covariate",
      "non-empty string"),
+    ("{key: k, primary: a, target_effect: 0}", "experiment.target_effect",
+     "a relative lift greater than 0"),
+    ("{key: k, primary: a, target_effect: -0.02}", "experiment.target_effect",
+     "a relative lift greater than 0"),
+    ("{key: k, primary: a, target_effect: 2%}", "experiment.target_effect",
+     "expected a number"),
 ])
 def test_errors_name_the_file_and_the_dotted_key(text: str, key: str, message: str) -> None:
     with pytest.raises(UsageError) as caught:
@@ -140,6 +146,13 @@ def test_errors_name_the_file_and_the_dotted_key(text: str, key: str, message: s
 def test_unknown_keys_are_errors(text: str, key: str) -> None:
     with pytest.raises(UsageError, match=f"unknown key '{key}'"):
         parse(text)
+
+
+def test_target_effect_is_optional_and_a_misspelling_gets_a_suggestion() -> None:
+    assert parse("{key: k, primary: a}").target_effect is None
+    assert parse("{key: k, primary: a, target_effect: 0.02}").target_effect == 0.02
+    with pytest.raises(UsageError, match="did you mean target_effect"):
+        parse("{key: k, primary: a, target_efect: 0.02}")
 
 
 def test_the_allowed_keys_listed_include_the_sub_sections() -> None:
