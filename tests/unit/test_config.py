@@ -238,7 +238,7 @@ COUNTER = "{kind: compare, data: counter, query: 'e{{version}}', total: 't{{vers
          "allowed_ratio, critical, data, direction, kind, min_samples, no_data, query, total"),
         ("experiment: {key: k, primary: ctr, varients: [a, b]}", "experiment.varients",
          "variants", "alpha, coverage, cuped, difference, guardrails, key, metrics, primary, "
-         "sequential, sided, variants, weights"),
+         "sequential, sided, target_effect, variants, weights"),
         ("experiment: {key: k, primary: ctr, guardrails: {lat: {margin: 1, direcion: x}}}",
          "experiment.guardrails.lat.direcion", "direction", "direction, margin"),
         ("experiment: {key: k, primary: ctr, sequential: {enabeld: true}}",

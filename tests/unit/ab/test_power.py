@@ -143,7 +143,8 @@ def test_without_a_target_only_the_mde_and_no_days_without_timestamps() -> None:
                       stats(ProportionStats(2000, 200), ProportionStats(2000, 220)))
     ctr = decision.to_json()["outlook"]["ctr"]  # type: ignore[index]
     assert ctr["mde"] > 0.10
-    assert ctr["units_needed"] is None and ctr["days_more"] is None
+    assert ctr["units_needed"] is None
+    assert ctr["days_more"] is None
 
 
 def test_a_decided_experiment_has_no_outlook() -> None:
