@@ -1,6 +1,7 @@
 """`modelrail ab analyze --predictions --events`: the SQL path through the CLI."""
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,13 @@ def test_logs_feed_the_engine_and_the_json_has_a_data_block(workdir: Path) -> No
     assert data["prediction_rows"] == len(PREDICTIONS)
     assert data["event_rows"] == len(EVENTS)
     assert data["attribution_window_seconds"] == 3600.0
+    def stamps(rows: list[dict[str, object]]) -> list[datetime]:
+        return [datetime.fromisoformat(str(row["timestamp"])) for row in rows]
+    # from the first exposure (an earlier click is not one) to the last row logged
+    span = max(stamps([*PREDICTIONS, *EVENTS])) - min(stamps(PREDICTIONS))
+    span_days = span / timedelta(days=1)
+    assert report["units_per_day"] == pytest.approx(12 / span_days)
+    assert report["outlook"]["ctr"]["units_now"] == 12
 
 
 @pytest.mark.parametrize(("args", "message"), [
