@@ -10,7 +10,7 @@ from modelrail.ab.config import ExperimentConfig, SequentialConfig
 from modelrail.ab.decision import decide, primary_outlooks
 from modelrail.ab.engine import evaluate
 from modelrail.ab.power import POWER, Design, outlook, units_for
-from modelrail.ab.report import decision_markdown
+from modelrail.ab.report import decision_markdown, html_report
 from modelrail.ab.stats import (
     MetricStats,
     ProportionStats,
@@ -136,6 +136,9 @@ def test_keep_running_reports_the_outlook_in_json_and_summary() -> None:
     markdown = decision_markdown(decision)
     assert "How much longer (80% power)" in markdown
     assert f"{ctr['units_needed']:,}" in markdown
+    page = html_report(decision, FIXED, None, None)
+    assert "How much longer?" in page
+    assert f"{ctr['units_more']:,}" in page
 
 
 def test_without_a_target_only_the_mde_and_no_days_without_timestamps() -> None:
