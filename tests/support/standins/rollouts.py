@@ -22,7 +22,11 @@ tests assert the exact patches. The controller emulation reconciles ``controller
 seconds after each write (default 0.05), never inside it, so a write's answer and the reads
 before that reconcile show the status the controller last wrote, as on a cluster. Its
 rules follow Argo Rollouts v1.10 (the upstream file is named at each rule): a new pod
-template starts a revision at step 0; ``setWeight`` steps apply at once; a ``pause: {}``
+template starts a revision at step 0, and that first reconcile counts the canary's pods as
+not yet available, completes no step and keeps the old ``status.canary.weights`` (the stable
+pod hash; ``rollout/canary.go``, ``rollout/trafficrouting.go``); from the next reconcile on
+the pods are ready and ``setWeight`` steps apply at once (weights written only with traffic
+routing; ``replicas``/``updatedReplicas``/``availableReplicas`` always); a ``pause: {}``
 step adds the ``CanaryPauseStep`` pause condition and waits until it is cleared, a timed
 pause (Go duration syntax, ``1h30m``) until it expires; abort sends the weight to 0 and
 sets the ``Progressing`` condition to ``RolloutAborted`` (phase Degraded); clearing abort
