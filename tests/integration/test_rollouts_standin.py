@@ -517,3 +517,35 @@ def test_the_example_role_grants_every_call_the_driver_makes(
             k8s.settle()
         assert all(r.status < 400 for r in k8s.requests)
         assert k8s.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
+
+
+@pytest.mark.parametrize("routing", [True, False])
+def test_a_new_image_moves_no_traffic_until_a_later_reconcile(
+        tmp_path: Path, routing: bool) -> None:
+    """The reconcile that sees the new pod template keeps the old status.canary.weights
+    (the stable pod hash) and its canary pods are not available; without traffic routing
+    no weights are written at all (rollout/canary.go, rollout/trafficrouting.go)."""
+    with RolloutsStandIn(controller_delay=3600) as standin:  # reconciles on reads only
+        standin.add_rollout("ranker", "ml", image="ranker:v1", traffic_routing=routing)
+        stable = standin.rollout("ranker", "ml")["status"]["currentPodHash"]
+        api = connect(str(standin.write_kubeconfig(tmp_path / "kc"))).api
+        api.json_patch(ROLLOUTS, "ml", "ranker", [
+            {"op": "replace", "path": "/spec/template/spec/containers/0/image",
+             "value": "ranker:v2"}])
+        api.get(ROLLOUTS, "ml", "ranker")  # the stale read
+        first = api.get(ROLLOUTS, "ml", "ranker")["status"]
+        assert first["currentPodHash"] != stable
+        assert (first["currentStepIndex"], standin.weight("ranker", "ml")) == (0, 0)
+        assert (first["updatedReplicas"], first["availableReplicas"]) == (1, 2)
+        if routing:
+            assert first["canary"]["weights"]["canary"]["podTemplateHash"] == stable
+        else:
+            assert "canary" not in first
+        later = api.get(ROLLOUTS, "ml", "ranker")["status"]
+        assert standin.weight("ranker", "ml") == 10
+        assert later["pauseConditions"][0]["reason"] == "CanaryPauseStep"
+        assert ("canary" in later) is routing
+        if routing:
+            assert later["canary"]["weights"]["canary"] == {
+                "weight": 10, "podTemplateHash": later["currentPodHash"],
+                "serviceName": "ranker-canary"}

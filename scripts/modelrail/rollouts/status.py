@@ -15,6 +15,7 @@ from modelrail.rollouts.objects import JSON, as_mapping, integer, nested
 
 WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
 ABORTED_REASON = "RolloutAborted"
+PAUSE_STEP_REASON = "CanaryPauseStep"
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
@@ -133,20 +134,66 @@ def desired_weight(obj: Mapping[str, Any]) -> int:
 
 
 def current_weight(obj: Mapping[str, Any]) -> int:
-    """The share of traffic on the new revision (status.currentPodHash), in percent.
+    """The share of traffic on the new revision (status.currentPodHash), in percent, as the
+    controller has confirmed it: never the step's setWeight before traffic moved.
 
     Once fully promoted the new revision *is* stable, so this is 100 even though Argo's
-    traffic routing then reports a canary weight of 0 (it removes the canary route).
+    traffic routing then reports a canary weight of 0 (it removes the canary route). With
+    traffic routing the weight counts only when `status.canary.weights.canary` names the
+    new revision's pod hash: the first reconcile after a new pod template keeps the old
+    weights, still on the stable hash (reconcileTrafficRouting, rollout/trafficrouting.go).
+    Without it the controller writes no weights, so the weight is read off the ready
+    canary replicas (`_replica_weight`). Either way a `CanaryPauseStep` pause past the
+    setWeight confirms it: the controller completes a setWeight step only once the canary
+    is at its replica counts and the weight is verified (completedCurrentCanaryStep,
+    rollout/canary.go).
     """
     if is_fully_promoted(obj):
         return 100
     status = nested(obj, "status")
     canary = nested(status, "canary", "weights", "canary")
     actual = integer(canary.get("weight"))
-    for_hash = str(canary.get("podTemplateHash") or "")
-    if actual is not None and for_hash in ("", str(status.get("currentPodHash") or "")):
+    if actual is not None and str(canary.get("podTemplateHash") or "") \
+            == str(status.get("currentPodHash") or ""):
         return actual
-    return desired_weight(obj)
+    if status.get("abort"):
+        return 0
+    if _paused_past_set_weight(obj):
+        return desired_weight(obj)
+    if nested(obj, "spec", "strategy", "canary").get("trafficRouting"):
+        return 0  # no weights for the new revision yet: its traffic has not moved
+    return _replica_weight(obj)
+
+
+def _paused_past_set_weight(obj: Mapping[str, Any]) -> bool:
+    """At a CanaryPauseStep pause that follows a setWeight step: the controller completed
+    that setWeight (rollout/canary.go), so GetCurrentSetWeight is in force."""
+    steps = canary_steps(obj) or []
+    index = current_step_index(obj)
+    if PAUSE_STEP_REASON not in pause_reasons(obj) or index is None or index >= len(steps) \
+            or "pause" not in steps[index]:
+        return False
+    return any("setWeight" in step for step in steps[:index])
+
+
+def _replica_weight(obj: Mapping[str, Any]) -> int:
+    """Without traffic routing the Service spreads requests over ready pods: the share of
+    the canary's available pods, at most the step's weight. The rollout's status counts
+    the new ReplicaSet's pods (`updatedReplicas`) and the available pods of every
+    ReplicaSet (`availableReplicas`, calculateBaseStatus in rollout/sync.go), so at least
+    `availableReplicas - (replicas - updatedReplicas)` canary pods are available; the
+    step's weight counts once that many pods reach its share of spec.replicas, as the
+    controller scales the canary (CalculateReplicaCountsForBasicCanary,
+    utils/replicaset/canary.go)."""
+    status = nested(obj, "status")
+    total = integer(nested(obj, "spec").get("replicas")) or 1
+    pods = integer(status.get("replicas")) or 0
+    available = (integer(status.get("availableReplicas")) or 0) \
+        - (pods - (integer(status.get("updatedReplicas")) or 0))
+    if available <= 0:
+        return 0
+    wanted = desired_weight(obj)
+    return wanted if available * 100 >= wanted * total else available * 100 // total
 
 
 def active_mirror(obj: Mapping[str, Any]) -> int:

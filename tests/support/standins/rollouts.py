@@ -22,7 +22,11 @@ tests assert the exact patches. The controller emulation reconciles ``controller
 seconds after each write (default 0.05), never inside it, so a write's answer and the reads
 before that reconcile show the status the controller last wrote, as on a cluster. Its
 rules follow Argo Rollouts v1.10 (the upstream file is named at each rule): a new pod
-template starts a revision at step 0; ``setWeight`` steps apply at once; a ``pause: {}``
+template starts a revision at step 0, and that first reconcile counts the canary's pods as
+not yet available, completes no step and keeps the old ``status.canary.weights`` (the stable
+pod hash; ``rollout/canary.go``, ``rollout/trafficrouting.go``); from the next reconcile on
+the pods are ready and ``setWeight`` steps apply at once (weights written only with traffic
+routing; ``replicas``/``updatedReplicas``/``availableReplicas`` always); a ``pause: {}``
 step adds the ``CanaryPauseStep`` pause condition and waits until it is cleared, a timed
 pause (Go duration syntax, ``1h30m``) until it expires; abort sends the weight to 0 and
 sets the ``Progressing`` condition to ``RolloutAborted`` (phase Degraded); clearing abort
@@ -373,13 +377,15 @@ class RolloutsStandIn(LoopbackServer):
             self._state.failures = count
 
     def settle(self) -> None:
-        """Let the controller catch up now: run every reconcile still owed."""
+        """Let the controller catch up now: run every reconcile still owed, and the one
+        that finds a new revision's pods ready (`_first_reconcile`)."""
         with self._lock:
             for timer in self._state.timers:
                 timer.cancel()
             self._state.timers.clear()
             for namespace in list(self._state.stale_reads):
                 self._delayed(namespace)
+                self._reconcile(namespace)
 
     # -- traffic -------------------------------------------------------------------------
 
@@ -596,13 +602,31 @@ class RolloutsStandIn(LoopbackServer):
                 self._state.images[current] = _images(template)
             for key in ("pauseConditions", "controllerPause", "abort", "promoteFull"):
                 status.pop(key, None)
+            new_pods = status.get("currentPodHash") != current and "stableRS" in status
             status.update(currentPodHash=current, currentStepHash=steps_hash)
             status.setdefault("stableRS", current)  # an initial deployment is stable at once
             status["currentStepIndex"] = len(steps) if status["stableRS"] == current else 0
+            if new_pods:
+                return self._first_reconcile(new)
         if status.get("abort") and status["stableRS"] == current:
             status.pop("abort", None)  # rollout/controller.go: a fully promoted one stays so
         _advance(spec, status, steps)
         _set_weights(spec, status)
+        _set_replicas(spec, status, canary_ready=True)
+        _set_progressing(new)
+        status["phase"], status["message"] = _phase(new)
+        status["observedGeneration"] = str(new["metadata"]["generation"])
+        return new
+
+    def _first_reconcile(self, new: JSON) -> JSON:
+        """The reconcile that sees a new pod template creates the canary's pods, which are
+        not available yet: no step completes (AtDesiredReplicaCountsForCanary,
+        utils/replicaset/canary.go; completedCurrentCanaryStep, rollout/canary.go) and
+        status.canary.weights stays as it was, on the stable pod hash (reconcileTrafficRouting,
+        rollout/trafficrouting.go). A later reconcile finds the pods ready and moves the
+        traffic."""
+        spec, status = new["spec"], new["status"]
+        _set_replicas(spec, status, canary_ready=False)
         _set_progressing(new)
         status["phase"], status["message"] = _phase(new)
         status["observedGeneration"] = str(new["metadata"]["generation"])
@@ -739,14 +763,47 @@ def _set_weights(spec: JSON, status: JSON) -> None:
     }}
 
 
+def _set_replicas(spec: JSON, status: JSON, *, canary_ready: bool) -> None:
+    """status.replicas, updatedReplicas and availableReplicas as calculateBaseStatus
+    (rollout/sync.go) counts them: the canary at ceil(weight x spec.replicas / 100) pods
+    and the stable at the rest (CalculateReplicaCountsForBasicCanary, reduced), all pods
+    of the new ReplicaSet once stable; canary pods that are not ready yet are counted but
+    not available, and the stable keeps every pod until they are."""
+    total = int(spec.get("replicas") or 1)
+    if status.get("stableRS") == status.get("currentPodHash"):
+        canary = total
+    elif status.get("abort"):
+        canary = 0
+    else:
+        steps = spec.get("strategy", {}).get("canary", {}).get("steps") or []
+        canary = -(-_set_weight_at(steps, int(status.get("currentStepIndex") or 0))
+                   * total // 100)
+    stable = total - canary if canary_ready else total
+    status.update(replicas=stable + canary, updatedReplicas=canary,
+                  availableReplicas=stable + (canary if canary_ready else 0))
+
+
 def _new_revision_weight(obj: JSON) -> int:
+    """The share of live requests the new revision gets, as the controller left the
+    traffic: with traffic routing the weight in status.canary.weights while it names the
+    new pod hash (0 before: the router still points at stable), without it the step's
+    weight once the canary's pods are available (the Service spreads requests over ready
+    pods; the splitter idealises their share as the weight)."""
     status = obj["status"]
     if status.get("stableRS") == status.get("currentPodHash"):
         return 100
     if status.get("abort"):
         return 0
-    steps = obj["spec"].get("strategy", {}).get("canary", {}).get("steps") or []
-    return _set_weight_at(steps, int(status.get("currentStepIndex") or 0))
+    canary = obj["spec"].get("strategy", {}).get("canary", {})
+    if canary.get("trafficRouting"):
+        weights = (status.get("canary") or {}).get("weights", {}).get("canary", {})
+        fresh = weights.get("podTemplateHash") == status.get("currentPodHash")
+        return int(weights.get("weight") or 0) if fresh else 0
+    pods = int(status.get("replicas") or 0)
+    ready = int(status.get("availableReplicas") or 0) - pods \
+        + int(status.get("updatedReplicas") or 0)
+    return _set_weight_at(canary.get("steps") or [], int(status.get("currentStepIndex") or 0)) \
+        if ready > 0 else 0
 
 
 def _mirror(obj: JSON) -> int:

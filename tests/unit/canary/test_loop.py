@@ -625,3 +625,29 @@ def test_a_histogram_too_coarse_to_judge_warns_or_with_require_all_judged_aborts
         assert "analysis.require_all_judged is true" in report["message"]  # type: ignore[operator]
         assert PROMOTE_FULL not in _status_patches(standin)
         assert standin.weight("ranker", "ml") == 0
+
+
+@pytest.mark.parametrize("routing", [True, False])
+def test_a_step_is_held_only_once_the_controller_moved_the_traffic(
+        tmp_path: Path, routing: bool) -> None:
+    """The first reconcile after the new image keeps the old weights (stable hash), or
+    without traffic routing has no canary pod ready: the hold timer must not start there
+    at 0 % real traffic (rollout/canary.go, rollout/trafficrouting.go)."""
+    with RolloutsStandIn(controller_delay=3600) as server:  # reconciles on reads only
+        server.add_rollout("ranker", "ml", image="ranker:v1", weights=WEIGHTS,
+                           traffic_routing=routing)
+        at_reached: list[int] = []
+
+        def log(line: str) -> None:
+            if " · reached · " in line:
+                at_reached.append(server.weight("ranker", "ml"))
+
+        clock = FakeClock()
+        plan = CanaryPlan(image="ranker:v2", version="2", baseline="1",
+                          baseline_source="--baseline-version", weights=WEIGHTS,
+                          step_seconds=STEP_SECONDS, looks=len(WEIGHTS),
+                          extra_seconds=STEP_SECONDS, interval=2.0)
+        result = CanaryRun(_driver(server, tmp_path), ScriptedJudge("pass"), plan, log=log,
+                           clock=clock, sleep=clock.sleep).run()
+    assert (result.result, int(result.exit_code)) == ("promoted", 0)
+    assert at_reached == list(WEIGHTS)

@@ -66,39 +66,91 @@ class TestPhase:
         assert rollout_phase(rollout())[0] == "Progressing"
 
 
-class TestWeight:
+PAUSED_AT_STEP = [{"reason": "CanaryPauseStep", "startTime": "t"}]
+ROUTED: dict[str, Any] = {"trafficRouting": {"plugins": {"modelrail/standin": {}}}}
+
+
+def routed(**status: Any) -> dict[str, Any]:
+    obj = rollout(**status)
+    obj["spec"]["strategy"]["canary"].update(ROUTED)
+    return obj
+
+
+def weights(canary_hash: str, weight: int) -> dict[str, Any]:
+    return {"weights": {"canary": {"weight": weight, "podTemplateHash": canary_hash},
+                        "stable": {"weight": 100 - weight, "podTemplateHash": "old"}}}
+
+
+class TestDesiredWeight:
     @pytest.mark.parametrize(("index", "weight"), [
         (0, 10), (1, 10), (2, 25), (3, 25), (6, 100), (7, 100), (8, 100)])
     def test_last_set_weight_at_or_before_the_index(self, index: int, weight: int) -> None:
-        assert current_weight(rollout(currentStepIndex=index)) == weight
+        assert desired_weight(rollout(currentStepIndex=index)) == weight
 
     def test_no_index_means_step_zero(self) -> None:
-        assert current_weight(rollout()) == 10
+        assert desired_weight(rollout()) == 10
 
     def test_no_set_weight_yet_is_zero(self) -> None:
         obj = rollout(step_list=[{"pause": {}}, {"setWeight": 50}], currentStepIndex=0)
-        assert current_weight(obj) == 0
+        assert desired_weight(obj) == 0
+
+    def test_promote_full_is_one_hundred(self) -> None:
+        assert desired_weight(rollout(currentStepIndex=1, promoteFull=True)) == 100
+
+
+class TestWeight:
+    """The weight the controller has confirmed, never the step's setWeight before the
+    traffic moved (rollout/canary.go, rollout/trafficrouting.go)."""
 
     def test_aborted_is_zero(self) -> None:
-        assert current_weight(rollout(currentStepIndex=3, abort=True)) == 0
+        assert current_weight(rollout(currentStepIndex=3, abort=True,
+                                      pauseConditions=PAUSED_AT_STEP)) == 0
 
     def test_fully_promoted_is_one_hundred_even_with_canary_route_removed(self) -> None:
         obj = rollout(stableRS="new", currentStepIndex=8,
                       canary={"weights": {"canary": {"weight": 0, "podTemplateHash": "new"}}})
         assert current_weight(obj) == 100
 
-    def test_promote_full_is_one_hundred(self) -> None:
-        assert desired_weight(rollout(currentStepIndex=1, promoteFull=True)) == 100
-
     def test_traffic_router_weight_wins_for_the_current_revision(self) -> None:
-        obj = rollout(currentStepIndex=3,
-                      canary={"weights": {"canary": {"weight": 12, "podTemplateHash": "new"}}})
-        assert current_weight(obj) == 12
+        assert current_weight(routed(currentStepIndex=3, canary=weights("new", 12))) == 12
 
-    def test_traffic_router_weight_of_an_older_revision_is_ignored(self) -> None:
-        obj = rollout(currentStepIndex=3,
-                      canary={"weights": {"canary": {"weight": 50, "podTemplateHash": "older"}}})
+    def test_weights_still_on_the_stable_hash_are_no_traffic_yet(self) -> None:
+        """The first reconcile after a new image keeps the old weights: the step's
+        setWeight is not reached."""
+        assert current_weight(routed(currentStepIndex=0, canary=weights("old", 0))) == 0
+        assert current_weight(routed(currentStepIndex=0)) == 0
+
+    def test_weights_of_an_older_canary_are_no_traffic_for_this_one(self) -> None:
+        assert current_weight(routed(currentStepIndex=3, canary=weights("older", 50))) == 0
+
+    def test_the_pause_after_the_set_weight_confirms_it(self) -> None:
+        obj = routed(currentStepIndex=3, canary=weights("old", 0),
+                     pauseConditions=PAUSED_AT_STEP)
         assert current_weight(obj) == 25
+
+    def test_a_pause_before_any_set_weight_confirms_nothing(self) -> None:
+        obj = routed(step_list=[{"pause": {}}, {"setWeight": 50}], currentStepIndex=0,
+                     pauseConditions=PAUSED_AT_STEP)
+        assert current_weight(obj) == 0
+
+    @pytest.mark.parametrize(("replicas", "updated", "available", "weight"), [
+        (11, 1, 10, 0),  # the canary pod exists but is not available: no traffic yet
+        (10, 1, 10, 10),  # one of ten pods, available: the step's 10 %
+        (None, None, None, 0),  # nothing counted yet
+    ])
+    def test_without_traffic_routing_the_ready_canary_pods_say(
+            self, replicas: int | None, updated: int | None, available: int | None,
+            weight: int) -> None:
+        obj = rollout(currentStepIndex=0, replicas=replicas, updatedReplicas=updated,
+                      availableReplicas=available)
+        obj["spec"]["replicas"] = 10
+        assert current_weight(obj) == weight
+
+    def test_without_traffic_routing_fewer_ready_pods_are_their_share(self) -> None:
+        obj = rollout(currentStepIndex=4, replicas=10, updatedReplicas=5,
+                      availableReplicas=8)  # 3 of the 5 canary pods available
+        obj["spec"]["replicas"] = 10
+        assert current_weight(obj) == 30
 
 
 class TestState:
@@ -355,9 +407,9 @@ class TestActiveMirror:
         (0, 0, 0), (1, 35, 0), (2, 35, 0), (3, 0, 0), (4, 0, 0), (5, 0, 10), (6, 0, 10)])
     def test_the_mirror_follows_the_steps_and_never_moves_the_weight(
             self, index: int, mirror: int, weight: int) -> None:
-        state = RolloutState.from_object({**mirrored(), "status": {
-            "stableRS": "old", "currentPodHash": "new", "currentStepIndex": index}})
-        assert (state.mirror, state.weight) == (mirror, weight)
+        obj = {**mirrored(), "status": {
+            "stableRS": "old", "currentPodHash": "new", "currentStepIndex": index}}
+        assert (RolloutState.from_object(obj).mirror, desired_weight(obj)) == (mirror, weight)
 
     @pytest.mark.parametrize("status", [{"abort": True}, {"promoteFull": True},
                                         {"stableRS": "new"}])
