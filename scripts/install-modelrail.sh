@@ -29,8 +29,10 @@ locks="$source_dir/requirements"
 lock_name="$(printf '%s' "$extras" | tr ',' '\n' | LC_ALL=C sort -u | paste -sd+ -)"
 lock="$locks/${lock_name:-core}.txt"
 if [ ! -f "$lock" ]; then
-  echo "install-modelrail.sh: no lock for extras '$extras' ($lock is missing); locked:" \
-    "$(cd "$locks" && ls -- *.txt | grep -v -e '^uv.txt$' -e '^build.txt$' | tr '\n' ' ')" >&2
+  locked="$(cd "$locks" && ls -- *.txt | grep -v -x -e uv.txt -e build.txt -e core.txt \
+    | sed -e 's/\.txt$//' -e 's/+/,/g' | paste -sd' ' -)"
+  echo "install-modelrail.sh: extras '$extras' have no lock (${lock#"$source_dir/"});" \
+    "the locked sets are \"\" (core) $locked" >&2
   exit 2
 fi
 

@@ -27,10 +27,12 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCK_DIR = REPO_ROOT / "requirements"
-# The extras the actions pass to install-modelrail.sh (actions/*/action.yml).
+# The extras the actions pass to install-modelrail.sh (actions/*/action.yml), and each
+# feature extra alone for the root action (`ab-postgres` only goes with `ab`); other sets
+# have no lock and stop the install (exit 2).
 LOCKS: tuple[tuple[str, ...], ...] = (
-    (), ("mlflow",), ("kubernetes", "mlflow"), ("mlflow", "monitor"), ("monitor",), ("ab",),
-    ("ab", "ab-postgres"),
+    (), ("mlflow",), ("kubernetes",), ("kubernetes", "mlflow"), ("monitor",),
+    ("mlflow", "monitor"), ("ab",), ("ab", "ab-postgres"),
 )
 PYTHON_VERSION = "3.11"  # pyproject's requires-python floor; --universal covers the rest
 FINGERPRINT_PREFIX = "# pyproject-fingerprint: "

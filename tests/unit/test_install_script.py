@@ -152,3 +152,18 @@ def test_a_tampered_hash_stops_the_install(tmp_path: Path, lock: str) -> None:
     assert "hash" in done.stderr.lower(), done.stderr
     assert package in done.stderr.lower(), done.stderr
     assert "modelrail 0.1.0" not in done.stdout
+
+
+def test_extras_without_a_lock_stop_before_installing(tmp_path: Path) -> None:
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    env = {**os.environ, "RUNNER_TEMP": str(runner_temp),
+           "MODELRAIL_PYTHON": str(make_stub(tmp_path))}
+
+    done = subprocess.run(["bash", str(SCRIPT), "mlflow,ab"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert "extras 'mlflow,ab' have no lock (requirements/ab+mlflow.txt)" in done.stderr
+    assert " mlflow,monitor " in done.stderr
+    assert list(runner_temp.iterdir()) == []
