@@ -2,20 +2,25 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-UV_VERSION := 0.13.9
 
-.PHONY: system-packages install demo test lint unit integration e2e image bench clean
+.PHONY: system-packages install locks demo test lint unit integration e2e image bench clean
 # Prerequisites in the order written: the system packages before the venv (python3-venv).
 .NOTPARALLEL:
 
-$(BIN)/modelrail: pyproject.toml example-model/requirements.txt example-model/serving/requirements-dev.txt
+# uv's version and hashes come from requirements/uv.txt, compiled from pyproject's dev extra.
+$(BIN)/modelrail: pyproject.toml requirements/uv.txt example-model/requirements.txt example-model/serving/requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r requirements/uv.txt
 	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e ".[dev,mlflow]" \
 		-r example-model/serving/requirements-dev.txt
 	touch $@
 
 install: $(BIN)/modelrail
+
+# Rewrites the hash-locked requirements/*.txt that install-modelrail.sh installs (needs PyPI).
+locks: install
+	$(BIN)/python scripts/lock_requirements.py
 
 # Installs the Debian packages the target needs when one is missing (as root or with
 # password-less sudo), else stops with one message naming them and the command to run.

@@ -62,7 +62,8 @@ def install_full_mlflow(runner_temp: Path, env: dict[str, str], cwd: Path) -> fl
     venv = runner_temp / "modelrail-venv"
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "uv==0.13.9"],
+    subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--require-hashes",
+                    "--no-deps", "-r", str(REPO_ROOT / "requirements" / "uv.txt")],
                    env=env, check=True)
     subprocess.run([str(venv / "bin/python"), "-m", "uv", "pip", "install", "-q", "--python",
                     str(venv / "bin/python"), "mlflow==3.17.2", str(REPO_ROOT)],
@@ -86,7 +87,7 @@ def measure(name: str, installer: str, cache: str, url: str, model: str) -> dict
             env["PIP_NO_CACHE_DIR"] = "1"
         install = (install_modelrail if installer == "skinny" else install_full_mlflow)(
             work, env, work)
-        venv = work / "modelrail-venv"
+        (venv,) = work.glob("modelrail-venv*")  # the install script names it with mktemp
         cli = str(venv / "bin/modelrail")
         gate = timed([cli, "gate", "--candidate", "metrics.json", "--champion-model",
                       "--json", "gate.json"], env, work)

@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Install the modelrail CLI from this checkout into a fresh venv under $RUNNER_TEMP and put
-# it on PATH for later steps. Usage: install-modelrail.sh [EXTRAS]   (e.g. "mlflow,k8s")
+# it on PATH for later steps. Usage: install-modelrail.sh [EXTRAS]   (e.g. "kubernetes,mlflow")
+#
+# Nothing is resolved in the job and nothing installs unless its hash matches: uv comes from
+# requirements/uv.txt (pip --require-hashes), the dependencies from the lock for exactly the
+# requested extras (requirements/<extras sorted, joined by +>.txt, or core.txt; uv
+# --require-hashes), then modelrail itself with --no-deps, built by the hash-checked backend
+# in requirements/build.txt. The locks are written by scripts/lock_requirements.py
+# (`make locks`); extras without a lock stop the install (exit 2).
 #
 # Every call installs into a NEW directory with an unpredictable name (mktemp), and never
 # reuses a venv it finds. Why not reuse one: anything already on the runner may have been
@@ -18,15 +25,26 @@ set -euo pipefail
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-}"
 python="${MODELRAIL_PYTHON:-python3}"
-uv_version="0.13.9"
+locks="$source_dir/requirements"
+lock_name="$(printf '%s' "$extras" | tr ',' '\n' | LC_ALL=C sort -u | paste -sd+ -)"
+lock="$locks/${lock_name:-core}.txt"
+if [ ! -f "$lock" ]; then
+  locked="$(cd "$locks" && ls -- *.txt | grep -v -x -e uv.txt -e build.txt -e core.txt \
+    | sed -e 's/\.txt$//' -e 's/+/,/g' | paste -sd' ' -)"
+  echo "install-modelrail.sh: extras '$extras' have no lock (${lock#"$source_dir/"});" \
+    "the locked sets are \"\" (core) $locked" >&2
+  exit 2
+fi
 
 start=$(date +%s)
 venv="$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/modelrail-venv.XXXXXXXXXX")"
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$uv_version"
-spec="$source_dir"
-[ -z "$extras" ] || spec="$source_dir[$extras]"
-"$venv/bin/python" -m uv pip install --quiet --python "$venv/bin/python" "$spec"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+  --no-deps -r "$locks/uv.txt"
+uv_pip=("$venv/bin/python" -m uv pip install --quiet --python "$venv/bin/python")
+"${uv_pip[@]}" --require-hashes -r "$lock"
+"${uv_pip[@]}" --no-deps --build-constraints "$locks/build.txt" --require-build-hashes \
+  "$source_dir"
 echo "installed modelrail (extras: ${extras:-none}) in $venv in $(( $(date +%s) - start ))s"
 
 # Only `modelrail` goes on PATH: the venv's own python must not shadow the job's python.

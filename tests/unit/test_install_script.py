@@ -1,13 +1,18 @@
 """scripts/install-modelrail.sh never trusts a venv it finds on the runner: a `modelrail`
 planted under $RUNNER_TEMP by code that ran earlier in the job is not the one put on PATH.
 
-A stub interpreter stands in for python3 (venv, pip and uv): the test checks the script's
-choices, not pip's, and runs offline.
+A stub interpreter stands in for python3 (venv, pip and uv) where the tests check the
+script's choices, not pip's. The locked-install tests run the real pip and uv (from their
+caches, else PyPI): every install is hash-checked, and a tampered hash stops it.
 """
 
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.support.paths import REPO_ROOT
 
@@ -89,3 +94,76 @@ def test_every_call_installs_into_a_new_directory(tmp_path: Path) -> None:
     first, second = path_entries
     assert first != second
     assert Path(first).parent.parent == runner_temp
+
+
+def copy_checkout(tmp_path: Path) -> Path:
+    """What the script installs from: itself, the locks and the package's source."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy(SCRIPT, checkout / "scripts")
+    shutil.copytree(REPO_ROOT / "scripts" / "modelrail", checkout / "scripts" / "modelrail",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "requirements", checkout / "requirements")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, checkout)
+    return checkout
+
+
+def tamper(lock: Path) -> str:
+    """Replaces every hash of the lock's first package by one no file has; returns its name."""
+    lines = lock.read_text().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line[0] not in "# ")
+    package = lines[first].split("==")[0]
+    for i in range(first + 1, len(lines)):
+        if not lines[i].startswith(" "):
+            break
+        lines[i] = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, lines[i])
+    lock.write_text("".join(lines))
+    return package
+
+
+def run_real_install(checkout: Path, runner_temp: Path) -> subprocess.CompletedProcess[str]:
+    runner_temp.mkdir()
+    env = {**os.environ, "RUNNER_TEMP": str(runner_temp)}
+    for name in ("GITHUB_PATH", "GITHUB_OUTPUT", "MODELRAIL_PYTHON"):
+        env.pop(name, None)
+    return subprocess.run(["bash", str(checkout / "scripts" / "install-modelrail.sh")],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_locked_install_works(tmp_path: Path) -> None:
+    """Real pip and uv (from their caches or PyPI): the control for the tampered runs below."""
+    done = run_real_install(copy_checkout(tmp_path), tmp_path / "runner-temp")
+
+    assert done.returncode == 0, done.stderr
+    assert "modelrail 0.1.0" in done.stdout
+
+
+@pytest.mark.parametrize("lock", ["core.txt", "uv.txt", "build.txt"])
+def test_a_tampered_hash_stops_the_install(tmp_path: Path, lock: str) -> None:
+    """A lock whose hashes no longer match its package's files stops the script, naming the
+    package, before modelrail is on PATH."""
+    checkout = copy_checkout(tmp_path)
+    package = tamper(checkout / "requirements" / lock)
+
+    done = run_real_install(checkout, tmp_path / "runner-temp")
+
+    assert done.returncode != 0
+    assert "hash" in done.stderr.lower(), done.stderr
+    assert package in done.stderr.lower(), done.stderr
+    assert "modelrail 0.1.0" not in done.stdout
+
+
+def test_extras_without_a_lock_stop_before_installing(tmp_path: Path) -> None:
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    env = {**os.environ, "RUNNER_TEMP": str(runner_temp),
+           "MODELRAIL_PYTHON": str(make_stub(tmp_path))}
+
+    done = subprocess.run(["bash", str(SCRIPT), "mlflow,ab"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert "extras 'mlflow,ab' have no lock (requirements/ab+mlflow.txt)" in done.stderr
+    assert " mlflow,monitor " in done.stderr
+    assert list(runner_temp.iterdir()) == []
