@@ -214,6 +214,9 @@ def test_prometheus_check_judges_a_running_canary_once(
     policy = str(scene.repo / "modelrail.yaml")
     assert main(["rollout", "set-image", "--config", policy, "--kubeconfig", str(kubeconfig),
                  "--image", NEW_IMAGE]) == 0
+    # The controller moves traffic on a later reconcile, as a real one does.
+    assert main(["rollout", "wait", "--config", policy, "--kubeconfig", str(kubeconfig),
+                 "--until", "weight=10", "--timeout", "60"]) == 0
     assert scene.standin.weight(ROLLOUT, NAMESPACE) == 10
     deadline = time.monotonic() + 120
     while scene.lab.counts().get(("2", 200), 0) < 40 and time.monotonic() < deadline:
