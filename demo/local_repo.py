@@ -7,9 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modelrail.local.act import git
-
-from tests.support.labs.churn_model import DEGRADED_PARAMS, churn_repo
+from tests.support.labs.churn_model import churn_repo, commit_degraded_change, local_state
 
 MODELRAIL = Path(sys.executable).parent / "modelrail"
 
@@ -25,15 +23,10 @@ def local_stage(work: Path) -> bool:
     """Release and promote the churn model to prod, then a degraded PR is stopped."""
     work.mkdir(parents=True)
     repo = churn_repo(work / "churn", Path(sys.prefix))
-    state = work / "state"
-    state.mkdir()
-    (state / "python").symlink_to(Path(sys.prefix))  # the demo's venv has the model's pins
+    state = local_state(work / "state", Path(sys.prefix))
     shipped = all(code == 0 for code in (
         local(repo, state, "release", "--runner", "ml"),
         local(repo, state, "promote", "staging", "--reason", "demo: QA passed"),
         local(repo, state, "promote", "prod", "--reason", "demo: ship it")))
-    git(repo, "checkout", "-q", "-b", "fewer-features")
-    (repo / "params.yaml").write_text(
-        (repo / "params.yaml").read_text().split("train:")[0] + DEGRADED_PARAMS)
-    git(repo, "commit", "-q", "-am", "train without tenure and contract")
+    commit_degraded_change(repo, "fewer-features")
     return shipped and local(repo, state, "pr", "--number", "1") == 1

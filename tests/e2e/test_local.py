@@ -11,7 +11,12 @@ import pytest
 from mlflow import MlflowClient
 from modelrail.local.act import git
 
-from tests.support.labs.churn_model import DEGRADED_PARAMS, MODEL, churn_repo
+from tests.support.labs.churn_model import (
+    MODEL,
+    churn_repo,
+    commit_degraded_change,
+    local_state,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -32,10 +37,7 @@ def registry(state: Path) -> MlflowClient:
 def test_a_second_repository_goes_from_release_to_prod_and_its_prs_are_gated(
         tmp_path: Path, python_env: Path) -> None:
     repo = churn_repo(tmp_path / "churn", python_env)
-    state = tmp_path / "state"
-    state.mkdir()
-    # The jobs' interpreter: the session's, which has the pins the churn model asks for.
-    (state / "python").symlink_to(python_env)
+    state = local_state(tmp_path / "state", python_env)
 
     # Its release registers on the runners labelled `ml`: here, this machine.
     release = local(repo, state, "release", "--runner", "ml")
@@ -63,10 +65,7 @@ def test_a_second_repository_goes_from_release_to_prod_and_its_prs_are_gated(
     # The PR ran the release's log command against a throwaway store, as merge.yml will.
     assert "model logging works" in (state / "runs" / "pr-1.log").read_text()
 
-    git(repo, "checkout", "-q", "-b", "fewer-features", "main")
-    (repo / "params.yaml").write_text(
-        (repo / "params.yaml").read_text().split("train:")[0] + DEGRADED_PARAMS)
-    git(repo, "commit", "-q", "-am", "train without tenure and contract")
+    commit_degraded_change(repo, "fewer-features")
     degraded = local(repo, state, "pr", "--number", "2")
     assert degraded.returncode == 1, degraded.stdout + degraded.stderr
     assert "Quality gate failed" in degraded.stdout

@@ -24,6 +24,13 @@ REPORT = "Quality gate"
 MARKER = "<!-- modelrail:pr-report . -->"
 
 
+def replace_in(path: Path, old: str, new: str) -> None:
+    """Break `path` on purpose: `old` must be there, so the edit cannot silently miss."""
+    source = path.read_text()
+    assert old in source
+    path.write_text(source.replace(old, new))
+
+
 def logged_runs(mlflow_url: str) -> int:
     client = MlflowClient(mlflow_url)
     return len(client.search_runs([e.experiment_id for e in client.search_experiments()]))
@@ -119,12 +126,8 @@ def test_pr_that_breaks_model_logging_fails_and_the_comment_says_the_release_wou
     github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
-    logger = repo / "src" / "ctr_model" / "log_mlflow.py"
-    source = logger.read_text()
-    broken = source.replace("serialization_format=serialization_format,",
-                            'serialization_format="skops-v2",')
-    assert broken != source
-    logger.write_text(broken)
+    replace_in(repo / "src" / "ctr_model" / "log_mlflow.py",
+               "serialization_format=serialization_format,", 'serialization_format="skops-v2",')
     run = bench.open_pr(repo, base, PR_NUMBER, "logging")
 
     assert run.returncode != 0
@@ -146,12 +149,8 @@ def test_pr_whose_pipeline_fails_gets_a_comment_naming_the_jobs(
     new_model_repo: tuple[Path, str], bench: ExampleWorkbench, github: GitHubStandIn,
 ) -> None:
     repo, base = new_model_repo
-    pipeline = repo / "dvc.yaml"
-    source = pipeline.read_text()
-    broken = source.replace("cmd: PYTHONPATH=src python -m ctr_model.evaluate",
-                            "cmd: PYTHONPATH=src python -m ctr_model.evaluate && exit 7")
-    assert broken != source
-    pipeline.write_text(broken)
+    replace_in(repo / "dvc.yaml", "cmd: PYTHONPATH=src python -m ctr_model.evaluate",
+               "cmd: PYTHONPATH=src python -m ctr_model.evaluate && exit 7")
     run = bench.open_pr(repo, base, PR_NUMBER, "pipeline")
 
     assert run.returncode != 0

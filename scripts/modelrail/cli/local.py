@@ -9,7 +9,7 @@ from pathlib import Path
 from modelrail.cli.common import say
 from modelrail.errors import ExitCode, UsageError
 from modelrail.local.act import ActRun, git
-from modelrail.local.session import Options, Session, check_repository, local_session
+from modelrail.local.session import Options, check_repository, local_session
 from modelrail.local.workflows import dispatch_inputs, find_workflow
 
 # pr-test.yml's job that judges the candidate: a green run without it judged nothing.
@@ -102,8 +102,7 @@ def cmd_local_pr(args: argparse.Namespace) -> ExitCode:
         run = session.workbench.pull_request(repo, str(workflow.path), base,
                                              args.number)
         comments = session.github.comments(session.workbench.repository, args.number)
-        verdict = _report(session, run, f"pr-{args.number}",
-                          comments[-1]["body"] if comments else "")
+        verdict = _report(run, comments[-1]["body"] if comments else "")
     if verdict == ExitCode.OK and run.job_result(GATE_JOB) != "succeeded":
         say(f"FAILED: the run ended without the job {GATE_JOB!r}: nothing was judged")
         return ExitCode.REJECTED
@@ -119,7 +118,7 @@ def cmd_local_release(args: argparse.Namespace) -> ExitCode:
         version = run.outputs("Reproduce, gate and register").get("version")
         if run.returncode == 0 and version:
             say(f"registered model version {version}")
-        return _report(session, run, f"push-{git(repo, 'rev-parse', 'HEAD')[:7]}")
+        return _report(run)
 
 
 def cmd_local_promote(args: argparse.Namespace) -> ExitCode:
@@ -135,7 +134,7 @@ def cmd_local_promote(args: argparse.Namespace) -> ExitCode:
         say(f"dispatch of {workflow.path} with "
             + ", ".join(f"{key}={value!r}" for key, value in inputs.items() if value))
         run = session.workbench.dispatch(repo, str(workflow.path), inputs, name)
-        return _report(session, run, name)
+        return _report(run)
 
 
 def _commit(repo: Path, ref: str, flag: str) -> str:
@@ -151,19 +150,18 @@ def _describe(repo: Path) -> str:
     return f"{head} (with uncommitted changes)" if dirty else head
 
 
-def _report(session: Session, run: ActRun, name: str, comment: str = "") -> ExitCode:
+def _report(run: ActRun, comment: str = "") -> ExitCode:
     """Each job's result, the PR comment (else the job summaries) and where the log is;
     exit 1 when the run failed."""
     for job, result in run.job_results().items():
         say(f"  {'✅' if result == 'succeeded' else '❌'} {job}: {result}")
-    runs = session.state / "runs"
-    if comment:
-        path = runs / f"{name}-comment.md"
+    if comment and run.log_path is not None:
+        path = run.log_path.with_name(f"{run.log_path.stem}-comment.md")
         path.write_text(comment, encoding="utf-8")
         say(f"the PR comment ({path}):")
     shown = comment or run.summary()
     # Indented: no line of it can start a workflow command when this runs in a job.
     print("\n".join(f"  │ {line}" for line in shown.strip().splitlines()), flush=True)
     verdict = "passed" if run.returncode == 0 else "FAILED"
-    say(f"{verdict} in {run.seconds:.0f} s; log: {runs / name}.log")
+    say(f"{verdict} in {run.seconds:.0f} s; log: {run.log_path}")
     return ExitCode.OK if run.returncode == 0 else ExitCode.REJECTED

@@ -92,6 +92,7 @@ class ActRun:
     returncode: int
     log: str
     seconds: float = 0.0
+    log_path: Path | None = None  # where the log was kept, when it was
 
     def outputs(self, job: str | None = None, *, first: bool = False) -> dict[str, str]:
         """Step outputs act reported (`::set-output:: name=value`), optionally of one job;

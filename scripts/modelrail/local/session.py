@@ -45,11 +45,10 @@ class Options:
 
 @dataclass(frozen=True)
 class Session:
-    """A workbench wired to running services, and the folder it keeps."""
+    """A workbench wired to running services."""
 
     workbench: Workbench
     github: GitHubStandIn
-    state: Path
 
 
 def default_state_dir(repo: Path) -> Path:
@@ -112,4 +111,4 @@ def local_session(options: Options) -> Iterator[Session]:
             actor=os.environ.get("USER", "local-user"), dvc_remote=options.dvc_remote,
             runs=state / "runs", variables=options.variables or {},
             secrets=options.secrets or {}, runners=options.runners)
-        yield Session(workbench, github, state)
+        yield Session(workbench, github)

@@ -72,7 +72,8 @@ class Workbench:
         started = time.monotonic()
         result = run_act(repo, self.command(repo, event_name, workflow, event, name))
         result.seconds = time.monotonic() - started
-        (self.folder(repo) / f"{name}.log").write_text(result.log)
+        result.log_path = self.folder(repo) / f"{name}.log"
+        result.log_path.write_text(result.log)
         return result
 
     def pull_request(self, repo: Path, workflow: str, base: str, number: int) -> ActRun:

@@ -264,3 +264,19 @@ def churn_repo(destination: Path, python_env: Path) -> Path:
     git(destination, "add", "-A")
     git(destination, "commit", "-q", "-m", "churn classifier")
     return destination
+
+
+def local_state(folder: Path, python_env: Path) -> Path:
+    """A `modelrail local --state-dir` whose jobs' interpreter is `python_env` (which has
+    the pins the churn model asks for, so the jobs' `pip install -r` installs nothing)."""
+    folder.mkdir()
+    (folder / "python").symlink_to(python_env)
+    return folder
+
+
+def commit_degraded_change(repo: Path, branch: str) -> None:
+    """On a new `branch` from main, train without tenure and contract, committed."""
+    git(repo, "checkout", "-q", "-b", branch, "main")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().split("train:")[0] + DEGRADED_PARAMS)
+    git(repo, "commit", "-q", "-am", "train without tenure and contract")
