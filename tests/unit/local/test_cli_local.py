@@ -1,6 +1,7 @@
 """`modelrail local` refuses what it cannot run before it starts anything: exit 2, the
 message naming the flag or the file."""
 
+import importlib.metadata
 import re
 import subprocess
 from pathlib import Path
@@ -48,3 +49,17 @@ def test_a_folder_that_is_not_a_repository_is_named(
     assert main(["local", "pr", "--repo", str(tmp_path)]) == 2
     assert f"--repo {tmp_path}: not the top folder of a git repository" in \
         capsys.readouterr().err
+
+
+def test_without_the_full_mlflow_it_says_what_to_install(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow-skinny alone has no server: exit 2 naming the extra, before anything starts."""
+    def absent(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", absent)
+    state = repo.parent / "state"
+
+    assert main(["local", "pr", "--repo", str(repo), "--state-dir", str(state)]) == 2
+    assert "pip install 'modelrail[local]'" in capsys.readouterr().err
+    assert not state.exists()
