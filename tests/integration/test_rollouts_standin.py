@@ -8,6 +8,7 @@ through `add_rollout_commands`, with the same error handling as `modelrail.cli.m
 import argparse
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -525,7 +526,7 @@ def test_a_new_image_moves_no_traffic_until_a_later_reconcile(
     """The reconcile that sees the new pod template keeps the old status.canary.weights
     (the stable pod hash) and its canary pods are not available; without traffic routing
     no weights are written at all (rollout/canary.go, rollout/trafficrouting.go)."""
-    with RolloutsStandIn(controller_delay=3600) as standin:  # reconciles on reads only
+    with RolloutsStandIn(controller_delay=3600, readiness_delay=0.3) as standin:  # on reads
         standin.add_rollout("ranker", "ml", image="ranker:v1", traffic_routing=routing)
         stable = standin.rollout("ranker", "ml")["status"]["currentPodHash"]
         api = connect(str(standin.write_kubeconfig(tmp_path / "kc"))).api
@@ -541,7 +542,12 @@ def test_a_new_image_moves_no_traffic_until_a_later_reconcile(
             assert first["canary"]["weights"]["canary"]["podTemplateHash"] == stable
         else:
             assert "canary" not in first
+        time.sleep(0.35)  # the canary's pod is ready: the setWeight step, then the pause
         later = api.get(ROLLOUTS, "ml", "ranker")["status"]
+        for _ in range(20):
+            if later.get("pauseConditions"):
+                break
+            later = api.get(ROLLOUTS, "ml", "ranker")["status"]
         assert standin.weight("ranker", "ml") == 10
         assert later["pauseConditions"][0]["reason"] == "CanaryPauseStep"
         assert ("canary" in later) is routing
@@ -549,3 +555,27 @@ def test_a_new_image_moves_no_traffic_until_a_later_reconcile(
             assert later["canary"]["weights"]["canary"] == {
                 "weight": 10, "podTemplateHash": later["currentPodHash"],
                 "serviceName": "ranker-canary"}
+
+
+@pytest.mark.parametrize("abort", [False, True])
+def test_wait_ends_on_the_progress_deadline_when_canary_pods_never_get_ready(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        abort: bool) -> None:
+    """The controller reports ProgressDeadlineExceeded (or, with progressDeadlineAbort,
+    aborts) once the canary made no progress for progressDeadlineSeconds (rollout/sync.go):
+    `rollout wait` ends there with exit 1 naming it, long before its own --timeout."""
+    with RolloutsStandIn() as k8s:
+        k8s.add_rollout("ranker", "ml", image="ranker:v1", progress_deadline=1,
+                        progress_deadline_abort=abort)
+        k8s.never_ready("ranker:v2")
+        monkeypatch.setenv("KUBECONFIG", str(k8s.write_kubeconfig(workdir / "kc")))
+        assert run("set-image", "--image", "ranker:v2") == 0
+        started = time.monotonic()
+        code = run("wait", "--until", "paused", "--timeout", "60", "--interval", "0.1")
+        elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert elapsed < 10
+    assert "is Degraded while waiting for paused" in err
+    assert "ProgressDeadlineExceeded" in err
+    assert "has timed out progressing." in err

@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # the kubernetes client is an extra
 
 Log = Callable[[str], None]
 StepVerdict = Literal["pass", "fail", "inconclusive", "error"]
-WEIGHT_TIMEOUT_S = 300.0  # the controller must reach a step's weight within this
+WEIGHT_TIMEOUT_S = 300.0  # the controller must reach a step's weight within this, or
+DEADLINE_MARGIN_S = 60.0  # this after the rollout's progressDeadlineSeconds, if later
 HEALTHY_TIMEOUT_S = 600.0
 ABORTED_TIMEOUT_S = 120.0  # for the controller to send the traffic back to stable
 # Exceptions from these libraries are network failures that escaped the clients' own
@@ -172,10 +173,15 @@ class _StopError(ModelrailError):
         self.exit_code = exit_code
 
 
-def _not_aborted(state: RolloutState) -> None:
+def _not_stopped(state: RolloutState) -> None:
+    """Stop the run when the rollout was aborted by someone else (the controller too, with
+    progressDeadlineAbort) or degraded (e.g. ProgressDeadlineExceeded: the canary's pods
+    made no progress within progressDeadlineSeconds): the canary was not shipped."""
     if state.observed and state.aborted:
         raise _StopError(f"rollout {state.ref} was aborted outside this run ({state.message})",
                          ExitCode.REJECTED)
+    if state.observed and state.phase == "Degraded":
+        raise _StopError(f"rollout {state.ref} is Degraded: {state.message}", ExitCode.REJECTED)
 
 
 def _at_mirror_pause(state: RolloutState) -> bool:
@@ -304,28 +310,33 @@ class CanaryRun:
     def _reach(self, label: str, what: str, arrived: Callable[[RolloutState], bool], *,
                promote: bool, to_weight: int | None = None) -> None:
         """Wait until the controller is where `arrived` says, promoting out of the previous
-        pause when `promote` (the mirror pause is reached by the controller alone)."""
-        deadline = self._clock() + WEIGHT_TIMEOUT_S
+        pause when `promote` (the mirror pause is reached by the controller alone). The wait
+        outlasts the rollout's progressDeadlineSeconds, so that a canary whose pods do not
+        become ready ends on the controller's ProgressDeadlineExceeded, not on this bound."""
+        state = self.driver.read()
+        bound = max(WEIGHT_TIMEOUT_S, state.progress_deadline + DEADLINE_MARGIN_S)
+        deadline = self._clock() + bound
         while True:
-            state = self.driver.read()
-            _not_aborted(state)
+            _not_stopped(state)
             if state.observed and arrived(state):
                 self._log(f"{label} · reached · {state.describe()}")
                 return
             if promote and state.observed and state.paused \
                     and self.driver.step(to_weight=to_weight).changed:
+                state = self.driver.read()
                 continue
             if self._clock() >= deadline:
                 raise ServiceError(f"rollout {state.ref} did not reach {what} within "
-                                   f"{WEIGHT_TIMEOUT_S:g}s: {state.describe()}")
+                                   f"{bound:g}s: {state.describe()}")
             self._log(f"{label} · waiting for {what} · {state.describe()}")
             self._sleep(self.plan.interval)
+            state = self.driver.read()
 
     def _hold(self, label: str, since: float, seconds: float) -> None:
         """Keep the step for `seconds` from `since`, one progress line per tick."""
         while (left := since + seconds - self._clock()) > 0:
             state = self.driver.read()
-            _not_aborted(state)
+            _not_stopped(state)
             mirror = f", mirror {state.mirror}%" if state.mirror else ""
             self._log(f"{label} · {self._clock() - since:.0f}s of {seconds:g}s · "
                       f"{state.phase}, weight {state.weight}%{mirror}")
@@ -359,6 +370,8 @@ class CanaryRun:
         self.driver.promote(full=True)
         waited = self.driver.wait([Condition("healthy")], HEALTHY_TIMEOUT_S,
                                   self.plan.interval, sleep=self._sleep, clock=self._clock)
+        if not waited.reached and waited.state.phase == "Degraded":
+            raise _StopError(f"promoted in full, but {waited.message}", ExitCode.REJECTED)
         if not waited.reached:
             raise ServiceError(f"promoted in full, but {waited.message}")
         message = (f"promoted: version {self.plan.version} passed every step and serves all "

@@ -15,6 +15,9 @@ from modelrail.rollouts.objects import JSON, as_mapping, integer, nested
 
 WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
 ABORTED_REASON = "RolloutAborted"
+TIMED_OUT_REASON = "ProgressDeadlineExceeded"  # TimedOutReason, utils/conditions/conditions.go
+TIMED_OUT_TEXT = "has timed out progressing."  # its (ReplicaSet|Rollout)TimeOutMessage
+DEFAULT_PROGRESS_DEADLINE_S = 600  # utils/defaults/defaults.go
 PAUSE_STEP_REASON = "CanaryPauseStep"
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -61,13 +64,52 @@ def pause_reasons(obj: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(as_mapping(c).get("reason") or "") for c in conditions)
 
 
-def progressing_reason(obj: Mapping[str, Any]) -> str:
-    """The reason of the Progressing condition (utils/conditions/conditions.go), or ''."""
+def _progressing(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The Progressing condition (utils/conditions/conditions.go), or {}."""
     conditions = nested(obj, "status").get("conditions")
     for condition in conditions if isinstance(conditions, list) else []:
         entry = as_mapping(condition)
         if entry.get("type") == "Progressing":
-            return str(entry.get("reason") or "")
+            return entry
+    return {}
+
+
+def progressing_reason(obj: Mapping[str, Any]) -> str:
+    """The reason of the Progressing condition, or ''."""
+    return str(_progressing(obj).get("reason") or "")
+
+
+def progress_deadline_seconds(obj: Mapping[str, Any]) -> int:
+    """spec.progressDeadlineSeconds, default 600 (GetProgressDeadlineSecondsOrDefault)."""
+    value = integer(nested(obj, "spec").get("progressDeadlineSeconds"))
+    return DEFAULT_PROGRESS_DEADLINE_S if value is None else value
+
+
+def deadline_exceeded(obj: Mapping[str, Any]) -> bool:
+    """The controller found no progress within progressDeadlineSeconds: the Progressing
+    condition says ProgressDeadlineExceeded (calculateRolloutConditions, rollout/sync.go),
+    or, with spec.progressDeadlineAbort, it aborted the update with the time-out message
+    (evaluateProgressDeadlineAbort)."""
+    condition = _progressing(obj)
+    reason, message = condition.get("reason"), str(condition.get("message") or "")
+    return reason == TIMED_OUT_REASON or (reason == ABORTED_REASON
+                                          and message.endswith(TIMED_OUT_TEXT))
+
+
+def replicas_pending(obj: Mapping[str, Any]) -> str:
+    """What CalculateRolloutPhase (utils/rollout/rolloututil.go) still waits for among the
+    pods before a canary may be Healthy, or '': every pod updated and available, and,
+    without traffic routing, no old pod left."""
+    spec, status = nested(obj, "spec"), nested(obj, "status")
+    wanted = integer(spec.get("replicas"))
+    updated = integer(status.get("updatedReplicas")) or 0
+    if updated < (1 if wanted is None else wanted):
+        return "more replicas need to be updated"
+    if (integer(status.get("availableReplicas")) or 0) < updated:
+        return "updated replicas are still becoming available"
+    if not nested(spec, "strategy", "canary").get("trafficRouting") \
+            and (integer(status.get("replicas")) or 0) > updated:
+        return "old replicas are pending termination"
     return ""
 
 
@@ -99,7 +141,9 @@ def unacknowledged(obj: Mapping[str, Any]) -> str:
 
 def rollout_phase(obj: Mapping[str, Any]) -> tuple[str, str]:
     """(phase, message), never trusting a status the controller wrote before the last
-    change it has not acted on (`unacknowledged`)."""
+    change it has not acted on (`unacknowledged`), nor a Healthy phase the replica counts
+    next to it contradict (`replicas_pending`). A Degraded phase from a progress deadline
+    names ProgressDeadlineExceeded also when progressDeadlineAbort turned it into an abort."""
     spec, status = nested(obj, "spec"), nested(obj, "status")
     pending = unacknowledged(obj)
     if pending:
@@ -108,9 +152,13 @@ def rollout_phase(obj: Mapping[str, Any]) -> tuple[str, str]:
     if spec.get("templateResolvedFromRef") and not _workload_generation_observed(obj):
         return "Progressing", ("waiting for rollout spec update to be observed for the "
                                "reference workload")
-    phase = status.get("phase")
+    phase, message = status.get("phase"), str(status.get("message") or "")
+    if phase == "Healthy" and replicas_pending(obj):
+        return "Progressing", replicas_pending(obj)
+    if phase == "Degraded" and deadline_exceeded(obj) and TIMED_OUT_REASON not in message:
+        message += f" ({TIMED_OUT_REASON}, aborted by spec.progressDeadlineAbort)"
     if isinstance(phase, str) and phase:
-        return phase, str(status.get("message") or "")
+        return phase, message
     return "Progressing", "the controller has not reported a phase yet"
 
 
@@ -245,6 +293,7 @@ class RolloutState:
     fully_promoted: bool
     images: Mapping[str, str] = field(default_factory=dict)
     mirror: int = 0  # % of requests mirrored to the new revision (active_mirror)
+    progress_deadline: int = DEFAULT_PROGRESS_DEADLINE_S  # spec.progressDeadlineSeconds
     obj: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -268,6 +317,7 @@ class RolloutState:
             fully_promoted=is_fully_promoted(obj),
             images=template_images(obj),
             mirror=active_mirror(obj),
+            progress_deadline=progress_deadline_seconds(obj),
             obj=obj,
         )
 

@@ -20,27 +20,37 @@ this serves, on 127.0.0.1 and a free port, what the real `kubernetes` client sen
 Every request is recorded (method, path, content type, parsed body, answer status) so
 tests assert the exact patches. The controller emulation reconciles ``controller_delay``
 seconds after each write (default 0.05), never inside it, so a write's answer and the reads
-before that reconcile show the status the controller last wrote, as on a cluster. Its
-rules follow Argo Rollouts v1.10 (the upstream file is named at each rule): a new pod
-template starts a revision at step 0, and that first reconcile counts the canary's pods as
-not yet available, completes no step and keeps the old ``status.canary.weights`` (the stable
-pod hash; ``rollout/canary.go``, ``rollout/trafficrouting.go``); from the next reconcile on
-the pods are ready and ``setWeight`` steps apply at once (weights written only with traffic
-routing; ``replicas``/``updatedReplicas``/``availableReplicas`` always); a ``pause: {}``
-step adds the ``CanaryPauseStep`` pause condition and waits until it is cleared, a timed
-pause (Go duration syntax, ``1h30m``) until it expires; abort sends the weight to 0 and
-sets the ``Progressing`` condition to ``RolloutAborted`` (phase Degraded); clearing abort
-(retry) is acknowledged with ``RolloutRetry`` on the next reconcile and starts again from
-step 0; an abort of a fully promoted rollout is dropped (it stays Healthy); ``promoteFull``
-or the end of the steps makes the new revision stable (Healthy). ``setCanaryScale`` and
-``setMirrorRoute`` steps pass at once, as the controller completes them, and change no
-weight; a mirror route is active from its ``setMirrorRoute`` step with a ``match`` until
-one with only its ``name`` (or an abort or a full promotion: the controller removes its
-managed routes). The controller writes nothing about mirrors into status, so neither does
-this. As the controller's validation does, a ``setMirrorRoute`` without Istio or a
-traffic-router plugin or whose route is not listed in ``trafficRouting.managedRoutes``, a
-``setCanaryScale`` without traffic routing, or an unparseable pause duration adds the
-``InvalidSpec`` condition (phase Degraded), and no step runs.
+before that reconcile show the status the controller last wrote, as on a cluster; it
+reconciles again after each status it writes (its informer sees it), when a pod becomes
+ready, when a timed pause ends and at the progress deadline, and on a read owed no stale
+answer (a resync). Its rules follow Argo Rollouts v1.10 (the upstream file is named at each
+rule). Each reconcile completes at most one canary step and writes its status
+(syncRolloutStatusCanary, ``rollout/canary.go``). A new pod template starts a revision at
+step 0 in a reconcile that runs no step and keeps the old ``status.canary.weights`` (the
+stable pod hash). Pods (``rollout_replicas.py``) become ready ``readiness_delay`` seconds
+after they are created (default 0.1; ``never_ready(image)``: never); the canary is scaled
+to its share of ``spec.replicas`` (default 1) for the step's weight or ``setCanaryScale``,
+and a ``setWeight`` or ``setCanaryScale`` step completes, and its weight is written (with
+traffic routing only), once the canary is at its counts with every pod available;
+``replicas``/``updatedReplicas``/``readyReplicas``/``availableReplicas`` are always written.
+A ``pause: {}`` step adds the ``CanaryPauseStep`` pause condition and waits until it is
+cleared, a timed pause (Go duration syntax, ``1h30m``) until it expires; abort sends the
+weight to 0, scales the canary to 0 and sets the ``Progressing`` condition to
+``RolloutAborted`` (phase Degraded); clearing abort (retry) is acknowledged with
+``RolloutRetry`` on the next reconcile and starts again from step 0; an abort of a fully
+promoted rollout is dropped (it stays Healthy); ``promoteFull`` or the end of the steps
+scales the canary to every replica and makes the new revision stable once they are all
+available (Healthy only then). No progress for ``progressDeadlineSeconds`` (default 600)
+outside a pause sets ``Progressing`` to ``ProgressDeadlineExceeded`` (phase Degraded), or
+with ``progressDeadlineAbort`` aborts the update. ``setMirrorRoute`` steps pass at once, as
+the controller completes them, and change no weight; a mirror route is active from its
+``setMirrorRoute`` step with a ``match`` until one with only its ``name`` (or an abort or a
+full promotion: the controller removes its managed routes). The controller writes nothing
+about mirrors into status, so neither does this. As the controller's validation does, a
+``setMirrorRoute`` without Istio or a traffic-router plugin or whose route is not listed in
+``trafficRouting.managedRoutes``, a ``setCanaryScale`` without traffic routing, or an
+unparseable pause duration adds the ``InvalidSpec`` condition (phase Degraded), and no step
+runs.
 ``weight()``/``traffic()`` tell a traffic splitter how to split live requests and what
 share to mirror.
 """
@@ -50,6 +60,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,12 +71,24 @@ from typing import Any
 import yaml
 from modelrail.local.loopback import LoopbackServer
 
+from tests.support.standins.rollout_replicas import (
+    Counts,
+    ReplicaSet,
+    desired_counts,
+    previous_set_weight,
+    set_weight_at,
+    total_replicas,
+)
+
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 PAUSE_STEP = "CanaryPauseStep"
 REVISION = "rollout.argoproj.io/revision"
+TIMED_OUT = "ProgressDeadlineExceeded"  # TimedOutReason (utils/conditions/conditions.go)
 CONTROLLER_DELAY = 0.05  # seconds from a write to the controller's reconcile of it
+READINESS_DELAY = 0.1  # seconds from a pod's creation to its readiness
+SETTLE_ROUNDS = 200  # reconciles settle() runs at most
 _PATH = re.compile(
     r"^/apis/(?P<group>argoproj\.io|apps)/(?P<version>v1alpha1|v1)/namespaces/(?P<ns>[^/]+)/"
     r"(?P<plural>rollouts|deployments)/(?P<name>[^/]+)(?P<sub>/status)?$")
@@ -233,6 +256,15 @@ def pause_seconds(value: Any) -> int | None:
     return -1 if seconds is None else int(seconds)
 
 
+@dataclass(frozen=True)
+class _Pods:
+    """What a reconcile found of the new revision's pods: at the counts the controller
+    wants (AtDesiredReplicaCountsForCanary), and how many are available."""
+
+    at_desired: bool
+    canary_available: int
+
+
 @dataclass
 class _State:
     objects: dict[tuple[str, str, str], JSON] = field(default_factory=dict)
@@ -242,8 +274,10 @@ class _State:
     conflicts: int = 0
     failures: int = 0
     version: int = 1000
-    timers: list[threading.Timer] = field(default_factory=list)
+    wakes: list[tuple[float, str, threading.Timer]] = field(default_factory=list)
     stale_reads: dict[str, int] = field(default_factory=dict)  # namespace → reads owed
+    replica_sets: dict[tuple[str, str, str], ReplicaSet] = field(default_factory=dict)
+    never_ready: set[str] = field(default_factory=set)  # images whose pods never get ready
 
 
 class RolloutsStandIn(LoopbackServer):
@@ -252,9 +286,11 @@ class RolloutsStandIn(LoopbackServer):
     def __init__(self, token: str = "standin-token",  # noqa: S107 - a test token
                  controller_delay: float = CONTROLLER_DELAY, stale_reads: int | None = 1,
                  status_subresource: bool = True,
-                 user: str = "system:serviceaccount:ci:modelrail") -> None:
+                 user: str = "system:serviceaccount:ci:modelrail",
+                 readiness_delay: float = READINESS_DELAY) -> None:
         self.token = token
         self.controller_delay = controller_delay
+        self.readiness_delay = readiness_delay  # from a pod's creation to its readiness
         self.stale_reads = stale_reads  # reads after a write that still see the old status
         self.status_subresource = status_subresource
         self.user = user
@@ -268,7 +304,7 @@ class RolloutsStandIn(LoopbackServer):
 
     def stop(self) -> None:
         with self._lock:
-            for timer in self._state.timers:
+            for _, _, timer in self._state.wakes:
                 timer.cancel()
         super().stop()
 
@@ -296,11 +332,16 @@ class RolloutsStandIn(LoopbackServer):
                     weights: Sequence[int] = (10, 25, 50, 100), container: str = "server",
                     steps: list[JSON] | None = None, traffic_routing: bool | JSON = True,
                     workload_ref: str | None = None, mirror: Mirror | None = None,
-                    managed_routes: Sequence[str] | None = None) -> JSON:
+                    managed_routes: Sequence[str] | None = None, replicas: int | None = 2,
+                    progress_deadline: int | None = None,
+                    progress_deadline_abort: bool = False) -> JSON:
         """A Rollout as `kubectl apply` would create it, reconciled to Healthy (stable).
         With `mirror`, its steps start with the mirror phase and its route is managed
         (`managed_routes` overrides the names listed). `traffic_routing` is on (a
-        traffic-router plugin), off, or the router's settings (`{"nginx": {...}}`)."""
+        traffic-router plugin), off, or the router's settings (`{"nginx": {...}}`).
+        `replicas` None leaves spec.replicas out (the controller's default is 1);
+        `progress_deadline` sets spec.progressDeadlineSeconds (default 600 s) and
+        `progress_deadline_abort` spec.progressDeadlineAbort."""
         canary: JSON = {"steps": canary_steps(weights, mirror) if steps is None else steps}
         if traffic_routing:
             routes = [mirror.route] if mirror and managed_routes is None \
@@ -311,8 +352,14 @@ class RolloutsStandIn(LoopbackServer):
                           else {"plugins": {"modelrail/standin": {}}})
             if routes:
                 canary["trafficRouting"]["managedRoutes"] = [{"name": r} for r in routes]
-        spec: JSON = {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+        spec: JSON = {"selector": {"matchLabels": {"app": name}},
                       "strategy": {"canary": canary}}
+        if replicas is not None:
+            spec["replicas"] = replicas
+        if progress_deadline is not None:
+            spec["progressDeadlineSeconds"] = progress_deadline
+        if progress_deadline_abort:
+            spec["progressDeadlineAbort"] = True
         if workload_ref:
             spec["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment",
                                    "name": workload_ref}
@@ -335,7 +382,9 @@ class RolloutsStandIn(LoopbackServer):
                 "generation": 1, "resourceVersion": str(self._state.version),
                 "creationTimestamp": _now()}, "spec": spec, "status": {}}
             self._state.objects[(plural, namespace, name)] = obj
-            self._reconcile(namespace)
+            for _ in range(SETTLE_ROUNDS):  # applied long ago: its pods are ready
+                if not self._reconcile(namespace):
+                    break
             return copy.deepcopy(self._state.objects[(plural, namespace, name)])
 
     # -- inspection and faults -----------------------------------------------------------
@@ -376,16 +425,31 @@ class RolloutsStandIn(LoopbackServer):
         with self._lock:
             self._state.failures = count
 
-    def settle(self) -> None:
-        """Let the controller catch up now: run every reconcile still owed, and the one
-        that finds a new revision's pods ready (`_first_reconcile`)."""
+    def never_ready(self, image: str) -> None:
+        """Pods running `image` never pass their readiness probe (from now on)."""
         with self._lock:
-            for timer in self._state.timers:
-                timer.cancel()
-            self._state.timers.clear()
-            for namespace in list(self._state.stale_reads):
-                self._delayed(namespace)
-                self._reconcile(namespace)
+            self._state.never_ready.add(image)
+
+    def settle(self) -> None:
+        """Let the controller catch up now: reconcile, one step at a time, until nothing
+        changes, waiting for pods that become ready within the readiness delay (never for
+        timed pauses or progress deadlines, which stay scheduled)."""
+        for _ in range(SETTLE_ROUNDS):
+            with self._lock:
+                for _, _, timer in self._state.wakes:
+                    timer.cancel()
+                self._state.wakes.clear()
+                self._state.stale_reads.clear()
+                namespaces = {ns for plural, ns, _ in self._state.objects if plural == "rollouts"}
+                changed = [self._reconcile(ns) for ns in sorted(namespaces)]
+                soon = [at - time.monotonic() for at, _, _ in self._state.wakes]
+            if any(changed):
+                continue
+            pods = max(self.readiness_delay, self.controller_delay)
+            waits = [w for w in soon if w <= pods]
+            if not waits:
+                return
+            time.sleep(max(min(waits), 0.0) + 0.001)
 
     # -- traffic -------------------------------------------------------------------------
 
@@ -557,9 +621,18 @@ class RolloutsStandIn(LoopbackServer):
         (None: every read) until `controller_delay` has passed, show the status as it was."""
         self._state.stale_reads[namespace] = 2**31 if self.stale_reads is None \
             else self.stale_reads
-        timer = threading.Timer(self.controller_delay, self._delayed, args=(namespace,))
+        self._wake(namespace, self.controller_delay)
+
+    def _wake(self, namespace: str, delay: float) -> None:
+        """Queue a reconcile of `namespace` in `delay` seconds, unless one comes sooner (the
+        work queue holds a key once: rollout/controller.go, enqueueRolloutAfter)."""
+        at = time.monotonic() + delay
+        self._state.wakes = [w for w in self._state.wakes if w[2].is_alive()]
+        if any(ns == namespace and when <= at for when, ns, _ in self._state.wakes):
+            return
+        timer = threading.Timer(delay, self._delayed, args=(namespace,))
         timer.daemon = True
-        self._state.timers = [t for t in self._state.timers if t.is_alive()] + [timer]
+        self._state.wakes.append((at, namespace, timer))
         timer.start()
 
     def _delayed(self, namespace: str) -> None:
@@ -569,68 +642,136 @@ class RolloutsStandIn(LoopbackServer):
 
     def _read(self, namespace: str) -> None:
         """A read owed a stale answer gets it; any other sees the controller caught up (as
-        its resync would, which is also how timed pauses end)."""
+        its resync would)."""
         if self._state.stale_reads.get(namespace, 0) > 0:
             self._state.stale_reads[namespace] -= 1
             return
         self._reconcile(namespace)
 
-    def _reconcile(self, namespace: str) -> None:
+    def _reconcile(self, namespace: str) -> bool:
+        """One reconcile of each Rollout in `namespace`; True when a status changed. A
+        changed status is reconciled again after `controller_delay` (the controller's own
+        status write reaches its informer), and a rollout waiting for pods, a timed pause
+        or its progress deadline when that time comes (enqueueRolloutAfter in
+        rollout/pause.go, requeueStuckRollout in rollout/sync.go; ReplicaSet events)."""
+        changed, wakes = False, []
         for (plural, ns, name), obj in list(self._state.objects.items()):
-            if plural == "rollouts" and ns == namespace:
-                reconciled = self._reconcile_rollout(obj)
-                if reconciled != obj:
-                    self._bump(reconciled)
-                    self._state.objects[(plural, ns, name)] = reconciled
+            if plural != "rollouts" or ns != namespace:
+                continue
+            reconciled, wake = self._reconcile_rollout(obj)
+            if reconciled != obj:
+                self._bump(reconciled)
+                self._state.objects[(plural, ns, name)] = reconciled
+                changed, wake = True, self.controller_delay
+            if wake is not None:
+                wakes.append(wake)
+        if wakes:
+            self._wake(namespace, min(wakes))
+        return changed
 
-    def _reconcile_rollout(self, obj: JSON) -> JSON:
+    def _reconcile_rollout(self, obj: JSON) -> tuple[JSON, float | None]:
+        """One pass of the controller over a Rollout (rolloutCanary, rollout/canary.go): the
+        new status, and in how many seconds it wants to look again (None: no need)."""
         new = copy.deepcopy(obj)
         spec, status = new["spec"], new.setdefault("status", {})
+        old = obj.get("status") or {}
         invalid = _invalid_spec(spec.get("strategy", {}).get("canary") or {})
         _set_invalid_spec(new, invalid)
         if invalid:  # the controller refuses the spec: no step runs
             status["phase"], status["message"] = _phase(new)
             status["observedGeneration"] = str(new["metadata"]["generation"])
-            return new
-        template = self._template_of(new)
-        steps: list[JSON] = spec.get("strategy", {}).get("canary", {}).get("steps") or []
-        current, steps_hash = pod_hash(template), pod_hash(steps)
-        if status.get("currentPodHash") != current or status.get("currentStepHash") != steps_hash:
-            if status.get("currentPodHash") != current:
-                annotations = new["metadata"].setdefault("annotations", {})
-                annotations[REVISION] = str(int(annotations.get(REVISION, "0")) + 1)
-                self._state.images[current] = _images(template)
-            for key in ("pauseConditions", "controllerPause", "abort", "promoteFull"):
-                status.pop(key, None)
-            new_pods = status.get("currentPodHash") != current and "stableRS" in status
-            status.update(currentPodHash=current, currentStepHash=steps_hash)
-            status.setdefault("stableRS", current)  # an initial deployment is stable at once
-            status["currentStepIndex"] = len(steps) if status["stableRS"] == current else 0
-            if new_pods:
-                return self._first_reconcile(new)
-        if status.get("abort") and status["stableRS"] == current:
+            return new, None
+        now = time.monotonic()
+        reset = self._reset_if_changed(new)
+        if status.get("abort") and status["stableRS"] == status["currentPodHash"]:
             status.pop("abort", None)  # rollout/controller.go: a fully promoted one stays so
-        _advance(spec, status, steps)
-        _set_weights(spec, status)
-        _set_replicas(spec, status, canary_ready=True)
-        _set_progressing(new)
+        pods = self._scale(new, now, initial="stableRS" not in old)
+        if not reset:  # PodTemplateOrStepsChanged: the reset is persisted, no step runs
+            _set_weights(spec, status, pods)
+            _advance(spec, status, pods)
+        abort_message = _deadline_abort(new, old)
+        _set_progressing(new, old, abort_message)
         status["phase"], status["message"] = _phase(new)
         status["observedGeneration"] = str(new["metadata"]["generation"])
-        return new
+        return new, self._next_look(new, now)
 
-    def _first_reconcile(self, new: JSON) -> JSON:
-        """The reconcile that sees a new pod template creates the canary's pods, which are
-        not available yet: no step completes (AtDesiredReplicaCountsForCanary,
-        utils/replicaset/canary.go; completedCurrentCanaryStep, rollout/canary.go) and
-        status.canary.weights stays as it was, on the stable pod hash (reconcileTrafficRouting,
-        rollout/trafficrouting.go). A later reconcile finds the pods ready and moves the
-        traffic."""
+    def _reset_if_changed(self, new: JSON) -> bool:
+        """resetRolloutStatus (rollout/canary.go: syncRolloutStatusCanary) when the pod
+        template or the steps changed: a new revision starts at step 0 (a first
+        deployment is stable at once), pauses, abort and promoteFull are dropped.
+        status.canary.weights stays as it was, on the stable pod hash, until a later
+        reconcile (reconcileTrafficRouting, rollout/trafficrouting.go)."""
+        status = new["status"]
+        template = self._template_of(new)
+        steps: list[JSON] = new["spec"].get("strategy", {}).get("canary", {}).get("steps") or []
+        current, steps_hash = pod_hash(template), pod_hash(steps)
+        if status.get("currentPodHash") == current and status.get("currentStepHash") == steps_hash:
+            return False
+        if status.get("currentPodHash") != current:
+            annotations = new["metadata"].setdefault("annotations", {})
+            annotations[REVISION] = str(int(annotations.get(REVISION, "0")) + 1)
+            self._state.images[current] = _images(template)
+        for key in ("pauseConditions", "controllerPause", "abort", "promoteFull"):
+            status.pop(key, None)
+        status.update(currentPodHash=current, currentStepHash=steps_hash)
+        status.setdefault("stableRS", current)  # an initial deployment is stable at once
+        status["currentStepIndex"] = len(steps) if status["stableRS"] == current else 0
+        return True
+
+    def _scale(self, new: JSON, now: float, *, initial: bool) -> "_Pods":
+        """Scale the Rollout's ReplicaSets for this reconcile (reconcileNewReplicaSet,
+        reconcileCanaryStableReplicaSet and reconcileOldReplicaSetsCanary, rollout/canary.go:
+        any other ReplicaSet goes to 0; the old stable at once, without
+        scaleDownDelaySeconds), write replicas, updatedReplicas, readyReplicas and
+        availableReplicas (calculateBaseStatus, rollout/sync.go), and say whether the
+        canary is at its counts (AtDesiredReplicaCountsForCanary, utils/replicaset/canary.go).
+        The pods of a first deployment are ready at once (applied long ago)."""
         spec, status = new["spec"], new["status"]
-        _set_replicas(spec, status, canary_ready=False)
-        _set_progressing(new)
-        status["phase"], status["message"] = _phase(new)
-        status["observedGeneration"] = str(new["metadata"]["generation"])
-        return new
+        owner = (new["metadata"]["namespace"], new["metadata"]["name"])
+        current, stable = status["currentPodHash"], status["stableRS"]
+        sets = {h: rs for (ns, name, h), rs in self._state.replica_sets.items()
+                if (ns, name) == owner}
+        for pod_hash_ in (current, stable):
+            sets.setdefault(pod_hash_, ReplicaSet(tuple(self._state.images.get(pod_hash_, {})
+                                                          .values())))
+            self._state.replica_sets[(*owner, pod_hash_)] = sets[pod_hash_]
+        born = float("-inf") if initial else now
+        if current == stable:
+            counts = Counts(total_replicas(spec), 0, 0)
+        else:
+            counts = desired_counts(spec, status, self._ready(sets[current], now),
+                                    len(sets[stable].created))
+            sets[stable].scale(counts.stable, born)
+        sets[current].scale(counts.canary if current != stable else total_replicas(spec), born)
+        for pod_hash_, rs in sets.items():
+            if pod_hash_ not in (current, stable):
+                rs.scale(0, now)
+        ready = sum(self._ready(rs, now) for rs in sets.values())
+        status.update(replicas=sum(len(rs.created) for rs in sets.values()),
+                      updatedReplicas=len(sets[current].created), readyReplicas=ready,
+                      availableReplicas=ready)
+        available = self._ready(sets[current], now)
+        if current == stable:
+            return _Pods(True, available)
+        others = sum(self._ready(rs, now) for h, rs in sets.items() if h not in (current, stable))
+        routed = bool(spec.get("strategy", {}).get("canary", {}).get("trafficRouting"))
+        return _Pods(available == counts.canary == len(sets[current].created)
+                     and len(sets[stable].created) == counts.stable_target
+                     and (routed or others == 0), available)
+
+    def _ready(self, replica_set: ReplicaSet, now: float) -> int:
+        never = any(image in self._state.never_ready for image in replica_set.images)
+        return replica_set.ready(now, self.readiness_delay, never)
+
+    def _next_look(self, new: JSON, now: float) -> float | None:
+        """When this rollout wants a reconcile without any write: its next pod ready, the end
+        of a timed pause, or its progress deadline."""
+        owner = (new["metadata"]["namespace"], new["metadata"]["name"])
+        looks = [rs.next_ready(now, self.readiness_delay,
+                               any(i in self._state.never_ready for i in rs.images))
+                 for (ns, name, _), rs in self._state.replica_sets.items() if (ns, name) == owner]
+        looks += [_pause_left(new), _deadline_left(new)]
+        return min((look for look in looks if look is not None), default=None)
 
     def _template_of(self, rollout: JSON) -> Any:
         ref = rollout["spec"].get("workloadRef")
@@ -686,101 +827,121 @@ def _first(images: dict[str, str]) -> str:
     return next(iter(images.values()), "")
 
 
-def _set_weight_at(steps: list[JSON], index: int) -> int:
-    """GetCurrentSetWeight without abort: the last setWeight at or before `index`."""
-    if index >= len(steps):
-        return 100
-    return next((int(s["setWeight"]) for s in reversed(steps[: index + 1]) if "setWeight" in s),
-                0)
+def _steps(spec: JSON) -> list[JSON]:
+    steps: list[JSON] = spec.get("strategy", {}).get("canary", {}).get("steps") or []
+    return steps
 
 
-def _advance(spec: JSON, status: JSON, steps: list[JSON]) -> None:
-    """One controller pass over the canary steps (replicas are ready at once here)."""
+def _advance(spec: JSON, status: JSON, pods: "_Pods") -> None:
+    """syncRolloutStatusCanary (rollout/canary.go): promoteFull skips the remaining steps,
+    shouldFullPromote/promoteStable (rollout/sync.go) make the new revision stable once all
+    its pods are available, an abort goes back to step 0, and otherwise at most one step
+    completes (completedCurrentCanaryStep): setWeight and setCanaryScale once the canary is
+    at its replica counts, a pause as reconcileCanaryPause and CompletedCanaryPauseStep
+    (rollout/pause.go) decide, any other step at once."""
+    steps = _steps(spec)
     if status.get("promoteFull"):
-        for key in ("pauseConditions", "controllerPause", "abort", "promoteFull"):
+        for key in ("pauseConditions", "controllerPause", "abort"):
             status.pop(key, None)
         status["currentStepIndex"] = len(steps)
-        status["stableRS"] = status["currentPodHash"]
-        return
+    index = int(status.get("currentStepIndex") or 0)
     if status.get("stableRS") == status.get("currentPodHash"):
         status["currentStepIndex"] = len(steps)
+        return
+    if not status.get("abort") and pods.canary_available >= total_replicas(spec) \
+            and index >= len(steps):
+        for key in ("pauseConditions", "controllerPause", "promoteFull"):
+            status.pop(key, None)
+        status["stableRS"] = status["currentPodHash"]
         return
     if status.get("abort"):
         status.pop("pauseConditions", None)
         status.pop("controllerPause", None)
         status["currentStepIndex"] = 0
         return
-    if spec.get("paused"):
+    if spec.get("paused") or index >= len(steps):
         return
-    index = int(status.get("currentStepIndex") or 0)
-    while index < len(steps):
-        step = steps[index]
-        if "pause" not in step:  # setWeight applies at once; analysis/experiment pass
-            index += 1
-            # Argo keeps controllerPause only while a pause condition exists: a pause
-            # cleared by a user completes the pause step the controller paused at, no other.
-            status.pop("controllerPause", None)
-            continue
-        conditions = [c for c in status.get("pauseConditions") or []
-                      if c.get("reason") == PAUSE_STEP]
-        if conditions:
-            duration = pause_seconds((step.get("pause") or {}).get("duration"))
-            started = datetime.strptime(conditions[0]["startTime"], "%Y-%m-%dT%H:%M:%SZ") \
-                .replace(tzinfo=UTC)
-            if duration is None or (datetime.now(UTC) - started).total_seconds() < duration:
-                break
-            status.pop("pauseConditions", None)
-            status.pop("controllerPause", None)
-            index += 1
-            continue
-        if status.get("controllerPause"):  # our pause condition was cleared: promoted
-            status.pop("controllerPause", None)
-            index += 1
-            continue
+    step = steps[index]
+    if "pause" in step:
+        index += _pause_step(step, status)
+    elif pods.at_desired or not ({"setWeight", "setCanaryScale"} & step.keys()):
+        index += 1  # analysis, experiment, header and mirror routes pass at once here
+        # Argo keeps controllerPause only while a pause condition exists: a pause
+        # cleared by a user completes the pause step the controller paused at, no other.
+        status.pop("controllerPause", None)
+    status["currentStepIndex"] = index
+
+
+def _pause_step(step: JSON, status: JSON) -> int:
+    """reconcileCanaryPause and CompletedCanaryPauseStep (rollout/pause.go): 1 when the
+    pause step completes in this reconcile (its timed pause expired, or a user cleared the
+    pause condition the controller added), else 0 (the condition added or kept)."""
+    conditions = [c for c in status.get("pauseConditions") or []
+                  if c.get("reason") == PAUSE_STEP]
+    if conditions:
+        left = _pause_seconds_left(step, conditions[0])
+        if left is None or left > 0:
+            return 0
+    elif not status.get("controllerPause"):
         status["pauseConditions"] = [{"reason": PAUSE_STEP, "startTime": _now()}]
         status["controllerPause"] = True
-        break
-    status["currentStepIndex"] = index
-    if index >= len(steps):
-        status["stableRS"] = status["currentPodHash"]
+        return 0
+    status.pop("pauseConditions", None)
+    status.pop("controllerPause", None)
+    return 1
 
 
-def _set_weights(spec: JSON, status: JSON) -> None:
-    """status.canary.weights as Argo's traffic routing reports them (canary 0 once stable)."""
+def _pause_seconds_left(step: JSON, condition: JSON) -> float | None:
+    duration = pause_seconds((step.get("pause") or {}).get("duration"))
+    if duration is None:
+        return None
+    return duration - (datetime.now(UTC) - _parse_time(condition["startTime"])).total_seconds()
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _pause_left(obj: JSON) -> float | None:
+    """Seconds until the timed pause the rollout is at expires (None: not at one)."""
+    status, steps = obj["status"], _steps(obj["spec"])
+    index = int(status.get("currentStepIndex") or 0)
+    conditions = [c for c in status.get("pauseConditions") or []
+                  if c.get("reason") == PAUSE_STEP]
+    if not conditions or index >= len(steps) or "pause" not in steps[index]:
+        return None
+    left = _pause_seconds_left(steps[index], conditions[0])
+    return None if left is None else max(left, 0.0) + 1.0  # whole-second timestamps
+
+
+def _set_weights(spec: JSON, status: JSON, pods: "_Pods") -> None:
+    """status.canary.weights as reconcileTrafficRouting (rollout/trafficrouting.go) leaves
+    them, before the step is checked: canary 0 once promoted, aborted or while the canary
+    has no available pod; the previous setWeight while the canary is not at its replica
+    counts; the step's setWeight once it is (100 past the last step); the weight as it was
+    on promoteFull until the canary's pods are all up. No weights without traffic routing."""
     canary = spec.get("strategy", {}).get("canary", {})
     if not canary.get("trafficRouting"):
         status.pop("canary", None)
         return
-    steps = canary.get("steps") or []
-    promoted = status.get("stableRS") == status.get("currentPodHash")
-    weight = 0 if promoted or status.get("abort") else \
-        _set_weight_at(steps, int(status.get("currentStepIndex") or 0))
+    steps, index = _steps(spec), int(status.get("currentStepIndex") or 0)
+    before = (status.get("canary") or {}).get("weights", {}).get("canary", {})
+    if status.get("stableRS") == status.get("currentPodHash") or status.get("abort") \
+            or not pods.canary_available:
+        weight = 0
+    elif status.get("promoteFull"):
+        fresh = before.get("podTemplateHash") == status.get("currentPodHash")
+        weight = int(before.get("weight") or 0) if fresh else 0
+    elif not pods.at_desired:
+        weight = previous_set_weight(steps, index)
+    else:
+        weight = set_weight_at(steps, index)
     status["canary"] = {"weights": {
         "canary": {"weight": weight, "podTemplateHash": status.get("currentPodHash"),
                    "serviceName": canary.get("canaryService")},
         "stable": {"weight": 100 - weight, "podTemplateHash": status.get("stableRS"),
                    "serviceName": canary.get("stableService")},
     }}
-
-
-def _set_replicas(spec: JSON, status: JSON, *, canary_ready: bool) -> None:
-    """status.replicas, updatedReplicas and availableReplicas as calculateBaseStatus
-    (rollout/sync.go) counts them: the canary at ceil(weight x spec.replicas / 100) pods
-    and the stable at the rest (CalculateReplicaCountsForBasicCanary, reduced), all pods
-    of the new ReplicaSet once stable; canary pods that are not ready yet are counted but
-    not available, and the stable keeps every pod until they are."""
-    total = int(spec.get("replicas") or 1)
-    if status.get("stableRS") == status.get("currentPodHash"):
-        canary = total
-    elif status.get("abort"):
-        canary = 0
-    else:
-        steps = spec.get("strategy", {}).get("canary", {}).get("steps") or []
-        canary = -(-_set_weight_at(steps, int(status.get("currentStepIndex") or 0))
-                   * total // 100)
-    stable = total - canary if canary_ready else total
-    status.update(replicas=stable + canary, updatedReplicas=canary,
-                  availableReplicas=stable + (canary if canary_ready else 0))
 
 
 def _new_revision_weight(obj: JSON) -> int:
@@ -802,7 +963,7 @@ def _new_revision_weight(obj: JSON) -> int:
     pods = int(status.get("replicas") or 0)
     ready = int(status.get("availableReplicas") or 0) - pods \
         + int(status.get("updatedReplicas") or 0)
-    return _set_weight_at(canary.get("steps") or [], int(status.get("currentStepIndex") or 0)) \
+    return set_weight_at(canary.get("steps") or [], int(status.get("currentStepIndex") or 0)) \
         if ready > 0 else 0
 
 
@@ -855,11 +1016,14 @@ def _condition(status: JSON, kind: str) -> JSON:
     return next((c for c in status.get("conditions") or [] if c.get("type") == kind), {})
 
 
-def _set_condition(status: JSON, kind: str, state: str, reason: str, message: str) -> None:
+def _set_condition(status: JSON, kind: str, state: str, reason: str, message: str, *,
+                   refresh: bool = False) -> None:
     """SetRolloutCondition (utils/conditions/conditions.go): unchanged when the status and
-    reason are; else replaced, with lastUpdateTime now."""
+    reason are; else replaced, with lastUpdateTime now. `refresh`: the Progressing
+    condition's update on progress (calculateRolloutConditions, rollout/sync.go), which
+    moves lastUpdateTime even when nothing else changes."""
     previous = _condition(status, kind)
-    if previous.get("status") == state and previous.get("reason") == reason:
+    if previous.get("status") == state and previous.get("reason") == reason and not refresh:
         return
     now = _now()
     condition = {"type": kind, "status": state, "reason": reason, "message": message,
@@ -885,44 +1049,154 @@ def _set_invalid_spec(obj: JSON, invalid: str) -> None:
     _set_condition(status, "InvalidSpec", "True", "InvalidSpec", message)
 
 
-def _set_progressing(obj: JSON) -> None:
+def _progressed(old: JSON, new: JSON) -> bool:
+    """RolloutProgressing (utils/conditions/conditions.go) for a canary."""
+    def count(status: JSON, key: str) -> int:
+        return int(status.get(key) or 0)
+
+    index_moved = "currentStepIndex" in old and "currentStepIndex" in new \
+        and old["currentStepIndex"] != new["currentStepIndex"]
+    return (count(new, "updatedReplicas") != count(old, "updatedReplicas")
+            or count(new, "replicas") - count(new, "updatedReplicas")
+            < count(old, "replicas") - count(old, "updatedReplicas")
+            or count(new, "readyReplicas") > count(old, "readyReplicas")
+            or count(new, "availableReplicas") > count(old, "availableReplicas")
+            or new.get("stableRS") != old.get("stableRS") or index_moved
+            or new.get("currentStepHash") != old.get("currentStepHash"))
+
+
+def _indefinite_step(spec: JSON, status: JSON) -> bool:
+    """isIndefiniteStep (rollout/sync.go): at a pause, analysis or experiment step, which
+    do not count against the progress deadline."""
+    steps, index = _steps(spec), int(status.get("currentStepIndex") or 0)
+    return index < len(steps) and bool({"pause", "analysis", "experiment"} & steps[index].keys())
+
+
+def _deadline_seconds(spec: JSON) -> int:
+    """GetProgressDeadlineSecondsOrDefault (utils/defaults/defaults.go): 600 by default."""
+    value = spec.get("progressDeadlineSeconds")
+    return 600 if value is None else int(value)
+
+
+def _timed_out(spec: JSON, status: JSON) -> bool:
+    """RolloutTimedOut (utils/conditions/conditions.go): the Progressing condition says so
+    already, or was last updated more than progressDeadlineSeconds ago (never while
+    aborted or paused)."""
+    condition = _condition(status, "Progressing")
+    if not condition or condition.get("reason") in ("RolloutAborted", "RolloutPaused"):
+        return False
+    if condition.get("reason") == TIMED_OUT:
+        return True
+    since = (datetime.now(UTC) - _parse_time(condition["lastUpdateTime"])).total_seconds()
+    return since > _deadline_seconds(spec)
+
+
+def _deadline_left(obj: JSON) -> float | None:
+    """requeueStuckRollout (rollout/sync.go): seconds until the progress deadline of a
+    rollout that is progressing (None when it is not, or at an indefinite step)."""
+    spec, status = obj["spec"], obj["status"]
+    condition = _condition(status, "Progressing")
+    if condition.get("reason") != "ReplicaSetUpdated" or _indefinite_step(spec, status):
+        return None
+    since = (datetime.now(UTC) - _parse_time(condition["lastUpdateTime"])).total_seconds()
+    return max(_deadline_seconds(spec) - since, 0.0) + 1.0  # whole-second timestamps
+
+
+def _timeout_message(obj: JSON) -> str:
+    """ReplicaSetTimeOutMessage (utils/conditions/conditions.go)."""
+    return (f'ReplicaSet "{obj["metadata"]["name"]}-{obj["status"].get("currentPodHash")}" '
+            "has timed out progressing.")
+
+
+def _deadline_abort(new: JSON, old: JSON) -> str:
+    """evaluateProgressDeadlineAbort (rollout/sync.go): with spec.progressDeadlineAbort, an
+    update that made no progress in this reconcile and whose Progressing condition has
+    timed out is aborted; returns the abort message ('' when nothing was aborted)."""
+    spec, status = new["spec"], new["status"]
+    if not spec.get("progressDeadlineAbort") or status.get("abort") \
+            or status.get("stableRS") == status.get("currentPodHash") \
+            or _progressed(old, status) or _indefinite_step(spec, old) \
+            or not _timed_out(spec, old):
+        return ""
+    status["abort"] = True
+    status["abortedAt"] = _now()
+    status.pop("pauseConditions", None)
+    status.pop("controllerPause", None)
+    return _timeout_message(new)
+
+
+def _healthy(new: JSON, old: JSON) -> bool:
+    """RolloutHealthy (utils/conditions/conditions.go) for a canary: every pod updated and
+    available, the generation observed before this reconcile, every step done, the new
+    revision stable and the old pods gone."""
+    spec, status = new["spec"], new["status"]
+    total, steps = total_replicas(spec), _steps(spec)
+    return (status.get("updatedReplicas") == total == status.get("availableReplicas")
+            and old.get("observedGeneration") == str(new["metadata"]["generation"])
+            and (not steps or status.get("currentStepIndex") == len(steps))
+            and status.get("stableRS") == status.get("currentPodHash")
+            and status.get("replicas") == total)
+
+
+def _set_progressing(obj: JSON, old: JSON, abort_message: str) -> None:
     """The Progressing condition as checkPausedConditions and calculateRolloutConditions
-    (rollout/sync.go) leave it after a reconcile: RolloutAborted while aborted, RolloutRetry
-    on the first reconcile after an abort is cleared, RolloutPaused at a pause,
-    NewReplicaSetAvailable once fully promoted, else ReplicaSetUpdated."""
+    (rollout/sync.go) leave it after a reconcile: RolloutAborted while aborted (with the
+    progress deadline's message when that aborted it), RolloutRetry on the first reconcile
+    after an abort is cleared, NewReplicaSetAvailable once healthy, RolloutPaused at a
+    pause, ReplicaSetUpdated (lastUpdateTime now) on any progress or on resuming, and
+    ProgressDeadlineExceeded (False) when no progress was made for progressDeadlineSeconds
+    outside a pause, analysis or experiment step."""
     spec, status = obj["spec"], obj["status"]
     revision = obj["metadata"].get("annotations", {}).get(REVISION, "1")
     replica_set = f'{obj["metadata"]["name"]}-{status.get("currentPodHash")}'
     previous = _condition(status, "Progressing").get("reason")
     if status.get("abort"):
+        message = f"Rollout aborted update to revision {revision}"
         _set_condition(status, "Progressing", "False", "RolloutAborted",
-                       f"Rollout aborted update to revision {revision}")
+                       f"{message}: {abort_message}" if abort_message else message)
     elif previous == "RolloutAborted":
         _set_condition(status, "Progressing", "Unknown", "RolloutRetry",
                        "Retrying Rollout after abort")
-    elif status.get("stableRS") == status.get("currentPodHash"):
+    elif _healthy(obj, old):
         _set_condition(status, "Progressing", "True", "NewReplicaSetAvailable",
                        f'ReplicaSet "{replica_set}" has successfully progressed.')
     elif spec.get("paused") or status.get("pauseConditions"):
         _set_condition(status, "Progressing", "Unknown", "RolloutPaused", "Rollout is paused")
-    else:
+    elif _progressed(old, status) or previous not in ("ReplicaSetUpdated", TIMED_OUT):
         _set_condition(status, "Progressing", "True", "ReplicaSetUpdated",
-                       f'ReplicaSet "{replica_set}" is progressing.')
+                       f'ReplicaSet "{replica_set}" is progressing.', refresh=True)
+    elif not _indefinite_step(spec, old) and _timed_out(spec, status):
+        _set_condition(status, "Progressing", "False", TIMED_OUT, _timeout_message(obj))
 
 
 def _phase(obj: JSON) -> tuple[str, str]:
     """The controller-side phase (CalculateRolloutPhase in utils/rollout/rolloututil.go,
-    reduced to what is emulated): a Degraded phase comes from the conditions."""
+    reduced to what is emulated): a Degraded phase comes from the conditions, and Healthy
+    needs every pod updated and available (and, without traffic routing, no old pod)."""
     spec, status = obj["spec"], obj["status"]
     for condition in status.get("conditions") or []:
         if condition.get("type") == "InvalidSpec":
             return "Degraded", f"InvalidSpec: {condition.get('message')}"
-        if condition.get("reason") in ("RolloutAborted", "ProgressDeadlineExceeded"):
+        if condition.get("reason") in ("RolloutAborted", TIMED_OUT):
             return "Degraded", f"{condition['reason']}: {condition.get('message')}"
     if spec.get("paused"):
         return "Paused", "manually paused"
     for condition in status.get("pauseConditions") or []:
         return "Paused", str(condition.get("reason"))
-    if status.get("stableRS") != status.get("currentPodHash"):
-        return "Progressing", "waiting for all steps to complete"
-    return "Healthy", ""
+    waiting = _replicas_waiting(spec, status) or (
+        "waiting for all steps to complete"
+        if status.get("stableRS") != status.get("currentPodHash") else "")
+    return ("Progressing", waiting) if waiting else ("Healthy", "")
+
+
+def _replicas_waiting(spec: JSON, status: JSON) -> str:
+    """CalculateRolloutPhase's replica checks: what the pods still wait for, or ''."""
+    updated = int(status.get("updatedReplicas") or 0)
+    if updated < total_replicas(spec):
+        return "more replicas need to be updated"
+    if int(status.get("availableReplicas") or 0) < updated:
+        return "updated replicas are still becoming available"
+    routed = spec.get("strategy", {}).get("canary", {}).get("trafficRouting")
+    if not routed and int(status.get("replicas") or 0) > updated:
+        return "old replicas are pending termination"
+    return ""

@@ -3,6 +3,7 @@ judge and a fake clock: what it patches, when it looks, and what it decides."""
 
 import json
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -651,3 +652,30 @@ def test_a_step_is_held_only_once_the_controller_moved_the_traffic(
                            clock=clock, sleep=clock.sleep).run()
     assert (result.result, int(result.exit_code)) == ("promoted", 0)
     assert at_reached == list(WEIGHTS)
+
+
+@pytest.mark.parametrize("abort", [False, True])
+def test_canary_pods_that_never_get_ready_end_the_run_on_the_progress_deadline(
+        tmp_path: Path, abort: bool) -> None:
+    """Argo reports ProgressDeadlineExceeded (or aborts, with progressDeadlineAbort) when
+    the canary makes no progress for progressDeadlineSeconds (rollout/sync.go): the run
+    stops there with exit 1, aborts and names it, instead of waiting out its own bound."""
+    with RolloutsStandIn() as server:
+        server.add_rollout("ranker", "ml", image="ranker:v1", weights=WEIGHTS,
+                           progress_deadline=1, progress_deadline_abort=abort)
+        server.never_ready("ranker:v2")
+        plan = CanaryPlan(image="ranker:v2", version="2", baseline="1",
+                          baseline_source="--baseline-version", weights=WEIGHTS,
+                          step_seconds=STEP_SECONDS, looks=len(WEIGHTS),
+                          extra_seconds=STEP_SECONDS, interval=0.1)
+        started = time.monotonic()
+        result = CanaryRun(_driver(server, tmp_path), ScriptedJudge("pass"), plan,
+                           log=lambda _line: None).run()
+        elapsed = time.monotonic() - started
+        status = server.rollout("ranker", "ml")["status"]
+    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 1, 0)
+    assert elapsed < 15
+    assert "ProgressDeadlineExceeded" in result.message
+    assert "has timed out progressing." in result.message
+    assert status["abort"] is True
+    assert [(s.weight, s.verdict) for s in result.steps] == [(10, "error")]

@@ -23,6 +23,40 @@ ABORTED_CONDITION = {"type": "Progressing", "status": "False", "reason": "Rollou
 
 
 class TestPhase:
+    @pytest.mark.parametrize(("counts", "routing", "why"), [
+        ({"updatedReplicas": 1}, True, "more replicas need to be updated"),
+        ({"updatedReplicas": 2, "availableReplicas": 1}, True,
+         "updated replicas are still becoming available"),
+        ({"replicas": 3}, False, "old replicas are pending termination"),
+    ])
+    def test_healthy_is_read_only_when_the_replica_counts_agree(
+            self, counts: dict[str, int], routing: bool, why: str) -> None:
+        """CalculateRolloutPhase (utils/rollout/rolloututil.go): a Healthy phase next to
+        replica counts that contradict it is not trusted."""
+        obj = rollout(phase="Healthy", stableRS="new")
+        obj["spec"]["replicas"] = 2
+        obj["status"].update({"replicas": 2, "updatedReplicas": 2, "availableReplicas": 2,
+                              **counts})
+        if routing:
+            obj["spec"]["strategy"]["canary"]["trafficRouting"] = {"nginx": {}}
+        assert rollout_phase(obj) == ("Progressing", why)
+        obj["status"].update(replicas=2, updatedReplicas=2, availableReplicas=2)
+        assert rollout_phase(obj) == ("Healthy", "")
+
+    def test_a_progress_deadline_abort_names_progress_deadline_exceeded(self) -> None:
+        """evaluateProgressDeadlineAbort (rollout/sync.go) aborts with the time-out message
+        under the RolloutAborted reason; the phase message names the deadline."""
+        timed_out = 'ReplicaSet "ranker-new" has timed out progressing.'
+        condition = {**ABORTED_CONDITION,
+                     "message": f"Rollout aborted update to revision 2: {timed_out}"}
+        obj = rollout(abort=True, phase="Degraded", conditions=[condition],
+                      message=f"RolloutAborted: {condition['message']}")
+        phase, message = rollout_phase(obj)
+        assert (phase, message) == ("Degraded", (
+            f"RolloutAborted: Rollout aborted update to revision 2: {timed_out} "
+            "(ProgressDeadlineExceeded, aborted by spec.progressDeadlineAbort)"))
+        assert RolloutState.from_object(obj).progress_deadline == 600
+
     def test_phase_is_trusted_once_the_generation_is_observed(self) -> None:
         obj = rollout(phase="Paused", message="CanaryPauseStep",
                       pauseConditions=[{"reason": "CanaryPauseStep"}])
