@@ -19,18 +19,19 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
+from scipy.special import ndtr
 from scipy.stats import norm
 
-Spending = Literal["obrien-fleming", "pocock", "power"]
-SPENDING_FUNCTIONS: tuple[Spending, ...] = ("obrien-fleming", "pocock", "power")
-_GRID_R = 32  # Jennison & Turnbull's r: 6r - 1 points before clipping; r = 16 is their advice
+from modelrail.ab.config import Spending
+
+_GRID_R = 16  # Jennison & Turnbull's r (6r - 1 points before clipping): theirs, 1e-6 accurate
 _NEGLIGIBLE = 1e-15  # a share below this is no share: the bound is infinite
-_P_TOLERANCE = 1e-7
+_P_TOLERANCE = 1e-6  # on log(alpha): p-values to a millionth of themselves
+_ROOT_TWO_PI = math.sqrt(2.0 * math.pi)
 Array = NDArray[np.float64]
 
 
@@ -117,15 +118,16 @@ def _crossing(
     if math.isinf(bound):
         return 0.0
     start, scale, sd = _step(previous, fraction, drift)
-    tail = norm.sf if upper else norm.cdf
-    beyond = tail((bound * scale - start) / sd)
+    standard = (bound * scale - start) / sd
+    beyond = ndtr(-standard) if upper else ndtr(standard)
     return float(np.sum(previous.weights * previous.values * beyond))
 
 
 def _next(previous: _Density, fraction: float, drift: float, low: float, high: float) -> _Density:
     start, scale, sd = _step(previous, fraction, drift)
     points, weights = _grid(drift * scale, low, high)
-    kernel = norm.pdf((points[:, None] * scale - start[None, :]) / sd) * (scale / sd)
+    standard = (points[:, None] * scale - start[None, :]) / sd
+    kernel = np.exp(-0.5 * standard * standard) * (scale / (sd * _ROOT_TWO_PI))
     return _Density(points, weights, kernel @ (previous.weights * previous.values), fraction)
 
 
