@@ -10,7 +10,7 @@ from typing import Literal
 
 from modelrail.ab.config import ExperimentConfig
 from modelrail.ab.engine import MetricResult, Srm, check_srm, check_variants, evaluate
-from modelrail.ab.looks import LookPlan
+from modelrail.ab.looks import LookPlan, LookSummary
 from modelrail.ab.power import Design, Outlook, outlook
 from modelrail.ab.stats import SRM_ALPHA, Alternative, SufficientStats
 from modelrail.errors import ExitCode
@@ -33,8 +33,7 @@ class Decision:
     # keep-running only: each primary's outlook, and the units exposed per day so far
     outlook: Mapping[str, Outlook] = field(default_factory=dict)
     units_per_day: float | None = None
-    # group-sequential only: the look this decision spent at (`LookPlan.summary`)
-    looks: Mapping[str, object] | None = None
+    looks: LookSummary | None = None  # group-sequential only: the look spent at
 
     @property
     def exit_code(self) -> ExitCode:
@@ -52,7 +51,7 @@ class Decision:
             "metrics": {m.name: _metric_json(m) for m in self.metrics},
             "outlook": {name: self._outlook_json(o) for name, o in self.outlook.items()},
             "units_per_day": self.units_per_day,
-            "group_sequential": None if self.looks is None else dict(self.looks),
+            "group_sequential": None if self.looks is None else self.looks.to_json(),
         }
 
 
@@ -102,7 +101,7 @@ def decide(experiment: ExperimentConfig, stats: SufficientStats,
             verdict, reason = "no-ship", (
                 f"reached the planned maximum of {looks.planned_units} units without a "
                 f"decision: {reason}")
-        elif verdict == "keep-running":
+        elif verdict == "keep-running" and looks is None:
             outlooks = primary_outlooks(experiment, metrics)
     else:
         split = " / ".join(f"{v} {n}" for v, n in srm.units.items())
@@ -114,13 +113,31 @@ def decide(experiment: ExperimentConfig, stats: SufficientStats,
                     metrics=metrics, alpha=experiment.alpha,
                     sequential=experiment.sequential.enabled, outlook=outlooks,
                     units_per_day=units_per_day,
-                    looks=None if looks is None else looks.summary(*_primary_test(experiment)))
+                    looks=None if looks is None else _look_summary(experiment, looks, metrics))
 
 
-def _primary_test(experiment: ExperimentConfig) -> tuple[float, Alternative]:
-    """The primaries' first Holm level and sides, which the reported bounds are for."""
-    return (experiment.alpha / len(experiment.primary),
-            "two-sided" if experiment.sided == "two" else "greater")
+def _look_summary(experiment: ExperimentConfig, looks: LookPlan,
+                  metrics: tuple[MetricResult, ...]) -> LookSummary:
+    """The look for the reports; with `target_effect`, each primary's power at the
+    planned maximum, at Holm's strictest level (the outlook's rule)."""
+    alpha, sides = experiment.alpha / len(experiment.primary), _primary_sides(experiment)
+    power = {}
+    for result in metrics:
+        target = experiment.target_effect
+        if result.role != "primary" or result.effect is None or target is None:
+            continue
+        if not result.relative:
+            target *= abs(result.means[experiment.control])
+        power[result.name] = looks.power_at_maximum(alpha, sides[result.name],
+                                                    result.effect, target)
+    return looks.summary(alpha, sides, power)
+
+
+def _primary_sides(experiment: ExperimentConfig) -> dict[str, Alternative]:
+    """The side each primary is tested on; the reported bounds are at Holm's first level."""
+    return {name: "two-sided" if experiment.sided == "two"
+            else "greater" if experiment.greater_is_better(name) else "less"
+            for name in experiment.primary}
 
 
 def primary_outlooks(experiment: ExperimentConfig,

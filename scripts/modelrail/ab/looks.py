@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from modelrail.ab.config import SequentialConfig
-from modelrail.ab.group_sequential import Design, bounds, repeated_p_value
+from modelrail.ab.group_sequential import Design, bounds, crossing_chances, repeated_p_value
 from modelrail.ab.stats import Alternative, Effect, TestResult
 from modelrail.errors import UsageError
 
@@ -41,6 +41,36 @@ class Look:
 def test_key(metric: str, alternative: Alternative, null: float) -> str:
     """The same test across looks: the metric, the side, and the null it is tested at."""
     return f"{metric} {alternative} {null!r}"
+
+
+@dataclass(frozen=True)
+class LookSummary:
+    """The current look for the reports: the plan, alpha spent, each look's bound on z and
+    each primary's observed z per look, up = better (None where a look did not test it)."""
+
+    key: str
+    units: int
+    planned_units: int
+    past_maximum: bool
+    alpha: float
+    alpha_spent: float
+    fractions: tuple[float, ...]
+    bounds: tuple[float, ...]
+    z: Mapping[str, tuple[float | None, ...]]
+    power: Mapping[str, float] = field(default_factory=dict)  # with a target effect
+
+    @property
+    def look(self) -> int:
+        return len(self.fractions)
+
+    def to_json(self) -> dict[str, object]:
+        return {"look": self.look, "key": self.key, "units": self.units,
+                "planned_units": self.planned_units, "fraction": self.fractions[-1],
+                "past_maximum": self.past_maximum, "alpha": self.alpha,
+                "alpha_spent": self.alpha_spent, "fractions": list(self.fractions),
+                "bounds": [b if math.isfinite(b) else None for b in self.bounds],
+                "z": {key: list(values) for key, values in self.z.items()},
+                "power_at_maximum": dict(self.power)}
 
 
 @dataclass
@@ -74,19 +104,37 @@ class LookPlan:
         design = self.design(alpha / 2 if two_sided else alpha, two_sided)
         return bounds(design, self.fractions)[-1]
 
-    def summary(self, alpha: float, alternative: Alternative) -> dict[str, object]:
-        """Where this look stands in the plan, and the bounds on z at `alpha` so far."""
+    def power_at_maximum(self, alpha: float, alternative: Alternative, result: Effect,
+                         target: float) -> float:
+        """The chance to ship by the planned maximum if the true effect is `target`
+        (toward improvement), with the looks so far and one more at the maximum."""
+        fractions = self.fractions
+        if fractions[-1] < 1.0:
+            fractions.append(1.0)
+        two_sided = alternative == "two-sided"
+        design = self.design(alpha / 2 if two_sided else alpha, two_sided)
+        full_error = result.standard_error * math.sqrt(self.units / self.planned_units)
+        chances = crossing_chances(design, fractions, bounds(design, fractions),
+                                   abs(target) / full_error)
+        return min(1.0, math.fsum(chances))
+
+    def summary(self, alpha: float, primaries: Mapping[str, Alternative],
+                power: Mapping[str, float] | None = None) -> "LookSummary":
+        """Where this look stands in the plan, the bounds on z at `alpha` so far, and each
+        primary's z per look (tested on its `primaries` side; up is improvement)."""
+        alternative = next(iter(primaries.values()), "two-sided")
         two_sided = alternative == "two-sided"
         design = self.design(alpha / 2 if two_sided else alpha, two_sided)
         fractions = self.fractions
-        spent = design.spent(fractions[-1]) * (2 if two_sided else 1)
-        return {"look": len(fractions), "key": self.key, "units": self.units,
-                "planned_units": self.planned_units, "fraction": fractions[-1],
-                "past_maximum": self.past_maximum, "alpha": alpha, "alpha_spent": spent,
-                "fractions": fractions,
-                "bounds": [b if math.isfinite(b) else None for b in bounds(design, fractions)],
-                "z": {key: [look.z_values.get(key) for look in self.looks()]
-                      for key in self.observed}}
+        return LookSummary(
+            key=self.key, units=self.units, planned_units=self.planned_units,
+            past_maximum=self.past_maximum, alpha=alpha,
+            alpha_spent=design.spent(fractions[-1]) * (2 if two_sided else 1),
+            fractions=tuple(fractions), bounds=tuple(bounds(design, fractions)),
+            z={name: tuple(_toward(look.z_values.get(test_key(name, side, 0.0)), side)
+                           for look in self.looks())
+               for name, side in primaries.items()},
+            power=dict(power or {}))
 
     def test(self, name: str, result: Effect, alpha: float, alternative: Alternative,
              null: float = 0.0) -> TestResult:
@@ -116,6 +164,10 @@ class LookPlan:
     def looks(self) -> list[Look]:
         """What the looks file holds after this analysis."""
         return [*self.earlier, self.current()]
+
+
+def _toward(z: float | None, alternative: Alternative) -> float | None:
+    return None if z is None else (-z if alternative == "less" else z)
 
 
 def plan_look(sequential: SequentialConfig, history: Sequence[Look], key: str,

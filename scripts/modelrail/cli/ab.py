@@ -79,6 +79,7 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
             html_report,
             lift_history,
             lift_mermaid,
+            looks_mermaid,
             write_report,
         )
     except ImportError as error:
@@ -105,6 +106,8 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     chart = ""  # for the job summary only: a terminal shows no Mermaid
     if timeline is not None and decision.metrics:
         chart = "\n" + lift_mermaid(lift_history(config.experiment, timeline), timeline)
+    if decision.looks is not None and decision.metrics:
+        chart += "\n" + looks_mermaid(decision)
     runner.set_output("decision", decision.verdict)
     primary = decision.metrics[0] if decision.metrics else None
     runner.set_output("lift", "" if primary is None else repr(primary.test.estimate))

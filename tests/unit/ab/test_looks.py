@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from modelrail.ab.config import SequentialConfig
 from modelrail.ab.group_sequential import Design, bounds
+from modelrail.ab.looks import Look, plan_look
+from modelrail.ab.stats import Effect
 from modelrail.cli.main import main
+from scipy.stats import norm
 
 from tests.support.builders.ab_documents import POLICY, duration, write_stats
 
@@ -62,7 +66,8 @@ def test_each_day_adds_a_look_and_a_rerun_replaces_it(workdir: Path) -> None:
     assert [look["key"] for look in looks] == ["2026-12-01", "2026-12-02"]
     assert [look["fraction"] for look in looks] == [0.2, 0.45]
     state = result["group_sequential"]
-    assert state["look"] == 2 and state["fractions"] == [0.2, 0.45]
+    assert state["look"] == 2
+    assert state["fractions"] == [0.2, 0.45]
     expected = bounds(Design(alpha=0.025, two_sided=True), [0.2, 0.45])
     assert state["bounds"] == pytest.approx(expected)
     assert not state["past_maximum"]
@@ -133,3 +138,37 @@ def test_group_sequential_needs_its_planned_maximum(workdir: Path,
     path = write_stats(workdir / "stats.json", day_stats(9000))
     assert main(["ab", "analyze", "--stats", path, "--looks", "looks.json"]) == 2
     assert "experiment.sequential.planned_units" in capsys.readouterr().err
+
+
+def test_the_summary_and_report_show_the_bounds_against_z(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = workdir / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    analyze(workdir, "2026-12-01", day_stats(8000, 0.10, 0.104))
+    path = write_stats(workdir / "stats.json", day_stats(16000, 0.10, 0.104))
+    assert main(["ab", "analyze", "--stats", path, "--looks", "looks.json", "--look-day",
+                 "2026-12-02", "--summary", "--report", "report.html"]) == 4
+    text = summary.read_text(encoding="utf-8")
+    assert "Group-sequential look 2 (2026-12-02): 32,000 of 40,000 planned units (80%)" in text
+    chart = text[text.index("z against the group-sequential bound"):]
+    bound = bounds(Design(alpha=0.025, two_sided=True), [0.4, 0.8])
+    assert f"line [{bound[0]:.6g}, {bound[1]:.6g}]" in chart
+    html = (workdir / "report.html").read_text(encoding="utf-8")
+    assert "Looks (group-sequential)" in html
+    assert "ctr z" in html
+
+
+def test_power_at_the_planned_maximum() -> None:
+    """At the maximum with no earlier look, the power is the fixed test's; earlier looks
+    under O'Brien-Fleming spending cost only a little of it."""
+    sequential = SequentialConfig(enabled=True, method="group-sequential",
+                                  planned_units=10_000)
+    effect = Effect(estimate=0.0, variance=0.02**2, df=1e6, n=10_000)
+    single = plan_look(sequential, [], "2026-12-09", 10_000)
+    fixed = norm.sf(norm.isf(0.025) - 0.05 / 0.02)
+    assert single.power_at_maximum(0.05, "two-sided", effect, 0.05) == \
+        pytest.approx(fixed, abs=1e-6)
+    earlier = [Look(f"2026-12-0{day}", 2000 * day, day / 5) for day in range(1, 5)]
+    grouped = plan_look(sequential, earlier, "2026-12-09", 10_000)
+    power = grouped.power_at_maximum(0.05, "two-sided", effect, 0.05)
+    assert fixed - 0.03 < power < fixed
