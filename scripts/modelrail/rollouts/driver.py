@@ -94,12 +94,13 @@ class RolloutDriver:
         rollout (rollout/controller.go) and, when the pod template changed since it last
         looked, the abort with it (resetRolloutStatus, rollout/sync.go): so first wait
         (bounded) until it has observed the spec, and send nothing to a promoted one."""
-        obj = self._observed_object(clock, sleep)  # a missing rollout is exit 2
+        obj = self.observed_object(clock, sleep)  # a missing rollout is exit 2
         if is_fully_promoted(obj) and not nested(obj, "status").get("abort"):
             return self._done("abort", False, "nothing to abort: the rollout is fully "
                               "promoted (Healthy) and the controller ignores an abort of a "
                               "fully promoted rollout, so none was sent; to go back, "
-                              "set-image the previous image", obj)
+                              "roll the registry back and run `modelrail rollout restore "
+                              "--env ENV` (it sets the previous version's image)", obj)
         obj = self._patch_status(patches.ABORT)
         return self._done("abort", True, "aborted: traffic goes back to stable", obj)
 
@@ -227,7 +228,7 @@ class RolloutDriver:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _observed_object(self, clock: Callable[[], float],
+    def observed_object(self, clock: Callable[[], float],
                          sleep: Callable[[float], None]) -> JSON:
         """The rollout once the controller has observed its generation (or as it is after
         OBSERVE_TIMEOUT_S)."""
