@@ -16,9 +16,11 @@ from typing import Any
 
 from modelrail.errors import ServiceError, UsageError
 from modelrail.rollouts import patches
+from modelrail.rollouts.istio import mirror_route_problem, virtual_service_names
 from modelrail.rollouts.kube import (
     DEPLOYMENTS,
     ROLLOUTS,
+    VIRTUAL_SERVICES,
     ConflictError,
     KubeApi,
     NotFoundError,
@@ -77,6 +79,22 @@ class RolloutDriver:
 
     def read(self) -> RolloutState:
         return RolloutState.from_object(self.read_object())
+
+    def mirror_problem(self, route: str) -> str:
+        """'' while every Istio VirtualService the rollout routes through mirrors to the
+        canary through `route` (rollouts/istio.py); else what is wrong. '' without Istio
+        routing: a traffic-router plugin's routes are not readable here."""
+        problems = []
+        for namespace, name in virtual_service_names(self.read_object()):
+            try:
+                service = self.api.get(VIRTUAL_SERVICES, namespace, name)
+            except NotFoundError:
+                problems.append(f"VirtualService {namespace}/{name} not found")
+                continue
+            problem = mirror_route_problem(service, route)
+            if problem:
+                problems.append(f"VirtualService {namespace}/{name}: {problem}")
+        return "; ".join(problems)
 
     def ensure_steps(self, weights: Sequence[int], mirror: MirrorConfig | None = None
                      ) -> RolloutState:
