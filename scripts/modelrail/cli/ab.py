@@ -75,10 +75,8 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
                          "ab analyze")
     stats, data, timeline, units_per_day = _statistics(args, config.experiment)
     decision = decide(config.experiment, stats, units_per_day)
-    report = decision.to_json()
-    if data is not None:
-        report["data"] = dict(data)
-    write_json(args.json, report)
+    logs = {} if data is None else {"data": dict(data)}
+    report = write_json(args.json, "ab-analyze", {**decision.to_json(), **logs})
     if args.report:
         write_report(args.report, html_report(decision, config.experiment, timeline, data))
     markdown = decision_markdown(decision)

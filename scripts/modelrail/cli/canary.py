@@ -114,7 +114,7 @@ def _baseline(args: argparse.Namespace, config: Config, rollout: RolloutConfig,
 
 
 def _render(args: argparse.Namespace, config: Config, result: CanaryResult) -> None:
-    write_json(args.json, result.to_json())
+    write_json(args.json, "canary-run", result.to_json())
     runner.set_output("result", result.result)
     runner.set_output("failed-step", "" if result.failed_weight is None
                       else str(result.failed_weight))

@@ -6,9 +6,11 @@ mean the same everywhere, and no module needs to import `modelrail.cli.main` (wh
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from modelrail.errors import UsageError
+from modelrail.plumbing.documents import versioned
 from modelrail.plumbing.textfile import read_json
 
 
@@ -41,10 +43,14 @@ def add_prometheus_flag(parser: argparse.ArgumentParser) -> None:
                              "from PROMETHEUS_TOKEN or PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD")
 
 
-def write_json(path: str | None, payload: object) -> None:
-    """Write the machine-readable result of a command, when --json was given."""
+def write_json(path: str | None, kind: str, payload: Mapping[str, object]
+               ) -> dict[str, object]:
+    """The machine-readable result of a command as a `kind` document (stamped with its
+    schema version, `schemas/<kind>.schema.json`), written when --json was given."""
+    document = versioned(kind, payload)
     if path:
-        write_text(path, "--json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        write_text(path, "--json", json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return document
 
 
 def write_text(path: str, flag: str, text: str) -> None:

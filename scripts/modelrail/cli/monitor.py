@@ -58,7 +58,7 @@ def cmd_monitor(args: argparse.Namespace) -> ExitCode:
 
 def _render(args: argparse.Namespace, result: "MonitorResult", text: str,
             page: str) -> ExitCode:
-    write_json(args.json, result.to_json())
+    write_json(args.json, "monitor", result.to_json())
     if args.report:
         write_text(args.report, "--report", page)
     if args.markdown:
@@ -114,7 +114,7 @@ def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
     calls = shadow_calls(PrometheusClient.from_env(args.prometheus_url), shadow.window) \
         if args.prometheus_url else None
     result = judge(found, shadow, calls)
-    write_json(args.json, {"model": config.model, "version": args.version,
+    write_json(args.json, "shadow-analyze", {"model": config.model, "version": args.version,
                            **result.to_json()})
     rows = [f"| {c.name} | {'—' if c.value is None else f'{c.value:.4g}'} | "
             f"{'≥' if c.kind == 'min' else '≤'} {c.limit:g} | {'pass' if c.passed else 'FAIL'} |"

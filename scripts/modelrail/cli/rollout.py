@@ -79,7 +79,7 @@ def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message
     """Print, write --json, step outputs and a summary table: the same for every action."""
     print(message)
     print(rollout.describe())
-    write_json(args.json, {**extra, "message": message, "rollout": rollout.to_json()})
+    write_json(args.json, "rollout", {**extra, "message": message, "rollout": rollout.to_json()})
     runner.set_output("phase", rollout.phase)
     runner.set_output("weight", str(rollout.weight))
     runner.set_output("step-index", "" if rollout.step_index is None
