@@ -1,8 +1,9 @@
 """The published JSON Schemas (`schemas/`) against the code: every `write_json` call site
 has its document's schema, every policy file in the repository passes both the schema and
 the parser, and the two agree on edits of the example policy (unknown key, wrong type, bad
-enum, missing key). The documents themselves are checked in every test that runs a
-command with --json (tests/conftest.py)."""
+enum, missing key; tests/property/test_policy_schema.py: what the parser accepts, the
+schema accepts). The documents themselves are checked in every test that runs a command
+with --json (tests/conftest.py)."""
 
 import ast
 import copy
