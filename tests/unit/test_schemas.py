@@ -61,8 +61,11 @@ def schema_problems(data: object) -> list[str]:
 def write_json_kinds() -> Iterator[tuple[str, int, object]]:
     """(module, line, kind argument) of every `write_json(...)` call in the product."""
     for path in sorted((REPO_ROOT / "scripts" / "modelrail").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "write_json":
+        calls = [node for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                 if isinstance(node, ast.Call)]
+        for node in calls:
+            called = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if called == "write_json":
                 kind = node.args[1] if len(node.args) > 1 else None
                 yield (str(path.relative_to(REPO_ROOT)), node.lineno,
                        kind.value if isinstance(kind, ast.Constant) else None)
