@@ -62,7 +62,9 @@ if [ -z "$IMAGE" ]; then
 fi
 prepare_report_dir modelrail-canary-report
 args=(canary run "${rollout[@]}" --image "$IMAGE" --version "$MODEL_VERSION"
-      --report-dir "$report_dir" --json "$report_dir/canary.json" --summary)
+      --report-dir "$report_dir" --json "$report_dir/canary.json"
+      --openmetrics "$report_dir/canary.om" --summary)
 if [ -n "$BASELINE_VERSION" ]; then args+=(--baseline-version "$BASELINE_VERSION"); fi
+if [ -n "${PUSHGATEWAY_URL:-}" ]; then args+=(--pushgateway "$PUSHGATEWAY_URL"); fi
 if [ -n "${PROMETHEUS_URL:-}" ]; then args+=(--prometheus-url "$PROMETHEUS_URL"); fi
 modelrail "${args[@]}"

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
+    add_openmetrics_flags,
     add_summary_flag,
+    check_export_flags,
+    export_gauges,
     write_json,
     write_text,
 )
@@ -35,11 +38,13 @@ def _monitor_config(config: Config) -> MonitorConfig:
 def cmd_monitor(args: argparse.Namespace) -> ExitCode:
     # Imported on use: the [monitor] extra (duckdb, scipy) is not in the core install.
     from modelrail.monitor.drift import MonitorResult, check_logs  # noqa: PLC0415
+    from modelrail.monitor.openmetrics import monitor_gauges  # noqa: PLC0415
     from modelrail.monitor.reference import resolve_reference  # noqa: PLC0415
     from modelrail.monitor.report import html, markdown  # noqa: PLC0415
 
     config = load_config(args.config)
     monitor = _monitor_config(config)
+    check_export_flags(args)
     current = Path(args.current)
     if monitor.performance is not None and not args.events:
         raise UsageError(f"{config.source}: monitor.performance needs --events PATH "
@@ -53,7 +58,8 @@ def cmd_monitor(args: argparse.Namespace) -> ExitCode:
         current_rows=rows, alpha=monitor.alpha, correction="Holm",
         model_version=reference.version,
         checks=checks, actions=monitor.actions)
-    return _render(args, result, markdown(result), html(result))
+    code = _render(args, result, markdown(result), html(result))
+    return export_gauges(args, monitor_gauges(result), {"model": result.model}, code)
 
 
 def _render(args: argparse.Namespace, result: "MonitorResult", text: str,
@@ -147,6 +153,7 @@ def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.Argument
                          help="write the Markdown report (for monitor-issue)")
     add_json_flag(monitor)
     add_summary_flag(monitor, "the table and chart")
+    add_openmetrics_flags(monitor, "modelrail-monitor")
     monitor.set_defaults(handler=cmd_monitor)
 
     issue = commands.add_parser(

@@ -440,8 +440,8 @@ def run_canary_cli(work: Path, stable: Side, canary: Side, *,
                    steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float = 10.0,
                    mirror: Mirror | None = None, quiet: bool = False) -> CanaryOutcome:
     """A fresh stand-in and lab, then `python -m modelrail canary run` on `canary.image`
-    (report in `work`/report, result in `work`/canary.json); with `mirror`, a mirror
-    phase first; output shown unless quiet."""
+    (report and its OpenMetrics canary.om in `work`/report, result in `work`/canary.json);
+    with `mirror`, a mirror phase first; output shown unless quiet."""
     work.mkdir(parents=True, exist_ok=True)
     policy = work / "modelrail.yaml"
     policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds, mirror=mirror),
@@ -455,7 +455,8 @@ def run_canary_cli(work: Path, stable: Side, canary: Side, *,
              "--image", canary.image, "--version", canary.version,
              "--kubeconfig", str(standin.write_kubeconfig(work / "kubeconfig")),
              "--prometheus-url", lab.prometheus_url, "--json", str(work / "canary.json"),
-             "--report-dir", str(work / "report"), "--no-summary"],
+             "--report-dir", str(work / "report"), "--no-summary",
+             "--openmetrics", str(work / "report" / "canary.om")],
             check=False, timeout=900, stdout=subprocess.DEVNULL if quiet else None,
             stderr=subprocess.DEVNULL if quiet else None)
         seconds = time.monotonic() - started
