@@ -37,6 +37,17 @@ STANDIN_ACTIONS = {
     "docker/setup-qemu-action": "setup-qemu",
     # Sigstore is unreachable: a `cosign` shim that records what it was asked to sign.
     "sigstore/cosign-installer": "cosign-installer",
+    # The clouds are unreachable: each credential action's stand-in checks its inputs and
+    # the job's OIDC token request variables, then hands over the kubeconfig of the
+    # cluster named in MODELRAIL_LOCAL_CLUSTERS (<cluster-name>.yaml) as the real one does.
+    # act sets no ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN whatever `permissions:` say, so a run
+    # has none (like a job without `id-token: write`) unless it is given them with --env;
+    # act cannot grant them per job, which tests/lint checks in the workflows instead.
+    "aws-actions/configure-aws-credentials": "configure-aws-credentials",
+    "google-github-actions/auth": "gcp-auth",
+    "google-github-actions/get-gke-credentials": "get-gke-credentials",
+    "azure/login": "azure-login",
+    "azure/aks-set-context": "aks-set-context",
 }
 _USES = re.compile(r"""uses:\s*["']?([\w.-]+/[\w.-]+)(?:/[^@\s"']*)?@([^\s"'#]+)""")
 _SELF_REF = re.compile(r"(uses:\s*)\$/([^\s#]+)")
