@@ -3,6 +3,8 @@ with `modelrail rollout status`, through the kubeconfig the mode's credential ac
 stand-ins, scripts/modelrail/local/standins) wrote and exported as the real ones do; a job
 with a missing input and one without an OIDC token request URL fail, naming why.
 
+The jobs granted `id-token: write` get the token request variables of a stand-in for
+GitHub's token service, which records the audience each credential action asked for.
 The stand-in clouds know one cluster each (MODELRAIL_LOCAL_CLUSTERS/<name>.yaml), each with
 a token of its own, so a job that ends up with another mode's kubeconfig is refused.
 """
@@ -16,6 +18,7 @@ import yaml
 from modelrail.local.act import act_command, git, run_act
 
 from tests.support.paths import REPO_ROOT
+from tests.support.standins.oidc import OidcTokenStandIn
 from tests.support.standins.rollouts import RolloutsStandIn
 
 pytestmark = pytest.mark.e2e
@@ -32,8 +35,9 @@ MODES: dict[str, dict[str, str]] = {
     "aks": {"cluster-name": "ranker-aks", "azure-client-id": GUID, "azure-tenant-id": GUID,
             "azure-subscription-id": GUID, "aks-resource-group": "ml"},
 }
-OIDC_REQUEST = {"ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/idtoken?api-version=2.0",
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token"}
+# The audience each cloud's action asks GitHub's token for (their action.yml defaults).
+AUDIENCES = {"eks": "sts.amazonaws.com", "gke": f"https://iam.googleapis.com/{PROVIDER}",
+             "aks": "api://AzureADTokenExchange"}
 ROLLOUT_PATH = "/apis/argoproj.io/v1alpha1/namespaces/ml/rollouts/ranker"
 # job -> what its log must say.
 FAILING = {"missing-input": "aws-region: required with cluster-auth: eks",
@@ -41,7 +45,8 @@ FAILING = {"missing-input": "aws-region: required with cluster-auth: eks",
 STATUS = '"$CLI_PYTHON" -m modelrail rollout status --name ranker --namespace ml'
 
 
-def job(mode: str, inputs: dict[str, str], permissions: dict[str, str]) -> dict[str, object]:
+def job(oidc: OidcTokenStandIn, job_id: str, mode: str, inputs: dict[str, str],
+        permissions: dict[str, str]) -> dict[str, object]:
     """A job that authenticates with `mode` and reads the Rollout's status.
 
     act injects no OIDC token request variables, whatever `permissions:` say; GitHub
@@ -58,31 +63,34 @@ def job(mode: str, inputs: dict[str, str], permissions: dict[str, str]) -> dict[
         "steps": [{"uses": "modelrail/modelrail/actions/cluster-auth@v1", "with": with_},
                   status]}
     if permissions.get("id-token") == "write":
-        body["env"] = OIDC_REQUEST
+        body["env"] = {"ACTIONS_ID_TOKEN_REQUEST_URL": oidc.url,
+                       "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc.request_token(job_id)}
     return body
 
 
-def workflow() -> str:
-    jobs = {mode: job(mode, inputs, {"id-token": "write"} if mode != "kubeconfig" else {})
+def workflow(oidc: OidcTokenStandIn) -> str:
+    jobs = {mode: job(oidc, mode, mode, inputs,
+                      {"id-token": "write"} if mode != "kubeconfig" else {})
             for mode, inputs in MODES.items()}
     missing = {key: value for key, value in MODES["eks"].items() if key != "aws-region"}
-    jobs["missing-input"] = job("eks", missing, {"id-token": "write"})
-    jobs["no-id-token"] = job("gke", MODES["gke"], {"contents": "read"})
+    jobs["missing-input"] = job(oidc, "missing-input", "eks", missing, {"id-token": "write"})
+    jobs["no-id-token"] = job(oidc, "no-id-token", "gke", MODES["gke"], {"contents": "read"})
     return yaml.safe_dump({"name": "cluster auth", "on": "push", "permissions": {},
                            "jobs": jobs}, sort_keys=False)
 
 
 def test_each_mode_reaches_its_cluster_and_a_bad_job_fails_naming_why(
         tmp_path: Path, action_repo: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / ".github" / "workflows").mkdir(parents=True)
-    (repo / ".github" / "workflows" / "auth.yml").write_text(workflow())
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "auth")
     clusters = tmp_path / "clusters"
     clusters.mkdir()
     with contextlib.ExitStack() as stack:
+        oidc = stack.enter_context(OidcTokenStandIn("repo:acme/ranker:ref:refs/heads/main"))
+        repo = tmp_path / "repo"
+        (repo / ".github" / "workflows").mkdir(parents=True)
+        (repo / ".github" / "workflows" / "auth.yml").write_text(workflow(oidc))
+        git(repo, "init", "-q")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "auth")
         k8s = {mode: stack.enter_context(RolloutsStandIn(token=f"{mode}-token"))
                for mode in MODES}
         for mode, standin in k8s.items():
@@ -95,12 +103,14 @@ def test_each_mode_reaches_its_cluster_and_a_bad_job_fails_naming_why(
                  "PYTHONPATH": str(REPO_ROOT / "scripts")},
             secrets={"KUBECONFIG": k8s["kubeconfig"].kubeconfig()})
         result = run_act(repo, command, timeout=300)
+        (tmp_path / "act.log").write_text(result.log)
         reads = {mode: [(r.method, r.path, r.status) for r in standin.requests]
                  for mode, standin in k8s.items()}
 
     assert {name: result.job_result(name) for name in [*MODES, *FAILING]} == {
         **dict.fromkeys(MODES, "succeeded"), **dict.fromkeys(FAILING, "failed")}, \
-        result.log[-4000:]
+        f"the whole log: {tmp_path / 'act.log'}"
+    assert sorted(oidc.asked) == sorted(AUDIENCES.items())
     for message in FAILING.values():
         assert message in result.log
     for mode, requests in reads.items():

@@ -40,9 +40,10 @@ STANDIN_ACTIONS = {
     # The clouds are unreachable: each credential action's stand-in checks its inputs and
     # the job's OIDC token request variables, then hands over the kubeconfig of the
     # cluster named in MODELRAIL_LOCAL_CLUSTERS (<cluster-name>.yaml) as the real one does.
-    # act sets no ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN whatever `permissions:` say, so a run
-    # has none (like a job without `id-token: write`) unless it is given them with --env;
-    # act cannot grant them per job, which tests/lint checks in the workflows instead.
+    # act sets no ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN whatever `permissions:` say, so a job
+    # has none (like one without `id-token: write`) unless it is given them: a test gives
+    # them (job `env:`, pointing at tests/support/standins/oidc.py) to exactly the jobs
+    # granted `id-token: write`; tests/lint checks which jobs of modelrail's workflows are.
     "aws-actions/configure-aws-credentials": "configure-aws-credentials",
     "google-github-actions/auth": "gcp-auth",
     "google-github-actions/get-gke-credentials": "get-gke-credentials",
