@@ -50,19 +50,27 @@ def _env_name(name: str) -> str:
 
 
 def check(values: Mapping[str, str], kubeconfig_given: bool) -> str:
-    """The mode, once `values` (input name -> value) hold all it needs in the right form;
-    a UsageError naming the first input that does not."""
-    mode = values.get("cluster-auth", "").strip() or "kubeconfig"
+    """The mode, once `values` (input name -> value) hold all it needs in the right form
+    and nothing another mode needs; a UsageError naming the first input that does not.
+
+    Nothing is trimmed: the action's `if:` conditions compare the raw mode, so " eks" or a
+    region with a trailing space must fail here rather than slip past every credential step.
+    """
+    mode = values.get("cluster-auth", "") or "kubeconfig"
     if mode not in MODES:
-        nearest = difflib.get_close_matches(mode, MODES, n=1)
+        nearest = difflib.get_close_matches(mode.strip().lower(), MODES, n=1)
         hint = f" (did you mean {nearest[0]}?)" if nearest else ""
         raise UsageError(f"cluster-auth: unknown mode {mode!r}{hint}; "
                          f"one of {', '.join(MODES)}")
     if mode != "kubeconfig" and kubeconfig_given:
         raise UsageError(f"cluster-auth: {mode} gets its kubeconfig from the cloud, but the "
                          f"KUBECONFIG secret is set too; pass one of them")
+    for name in FORMATS:
+        if values.get(name) and name not in MODES[mode]:
+            owners = " or ".join(other for other, names in MODES.items() if name in names)
+            raise UsageError(f"{name}: set, but cluster-auth is {mode}; it is for {owners}")
     for name in MODES[mode]:
-        value = values.get(name, "").strip()
+        value = values.get(name, "")
         if not value:
             raise UsageError(f"{name}: required with cluster-auth: {mode}")
         pattern, form = FORMATS[name]

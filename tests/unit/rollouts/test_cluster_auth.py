@@ -32,7 +32,33 @@ def test_each_mode_passes_with_exactly_its_inputs(mode: str) -> None:
 
 
 def test_an_empty_mode_is_the_kubeconfig_secret() -> None:
-    assert check({"cluster-auth": " "}, kubeconfig_given=True) == "kubeconfig"
+    assert check({"cluster-auth": ""}, kubeconfig_given=True) == "kubeconfig"
+
+
+@pytest.mark.parametrize(("mode", "hint"), [(" eks", "eks"), ("GKE", "gke")])
+def test_a_mode_is_taken_as_written_not_trimmed_or_lowered(mode: str, hint: str) -> None:
+    """The action's `if:` compares the raw mode: one it would not match fails here."""
+    with pytest.raises(UsageError, match=f"did you mean {hint}"):
+        check({"cluster-auth": mode} | {n: GOOD[n] for n in MODES[hint]}, kubeconfig_given=False)
+
+
+def test_a_value_with_spaces_is_malformed() -> None:
+    values = {"cluster-auth": "eks"} | {n: GOOD[n] for n in MODES["eks"]}
+    with pytest.raises(UsageError, match=r"^aws-region: 'eu-west-1 ' is not"):
+        check(values | {"aws-region": "eu-west-1 "}, kubeconfig_given=False)
+
+
+@pytest.mark.parametrize(("mode", "stray", "owners"), [
+    ("kubeconfig", "aws-region", "eks"),
+    ("kubeconfig", "cluster-name", "eks or gke or aks"),
+    ("gke", "azure-client-id", "aks"),
+])
+def test_an_input_of_another_mode_is_refused(mode: str, stray: str, owners: str) -> None:
+    """Forgetting `cluster-auth: eks` must not quietly fall back to the KUBECONFIG secret."""
+    values = {"cluster-auth": mode} | {n: GOOD[n] for n in MODES[mode]} | {stray: GOOD[stray]}
+    with pytest.raises(UsageError, match=f"^{stray}: set, but cluster-auth is {mode}; "
+                                         f"it is for {owners}$"):
+        check(values, kubeconfig_given=False)
 
 
 @pytest.mark.parametrize("mode", ["eks", "gke", "aks"])
