@@ -82,7 +82,16 @@ def test_abort_mode_aborts_and_rolls_back_only_that_version(tmp_path: Path) -> N
     assert [call["args"] for call in calls] == [
         ["rollout", "abort", "--config", "modelrail.yaml"],
         ["rollback", "--config", "modelrail.yaml", "--env", "canary", "--version", "2",
-         "--reason", "canary cancelled"]]
+         "--reason", "canary cancelled"],
+        ["rollout", "restore", "--config", "modelrail.yaml", "--env", "canary"]]
+
+
+def test_abort_mode_restores_serving_only_after_a_rollback(tmp_path: Path) -> None:
+    done, calls = run_step(tmp_path, ABORT="true", ROLLBACK_ENV="prod", FAIL_ROLLBACK="1")
+
+    assert done.returncode == 1  # the registry refused: serving is not touched
+    assert [call["args"][:2] for call in calls] == [["rollout", "abort"],
+                                                    ["rollback", "--config"]]
 
 
 def test_run_mode_needs_an_image(tmp_path: Path) -> None:
