@@ -32,7 +32,7 @@ done
 prepare_report_dir modelrail-monitor-report
 args=(monitor --config "$CONFIG" --reference "$REFERENCE" --current "$CURRENT"
       --json "$report_dir/monitor.json" --report "$report_dir/report.html"
-      --markdown "$report_dir/report.md" --summary)
+      --markdown "$report_dir/report.md" --openmetrics "$report_dir/monitor.om" --summary)
 if [ -n "$EVENTS" ]; then args+=(--events "$EVENTS"); fi
 rc=0
 modelrail "${args[@]}" || rc=$?

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ if [ "$1 $2 $3" = "-m uv pip" ]; then
 fi
 """
 PLANTED = "#!/usr/bin/env bash\necho forged\n"
+FALLBACK_VERSION = "0.0.0+unknown"  # pyproject's [tool.hatch.version] fallback-version
 
 
 def plant(runner_temp: Path) -> None:
@@ -104,7 +106,7 @@ def copy_checkout(tmp_path: Path) -> Path:
     shutil.copytree(REPO_ROOT / "scripts" / "modelrail", checkout / "scripts" / "modelrail",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO_ROOT / "requirements", checkout / "requirements")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", ".git_archival.txt", ".gitattributes"):
         shutil.copy(REPO_ROOT / name, checkout)
     return checkout
 
@@ -132,11 +134,43 @@ def run_real_install(checkout: Path, runner_temp: Path) -> subprocess.CompletedP
 
 
 def test_the_locked_install_works(tmp_path: Path) -> None:
-    """Real pip and uv (from their caches or PyPI): the control for the tampered runs below."""
+    """Real pip and uv (from their caches or PyPI): the control for the tampered runs below.
+    The copy has no git history, as an unpacked tarball: the documented fallback version."""
     done = run_real_install(copy_checkout(tmp_path), tmp_path / "runner-temp")
 
     assert done.returncode == 0, done.stderr
-    assert "modelrail 0.1.0" in done.stdout
+    assert f"modelrail {FALLBACK_VERSION}\n" in done.stdout
+
+
+def built_wheel(source: Path, out: Path) -> str:
+    """The name of the wheel the hash-locked backend builds from `source`."""
+    subprocess.run([sys.executable, "-m", "uv", "build", "--quiet", "--wheel",
+                    "--build-constraints", "requirements/build.txt", "--require-hashes",
+                    "--out-dir", str(out), "."], cwd=source, check=True, timeout=120)
+    (wheel,) = out.glob("*.whl")
+    return wheel.name
+
+
+@pytest.mark.parametrize("source", ["git checkout", "git archive"])
+def test_the_version_is_the_release_tag_not_the_major_tag(tmp_path: Path, source: str) -> None:
+    """hatch-vcs (hash-locked in build.txt) reads `v1.2.3`, not the moving `v1` on the same
+    commit: from a checkout, and from a tarball as GitHub packs the action for a runner
+    (no .git; `export-subst` fills in .git_archival.txt)."""
+    checkout = copy_checkout(tmp_path)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "release"],
+                 ["tag", "v1.2.3"], ["tag", "v1"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+                        "-c", "commit.gpgsign=false", *args], cwd=checkout, check=True,
+                       capture_output=True)
+    if source == "git archive":
+        tarball = subprocess.run(["git", "archive", "HEAD"], cwd=checkout, check=True,
+                                 capture_output=True).stdout
+        checkout = tmp_path / "unpacked"
+        checkout.mkdir()
+        subprocess.run(["tar", "-x"], input=tarball, cwd=checkout, check=True)
+        assert not (checkout / ".git").exists()
+
+    assert built_wheel(checkout, tmp_path / "dist") == "modelrail-1.2.3-py3-none-any.whl"
 
 
 @pytest.mark.parametrize("lock", ["core.txt", "uv.txt", "build.txt"])
@@ -151,7 +185,7 @@ def test_a_tampered_hash_stops_the_install(tmp_path: Path, lock: str) -> None:
     assert done.returncode != 0
     assert "hash" in done.stderr.lower(), done.stderr
     assert package in done.stderr.lower(), done.stderr
-    assert "modelrail 0.1.0" not in done.stdout
+    assert f"modelrail {FALLBACK_VERSION}" not in done.stdout
 
 
 def test_extras_without_a_lock_stop_before_installing(tmp_path: Path) -> None:

@@ -95,11 +95,10 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     if looks is not None:
         from modelrail.ab.looks import looks_json  # noqa: PLC0415 - needs the ab extra
         write_text(args.looks, "--looks", json.dumps(looks_json(looks.looks()), indent=2,
-                                                    allow_nan=False) + "\n")
-    report = decision.to_json()
-    if data is not None:
-        report["data"] = dict(data)
-    write_json(args.json, report)
+                                                    allow_nan=False) + "
+")
+    logs = {} if data is None else {"data": dict(data)}
+    report = write_json(args.json, "ab-analyze", {**decision.to_json(), **logs})
     if args.report:
         write_report(args.report, html_report(decision, config.experiment, timeline, data))
     markdown = decision_markdown(decision)

@@ -37,6 +37,18 @@ STANDIN_ACTIONS = {
     "docker/setup-qemu-action": "setup-qemu",
     # Sigstore is unreachable: a `cosign` shim that records what it was asked to sign.
     "sigstore/cosign-installer": "cosign-installer",
+    # The clouds are unreachable: each credential action's stand-in checks its inputs and
+    # the job's OIDC token request variables, then hands over the kubeconfig of the
+    # cluster named in MODELRAIL_LOCAL_CLUSTERS (<cluster-name>.yaml) as the real one does.
+    # act sets no ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN whatever `permissions:` say, so a job
+    # has none (like one without `id-token: write`) unless it is given them: a test gives
+    # them (job `env:`, pointing at tests/support/standins/oidc.py) to exactly the jobs
+    # granted `id-token: write`; tests/lint checks which jobs of modelrail's workflows are.
+    "aws-actions/configure-aws-credentials": "configure-aws-credentials",
+    "google-github-actions/auth": "gcp-auth",
+    "google-github-actions/get-gke-credentials": "get-gke-credentials",
+    "azure/login": "azure-login",
+    "azure/aks-set-context": "aks-set-context",
 }
 _USES = re.compile(r"""uses:\s*["']?([\w.-]+/[\w.-]+)(?:/[^@\s"']*)?@([^\s"'#]+)""")
 _SELF_REF = re.compile(r"(uses:\s*)\$/([^\s#]+)")

@@ -88,10 +88,10 @@ class Workbench:
         }
         return self.run(repo, "pull_request", workflow, event, f"pr-{number}")
 
-    def push(self, repo: Path, workflow: str) -> ActRun:
-        """A push of the checked-out commit to main (a merge)."""
+    def push(self, repo: Path, workflow: str, ref: str = "refs/heads/main") -> ActRun:
+        """A push of the checked-out commit to `ref`: main (a merge), or a tag."""
         sha = git(repo, "rev-parse", "HEAD")
-        event = {"ref": "refs/heads/main", "after": sha, "before": "0" * 40,
+        event = {"ref": ref, "after": sha, "before": "0" * 40,
                  "repository": {"full_name": self.repository}}
         return self.run(repo, "push", workflow, event, f"push-{sha[:7]}")
 
