@@ -95,8 +95,7 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     if looks is not None:
         from modelrail.ab.looks import looks_json  # noqa: PLC0415 - needs the ab extra
         write_text(args.looks, "--looks", json.dumps(looks_json(looks.looks()), indent=2,
-                                                    allow_nan=False) + "
-")
+                                                    allow_nan=False) + "\n")
     logs = {} if data is None else {"data": dict(data)}
     report = write_json(args.json, "ab-analyze", {**decision.to_json(), **logs})
     if args.report:
