@@ -54,6 +54,7 @@ PLANNED_UNITS = 20_000  # both arms, at the planned maximum
 EXPERIMENTS = 4_000
 LIFTS = (0.0, 0.05, 0.10, 0.20)
 Array = np.ndarray[Any, np.dtype[np.float64]]
+Flags = np.ndarray[Any, np.dtype[np.bool_]]
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,9 @@ def simulate(generator: np.random.Generator, schedule: Schedule,
 def effects(schedule: Schedule, control: Array, treatment: Array) -> list[list[Any]]:
     """modelrail's relative effect at every look of every experiment; None where it is
     undefined (no conversion yet), which no mode can read as significant."""
-    rows = []
+    rows: list[list[Any]] = []
     for c_row, t_row in zip(control, treatment, strict=True):
-        row = []
+        row: list[Any] = []
         for look in range(schedule.looks):
             n = schedule.units_per_look * (look + 1)
             try:
@@ -104,10 +105,10 @@ def effects(schedule: Schedule, control: Array, treatment: Array) -> list[list[A
 
 
 def by_p_value(test: Callable[[Any], Any], last_planned_only: bool = False,
-               ) -> Callable[[Schedule, list[list[Any]]], tuple[Array, Array]]:
+               ) -> Callable[[Schedule, list[list[Any]]], tuple[Flags, Flags]]:
     """A mode that reads a p-value (and the estimate's sign) at every look, or only at the
     last planned one."""
-    def decide(schedule: Schedule, rows: list[list[Any]]) -> tuple[Array, Array]:
+    def decide(schedule: Schedule, rows: list[list[Any]]) -> tuple[Flags, Flags]:
         looks = [schedule.planned_looks - 1] if last_planned_only else range(schedule.looks)
         significant = np.zeros((EXPERIMENTS, schedule.looks), dtype=bool)
         positive = np.zeros_like(significant)
@@ -122,8 +123,8 @@ def by_p_value(test: Callable[[Any], Any], last_planned_only: bool = False,
     return decide
 
 
-def by_bound(spending: str) -> Callable[[Schedule, list[list[Any]]], tuple[Array, Array]]:
-    def decide(schedule: Schedule, rows: list[list[Any]]) -> tuple[Array, Array]:
+def by_bound(spending: str) -> Callable[[Schedule, list[list[Any]]], tuple[Flags, Flags]]:
+    def decide(schedule: Schedule, rows: list[list[Any]]) -> tuple[Flags, Flags]:
         design = Design(alpha=ALPHA / 2, spending=spending, two_sided=True)  # type: ignore[arg-type]
         limit = np.array(bounds(design, schedule.fractions))
         z = np.array([[0.0 if e is None else e.estimate / e.standard_error for e in row]
@@ -132,7 +133,7 @@ def by_bound(spending: str) -> Callable[[Schedule, list[list[Any]]], tuple[Array
     return decide
 
 
-MODES: dict[str, Callable[[Schedule, list[list[Any]]], tuple[Array, Array]]] = {
+MODES: dict[str, Callable[[Schedule, list[list[Any]]], tuple[Flags, Flags]]] = {
     "fixed, every look": by_p_value(lambda e: fixed_test(e, ALPHA, "two-sided")),
     "fixed, last planned look": by_p_value(lambda e: fixed_test(e, ALPHA, "two-sided"),
                                            last_planned_only=True),
@@ -147,7 +148,7 @@ MODES: dict[str, Callable[[Schedule, list[list[Any]]], tuple[Array, Array]]] = {
 }
 
 
-def outcome(significant: Array, positive: Array) -> dict[str, float]:
+def outcome(significant: Flags, positive: Flags) -> dict[str, float]:
     """Shipped: the first significant look is an improvement; any: some look significant."""
     first = np.where(significant.any(axis=1), significant.argmax(axis=1), -1)
     shipped = (first >= 0) & positive[np.arange(EXPERIMENTS), np.maximum(first, 0)]

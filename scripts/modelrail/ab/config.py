@@ -60,8 +60,8 @@ class SequentialConfig:
     """
 
     enabled: bool = False
-    method: SequentialMethod = "confidence-sequence"
     tuning: float = DEFAULT_TUNING
+    method: SequentialMethod = "confidence-sequence"
     planned_units: int | None = None
     spending: Spending = "obrien-fleming"
     rho: float = 3.0

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from modelrail.ab.config import Spending
 from modelrail.ab.group_sequential import (
     Design,
     bounds,
@@ -24,12 +25,12 @@ FIVE_LOOKS = [0.2, 0.4, 0.6, 0.8, 1.0]
         ("pocock", [2.4380, 2.4268, 2.4101, 2.3966, 2.3859]),
     ],
 )
-def test_bounds_match_the_published_table(spending, expected):
-    design = Design(alpha=0.025, spending=spending, two_sided=True)  # type: ignore[arg-type]
+def test_bounds_match_the_published_table(spending: Spending, expected: list[float]) -> None:
+    design = Design(alpha=0.025, spending=spending, two_sided=True)
     assert bounds(design, FIVE_LOOKS) == pytest.approx(expected, abs=1e-3)
 
 
-def test_a_single_look_is_the_fixed_test():
+def test_a_single_look_is_the_fixed_test() -> None:
     design = Design(alpha=0.025)
     (bound,) = bounds(design, [1.0])
     assert bound == pytest.approx(norm.isf(0.025), abs=1e-9)
@@ -38,15 +39,15 @@ def test_a_single_look_is_the_fixed_test():
 
 
 @pytest.mark.parametrize("spending", ["obrien-fleming", "pocock", "power"])
-def test_each_look_spends_its_share_on_uneven_looks(spending):
+def test_each_look_spends_its_share_on_uneven_looks(spending: Spending) -> None:
     fractions = [0.07, 0.3, 0.31, 0.55, 0.9, 1.0]
-    design = Design(alpha=0.025, spending=spending, two_sided=True)  # type: ignore[arg-type]
+    design = Design(alpha=0.025, spending=spending, two_sided=True)
     chances = crossing_chances(design, fractions, bounds(design, fractions), drift=0.0)
     shares = np.diff([0.0, *[design.spent(f) for f in fractions]])
     assert chances == pytest.approx(shares, abs=1e-9)
 
 
-def test_a_simulation_crosses_as_often_as_alpha():
+def test_a_simulation_crosses_as_often_as_alpha() -> None:
     """Brownian paths observed at 20 uneven looks: the one-sided error is alpha."""
     rng = np.random.default_rng(7)
     fractions = [*np.sort(rng.uniform(0.02, 1.0, 19)).tolist(), 1.0]
@@ -61,7 +62,7 @@ def test_a_simulation_crosses_as_often_as_alpha():
     assert abs(crossed - 0.025) < 4 * error
 
 
-def test_looks_past_the_maximum_keep_the_final_bound():
+def test_looks_past_the_maximum_keep_the_final_bound() -> None:
     design = Design(alpha=0.025)
     limits = bounds(design, [0.5, 1.2, 1.4, 2.0])
     assert limits[2] == limits[1] == limits[3]
@@ -69,7 +70,7 @@ def test_looks_past_the_maximum_keep_the_final_bound():
     assert spent == pytest.approx(0.025, abs=1e-9)
 
 
-def test_the_repeated_p_value_is_where_z_meets_its_bound():
+def test_the_repeated_p_value_is_where_z_meets_its_bound() -> None:
     design = Design(alpha=0.025)
     fractions = [0.25, 0.5, 0.75]
     p = repeated_p_value(design, fractions, 2.9)
@@ -79,6 +80,6 @@ def test_the_repeated_p_value_is_where_z_meets_its_bound():
 
 
 @pytest.mark.parametrize("fractions", [[0.5, 0.5], [0.6, 0.3], [0.0, 1.0], [math.nan]])
-def test_fractions_must_increase(fractions):
+def test_fractions_must_increase(fractions: list[float]) -> None:
     with pytest.raises(ValueError, match="information fractions"):
         bounds(Design(alpha=0.025), fractions)

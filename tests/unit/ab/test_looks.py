@@ -54,7 +54,9 @@ def analyze(workdir: Path, day: str, document: dict[str, Any]) -> tuple[int, dic
 
 
 def looks_file(workdir: Path) -> list[dict[str, Any]]:
-    return json.loads((workdir / "looks.json").read_text(encoding="utf-8"))["looks"]
+    looks: list[dict[str, Any]] = json.loads(
+        (workdir / "looks.json").read_text(encoding="utf-8"))["looks"]
+    return looks
 
 
 def test_each_day_adds_a_look_and_a_rerun_replaces_it(workdir: Path) -> None:
