@@ -40,7 +40,8 @@ def decision_markdown(decision: Decision) -> str:
     lines = [f"### {ICON[decision.verdict]} A/B test {code(decision.experiment)}: "
              f"**{decision.verdict}**", "", inline(decision.reason), ""]
     if decision.metrics:
-        interval = "always-valid interval" if decision.sequential else "interval"
+        interval = "repeated interval" if decision.looks is not None \
+            else "always-valid interval" if decision.sequential else "interval"
         lines += [f"| metric | role | lift | {1 - decision.alpha:.0%} {interval} "
                   "| p-value | verdict |", "|---|---|---:|---|---:|---|"]
         lines += [_row(m) for m in decision.metrics]
