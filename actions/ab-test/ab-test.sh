@@ -39,7 +39,7 @@ case "$FAIL_ON_NO_SHIP" in
 esac
 
 rc=0
-modelrail "${args[@]}" || rc=$?
+"$MODELRAIL" "${args[@]}" || rc=$?
 echo "exit-code=$rc" >> "$GITHUB_OUTPUT"
 case "$rc" in
   0|4) exit 0 ;;

@@ -38,10 +38,10 @@ fi
 
 if [ "$ABORT" = "true" ]; then
   rc=0
-  modelrail rollout abort "${rollout[@]}" || rc=$?
+  "$MODELRAIL" rollout abort "${rollout[@]}" || rc=$?
   if [ -n "$ROLLBACK_ENV" ]; then
     # --version: only if the environment still holds this version, so a re-run is a no-op.
-    modelrail rollback --config "$CONFIG" --env "$ROLLBACK_ENV" --version "$MODEL_VERSION" \
+    "$MODELRAIL" rollback --config "$CONFIG" --env "$ROLLBACK_ENV" --version "$MODEL_VERSION" \
       --reason "${REASON:-canary of version $MODEL_VERSION did not pass}" || rc=$?
   fi
   exit "$rc"
@@ -56,4 +56,4 @@ args=(canary run "${rollout[@]}" --image "$IMAGE" --version "$MODEL_VERSION"
       --report-dir "$report_dir" --json "$report_dir/canary.json" --summary)
 if [ -n "$BASELINE_VERSION" ]; then args+=(--baseline-version "$BASELINE_VERSION"); fi
 if [ -n "${PROMETHEUS_URL:-}" ]; then args+=(--prometheus-url "$PROMETHEUS_URL"); fi
-modelrail "${args[@]}"
+"$MODELRAIL" "${args[@]}"
