@@ -43,7 +43,7 @@ case "$FAIL_ON_NO_SHIP" in
 esac
 
 rc=0
-modelrail "${args[@]}" || rc=$?
+"$MODELRAIL" "${args[@]}" || rc=$?
 echo "exit-code=$rc" >> "$GITHUB_OUTPUT"
 if [ -n "$LOOKS" ] && [ -f "$LOOKS" ]; then
   cp "$LOOKS" "$report_dir/ab-test-looks.json"

@@ -39,16 +39,16 @@ fi
 
 if [ "$ABORT" = "true" ]; then
   rc=0
-  modelrail rollout abort "${rollout[@]}" || rc=$?
+  "$MODELRAIL" rollout abort "${rollout[@]}" || rc=$?
   if [ -n "$ROLLBACK_ENV" ]; then
     # --version: only if the environment still holds this version, so a re-run is a no-op.
     rolled_back=0
-    modelrail rollback --config "$CONFIG" --env "$ROLLBACK_ENV" --version "$MODEL_VERSION" \
+    "$MODELRAIL" rollback --config "$CONFIG" --env "$ROLLBACK_ENV" --version "$MODEL_VERSION" \
       --reason "${REASON:-canary of version $MODEL_VERSION did not pass}" || rolled_back=$?
     # A fully promoted rollout ignores the abort: serve the version the environment holds
     # now (set-image, promote --full, wait for Healthy); an aborted one is left as it is.
     if [ "$rolled_back" -eq 0 ]; then
-      modelrail rollout restore "${rollout[@]}" --env "$ROLLBACK_ENV" || rc=$?
+      "$MODELRAIL" rollout restore "${rollout[@]}" --env "$ROLLBACK_ENV" || rc=$?
     else
       rc="$rolled_back"
     fi
@@ -67,4 +67,4 @@ args=(canary run "${rollout[@]}" --image "$IMAGE" --version "$MODEL_VERSION"
 if [ -n "$BASELINE_VERSION" ]; then args+=(--baseline-version "$BASELINE_VERSION"); fi
 if [ -n "${PUSHGATEWAY_URL:-}" ]; then args+=(--pushgateway "$PUSHGATEWAY_URL"); fi
 if [ -n "${PROMETHEUS_URL:-}" ]; then args+=(--prometheus-url "$PROMETHEUS_URL"); fi
-modelrail "${args[@]}"
+"$MODELRAIL" "${args[@]}"
