@@ -19,7 +19,7 @@ from tests.support.paths import REPO_ROOT
 
 ACTIONS = sorted([REPO_ROOT / "action.yml", *(REPO_ROOT / "actions").glob("*/action.yml")])
 WORKFLOWS = sorted(path for path in (REPO_ROOT / ".github" / "workflows").glob("*.yml")
-                   if path.name != "ci.yml")
+                   if "workflow_call" in yaml.safe_load(path.read_text())[True])  # `on:`
 SETUP_PYTHON = "actions/setup-python@"
 # A command at the start of a shell command: line start, after ; & | ( ! $( or a keyword.
 _COMMAND_START = r"(?:^|[;&|(!]|\$\(|\b(?:then|do|else|exec|time)\b)\s*"

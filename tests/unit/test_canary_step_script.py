@@ -1,4 +1,4 @@
-"""actions/canary-step/canary.sh with a recording `modelrail` on PATH: the flags each
+"""actions/canary-step/canary.sh with a recording `modelrail` as `$MODELRAIL`: the flags each
 mode sends, and the kubeconfig secret's handling (0600 file, decoded, removed, unprinted)."""
 
 import base64
@@ -39,7 +39,8 @@ def run_step(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[st
     inputs = {"IMAGE": "", "MODEL_VERSION": "2", "BASELINE_VERSION": "", "ROLLOUT_NAME": "",
               "ROLLOUT_NAMESPACE": "", "KUBECONFIG_SECRET": "", "CONFIG": "modelrail.yaml",
               "REPORT_DIR": "", "ABORT": "false", "ROLLBACK_ENV": "", "REASON": ""}
-    process_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls),
+    process_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "MODELRAIL": str(fake),
+                   "CALLS": str(calls),
                    "GITHUB_ACTION_PATH": str(ACTION), "RUNNER_TEMP": str(tmp_path),
                    "GITHUB_OUTPUT": str(tmp_path / "output"), **inputs, **env}
     done = subprocess.run(["bash", str(ACTION / "canary.sh")], env=process_env,

@@ -195,15 +195,15 @@ def _metric_spec(section: Section) -> MetricSpec:
 
 
 def _sequential(section: Section) -> SequentialConfig:
+    enabled = section.optional_boolean("enabled") or False
+    tuning = section.positive("tuning", DEFAULT_TUNING)
     method = section.choice("method", SEQUENTIAL_METHODS, "confidence-sequence")
     planned = section.checked("planned_units", None, lambda v: v >= 2 and v == int(v),
                               "a whole number of units (all variants), at least 2")
     if method == "group-sequential" and planned is None:
         raise section.error("planned_units", "is required with method: group-sequential: "
                             "the maximum number of units (all variants) the test may use")
-    config = SequentialConfig(enabled=section.optional_boolean("enabled") or False,
-                              method=method,
-                              tuning=section.positive("tuning", DEFAULT_TUNING),
+    config = SequentialConfig(enabled=enabled, tuning=tuning, method=method,
                               planned_units=None if planned is None else int(planned),
                               spending=section.choice("spending", SPENDING_FUNCTIONS,
                                                       "obrien-fleming"),
