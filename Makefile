@@ -52,7 +52,7 @@ image: system-packages install
 test: system-packages install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q --durations=25 tests
 	cd example-model && ../$(BIN)/pytest -q
 	cd example-model/serving && ../../$(BIN)/pytest -q
 
@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python bench/pr_workflow.py
 	$(BIN)/python bench/canary_judge.py
 	$(BIN)/python bench/ab_sequential.py
+	$(BIN)/python bench/ab_group_sequential.py
 	$(BIN)/python bench/serving_latency.py
 	$(BIN)/python bench/monitor.py
 

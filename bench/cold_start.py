@@ -3,6 +3,8 @@
 modelrail's path (the install script the actions run: uv, `modelrail[mlflow]` on
 mlflow-skinny) against installing the full `mlflow` package, each with the uv cache warm
 (a runner that restored it) and cold (a fresh runner: everything downloaded from PyPI).
+Both venvs are made from the machine's own Python, as the actions' setup-python step
+(`update-environment: false`) hands it to the install, never the job's `python`.
 
     python bench/cold_start.py            # prints a table, writes bench/results/cold_start.json
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
+from modelrail.local.act import toolcache_python
 from modelrail.local.mlflow_server import mlflow_server
 
 from tests.support.paths import REPO_ROOT
@@ -61,7 +64,7 @@ def install_modelrail(runner_temp: Path, env: dict[str, str], cwd: Path) -> floa
 def install_full_mlflow(runner_temp: Path, env: dict[str, str], cwd: Path) -> float:
     venv = runner_temp / "modelrail-venv"
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(toolcache_python()), "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--require-hashes",
                     "--no-deps", "-r", str(REPO_ROOT / "requirements" / "uv.txt")],
                    env=env, check=True)
@@ -79,7 +82,8 @@ def measure(name: str, installer: str, cache: str, url: str, model: str) -> dict
         (work / "model").mkdir()
         (work / "model" / "model.pkl").write_bytes(os.urandom(64_000))
         env = {**os.environ, "RUNNER_TEMP": str(work), "MLFLOW_TRACKING_URI": url,
-               "GITHUB_SHA": uuid.uuid4().hex + "0" * 8}
+               "GITHUB_SHA": uuid.uuid4().hex + "0" * 8,
+               "MODELRAIL_PYTHON": str(toolcache_python())}
         env.pop("GITHUB_PATH", None)
         env.pop("GITHUB_OUTPUT", None)
         if cache == "cold":

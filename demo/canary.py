@@ -9,7 +9,7 @@ first step that catches it and the traffic goes back to stable. The bad canary r
 second time behind a mirror phase (`rollout.mirror`: Argo Rollouts' setMirrorRoute, half
 of the requests copied to the canary, its answers dropped): it is aborted there, before
 any user request reached it. Each run leaves its report in
-<work>/<name>/report/canary-report.html.
+<work>/<name>/report/canary-report.html, its verdicts as OpenMetrics in canary.om.
 
     python -m demo.canary        # this stage alone, under .demo/canary/
 """

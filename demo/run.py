@@ -10,7 +10,8 @@ goes to prod with `modelrail local` and its degraded PR is stopped; on live traf
 at its first step (and, behind a mirror phase, before any user saw it); an A/B test
 (demo/ab_test.py) sends simulated users through the router to two model servers and
 analyses the logs; shadow candidates are checked against production and production is
-monitored for drift (demo/monitor.py).
+monitored for drift (demo/monitor.py); last, the Grafana dashboard of it all is built
+(example-model/dashboards/model-rollout.json, from model_rollout.py).
 Everything lives under .demo/.
 """
 
@@ -99,6 +100,13 @@ def release_and_promote(bench: ExampleWorkbench, repo: Path, champion: str) -> b
     return str(holder) == champion
 
 
+def build_dashboard() -> bool:
+    """Write example-model's Grafana dashboard with its builder, as a user would."""
+    builder = REPO_ROOT / "example-model" / "dashboards" / "model_rollout.py"
+    built = subprocess.run([sys.executable, str(builder)], check=False, timeout=120)
+    return built.returncode == 0
+
+
 def main() -> int:
     if tools_missing():
         return 1
@@ -125,12 +133,14 @@ def main() -> int:
     from demo.monitor import monitor_stage  # noqa: PLC0415 - demo.monitor imports this module
 
     monitoring = monitor_stage(WORK / "monitor")
-    ok = checks and releases and second and canaries and experiment and monitoring
+    say("the Grafana dashboard: canary vs stable, the verdicts, the drift")
+    dashboard = build_dashboard()
+    ok = checks and releases and second and canaries and experiment and monitoring and dashboard
     say("demo complete: the gate stopped the bad PR; the merge was registered, promoted to "
         "prod and rolled back; a second repository went to prod with `modelrail local` and "
         "its degraded PR was stopped; on live traffic a good canary was promoted and a bad one "
         "aborted; the A/B test was analysed from its logs; a miscalibrated shadow was "
-        "caught and a drift asked for a rollback" if ok
+        "caught and a drift asked for a rollback; the Grafana dashboard was built" if ok
         else "demo did not behave as expected; see .demo/*.log")
     return 0 if ok else 1
 

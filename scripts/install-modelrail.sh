@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Install the modelrail CLI from this checkout into a fresh venv under $RUNNER_TEMP and put
-# it on PATH for later steps. Usage: install-modelrail.sh [EXTRAS]   (e.g. "kubernetes,mlflow")
+# Install the modelrail CLI from this checkout into a fresh venv under $RUNNER_TEMP.
+# Usage: install-modelrail.sh [EXTRAS]   (e.g. "kubernetes,mlflow")
+#
+# The venv is made from MODELRAIL_PYTHON (default python3), which must be Python 3.11 or
+# newer. The actions pass the `python-path` of their own actions/setup-python step
+# (`update-environment: false`), never the job's `python`: the model may run on an older
+# Python, and whatever its steps installed stays out of modelrail's venv. The step output
+# `modelrail` is the absolute path of the CLI, which the actions run; the job's PATH is
+# left alone, unless MODELRAIL_ADD_TO_PATH=true (the top-level action, whose purpose is a
+# `modelrail` command for the caller's own steps) puts that one command on it.
 #
 # Nothing is resolved in the job and nothing installs unless its hash matches: uv comes from
 # requirements/uv.txt (pip --require-hashes), the dependencies from the lock for exactly the
@@ -25,6 +33,11 @@ set -euo pipefail
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-}"
 python="${MODELRAIL_PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "install-modelrail.sh: MODELRAIL_PYTHON ($python) is not Python 3.11 or newer;" \
+    "modelrail needs 3.11+ (the actions set it up with actions/setup-python)" >&2
+  exit 2
+fi
 locks="$source_dir/requirements"
 lock_name="$(printf '%s' "$extras" | tr ',' '\n' | LC_ALL=C sort -u | paste -sd+ -)"
 lock="$locks/${lock_name:-core}.txt"
@@ -47,12 +60,16 @@ uv_pip=("$venv/bin/python" -m uv pip install --quiet --python "$venv/bin/python"
   "$source_dir"
 echo "installed modelrail (extras: ${extras:-none}) in $venv in $(( $(date +%s) - start ))s"
 
-# Only `modelrail` goes on PATH: the venv's own python must not shadow the job's python.
-# GITHUB_PATH entries are prepended, so this install wins over any earlier one.
-bin_dir="$venv/path"
-mkdir "$bin_dir"
-ln -s "$venv/bin/modelrail" "$bin_dir/modelrail"
-if [ -n "${GITHUB_PATH:-}" ]; then echo "$bin_dir" >> "$GITHUB_PATH"; fi
+# On request, only `modelrail` goes on PATH: the venv's own python must not shadow the
+# job's python. GITHUB_PATH entries are prepended, so this install wins over any earlier one.
+if [ "${MODELRAIL_ADD_TO_PATH:-false}" = "true" ]; then
+  bin_dir="$venv/path"
+  mkdir "$bin_dir"
+  ln -s "$venv/bin/modelrail" "$bin_dir/modelrail"
+  if [ -n "${GITHUB_PATH:-}" ]; then echo "$bin_dir" >> "$GITHUB_PATH"; fi
+fi
 version="$("$venv/bin/modelrail" version)"
-if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "version=$version" >> "$GITHUB_OUTPUT"; fi
+if [ -n "${GITHUB_OUTPUT:-}" ]; then
+  { echo "version=$version"; echo "modelrail=$venv/bin/modelrail"; } >> "$GITHUB_OUTPUT"
+fi
 echo "modelrail $version"

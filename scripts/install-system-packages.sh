@@ -3,8 +3,8 @@
 #
 #   bash scripts/install-system-packages.sh [--check] [demo|test]     (default: test)
 #
-# demo: Prometheus (+ promtool) for the canary stage, git. test: also PostgreSQL (the A/B
-# aggregation pushed down to a warehouse) and buildah, skopeo, docker-registry and
+# demo: Prometheus (+ promtool) for the canary stage, git. test: also the Pushgateway
+# (`--pushgateway`), PostgreSQL (the A/B aggregation pushed down to a warehouse) and buildah, skopeo, docker-registry and
 # debootstrap (+ Debian's archive keyring) for the serving-image build.
 #
 # On Debian/Ubuntu a missing package is installed with apt-get when this runs as root or
@@ -31,7 +31,8 @@ ROOT=${MODELRAIL_SYSTEM_ROOT:-}
 
 # tool:debian-package:homebrew-formula ("-": none, the tool cannot run on macOS).
 DEMO_TOOLS="prometheus:prometheus:prometheus promtool:prometheus:prometheus git:git:git"
-TEST_TOOLS="$DEMO_TOOLS initdb:postgresql:postgresql@16 buildah:buildah:-
+TEST_TOOLS="$DEMO_TOOLS prometheus-pushgateway:prometheus-pushgateway:pushgateway
+initdb:postgresql:postgresql@16 buildah:buildah:-
 skopeo:skopeo:- docker-registry:docker-registry:- debootstrap:debootstrap:-
 debian-archive-keyring:debian-archive-keyring:-"
 if [ "$target" = demo ]; then tools=$DEMO_TOOLS; else tools=$TEST_TOOLS; fi
@@ -40,6 +41,8 @@ have() {  # the tool is on PATH, or where Debian puts it
   case "$1" in
     initdb) command -v initdb >/dev/null 2>&1 ||
       compgen -G "$ROOT/usr/lib/postgresql/*/bin/initdb" >/dev/null ;;
+    prometheus-pushgateway)  # Homebrew's formula installs it as `pushgateway`
+      command -v prometheus-pushgateway >/dev/null 2>&1 || command -v pushgateway >/dev/null 2>&1 ;;
     debian-archive-keyring) [ -e "$ROOT/usr/share/keyrings/debian-archive-keyring.gpg" ] ;;
     python-venv) [ -x "$VENV/bin/python" ] || "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
     *) command -v "$1" >/dev/null 2>&1 || [ -x "$ROOT/usr/sbin/$1" ] ;;

@@ -4,8 +4,8 @@ Every action installs modelrail with scripts/install-modelrail.sh, which install
 these locks with `--require-hashes` and then modelrail itself with `--no-deps`: no package
 is resolved afresh in a job and none is installed unless its hash matches. One lock per
 set of extras an action asks for (LOCKS), plus uv itself (pinned in the dev extra, the one
-place that names its version) and hatchling (the build backend, checked while modelrail
-builds).
+place that names its version) and the build backend, hatchling with hatch-vcs (the version
+from the release tag), checked while modelrail builds.
 
     make locks        # or: python scripts/lock_requirements.py   (needs PyPI)
     python scripts/lock_requirements.py --check   # offline: exit 1 naming each stale lock

@@ -1,15 +1,20 @@
-"""Fixtures shared by the tests: real services on loopback, and a clean redaction state."""
+"""Fixtures shared by the tests: real services on loopback, a clean redaction state, and
+every `--json` document a command builds checked against its published schema."""
 
+import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from modelrail.cli import common
 from modelrail.local.act import checkout_as_action_repo
 from modelrail.local.mlflow_server import MlflowServer, mlflow_server
 from modelrail.plumbing import redact, runner
+from modelrail.plumbing.documents import versioned
 
+from tests.support.json_schemas import document_problems
 from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
 
 
@@ -19,6 +24,24 @@ def _forget_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     the test process one test's secret (a password "wrong") must not mask another's text."""
     monkeypatch.setattr(redact, "_registered", set())
     monkeypatch.setattr(runner, "_masked", set())
+
+
+@pytest.fixture(autouse=True)
+def _documents_match_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever test runs a command with --json (in this process), the document it builds
+    must validate against `schemas/<kind>.schema.json`, as JSON text would read back."""
+
+    def checked(kind: str, payload: Mapping[str, object]) -> dict[str, object]:
+        document = versioned(kind, payload)
+        try:
+            as_read = json.loads(json.dumps(document, allow_nan=False))
+        except ValueError:  # not strict JSON: write_json itself fails, as it would anyway
+            return document
+        problems = document_problems(as_read)
+        assert not problems, f"{kind} document breaks its schema: {problems}"
+        return document
+
+    monkeypatch.setattr(common, "versioned", checked)
 
 
 @pytest.fixture(scope="session")

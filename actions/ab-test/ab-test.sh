@@ -33,14 +33,21 @@ if [ -n "$POSTGRES_DSN" ]; then
   sources=$((sources + 1))
 fi
 [ "$sources" -eq 1 ] || fail "give exactly one of: predictions + events, stats, postgres-dsn"
+if [ -n "$LOOKS" ]; then
+  mkdir -p "$(dirname "$LOOKS")"
+  args+=(--looks "$LOOKS")
+fi
 case "$FAIL_ON_NO_SHIP" in
   true|false) ;;
   *) fail "input fail-on-no-ship must be true or false" ;;
 esac
 
 rc=0
-modelrail "${args[@]}" || rc=$?
+"$MODELRAIL" "${args[@]}" || rc=$?
 echo "exit-code=$rc" >> "$GITHUB_OUTPUT"
+if [ -n "$LOOKS" ] && [ -f "$LOOKS" ]; then
+  cp "$LOOKS" "$report_dir/ab-test-looks.json"
+fi
 case "$rc" in
   0|4) exit 0 ;;
   1) if [ "$FAIL_ON_NO_SHIP" = "true" ]; then exit 1; fi; exit 0 ;;

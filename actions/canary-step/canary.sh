@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `modelrail canary run`, or (ABORT=true) `modelrail rollout abort` + `modelrail rollback`,
+# `modelrail canary run`, or (ABORT=true) `modelrail rollout abort` + `modelrail rollback`
+# + `modelrail rollout restore`,
 # from the action's inputs (environment variables; see action.yml).
 set -euo pipefail
 
@@ -38,11 +39,19 @@ fi
 
 if [ "$ABORT" = "true" ]; then
   rc=0
-  modelrail rollout abort "${rollout[@]}" || rc=$?
+  "$MODELRAIL" rollout abort "${rollout[@]}" || rc=$?
   if [ -n "$ROLLBACK_ENV" ]; then
     # --version: only if the environment still holds this version, so a re-run is a no-op.
-    modelrail rollback --config "$CONFIG" --env "$ROLLBACK_ENV" --version "$MODEL_VERSION" \
-      --reason "${REASON:-canary of version $MODEL_VERSION did not pass}" || rc=$?
+    rolled_back=0
+    "$MODELRAIL" rollback --config "$CONFIG" --env "$ROLLBACK_ENV" --version "$MODEL_VERSION" \
+      --reason "${REASON:-canary of version $MODEL_VERSION did not pass}" || rolled_back=$?
+    # A fully promoted rollout ignores the abort: serve the version the environment holds
+    # now (set-image, promote --full, wait for Healthy); an aborted one is left as it is.
+    if [ "$rolled_back" -eq 0 ]; then
+      "$MODELRAIL" rollout restore "${rollout[@]}" --env "$ROLLBACK_ENV" || rc=$?
+    else
+      rc="$rolled_back"
+    fi
   fi
   exit "$rc"
 fi
@@ -53,7 +62,9 @@ if [ -z "$IMAGE" ]; then
 fi
 prepare_report_dir modelrail-canary-report
 args=(canary run "${rollout[@]}" --image "$IMAGE" --version "$MODEL_VERSION"
-      --report-dir "$report_dir" --json "$report_dir/canary.json" --summary)
+      --report-dir "$report_dir" --json "$report_dir/canary.json"
+      --openmetrics "$report_dir/canary.om" --summary)
 if [ -n "$BASELINE_VERSION" ]; then args+=(--baseline-version "$BASELINE_VERSION"); fi
+if [ -n "${PUSHGATEWAY_URL:-}" ]; then args+=(--pushgateway "$PUSHGATEWAY_URL"); fi
 if [ -n "${PROMETHEUS_URL:-}" ]; then args+=(--prometheus-url "$PROMETHEUS_URL"); fi
-modelrail "${args[@]}"
+"$MODELRAIL" "${args[@]}"

@@ -7,4 +7,4 @@ source "$GITHUB_ACTION_PATH/../../scripts/mlflow-inputs.sh"
 
 args=(image-meta --config "$CONFIG" --version "$VERSION")
 if [ -n "$IMAGE" ]; then args+=(--image "$IMAGE"); fi
-modelrail "${args[@]}"
+"$MODELRAIL" "${args[@]}"

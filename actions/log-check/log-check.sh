@@ -7,7 +7,7 @@ case "$FAIL_ON_ERROR" in
   *) echo "::error title=log-check::input fail-on-error must be true or false"; exit 2 ;;
 esac
 rc=0
-modelrail log-check "--command=$LOG_COMMAND" "--artifact-path=$ARTIFACT_PATH" || rc=$?
+"$MODELRAIL" log-check "--command=$LOG_COMMAND" "--artifact-path=$ARTIFACT_PATH" || rc=$?
 if [ "$rc" -eq 1 ] && [ "$FAIL_ON_ERROR" = "false" ]; then
   exit 0
 fi

@@ -20,7 +20,7 @@ if [ "$ISSUE" = "true" ]; then
   fi
   body="${RUNNER_TEMP:-/tmp}/modelrail-monitor-issue-$$.md"
   printf '%s\n' "$MARKDOWN" > "$body"
-  exec modelrail monitor-issue --config "$CONFIG" --markdown "$body"
+  exec "$MODELRAIL" monitor-issue --config "$CONFIG" --markdown "$body"
 fi
 
 for input in REFERENCE CURRENT; do
@@ -32,9 +32,9 @@ done
 prepare_report_dir modelrail-monitor-report
 args=(monitor --config "$CONFIG" --reference "$REFERENCE" --current "$CURRENT"
       --json "$report_dir/monitor.json" --report "$report_dir/report.html"
-      --markdown "$report_dir/report.md" --summary)
+      --markdown "$report_dir/report.md" --openmetrics "$report_dir/monitor.om" --summary)
 if [ -n "$EVENTS" ]; then args+=(--events "$EVENTS"); fi
 rc=0
-modelrail "${args[@]}" || rc=$?
+"$MODELRAIL" "${args[@]}" || rc=$?
 # 1 = breach with action rollback: reported through the outputs, decided by the workflow.
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then exit "$rc"; fi

@@ -26,4 +26,4 @@ fi
 if [ -n "$BASE_SHA" ]; then args+=(--base-sha "$BASE_SHA"); fi
 if [ "$COMMENT" != "true" ]; then args+=(--no-comment); fi
 if [ "$FAIL_ON_REJECT" = "true" ]; then args+=(--exit-with-gate); fi
-modelrail "${args[@]}"
+"$MODELRAIL" "${args[@]}"

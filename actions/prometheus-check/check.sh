@@ -16,7 +16,7 @@ args=(analyze --config "$CONFIG" --canary "$CANARY_VERSION" --baseline "$BASELIN
 if [ -n "$WINDOW" ]; then args+=(--window "$WINDOW"); fi
 
 rc=0
-modelrail "${args[@]}" || rc=$?
+"$MODELRAIL" "${args[@]}" || rc=$?
 if [ "$FAIL_ON_REJECT" = "false" ] && { [ "$rc" -eq 1 ] || [ "$rc" -eq 4 ]; }; then
   exit 0
 fi

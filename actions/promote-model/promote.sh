@@ -26,4 +26,4 @@ else
   if [ "$DRY_RUN" = "true" ]; then args+=(--dry-run); fi
 fi
 if [ -n "$REASON" ]; then args+=(--reason "$REASON"); fi
-modelrail "${args[@]}"
+"$MODELRAIL" "${args[@]}"

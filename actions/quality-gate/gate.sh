@@ -27,7 +27,7 @@ case "$FAIL_ON_REJECT" in
 esac
 
 rc=0
-modelrail "${args[@]}" || rc=$?
+"$MODELRAIL" "${args[@]}" || rc=$?
 echo "exit-code=$rc" >> "$GITHUB_OUTPUT"
 if [ "$rc" -eq 1 ] && [ "$FAIL_ON_REJECT" = "false" ]; then
   exit 0

@@ -25,4 +25,4 @@ fi
 if [ -f "$METRICS_FILE" ]; then args+=(--metrics "$METRICS_FILE"); fi
 if [ -f "$PARAMS_FILE" ]; then args+=(--params "$PARAMS_FILE"); fi
 if [ -f "$DVC_LOCK" ]; then args+=(--dvc-lock "$DVC_LOCK"); fi
-modelrail "${args[@]}"
+"$MODELRAIL" "${args[@]}"

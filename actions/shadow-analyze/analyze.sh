@@ -18,4 +18,4 @@ args=(shadow analyze --config "$CONFIG" --predictions "$PREDICTIONS"
       --json "$report_dir/shadow.json" --summary)
 if [ -n "$VERSION" ]; then args+=(--version "$VERSION"); fi
 if [ -n "${PROMETHEUS_URL:-}" ]; then args+=(--prometheus-url "$PROMETHEUS_URL"); fi
-exec modelrail "${args[@]}"
+exec "$MODELRAIL" "${args[@]}"

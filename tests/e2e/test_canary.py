@@ -174,6 +174,10 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
     assert rolled_back["rolled_back_env"] == "canary"
     assert run.job_result("Promote to prod after the canary") is None  # skipped
     assert "error\\_rate" in run.summary(CANARY_JOB)  # escaped Markdown
+    # the uploaded report carries the verdicts as OpenMetrics, the failed step's at -1
+    gauges = (scene.report_dir / "canary.om").read_text()
+    assert f'step="{len(steps)}",weight="{steps[-1]["weight"]}",verdict="fail"}} -1.0 ' \
+        in gauges
 
 
 def test_cancelling_the_job_mid_rollout_aborts_it_and_rolls_back(

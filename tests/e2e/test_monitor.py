@@ -121,6 +121,8 @@ def test_drift_rolls_back_and_reports_in_one_issue(scene: Scene, lab: MonitorLab
     report = scene.artifacts / "monitor-report"
     assert "price: current (bars) vs reference (dashed)" in (report / "report.html").read_text()
     assert json.loads((report / "monitor.json").read_text())["action"] == "rollback"
+    gauges = (report / "monitor.om").read_text()
+    assert f'modelrail_monitor_severity{{model="{scene.model}",' in gauges
 
     again = scene.monitor(lab.simulate("drift-2", shift={"price": 4.0}), "monitor-drift-2")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from mlflow import MlflowClient
 from modelrail.cli.main import main
 from modelrail.local.mlflow_server import MlflowServer
@@ -30,6 +31,7 @@ from tests.support.labs.canary import (
     runner_env,
 )
 from tests.support.services.prometheus import prometheus_available
+from tests.support.services.pushgateway import pushgateway
 from tests.support.standins.rollouts import RolloutsStandIn
 
 pytestmark = [pytest.mark.integration,
@@ -57,13 +59,14 @@ def standin() -> Iterator[RolloutsStandIn]:
         yield server
 
 
-def _run(lab: CanaryLab, standin: RolloutsStandIn, canary: Side, tmp_path: Path) -> int:
+def _run(lab: CanaryLab, standin: RolloutsStandIn, canary: Side, tmp_path: Path,
+         *extra: str) -> int:
     (tmp_path / "modelrail.yaml").write_text(lab_policy(steps=WEIGHTS), encoding="utf-8")
     return main(["canary", "run", "--config", str(tmp_path / "modelrail.yaml"),
                  "--image", canary.image, "--version", canary.version,
                  "--kubeconfig", str(standin.write_kubeconfig(tmp_path / "kubeconfig")),
                  "--prometheus-url", lab.prometheus_url, "--json", str(tmp_path / "out.json"),
-                 "--report-dir", str(tmp_path / "report")])
+                 "--report-dir", str(tmp_path / "report"), *extra])
 
 
 def _json(tmp_path: Path) -> dict[str, Any]:
@@ -90,8 +93,11 @@ def test_a_good_canary_is_promoted_in_full(tmp_path: Path, standin: RolloutsStan
 
 def test_a_miscalibrated_canary_is_aborted_at_the_first_step(
         tmp_path: Path, standin: RolloutsStandIn) -> None:
-    with canary_lab(tmp_path / "lab", standin, stable=STABLE, canary=FAULTY) as lab:
-        code = _run(lab, standin, FAULTY, tmp_path)
+    with canary_lab(tmp_path / "lab", standin, stable=STABLE, canary=FAULTY) as lab, \
+            pushgateway(tmp_path / "pushgateway") as gateway:
+        code = _run(lab, standin, FAULTY, tmp_path, "--openmetrics",
+                    str(tmp_path / "canary.om"), "--pushgateway", gateway)
+        pushed = requests.get(f"{gateway}/metrics", timeout=10).text
     result = _json(tmp_path)
     assert code == 1, result
     assert result["result"] == "aborted"
@@ -117,6 +123,13 @@ def test_a_miscalibrated_canary_is_aborted_at_the_first_step(
     assert "<svg" in (report / "prediction_p90.svg").read_text()
     queries = json.loads((report / "queries.json").read_text())
     assert 'version="1"' in queries["prediction_p90"]["baseline"]
+    # the verdicts as gauges: in the file (timestamped) and on the Pushgateway (not)
+    verdict = ('modelrail_canary_verdict{baseline="1",instance="",job="modelrail-canary",'
+               'metric="prediction_p90",model="ctr-ranker",namespace="default",'
+               'rollout="ctr-ranker",step="1",verdict="fail",version="3",weight="10"} -1')
+    assert verdict in pushed.splitlines()
+    written = (tmp_path / "canary.om").read_text()
+    assert 'metric="prediction_p90",verdict="fail"} -1.0 ' in written
 
 
 def test_without_a_version_tag_the_baseline_is_what_prod_holds_in_the_registry(

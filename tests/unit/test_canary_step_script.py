@@ -1,4 +1,4 @@
-"""actions/canary-step/canary.sh with a recording `modelrail` on PATH: the flags each
+"""actions/canary-step/canary.sh with a recording `modelrail` as `$MODELRAIL`: the flags each
 mode sends, and the kubeconfig secret's handling (0600 file, decoded, removed, unprinted)."""
 
 import base64
@@ -39,7 +39,8 @@ def run_step(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[st
     inputs = {"IMAGE": "", "MODEL_VERSION": "2", "BASELINE_VERSION": "", "ROLLOUT_NAME": "",
               "ROLLOUT_NAMESPACE": "", "KUBECONFIG_SECRET": "", "CONFIG": "modelrail.yaml",
               "REPORT_DIR": "", "ABORT": "false", "ROLLBACK_ENV": "", "REASON": ""}
-    process_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls),
+    process_env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "MODELRAIL": str(fake),
+                   "CALLS": str(calls),
                    "GITHUB_ACTION_PATH": str(ACTION), "RUNNER_TEMP": str(tmp_path),
                    "GITHUB_OUTPUT": str(tmp_path / "output"), **inputs, **env}
     done = subprocess.run(["bash", str(ACTION / "canary.sh")], env=process_env,
@@ -69,9 +70,18 @@ def test_the_kubeconfig_secret_goes_to_a_private_file_that_is_removed(
         "canary", "run", "--config", "modelrail.yaml", "--name", "ranker",
         "--kubeconfig", call["path"], "--image", "ghcr.io/acme/r@sha256:" + "a" * 64,
         "--version", "2", "--report-dir", str(report_dir), "--json",
-        str(report_dir / "canary.json"), "--summary", "--prometheus-url",
-        "http://prometheus:9090"]
+        str(report_dir / "canary.json"), "--openmetrics", str(report_dir / "canary.om"),
+        "--summary", "--prometheus-url", "http://prometheus:9090"]
     assert f"report-dir={report_dir}" in (tmp_path / "output").read_text()
+
+
+def test_a_pushgateway_url_is_passed_on(tmp_path: Path) -> None:
+    done, calls = run_step(tmp_path, IMAGE="ghcr.io/acme/r@sha256:" + "a" * 64,
+                           PUSHGATEWAY_URL="http://pushgateway:9091")
+
+    assert done.returncode == 0, done.stderr
+    (call,) = calls
+    assert call["args"][-2:] == ["--pushgateway", "http://pushgateway:9091"]
 
 
 def test_abort_mode_aborts_and_rolls_back_only_that_version(tmp_path: Path) -> None:
@@ -82,7 +92,16 @@ def test_abort_mode_aborts_and_rolls_back_only_that_version(tmp_path: Path) -> N
     assert [call["args"] for call in calls] == [
         ["rollout", "abort", "--config", "modelrail.yaml"],
         ["rollback", "--config", "modelrail.yaml", "--env", "canary", "--version", "2",
-         "--reason", "canary cancelled"]]
+         "--reason", "canary cancelled"],
+        ["rollout", "restore", "--config", "modelrail.yaml", "--env", "canary"]]
+
+
+def test_abort_mode_restores_serving_only_after_a_rollback(tmp_path: Path) -> None:
+    done, calls = run_step(tmp_path, ABORT="true", ROLLBACK_ENV="prod", FAIL_ROLLBACK="1")
+
+    assert done.returncode == 1  # the registry refused: serving is not touched
+    assert [call["args"][:2] for call in calls] == [["rollout", "abort"],
+                                                    ["rollback", "--config"]]
 
 
 def test_run_mode_needs_an_image(tmp_path: Path) -> None:

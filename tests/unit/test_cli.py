@@ -289,6 +289,11 @@ def test_pr_report_exit_with_gate(
         ('{"passed": true}', "not a modelrail gate report"),
         ('{"passed": true, "model": "m", "metrics": [{"name": "a"}]}',
          "not a modelrail gate report"),
+        ('{"kind": "gate", "schema_version": 2, "passed": true, "model": "m", "metrics": []}',
+         "--gate gate.json: schema_version 2 is not understood: this modelrail reads gate "
+         "documents of schema_version 1"),
+        ('{"kind": "log-check", "schema_version": 1, "passed": true}',
+         "--gate gate.json: kind 'log-check': expected a 'gate' document"),
     ],
 )
 def test_pr_report_bad_gate_file_exits_2(
@@ -494,6 +499,21 @@ def test_pr_report_fails_when_the_release_would_fail_at_logging(
     assert "Quality gate passed" in summary
     assert "### ❌ The release would fail at logging the model" in summary
     assert says in summary
+
+
+def test_pr_report_refuses_a_log_check_report_of_a_newer_version(
+    reports: tuple[Path, Path], workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, passed = reports
+    (workdir / "log-check.json").write_text(json.dumps(
+        {"kind": "log-check", "schema_version": 2, "passed": True, "stage": "logged",
+         "message": "ok", "tail": "", "run_id": "r", "model_uri": "runs:/r/model"}),
+        encoding="utf-8")
+
+    assert main(["pr-report", "--model", ".", "--no-comment", "--gate", str(passed),
+                 "--log-check", "log-check.json"]) == 2
+    assert ("--log-check log-check.json: schema_version 2 is not understood: this modelrail "
+            "reads log-check documents of schema_version 1") in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """scripts/install-modelrail.sh never trusts a venv it finds on the runner: a `modelrail`
-planted under $RUNNER_TEMP by code that ran earlier in the job is not the one put on PATH.
+planted under $RUNNER_TEMP by code that ran earlier in the job is not the one it reports;
+it leaves the job's PATH alone unless asked, and refuses a Python older than 3.11.
 
 A stub interpreter stands in for python3 (venv, pip and uv) where the tests check the
 script's choices, not pip's. The locked-install tests run the real pip and uv (from their
@@ -10,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,12 @@ import pytest
 from tests.support.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "install-modelrail.sh"
-# `python -m venv DIR` makes DIR/bin/python (this stub again); `-m uv pip install` writes a
-# `modelrail` that prints "genuine"; anything else (pip installing uv) succeeds quietly.
+# `python -c CODE` (the version check) passes, as a 3.11 would; `python -m venv DIR` makes
+# DIR/bin/python (this stub again); `-m uv pip install` writes a `modelrail` that prints
+# "genuine"; anything else (pip installing uv) succeeds quietly.
 STUB_PYTHON = """#!/usr/bin/env bash
 set -eu
+if [ "$1" = -c ]; then exit 0; fi
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ "$1 $2" = "-m venv" ]; then
   mkdir -p "$3/bin"; cp "$0" "$3/bin/python"; exit 0
@@ -31,6 +35,7 @@ if [ "$1 $2 $3" = "-m uv pip" ]; then
 fi
 """
 PLANTED = "#!/usr/bin/env bash\necho forged\n"
+FALLBACK_VERSION = "0.0.0+unknown"  # pyproject's [tool.hatch.version] fallback-version
 
 
 def plant(runner_temp: Path) -> None:
@@ -47,22 +52,33 @@ def plant(runner_temp: Path) -> None:
     (runner_temp / "modelrail-venv-bin" / "modelrail").symlink_to(fake)
 
 
-def install(runner_temp: Path, stub: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    github_path = runner_temp / "github_path"
+def install(runner_temp: Path, stub: Path, **extra: str,
+            ) -> tuple[subprocess.CompletedProcess[str], list[str], dict[str, str]]:
+    """The script run with `stub` as MODELRAIL_PYTHON: its result, the GITHUB_PATH entries
+    it added and its step outputs (the last value of each)."""
+    github_path, output = runner_temp / "github_path", runner_temp / "output"
     github_path.touch()
     env = {**os.environ, "RUNNER_TEMP": str(runner_temp), "MODELRAIL_PYTHON": str(stub),
-           "GITHUB_PATH": str(github_path), "GITHUB_OUTPUT": str(runner_temp / "output")}
+           "GITHUB_PATH": str(github_path), "GITHUB_OUTPUT": str(output)}
+    env.pop("MODELRAIL_ADD_TO_PATH", None)
+    env.update(extra)
     done = subprocess.run(["bash", str(SCRIPT), "mlflow"], env=env, capture_output=True,
                           text=True, timeout=60, check=False)
-    return done, github_path.read_text().splitlines()
+    outputs = dict(line.split("=", 1) for line in
+                   (output.read_text().splitlines() if output.exists() else []))
+    return done, github_path.read_text().splitlines(), outputs
 
 
-def make_stub(tmp_path: Path) -> Path:
+def make_stub(tmp_path: Path, body: str = STUB_PYTHON) -> Path:
     stub = tmp_path / "stub" / "python3"
     stub.parent.mkdir()
-    stub.write_text(STUB_PYTHON)
+    stub.write_text(body)
     stub.chmod(0o755)
     return stub
+
+
+def run_cli(path: str) -> str:
+    return subprocess.run([path], capture_output=True, text=True, check=True).stdout
 
 
 def test_a_planted_venv_is_not_reused(tmp_path: Path) -> None:
@@ -70,16 +86,28 @@ def test_a_planted_venv_is_not_reused(tmp_path: Path) -> None:
     runner_temp.mkdir()
     plant(runner_temp)
 
-    done, path_entries = install(runner_temp, make_stub(tmp_path))
+    done, path_entries, outputs = install(runner_temp, make_stub(tmp_path))
 
     assert done.returncode == 0, done.stderr
     assert "modelrail genuine" in done.stdout
+    assert outputs["version"] == "genuine"
+    assert run_cli(outputs["modelrail"]) == "genuine\n"
+    assert Path(outputs["modelrail"]).parent.parent.name.startswith("modelrail-venv.")
+    assert path_entries == []  # the job's PATH is left alone
+
+
+def test_on_request_only_modelrail_goes_on_path(tmp_path: Path) -> None:
+    """The top-level action puts the one command on PATH: no python of the venv's."""
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+
+    done, path_entries, outputs = install(runner_temp, make_stub(tmp_path),
+                                          MODELRAIL_ADD_TO_PATH="true")
+
+    assert done.returncode == 0, done.stderr
     (entry,) = path_entries
-    on_path = Path(entry) / "modelrail"
-    assert subprocess.run([str(on_path)], capture_output=True, text=True,
-                          check=True).stdout == "genuine\n"
-    assert "modelrail-venv." in entry
-    assert (runner_temp / "output").read_text() == "version=genuine\n"
+    assert [item.name for item in Path(entry).iterdir()] == ["modelrail"]
+    assert (Path(entry) / "modelrail").resolve() == Path(outputs["modelrail"]).resolve()
 
 
 def test_every_call_installs_into_a_new_directory(tmp_path: Path) -> None:
@@ -87,13 +115,26 @@ def test_every_call_installs_into_a_new_directory(tmp_path: Path) -> None:
     runner_temp.mkdir()
     stub = make_stub(tmp_path)
 
-    install(runner_temp, stub)
-    done, path_entries = install(runner_temp, stub)
+    first = install(runner_temp, stub)[2]["modelrail"]
+    done, _, outputs = install(runner_temp, stub)
 
     assert done.returncode == 0, done.stderr
-    first, second = path_entries
-    assert first != second
-    assert Path(first).parent.parent == runner_temp
+    assert outputs["modelrail"] != first
+    assert Path(first).parents[2] == runner_temp
+
+
+def test_a_python_older_than_3_11_stops_before_installing(tmp_path: Path) -> None:
+    """What a job whose python is the caller's 3.10 would hand over by mistake."""
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    too_old = make_stub(tmp_path, "#!/usr/bin/env bash\n[ \"$1\" != -c ]\n")
+
+    done, _, outputs = install(runner_temp, too_old)
+
+    assert done.returncode == 2
+    assert f"MODELRAIL_PYTHON ({too_old}) is not Python 3.11 or newer" in done.stderr
+    assert list(runner_temp.iterdir()) == [runner_temp / "github_path"]
+    assert outputs == {}
 
 
 def copy_checkout(tmp_path: Path) -> Path:
@@ -104,7 +145,7 @@ def copy_checkout(tmp_path: Path) -> Path:
     shutil.copytree(REPO_ROOT / "scripts" / "modelrail", checkout / "scripts" / "modelrail",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO_ROOT / "requirements", checkout / "requirements")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", ".git_archival.txt", ".gitattributes"):
         shutil.copy(REPO_ROOT / name, checkout)
     return checkout
 
@@ -132,11 +173,43 @@ def run_real_install(checkout: Path, runner_temp: Path) -> subprocess.CompletedP
 
 
 def test_the_locked_install_works(tmp_path: Path) -> None:
-    """Real pip and uv (from their caches or PyPI): the control for the tampered runs below."""
+    """Real pip and uv (from their caches or PyPI): the control for the tampered runs below.
+    The copy has no git history, as an unpacked tarball: the documented fallback version."""
     done = run_real_install(copy_checkout(tmp_path), tmp_path / "runner-temp")
 
     assert done.returncode == 0, done.stderr
-    assert "modelrail 0.1.0" in done.stdout
+    assert f"modelrail {FALLBACK_VERSION}\n" in done.stdout
+
+
+def built_wheel(source: Path, out: Path) -> str:
+    """The name of the wheel the hash-locked backend builds from `source`."""
+    subprocess.run([sys.executable, "-m", "uv", "build", "--quiet", "--wheel",
+                    "--build-constraints", "requirements/build.txt", "--require-hashes",
+                    "--out-dir", str(out), "."], cwd=source, check=True, timeout=120)
+    (wheel,) = out.glob("*.whl")
+    return wheel.name
+
+
+@pytest.mark.parametrize("source", ["git checkout", "git archive"])
+def test_the_version_is_the_release_tag_not_the_major_tag(tmp_path: Path, source: str) -> None:
+    """hatch-vcs (hash-locked in build.txt) reads `v1.2.3`, not the moving `v1` on the same
+    commit: from a checkout, and from a tarball as GitHub packs the action for a runner
+    (no .git; `export-subst` fills in .git_archival.txt)."""
+    checkout = copy_checkout(tmp_path)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "release"],
+                 ["tag", "v1.2.3"], ["tag", "v1"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+                        "-c", "commit.gpgsign=false", *args], cwd=checkout, check=True,
+                       capture_output=True)
+    if source == "git archive":
+        tarball = subprocess.run(["git", "archive", "HEAD"], cwd=checkout, check=True,
+                                 capture_output=True).stdout
+        checkout = tmp_path / "unpacked"
+        checkout.mkdir()
+        subprocess.run(["tar", "-x"], input=tarball, cwd=checkout, check=True)
+        assert not (checkout / ".git").exists()
+
+    assert built_wheel(checkout, tmp_path / "dist") == "modelrail-1.2.3-py3-none-any.whl"
 
 
 @pytest.mark.parametrize("lock", ["core.txt", "uv.txt", "build.txt"])
@@ -151,7 +224,7 @@ def test_a_tampered_hash_stops_the_install(tmp_path: Path, lock: str) -> None:
     assert done.returncode != 0
     assert "hash" in done.stderr.lower(), done.stderr
     assert package in done.stderr.lower(), done.stderr
-    assert "modelrail 0.1.0" not in done.stdout
+    assert f"modelrail {FALLBACK_VERSION}" not in done.stdout
 
 
 def test_extras_without_a_lock_stop_before_installing(tmp_path: Path) -> None:

@@ -17,10 +17,14 @@ MetricType = Literal["mean", "proportion", "ratio"]
 Direction = Literal["increase", "decrease"]
 Difference = Literal["relative", "absolute"]
 Sided = Literal["two", "one"]
+SequentialMethod = Literal["confidence-sequence", "group-sequential"]
+Spending = Literal["obrien-fleming", "pocock", "power"]
 METRIC_TYPES: tuple[MetricType, ...] = ("mean", "proportion", "ratio")
 DIRECTIONS: tuple[Direction, ...] = ("increase", "decrease")
 DIFFERENCES: tuple[Difference, ...] = ("relative", "absolute")
 SIDES: tuple[Sided, ...] = ("two", "one")
+SEQUENTIAL_METHODS: tuple[SequentialMethod, ...] = ("confidence-sequence", "group-sequential")
+SPENDING_FUNCTIONS: tuple[Spending, ...] = ("obrien-fleming", "pocock", "power")
 DEFAULT_VARIANTS = ("control", "treatment")
 DEFAULT_TUNING = 5000.0
 _WEIGHT_TOLERANCE = 1e-9
@@ -47,14 +51,24 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class SequentialConfig:
-    """Always-valid inference for repeated looks.
+    """Inference that stays valid when the experiment is read at every look.
 
-    `tuning` is GrowthBook's N*: the total number of units (all variants) at which the
-    confidence sequence is narrowest; set it near the planned sample size.
+    `confidence-sequence`: GrowthBook's always-valid sequence; `tuning` is its N*, the total
+    number of units (all variants) at which it is narrowest. `group-sequential`: alpha spent
+    over the looks up to `planned_units` (all variants) by `spending` (`rho` for the power
+    family); the looks taken are remembered between runs (`ab analyze --looks`).
     """
 
     enabled: bool = False
     tuning: float = DEFAULT_TUNING
+    method: SequentialMethod = "confidence-sequence"
+    planned_units: int | None = None
+    spending: Spending = "obrien-fleming"
+    rho: float = 3.0
+
+    @property
+    def group_sequential(self) -> bool:
+        return self.enabled and self.method == "group-sequential"
 
 
 @dataclass(frozen=True)
@@ -181,8 +195,19 @@ def _metric_spec(section: Section) -> MetricSpec:
 
 
 def _sequential(section: Section) -> SequentialConfig:
-    config = SequentialConfig(enabled=section.optional_boolean("enabled") or False,
-                              tuning=section.positive("tuning", DEFAULT_TUNING))
+    enabled = section.optional_boolean("enabled") or False
+    tuning = section.positive("tuning", DEFAULT_TUNING)
+    method = section.choice("method", SEQUENTIAL_METHODS, "confidence-sequence")
+    planned = section.checked("planned_units", None, lambda v: v >= 2 and v == int(v),
+                              "a whole number of units (all variants), at least 2")
+    if method == "group-sequential" and planned is None:
+        raise section.error("planned_units", "is required with method: group-sequential: "
+                            "the maximum number of units (all variants) the test may use")
+    config = SequentialConfig(enabled=enabled, tuning=tuning, method=method,
+                              planned_units=None if planned is None else int(planned),
+                              spending=section.choice("spending", SPENDING_FUNCTIONS,
+                                                      "obrien-fleming"),
+                              rho=section.positive("rho", 3.0))
     section.finish()
     return config
 

@@ -10,8 +10,9 @@ from typing import Literal
 
 from modelrail.ab.config import ExperimentConfig
 from modelrail.ab.engine import MetricResult, Srm, check_srm, check_variants, evaluate
+from modelrail.ab.looks import LookPlan, LookSummary
 from modelrail.ab.power import Design, Outlook, outlook
-from modelrail.ab.stats import SRM_ALPHA, SufficientStats
+from modelrail.ab.stats import SRM_ALPHA, Alternative, SufficientStats
 from modelrail.errors import ExitCode
 
 Verdict = Literal["ship", "no-ship", "keep-running", "invalid"]
@@ -32,6 +33,7 @@ class Decision:
     # keep-running only: each primary's outlook, and the units exposed per day so far
     outlook: Mapping[str, Outlook] = field(default_factory=dict)
     units_per_day: float | None = None
+    looks: LookSummary | None = None  # group-sequential only: the look spent at
 
     @property
     def exit_code(self) -> ExitCode:
@@ -49,7 +51,9 @@ class Decision:
             "metrics": {m.name: _metric_json(m) for m in self.metrics},
             "outlook": {name: self._outlook_json(o) for name, o in self.outlook.items()},
             "units_per_day": self.units_per_day,
+            "group_sequential": None if self.looks is None else self.looks.to_json(),
         }
+
 
     def _outlook_json(self, outlook: Outlook) -> dict[str, object]:
         days = outlook.days_more(self.units_per_day)
@@ -82,17 +86,22 @@ def _metric_json(result: MetricResult) -> dict[str, object]:
 
 
 def decide(experiment: ExperimentConfig, stats: SufficientStats,
-           units_per_day: float | None = None) -> Decision:
+           units_per_day: float | None = None, looks: LookPlan | None = None) -> Decision:
     """Analyse the statistics under the experiment's policy; `units_per_day` (the
-    enrolment rate so far, when the input has timestamps) turns units into days."""
+    enrolment rate so far, when the input has timestamps) turns units into days; `looks`
+    is the current look of a group-sequential experiment."""
     check_variants(experiment, stats)
     srm = check_srm(experiment, stats)
     metrics: tuple[MetricResult, ...] = ()
     outlooks: dict[str, Outlook] = {}
     if srm.passed:
-        metrics = tuple(evaluate(experiment, stats))
+        metrics = tuple(evaluate(experiment, stats, looks))
         verdict, reason = _verdict(metrics)
-        if verdict == "keep-running":
+        if verdict == "keep-running" and looks is not None and looks.fractions[-1] >= 1.0:
+            verdict, reason = "no-ship", (
+                f"reached the planned maximum of {looks.planned_units} units without a "
+                f"decision: {reason}")
+        elif verdict == "keep-running" and looks is None:
             outlooks = primary_outlooks(experiment, metrics)
     else:
         split = " / ".join(f"{v} {n}" for v, n in srm.units.items())
@@ -103,7 +112,32 @@ def decide(experiment: ExperimentConfig, stats: SufficientStats,
     return Decision(experiment=experiment.key, verdict=verdict, reason=reason, srm=srm,
                     metrics=metrics, alpha=experiment.alpha,
                     sequential=experiment.sequential.enabled, outlook=outlooks,
-                    units_per_day=units_per_day)
+                    units_per_day=units_per_day,
+                    looks=None if looks is None else _look_summary(experiment, looks, metrics))
+
+
+def _look_summary(experiment: ExperimentConfig, looks: LookPlan,
+                  metrics: tuple[MetricResult, ...]) -> LookSummary:
+    """The look for the reports; with `target_effect`, each primary's power at the
+    planned maximum, at Holm's strictest level (the outlook's rule)."""
+    alpha, sides = experiment.alpha / len(experiment.primary), _primary_sides(experiment)
+    power = {}
+    for result in metrics:
+        target = experiment.target_effect
+        if result.role != "primary" or result.effect is None or target is None:
+            continue
+        if not result.relative:
+            target *= abs(result.means[experiment.control])
+        power[result.name] = looks.power_at_maximum(alpha, sides[result.name],
+                                                    result.effect, target)
+    return looks.summary(alpha, sides, power)
+
+
+def _primary_sides(experiment: ExperimentConfig) -> dict[str, Alternative]:
+    """The side each primary is tested on; the reported bounds are at Holm's first level."""
+    return {name: "two-sided" if experiment.sided == "two"
+            else "greater" if experiment.greater_is_better(name) else "less"
+            for name in experiment.primary}
 
 
 def primary_outlooks(experiment: ExperimentConfig,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from modelrail.ab.config import ExperimentConfig
+from modelrail.ab.looks import LookPlan
 from modelrail.ab.stats import (
     SRM_ALPHA,
     STATS_TYPES,
@@ -92,15 +93,22 @@ def check_srm(experiment: ExperimentConfig, stats: SufficientStats) -> Srm:
                weights=dict(zip(experiment.variants, experiment.weights, strict=True)))
 
 
-def evaluate(experiment: ExperimentConfig, stats: SufficientStats) -> list[MetricResult]:
-    """Every metric the experiment names, primaries first, then guardrails, then others."""
-    primaries = [_directional(experiment, stats, name, "primary")
+def evaluate(experiment: ExperimentConfig, stats: SufficientStats,
+             looks: LookPlan | None = None) -> list[MetricResult]:
+    """Every metric the experiment names, primaries first, then guardrails, then others.
+
+    A group-sequential experiment needs `looks`, the plan of the current look."""
+    if experiment.sequential.group_sequential and looks is None:
+        raise UsageError("experiment.sequential.method: group-sequential needs the looks "
+                         "taken so far: pass --looks FILE (kept between runs)")
+    tester = _Tester(experiment, looks)
+    primaries = [_directional(tester, stats, name, "primary")
                  for name in experiment.primary]
     adjusted = holm([primary.test.p_value for primary in primaries])
     results = [_decide(primary, p, experiment.alpha)
                for primary, p in zip(primaries, adjusted, strict=True)]
-    results += [_guardrail(experiment, stats, name) for name in experiment.guardrails]
-    results += [_decide(_directional(experiment, stats, name, "secondary"), None,
+    results += [_guardrail(tester, stats, name) for name in experiment.guardrails]
+    results += [_decide(_directional(tester, stats, name, "secondary"), None,
                         experiment.alpha)
                 for name in experiment.metric_names()
                 if name not in experiment.primary and name not in experiment.guardrails]
@@ -154,12 +162,23 @@ def _effect(experiment: ExperimentConfig, stats: SufficientStats, name: str,
         return effect(arm_c, arm_t, relative), {v: a.mean for v, a in arms.items()}
 
 
-def _run(experiment: ExperimentConfig, result: Effect, alternative: Alternative,
-         null: float = 0.0) -> TestResult:
-    if experiment.sequential.enabled:
-        return sequential_test(result, experiment.alpha, alternative,
-                               experiment.sequential.tuning, null)
-    return fixed_test(result, experiment.alpha, alternative, null)
+@dataclass(frozen=True)
+class _Tester:
+    """Runs each test the way the experiment reads its data: once (fixed horizon), at any
+    look (confidence sequence) or at a planned look (group-sequential)."""
+
+    experiment: ExperimentConfig
+    looks: LookPlan | None
+
+    def run(self, name: str, result: Effect, alternative: Alternative,
+            null: float = 0.0) -> TestResult:
+        experiment = self.experiment
+        if self.looks is not None and experiment.sequential.group_sequential:
+            return self.looks.test(name, result, experiment.alpha, alternative, null)
+        if experiment.sequential.enabled:
+            return sequential_test(result, experiment.alpha, alternative,
+                                   experiment.sequential.tuning, null)
+        return fixed_test(result, experiment.alpha, alternative, null)
 
 
 @dataclass(frozen=True)
@@ -180,18 +199,19 @@ def _toward(estimate: float, direction: Alternative) -> bool:
     return estimate > 0 if direction == "greater" else estimate < 0
 
 
-def _directional(experiment: ExperimentConfig, stats: SufficientStats, name: str,
+def _directional(tester: _Tester, stats: SufficientStats, name: str,
                  role: Role) -> _Directional:
+    experiment = tester.experiment
     relative = experiment.difference == "relative"
     result, means = _effect(experiment, stats, name, relative)
     good: Alternative = "greater" if experiment.greater_is_better(name) else "less"
     bad = _OPPOSITE[good]
     if experiment.sided == "two":
-        test = _run(experiment, result, "two-sided")
+        test = tester.run(name, result, "two-sided")
         harm_p_value = test.p_value if _toward(test.estimate, bad) else 1.0
     else:
-        test = _run(experiment, result, good)
-        harm_p_value = _run(experiment, result, bad).p_value
+        test = tester.run(name, result, good)
+        harm_p_value = tester.run(name, result, bad).p_value
     return _Directional(name, role, relative, test, good, harm_p_value, means, result)
 
 
@@ -208,19 +228,19 @@ def _decide(result: _Directional, adjusted: float | None, alpha: float) -> Metri
                         adjusted_p_value=adjusted, effect=result.effect)
 
 
-def _guardrail(experiment: ExperimentConfig, stats: SufficientStats,
-               name: str) -> MetricResult:
+def _guardrail(tester: _Tester, stats: SufficientStats, name: str) -> MetricResult:
     """Non-inferiority on the relative lift: the margin is relative whatever
     `difference` says, so the test is too."""
+    experiment = tester.experiment
     guardrail = experiment.guardrails[name]
     result, means = _effect(experiment, stats, name, relative=True)
     safe: Alternative = "greater" if guardrail.direction == "decrease" else "less"
     null = -guardrail.margin if safe == "greater" else guardrail.margin
-    test = _run(experiment, result, safe, null)
+    test = tester.run(name, result, safe, null)
     outcome: Outcome = "inconclusive"
     if test.p_value < experiment.alpha:
         outcome = "non-inferior"
-    elif _run(experiment, result, _OPPOSITE[safe], null).p_value < experiment.alpha:
+    elif tester.run(name, result, _OPPOSITE[safe], null).p_value < experiment.alpha:
         outcome = "inferior"
     return MetricResult(name=name, role="guardrail", relative=True, test=test,
                         outcome=outcome, means=means, margin=guardrail.margin,

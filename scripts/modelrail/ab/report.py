@@ -15,6 +15,7 @@ from pathlib import Path
 from modelrail.ab.config import ExperimentConfig
 from modelrail.ab.decision import Decision
 from modelrail.ab.engine import MetricResult, evaluate
+from modelrail.ab.looks import LookSummary
 from modelrail.ab.power import Outlook
 from modelrail.ab.stats import SRM_ALPHA, TestResult
 from modelrail.ab.timeline import Timeline
@@ -39,7 +40,8 @@ def decision_markdown(decision: Decision) -> str:
     lines = [f"### {ICON[decision.verdict]} A/B test {code(decision.experiment)}: "
              f"**{decision.verdict}**", "", inline(decision.reason), ""]
     if decision.metrics:
-        interval = "always-valid interval" if decision.sequential else "interval"
+        interval = "repeated interval" if decision.looks is not None \
+            else "always-valid interval" if decision.sequential else "interval"
         lines += [f"| metric | role | lift | {1 - decision.alpha:.0%} {interval} "
                   "| p-value | verdict |", "|---|---|---:|---|---:|---|"]
         lines += [_row(m) for m in decision.metrics]
@@ -51,11 +53,44 @@ def decision_markdown(decision: Decision) -> str:
         lines += [f"| {code(name)} | " + " | ".join(outlook_cells(decision, o)) + " |"
                   for name, o in decision.outlook.items()]
         lines.append("")
+    if decision.looks is not None:
+        lines += [looks_text(decision.looks), ""]
     srm = decision.srm
     split = " · ".join(f"{inline(v)} {n}" for v, n in srm.units.items())
     lines.append(f"Sample ratio: {split}; chi-squared p = {srm.p_value:.3g} "
                  f"({'ok' if srm.passed else 'MISMATCH'}, alarm below {SRM_ALPHA}).")
     return "\n".join(lines) + "\n"
+
+
+def looks_text(looks: LookSummary) -> str:
+    """Where a group-sequential test stands: the look, the plan, the alpha spent so far."""
+    past = (" — past the planned maximum: decided at the final bound"
+            if looks.past_maximum else "")
+    bound = looks.bounds[-1]
+    shown = number(bound, 3) if math.isfinite(bound) else "∞ (no alpha to spend yet)"
+    power = "".join(f" Power at the planned maximum for the target effect: {code(name)} "
+                    f"{value:.0%}." for name, value in looks.power.items())
+    return (f"Group-sequential look {looks.look} ({inline(looks.key)}): {looks.units:,} of "
+            f"{looks.planned_units:,} planned units ({looks.fractions[-1]:.0%}){past}; alpha "
+            f"spent so far {number(looks.alpha_spent, 3)} of {number(looks.alpha, 3)}; a "
+            f"primary ships once its z reaches {shown} at this look.{power}")
+
+
+def primary_z(looks: LookSummary) -> list[tuple[str, list[float]]]:
+    """Each primary's observed z per look (up = improvement), NaN where not tested."""
+    return [(f"{name} z", [math.nan if v is None else v for v in values])
+            for name, values in looks.z.items()]
+
+
+def looks_mermaid(decision: Decision) -> str:
+    """The job summary's chart: each look's bound against the primaries' observed z."""
+    looks = decision.looks
+    if looks is None:
+        return ""
+    labels = [f"{f:.0%}" for f in looks.fractions]
+    series = [("bound", list(looks.bounds)), *primary_z(looks)]
+    return mermaid_lines("z against the group-sequential bound, by information fraction",
+                         labels, series, y_label="z")
 
 
 def outlook_power(decision: Decision) -> float:
@@ -190,6 +225,8 @@ def html_report(decision: Decision, experiment: ExperimentConfig,
                 ("Sample ratio", _srm(decision))]
     if decision.outlook:
         sections.insert(1, ("How much longer?", _outlook_html(decision)))
+    if decision.looks is not None:
+        sections.insert(1, ("Looks (group-sequential)", _looks_html(decision, decision.looks)))
     if data:
         sections.append(("Data", _table(["", "value"],
                                         [[key, _plain(value)] for key, value in data.items()])))
@@ -275,6 +312,18 @@ def _over_time(decision: Decision, experiment: ExperimentConfig, timeline: Timel
     return "\n".join(charts) + _paragraph(
         f"Each point re-analyses the logs up to that {timeline.unit} (first exposure "
         f"{start}); a gap is a checkpoint whose statistics could not be tested yet.")
+
+
+def _looks_html(decision: Decision, looks: LookSummary) -> str:
+    fractions = [100 * f for f in looks.fractions]
+    series = [Series("bound", fractions, [b if math.isfinite(b) else math.nan
+                                          for b in looks.bounds])]
+    series += [Series(label, fractions, values) for label, values in primary_z(looks)]
+    chart = line_svg("z against the group-sequential bound", series,
+                     x_label="% of the planned units", y_label="z")
+    return _paragraph(looks_text(looks)) + chart + _paragraph(
+        "A primary ships at the first look where its z reaches the bound; the bound is set "
+        "so that, with no true effect, the chance of ever reaching it is alpha.")
 
 
 def _outlook_html(decision: Decision) -> str:

@@ -284,8 +284,8 @@ class CanaryRun:
                 self._reach(label, f"weight {weight}%", lambda s: s.weight >= weight,
                             promote=True, to_weight=weight)
             held = self._clock()
-            self._hold(label, held, self.plan.step_seconds)
-            result = self._judge(label, number, held)
+            self._hold(label, held, self.plan.step_seconds, mirror)
+            result = self._judge(label, number, held, mirror)
         except Exception as error:
             reason = str(error) if isinstance(error, ModelrailError) else unexpected(error)[0]
             self._record(weight, mirror, "error", wall, reason, analysis=None)
@@ -332,22 +332,27 @@ class CanaryRun:
             self._sleep(self.plan.interval)
             state = self.driver.read()
 
-    def _hold(self, label: str, since: float, seconds: float) -> None:
-        """Keep the step for `seconds` from `since`, one progress line per tick."""
+    def _hold(self, label: str, since: float, seconds: float, mirror: int | None) -> None:
+        """Keep the step for `seconds` from `since`, one progress line per tick; in the
+        mirror phase, each tick also reads the mirror route back (`_mirror_intact`)."""
         while (left := since + seconds - self._clock()) > 0:
             state = self.driver.read()
             _not_stopped(state)
-            mirror = f", mirror {state.mirror}%" if state.mirror else ""
+            self._mirror_intact(mirror)
+            share = f", mirror {state.mirror}%" if state.mirror else ""
             self._log(f"{label} · {self._clock() - since:.0f}s of {seconds:g}s · "
-                      f"{state.phase}, weight {state.weight}%{mirror}")
+                      f"{state.phase}, weight {state.weight}%{share}")
             self._sleep(min(self.plan.interval, left))
 
-    def _judge(self, label: str, number: int, held: float) -> AnalysisResult:
-        """Look `number`; while inconclusive, hold the step longer (bounded) and look again."""
+    def _judge(self, label: str, number: int, held: float, mirror: int | None
+               ) -> AnalysisResult:
+        """Look `number`; while inconclusive, hold the step longer (bounded) and look again.
+        A mirror look counts only if the mirror route was still there after it."""
         look = min(number, self.plan.looks)
         deadline = held + self.plan.step_seconds + self.plan.extra_seconds
         while True:
             result = self.judge.look(look, self.plan.looks, self._clock() - held)
+            self._mirror_intact(mirror)
             for verdict in result.verdicts:
                 self._log(f"{label} · {verdict.outcome.upper():<12} {verdict.name}: "
                           f"{verdict.reason}")
@@ -356,7 +361,20 @@ class CanaryRun:
             self._log(f"{label} · inconclusive ({result.decision.reason}); waiting up to "
                       f"{deadline - self._clock():.0f}s more for data")
             self._hold(label, self._clock(), min(self.plan.interval * 2,
-                                                 max(deadline - self._clock(), 0.0)))
+                                                 max(deadline - self._clock(), 0.0)), mirror)
+
+    def _mirror_intact(self, mirror: int | None) -> None:
+        """In the mirror phase, stop (exit 4, aborted) once the mirror route is gone from
+        the VirtualService: the controller does not write it again, so the canary gets no
+        more copies, and a verdict would judge data that never reached it."""
+        if not mirror or self.plan.mirror is None:
+            return
+        problem = self.driver.mirror_problem(self.plan.mirror.route)
+        if problem:
+            raise _StopError(f"the mirror route vanished during the mirror phase ({problem}): "
+                             "no verdict on data that never reached the canary; the "
+                             "controller removes managed routes when the canary has no "
+                             "available pods and does not restore them", ExitCode.INCONCLUSIVE)
 
     def _record(self, weight: int, mirror: int | None, verdict: StepVerdict, started: str,
                 reason: str, *, analysis: AnalysisResult | None) -> None:

@@ -9,17 +9,26 @@ import argparse
 import json
 import os
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelrail.cli.common import add_config_flag, add_json_flag, add_summary_flag, write_json
+from modelrail.cli.common import (
+    add_config_flag,
+    add_json_flag,
+    add_summary_flag,
+    write_json,
+    write_text,
+)
 from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
+from modelrail.plumbing.textfile import read_json
 
 if TYPE_CHECKING:
     from modelrail.ab.aggregate import Aggregation, LogStats
     from modelrail.ab.config import ExperimentConfig
+    from modelrail.ab.looks import LookPlan
     from modelrail.ab.stats import SufficientStats
     from modelrail.ab.timeline import Timeline
 
@@ -49,6 +58,12 @@ def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     analyze.add_argument("--attribution-window", default="30m", metavar="DURATION",
                          help="clicks count up to this long after an impression "
                               "(e.g. 90s, 30m, 1h; default 30m)")
+    analyze.add_argument("--looks", metavar="LOOKS.json",
+                         help="group-sequential: the looks taken so far, read and updated "
+                              "(a missing file is the first look)")
+    analyze.add_argument("--look-day", metavar="YYYY-MM-DD",
+                         help="with --looks: the day this look belongs to (default: today, "
+                              "UTC); a re-run of the same day replaces that look")
     analyze.add_argument("--report", metavar="PATH.html",
                          help="write an HTML report with plots (self-contained)")
     add_json_flag(analyze)
@@ -64,6 +79,7 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
             html_report,
             lift_history,
             lift_mermaid,
+            looks_mermaid,
             write_report,
         )
     except ImportError as error:
@@ -74,17 +90,22 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
         raise UsageError(f"{config.source}: the experiment section is required for "
                          "ab analyze")
     stats, data, timeline, units_per_day = _statistics(args, config.experiment)
-    decision = decide(config.experiment, stats, units_per_day)
-    report = decision.to_json()
-    if data is not None:
-        report["data"] = dict(data)
-    write_json(args.json, report)
+    looks = _look_plan(args, config.experiment, stats)
+    decision = decide(config.experiment, stats, units_per_day, looks)
+    if looks is not None:
+        from modelrail.ab.looks import looks_json  # noqa: PLC0415 - needs the ab extra
+        write_text(args.looks, "--looks", json.dumps(looks_json(looks.looks()), indent=2,
+                                                    allow_nan=False) + "\n")
+    logs = {} if data is None else {"data": dict(data)}
+    report = write_json(args.json, "ab-analyze", {**decision.to_json(), **logs})
     if args.report:
         write_report(args.report, html_report(decision, config.experiment, timeline, data))
     markdown = decision_markdown(decision)
     chart = ""  # for the job summary only: a terminal shows no Mermaid
     if timeline is not None and decision.metrics:
         chart = "\n" + lift_mermaid(lift_history(config.experiment, timeline), timeline)
+    if decision.looks is not None and decision.metrics:
+        chart += "\n" + looks_mermaid(decision)
     runner.set_output("decision", decision.verdict)
     primary = decision.metrics[0] if decision.metrics else None
     runner.set_output("lift", "" if primary is None else repr(primary.test.estimate))
@@ -95,6 +116,34 @@ def cmd_ab_analyze(args: argparse.Namespace) -> ExitCode:
     if decision.verdict in ("no-ship", "invalid"):
         runner.annotate("error", decision.reason, title=f"A/B test {decision.experiment}")
     return decision.exit_code
+
+
+def _look_plan(args: argparse.Namespace, experiment: "ExperimentConfig",
+               stats: "SufficientStats") -> "LookPlan | None":
+    """The current look of a group-sequential experiment, after those in --looks."""
+    if not experiment.sequential.group_sequential:
+        if args.looks is not None or args.look_day is not None:
+            raise UsageError("--looks: only for experiment.sequential.method: "
+                             "group-sequential")
+        return None
+    if args.looks is None:
+        raise UsageError("experiment.sequential.method: group-sequential needs --looks FILE "
+                         "to remember the looks taken so far (keep it between runs)")
+    from modelrail.ab.looks import parse_looks, plan_look  # noqa: PLC0415 - ab extra
+    path = Path(args.looks)
+    history = parse_looks(read_json(path, "looks file", f"--looks {path}"), str(path)) \
+        if path.exists() else []
+    day = args.look_day or datetime.now(UTC).date().isoformat()
+    if not _is_day(day):
+        raise UsageError(f"--look-day: expected YYYY-MM-DD, got {day!r}")
+    return plan_look(experiment.sequential, history, day, sum(stats.units.values()))
+
+
+def _is_day(text: str) -> bool:
+    try:
+        return date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 def _statistics(args: argparse.Namespace, experiment: "ExperimentConfig",

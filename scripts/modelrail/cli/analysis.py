@@ -90,8 +90,7 @@ def cmd_analyze(args: argparse.Namespace) -> ExitCode:
     print(f"canary {request.canary} vs baseline {request.baseline}: look {request.look} of "
           f"{request.looks}, {request.window} per step, Prometheus at {client.name}")
     result = analyze(analysis, request, client, log=lambda line: print(f"query  {line}"))
-    report = result.to_json()
-    write_json(args.json, report)
+    report = write_json(args.json, "analyze", result.to_json())
     markdown = analysis_markdown(result)
     runner.set_output("outcome", result.decision.outcome)
     runner.set_output("report", json.dumps(report, allow_nan=False))

@@ -13,14 +13,18 @@ from typing import TYPE_CHECKING
 from modelrail.canary.analyze import window_of
 from modelrail.canary.baseline import resolve_baseline
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge, step_label
+from modelrail.canary.openmetrics import Where, canary_gauges
 from modelrail.canary.report import canary_markdown, unjudged_text, write_report
 from modelrail.canary.schedule import StepSchedule
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
+    add_openmetrics_flags,
     add_prometheus_flag,
     add_rollout_flags,
     add_summary_flag,
+    check_export_flags,
+    export_gauges,
     say,
     write_json,
 )
@@ -58,6 +62,7 @@ def add_canary_commands(commands: "argparse._SubParsersAction[argparse.ArgumentP
     run.add_argument("--report-dir", metavar="DIR",
                      help="write canary-report.html, one SVG chart per metric and the "
                           "resolved queries here (for upload as an artifact)")
+    add_openmetrics_flags(run, "modelrail-canary")
     run.set_defaults(handler=cmd_canary_run)
 
 
@@ -67,6 +72,7 @@ def cmd_canary_run(args: argparse.Namespace) -> ExitCode:
     rollout = _rollout(config)
     if not args.version.strip():
         raise UsageError("--version: give the canary's model version")
+    check_export_flags(args)
     name = validate_name(args.name, "--name") if args.name else rollout.name
     client = PrometheusClient.from_env(args.prometheus_url)
     driver = open_driver(args.kubeconfig, name, args.namespace, rollout.namespace)
@@ -89,7 +95,10 @@ def cmd_canary_run(args: argparse.Namespace) -> ExitCode:
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled job: abort, as on Ctrl-C
     result = CanaryRun(driver, judge, plan, log=lambda line: print(line, flush=True)).run()
     _render(args, config, result)
-    return result.exit_code
+    where = Where(rollout=driver.name, namespace=driver.namespace, model=config.model)
+    return export_gauges(args, canary_gauges(result, analysis, where),
+                         {"rollout": where.rollout, "namespace": where.namespace},
+                         result.exit_code)
 
 
 def _interrupt(_signal: int, _frame: object) -> None:
@@ -114,7 +123,7 @@ def _baseline(args: argparse.Namespace, config: Config, rollout: RolloutConfig,
 
 
 def _render(args: argparse.Namespace, config: Config, result: CanaryResult) -> None:
-    write_json(args.json, result.to_json())
+    write_json(args.json, "canary-run", result.to_json())
     runner.set_output("result", result.result)
     runner.set_output("failed-step", "" if result.failed_weight is None
                       else str(result.failed_weight))

@@ -6,9 +6,14 @@ mean the same everywhere, and no module needs to import `modelrail.cli.main` (wh
 
 import argparse
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from modelrail.errors import UsageError
+from modelrail.errors import ExitCode, ServiceError, UsageError
+from modelrail.plumbing import runner
+from modelrail.plumbing.documents import versioned
+from modelrail.plumbing.openmetrics import Gauge, render
+from modelrail.plumbing.pushgateway import group_url, push
 from modelrail.plumbing.textfile import read_json
 
 
@@ -41,10 +46,49 @@ def add_prometheus_flag(parser: argparse.ArgumentParser) -> None:
                              "from PROMETHEUS_TOKEN or PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD")
 
 
-def write_json(path: str | None, payload: object) -> None:
-    """Write the machine-readable result of a command, when --json was given."""
+def add_openmetrics_flags(parser: argparse.ArgumentParser, job: str) -> None:
+    """--openmetrics, --pushgateway and --pushgateway-job (docs/openmetrics.md)."""
+    parser.add_argument("--openmetrics", metavar="PATH",
+                        help="write the result as OpenMetrics gauges (timestamped)")
+    parser.add_argument("--pushgateway", metavar="URL",
+                        help="also push the gauges to this Prometheus Pushgateway (without "
+                             "timestamps); unreachable: exit 3 once the result is written")
+    parser.add_argument("--pushgateway-job", default=job, metavar="NAME",
+                        help=f"the push's job name (default: {job})")
+
+
+def check_export_flags(args: argparse.Namespace) -> None:
+    """Refuse a bad --pushgateway URL or job before the command does anything."""
+    if args.pushgateway:
+        group_url(args.pushgateway, args.pushgateway_job, {})
+
+
+def export_gauges(args: argparse.Namespace, families: Sequence[Gauge],
+                  grouping: Mapping[str, str], code: ExitCode) -> ExitCode:
+    """Write --openmetrics and push to --pushgateway, after everything else the command
+    writes: a push that fails is said, and exits 3 only where the command would exit 0 (it
+    never hides a verdict's own code)."""
+    if args.openmetrics:
+        write_text(args.openmetrics, "--openmetrics", render(families))
+    if not args.pushgateway:
+        return code
+    try:
+        shown = push(args.pushgateway, args.pushgateway_job, grouping, families)
+    except ServiceError as error:
+        runner.annotate("error", str(error), title="Pushgateway")
+        return code if code != ExitCode.OK else ExitCode.SERVICE
+    say(f"pushed {sum(len(family.samples) for family in families)} samples to {shown}")
+    return code
+
+
+def write_json(path: str | None, kind: str, payload: Mapping[str, object]
+               ) -> dict[str, object]:
+    """The machine-readable result of a command as a `kind` document (stamped with its
+    schema version, `schemas/<kind>.schema.json`), written when --json was given."""
+    document = versioned(kind, payload)
     if path:
-        write_text(path, "--json", json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        write_text(path, "--json", json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return document
 
 
 def write_text(path: str, flag: str, text: str) -> None:

@@ -22,6 +22,7 @@ from modelrail.gate.metrics_file import load_metrics
 from modelrail.gate.outcome import GATE_STOPPED, failed_jobs_markdown, gate_error_markdown
 from modelrail.gate.report import gate_markdown, metrics_diff_markdown
 from modelrail.plumbing import runner
+from modelrail.plumbing.documents import check_version
 from modelrail.plumbing.github_api import GitHubClient, Repository
 from modelrail.plumbing.strict_data import load_json_strict
 from modelrail.plumbing.textfile import read_text
@@ -81,8 +82,7 @@ def _gate(args: argparse.Namespace) -> ExitCode:
     champion, champion_ref, missing = _champion(args, config)
     result = evaluate_gate(config.model, gate.metrics, candidate, champion, champion_ref,
                            no_champion_because=missing)
-    report = result.to_json()
-    write_json(args.json, report)
+    report = write_json(args.json, "gate", result.to_json())
     markdown = gate_markdown(result)
     runner.set_output("passed", "true" if result.passed else "false")
     runner.set_output("report", json.dumps(report, allow_nan=False))
@@ -126,7 +126,7 @@ def _print_gate(result: GateResult) -> None:
 def cmd_pr_report(args: argparse.Namespace) -> ExitCode:
     jobs = [_job(text) for text in args.job]
     failed = [name for name, succeeded in jobs if not succeeded]
-    result = _gate_from_json(read_json_object(args.gate, "--gate")) if args.gate else None
+    result = _gate_from_json(args.gate) if args.gate else None
     proof = _logging_proof(args.log_check) if args.log_check else None
     stopped = args.gate_exit_code in GATE_STOPPED
     if result is None and not failed and not stopped:
@@ -186,6 +186,7 @@ def _logging_proof(path: str) -> LoggingProof:
     data = load_json_strict(text, label)
     if not isinstance(data, dict):
         raise UsageError(f"{label}: expected a JSON object")
+    check_version(data, "log-check", label)
     return LoggingProof.from_json(data, label)
 
 
@@ -212,7 +213,9 @@ def _comment(args: argparse.Namespace, model: str, body: str) -> None:
         runner.set_output("comment-url", outcome.url or "")
 
 
-def _gate_from_json(report: dict[str, object]) -> GateResult:
+def _gate_from_json(path: str) -> GateResult:
+    report = read_json_object(path, "--gate")
+    check_version(report, "gate", f"--gate {path}")
     try:
         return result_from_json(report)
     except (KeyError, TypeError, ValueError) as error:

@@ -40,7 +40,7 @@ def cmd_image_meta(args: argparse.Namespace) -> ExitCode:
     config, registry, model = _target(args)
     meta = image_meta(registry, model, args.version, _image_name(args, config),
                       env=os.environ, cwd=Path.cwd())
-    write_json(args.json, meta.to_json())
+    write_json(args.json, "image-meta", meta.to_json())
     runner.set_output("image", meta.image)
     runner.set_output("version", str(meta.version.version))
     runner.set_output("git-sha", meta.git_sha)
@@ -58,7 +58,7 @@ def cmd_image_meta(args: argparse.Namespace) -> ExitCode:
 def cmd_image_digest(args: argparse.Namespace) -> ExitCode:
     _config, registry, model = _target(args)
     record = record_digest(registry, model, args.version, args.image, args.digest)
-    write_json(args.json, record.to_json())
+    write_json(args.json, "image-digest", record.to_json())
     runner.set_output("image", record.image)
     runner.set_output("digest", record.digest)
     runner.set_output("changed", "true" if record.changed else "false")

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 from modelrail.cli.common import (
     add_config_flag,
     add_json_flag,
+    add_openmetrics_flags,
     add_summary_flag,
+    check_export_flags,
+    export_gauges,
     write_json,
     write_text,
 )
@@ -35,11 +38,13 @@ def _monitor_config(config: Config) -> MonitorConfig:
 def cmd_monitor(args: argparse.Namespace) -> ExitCode:
     # Imported on use: the [monitor] extra (duckdb, scipy) is not in the core install.
     from modelrail.monitor.drift import MonitorResult, check_logs  # noqa: PLC0415
+    from modelrail.monitor.openmetrics import monitor_gauges  # noqa: PLC0415
     from modelrail.monitor.reference import resolve_reference  # noqa: PLC0415
     from modelrail.monitor.report import html, markdown  # noqa: PLC0415
 
     config = load_config(args.config)
     monitor = _monitor_config(config)
+    check_export_flags(args)
     current = Path(args.current)
     if monitor.performance is not None and not args.events:
         raise UsageError(f"{config.source}: monitor.performance needs --events PATH "
@@ -53,12 +58,13 @@ def cmd_monitor(args: argparse.Namespace) -> ExitCode:
         current_rows=rows, alpha=monitor.alpha, correction="Holm",
         model_version=reference.version,
         checks=checks, actions=monitor.actions)
-    return _render(args, result, markdown(result), html(result))
+    code = _render(args, result, markdown(result), html(result))
+    return export_gauges(args, monitor_gauges(result), {"model": result.model}, code)
 
 
 def _render(args: argparse.Namespace, result: "MonitorResult", text: str,
             page: str) -> ExitCode:
-    write_json(args.json, result.to_json())
+    write_json(args.json, "monitor", result.to_json())
     if args.report:
         write_text(args.report, "--report", page)
     if args.markdown:
@@ -114,7 +120,7 @@ def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
     calls = shadow_calls(PrometheusClient.from_env(args.prometheus_url), shadow.window) \
         if args.prometheus_url else None
     result = judge(found, shadow, calls)
-    write_json(args.json, {"model": config.model, "version": args.version,
+    write_json(args.json, "shadow-analyze", {"model": config.model, "version": args.version,
                            **result.to_json()})
     rows = [f"| {c.name} | {'—' if c.value is None else f'{c.value:.4g}'} | "
             f"{'≥' if c.kind == 'min' else '≤'} {c.limit:g} | {'pass' if c.passed else 'FAIL'} |"
@@ -147,6 +153,7 @@ def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.Argument
                          help="write the Markdown report (for monitor-issue)")
     add_json_flag(monitor)
     add_summary_flag(monitor, "the table and chart")
+    add_openmetrics_flags(monitor, "modelrail-monitor")
     monitor.set_defaults(handler=cmd_monitor)
 
     issue = commands.add_parser(

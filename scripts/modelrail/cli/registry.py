@@ -50,8 +50,7 @@ def cmd_register(args: argparse.Namespace) -> ExitCode:
         _registry(config), config, lineage,
         run_id=args.run_id, model_dir=Path(args.model_dir) if args.model_dir else None,
         artifact_path=args.artifact_path, headline=headline)
-    payload = result.to_json()
-    write_json(args.json, payload)
+    write_json(args.json, "register", result.to_json())
     version = result.version
     runner.set_output("version", str(version.version))
     runner.set_output("model-uri", result.model_uri)
@@ -93,7 +92,7 @@ def cmd_rollback(args: argparse.Namespace) -> ExitCode:
 
 
 def _render(args: argparse.Namespace, outcome: Outcome) -> ExitCode:
-    write_json(args.json, outcome.to_json())
+    write_json(args.json, "promotion", outcome.to_json())
     previous = _text(outcome.previous_version)
     runner.set_output("version", _text(outcome.version))
     runner.set_output("origin-version", _text(outcome.origin_version))
@@ -117,8 +116,7 @@ def cmd_log_check(args: argparse.Namespace) -> ExitCode:
     with tempfile.TemporaryDirectory(prefix="modelrail-log-check.", dir=parent) as scratch:
         proof = prove_logging(args.command, Path.cwd(), Path(scratch), os.environ,
                               args.artifact_path)
-    payload = proof.to_json()
-    write_json(args.json, payload)
+    payload = write_json(args.json, "log-check", proof.to_json())
     runner.set_output("passed", _bool(proof.passed))
     runner.set_output("report", json.dumps(payload))
     if proof.passed:

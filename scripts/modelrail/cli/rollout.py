@@ -1,4 +1,4 @@
-"""`modelrail rollout status|set-image|step|promote|pause|abort|retry|wait`.
+"""`modelrail rollout status|set-image|step|promote|pause|abort|retry|wait|restore`.
 
 Drives one Argo Rollout through the Kubernetes API with the kubectl-argo-rollouts
 plugin's own patches (docs/argo-rollouts.md). The rollout comes from
@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from modelrail.canary.restore import restore_serving
 from modelrail.cli.common import add_json_flag, add_rollout_flags, write_json
+from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
+from modelrail.registry.client import Registry
+from modelrail.registry.promotion import Environments, RefusedError
 from modelrail.rollouts.connect import open_driver
 from modelrail.rollouts.policy import (
     MirrorConfig,
@@ -75,7 +79,7 @@ def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message
     """Print, write --json, step outputs and a summary table: the same for every action."""
     print(message)
     print(rollout.describe())
-    write_json(args.json, {**extra, "message": message, "rollout": rollout.to_json()})
+    write_json(args.json, "rollout", {**extra, "message": message, "rollout": rollout.to_json()})
     runner.set_output("phase", rollout.phase)
     runner.set_output("weight", str(rollout.weight))
     runner.set_output("step-index", "" if rollout.step_index is None
@@ -160,15 +164,38 @@ def cmd_retry(args: argparse.Namespace) -> ExitCode:
 def cmd_wait(args: argparse.Namespace) -> ExitCode:
     conditions = [Condition.parse(text) for text in args.until]
     for flag, seconds in (("--timeout", args.timeout), ("--interval", args.interval)):
-        if not 0 < seconds <= MAX_WAIT_SECONDS:  # also refuses nan (time.sleep would raise)
-            raise UsageError(f"{flag}: expected seconds greater than 0, at most "
-                             f"{MAX_WAIT_SECONDS} (7 days), got {seconds:g}")
+        _check_seconds(flag, seconds)
     result = _target(args).driver.wait(conditions, args.timeout, args.interval)
     _render(args, "wait", result.state, result.message, {"reached": result.reached})
     if result.reached:
         return ExitCode.OK
     runner.annotate("error", result.message, title="rollout wait")
     return ExitCode.REJECTED
+
+
+def cmd_restore(args: argparse.Namespace) -> ExitCode:
+    """After `modelrail rollback --env ENV`: serve the version ENV holds (canary/restore.py)."""
+    _check_seconds("--timeout", args.timeout)
+    config = load_config(args.config or DEFAULT_POLICY)
+    envs = Environments.from_config(config)
+    envs.index(args.env, "--env")
+    target = _target(args)
+    holder = envs.holder(Registry(config.registry.resolve_tracking_uri(config.source)),
+                         args.env)
+    if holder is None:
+        raise RefusedError(f"no version holds {args.env} in the registry: nothing to serve; "
+                           f"rollout {target.driver.ref} was not changed")
+    restored = restore_serving(target.driver, holder, args.env, container=target.container,
+                               timeout=args.timeout)
+    _render(args, "restore", restored.state, restored.message,
+            {"action": "restore", "changed": restored.changed})
+    return ExitCode.OK
+
+
+def _check_seconds(flag: str, seconds: float) -> None:
+    if not 0 < seconds <= MAX_WAIT_SECONDS:  # also refuses nan (time.sleep would raise)
+        raise UsageError(f"{flag}: expected seconds greater than 0, at most "
+                         f"{MAX_WAIT_SECONDS} (7 days), got {seconds:g}")
 
 
 def add_rollout_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") \
@@ -234,3 +261,15 @@ def add_rollout_commands(commands: "argparse._SubParsersAction[argparse.Argument
     wait.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
                       help="seconds between reads (default: 2)")
     wait.set_defaults(handler=cmd_wait)
+
+    restore = actions.add_parser(
+        "restore", parents=[common],
+        help="after `modelrail rollback --env ENV`: make a fully promoted rollout serve the "
+             "version ENV holds (set-image, promote --full, wait for Healthy)")
+    restore.add_argument("--env", required=True, metavar="ENV",
+                         help="the registry environment rolled back (its alias names the "
+                              "version to serve; the version's `image` tag, its image)")
+    restore.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                         help="give up (exit 3) when not Healthy after this long "
+                              "(default: 600)")
+    restore.set_defaults(handler=cmd_restore)

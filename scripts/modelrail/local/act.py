@@ -37,6 +37,18 @@ STANDIN_ACTIONS = {
     "docker/setup-qemu-action": "setup-qemu",
     # Sigstore is unreachable: a `cosign` shim that records what it was asked to sign.
     "sigstore/cosign-installer": "cosign-installer",
+    # The clouds are unreachable: each credential action's stand-in checks its inputs and
+    # the job's OIDC token request variables, then hands over the kubeconfig of the
+    # cluster named in MODELRAIL_LOCAL_CLUSTERS (<cluster-name>.yaml) as the real one does.
+    # act sets no ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN whatever `permissions:` say, so a job
+    # has none (like one without `id-token: write`) unless it is given them: a test gives
+    # them (job `env:`, pointing at tests/support/standins/oidc.py) to exactly the jobs
+    # granted `id-token: write`; tests/lint checks which jobs of modelrail's workflows are.
+    "aws-actions/configure-aws-credentials": "configure-aws-credentials",
+    "google-github-actions/auth": "gcp-auth",
+    "google-github-actions/get-gke-credentials": "get-gke-credentials",
+    "azure/login": "azure-login",
+    "azure/aks-set-context": "aks-set-context",
 }
 _USES = re.compile(r"""uses:\s*["']?([\w.-]+/[\w.-]+)(?:/[^@\s"']*)?@([^\s"'#]+)""")
 _SELF_REF = re.compile(r"(uses:\s*)\$/([^\s#]+)")
@@ -142,13 +154,32 @@ def standin_pins(*repositories: Path) -> dict[str, Path]:
     """`owner/name@ref` -> stand-in folder, for every ref at which the workflows and
     actions of `repositories` use an action that has a stand-in."""
     files = [path for repo in repositories
-             for pattern in (".github/workflows/*.y*ml", "actions/*/action.y*ml",
+             for pattern in (".github/workflows/*.y*ml", "action.y*ml", "actions/*/action.y*ml",
                              ".github/actions/*/action.y*ml")
              for path in repo.glob(pattern)]
     return {f"{name}@{ref}": STANDINS / STANDIN_ACTIONS[name]
             for path in sorted(files)
             for name, ref in _USES.findall(path.read_text(encoding="utf-8", errors="replace"))
             if name in STANDIN_ACTIONS}
+
+
+def toolcache_python() -> Path:
+    """The Python this process runs on, outside any venv (sys.base_prefix): the first the
+    setup-python stand-in hands out as the runner's tool cache Python."""
+    version = sys.version_info
+    return Path(sys.base_prefix) / "bin" / f"python{version.major}.{version.minor}"
+
+
+def toolcache_pythons() -> str:
+    """The setup-python stand-in's tool cache (MODELRAIL_LOCAL_TOOLCACHE_PYTHON): this
+    process's Python, then each python3.N on PATH (resolved, so never a venv's), joined
+    by `:`; the stand-in hands out the first of the requested version."""
+    found = [toolcache_python()]
+    for minor in range(11, 15):
+        on_path = shutil.which(f"python3.{minor}")
+        if on_path is not None:
+            found.append(Path(on_path).resolve())
+    return ":".join(dict.fromkeys(map(str, found)))
 
 
 def act_executable() -> Path:

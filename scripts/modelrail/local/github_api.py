@@ -21,7 +21,15 @@ open/closed/all, default open; the same pagination), ``POST /repos/{owner}/{repo
 (``{"title", "body"}``, 201, numbers shared with nothing else here) and
 ``PATCH /repos/{owner}/{repo}/issues/{number}`` (``body``/``title``/``state``).
 
-Comments and issues record their author (``user.login``/``user.type``): the identity of
+and for releases (modelrail's own release workflow, scripts/release.py), as "Create a
+release" documents it (https://docs.github.com/rest/releases/releases#create-a-release):
+``POST /repos/{owner}/{repo}/releases`` with ``tag_name`` (required), ``name``, ``body``,
+``target_commitish``, ``draft``, ``prerelease``, ``make_latest`` (``"true"``/``"false"``/
+``"legacy"``); 201 with the release, 422 "Validation Failed" (``already_exists`` on
+``tag_name``) when the tag has a release already. Stricter than GitHub: a field of the wrong
+type, or one the stand-in does not know, is a 422 naming it.
+
+Comments, issues and releases record their author (``user.login``/``user.type``): the identity of
 the token that created them (``add_token`` registers a user's token; any other token is the
 bot), or the ``author`` a test seeds them with. Every request is recorded (method, path,
 query, headers, JSON body). Faults can be
@@ -51,6 +59,12 @@ _LIST_OR_CREATE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\
 _EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
 _ISSUES = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues$")
 _ISSUE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)$")
+_RELEASES = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/releases$")
+RELEASE_DOCS = "https://docs.github.com/rest/releases/releases#create-a-release"
+_RELEASE_FIELDS: dict[str, type] = {
+    "tag_name": str, "target_commitish": str, "name": str, "body": str, "draft": bool,
+    "prerelease": bool, "make_latest": str,
+}
 DENIED_MESSAGE = "Resource not accessible by integration"
 USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
 _UNPARSEABLE = object()
@@ -80,6 +94,7 @@ class RecordedRequest:
 class _State:
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    releases: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)  # token -> a user's login
     requests: list[RecordedRequest] = field(default_factory=list)
     next_id: int = 1000
@@ -132,6 +147,10 @@ class GitHubStandIn(LoopbackServer):
     def issues(self, repo: str) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(i) for i in self._state.issues.get(repo, [])]
+
+    def releases(self, repo: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._state.releases.get(repo, [])]
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -231,6 +250,9 @@ class GitHubStandIn(LoopbackServer):
             return _authenticated_user(identity)
         if identity is None and method != "GET":
             return 401, {}, {"message": "Requires authentication"}
+        releases = _RELEASES.match(path)
+        if releases and method == "POST":
+            return self._create_release(releases["repo"], body, identity or _user(self.login))
         return self._route(method, path, query, body, identity or _user(self.login))
 
     def _graphql_path(self) -> str:
@@ -282,6 +304,31 @@ class GitHubStandIn(LoopbackServer):
             found.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
             return 200, {}, dict(found)
         return 404, {}, {"message": "Not Found"}
+
+    def _create_release(self, repo: str, body: Any, user: dict[str, str]) -> _Answer:
+        """POST /repos/{owner}/{repo}/releases, as RELEASE_DOCS describes it."""
+        if not isinstance(body, dict) or not isinstance(body.get("tag_name"), str) \
+                or not body["tag_name"]:
+            return _invalid("tag_name", "missing_field")
+        for key, value in body.items():
+            if _RELEASE_FIELDS.get(key) is not type(value):
+                return _invalid(key, "invalid")
+        if body.get("make_latest", "true") not in ("true", "false", "legacy"):
+            return _invalid("make_latest", "invalid")
+        items = self._state.releases.setdefault(repo, [])
+        if any(r["tag_name"] == body["tag_name"] for r in items):
+            return _invalid("tag_name", "already_exists")
+        self._state.next_id += 1
+        release_id = self._state.next_id
+        created = {"id": release_id, "tag_name": body["tag_name"],
+                   "target_commitish": body.get("target_commitish", "main"),
+                   "name": body.get("name"), "body": body.get("body"),
+                   "draft": body.get("draft", False), "prerelease": body.get("prerelease", False),
+                   "author": dict(user),
+                   "url": f"{self.url}/repos/{repo}/releases/{release_id}",
+                   "html_url": f"https://github.com/{repo}/releases/tag/{body['tag_name']}"}
+        items.append(created)
+        return 201, {"Location": created["url"]}, dict(created)
 
     def _add_issue(self, repo: str, title: str, body: str,
                    user: dict[str, str]) -> dict[str, Any]:
@@ -355,6 +402,12 @@ class GitHubStandIn(LoopbackServer):
 def _user(login: str, kind: str | None = None) -> dict[str, str]:
     """A `user` object as GitHub embeds it (a `[bot]` login is a Bot unless told)."""
     return {"login": login, "type": kind or ("Bot" if login.endswith("[bot]") else "User")}
+
+
+def _invalid(field_name: str, code: str) -> _Answer:
+    """GitHub's 422 "Validation Failed" naming the field and why."""
+    return 422, {}, {"message": "Validation Failed", "documentation_url": RELEASE_DOCS,
+                     "errors": [{"resource": "Release", "code": code, "field": field_name}]}
 
 
 def _authenticated_user(identity: dict[str, str] | None) -> _Answer:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelrail.local.act import ActRun, act_command, git, run_act
+from modelrail.local.act import ActRun, act_command, git, run_act, toolcache_pythons
 
 # What the repository's workflows read as `secrets.GITHUB_TOKEN`: the local GitHub
 # stand-in takes any token, and this one only ever reaches it.
@@ -50,9 +50,12 @@ class Workbench:
         folder = self.folder(repo)
         event_path = folder / f"{name}.json"
         event_path.write_text(json.dumps(event))
-        # The artifact stand-ins pass files between the run's jobs through this folder.
+        # The artifact stand-ins pass files between the run's jobs through this folder; the
+        # setup-python stand-in hands out python_env, or (update-environment: false) one of
+        # the machine's Pythons as the tool cache's.
         env = {"GITHUB_REPOSITORY": self.repository,
                "MODELRAIL_LOCAL_PYTHON_ENV": str(self.python_env),
+               "MODELRAIL_LOCAL_TOOLCACHE_PYTHON": toolcache_pythons(),
                "MODELRAIL_LOCAL_ARTIFACT_DIR": str(folder / f"{name}-artifacts"), **self.env}
         if self.github_url:
             env["GITHUB_API_URL"] = self.github_url
@@ -88,10 +91,10 @@ class Workbench:
         }
         return self.run(repo, "pull_request", workflow, event, f"pr-{number}")
 
-    def push(self, repo: Path, workflow: str) -> ActRun:
-        """A push of the checked-out commit to main (a merge)."""
+    def push(self, repo: Path, workflow: str, ref: str = "refs/heads/main") -> ActRun:
+        """A push of the checked-out commit to `ref`: main (a merge), or a tag."""
         sha = git(repo, "rev-parse", "HEAD")
-        event = {"ref": "refs/heads/main", "after": sha, "before": "0" * 40,
+        event = {"ref": ref, "after": sha, "before": "0" * 40,
                  "repository": {"full_name": self.repository}}
         return self.run(repo, "push", workflow, event, f"push-{sha[:7]}")
 

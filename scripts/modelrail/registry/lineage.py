@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from modelrail.errors import UsageError
+from modelrail.plumbing.documents import check_version
 from modelrail.plumbing.textfile import MB, read_json, read_yaml
 
 EVENT_LIMIT = 25 * MB
@@ -219,8 +220,11 @@ def load_params(path: Path) -> dict[str, str]:
 
 def gate_status(path: Path) -> ValidationStatus:
     """`passed` or `failed` from the top-level "passed" of `modelrail gate --json`."""
-    report = read_json(path, "gate report", f"--gate-report {path}")
-    passed = report.get("passed") if isinstance(report, Mapping) else None
+    label = f"--gate-report {path}"
+    data = read_json(path, "gate report", label)
+    report: Mapping[str, object] = data if isinstance(data, Mapping) else {}
+    check_version(report, "gate", label)
+    passed = report.get("passed")
     if not isinstance(passed, bool):
         raise UsageError(f"--gate-report {path}: not a `modelrail gate --json` report "
                          "(no true/false \"passed\")")

@@ -16,9 +16,11 @@ from typing import Any
 
 from modelrail.errors import ServiceError, UsageError
 from modelrail.rollouts import patches
+from modelrail.rollouts.istio import mirror_route_problem, virtual_service_names
 from modelrail.rollouts.kube import (
     DEPLOYMENTS,
     ROLLOUTS,
+    VIRTUAL_SERVICES,
     ConflictError,
     KubeApi,
     NotFoundError,
@@ -78,6 +80,22 @@ class RolloutDriver:
     def read(self) -> RolloutState:
         return RolloutState.from_object(self.read_object())
 
+    def mirror_problem(self, route: str) -> str:
+        """'' while every Istio VirtualService the rollout routes through mirrors to the
+        canary through `route` (rollouts/istio.py); else what is wrong. '' without Istio
+        routing: a traffic-router plugin's routes are not readable here."""
+        problems = []
+        for namespace, name in virtual_service_names(self.read_object()):
+            try:
+                service = self.api.get(VIRTUAL_SERVICES, namespace, name)
+            except NotFoundError:
+                problems.append(f"VirtualService {namespace}/{name} not found")
+                continue
+            problem = mirror_route_problem(service, route)
+            if problem:
+                problems.append(f"VirtualService {namespace}/{name}: {problem}")
+        return "; ".join(problems)
+
     def ensure_steps(self, weights: Sequence[int], mirror: MirrorConfig | None = None
                      ) -> RolloutState:
         """Refuse (exit 2, with the exact fix) unless the steps are setWeight/pause pairs,
@@ -94,12 +112,13 @@ class RolloutDriver:
         rollout (rollout/controller.go) and, when the pod template changed since it last
         looked, the abort with it (resetRolloutStatus, rollout/sync.go): so first wait
         (bounded) until it has observed the spec, and send nothing to a promoted one."""
-        obj = self._observed_object(clock, sleep)  # a missing rollout is exit 2
+        obj = self.observed_object(clock, sleep)  # a missing rollout is exit 2
         if is_fully_promoted(obj) and not nested(obj, "status").get("abort"):
             return self._done("abort", False, "nothing to abort: the rollout is fully "
                               "promoted (Healthy) and the controller ignores an abort of a "
                               "fully promoted rollout, so none was sent; to go back, "
-                              "set-image the previous image", obj)
+                              "roll the registry back and run `modelrail rollout restore "
+                              "--env ENV` (it sets the previous version's image)", obj)
         obj = self._patch_status(patches.ABORT)
         return self._done("abort", True, "aborted: traffic goes back to stable", obj)
 
@@ -227,7 +246,7 @@ class RolloutDriver:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _observed_object(self, clock: Callable[[], float],
+    def observed_object(self, clock: Callable[[], float],
                          sleep: Callable[[float], None]) -> JSON:
         """The rollout once the controller has observed its generation (or as it is after
         OBSERVE_TIMEOUT_S)."""

@@ -56,6 +56,7 @@ class Resource:
 
 ROLLOUTS = Resource("argoproj.io", "v1alpha1", "rollouts")
 DEPLOYMENTS = Resource("apps", "v1", "deployments")
+VIRTUAL_SERVICES = Resource("networking.istio.io", "v1", "virtualservices")
 
 
 class NotFoundError(UsageError):

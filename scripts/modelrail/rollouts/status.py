@@ -248,7 +248,8 @@ def active_mirror(obj: Mapping[str, Any]) -> int:
     """The % of requests the mesh mirrors to the new revision now, as the controller left
     it: each setMirrorRoute at or before currentStepIndex sets (with `match`) or removes
     (without) its route; an abort or a full promotion removes every managed route. Argo
-    writes nothing about mirrors into status, so this is read off the steps."""
+    writes nothing about mirrors into status, so this is what the steps ask for; whether
+    the mesh still has the route is read from the VirtualService (rollouts/istio.py)."""
     status = nested(obj, "status")
     index = current_step_index(obj)
     if index is None or status.get("abort") or status.get("promoteFull") \

@@ -37,9 +37,11 @@ What runs (all on 127.0.0.1, free ports, everything stopped on exit, logs under 
   and the same on every run). After a full promotion the canary image is the stable one
   and gets everything; after an abort the weight is 0. A request for an image that no
   side serves is counted under version "unrouted";
-- a mirror (Argo Rollouts' `setMirrorRoute`, the stand-in's `traffic().mirror`): while one
-  is active, a copy of `mirror`% of the requests (every request matches here; same
-  deterministic accumulator) is posted to the canary image's server as well, from the
+- a mirror (Argo Rollouts' `setMirrorRoute`, written into the stand-in's Istio
+  VirtualService): while a route mirrors, a copy of its `mirrorPercentage` of the requests
+  it matches, as Istio does (`traffic().mirrored`: the first route whose `match` takes a
+  POST /predict with the lab's headers, `REQUEST_HEADERS`, decides; same deterministic
+  accumulator), is posted to the canary image's server as well, from the
   pool, after the user's request was routed; the copy's answer is dropped and counted
   apart (`mirrored()`), so `counts()` stays what users were answered by. Prometheus then
   sees the canary's metrics from mirrored copies only. `max_weight()` is the highest
@@ -99,6 +101,7 @@ if TYPE_CHECKING:  # the demo and bench import this module without pytest's fixt
 MODEL_NAME = "ctr-ranker"
 UNROUTED = "unrouted"
 REQUEST_TIMEOUT_S = 5.0
+REQUEST_HEADERS = {"content-type": "application/json", "x-lab-client": "traffic"}
 
 # Runs with the example model's sources on PYTHONPATH: the pipeline's own data generator
 # and model builder, on a small data set (a second or two of training). The faulty model
@@ -299,7 +302,8 @@ class TrafficThread:
         body = {"rows": [self._rows[index % len(self._rows)]], "user_id": f"u{index}"}
         self._pool.submit(self._post, version, url, body, self._counts)
         shadow = self._servers.get(split.canary_image)
-        if split.mirror and self._mirror.take(split.mirror) and shadow is not None:
+        share = split.mirrored("POST", "/predict", REQUEST_HEADERS)
+        if share and self._mirror.take(share) and shadow is not None:
             self._pool.submit(self._post, shadow[0], shadow[1], body, self._mirrored)
 
     def _post(self, version: str, url: str, body: dict[str, Any],
@@ -309,7 +313,8 @@ class TrafficThread:
         if session is None:
             session = self._local.session = requests.Session()
         try:
-            code = session.post(f"{url}/predict", json=body, timeout=REQUEST_TIMEOUT_S) \
+            code = session.post(f"{url}/predict", json=body, headers=REQUEST_HEADERS,
+                                timeout=REQUEST_TIMEOUT_S) \
                 .status_code
         except requests.RequestException:
             code = 0
@@ -435,8 +440,8 @@ def run_canary_cli(work: Path, stable: Side, canary: Side, *,
                    steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float = 10.0,
                    mirror: Mirror | None = None, quiet: bool = False) -> CanaryOutcome:
     """A fresh stand-in and lab, then `python -m modelrail canary run` on `canary.image`
-    (report in `work`/report, result in `work`/canary.json); with `mirror`, a mirror
-    phase first; output shown unless quiet."""
+    (report and its OpenMetrics canary.om in `work`/report, result in `work`/canary.json);
+    with `mirror`, a mirror phase first; output shown unless quiet."""
     work.mkdir(parents=True, exist_ok=True)
     policy = work / "modelrail.yaml"
     policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds, mirror=mirror),
@@ -450,7 +455,8 @@ def run_canary_cli(work: Path, stable: Side, canary: Side, *,
              "--image", canary.image, "--version", canary.version,
              "--kubeconfig", str(standin.write_kubeconfig(work / "kubeconfig")),
              "--prometheus-url", lab.prometheus_url, "--json", str(work / "canary.json"),
-             "--report-dir", str(work / "report"), "--no-summary"],
+             "--report-dir", str(work / "report"), "--no-summary",
+             "--openmetrics", str(work / "report" / "canary.om")],
             check=False, timeout=900, stdout=subprocess.DEVNULL if quiet else None,
             stderr=subprocess.DEVNULL if quiet else None)
         seconds = time.monotonic() - started

@@ -247,6 +247,11 @@ _FILES = {
 }
 
 
+def policy_text() -> str:
+    """The churn model's modelrail.yaml, as its repository holds it."""
+    return textwrap.dedent(_FILES["modelrail.yaml"])
+
+
 def churn_repo(destination: Path, python_env: Path) -> Path:
     """The churn repository, generated, its pipeline reproduced with `python_env` (so
     dvc.lock and metrics.json are committed, as a real repository has them) and committed

@@ -116,20 +116,25 @@ class PrometheusServer:
     root: Path
 
 
-def load_history(history: History, root: Path) -> Path:
-    """Write the history as OpenMetrics and convert it to TSDB blocks; the data dir."""
-    source, data = root / "history.om", root / "data"
-    source.write_text(history.text(), encoding="utf-8")
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source),
-                    str(data)], check=True, capture_output=True, timeout=120)
+def load_history(history: History, root: Path, extra: Sequence[str] = ()) -> Path:
+    """Write the history (and each `extra` OpenMetrics text) as OpenMetrics and convert it
+    to TSDB blocks; the data dir."""
+    data = root / "data"
+    for number, text in enumerate([history.text(), *extra]):
+        source = root / f"history-{number}.om"
+        source.write_text(text, encoding="utf-8")
+        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source),
+                        str(data)], check=True, capture_output=True, timeout=120)
     return data
 
 
 @contextlib.contextmanager
-def prometheus_server(root: Path, history: History) -> Iterator[PrometheusServer]:
-    """The real `prometheus` serving `history`, on a free loopback port."""
+def prometheus_server(root: Path, history: History,
+                      extra: Sequence[str] = ()) -> Iterator[PrometheusServer]:
+    """The real `prometheus` serving `history` and `extra` (OpenMetrics texts), on a free
+    loopback port."""
     root.mkdir(parents=True, exist_ok=True)
-    with _serve(root, load_history(history, root), _CONFIG) as server:
+    with _serve(root, load_history(history, root, extra), _CONFIG) as server:
         yield server
 
 

@@ -6,7 +6,8 @@ this serves, on 127.0.0.1 and a free port, what the real `kubernetes` client sen
 
 - ``GET|PUT|PATCH /apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}`` and
   ``.../status``; ``GET|PUT /apis/apps/v1/namespaces/{ns}/deployments/{name}`` (for a
-  Rollout's ``workloadRef``);
+  Rollout's ``workloadRef``); ``GET|PUT|PATCH
+  /apis/networking.istio.io/v1/namespaces/{ns}/virtualservices/{name}``;
 - PATCH accepts ``application/merge-patch+json`` (RFC 7386) and
   ``application/json-patch+json`` (RFC 6902: a failed ``test`` answers 422), as the API
   server does for custom resources (415 otherwise: no strategic merge); with the status
@@ -32,10 +33,10 @@ after they are created (default 0.1; ``never_ready(image)``: never); the canary 
 to its share of ``spec.replicas`` (default 1) for the step's weight or ``setCanaryScale``,
 and a ``setWeight`` or ``setCanaryScale`` step completes, and its weight is written (with
 traffic routing only), once the canary is at its counts with every pod available;
-``replicas``/``updatedReplicas``/``readyReplicas``/``availableReplicas`` are always written.
-A ``pause: {}`` step adds the ``CanaryPauseStep`` pause condition and waits until it is
-cleared, a timed pause (Go duration syntax, ``1h30m``) until it expires; abort sends the
-weight to 0, scales the canary to 0 and sets the ``Progressing`` condition to
+``replicas``/``updatedReplicas``/``readyReplicas``/``availableReplicas`` are always
+written. A ``pause: {}`` step adds the ``CanaryPauseStep`` pause condition and waits until
+it is cleared, a timed pause (Go duration syntax, ``1h30m``) until it expires; abort sends
+the weight to 0, scales the canary to 0 and sets the ``Progressing`` condition to
 ``RolloutAborted`` (phase Degraded); clearing abort (retry) is acknowledged with
 ``RolloutRetry`` on the next reconcile and starts again from step 0; an abort of a fully
 promoted rollout is dropped (it stays Healthy); ``promoteFull`` or the end of the steps
@@ -43,25 +44,34 @@ scales the canary to every replica and makes the new revision stable once they a
 available (Healthy only then). No progress for ``progressDeadlineSeconds`` (default 600)
 outside a pause sets ``Progressing`` to ``ProgressDeadlineExceeded`` (phase Degraded), or
 with ``progressDeadlineAbort`` aborts the update. ``setMirrorRoute`` steps pass at once, as
-the controller completes them, and change no weight; a mirror route is active from its
-``setMirrorRoute`` step with a ``match`` until one with only its ``name`` (or an abort or a
-full promotion: the controller removes its managed routes). The controller writes nothing
-about mirrors into status, so neither does this. As the controller's validation does, a
+the controller completes them, and change no weight. With Istio traffic routing (a mirror
+phase seeds it, with its VirtualService) the reconcile edits the VirtualServices
+``trafficRouting.istio`` names as Argo's Istio reconciler does (``standins/istio.py``):
+each ``setMirrorRoute`` step that is current during a reconcile writes (with a ``match``)
+or removes (with only its ``name``) its route, and only then, as
+``reconcileTrafficRouting`` (``rollout/trafficrouting.go``) calls ``SetMirrorRoute`` only
+for the current step; an abort, a full promotion and a new revision whose pods are not
+available yet remove every managed route (``RemoveManagedRoutes``), and
+``remove_managed_routes`` does what a canary losing its pods makes the controller do. A
+route removed after its step is never written again. The controller writes nothing about
+mirrors into status, so neither does this; a missing VirtualService and traffic-router
+plugins' mirrors are not emulated. As the controller's validation does, a
 ``setMirrorRoute`` without Istio or a traffic-router plugin or whose route is not listed in
 ``trafficRouting.managedRoutes``, a ``setCanaryScale`` without traffic routing, or an
 unparseable pause duration adds the ``InvalidSpec`` condition (phase Degraded), and no step
 runs.
-``weight()``/``traffic()`` tell a traffic splitter how to split live requests and what
-share to mirror.
+``weight()``/``traffic()`` tell a traffic splitter how to split live requests and, from the
+VirtualService's routes, what share of which requests to mirror.
 """
 
 import copy
+import functools
 import hashlib
 import json
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -71,6 +81,7 @@ from typing import Any
 import yaml
 from modelrail.local.loopback import LoopbackServer
 
+from tests.support.standins import istio
 from tests.support.standins.rollout_replicas import (
     Counts,
     ReplicaSet,
@@ -90,9 +101,11 @@ CONTROLLER_DELAY = 0.05  # seconds from a write to the controller's reconcile of
 READINESS_DELAY = 0.1  # seconds from a pod's creation to its readiness
 SETTLE_ROUNDS = 200  # reconciles settle() runs at most
 _PATH = re.compile(
-    r"^/apis/(?P<group>argoproj\.io|apps)/(?P<version>v1alpha1|v1)/namespaces/(?P<ns>[^/]+)/"
-    r"(?P<plural>rollouts|deployments)/(?P<name>[^/]+)(?P<sub>/status)?$")
-_KINDS = {"rollouts": ("argoproj.io/v1alpha1", "Rollout"), "deployments": ("apps/v1", "Deployment")}
+    r"^/apis/(?P<group>argoproj\.io|apps|networking\.istio\.io)/(?P<version>v1alpha1|v1)/"
+    r"namespaces/(?P<ns>[^/]+)/(?P<plural>rollouts|deployments|virtualservices)/"
+    r"(?P<name>[^/]+)(?P<sub>/status)?$")
+_KINDS = {"rollouts": ("argoproj.io/v1alpha1", "Rollout"), "deployments": ("apps/v1", "Deployment"),
+          istio.PLURAL: istio.KIND}
 _Answer = tuple[int, Any]
 
 
@@ -108,12 +121,24 @@ class RecordedRequest:
 @dataclass(frozen=True)
 class Traffic:
     """How a splitter should send live requests: `canary_weight` % to the new revision,
-    and a copy of `mirror` % of all requests to it too (its answer dropped)."""
+    and a copy of the requests the VirtualService's routes mirror to it too (its answer
+    dropped)."""
 
     stable_image: str
     canary_image: str
     canary_weight: int
-    mirror: int = 0
+    virtual_service: JSON | None = None  # the first one trafficRouting.istio names
+
+    @property
+    def mirror(self) -> int:
+        """The highest mirrorPercentage of any route (of the requests that route takes)."""
+        routes = ((self.virtual_service or {}).get("spec") or {}).get("http") or []
+        return max((int((r.get("mirrorPercentage") or {}).get("value", 100))
+                    for r in routes if r.get("mirror")), default=0)
+
+    def mirrored(self, method: str, path: str, headers: dict[str, str]) -> float:
+        """The % of requests like this one that Istio mirrors to the new revision."""
+        return istio.mirrored_share(self.virtual_service, method, path, headers)
 
 
 @dataclass(frozen=True)
@@ -338,7 +363,9 @@ class RolloutsStandIn(LoopbackServer):
         """A Rollout as `kubectl apply` would create it, reconciled to Healthy (stable).
         With `mirror`, its steps start with the mirror phase and its route is managed
         (`managed_routes` overrides the names listed). `traffic_routing` is on (a
-        traffic-router plugin), off, or the router's settings (`{"nginx": {...}}`).
+        traffic-router plugin; with `mirror`, Istio and a VirtualService named after the
+        rollout, `add_virtual_service`), off, or the router's settings (`{"nginx": ...}`).
+
         `replicas` None leaves spec.replicas out (the controller's default is 1);
         `progress_deadline` sets spec.progressDeadlineSeconds (default 600 s) and
         `progress_deadline_abort` spec.progressDeadlineAbort."""
@@ -346,10 +373,18 @@ class RolloutsStandIn(LoopbackServer):
         if traffic_routing:
             routes = [mirror.route] if mirror and managed_routes is None \
                 else list(managed_routes or ())
+            if isinstance(traffic_routing, dict):
+                routing = copy.deepcopy(traffic_routing)
+            elif mirror:
+                routing = {"istio": {
+                    "virtualService": {"name": name, "routes": [istio.PRIMARY]},
+                    "destinationRule": {"name": name, "canarySubsetName": "canary",
+                                        "stableSubsetName": "stable"}}}
+                self.add_virtual_service(name, namespace)
+            else:
+                routing = {"plugins": {"modelrail/standin": {}}}
             canary.update(canaryService=f"{name}-canary", stableService=f"{name}-stable",
-                          trafficRouting=copy.deepcopy(traffic_routing)
-                          if isinstance(traffic_routing, dict)
-                          else {"plugins": {"modelrail/standin": {}}})
+                          trafficRouting=routing)
             if routes:
                 canary["trafficRouting"]["managedRoutes"] = [{"name": r} for r in routes]
         spec: JSON = {"selector": {"matchLabels": {"app": name}},
@@ -366,6 +401,13 @@ class RolloutsStandIn(LoopbackServer):
         else:
             spec["template"] = _template(name, container, image)
         return self._create("rollouts", namespace, name, spec)
+
+    def add_virtual_service(self, name: str, namespace: str = "default",
+                            host: str | None = None) -> JSON:
+        """A VirtualService with one route (`primary`) over the stable and canary subsets
+        of `host` (default: `name`), as a user applies it next to the Rollout."""
+        return self._create(istio.PLURAL, namespace, name,
+                            istio.virtual_service_spec(host or name))
 
     def add_deployment(self, name: str, namespace: str = "default", image: str = "app:v1",
                        container: str = "server") -> JSON:
@@ -459,9 +501,11 @@ class RolloutsStandIn(LoopbackServer):
             obj = self._state.objects[("rollouts", namespace, name)]
             status = obj["status"]
             stable, current = status.get("stableRS", ""), status.get("currentPodHash", "")
+            services = self._virtual_services(obj)
             return Traffic(stable_image=_first(self._state.images.get(stable, {})),
                            canary_image=_first(self._state.images.get(current, {})),
-                           canary_weight=_new_revision_weight(obj), mirror=_mirror(obj))
+                           canary_weight=_new_revision_weight(obj),
+                           virtual_service=copy.deepcopy(services[0]) if services else None)
 
     def weight(self, name: str, namespace: str = "default") -> int:
         return self.traffic(name, namespace).canary_weight
@@ -663,11 +707,58 @@ class RolloutsStandIn(LoopbackServer):
                 self._bump(reconciled)
                 self._state.objects[(plural, ns, name)] = reconciled
                 changed, wake = True, self.controller_delay
+            self._reconcile_routes(obj, reconciled)
             if wake is not None:
                 wakes.append(wake)
         if wakes:
             self._wake(namespace, min(wakes))
         return changed
+
+    # -- Istio: the managed routes (standins/istio.py) ------------------------------------
+
+    def remove_managed_routes(self, name: str, namespace: str = "default") -> None:
+        """What the controller does when the canary has no available pods (its pods
+        crashed or were evicted): RemoveManagedRoutes (reconcileTrafficRouting,
+        rollout/trafficrouting.go). A mirror step already passed does not write its route
+        again."""
+        with self._lock:
+            self._edit_routes(self._state.objects[("rollouts", namespace, name)],
+                              _remove_managed)
+
+    def _reconcile_routes(self, before: JSON, after: JSON) -> None:
+        """reconcileTrafficRouting's route edits for one reconcile (module docstring)."""
+        status, old = after["status"], before.get("status") or {}
+        if status.get("stableRS") == status.get("currentPodHash") or status.get("abort") \
+                or old.get("currentPodHash") != status.get("currentPodHash"):
+            self._edit_routes(after, _remove_managed)
+            return
+        steps = after["spec"]["strategy"]["canary"].get("steps") or []
+        first = int(old.get("currentStepIndex") or 0)
+        for step in steps[first: int(status.get("currentStepIndex") or 0) + 1]:
+            if isinstance(step.get("setMirrorRoute"), dict):
+                self._edit_routes(after, functools.partial(_set_mirror_route,
+                                                           route=step["setMirrorRoute"]))
+
+    def _edit_routes(self, rollout: JSON, edit: Callable[[JSON, JSON], Any]) -> None:
+        """Apply `edit(vs, canary)` to each VirtualService the rollout routes through, and
+        store those it changed as the controller's client.Update would."""
+        canary = rollout["spec"].get("strategy", {}).get("canary") or {}
+        for key, vs in self._virtual_service_items(rollout):
+            edited = copy.deepcopy(vs)
+            edit(edited, canary)
+            if edited != vs:
+                self._bump(edited)
+                self._state.objects[key] = edited
+
+    def _virtual_service_items(self, rollout: JSON) -> list[tuple[tuple[str, str, str], JSON]]:
+        settings = ((rollout["spec"].get("strategy", {}).get("canary") or {})
+                    .get("trafficRouting") or {}).get("istio") or {}
+        keys = [(istio.PLURAL, ns, name) for ns, name in istio.virtual_service_names(
+            settings, rollout["metadata"]["namespace"])]
+        return [(key, self._state.objects[key]) for key in keys if key in self._state.objects]
+
+    def _virtual_services(self, rollout: JSON) -> list[JSON]:
+        return [vs for _, vs in self._virtual_service_items(rollout)]
 
     def _reconcile_rollout(self, obj: JSON) -> tuple[JSON, float | None]:
         """One pass of the controller over a Rollout (rolloutCanary, rollout/canary.go): the
@@ -967,23 +1058,6 @@ def _new_revision_weight(obj: JSON) -> int:
         if ready > 0 else 0
 
 
-def _mirror(obj: JSON) -> int:
-    """The % of requests mirrored to the new revision: each setMirrorRoute at or before
-    currentStepIndex sets (with a match) or removes (name only) its route; an abort or
-    the end of the rollout removes every managed route."""
-    status = obj["status"]
-    if status.get("abort") or status.get("stableRS") == status.get("currentPodHash"):
-        return 0
-    steps = obj["spec"].get("strategy", {}).get("canary", {}).get("steps") or []
-    routes: dict[str, int] = {}
-    for step in steps[: int(status.get("currentStepIndex") or 0) + 1]:
-        route = step.get("setMirrorRoute")
-        if route:
-            routes[route["name"]] = int(route.get("percentage") or 0) if route.get("match") \
-                else 0
-    return max(routes.values(), default=0)
-
-
 def _invalid_spec(canary: JSON) -> str:
     """The first error of ValidateRolloutStrategyCanary (pkg/apis/rollouts/validation/
     validation.go, v1.10) for what is emulated: pause durations, setCanaryScale and
@@ -1010,6 +1084,30 @@ def _invalid_spec(canary: JSON) -> str:
                     "define a route that does not exist in "
                     "spec.strategy.canary.trafficRouting.managedRoutes")
     return ""
+
+
+def _managed(canary: JSON) -> list[str]:
+    return [str(r.get("name")) for r in (canary.get("trafficRouting") or {})
+            .get("managedRoutes") or []]
+
+
+def _remove_managed(vs: JSON, canary: JSON) -> None:
+    istio.remove_managed_routes(vs, canary.get("steps") or [], _managed(canary))
+
+
+def _set_mirror_route(vs: JSON, canary: JSON, route: JSON) -> None:
+    """The canary destination as reconcileVirtualServiceMirrorRoutes picks it: the
+    DestinationRule's host (the weighted route's) and canary subset, else the canary
+    Service."""
+    settings = canary["trafficRouting"]["istio"]
+    subset = (settings.get("destinationRule") or {}).get("canarySubsetName", "")
+    weighted = (settings.get("virtualService") or {}).get("routes") or []
+    primary: JSON = next((r for r in vs["spec"].get("http") or []
+                          if r.get("name") in weighted), {})
+    host = (primary.get("route") or [{}])[0].get("destination", {}).get("host") \
+        if subset else canary.get("canaryService")
+    istio.set_mirror_route(vs, route, weighted=weighted, canary_host=str(host),
+                           canary_subset=subset, managed=_managed(canary))
 
 
 def _condition(status: JSON, kind: str) -> JSON:

@@ -351,6 +351,58 @@ def test_an_inconclusive_mirror_phase_is_exit_4_and_still_unseen(
     assert result.to_json()["users_saw_canary"] is False
 
 
+class RouteDroppingJudge(ScriptedJudge):
+    """The canary loses its pods while the mirror look runs: the controller removes the
+    managed routes (the stand-in's `remove_managed_routes`)."""
+
+    def __init__(self, standin: RolloutsStandIn, *outcomes: Outcome) -> None:
+        super().__init__(*outcomes)
+        self.standin = standin
+
+    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
+        self.standin.remove_managed_routes("ranker", "ml")
+        return super().look(look, looks, held)
+
+
+class RouteDroppingClock(FakeClock):
+    """The routes go at the first tick once the mirror is on (the hold of the mirror pause)."""
+
+    def __init__(self, standin: RolloutsStandIn) -> None:
+        super().__init__()
+        self.standin = standin
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        if self.standin.traffic("ranker", "ml").mirror:
+            self.standin.remove_managed_routes("ranker", "ml")
+
+
+def _assert_vanished(result: CanaryResult, standin: RolloutsStandIn) -> None:
+    assert (result.result, int(result.exit_code), result.failed_weight) == ("aborted", 4, 0)
+    assert [(s.label, s.verdict) for s in result.steps] == [("mirror 35%", "error")]
+    assert "the mirror route vanished during the mirror phase (VirtualService ml/ranker: " \
+        "the mirror route 'mirror' vanished (routes now: primary))" in result.message
+    assert "no verdict on data that never reached the canary" in result.message
+    assert _status_patches(standin)[-1] == ABORT
+    assert result.to_json()["users_saw_canary"] is False
+
+
+def test_a_mirror_route_gone_during_the_look_gives_no_verdict(
+        mirrored: RolloutsStandIn, tmp_path: Path) -> None:
+    judge = RouteDroppingJudge(mirrored, "pass")
+    result = _run(mirrored, tmp_path, judge, mirror=MIRROR)
+    assert judge.looks == [(1, 4)]  # its "pass" is not taken
+    _assert_vanished(result, mirrored)
+
+
+def test_a_mirror_route_gone_during_the_hold_stops_before_any_look(
+        mirrored: RolloutsStandIn, tmp_path: Path) -> None:
+    judge = ScriptedJudge("pass")
+    result = _run(mirrored, tmp_path, judge, clock=RouteDroppingClock(mirrored), mirror=MIRROR)
+    assert judge.looks == []
+    _assert_vanished(result, mirrored)
+
+
 def test_a_mirror_policy_on_a_rollout_without_the_mirror_steps_changes_nothing(
         standin: RolloutsStandIn, tmp_path: Path) -> None:
     result = _run(standin, tmp_path, ScriptedJudge("pass"), mirror=MIRROR)

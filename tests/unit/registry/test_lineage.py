@@ -255,6 +255,10 @@ def test_gate_status(tmp_path: Path) -> None:
     assert gate_status(write(tmp_path / "g.json", '{"passed": false}')) == "failed"
     with pytest.raises(UsageError, match="no true/false"):
         gate_status(write(tmp_path / "g.json", '{"passed": "yes"}'))
+    assert gate_status(write(tmp_path / "g.json",
+                             '{"kind": "gate", "schema_version": 1, "passed": true}')) == "passed"
+    with pytest.raises(UsageError, match=r"--gate-report .*: schema_version 2 is not understood"):
+        gate_status(write(tmp_path / "g.json", '{"schema_version": 2, "passed": true}'))
     with pytest.raises(UsageError, match=r"--gate-report .*not found"):
         gate_status(tmp_path / "missing.json")
 

@@ -1,15 +1,18 @@
 """The Rollouts stand-in's emulation of setCanaryScale and setMirrorRoute, through the real
-`kubernetes` client and modelrail's driver: the steps pass at once, the mirror follows the
-step index, an abort or the end removes it, and a route that is not managed is refused;
-`modelrail rollout` checks a policy's mirror phase as `canary run` does."""
+`kubernetes` client and modelrail's driver: the steps pass at once, the mirror step writes
+its route into the Istio VirtualService (first, with its match, mirror and percentage),
+an abort, the end or a canary without pods removes it and a passed step never writes it
+again, Istio mirrors only the requests the route matches, and a route that is not managed
+is refused; `modelrail rollout` checks a policy's mirror phase as `canary run` does."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from modelrail.cli.main import main
+from modelrail.errors import UsageError
 from modelrail.rollouts.driver import RolloutDriver
-from modelrail.rollouts.kube import connect
+from modelrail.rollouts.kube import VIRTUAL_SERVICES, connect
 
 from tests.support.standins.rollouts import Mirror, RolloutsStandIn
 
@@ -108,3 +111,73 @@ def test_the_rollout_commands_check_the_policys_mirror_steps(
                  "--image", "ranker:v2"]) == code
     standin.settle()
     assert standin.traffic("ranker", "ml").mirror == (35 if code == 0 else 0)
+
+
+# -- the Istio VirtualService (standins/istio.py) ----------------------------------------
+
+
+def _routes(standin: RolloutsStandIn, tmp_path: Path) -> list[dict[str, object]]:
+    """spec.http as a client reads it back through the API."""
+    api = connect(str(standin.write_kubeconfig(tmp_path / "kubeconfig"))).api
+    routes: list[dict[str, object]] = api.get(VIRTUAL_SERVICES, "ml", "ranker")["spec"]["http"]
+    return routes
+
+
+def test_the_mirror_step_writes_its_route_first_in_the_virtual_service(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    (primary,) = _routes(standin, tmp_path)
+    assert primary["name"] == "primary"
+    _driver(standin, tmp_path).set_image("ranker:v2")
+    standin.settle()
+    mirror, after = _routes(standin, tmp_path)
+    assert mirror == {"name": "mirror",
+                      "match": [{"method": {"exact": "POST"}, "uri": {"prefix": "/predict"}}],
+                      "route": primary["route"], "mirror": {"host": "ranker", "subset": "canary"},
+                      "mirrorPercentage": {"value": 35.0}}
+    assert after == primary
+
+
+def test_a_route_removed_after_its_step_is_not_written_again(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    driver = _driver(standin, tmp_path)
+    driver.set_image("ranker:v2")
+    standin.settle()
+    assert driver.mirror_problem("mirror") == ""
+    standin.remove_managed_routes("ranker", "ml")  # the canary's pods went away
+    for _ in range(3):
+        state = driver.read()
+    standin.settle()
+    assert [route["name"] for route in _routes(standin, tmp_path)] == ["primary"]
+    assert (state.step_index, state.paused, state.mirror) == (2, True, 35)  # steps say 35
+    assert standin.traffic("ranker", "ml").mirror == 0
+    assert driver.mirror_problem("mirror") == ("VirtualService ml/ranker: the mirror route "
+                                               "'mirror' vanished (routes now: primary)")
+
+
+@pytest.mark.parametrize(("match", "request_", "share"), [
+    (None, ("POST", "/predict", {}), 35.0),
+    (None, ("GET", "/metrics", {}), 0.0),
+    (({"headers": {"x-mirror": {"exact": "yes"}}},), ("POST", "/predict", {"X-Mirror": "yes"}),
+     35.0),
+    (({"headers": {"x-mirror": {"exact": "yes"}}},), ("POST", "/predict", {}), 0.0),
+])
+def test_istio_mirrors_only_the_requests_the_route_matches(
+        tmp_path: Path, match: tuple[dict[str, object], ...] | None,
+        request_: tuple[str, str, dict[str, str]], share: float) -> None:
+    mirror = MIRROR if match is None else Mirror(route="mirror", percentage=35, scale=25,
+                                                 match=match)
+    with RolloutsStandIn() as standin:
+        standin.add_rollout("ranker", "ml", image="ranker:v1", weights=(10, 100), mirror=mirror)
+        _driver(standin, tmp_path).set_image("ranker:v2")
+        standin.settle()
+        assert standin.traffic("ranker", "ml").mirrored(*request_) == share
+
+
+def test_reading_the_virtual_service_needs_get_on_it(standin: RolloutsStandIn,
+                                                     tmp_path: Path) -> None:
+    driver = _driver(standin, tmp_path)
+    standin.forbid("get", "virtualservices")
+    with pytest.raises(UsageError) as refused:
+        driver.mirror_problem("mirror")
+    assert "may not get virtualservices.networking.istio.io in namespace ml" in str(refused.value)
+    assert "resources: [virtualservices], verbs: [get]" in str(refused.value)
