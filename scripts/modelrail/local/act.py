@@ -212,7 +212,10 @@ def act_command(
     the stood-in actions used by `action_repo` and the `scanned` repositories (the one
     whose workflow runs) are mapped to their stand-ins. Jobs whose `runs-on` is
     ubuntu-latest or one of `runners` run on this host."""
-    command = [str(act_executable()), event_name, "-W", workflow,
+    # One job at a time: act 0.2.89 fills its local-repository cache without a lock
+    # (pkg/runner/local_repository_cache.go), and two jobs resolving stood-in actions at
+    # once crash it with "fatal error: concurrent map writes".
+    command = [str(act_executable()), event_name, "-W", workflow, "--concurrent-jobs", "1",
                "--local-repository", f"{OWNER_REPO}@{REF}={action_repo}"]
     for label in dict.fromkeys(["ubuntu-latest", *runners]):
         command += ["-P", f"{label}=-self-hosted"]
