@@ -24,6 +24,11 @@ from modelrail.plumbing.redact import mask_values
 Level = Literal["error", "warning", "notice"]
 
 
+# An argument the OS could not decode reaches Python as a lone surrogate (surrogateescape);
+# written to a runner file it is escaped (`\udcff`), never a traceback.
+_UNENCODABLE = "backslashreplace"
+
+
 def set_output(name: str, value: str) -> None:
     """Append a step output; a random heredoc delimiter keeps any value intact."""
     path = os.environ.get("GITHUB_OUTPUT")
@@ -32,7 +37,7 @@ def set_output(name: str, value: str) -> None:
     delimiter = f"modelrail_{secrets.token_hex(8)}"
     while delimiter in value:  # pragma: no cover - 64 random bits
         delimiter = f"modelrail_{secrets.token_hex(8)}"
-    with open(path, "a", encoding="utf-8") as handle:
+    with open(path, "a", encoding="utf-8", errors=_UNENCODABLE) as handle:
         handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
@@ -40,7 +45,7 @@ def append_summary(markdown: str) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    with open(path, "a", encoding="utf-8") as handle:
+    with open(path, "a", encoding="utf-8", errors=_UNENCODABLE) as handle:
         handle.write(markdown.rstrip("\n") + "\n\n")
 
 

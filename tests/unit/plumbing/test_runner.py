@@ -231,3 +231,17 @@ def test_event_that_is_not_an_object_is_a_usage_error(tmp_path: Path, content: s
 
     with pytest.raises(UsageError):
         runner.pull_request_number(str(path))
+
+
+def test_an_undecodable_argument_is_written_escaped(output_file: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    """A path the OS could not decode arrives as a lone surrogate; it must not crash the
+    write of a step output or the summary (found by tests/property/test_cli_arguments)."""
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    runner.set_output("error", "\udcff: metrics file not found")
+    runner.append_summary("\udcff")
+    assert parse_file_command(output_file.read_text())["error"] == \
+        "\\udcff: metrics file not found"
+    assert summary.read_text() == "\\udcff\n\n"
