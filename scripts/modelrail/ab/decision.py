@@ -123,14 +123,20 @@ def _look_summary(experiment: ExperimentConfig, looks: LookPlan,
     alpha, sides = experiment.alpha / len(experiment.primary), _primary_sides(experiment)
     power = {}
     for result in metrics:
-        target = experiment.target_effect
+        target = _target(experiment, result)
         if result.role != "primary" or result.effect is None or target is None:
             continue
-        if not result.relative:
-            target *= abs(result.means[experiment.control])
         power[result.name] = looks.power_at_maximum(alpha, sides[result.name],
                                                     result.effect, target)
     return looks.summary(alpha, sides, power)
+
+
+def _target(experiment: ExperimentConfig, result: MetricResult) -> float | None:
+    """`target_effect` on the metric's own scale: relative, or times the control's mean."""
+    target = experiment.target_effect
+    if target is not None and not result.relative:
+        target *= abs(result.means[experiment.control])
+    return target
 
 
 def _primary_sides(experiment: ExperimentConfig) -> dict[str, Alternative]:
@@ -152,10 +158,7 @@ def primary_outlooks(experiment: ExperimentConfig,
     for result in metrics:
         if result.role != "primary" or result.effect is None:
             continue
-        target = experiment.target_effect
-        if target is not None and not result.relative:
-            target *= abs(result.means[experiment.control])
-        outlooks[result.name] = outlook(result.effect, design, target)
+        outlooks[result.name] = outlook(result.effect, design, _target(experiment, result))
     return outlooks
 
 

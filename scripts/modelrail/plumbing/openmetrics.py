@@ -47,7 +47,8 @@ def escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
+    """A sample value as the exposition formats spell it (NaN, +Inf, -Inf)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -58,7 +59,7 @@ def _number(value: float) -> str:
 def _line(name: str, sample: Sample, timestamps: bool) -> str:
     labels = ",".join(f'{key}="{escape(value)}"' for key, value in sample.labels.items())
     stamp = f" {sample.timestamp}" if timestamps and sample.timestamp is not None else ""
-    return f"{name}{{{labels}}} {_number(sample.value)}{stamp}"
+    return f"{name}{{{labels}}} {number_text(sample.value)}{stamp}"
 
 
 def render(families: Iterable[Gauge], *, timestamps: bool = True) -> str:

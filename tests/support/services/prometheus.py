@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 from modelrail.local.processes import free_port, stop, wait_for_http
+from modelrail.plumbing.openmetrics import escape, number_text
 
 SCRAPE_INTERVAL = 15
 _CONFIG = "global:\n  scrape_interval: 15s\n"  # no scrape_configs: history only
@@ -41,15 +42,8 @@ def history_end(minutes_ago: int = 5) -> int:
 
 
 def _labels(labels: Mapping[str, str]) -> str:
-    return "{" + ",".join(f'{key}="{value}"' for key, value in sorted(labels.items())) + "}"
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
+    return "{" + ",".join(f'{key}="{escape(value)}"'
+                          for key, value in sorted(labels.items())) + "}"
 
 
 @dataclass
@@ -70,7 +64,7 @@ class History:
         lines = self._family(family, "counter")
         for i, ts in enumerate(self.steps()):
             lines.append(f"{family}_total{_labels(labels)} "
-                         f"{_number(i * per_second * SCRAPE_INTERVAL)} {ts}")
+                         f"{number_text(i * per_second * SCRAPE_INTERVAL)} {ts}")
 
     def histogram(self, family: str, labels: Mapping[str, str], per_second: float,
                   cdf: Mapping[float, float]) -> None:
@@ -82,17 +76,17 @@ class History:
             observed = i * per_second * SCRAPE_INTERVAL
             for le in bounds:
                 share = 1.0 if math.isinf(le) else cdf[le]
-                lines.append(f"{family}_bucket{_labels({**labels, 'le': _number(le)})} "
-                             f"{_number(observed * share)} {ts}")
-            lines.append(f"{family}_count{_labels(labels)} {_number(observed)} {ts}")
-            lines.append(f"{family}_sum{_labels(labels)} {_number(observed * 0.1)} {ts}")
+                lines.append(f"{family}_bucket{_labels({**labels, 'le': number_text(le)})} "
+                             f"{number_text(observed * share)} {ts}")
+            lines.append(f"{family}_count{_labels(labels)} {number_text(observed)} {ts}")
+            lines.append(f"{family}_sum{_labels(labels)} {number_text(observed * 0.1)} {ts}")
 
     def gauge(self, family: str, labels: Mapping[str, str],
               value: Callable[[int], float]) -> None:
         """A gauge whose i-th sample is value(i)."""
         lines = self._family(family, "gauge")
         for i, ts in enumerate(self.steps()):
-            lines.append(f"{family}{_labels(labels)} {_number(value(i))} {ts}")
+            lines.append(f"{family}{_labels(labels)} {number_text(value(i))} {ts}")
 
     def text(self) -> str:
         out = []

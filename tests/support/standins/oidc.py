@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from modelrail.local.loopback import LoopbackServer
 
+from tests.support.standins import send_json
+
 ISSUER = "https://token.actions.githubusercontent.com"
 
 
@@ -72,12 +74,7 @@ class OidcTokenStandIn(LoopbackServer):
             def _serve(self) -> None:
                 status, payload = standin._answer(
                     self.command, self.path, self.headers.get("Authorization", ""))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
             do_GET = do_POST = _serve  # noqa: N815 - http.server's method names
 

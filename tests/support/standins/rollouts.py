@@ -81,7 +81,7 @@ from typing import Any
 import yaml
 from modelrail.local.loopback import LoopbackServer
 
-from tests.support.standins import istio
+from tests.support.standins import istio, send_json
 from tests.support.standins.rollout_replicas import (
     Counts,
     ReplicaSet,
@@ -884,12 +884,7 @@ class RolloutsStandIn(LoopbackServer):
                 raw = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, payload = standin._handle(self.command, self.path, headers, raw)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
             do_GET = _serve  # noqa: N815 - http.server's naming
             do_PUT = _serve  # noqa: N815
