@@ -49,10 +49,14 @@ e2e: system-packages install
 image: system-packages install
 	$(BIN)/pytest -q tests/image
 
+# Two workers: most of the suite waits on act, servers and canary holds, not on a core.
+# tests/conftest.py keeps each file on one worker (its module fixtures run once) and hands
+# out the slowest folders first.
+TEST_WORKERS ?= 2
 test: system-packages install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q --durations=25 tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25 tests
 	cd example-model && ../$(BIN)/pytest -q
 	cd example-model/serving && ../../$(BIN)/pytest -q
 

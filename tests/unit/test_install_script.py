@@ -19,15 +19,16 @@ import pytest
 from tests.support.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "install-modelrail.sh"
-# `python -c CODE` (the version check) passes, as a 3.11 would; `python -m venv DIR` makes
-# DIR/bin/python (this stub again); `-m uv pip install` writes a `modelrail` that prints
-# "genuine"; anything else (pip installing uv) succeeds quietly.
+# `python -c CODE` (the version and pip checks) passes, as a 3.11 with pip would;
+# `python -m venv [--without-pip] DIR` makes DIR/bin/python (this stub again);
+# `-m uv pip install` writes a `modelrail` that prints "genuine"; anything else (pip
+# installing uv) succeeds quietly.
 STUB_PYTHON = """#!/usr/bin/env bash
 set -eu
 if [ "$1" = -c ]; then exit 0; fi
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ "$1 $2" = "-m venv" ]; then
-  mkdir -p "$3/bin"; cp "$0" "$3/bin/python"; exit 0
+  venv="${!#}"; mkdir -p "$venv/bin"; cp "$0" "$venv/bin/python"; exit 0
 fi
 if [ "$1 $2 $3" = "-m uv pip" ]; then
   printf '#!/usr/bin/env bash\\necho genuine\\n' > "$here/modelrail"
@@ -163,11 +164,15 @@ def tamper(lock: Path) -> str:
     return package
 
 
-def run_real_install(checkout: Path, runner_temp: Path) -> subprocess.CompletedProcess[str]:
+def run_real_install(checkout: Path, runner_temp: Path, python: Path | None = None,
+                     ) -> subprocess.CompletedProcess[str]:
+    """The script with the real pip and uv, from `python` (default: python3 on PATH)."""
     runner_temp.mkdir()
     env = {**os.environ, "RUNNER_TEMP": str(runner_temp)}
     for name in ("GITHUB_PATH", "GITHUB_OUTPUT", "MODELRAIL_PYTHON"):
         env.pop(name, None)
+    if python is not None:
+        env["MODELRAIL_PYTHON"] = str(python)
     return subprocess.run(["bash", str(checkout / "scripts" / "install-modelrail.sh")],
                           env=env, capture_output=True, text=True, timeout=300, check=False)
 
@@ -178,6 +183,23 @@ def test_the_locked_install_works(tmp_path: Path) -> None:
     done = run_real_install(copy_checkout(tmp_path), tmp_path / "runner-temp")
 
     assert done.returncode == 0, done.stderr
+    assert f"modelrail {FALLBACK_VERSION}\n" in done.stdout
+    (venv,) = (tmp_path / "runner-temp").glob("modelrail-venv.*")
+    assert not (venv / "bin" / "pip").exists()  # the quick path: no seeded pip
+
+
+def test_an_interpreter_without_pip_gets_a_seeded_venv(tmp_path: Path) -> None:
+    """The quick path borrows the interpreter's own pip; one without pip (as a bare
+    `--without-pip` venv is) still installs, through the venv's ensurepip."""
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+
+    done = run_real_install(copy_checkout(tmp_path), tmp_path / "runner-temp",
+                            bare / "bin" / "python")
+
+    assert done.returncode == 0, done.stderr
+    (venv,) = (tmp_path / "runner-temp").glob("modelrail-venv.*")
+    assert (venv / "bin" / "pip").exists()  # seeded: the fallback ran
     assert f"modelrail {FALLBACK_VERSION}\n" in done.stdout
 
 
