@@ -14,10 +14,11 @@ from modelrail.cli.common import (
     read_json_object,
     say,
     write_json,
+    write_text,
 )
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, ModelrailError, UsageError
-from modelrail.gate.code_quality import code_quality_issues, write_code_quality
+from modelrail.gate.code_quality import code_quality_issues, code_quality_json
 from modelrail.gate.evaluate import GateResult, evaluate_gate, result_from_json
 from modelrail.gate.metrics_file import load_metrics
 from modelrail.gate.outcome import GATE_STOPPED, failed_jobs_markdown, gate_error_markdown
@@ -44,7 +45,7 @@ def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPar
                         help="read the champion's metrics from the MLflow registry "
                              "(no value: what prod serves, from the policy)")
     add_json_flag(gate)
-    gate.add_argument("--code-quality", metavar="PATH", type=Path,
+    gate.add_argument("--code-quality", metavar="PATH",
                       help="also write the failed metrics as a GitLab Code Quality report")
     add_summary_flag(gate)
     gate.set_defaults(handler=cmd_gate)
@@ -95,8 +96,9 @@ def _gate(args: argparse.Namespace) -> ExitCode:
                            no_champion_because=missing)
     report = write_json(args.json, "gate", result.to_json())
     if args.code_quality:
-        write_code_quality(args.code_quality, code_quality_issues(
-            result, str(args.config), read_text(Path(args.config), "file", "--config")))
+        issues = code_quality_issues(result, str(args.config),
+                                     read_text(Path(args.config), "file", "--config"))
+        write_text(args.code_quality, "--code-quality", code_quality_json(issues))
     markdown = gate_markdown(result)
     runner.set_output("passed", "true" if result.passed else "false")
     runner.set_output("report", json.dumps(report, allow_nan=False))

@@ -10,8 +10,8 @@ failed is one `major` issue placed on the line of the policy that sets its rule.
 
 import hashlib
 import json
+import posixpath
 import re
-from pathlib import Path
 from typing import Any
 
 from modelrail.gate.evaluate import GateResult, MetricVerdict
@@ -31,8 +31,10 @@ def policy_line(policy_text: str, metric: str) -> int:
 
 def code_quality_issues(result: GateResult, policy_path: str,
                         policy_text: str) -> list[dict[str, Any]]:
-    return [_issue(result.model, verdict, policy_path, policy_text)
-            for verdict in result.failures()]
+    """One issue per failed metric; `policy_path` is relative to the repository root, as
+    the widget matches it (`./modelrail.yaml` is written `modelrail.yaml`)."""
+    path = posixpath.normpath(policy_path)
+    return [_issue(result.model, verdict, path, policy_text) for verdict in result.failures()]
 
 
 def _issue(model: str, verdict: MetricVerdict, policy_path: str,
@@ -52,7 +54,6 @@ def _issue(model: str, verdict: MetricVerdict, policy_path: str,
     }
 
 
-def write_code_quality(path: Path, issues: list[dict[str, Any]]) -> None:
+def code_quality_json(issues: list[dict[str, Any]]) -> str:
     """The report is a bare JSON array, as GitLab reads it (no modelrail envelope)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(issues, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return json.dumps(issues, indent=2, allow_nan=False) + "\n"

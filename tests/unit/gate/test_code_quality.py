@@ -65,6 +65,27 @@ def test_the_fingerprint_names_the_failure_not_the_values(workdir: Path) -> None
     assert both[1]["location"] == {"path": "policy/modelrail.yaml", "lines": {"begin": 5}}
 
 
+def test_the_path_is_written_as_the_widget_matches_it(workdir: Path) -> None:
+    candidate = workdir / "candidate.json"
+    candidate.write_text(json.dumps({"roc_auc": 0.5, "latency_p95_ms": 1.0}), encoding="utf-8")
+    report = workdir / "cq.json"
+    main(["gate", "--config", "./policy/../policy/modelrail.yaml", "--candidate",
+          str(candidate), "--code-quality", str(report), "--no-summary"])
+    [issue] = json.loads(report.read_text(encoding="utf-8"))
+    assert issue["location"]["path"] == "policy/modelrail.yaml"
+
+
+def test_an_unwritable_report_is_a_usage_error_naming_the_flag(
+    workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    candidate = workdir / "candidate.json"
+    candidate.write_text(json.dumps({"roc_auc": 0.5, "latency_p95_ms": 1.0}), encoding="utf-8")
+    argv = ["gate", "--config", "policy/modelrail.yaml", "--candidate", str(candidate),
+            "--code-quality", "no/such/dir/cq.json", "--no-summary"]
+    assert main(argv) == 2
+    assert "--code-quality no/such/dir/cq.json: cannot write" in capsys.readouterr().err
+
+
 def test_policy_line_matches_keys_only() -> None:
     text = "# roc_auc is the main metric\nmodel: roc_auc\ngate:\n  metrics:\n    roc_auc: {}\n"
     assert policy_line(text, "roc_auc") == 5
