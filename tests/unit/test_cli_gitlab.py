@@ -128,3 +128,20 @@ def test_pr_report_outside_a_merge_request_is_a_usage_error_naming_the_flag(
     passed = gate_report(workdir, 0.9)
     assert main(["pr-report", "--gate", str(passed), "--model", "ranker"]) == 2
     assert "--pr" in capsys.readouterr().err
+
+
+def test_pr_report_gitlab_down_exits_3_without_the_token(
+    workdir: Path, gitlab: GitLabStandIn, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    passed = gate_report(workdir, 0.9)
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    gitlab.fail_next(10)
+
+    assert main(["pr-report", "--gate", str(passed), "--model", "ranker"]) == 3
+
+    out, err = capsys.readouterr()
+    assert "GitLab API at" in err
+    assert "kept failing after 2 attempts" in err
+    assert TOKEN not in out + err
+    assert len(gitlab.requests) == 2
