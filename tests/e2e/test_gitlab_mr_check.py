@@ -60,8 +60,8 @@ def use_local_component(repo: Path, modelrail_url: str) -> None:
     (repo / ".gitlab-ci.yml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
 
 
-def open_mr(repo: Path, python_env: Path, mlflow: MlflowServer, gitlab: GitLabStandIn,
-            modelrail_url: str) -> PipelineRun:
+def open_mr(repo: Path, python_env: Path, mlflow_url: str, gitlab: GitLabStandIn,
+            modelrail_url: str, **extra: str) -> PipelineRun:
     """Commit the working tree as MR !42 against the committed base and run its pipeline."""
     base = git(repo, "rev-parse", "HEAD")
     use_local_component(repo, modelrail_url)
@@ -71,8 +71,8 @@ def open_mr(repo: Path, python_env: Path, mlflow: MlflowServer, gitlab: GitLabSt
         "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": str(IID),
         "CI_MERGE_REQUEST_DIFF_BASE_SHA": base, "CI_PROJECT_ID": str(PROJECT_ID),
         "CI_API_V4_URL": gitlab.url, "MODELRAIL_GITLAB_TOKEN": NOTE_TOKEN,
-        "MLFLOW_TRACKING_URI": mlflow.url, "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
-        "DVC_REMOTE": DVC_REMOTE,
+        "MLFLOW_TRACKING_URI": mlflow_url, "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
+        "DVC_REMOTE": DVC_REMOTE, **extra,
     }
     return run_pipeline(repo, variables, job_environment(python_env))
 
@@ -84,7 +84,7 @@ def test_degraded_mr_fails_with_one_note_naming_the_metric(
     repo, _ = new_model_repo
     shutil.copy(repo / "degraded-params.yaml", repo / "params.yaml")
 
-    run = open_mr(repo, python_env, mlflow, gitlab, modelrail_project)
+    run = open_mr(repo, python_env, mlflow.url, gitlab, modelrail_project)
 
     assert run.returncode != 0, run.log[-6000:]
     for job in ("modelrail-test", "modelrail-evaluate", "modelrail-gate"):
@@ -120,7 +120,7 @@ def test_good_mr_passes_with_one_note(
     repo, _ = new_model_repo
     (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
 
-    run = open_mr(repo, python_env, mlflow, gitlab, modelrail_project)
+    run = open_mr(repo, python_env, mlflow.url, gitlab, modelrail_project)
 
     assert run.returncode == 0, run.log[-6000:]
     assert run.job_passed("modelrail-report")
@@ -132,3 +132,29 @@ def test_good_mr_passes_with_one_note(
     assert json.loads(
         (run.build_dir("modelrail-gate") / "gl-code-quality-report.json").read_text()) == []
     assert "Stage 'prepare' didn't change, skipping" in run.log
+
+
+@pytest.mark.usefixtures("champion")  # its pipeline outputs are on the DVC remote
+def test_unreachable_mlflow_fails_closed_and_the_note_says_why(
+    new_model_repo: tuple[Path, str], python_env: Path, gitlab: GitLabStandIn,
+    modelrail_project: str,
+) -> None:
+    repo, _ = new_model_repo
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
+
+    run = open_mr(repo, python_env, "http://127.0.0.1:9", gitlab, modelrail_project,
+                  MODELRAIL_RETRY_ATTEMPTS="2", MODELRAIL_RETRY_BASE_DELAY="0.1")
+
+    assert run.returncode != 0
+    assert run.job_passed("modelrail-evaluate"), run.log[-6000:]
+    assert run.job_failed("modelrail-gate")
+    assert run.job_failed("modelrail-report")
+    gate_env = (run.build_dir("modelrail-gate") / "modelrail-gate.env").read_text()
+    assert "MODELRAIL_OUT_EXIT_CODE=3\n" in gate_env
+    [note] = gitlab.notes(PROJECT_ID, IID)
+    body = note["body"]
+    assert body.startswith(MARKER)
+    assert "Did not succeed: **Gate against the champion**." in body
+    assert "### 🛑 Quality gate could not run: MLflow unreachable" in body
+    assert "kept failing after 2 attempts" in body
+    assert MLFLOW_TOKEN not in run.log
