@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from modelrail.errors import UsageError
 from modelrail.rollouts import kserve
 from modelrail.rollouts.kserve import InferenceServiceState
 from modelrail.rollouts.kube import ConflictError, KubeApi, connect
 
+from tests.support.paths import EXAMPLE_MODEL
 from tests.support.standins.kserve import KServeStandIn
 from tests.support.standins.kube_api import JSON_PATCH, MERGE_PATCH
 
@@ -188,3 +190,30 @@ def test_an_annotation_change_starts_a_revision(api: KubeApi, standin: KServeSta
               {"metadata": {"annotations": {"example.com/note": "x"}}})
     state = wait_for(api, lambda s: s.latest_rolled_out == REV2)
     assert block(state) == [(REV2, 100, True, "")]
+
+
+def test_the_example_role_grants_every_call_and_no_more(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """example-model/k8s/kserve-rbac.yaml grants get and patch on inferenceservices, and
+    a whole canary walk needs nothing it does not grant (the rest answers 403)."""
+    rbac = EXAMPLE_MODEL / "k8s" / "kserve-rbac.yaml"
+    role = next(d for d in yaml.safe_load_all(rbac.read_text(encoding="utf-8"))
+                if d["kind"] == "Role")
+    granted = {(verb, resource) for rule in role["rules"] for verb in rule["verbs"]
+               for resource in rule["resources"]}
+    assert granted == {("get", "inferenceservices"), ("patch", "inferenceservices")}
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "1")
+    with KServeStandIn() as standin:
+        standin.add_inference_service("ranker", "ml", image="ranker:v1")
+        for verb in ("get", "update", "patch"):
+            for resource in ("inferenceservices", "inferenceservices/status"):
+                if (verb, resource) not in granted:
+                    standin.forbid(verb, resource)
+        api = connect(str(standin.write_kubeconfig(tmp_path / "kc", "ml"))).api
+        previous = kserve.start_canary(api, "ml", "ranker", "ranker:v2",
+                                       percent=10).previous_predictor
+        kserve.set_canary_percent(api, "ml", "ranker", 50)
+        kserve.abort(api, "ml", "ranker", previous)
+        kserve.promote(api, "ml", "ranker")
+        assert all(r.status < 400 for r in standin.requests)
+        assert {r.method for r in standin.requests} == {"GET", "PATCH"}
