@@ -4,10 +4,12 @@ promoted, one aborted back to the previous predictor, one whose image never gets
 and a rollback after a promotion; each step asserts the traffic block KServe reports,
 what the data plane does (the stand-in's split) and the exact request sent."""
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import kubernetes
 import pytest
 import yaml
 from modelrail.errors import UsageError
@@ -190,6 +192,9 @@ def test_an_annotation_change_starts_a_revision(api: KubeApi, standin: KServeSta
               {"metadata": {"annotations": {"example.com/note": "x"}}})
     state = wait_for(api, lambda s: s.latest_rolled_out == REV2)
     assert block(state) == [(REV2, 100, True, "")]
+    # status.observedGeneration is the Knative Service's (PropagateStatus), not this one's
+    served = standin.inference_service("ranker", "ml")
+    assert (served["metadata"]["generation"], served["status"]["observedGeneration"]) == (1, 2)
 
 
 def test_the_example_role_grants_every_call_and_no_more(tmp_path: Path,
@@ -217,3 +222,25 @@ def test_the_example_role_grants_every_call_and_no_more(tmp_path: Path,
         kserve.promote(api, "ml", "ranker")
         assert all(r.status < 400 for r in standin.requests)
         assert {r.method for r in standin.requests} == {"GET", "PATCH"}
+
+
+def test_a_put_with_a_stale_resource_version_is_a_conflict(standin: KServeStandIn,
+                                                          tmp_path: Path) -> None:
+    """The API server's optimistic concurrency (kube_api.py), and the status subresource:
+    an update of the object leaves its status alone."""
+    config = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(standin.write_kubeconfig(tmp_path / "kc", "ml")),
+        client_configuration=config)
+    objects = kubernetes.client.CustomObjectsApi(kubernetes.client.ApiClient(config))
+    stale = standin.inference_service("ranker", "ml")
+    kserve_api = ("serving.kserve.io", "v1beta1", "ml", "inferenceservices", "ranker")
+    fresh = {**copy.deepcopy(stale), "status": {"conditions": []}}
+    fresh["spec"]["predictor"]["minReplicas"] = 2
+    updated = objects.replace_namespaced_custom_object(*kserve_api, fresh)
+    assert isinstance(updated, dict)
+    assert updated["status"] == stale["status"]
+    assert updated["metadata"]["generation"] == 2
+    with pytest.raises(kubernetes.client.ApiException) as refused:
+        objects.replace_namespaced_custom_object(*kserve_api, stale)
+    assert refused.value.status == 409

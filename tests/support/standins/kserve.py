@@ -280,9 +280,9 @@ def _propagate(status: JSON, predictor: JSON, service: _KnativeService) -> None:
     _set(conditions, "PredictorConfigurationReady",
          service.conditions.get(_CONFIGURATIONS, ("Unknown", "", "")))
     if predictor.get("url"):
-        _set(conditions, "IngressReady", ("True", "", ""))
         status["url"] = predictor["url"]
-    _set(conditions, "IngressReady", _state_of(conditions, "IngressReady"))
+    _set(conditions, "IngressReady", ("True", "", "") if predictor.get("url")
+         else _state_of(conditions, "IngressReady"))
     _set(conditions, _READY, _all_of(_state_of(conditions, "PredictorReady"),
                                      _state_of(conditions, "IngressReady")))
     status["conditions"] = [conditions[kind] for kind in sorted(conditions)]
