@@ -12,7 +12,7 @@ naming its revision, once the status reports that revision as `latestCreatedRevi
 `status.observedGeneration` is the Knative Service's, not the InferenceService's: it
 cannot tell whether a write was seen, so the canary's revision is told by its name.
 
-Pure functions build the patches (unit-tested); the four calls at the end send them.
+Pure functions build the patches (unit-tested); the calls at the end read and send them.
 The image changes are JSON patches whose first operation tests `metadata.generation`, so
 a spec another writer changed since the read is refused (422, a ConflictError), while
 the controller's status writes in between are not.
