@@ -15,7 +15,7 @@ import yaml
 from modelrail.errors import UsageError
 from modelrail.rollouts import kserve
 from modelrail.rollouts.kserve import InferenceServiceState
-from modelrail.rollouts.kube import ConflictError, KubeApi, connect
+from modelrail.rollouts.kube import ConflictError, KubeApi, NotFoundError, Resource, connect
 
 from tests.support.paths import EXAMPLE_MODEL
 from tests.support.standins.kserve import KServeStandIn
@@ -244,3 +244,9 @@ def test_a_put_with_a_stale_resource_version_is_a_conflict(standin: KServeStandI
     with pytest.raises(kubernetes.client.ApiException) as refused:
         objects.replace_namespaced_custom_object(*kserve_api, stale)
     assert refused.value.status == 409
+
+
+def test_only_the_served_version_is_found(api: KubeApi) -> None:
+    with pytest.raises(NotFoundError):
+        api.get(Resource("serving.kserve.io", "v1alpha1", "inferenceservices"), "ml", "ranker")
+    assert kserve.read(api, "ml", "ranker").name == "ranker"

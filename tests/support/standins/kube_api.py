@@ -354,6 +354,9 @@ class KubeApiStandIn(LoopbackServer):
         unknown = status_body(404, "NotFound", "the server could not find the requested resource")
         if route is None:
             return 404, unknown
+        kind = self.KINDS[route["plural"]]
+        if (route["group"], route["version"]) != (kind.group, kind.version):
+            return 404, unknown  # a kind under another group or version
         verb = {"GET": "get", "PUT": "update", "PATCH": "patch"}.get(method)
         if verb is None:
             return 405, status_body(405, "MethodNotAllowed", f"{method} is not supported here")
