@@ -19,10 +19,11 @@ the InferenceService reports what Knative resolved in the pass before, as on a c
   change also starts a revision; with ``canaryTrafficPercent`` N and a
   ``latestRolledoutRevision``, its traffic is N % to the latest revision and 100 - N to
   the last rolled-out one (tag ``prev``), else 100 % to the latest revision.
-- Knative creates a revision ``<name>-predictor-0000N`` for each new template
-  (``pkg/reconciler/configuration/configuration.go``); it becomes ready
-  ``readiness_delay`` seconds later, or, for an image given to ``never_ready``, fails
-  after ``progress_deadline`` seconds (ProgressDeadlineExceeded,
+- Knative creates a revision ``<name>-predictor-0000N`` for the Configuration's
+  generation N, one more per new template, even one an older revision had
+  (``pkg/reconciler/configuration/configuration.go``, ``resources/revision.go``); it
+  becomes ready ``readiness_delay`` seconds later, or, for an image given to
+  ``never_ready``, fails after ``progress_deadline`` seconds (ProgressDeadlineExceeded,
   ``pkg/apis/serving/v1/revision_lifecycle.go``); ``latestReadyRevisionName`` is the
   newest ready revision (findAndSetLatestReadyRevision); the route resolves "latest
   revision" to it, so a revision that is not ready gets no traffic; ConfigurationsReady is
@@ -68,6 +69,7 @@ _CONFIGURATIONS, _ROUTES, _READY = "ConfigurationsReady", "RoutesReady", "Ready"
 @dataclass
 class _Revision:
     name: str
+    generation: int  # the Configuration's generation it was created for
     template: JSON
     created: float
 
@@ -84,6 +86,7 @@ class _KnativeService:
     name: str  # <InferenceService>-predictor
     namespace: str
     generation: int = 0
+    configuration_generation: int = 0  # its Configuration's: one more per new template
     template: JSON | None = None
     targets: list[JSON] = field(default_factory=list)
     revisions: list[_Revision] = field(default_factory=list)
@@ -239,6 +242,8 @@ def _kserve_reconcile(obj: JSON, service: _KnativeService) -> JSON:
     predictor = dict((status.get("components") or {}).get("predictor") or {})
     template = _desired_template(obj)
     targets = _desired_targets(obj, str(predictor.get("latestRolledoutRevision") or ""))
+    if template != service.template:
+        service.configuration_generation += 1
     if (template, targets) != (service.template, service.targets):
         service.template, service.targets = template, targets
         service.generation += 1
@@ -330,9 +335,11 @@ def _knative_reconcile(service: _KnativeService, now: float,
         return False
     before = (service.observed_generation, len(service.revisions), service.latest_ready,
               copy.deepcopy(service.traffic), dict(service.conditions))
-    if not service.revisions or service.revisions[-1].template != service.template:
-        name = f"{service.name}-{len(service.revisions) + 1:05d}"
-        service.revisions.append(_Revision(name, copy.deepcopy(service.template), now))
+    generation = service.configuration_generation
+    if not service.revisions or service.revisions[-1].generation != generation:
+        # named after the Configuration's generation (resources/revision.go)
+        service.revisions.append(_Revision(f"{service.name}-{generation:05d}", generation,
+                                           copy.deepcopy(service.template), now))
     latest = service.revisions[-1]
     for revision in reversed(service.revisions):
         if revision.name == service.latest_ready:
