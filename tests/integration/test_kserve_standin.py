@@ -250,3 +250,22 @@ def test_only_the_served_version_is_found(api: KubeApi) -> None:
     with pytest.raises(NotFoundError):
         api.get(Resource("serving.kserve.io", "v1alpha1", "inferenceservices"), "ml", "ranker")
     assert kserve.read(api, "ml", "ranker").name == "ranker"
+
+
+def test_the_status_follows_a_write_reconciles_later(tmp_path: Path) -> None:
+    """Asynchronous as on a cluster: the write's answer and the next read show the old
+    status; the reconcile that sees the write updates the Knative Service and reports its
+    status as it was; only the next one reports the new revision (still serving
+    nothing). Reconciles here run only on reads (a resync), one per read."""
+    with KServeStandIn(controller_delay=3600) as standin:
+        standin.add_inference_service("ranker", "ml", image="ranker:v1")
+        standin.readiness_delay = 3600  # the new revision stays unready
+        api = connect(str(standin.write_kubeconfig(tmp_path / "kc", "ml"))).api
+        answer = kserve.start_canary(api, "ml", "ranker", "ranker:v2", percent=10).state
+        reads = [kserve.read(api, "ml", "ranker") for _ in range(3)]
+    for state in (answer, reads[0], reads[1]):
+        assert (state.latest_created, block(state)) == (REV1, [(REV1, 100, True, "")])
+        assert state.ready
+    assert (reads[2].latest_created, reads[2].latest_ready) == (REV2, REV1)
+    assert block(reads[2]) == [(REV1, 10, True, ""), (REV1, 90, False, "prev")]
+    assert reads[2].not_ready_because == "PredictorReady is Unknown"

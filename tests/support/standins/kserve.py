@@ -72,6 +72,7 @@ class _Revision:
     generation: int  # the Configuration's generation it was created for
     template: JSON
     created: float
+    ready_at: float  # when its pods pass their readiness probe (unless never_ready)
 
     @property
     def images(self) -> list[str]:
@@ -175,7 +176,8 @@ class KServeStandIn(KubeApiStandIn):
             service = self._state.services.setdefault(
                 (ns, name), _KnativeService(f"{name}-predictor", ns))
             status = _kserve_reconcile(obj, service)
-            knative = _knative_reconcile(service, now, self._revision_state)
+            knative = _knative_reconcile(service, now, self.readiness_delay,
+                                         self._revision_state)
             if status != obj["status"]:
                 updated = {**obj, "status": status}
                 self._bump(updated)
@@ -192,10 +194,9 @@ class KServeStandIn(KubeApiStandIn):
 
     def _revision_state(self, revision: _Revision, now: float) -> str:
         """'True' (ready), 'False' (failed) or 'Unknown' (deploying)."""
-        age = now - revision.created
         if any(image in self._state.never_ready for image in revision.images):
-            return "False" if age >= self.progress_deadline else "Unknown"
-        return "True" if age >= self.readiness_delay else "Unknown"
+            return "False" if now - revision.created >= self.progress_deadline else "Unknown"
+        return "True" if now >= revision.ready_at else "Unknown"
 
     def _next_revision_event(self, service: _KnativeService, now: float) -> float | None:
         if not service.revisions:
@@ -204,7 +205,7 @@ class KServeStandIn(KubeApiStandIn):
         if self._revision_state(latest, now) != "Unknown":
             return None
         never = any(image in self._state.never_ready for image in latest.images)
-        due = latest.created + (self.progress_deadline if never else self.readiness_delay)
+        due = latest.created + self.progress_deadline if never else latest.ready_at
         return max(due - now, 0.0)
 
 
@@ -326,7 +327,7 @@ def _all_of(*states: tuple[str, str, str]) -> tuple[str, str, str]:
 # -- Knative -----------------------------------------------------------------------------
 
 
-def _knative_reconcile(service: _KnativeService, now: float,
+def _knative_reconcile(service: _KnativeService, now: float, readiness_delay: float,
                        revision_state: Callable[[_Revision, float], str]) -> bool:
     """One Knative reconcile of the Service: a revision for a new template, the latest
     ready revision, the route's resolved traffic and the conditions. True when its status
@@ -339,7 +340,8 @@ def _knative_reconcile(service: _KnativeService, now: float,
     if not service.revisions or service.revisions[-1].generation != generation:
         # named after the Configuration's generation (resources/revision.go)
         service.revisions.append(_Revision(f"{service.name}-{generation:05d}", generation,
-                                           copy.deepcopy(service.template), now))
+                                           copy.deepcopy(service.template), now,
+                                           now + readiness_delay))
     latest = service.revisions[-1]
     for revision in reversed(service.revisions):
         if revision.name == service.latest_ready:
