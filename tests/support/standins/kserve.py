@@ -192,9 +192,12 @@ class KServeStandIn(KubeApiStandIn):
             self._wake(namespace, min(wakes))
         return changed
 
+    def _never_ready(self, revision: _Revision) -> bool:
+        return any(image in self._state.never_ready for image in revision.images)
+
     def _revision_state(self, revision: _Revision, now: float) -> str:
         """'True' (ready), 'False' (failed) or 'Unknown' (deploying)."""
-        if any(image in self._state.never_ready for image in revision.images):
+        if self._never_ready(revision):
             return "False" if now - revision.created >= self.progress_deadline else "Unknown"
         return "True" if now >= revision.ready_at else "Unknown"
 
@@ -204,8 +207,8 @@ class KServeStandIn(KubeApiStandIn):
         latest = service.revisions[-1]
         if self._revision_state(latest, now) != "Unknown":
             return None
-        never = any(image in self._state.never_ready for image in latest.images)
-        due = latest.created + self.progress_deadline if never else latest.ready_at
+        due = latest.created + self.progress_deadline if self._never_ready(latest) \
+            else latest.ready_at
         return max(due - now, 0.0)
 
 
@@ -258,6 +261,24 @@ def _propagate(status: JSON, predictor: JSON, service: _KnativeService) -> None:
     """PropagateStatus (inference_service_status.go) and the ingress's IngressReady."""
     created = service.revisions[-1].name if service.revisions else ""
     predictor["latestCreatedRevision"] = created
+    _track_rollouts(predictor, service, created)
+    predictor["latestReadyRevision"] = service.latest_ready
+    if service.conditions.get(_READY, ("Unknown", "", ""))[0] == "True":
+        predictor["url"] = f"http://{service.name}.{service.namespace}.example.com"
+    predictor["traffic"] = copy.deepcopy(service.traffic)
+    predictor = {key: value for key, value in predictor.items() if value not in ("", None)}
+    status.setdefault("components", {})["predictor"] = predictor
+    if predictor.get("url"):
+        status["url"] = predictor["url"]
+    _propagate_conditions(status, service, has_url=bool(predictor.get("url")))
+    status["observedGeneration"] = service.observed_generation
+
+
+def _track_rollouts(predictor: JSON, service: _KnativeService, created: str) -> None:
+    """latestRolledoutRevision and previousRolledoutRevision, as PropagateStatus moves
+    them: forward once the latest ready revision has 100 %, back on a rollback (the
+    latest ready revision is the rolled-out one and gets less than 100 % as "latest"
+    while it has 100 % in all)."""
     totals: dict[str, int] = {}
     for target in service.traffic:
         name = str(target.get("revisionName"))
@@ -273,26 +294,22 @@ def _propagate(status: JSON, predictor: JSON, service: _KnativeService) -> None:
                 and totals.get(service.latest_ready) == 100 \
                 and predictor.get("previousRolledoutRevision"):
             predictor["latestRolledoutRevision"] = predictor["previousRolledoutRevision"]
-    predictor["latestReadyRevision"] = service.latest_ready
-    ready = service.conditions.get(_READY, ("Unknown", "", ""))
-    if ready[0] == "True":
-        predictor["url"] = f"http://{service.name}.{service.namespace}.example.com"
-    predictor["traffic"] = copy.deepcopy(service.traffic)
-    predictor = {key: value for key, value in predictor.items() if value not in ("", None)}
-    status.setdefault("components", {})["predictor"] = predictor
+
+
+def _propagate_conditions(status: JSON, service: _KnativeService, *, has_url: bool) -> None:
+    """The predictor's conditions from the Knative Service's; IngressReady once the
+    predictor has a URL; Ready from PredictorReady and IngressReady."""
+    unknown = ("Unknown", "", "")
     conditions = {c["type"]: c for c in status.get("conditions") or []}
-    _set(conditions, "PredictorReady", ready)
-    _set(conditions, "PredictorRouteReady", service.conditions.get(_ROUTES, ("Unknown", "", "")))
+    _set(conditions, "PredictorReady", service.conditions.get(_READY, unknown))
+    _set(conditions, "PredictorRouteReady", service.conditions.get(_ROUTES, unknown))
     _set(conditions, "PredictorConfigurationReady",
-         service.conditions.get(_CONFIGURATIONS, ("Unknown", "", "")))
-    if predictor.get("url"):
-        status["url"] = predictor["url"]
-    _set(conditions, "IngressReady", ("True", "", "") if predictor.get("url")
+         service.conditions.get(_CONFIGURATIONS, unknown))
+    _set(conditions, "IngressReady", ("True", "", "") if has_url
          else _state_of(conditions, "IngressReady"))
     _set(conditions, _READY, _all_of(_state_of(conditions, "PredictorReady"),
                                      _state_of(conditions, "IngressReady")))
     status["conditions"] = [conditions[kind] for kind in sorted(conditions)]
-    status["observedGeneration"] = service.observed_generation
 
 
 def _state_of(conditions: dict[str, JSON], kind: str) -> tuple[str, str, str]:
