@@ -269,3 +269,16 @@ def test_the_status_follows_a_write_reconciles_later(tmp_path: Path) -> None:
     assert (reads[2].latest_created, reads[2].latest_ready) == (REV2, REV1)
     assert block(reads[2]) == [(REV1, 10, True, ""), (REV1, 90, False, "prev")]
     assert reads[2].not_ready_because == "PredictorReady is Unknown"
+
+
+def test_without_the_serverless_annotation_no_canary_starts(tmp_path: Path) -> None:
+    """KServe's default mode is Standard (raw Deployments), which ignores
+    canaryTrafficPercent: the start is refused before any write."""
+    with KServeStandIn() as standin:
+        standin.add_inference_service("ranker", "ml", annotations={
+            "serving.kserve.io/deploymentMode": "RawDeployment"})
+        api = connect(str(standin.write_kubeconfig(tmp_path / "kc", "ml"))).api
+        assert kserve.read(api, "ml", "ranker").deployment_mode == "Standard"
+        with pytest.raises(UsageError, match="deployment mode Standard"):
+            kserve.start_canary(api, "ml", "ranker", "ranker:v2", percent=10)
+        assert standin.writes() == []

@@ -28,6 +28,8 @@ from modelrail.rollouts.objects import integer, mappings, nested
 from modelrail.rollouts.patches import pick_container
 
 INFERENCE_SERVICES = Resource("serving.kserve.io", "v1beta1", "inferenceservices")
+DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
+SERVERLESS_MODES = ("Serverless", "Knative")  # "Knative" is its name from KServe 0.16
 PROMOTE: JSON = {"spec": {"predictor": {"canaryTrafficPercent": None}}}
 _PERCENT = "canaryTrafficPercent"
 
@@ -49,6 +51,7 @@ class InferenceServiceState:
     namespace: str
     name: str
     generation: int
+    deployment_mode: str  # status.deploymentMode, else the annotation; "" when neither
     canary_percent: int | None  # spec.predictor.canaryTrafficPercent; None: not set
     predictor: Mapping[str, Any]  # spec.predictor as read: what an abort restores
     images: Mapping[str, str]  # predictor container name → image
@@ -97,6 +100,8 @@ def read_state(obj: Mapping[str, Any]) -> InferenceServiceState:
     return InferenceServiceState(
         namespace=str(metadata.get("namespace") or ""), name=str(metadata.get("name") or ""),
         generation=integer(metadata.get("generation")) or 0,
+        deployment_mode=str(status.get("deploymentMode")
+                            or nested(metadata, "annotations").get(DEPLOYMENT_MODE) or ""),
         canary_percent=integer(predictor.get(_PERCENT)), predictor=predictor,
         images=_images(predictor),
         latest_created=str(component.get("latestCreatedRevision") or ""),
@@ -147,6 +152,10 @@ def start_operations(state: InferenceServiceState, image: str, percent: int,
     """The JSON patch giving the predictor container (the named one, or the only one; `*`:
     all) `image` and the new revision `percent` %, in one write (one new revision)."""
     what = f"InferenceService {state.namespace}/{state.name}"
+    if state.deployment_mode not in SERVERLESS_MODES:
+        mode = state.deployment_mode or "not set (KServe's default is Standard)"
+        raise UsageError(f"{what}: deployment mode {mode}; canaryTrafficPercent works only "
+                         f"in the serverless mode: annotate it {DEPLOYMENT_MODE}: Serverless")
     chosen = pick_container(state.images, container, what)
     operations: list[JSON] = [
         {"op": "test", "path": "/metadata/generation", "value": state.generation}]

@@ -42,9 +42,13 @@ the InferenceService reports what Knative resolved in the pass before, as on a c
   ``reconcilers/ingress/ingress_reconciler.go``); Ready is PredictorReady and
   IngressReady (the living condition set).
 
+``status.deploymentMode`` is the mode the annotation names, normalized (``Knative``;
+``Standard`` without the annotation: KServe's default at that commit).
+
 Not emulated: transformers, explainers, model-format predictors (a ServingRuntime), the
-``Standard`` (raw Deployment) mode and its ``spec.canary``, tags' URLs, scale to zero, and
-Knative's webhook refusing a percent outside 0..100 (the client refuses it first).
+``Standard`` (raw Deployment) mode beyond its ``status.deploymentMode``, ``spec.canary``,
+tags' URLs, scale to zero, and Knative's webhook refusing a percent outside 0..100 (the
+client refuses it first).
 """
 
 import copy
@@ -239,10 +243,23 @@ def _desired_targets(obj: JSON, rolled_out: str) -> list[JSON]:
     return targets
 
 
+def deployment_mode(obj: JSON) -> str:
+    """ParseDeploymentMode (pkg/constants/constants.go): the annotation, the legacy names
+    normalized; without it the default, Standard (raw Deployments)."""
+    mode = str(((obj.get("metadata") or {}).get("annotations") or {}).get(DEPLOYMENT_MODE)
+               or "Standard")
+    return {"Serverless": "Knative", "RawDeployment": "Standard"}.get(mode, mode)
+
+
 def _kserve_reconcile(obj: JSON, service: _KnativeService) -> JSON:
     """Update the Knative Service from the spec and the status as read at the start of the
-    reconcile, then propagate the Knative Service's status (as Knative last wrote it)."""
+    reconcile, then propagate the Knative Service's status (as Knative last wrote it).
+    Another deployment mode gets only status.deploymentMode (updateStatus, controller.go):
+    it is not emulated."""
     status = copy.deepcopy(obj.get("status") or {})
+    status["deploymentMode"] = deployment_mode(obj)
+    if status["deploymentMode"] != "Knative":
+        return status
     predictor = dict((status.get("components") or {}).get("predictor") or {})
     template = _desired_template(obj)
     targets = _desired_targets(obj, str(predictor.get("latestRolledoutRevision") or ""))

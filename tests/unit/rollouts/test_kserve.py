@@ -25,7 +25,7 @@ def served(predictor: dict[str, Any] | None = None, generation: int = 3,
                          "resourceVersion": "1234"},
             "spec": {"predictor": predictor or PREDICTOR},
             "status": {"components": {"predictor": component or {}},
-                       "conditions": conditions or []}}
+                       "conditions": conditions or [], "deploymentMode": "Knative"}}
 
 
 CANARY = {  # a canary at 10 % whose new revision is ready (KServe's own status shape)
@@ -113,6 +113,31 @@ def test_the_start_names_a_container_when_there_are_several() -> None:
         {"op": "replace", "path": "/spec/predictor/containers/1/image", "value": "proxy:v2"}]
     with pytest.raises(UsageError, match="no container named 'server'"):
         start_operations(state, "proxy:v2", 10, container="server")
+
+
+@pytest.mark.parametrize(("annotation", "status"), [
+    ("Standard", None), (None, "RawDeployment"), (None, None), ("ModelMesh", "ModelMesh")])
+def test_a_canary_needs_the_serverless_mode(annotation: str | None,
+                                            status: str | None) -> None:
+    """canaryTrafficPercent is the Knative reconciler's: another mode ignores it."""
+    obj = served()
+    obj["status"]["deploymentMode"] = status
+    obj["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": annotation} \
+        if annotation else {}
+    with pytest.raises(UsageError, match=(
+            r"ml/ranker: deployment mode .*; canaryTrafficPercent works only in the "
+            r"serverless mode: annotate it serving.kserve.io/deploymentMode: Serverless")):
+        start_operations(read_state(obj), "ranker:v2", 10)
+
+
+@pytest.mark.parametrize(("annotation", "status"), [("Serverless", None), (None, "Knative"),
+                                                    ("Serverless", "Serverless")])
+def test_the_serverless_mode_by_either_name(annotation: str | None, status: str | None) -> None:
+    obj = served()
+    obj["status"]["deploymentMode"] = status
+    obj["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": annotation} \
+        if annotation else {}
+    assert start_operations(read_state(obj), "ranker:v2", 10)[-1]["value"] == 10
 
 
 @pytest.mark.parametrize("percent", [-1, 101, 12.5, True, "10"])
