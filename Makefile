@@ -60,13 +60,13 @@ image: system-packages install
 	$(BIN)/pytest -q tests/image
 
 # Two workers: most of the suite waits on act, servers and canary holds, not on a core.
-# tests/conftest.py keeps each file on one worker (its module fixtures run once) and hands
+# Each file stays on one worker (its module fixtures run once); tests/conftest.py hands
 # out the slowest folders first.
 TEST_WORKERS ?= 2
 test: system-packages install gitlab-ci-local
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25 tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 tests
 	cd example-model && ../$(BIN)/pytest -q
 	cd example-model/serving && ../../$(BIN)/pytest -q
 

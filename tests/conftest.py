@@ -17,15 +17,15 @@ from modelrail.plumbing.documents import versioned
 from tests.support.json_schemas import document_problems
 from tests.support.paths import EXAMPLE_MODEL, REPO_ROOT
 
-# `make test` runs two workers (pytest-xdist, --dist loadgroup). They take whole files
-# (groups) in this order, the slowest folders first, so that the last file to start is a
-# quick one and neither worker idles while the other finishes a long e2e run.
+# `make test` runs two workers (pytest-xdist, --dist loadfile: a file's tests stay on one
+# worker, so its module fixtures are built once). They take the files in this order, the
+# slowest folders first, so that the last file to start is a quick one and neither worker
+# idles while the other finishes a long e2e run.
 SLOWEST_FOLDERS_FIRST = ("image", "e2e", "integration")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One xdist group per test file, so a file's module-scoped fixtures are built once; the
-    image tests are one group, sharing one buildah store and one imported base image."""
+    """The slowest folders first (a stable sort: each folder keeps its order)."""
     tests = Path(__file__).parent
 
     def folder_rank(item: pytest.Item) -> int:
@@ -33,10 +33,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return (SLOWEST_FOLDERS_FIRST.index(folder) if folder in SLOWEST_FOLDERS_FIRST
                 else len(SLOWEST_FOLDERS_FIRST))
 
-    for item in items:
-        relative = item.path.relative_to(tests)
-        group = "image" if relative.parts[0] == "image" else relative.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=folder_rank)
 
 
