@@ -60,6 +60,10 @@ def _policy(args: argparse.Namespace) -> RolloutConfig | None:
 
 def _target(args: argparse.Namespace) -> Target:
     policy = _policy(args)
+    if policy and policy.backend != "argo":
+        raise UsageError(f"the rollout commands drive Argo Rollouts, and the policy's "
+                         f"rollout.backend is {policy.backend}: `modelrail canary run` "
+                         f"drives it (docs/traffic-backends.md)")
     if args.name:
         validate_name(args.name, "--name")
     name = args.name or (policy.name if policy else None)

@@ -9,7 +9,7 @@ writes the weights of one VirtualService route itself). Which one a policy uses 
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -49,6 +49,9 @@ class TrafficState(Protocol):
     @property
     def fully_promoted(self) -> bool:
         """The canary's image is the stable one and serves all traffic."""
+    @property
+    def stable_images(self) -> Mapping[str, str]:
+        """container → image of the version serving as stable, {} when unknown."""
     @property
     def mirror(self) -> int:
         """The % of requests mirrored to the canary."""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from modelrail.errors import ServiceError, UsageError
+from modelrail.errors import UsageError
 from modelrail.rollouts import patches
 from modelrail.rollouts.backend import Condition, Outcome, Poll, WaitResult, poll
 from modelrail.rollouts.istio import mirror_route_problem, virtual_service_names
@@ -21,10 +21,10 @@ from modelrail.rollouts.kube import (
     DEPLOYMENTS,
     ROLLOUTS,
     VIRTUAL_SERVICES,
-    ConflictError,
     KubeApi,
     NotFoundError,
     Resource,
+    retry_conflicts,
 )
 from modelrail.rollouts.objects import JSON, nested
 from modelrail.rollouts.policy import MirrorConfig
@@ -36,7 +36,6 @@ from modelrail.rollouts.status import (
 )
 from modelrail.rollouts.steps import check_steps
 
-SET_IMAGE_ATTEMPTS = 5  # the plugin's bound on conflict retries
 OBSERVE_TIMEOUT_S = 60.0  # for the controller to observe a new spec before an abort
 OBSERVE_INTERVAL_S = 0.5
 Log = Callable[[str], None]
@@ -182,14 +181,8 @@ class RolloutDriver:
         """JSON patch of the pod template's images (or the workloadRef Deployment's),
         re-reading and retrying a bounded number of times when the object changed since it
         was read (the patch's resourceVersion test failed)."""
-        for attempt in range(1, SET_IMAGE_ATTEMPTS + 1):
-            try:
-                return self._set_image_once(image, container)
-            except ConflictError as conflict:
-                self._log(f"{conflict}; reading it again (attempt {attempt} of "
-                          f"{SET_IMAGE_ATTEMPTS})")
-        raise ServiceError(f"set image on {self.ref}: the object kept changing under us "
-                           f"(conflict {SET_IMAGE_ATTEMPTS} times)")
+        return retry_conflicts(lambda: self._set_image_once(image, container),
+                               f"set image on {self.ref}", self._log)
 
     def _set_image_once(self, image: str, container: str | None) -> Outcome[RolloutState]:
         obj = self.read_object()

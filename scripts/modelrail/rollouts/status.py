@@ -329,6 +329,11 @@ class RolloutState:
         return f"{self.namespace}/{self.name}"
 
     @property
+    def stable_images(self) -> Mapping[str, str]:
+        """The pod template's images once fully promoted (then they are the stable ones)."""
+        return self.images if self.fully_promoted else {}
+
+    @property
     def mirror_phase(self) -> bool:
         """Paused at the mirror phase's pause (or past it, on a re-run), traffic still 0:
         the controller reaches it alone, after the new revision starts."""

@@ -62,6 +62,16 @@ unparseable pause duration adds the ``InvalidSpec`` condition (phase Degraded), 
 runs.
 ``weight()``/``traffic()`` tell a traffic splitter how to split live requests and, from the
 VirtualService's routes, what share of which requests to mirror.
+
+Istio without Argo (``add_istio_app``: a VirtualService with one route over the stable and
+canary subsets, and a Deployment behind each): a write to the VirtualService is validated
+as Istio's admission webhook does (``istio.weight_problem``: 400 when a route's weights do
+not sum to 100), and istiod reports it ``Reconciled`` (``istio.reconciled_status``) only
+``mesh_delay`` seconds later (default 0.3); until then the data plane, which
+``istio_traffic()`` splits live requests by, keeps the previous generation's weights. A
+Deployment's pod template change rolls out ``readiness_delay`` seconds later (never for a
+``never_ready`` image): until then its status shows the old observedGeneration and
+``istio_traffic()`` still sends its subset's requests to the old image.
 """
 
 import copy
@@ -98,6 +108,7 @@ PAUSE_STEP = "CanaryPauseStep"
 REVISION = "rollout.argoproj.io/revision"
 TIMED_OUT = "ProgressDeadlineExceeded"  # TimedOutReason (utils/conditions/conditions.go)
 CONTROLLER_DELAY = 0.05  # seconds from a write to the controller's reconcile of it
+MESH_DELAY = 0.3  # seconds from a VirtualService write to istiod's Reconciled status
 READINESS_DELAY = 0.1  # seconds from a pod's creation to its readiness
 SETTLE_ROUNDS = 200  # reconciles settle() runs at most
 _PATH = re.compile(
@@ -303,6 +314,11 @@ class _State:
     stale_reads: dict[str, int] = field(default_factory=dict)  # namespace → reads owed
     replica_sets: dict[tuple[str, str, str], ReplicaSet] = field(default_factory=dict)
     never_ready: set[str] = field(default_factory=set)  # images whose pods never get ready
+    # Istio without Argo: spec writes not yet pushed/rolled out (key → when written), the
+    # VirtualService specs on the data plane, the images each emulated Deployment serves
+    mesh_writes: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    pushed: dict[tuple[str, str, str], JSON] = field(default_factory=dict)
+    served: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
 
 
 class RolloutsStandIn(LoopbackServer):
@@ -312,8 +328,10 @@ class RolloutsStandIn(LoopbackServer):
                  controller_delay: float = CONTROLLER_DELAY, stale_reads: int | None = 1,
                  status_subresource: bool = True,
                  user: str = "system:serviceaccount:ci:modelrail",
-                 readiness_delay: float = READINESS_DELAY) -> None:
+                 readiness_delay: float = READINESS_DELAY,
+                 mesh_delay: float = MESH_DELAY) -> None:
         self.token = token
+        self.mesh_delay = mesh_delay  # from a VirtualService write to istiod's status
         self.controller_delay = controller_delay
         self.readiness_delay = readiness_delay  # from a pod's creation to its readiness
         self.stale_reads = stale_reads  # reads after a write that still see the old status
@@ -410,10 +428,45 @@ class RolloutsStandIn(LoopbackServer):
                             istio.virtual_service_spec(host or name))
 
     def add_deployment(self, name: str, namespace: str = "default", image: str = "app:v1",
-                       container: str = "server") -> JSON:
-        spec = {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                       container: str = "server", replicas: int = 0) -> JSON:
+        """A Deployment; with `replicas`, rolled out, and its rollouts emulated (module
+        docstring); with 0 (a Rollout's workloadRef, which Argo scales to 0), inert."""
+        spec = {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                 "template": _template(name, container, image)}
-        return self._create("deployments", namespace, name, spec)
+        created = self._create("deployments", namespace, name, spec)
+        if replicas:
+            with self._lock:
+                key = ("deployments", namespace, name)
+                self._state.mesh_writes[key] = float("-inf")  # applied long ago
+                self._reconcile_mesh(namespace)
+                return copy.deepcopy(self._state.objects[key])
+        return created
+
+    def add_istio_app(self, name: str, namespace: str = "default", image: str = "app:v1",
+                      container: str = "server", replicas: int = 1) -> None:
+        """What a user applies for modelrail's Istio backend: the VirtualService `name`
+        (route `primary`: 100 to subset stable, 0 to canary, host `name`), the stable
+        Deployment `name` and the canary Deployment `name`-canary, both running `image`,
+        rolled out and Reconciled."""
+        self.add_deployment(name, namespace, image, container, replicas)
+        self.add_deployment(f"{name}-canary", namespace, image, container, replicas)
+        self.add_virtual_service(name, namespace)
+        with self._lock:
+            self._state.mesh_writes[(istio.PLURAL, namespace, name)] = float("-inf")
+            self._reconcile_mesh(namespace)
+
+    def istio_traffic(self, name: str, namespace: str = "default") -> Traffic:
+        """How the data plane splits the app `add_istio_app` made: the route's canary
+        weight as istiod last pushed it, and the image each subset's pods serve."""
+        with self._lock:
+            pushed = self._state.pushed.get((istio.PLURAL, namespace, name))
+            served = self._state.served
+            return Traffic(
+                stable_image=_first(served.get(("deployments", namespace, name), {})),
+                canary_image=_first(served.get(("deployments", namespace, f"{name}-canary"),
+                                               {})),
+                canary_weight=istio.route_weight(pushed, istio.PRIMARY, "canary"),
+                virtual_service={"spec": copy.deepcopy(pushed)} if pushed else None)
 
     def _create(self, plural: str, namespace: str, name: str, spec: JSON) -> JSON:
         api_version, kind = _KINDS[plural]
@@ -590,6 +643,10 @@ class RolloutsStandIn(LoopbackServer):
 
     def _commit(self, key: tuple[str, str, str], current: JSON, updated: JSON,
                 status_only: bool) -> _Answer:
+        problem = istio.weight_problem(updated) if key[0] == istio.PLURAL else ""
+        if problem:
+            return 400, _status(400, "BadRequest", 'admission webhook "validation.istio.io" '
+                                f"denied the request: configuration is invalid: {problem}")
         self._store(key, current, updated, status_only=status_only)
         result = copy.deepcopy(self._state.objects[key])
         self._after_write(key[1])
@@ -649,6 +706,8 @@ class RolloutsStandIn(LoopbackServer):
             new["metadata"] = metadata
             if new.get("spec") != current.get("spec"):
                 metadata["generation"] = current["metadata"]["generation"] + 1
+                if key[0] == istio.PLURAL or key in self._state.served:
+                    self._state.mesh_writes[key] = time.monotonic()
         if new != current:
             self._bump(new)
         self._state.objects[key] = new
@@ -712,6 +771,36 @@ class RolloutsStandIn(LoopbackServer):
                 wakes.append(wake)
         if wakes:
             self._wake(namespace, min(wakes))
+        return self._reconcile_mesh(namespace) or changed
+
+    def _reconcile_mesh(self, namespace: str) -> bool:
+        """istiod and the Deployment controller (module docstring): each spec write whose
+        delay has passed is pushed (a VirtualService: its Reconciled status, the data
+        plane's spec) or rolled out (a Deployment: its status, the images it serves);
+        the others are looked at again when due."""
+        changed, now = False, time.monotonic()
+        for key, written in list(self._state.mesh_writes.items()):
+            plural, ns, _ = key
+            obj = self._state.objects[key]
+            deployment = plural == "deployments"
+            images = _images(obj["spec"].get("template")) if deployment else {}
+            if ns != namespace or set(images.values()) & self._state.never_ready:
+                continue
+            due = written + (self.readiness_delay if deployment else self.mesh_delay)
+            if now < due:
+                self._wake(namespace, due - now)
+                continue
+            del self._state.mesh_writes[key]
+            new = copy.deepcopy(obj)
+            if deployment:
+                new["status"] = istio.deployment_status(new)
+                self._state.served[key] = images
+            else:
+                new["status"] = istio.reconciled_status(new["metadata"]["generation"])
+                self._state.pushed[key] = copy.deepcopy(new["spec"])
+            self._bump(new)
+            self._state.objects[key] = new
+            changed = True
         return changed
 
     # -- Istio: the managed routes (standins/istio.py) ------------------------------------
