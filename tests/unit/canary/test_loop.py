@@ -443,7 +443,7 @@ def test_an_unexpected_exception_in_the_judge_aborts_and_is_recorded_as_an_error
     assert result.error is not None
     assert result.error.startswith("internal error (RuntimeError")
     assert "boom" in result.error
-    assert "test_loop.py:" in result.error
+    assert "fakes.py:" in result.error  # the line the scripted judge raised at
     assert "traffic is back on stable" in result.message
     assert _status_patches(standin)[-1] == ABORT
     assert PROMOTE_FULL not in _status_patches(standin)
