@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun
+from modelrail.cli.main import main
 from modelrail.errors import UsageError
 from modelrail.rollouts.istio_backend import IstioBackend
 from modelrail.rollouts.istio_routes import (
@@ -225,3 +226,32 @@ def test_a_canary_deployment_scaled_to_0_is_refused_before_anything_changes(
     assert (result.result, int(result.exit_code)) == ("aborted", 2)
     assert "has spec.replicas 0" in result.message
     assert len(standin.writes()) == writes
+
+
+# -- the CLI -------------------------------------------------------------------------------
+
+POLICY = """\
+model: ranker
+rollout: {name: ranker, namespace: ml, steps: [10, 50], BACKEND}
+analysis:
+  metrics:
+    errors: {kind: threshold, query: 'errors{version="{{version}}"}', max: 0.05}
+"""
+
+
+@pytest.mark.parametrize(("backend", "command", "message"), [
+    ("backend: kserve", ["canary", "run", "--image", "ranker:v2", "--version", "2",
+                         "--baseline-version", "1", "--prometheus-url", "http://127.0.0.1:9"],
+     "rollout.backend: kserve is not yet available"),
+    ("backend: istio, istio: {route: primary}", ["rollout", "status"],
+     "the rollout commands drive Argo Rollouts, and the policy's rollout.backend is istio"),
+])
+def test_the_cli_says_what_a_backend_cannot_do_and_exits_2(
+        backend: str, command: list[str], message: str, tmp_path: Path,
+        standin: RolloutsStandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "modelrail.yaml"
+    policy.write_text(POLICY.replace("BACKEND", backend), encoding="utf-8")
+    kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
+    assert main([*command, "--config", str(policy), "--kubeconfig", kubeconfig]) == 2
+    assert message in capsys.readouterr().err
+    assert standin.writes() == []
