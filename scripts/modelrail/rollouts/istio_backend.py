@@ -107,10 +107,16 @@ class IstioBackend:
 
     def ensure_steps(self, weights: Sequence[int], mirror: MirrorConfig | None = None
                      ) -> IstioState:
-        """Refuse (exit 2) a route that is not the two subsets' (istio_routes.owned_route)
-        or a canary Deployment without replicas: its subset would get traffic and no pod
-        to answer it. Any weights fit: modelrail writes them itself."""
+        """Refuse (exit 2) a route that is not the two subsets' (istio_routes.owned_route),
+        a VirtualService istiod reports no status for (when required), or a canary
+        Deployment without replicas: its subset would get traffic and no pod to answer it.
+        Any weights fit: modelrail writes them itself."""
         objects = self.objects()
+        if self.config.require_status and \
+                "observedGeneration" not in nested(objects.virtual_service, "status"):
+            raise UsageError(f"VirtualService {self.ref} has no status: istiod reports none "
+                             "without PILOT_ENABLE_STATUS=true, so no weight could be read "
+                             "back; turn it on, or set rollout.istio.require_status: false")
         replicas = integer(nested(objects.canary, "spec").get("replicas"))
         if replicas == 0:
             raise UsageError(f"canary Deployment {self.namespace}/"

@@ -455,6 +455,12 @@ class RolloutsStandIn(LoopbackServer):
             self._state.mesh_writes[(istio.PLURAL, namespace, name)] = float("-inf")
             self._reconcile_mesh(namespace)
 
+    def clear_status(self, plural: str, namespace: str, name: str) -> None:
+        """An object without status, as istiod leaves VirtualServices when its status
+        distribution is off (PILOT_ENABLE_STATUS unset)."""
+        with self._lock:
+            self._state.objects[(plural, namespace, name)]["status"] = {}
+
     def istio_traffic(self, name: str, namespace: str = "default") -> Traffic:
         """How the data plane splits the app `add_istio_app` made: the route's canary
         weight as istiod last pushed it, and the image each subset's pods serve."""

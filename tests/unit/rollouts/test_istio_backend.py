@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
@@ -22,6 +23,7 @@ from modelrail.rollouts.istio_routes import (
 from modelrail.rollouts.kube import DEPLOYMENTS, VIRTUAL_SERVICES, connect
 from modelrail.rollouts.policy import IstioConfig, MirrorConfig
 
+from tests.support.paths import EXAMPLE_MODEL
 from tests.support.standins import istio
 from tests.support.standins.rollouts import RolloutsStandIn
 from tests.unit.canary.fakes import FakeClock, ScriptedJudge
@@ -255,3 +257,33 @@ def test_the_cli_says_what_a_backend_cannot_do_and_exits_2(
     assert main([*command, "--config", str(policy), "--kubeconfig", kubeconfig]) == 2
     assert message in capsys.readouterr().err
     assert standin.writes() == []
+
+
+def test_the_example_istio_role_grants_every_call_and_nothing_else_is_needed(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    """example-model/k8s/rbac-istio.yaml: whatever it does not grant answers 403, and a
+    canary with a mirror phase, a failed one and a promoted one all go through."""
+    documents = yaml.safe_load_all((EXAMPLE_MODEL / "k8s" / "rbac-istio.yaml").read_text())
+    role = next(d for d in documents if d["kind"] == "Role")
+    granted = {(verb, resource) for rule in role["rules"] for verb in rule["verbs"]
+               for resource in rule["resources"]}
+    assert granted == {("get", "virtualservices"), ("patch", "virtualservices"),
+                       ("get", "deployments"), ("patch", "deployments")}
+    for verb in ("get", "update", "patch"):
+        for resource in ("virtualservices", "deployments", "rollouts"):
+            if (verb, resource) not in granted:
+                standin.forbid(verb, resource)
+    mirror = MirrorConfig(route="primary", percentage=35, scale=35)
+    assert _run(standin, tmp_path, ScriptedJudge("pass", "fail"), mirror).exit_code == 1
+    assert _run(standin, tmp_path, ScriptedJudge("pass"), mirror).exit_code == 0
+    assert {r.status for r in standin.requests} == {200}
+
+
+def test_without_istiod_status_nothing_starts_unless_status_is_not_required(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    backend = _backend(standin, tmp_path, FakeClock())
+    standin.clear_status(istio.PLURAL, "ml", "ranker")
+    with pytest.raises(UsageError, match="PILOT_ENABLE_STATUS=true"):
+        backend.ensure_steps(WEIGHTS)
+    backend.config = IstioConfig(**{**CONFIG.__dict__, "require_status": False})
+    assert backend.ensure_steps(WEIGHTS).phase == "Healthy"
