@@ -3,6 +3,7 @@ reads, and the canary loop driving it against the stand-in's istiod and Deployme
 
 import copy
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def test_a_weight_counts_only_once_istiod_reports_its_generation_reconciled() ->
                         ref=("ml", "ranker"))
     assert (state.observed, state.phase) == (False, "Progressing")
     relaxed = istio_state(IstioObjects(vs, deployment, deployment),
-                          IstioConfig(**{**CONFIG.__dict__, "require_status": False}),
+                          replace(CONFIG, require_status=False),
                           ref=("ml", "ranker"))
     assert (relaxed.observed, relaxed.phase, relaxed.fully_promoted) == \
         (True, "Healthy", True)
@@ -285,5 +286,5 @@ def test_without_istiod_status_nothing_starts_unless_status_is_not_required(
     standin.clear_status(istio.PLURAL, "ml", "ranker")
     with pytest.raises(UsageError, match="PILOT_ENABLE_STATUS=true"):
         backend.ensure_steps(WEIGHTS)
-    backend.config = IstioConfig(**{**CONFIG.__dict__, "require_status": False})
+    backend.config = replace(CONFIG, require_status=False)
     assert backend.ensure_steps(WEIGHTS).phase == "Healthy"
