@@ -88,7 +88,7 @@ def test_a_good_canary_is_promoted_through_the_stable_deployment(tmp_path: Path)
     assert counts.get(("2", 200), 0) > 0
     assert counts.get(("unrouted", 0), 0) == 0
     outputs = parse_file_command((tmp_path / "github_output").read_text())
-    assert (outputs["result"], outputs["weight"]) == ("promoted", "0")
+    assert (outputs["result"], outputs["weight"]) == ("promoted", "100")  # the new image's
 
 
 def test_a_miscalibrated_canary_is_aborted_with_all_traffic_back_on_stable(

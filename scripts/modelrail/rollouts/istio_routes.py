@@ -185,7 +185,9 @@ def istio_state(objects: IstioObjects, config: IstioConfig, *, aborted: str = ""
                 ref: tuple[str, str]) -> IstioState:
     """The state of one reading; `aborted`: why the backend counts as aborted ('' when
     not: an abort this run sent, or weights changed outside it). `ref`: (namespace,
-    name) shown in messages."""
+    name) shown in messages. The weight is the new image's share, as Argo's is: the
+    canary subset's weight, and 100 once the stable subset runs the canary's image with
+    all traffic (after a promotion, or before any canary started)."""
     owned = owned_route(objects.virtual_service, config, "/".join(ref))
     pending = reconcile_pending(objects.virtual_service) if config.require_status else ""
     stable_pending = rollout_pending(objects.stable)
@@ -194,7 +196,8 @@ def istio_state(objects: IstioObjects, config: IstioConfig, *, aborted: str = ""
     phase, message = _phase(objects, config, pending, promoted)
     return IstioState(
         name=ref[1], namespace=ref[0], observed=not pending, phase=phase,
-        message=aborted or message, weight=owned.canary_weight, mirror=owned.mirror,
+        message=aborted or message, weight=100 if promoted else owned.canary_weight,
+        mirror=owned.mirror,
         aborted=bool(aborted), fully_promoted=promoted,
         progress_deadline=max(progress_deadline(objects.canary),
                               progress_deadline(objects.stable)),

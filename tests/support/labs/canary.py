@@ -463,8 +463,8 @@ def run_canary_cli(work: Path, stable: Side, canary: Side, *,
     """A fresh stand-in and lab, then `python -m modelrail canary run` on `canary.image`
     (report and its OpenMetrics canary.om in `work`/report, result in `work`/canary.json);
     with `mirror`, a mirror phase first; output shown unless quiet. `weight`: the
-    canary's share afterwards (with istio: 0 after a promotion, the stable subset then
-    serving the canary's image)."""
+    canary's share afterwards (with istio, the canary subset's: 0 after a promotion, the
+    stable subset then serving the canary's image)."""
     work.mkdir(parents=True, exist_ok=True)
     policy = work / "modelrail.yaml"
     policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds, mirror=mirror,

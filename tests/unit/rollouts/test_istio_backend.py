@@ -155,7 +155,7 @@ def test_a_good_canary_steps_through_the_weights_and_the_stable_subset_takes_its
         standin: RolloutsStandIn, tmp_path: Path) -> None:
     judge = ScriptedJudge("pass")
     result = _run(standin, tmp_path, judge)
-    assert (result.result, int(result.exit_code), result.weight) == ("promoted", 0, 0)
+    assert (result.result, int(result.exit_code), result.weight) == ("promoted", 0, 100)
     assert [(s.weight, s.verdict) for s in result.steps] == [(10, "pass"), (50, "pass"),
                                                              (100, "pass")]
     assert _canary_weights(standin) == [10, 50, 100, 0]
