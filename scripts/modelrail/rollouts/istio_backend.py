@@ -183,10 +183,10 @@ class IstioBackend:
         Deployment's images, its rollout is waited for (bounded), then 100 % goes back to
         the stable subset. `full` is implied: there are no steps to skip."""
         objects = self.objects()
-        if self._state(objects).fully_promoted:
+        state = self._state(objects)
+        if state.fully_promoted:
             return Outcome("promote-full", False, "nothing to promote: the stable subset "
-                           "already runs the canary's image with all traffic", self._state(
-                               objects))
+                           "already runs the canary's image with all traffic", state)
         self._copy_images(objects)
         rolled_out = self._wait_stable()
         if rolled_out:
@@ -199,7 +199,8 @@ class IstioBackend:
 
     def abort(self, *, clock: Callable[[], float] = time.monotonic,
               sleep: Callable[[float], None] = time.sleep) -> Outcome[IstioState]:
-        """All traffic back on the stable subset, the mirror removed, in one patch."""
+        """All traffic back on the stable subset, the mirror removed, in one patch; sent at
+        once (`clock`/`sleep` are the protocol's: there is no controller to wait for)."""
         objects = self.objects()
         owned = self._owned(objects)
         if self._state(objects).fully_promoted:
@@ -207,8 +208,8 @@ class IstioBackend:
                            "runs this image with all traffic", self._state(objects))
         self._aborted = True
         if owned.canary_weight == 0 and owned.mirror == 0:
-            return Outcome("abort", False, "all traffic was already on the stable subset",
-                           self._state(objects))
+            return Outcome("abort", False, "all traffic was already on the stable subset "
+                           "(and was not moved)", self._state(objects))
         self._write_weight(owned, 0)
         return Outcome("abort", True, "aborted: traffic goes back to stable", self.read())
 
