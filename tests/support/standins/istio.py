@@ -209,3 +209,16 @@ def deployment_status(deployment: Mapping[str, Any]) -> JSON:
             "availableReplicas": replicas,
             "conditions": [{"type": "Progressing", "status": "True",
                             "reason": "NewReplicaSetAvailable"}]}
+
+
+def deadline_exceeded_status(deployment: Mapping[str, Any]) -> JSON:
+    """A Deployment whose new pods never became ready, at its progress deadline: observed,
+    updated, not available, Progressing False with ProgressDeadlineExceeded
+    (pkg/controller/deployment/progress.go)."""
+    replicas = int((deployment.get("spec") or {}).get("replicas", 1))
+    return {"observedGeneration": deployment["metadata"]["generation"],
+            "replicas": 2 * replicas, "updatedReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas,
+            "conditions": [{"type": "Progressing", "status": "False",
+                            "reason": "ProgressDeadlineExceeded",
+                            "message": 'ReplicaSet has timed out progressing.'}]}

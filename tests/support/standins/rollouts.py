@@ -69,9 +69,11 @@ as Istio's admission webhook does (``istio.weight_problem``: 400 when a route's 
 not sum to 100), and istiod reports it ``Reconciled`` (``istio.reconciled_status``) only
 ``mesh_delay`` seconds later (default 0.3); until then the data plane, which
 ``istio_traffic()`` splits live requests by, keeps the previous generation's weights. A
-Deployment's pod template change rolls out ``readiness_delay`` seconds later (never for a
-``never_ready`` image): until then its status shows the old observedGeneration and
-``istio_traffic()`` still sends its subset's requests to the old image.
+Deployment's pod template change rolls out ``readiness_delay`` seconds later: until then
+its status shows the old observedGeneration and ``istio_traffic()`` still sends its
+subset's requests to the old image; with a ``never_ready`` image it never does, and at its
+``progressDeadlineSeconds`` (default 600) its Progressing condition says
+ProgressDeadlineExceeded (``pkg/controller/deployment/progress.go``).
 """
 
 import copy
@@ -782,23 +784,29 @@ class RolloutsStandIn(LoopbackServer):
     def _reconcile_mesh(self, namespace: str) -> bool:
         """istiod and the Deployment controller (module docstring): each spec write whose
         delay has passed is pushed (a VirtualService: its Reconciled status, the data
-        plane's spec) or rolled out (a Deployment: its status, the images it serves);
-        the others are looked at again when due."""
+        plane's spec) or rolled out (a Deployment: its status, the images it serves), or,
+        for a Deployment whose pods never get ready, reported stuck at its progress
+        deadline; the others are looked at again when due."""
         changed, now = False, time.monotonic()
         for key, written in list(self._state.mesh_writes.items()):
             plural, ns, _ = key
             obj = self._state.objects[key]
             deployment = plural == "deployments"
             images = _images(obj["spec"].get("template")) if deployment else {}
-            if ns != namespace or set(images.values()) & self._state.never_ready:
+            stuck = bool(set(images.values()) & self._state.never_ready)
+            delay = self.mesh_delay if not deployment else \
+                float(obj["spec"].get("progressDeadlineSeconds", 600)) if stuck \
+                else self.readiness_delay
+            if ns != namespace:
                 continue
-            due = written + (self.readiness_delay if deployment else self.mesh_delay)
-            if now < due:
-                self._wake(namespace, due - now)
+            if now < written + delay:
+                self._wake(namespace, written + delay - now)
                 continue
             del self._state.mesh_writes[key]
             new = copy.deepcopy(obj)
-            if deployment:
+            if stuck:
+                new["status"] = istio.deadline_exceeded_status(new)
+            elif deployment:
                 new["status"] = istio.deployment_status(new)
                 self._state.served[key] = images
             else:

@@ -288,3 +288,17 @@ def test_without_istiod_status_nothing_starts_unless_status_is_not_required(
         backend.ensure_steps(WEIGHTS)
     backend.config = replace(CONFIG, require_status=False)
     assert backend.ensure_steps(WEIGHTS).phase == "Healthy"
+
+
+def test_a_canary_whose_pods_never_get_ready_is_aborted_at_its_progress_deadline(
+        standin: RolloutsStandIn, tmp_path: Path) -> None:
+    backend = _backend(standin, tmp_path, FakeClock())
+    backend.api.patch(DEPLOYMENTS, "ml", "ranker-canary",
+                      {"spec": {"progressDeadlineSeconds": 1}})
+    standin.never_ready("ranker:v2")
+    result = _run(standin, tmp_path, ScriptedJudge("pass"))
+    assert (result.result, int(result.exit_code)) == ("aborted", 1)
+    assert [(s.weight, s.verdict) for s in result.steps] == [(10, "error")]
+    assert "is Degraded: Deployment ranker-canary exceeded its progress deadline" in \
+        result.message
+    assert _canary_weights(standin) == []  # no user request ever reached the canary
