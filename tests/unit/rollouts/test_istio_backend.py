@@ -2,6 +2,7 @@
 reads, and the canary loop driving it against the stand-in's istiod and Deployments."""
 
 import copy
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -123,6 +124,19 @@ def standin() -> Iterator[RolloutsStandIn]:
         yield server
 
 
+class TickingClock(FakeClock):
+    """A fake clock whose every sleep also lets `real` seconds pass: the stand-in's delays
+    run in real time, so however fast the loop's ticks, they reach them."""
+
+    def __init__(self, real: float = 0.005) -> None:
+        super().__init__()
+        self.real = real
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        time.sleep(self.real)
+
+
 def _backend(standin: RolloutsStandIn, tmp_path: Path, clock: FakeClock) -> IstioBackend:
     api = connect(str(standin.write_kubeconfig(tmp_path / "kubeconfig"))).api
     return IstioBackend(api, "ranker", "ml", CONFIG, log=lambda _line: None, clock=clock,
@@ -130,8 +144,8 @@ def _backend(standin: RolloutsStandIn, tmp_path: Path, clock: FakeClock) -> Isti
 
 
 def _run(standin: RolloutsStandIn, tmp_path: Path, judge: ScriptedJudge,
-         mirror: MirrorConfig | None = None) -> CanaryResult:
-    clock = FakeClock()
+         mirror: MirrorConfig | None = None, clock: FakeClock | None = None) -> CanaryResult:
+    clock = clock or TickingClock()
     plan = CanaryPlan(image="ranker:v2", version="2", baseline="1",
                       baseline_source="--baseline-version", weights=WEIGHTS,
                       step_seconds=10.0, looks=len(WEIGHTS) + (1 if mirror else 0),
@@ -296,7 +310,7 @@ def test_a_canary_whose_pods_never_get_ready_is_aborted_at_its_progress_deadline
     backend.api.patch(DEPLOYMENTS, "ml", "ranker-canary",
                       {"spec": {"progressDeadlineSeconds": 1}})
     standin.never_ready("ranker:v2")
-    result = _run(standin, tmp_path, ScriptedJudge("pass"))
+    result = _run(standin, tmp_path, ScriptedJudge("pass"), clock=TickingClock(real=0.05))
     assert (result.result, int(result.exit_code)) == ("aborted", 1)
     assert [(s.weight, s.verdict) for s in result.steps] == [(10, "error")]
     assert "is Degraded: Deployment ranker-canary exceeded its progress deadline" in \
