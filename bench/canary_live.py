@@ -2,16 +2,19 @@
 
 Each repetition starts a fresh lab (tests/support/labs/canary.py: the example model's real
 server for stable and canary, a real Prometheus scraping both every second, 20 req/s split
-by the Rollouts stand-in's weight) twice: once with a good canary (the same model as
-stable, a new version) and once with the miscalibrated one (`class_weight: balanced`),
-each through steps 10/25/50/100 % of `--step-seconds`, judged by `lab_policy()`.
+by the Rollouts stand-in's weight, or with `--backend istio` by the weights of the
+VirtualService route the stand-in's istiod last pushed) twice: once with a good canary
+(the same model as stable, a new version) and once with the miscalibrated one
+(`class_weight: balanced`), each through steps 10/25/50/100 % of `--step-seconds`, judged
+by `lab_policy()`.
 
 What it shows: how often a good canary is rolled back (the judge's budget is 1 % per
 rollout), at which weight the bad one is caught (target: the first step), and how long a
 run takes. bench/canary_judge.py measures the judge itself on simulated streams.
 
-    python bench/canary_live.py [--runs 3] [--step-seconds 10]
-        # prints a table, writes bench/results/canary_live.json
+    python bench/canary_live.py [--runs 3] [--step-seconds 10] [--backend argo|istio]
+        # prints a table, writes bench/results/canary_live.json (argo) or
+        # bench/results/canary_live_istio.json
 """
 
 import argparse
@@ -29,13 +32,15 @@ STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
 KINDS = {"good": Side("ghcr.io/acme/ctr-ranker:v2", version="2"),
          "miscalibrated": Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)}
 STEPS = (10, 25, 50, 100)
-RESULTS = REPO_ROOT / "bench" / "results" / "canary_live.json"
+RESULTS = {"argo": REPO_ROOT / "bench" / "results" / "canary_live.json",
+           "istio": REPO_ROOT / "bench" / "results" / "canary_live_istio.json"}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--step-seconds", type=float, default=10.0)
+    parser.add_argument("--backend", choices=sorted(RESULTS), default="argo")
     args = parser.parse_args()
     runs: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="canary-live-") as scratch:
@@ -43,7 +48,7 @@ def main() -> int:
             for kind, side in KINDS.items():
                 outcome = run_canary_cli(Path(scratch) / f"{kind}-{number}", STABLE, side,
                                          steps=STEPS, step_seconds=args.step_seconds,
-                                         quiet=True)
+                                         quiet=True, backend=args.backend)
                 runs.append({"kind": kind, "run": number, "exit_code": outcome.exit_code,
                              "result": outcome.result["result"],
                              "failed_step": outcome.result["failed_step"],
@@ -56,10 +61,12 @@ def main() -> int:
     for row in summary:
         print(f"{row['kind']:<14} {row['runs']:>4} {row['promoted']:>8} {row['aborted']:>7} "
               f"{row['caught_at']:<16} {row['mean_seconds']:>7}s")
-    RESULTS.write_text(json.dumps({"steps": STEPS, "step_seconds": args.step_seconds,
-                                   "rate_per_second": 20, "summary": summary, "runs": runs},
+    results = RESULTS[args.backend]
+    results.write_text(json.dumps({"backend": args.backend, "steps": STEPS,
+                                   "step_seconds": args.step_seconds, "rate_per_second": 20,
+                                   "summary": summary, "runs": runs},
                                   indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten to {RESULTS.relative_to(REPO_ROOT)}")
+    print(f"\nwritten to {results.relative_to(REPO_ROOT)}")
     return 0
 
 

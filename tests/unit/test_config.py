@@ -245,7 +245,7 @@ COUNTER = "{kind: compare, data: counter, query: 'e{{version}}', total: 't{{vers
          "experiment.sequential.enabeld", "enabled",
          "enabled, method, planned_units, rho, spending, tuning"),
         ("rollout: {name: r, stepz: [10]}", "rollout.stepz", "steps",
-         "container, mirror, name, namespace, step_seconds, steps"),
+         "backend, container, istio, mirror, name, namespace, step_seconds, steps"),
         ("rollout: {name: r, mirror: {route: m, percentage: 5, scael: 5}}",
          "rollout.mirror.scael", "scale", "percentage, route, scale"),
         ("monitor: {bin: 5}", "monitor.bin", "bins",

@@ -1,8 +1,8 @@
 """`modelrail canary run`: drive a canary through its steps and let Prometheus decide.
 
-The loop takes a rollout driver and a `Judge` (a protocol, so it runs in tests without
-Prometheus) and only sequences them. The order of its steps and what aborts the rollout:
-docs/argo-rollouts.md ("`canary run`: the loop").
+The loop takes a traffic backend (rollouts/backend.py: Argo Rollouts or Istio) and a
+`Judge` (a protocol, so it runs in tests without Prometheus) and only sequences them. The
+order of its steps and what aborts the rollout: docs/argo-rollouts.md ("`canary run`: the loop").
 """
 
 import math
@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze
 from modelrail.canary.config import AnalysisConfig
@@ -19,12 +19,13 @@ from modelrail.errors import ExitCode, ModelrailError, ServiceError
 from modelrail.plumbing.policy_section import duration_seconds
 from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.plumbing.redact import redact
+from modelrail.rollouts.backend import (
+    Condition,
+    Outcome,
+    TrafficBackend,
+    TrafficState,
+)
 from modelrail.rollouts.policy import MirrorConfig
-from modelrail.rollouts.status import Condition, RolloutState
-from modelrail.rollouts.steps import MIRROR_PAUSE_INDEX
-
-if TYPE_CHECKING:  # the kubernetes client is an extra
-    from modelrail.rollouts.driver import Outcome, RolloutDriver
 
 Log = Callable[[str], None]
 StepVerdict = Literal["pass", "fail", "inconclusive", "error"]
@@ -173,7 +174,7 @@ class _StopError(ModelrailError):
         self.exit_code = exit_code
 
 
-def _not_stopped(state: RolloutState) -> None:
+def _not_stopped(state: TrafficState) -> None:
     """Stop the run when the rollout was aborted by someone else (the controller too, with
     progressDeadlineAbort) or degraded (e.g. ProgressDeadlineExceeded: the canary's pods
     made no progress within progressDeadlineSeconds): the canary was not shipped."""
@@ -182,12 +183,6 @@ def _not_stopped(state: RolloutState) -> None:
                          ExitCode.REJECTED)
     if state.observed and state.phase == "Degraded":
         raise _StopError(f"rollout {state.ref} is Degraded: {state.message}", ExitCode.REJECTED)
-
-
-def _at_mirror_pause(state: RolloutState) -> bool:
-    """Paused at the mirror phase's pause (or past it, on a re-run), traffic still 0."""
-    index = state.step_index or 0
-    return (index == MIRROR_PAUSE_INDEX and state.paused) or index > MIRROR_PAUSE_INDEX
 
 
 def unexpected(error: Exception) -> tuple[str, ExitCode]:
@@ -216,7 +211,7 @@ def _now() -> str:
 class CanaryRun:
     """One run of the loop (docs/argo-rollouts.md); `run()` returns the result."""
 
-    def __init__(self, driver: "RolloutDriver", judge: Judge, plan: CanaryPlan, *,
+    def __init__(self, driver: TrafficBackend, judge: Judge, plan: CanaryPlan, *,
                  log: Log = print, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.driver, self.judge, self.plan = driver, judge, plan
@@ -244,7 +239,7 @@ class CanaryRun:
         except Exception as error:  # last resort: no exception leaves traffic on the canary
             return self._abort(*unexpected(error), error=error)
 
-    def _start(self) -> "Outcome | CanaryResult":
+    def _start(self) -> Outcome[TrafficState] | CanaryResult:
         """Preflight and set the image: the set_image outcome, or the result of a run that
         ended here (untouched; aborted when set_image raised something unexpected)."""
         try:
@@ -279,10 +274,11 @@ class CanaryRun:
         started, wall = self._clock(), _now()
         try:
             if mirror:
-                self._reach(label, "the mirror pause", _at_mirror_pause, promote=False)
+                self._reach(label, "the mirror phase", lambda s: s.mirror_phase,
+                            self._start_mirror)
             else:
                 self._reach(label, f"weight {weight}%", lambda s: s.weight >= weight,
-                            promote=True, to_weight=weight)
+                            lambda s: s.paused and self.driver.step(to_weight=weight).changed)
             held = self._clock()
             self._hold(label, held, self.plan.step_seconds, mirror)
             result = self._judge(label, number, held, mirror)
@@ -307,11 +303,11 @@ class CanaryRun:
                              f"{self.plan.step_seconds + self.plan.extra_seconds:g}s: "
                              f"{result.decision.reason}{unseen}", ExitCode.INCONCLUSIVE)
 
-    def _reach(self, label: str, what: str, arrived: Callable[[RolloutState], bool], *,
-               promote: bool, to_weight: int | None = None) -> None:
-        """Wait until the controller is where `arrived` says, promoting out of the previous
-        pause when `promote` (the mirror pause is reached by the controller alone). The wait
-        outlasts the rollout's progressDeadlineSeconds, so that a canary whose pods do not
+    def _reach(self, label: str, what: str, arrived: Callable[[TrafficState], bool],
+               advance: Callable[[TrafficState], bool]) -> None:
+        """Wait until the backend is where `arrived` says; while it is not, `advance` moves
+        it on (out of the previous pause) and says whether it sent anything. The wait
+        outlasts the backend's progress deadline, so that a canary whose pods do not
         become ready ends on the controller's ProgressDeadlineExceeded, not on this bound."""
         state = self.driver.read()
         bound = max(WEIGHT_TIMEOUT_S, state.progress_deadline + DEADLINE_MARGIN_S)
@@ -321,8 +317,7 @@ class CanaryRun:
             if state.observed and arrived(state):
                 self._log(f"{label} · reached · {state.describe()}")
                 return
-            if promote and state.observed and state.paused \
-                    and self.driver.step(to_weight=to_weight).changed:
+            if state.observed and advance(state):
                 state = self.driver.read()
                 continue
             if self._clock() >= deadline:
@@ -331,6 +326,11 @@ class CanaryRun:
             self._log(f"{label} · waiting for {what} · {state.describe()}")
             self._sleep(self.plan.interval)
             state = self.driver.read()
+
+    def _start_mirror(self, _state: TrafficState) -> bool:
+        """The mirror phase begins: Argo's controller reaches it alone, the Istio backend
+        writes the mirror (`TrafficBackend.start_mirror`)."""
+        return self.plan.mirror is not None and self.driver.start_mirror(self.plan.mirror)
 
     def _hold(self, label: str, since: float, seconds: float, mirror: int | None) -> None:
         """Keep the step for `seconds` from `since`, one progress line per tick; in the
@@ -426,7 +426,7 @@ class CanaryRun:
         return self._result("aborted", code, message, state, failed, error=recorded)
 
     def _result(self, result: Literal["promoted", "aborted"], code: ExitCode, message: str,
-                state: RolloutState, failed: int | None, *,
+                state: TrafficState, failed: int | None, *,
                 error: str | None = None) -> CanaryResult:
         return CanaryResult(self.plan, result, code, message, state.weight, failed,
                             tuple(self._steps), error=error)

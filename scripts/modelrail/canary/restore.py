@@ -28,8 +28,9 @@ from modelrail.errors import ServiceError, UsageError
 from modelrail.registry.client import VersionInfo
 from modelrail.registry.image_meta import IMAGE_TAG
 from modelrail.registry.promotion import RefusedError
+from modelrail.rollouts.backend import Condition
 from modelrail.rollouts.patches import pick_container
-from modelrail.rollouts.status import Condition, RolloutState, generation_observed
+from modelrail.rollouts.status import RolloutState, generation_observed
 
 if TYPE_CHECKING:  # the kubernetes client is an extra, imported when the command runs
     from modelrail.rollouts.driver import RolloutDriver

@@ -1,6 +1,7 @@
 """`modelrail canary run`: flags in, the canary loop (modelrail.canary.loop), result out.
 
-The rollout comes from the policy's `rollout:` section, the checks from `analysis:`, the
+The rollout comes from the policy's `rollout:` section (its `backend`: Argo Rollouts or
+Istio, rollouts/connect.py), the checks from `analysis:`, the
 baseline from `--baseline-version` or `modelrail.canary.baseline`. Exit codes, step
 outputs and `--json`: docs/exit-codes.md and docs/json-outputs.md.
 """
@@ -8,7 +9,6 @@ outputs and `--json`: docs/exit-codes.md and docs/json-outputs.md.
 import argparse
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from modelrail.canary.analyze import window_of
 from modelrail.canary.baseline import resolve_baseline
@@ -33,11 +33,9 @@ from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
 from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.registry.promotion import Environments
-from modelrail.rollouts.connect import open_driver
+from modelrail.rollouts.backend import TrafficBackend
+from modelrail.rollouts.connect import open_backend
 from modelrail.rollouts.policy import RolloutConfig, validate_name
-
-if TYPE_CHECKING:  # the kubernetes client is an extra, imported when the command runs
-    from modelrail.rollouts.driver import RolloutDriver
 
 
 def add_canary_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -75,7 +73,7 @@ def cmd_canary_run(args: argparse.Namespace) -> ExitCode:
     check_export_flags(args)
     name = validate_name(args.name, "--name") if args.name else rollout.name
     client = PrometheusClient.from_env(args.prometheus_url)
-    driver = open_driver(args.kubeconfig, name, args.namespace, rollout.namespace)
+    driver = open_backend(args.kubeconfig, name, args.namespace, rollout)
     baseline, source = _baseline(args, config, rollout, driver)
     schedule = StepSchedule(rollout.step_seconds)
     plan = CanaryPlan(
@@ -114,7 +112,7 @@ def _rollout(config: Config) -> RolloutConfig:
 
 
 def _baseline(args: argparse.Namespace, config: Config, rollout: RolloutConfig,
-              driver: "RolloutDriver") -> tuple[str, str]:
+              driver: TrafficBackend) -> tuple[str, str]:
     """(baseline version, where it came from): the flag, else `resolve_baseline`."""
     if args.baseline_version:
         return str(args.baseline_version), "--baseline-version"

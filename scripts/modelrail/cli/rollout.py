@@ -18,6 +18,7 @@ from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
 from modelrail.registry.client import Registry
 from modelrail.registry.promotion import Environments, RefusedError
+from modelrail.rollouts.backend import Condition, Outcome
 from modelrail.rollouts.connect import open_driver
 from modelrail.rollouts.policy import (
     MirrorConfig,
@@ -26,11 +27,11 @@ from modelrail.rollouts.policy import (
     parse_weights_flag,
     validate_name,
 )
-from modelrail.rollouts.status import Condition, RolloutState
+from modelrail.rollouts.status import RolloutState
 from modelrail.rollouts.steps import check_steps
 
 if TYPE_CHECKING:  # the kubernetes client is an extra, imported when a command runs
-    from modelrail.rollouts.driver import Outcome, RolloutDriver
+    from modelrail.rollouts.driver import RolloutDriver
 
 DEFAULT_POLICY = "modelrail.yaml"
 
@@ -59,6 +60,10 @@ def _policy(args: argparse.Namespace) -> RolloutConfig | None:
 
 def _target(args: argparse.Namespace) -> Target:
     policy = _policy(args)
+    if policy and policy.backend != "argo":
+        raise UsageError(f"the rollout commands drive Argo Rollouts, and the policy's "
+                         f"rollout.backend is {policy.backend}: `modelrail canary run` "
+                         f"drives it (docs/traffic-backends.md)")
     if args.name:
         validate_name(args.name, "--name")
     name = args.name or (policy.name if policy else None)
@@ -101,7 +106,7 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _outcome(args: argparse.Namespace, outcome: "Outcome") -> ExitCode:
+def _outcome(args: argparse.Namespace, outcome: Outcome[RolloutState]) -> ExitCode:
     _render(args, outcome.action, outcome.state, outcome.message,
             {"action": outcome.action, "changed": outcome.changed})
     return ExitCode.OK

@@ -11,50 +11,39 @@ Weights move only by promoting through pre-declared `setWeight` + `pause: {}` st
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from modelrail.errors import ServiceError, UsageError
+from modelrail.errors import UsageError
 from modelrail.rollouts import patches
+from modelrail.rollouts.backend import Condition, Outcome, Poll, WaitResult, poll
 from modelrail.rollouts.istio import mirror_route_problem, virtual_service_names
 from modelrail.rollouts.kube import (
     DEPLOYMENTS,
     ROLLOUTS,
     VIRTUAL_SERVICES,
-    ConflictError,
     KubeApi,
     NotFoundError,
     Resource,
+    retry_conflicts,
 )
 from modelrail.rollouts.objects import JSON, nested
 from modelrail.rollouts.policy import MirrorConfig
 from modelrail.rollouts.status import (
-    Condition,
     RolloutState,
     generation_observed,
     is_fully_promoted,
-    joined,
     template_images,
 )
 from modelrail.rollouts.steps import check_steps
 
-SET_IMAGE_ATTEMPTS = 5  # the plugin's bound on conflict retries
 OBSERVE_TIMEOUT_S = 60.0  # for the controller to observe a new spec before an abort
 OBSERVE_INTERVAL_S = 0.5
 Log = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What an operation did: the rollout as the last answer showed it, and a sentence."""
-
-    action: str
-    changed: bool
-    message: str
-    state: RolloutState
-
-
 class RolloutDriver:
+    """The Argo Rollouts traffic backend (rollouts/backend.py `TrafficBackend`)."""
+
     def __init__(self, api: KubeApi, name: str, namespace: str,
                  log: Log = lambda line: print(line, flush=True)) -> None:
         self.api = api
@@ -96,6 +85,11 @@ class RolloutDriver:
                 problems.append(f"VirtualService {namespace}/{name}: {problem}")
         return "; ".join(problems)
 
+    def start_mirror(self, mirror: MirrorConfig) -> bool:
+        """Nothing to send: the controller writes the mirror route itself at the
+        setMirrorRoute step, which `ensure_steps` checked is there."""
+        return False
+
     def ensure_steps(self, weights: Sequence[int], mirror: MirrorConfig | None = None
                      ) -> RolloutState:
         """Refuse (exit 2, with the exact fix) unless the steps are setWeight/pause pairs,
@@ -107,7 +101,7 @@ class RolloutDriver:
     # -- the plugin's patches ------------------------------------------------------------
 
     def abort(self, *, clock: Callable[[], float] = time.monotonic,
-              sleep: Callable[[float], None] = time.sleep) -> Outcome:
+              sleep: Callable[[float], None] = time.sleep) -> Outcome[RolloutState]:
         """Abort the update in flight. The controller drops an abort of a fully promoted
         rollout (rollout/controller.go) and, when the pod template changed since it last
         looked, the abort with it (resetRolloutStatus, rollout/sync.go): so first wait
@@ -122,17 +116,17 @@ class RolloutDriver:
         obj = self._patch_status(patches.ABORT)
         return self._done("abort", True, "aborted: traffic goes back to stable", obj)
 
-    def retry(self) -> Outcome:
+    def retry(self) -> Outcome[RolloutState]:
         self.read_object()
         obj = self._patch_status(patches.RETRY)
         return self._done("retry", True, "retried: the steps start again from step 0", obj)
 
-    def pause(self) -> Outcome:
+    def pause(self) -> Outcome[RolloutState]:
         self.read_object()
         obj = self._patch(patches.PAUSE)
         return self._done("pause", True, "paused (spec.paused=true)", obj)
 
-    def promote(self, full: bool = False) -> Outcome:
+    def promote(self, full: bool = False) -> Outcome[RolloutState]:
         """`kubectl argo rollouts promote [--full]`: the same patches, in the same order."""
         obj = self.read_object()
         action = "promote-full" if full else "promote"
@@ -157,7 +151,7 @@ class RolloutDriver:
             "promoted: the rollout continues to its next pause"
         return self._done(action, True, message, obj)
 
-    def step(self, to_weight: int | None = None) -> Outcome:
+    def step(self, to_weight: int | None = None) -> Outcome[RolloutState]:
         """Leave the current pause (promote), only when the rollout is waiting at one.
 
         Re-running a step converges: a rollout that is still on its way to the next pause,
@@ -183,20 +177,14 @@ class RolloutDriver:
                               "to do yet (wait for it to pause)", obj)
         return self.promote()
 
-    def set_image(self, image: str, container: str | None = None) -> Outcome:
+    def set_image(self, image: str, container: str | None = None) -> Outcome[RolloutState]:
         """JSON patch of the pod template's images (or the workloadRef Deployment's),
         re-reading and retrying a bounded number of times when the object changed since it
         was read (the patch's resourceVersion test failed)."""
-        for attempt in range(1, SET_IMAGE_ATTEMPTS + 1):
-            try:
-                return self._set_image_once(image, container)
-            except ConflictError as conflict:
-                self._log(f"{conflict}; reading it again (attempt {attempt} of "
-                          f"{SET_IMAGE_ATTEMPTS})")
-        raise ServiceError(f"set image on {self.ref}: the object kept changing under us "
-                           f"(conflict {SET_IMAGE_ATTEMPTS} times)")
+        return retry_conflicts(lambda: self._set_image_once(image, container),
+                               f"set image on {self.ref}", self._log)
 
-    def _set_image_once(self, image: str, container: str | None) -> Outcome:
+    def _set_image_once(self, image: str, container: str | None) -> Outcome[RolloutState]:
         obj = self.read_object()
         target, resource, name = obj, ROLLOUTS, self.name
         workload = nested(obj, "spec", "workloadRef")
@@ -222,27 +210,10 @@ class RolloutDriver:
 
     def wait(self, until: Sequence[Condition], timeout: float, interval: float = 2.0, *,
              heartbeat: float = 30.0, clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep) -> "WaitResult":
+             sleep: Callable[[float], None] = time.sleep) -> WaitResult[RolloutState]:
         """Poll until every condition holds; stop early when the rollout degrades."""
-        start = clock()
-        last_line, last_print = "", start
-        while True:
-            current = self.read()
-            elapsed = clock() - start
-            line = current.describe()
-            if line != last_line or clock() - last_print >= heartbeat:
-                self._log(f"[{elapsed:5.0f}s] {line}")
-                last_line, last_print = line, clock()
-            if all(condition.holds(current) for condition in until):
-                return WaitResult(True, f"reached {joined(until)}", current)
-            wanted_degraded = any(c.kind in ("degraded", "aborted") for c in until)
-            if current.observed and current.phase == "Degraded" and not wanted_degraded:
-                return WaitResult(False, f"rollout {self.ref} is Degraded while waiting for "
-                                  f"{joined(until)}: {current.message}", current)
-            if elapsed >= timeout:
-                return WaitResult(False, f"rollout {self.ref} did not reach "
-                                  f"{joined(until)} within {timeout:g}s", current)
-            sleep(min(interval, max(timeout - elapsed, 0.0)))
+        return poll(self.read, until, Poll(timeout, interval, heartbeat, clock, sleep),
+                    ref=self.ref, log=self._log)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -272,7 +243,8 @@ class RolloutDriver:
         self._log(f"patched {self.ref}/status {_compact(body)}")
         return obj
 
-    def _done(self, action: str, changed: bool, message: str, obj: JSON) -> Outcome:
+    def _done(self, action: str, changed: bool, message: str, obj: JSON
+              ) -> Outcome[RolloutState]:
         return Outcome(action, changed, message, RolloutState.from_object(obj))
 
 
@@ -288,10 +260,3 @@ def _workload(ref: Any, rollout: str) -> tuple[Resource, str]:
 
 def _compact(body: JSON) -> str:
     return json.dumps(body, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class WaitResult:
-    reached: bool
-    message: str
-    state: RolloutState

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import urllib3
 import yaml
@@ -41,6 +41,8 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch"}
+CONFLICT_ATTEMPTS = 5  # the kubectl-argo-rollouts plugin's bound on conflict retries
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,18 @@ class NotFoundError(UsageError):
 class ConflictError(ServiceError):
     """409, or a JSON patch's failed test (422): the object changed since it was read;
     read it again and retry."""
+
+
+def retry_conflicts(attempt: Callable[[], T], what: str, log: Callable[[str], None]) -> T:
+    """`attempt()` (a read, then a write that fails on a changed object), again from the
+    read while it conflicts, a bounded number of times."""
+    for number in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except ConflictError as conflict:
+            log(f"{conflict}; reading it again (attempt {number} of {CONFLICT_ATTEMPTS})")
+    raise ServiceError(f"{what}: the object kept changing under us (conflict "
+                       f"{CONFLICT_ATTEMPTS} times)")
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,15 @@
-"""An Argo Rollout object read the way Argo's own tools read it, and the `--until` terms
-a wait checks against it: pure functions, no I/O.
+"""An Argo Rollout object read the way Argo's own tools read it (a `TrafficState`,
+rollouts/backend.py): pure functions, no I/O.
 
 When phase and message can be trusted, and how the new revision's weight is derived,
 follow the Argo Rollouts source: docs/argo-rollouts.md ("Reading the status", "Weights
 only through declared steps").
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelrail.errors import UsageError
 from modelrail.rollouts.objects import JSON, as_mapping, integer, nested
 
 WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
@@ -20,6 +19,9 @@ TIMED_OUT_TEXT = "has timed out progressing."  # its (ReplicaSet|Rollout)TimeOut
 DEFAULT_PROGRESS_DEADLINE_S = 600  # utils/defaults/defaults.go
 PAUSE_STEP_REASON = "CanaryPauseStep"
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+MIRROR_PHASE = ("scale up", "mirror", "pause", "stop mirroring", "scale back")
+"""The mirror phase's steps in order (rollouts/steps.py `mirror_steps` writes them)."""
+MIRROR_PAUSE_INDEX = MIRROR_PHASE.index("pause")
 
 
 def canary_steps(obj: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
@@ -326,6 +328,18 @@ class RolloutState:
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def stable_images(self) -> Mapping[str, str]:
+        """The pod template's images once fully promoted (then they are the stable ones)."""
+        return self.images if self.fully_promoted else {}
+
+    @property
+    def mirror_phase(self) -> bool:
+        """Paused at the mirror phase's pause (or past it, on a re-run), traffic still 0:
+        the controller reaches it alone, after the new revision starts."""
+        index = self.step_index or 0
+        return (index == MIRROR_PAUSE_INDEX and self.paused) or index > MIRROR_PAUSE_INDEX
+
     def describe(self) -> str:
         """One line for logs: phase, message, step, weight."""
         step = "no steps" if self.step_index is None else \
@@ -345,51 +359,3 @@ class RolloutState:
             "aborted": self.aborted, "fully_promoted": self.fully_promoted,
             "images": dict(self.images),
         }
-
-
-# -- wait conditions ---------------------------------------------------------------------
-
-PHASES = ("Healthy", "Paused", "Progressing", "Degraded")
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One `--until` term: healthy | paused | degraded | aborted | phase=NAME | weight=N
-    | step=N. Phases count only once the controller has observed the spec."""
-
-    kind: str
-    value: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> "Condition":
-        key, _, value = text.strip().partition("=")
-        key = key.strip().lower()
-        if not value and key in ("healthy", "paused", "degraded", "aborted"):
-            return cls(key)
-        if key == "phase" and value.capitalize() in PHASES:
-            return cls("phase", value.capitalize())
-        if key in ("weight", "step") and value.strip().isdigit():
-            return cls(key, value.strip())
-        raise UsageError(f"--until {text!r}: expected healthy, paused, degraded, aborted, "
-                         f"phase=({'|'.join(PHASES)}), weight=N or step=N")
-
-    def holds(self, rollout: RolloutState) -> bool:
-        if not rollout.observed:
-            return False
-        checks: dict[str, Callable[[], bool]] = {
-            "healthy": lambda: rollout.phase == "Healthy",
-            "paused": lambda: rollout.paused and rollout.phase == "Paused",
-            "degraded": lambda: rollout.phase == "Degraded",
-            "aborted": lambda: rollout.aborted and rollout.weight == 0,
-            "phase": lambda: rollout.phase == self.value,
-            "weight": lambda: rollout.weight == int(self.value or -1),
-            "step": lambda: rollout.step_index == int(self.value or -1),
-        }
-        return checks[self.kind]()
-
-    def __str__(self) -> str:
-        return f"{self.kind}={self.value}" if self.value else self.kind
-
-
-def joined(conditions: Sequence[Condition]) -> str:
-    return " and ".join(str(c) for c in conditions)

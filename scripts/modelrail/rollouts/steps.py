@@ -14,11 +14,8 @@ import yaml
 from modelrail.errors import UsageError
 from modelrail.rollouts.objects import JSON, as_mapping, nested
 from modelrail.rollouts.policy import MirrorConfig
-from modelrail.rollouts.status import canary_steps
+from modelrail.rollouts.status import MIRROR_PHASE, canary_steps
 
-MIRROR_PHASE = ("scale up", "mirror", "pause", "stop mirroring", "scale back")
-"""The mirror phase's steps in order (`mirror_steps` writes them)."""
-MIRROR_PAUSE_INDEX = MIRROR_PHASE.index("pause")
 DEFAULT_MIRROR_MATCH: tuple[JSON, ...] = ({"path": {"prefix": "/"}},)
 _FLOW_ORDER = ("name", "percentage", "match", "weight", "replicas", "matchTrafficWeight")
 

@@ -1,5 +1,8 @@
 """A live canary lab: two real model servers, a real Prometheus scraping them every second,
-and live traffic split by the Argo Rollouts stand-in's current weight.
+and live traffic split by the Argo Rollouts stand-in's current weight, or, with
+`backend="istio"`, by the weights of the VirtualService route the stand-in's istiod last
+pushed (`RolloutsStandIn.istio_traffic`: a stable and a canary Deployment behind the
+route's two subsets, each subset's requests going to the image its pods serve).
 
     from tests.support.labs.canary import Side, canary_lab, lab_policy, run_canary_cli
     from tests.support.standins.rollouts import Mirror, RolloutsStandIn
@@ -82,18 +85,18 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import requests
 
 from tests.support.labs.example_apps import example_app
 from tests.support.paths import EXAMPLE_MODEL
 from tests.support.services.prometheus import live_prometheus
-from tests.support.standins.rollouts import Mirror, RolloutsStandIn
+from tests.support.standins.rollouts import Mirror, RolloutsStandIn, Traffic
 
 if TYPE_CHECKING:  # the demo and bench import this module without pytest's fixtures
     import pytest
@@ -102,6 +105,7 @@ MODEL_NAME = "ctr-ranker"
 UNROUTED = "unrouted"
 REQUEST_TIMEOUT_S = 5.0
 REQUEST_HEADERS = {"content-type": "application/json", "x-lab-client": "traffic"}
+Backend = Literal["argo", "istio"]
 
 # Runs with the example model's sources on PYTHONPATH: the pipeline's own data generator
 # and model builder, on a small data set (a second or two of training). The faulty model
@@ -171,15 +175,18 @@ analysis:
 
 def lab_policy(*, steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float = 15.0,
                rollout: str = MODEL_NAME, namespace: str = "default",
-               mirror: Mirror | None = None) -> str:
+               mirror: Mirror | None = None, backend: Backend = "argo") -> str:
     """A modelrail.yaml (rollout + analysis) that judges the lab's canary within short
-    steps: error rate (counter), p99 latency and p90 score (histograms), an error SLO."""
+    steps: error rate (counter), p99 latency and p90 score (histograms), an error SLO.
+    With backend istio, the route `add_istio_app` makes (the mirror is on it)."""
+    istio = backend == "istio"
+    route = "" if istio or mirror is None else f"route: {mirror.route}, "
     mirrored = "" if mirror is None else (
-        f", mirror: {{route: {mirror.route}, percentage: {mirror.percentage}, "
-        f"scale: {mirror.scale}}}")
+        f", mirror: {{{route}percentage: {mirror.percentage}, scale: {mirror.scale}}}")
+    routed = ", backend: istio, istio: {route: primary}" if istio else ""
     return (f"model: {MODEL_NAME}\nrollout: {{name: {rollout}, namespace: {namespace}, "
             f"container: server, steps: {list(steps)}, step_seconds: {step_seconds:g}"
-            f"{mirrored}}}\n" + _ANALYSIS)
+            f"{mirrored}{routed}}}\n" + _ANALYSIS)
 
 
 @dataclass(frozen=True)
@@ -235,12 +242,11 @@ class _Share:
 
 
 class TrafficThread:
-    """Open-loop /predict traffic at `rate` requests/s, split by the stand-in's weight."""
+    """Open-loop /predict traffic at `rate` requests/s, split as `split()` says now."""
 
-    def __init__(self, standin: RolloutsStandIn, rollout: str, namespace: str,
-                 servers: dict[str, tuple[str, str]], rows: Sequence[dict[str, Any]],
-                 rate: float) -> None:
-        self._standin, self._rollout, self._namespace = standin, rollout, namespace
+    def __init__(self, split: Callable[[], Traffic], servers: dict[str, tuple[str, str]],
+                 rows: Sequence[dict[str, Any]], rate: float) -> None:
+        self._split = split
         self._servers = servers  # image -> (version, URL)
         self._rows, self._rate = list(rows), rate
         self._canary, self._mirror = _Share(), _Share()
@@ -285,7 +291,7 @@ class TrafficThread:
 
     def _send(self, index: int) -> None:
         try:
-            split = self._standin.traffic(self._rollout, self._namespace)
+            split = self._split()
         except KeyError:  # the rollout was removed: nothing to route
             self._count(UNROUTED, 0)
             return
@@ -376,12 +382,32 @@ def _wait_for_targets(prometheus_url: str, count: int, timeout: float = 60.0) ->
     raise TimeoutError(f"Prometheus did not scrape {count} targets within {timeout:.0f}s")
 
 
+def _seed(standin: RolloutsStandIn, backend: Backend, rollout: str, namespace: str,
+          image: str, weights: Sequence[int], mirror: Mirror | None
+          ) -> Callable[[], Traffic]:
+    """Add the Rollout (or the Istio app) unless it exists; how to split the traffic."""
+    if backend == "istio":
+        try:
+            standin.get("virtualservices", namespace, rollout)
+        except KeyError:
+            standin.add_istio_app(rollout, namespace, image=image)
+        return lambda: standin.istio_traffic(rollout, namespace)
+    try:
+        standin.rollout(rollout, namespace)
+    except KeyError:
+        standin.add_rollout(rollout, namespace, image=image, weights=weights, mirror=mirror)
+    return lambda: standin.traffic(rollout, namespace)
+
+
 @contextlib.contextmanager
 def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAME,
                namespace: str = "default", stable: Side, canary: Side, rate: float = 20.0,
                scrape_interval: float = 1.0, weights: Sequence[int] = (10, 25, 50, 100),
-               mirror: Mirror | None = None) -> Iterator[CanaryLab]:
-    """Start the lab (see the module docstring); everything is stopped on exit."""
+               mirror: Mirror | None = None, backend: Backend = "argo"
+               ) -> Iterator[CanaryLab]:
+    """Start the lab (see the module docstring); everything is stopped on exit. With
+    backend istio, `rollout` names the app `add_istio_app` seeds (weights and mirror are
+    then the policy's alone)."""
     if stable.image == canary.image or stable.version == canary.version:
         raise ValueError("stable and canary need different images and versions")
     artifacts = train_artifacts(root / "artifacts")
@@ -397,15 +423,9 @@ def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAM
         prometheus = stack.enter_context(
             live_prometheus(root / "prometheus", targets, scrape_interval))
         _wait_for_targets(prometheus.url, len(targets))
-        try:
-            standin.rollout(rollout, namespace)
-        except KeyError:
-            standin.add_rollout(rollout, namespace, image=stable.image, weights=weights,
-                                mirror=mirror)
-        traffic = TrafficThread(standin, rollout, namespace,
-                                {side.image: (side.version, urls[side.version])
-                                 for side in (stable, canary)},
-                                rows, rate)
+        split = _seed(standin, backend, rollout, namespace, stable.image, weights, mirror)
+        traffic = TrafficThread(split, {side.image: (side.version, urls[side.version])
+                                        for side in (stable, canary)}, rows, rate)
         traffic.start()
         stack.callback(traffic.stop)
         yield CanaryLab(prometheus_url=prometheus.url, rollout=rollout, namespace=namespace,
@@ -438,17 +458,20 @@ class CanaryOutcome:
 
 def run_canary_cli(work: Path, stable: Side, canary: Side, *,
                    steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float = 10.0,
-                   mirror: Mirror | None = None, quiet: bool = False) -> CanaryOutcome:
+                   mirror: Mirror | None = None, quiet: bool = False,
+                   backend: Backend = "argo") -> CanaryOutcome:
     """A fresh stand-in and lab, then `python -m modelrail canary run` on `canary.image`
     (report and its OpenMetrics canary.om in `work`/report, result in `work`/canary.json);
-    with `mirror`, a mirror phase first; output shown unless quiet."""
+    with `mirror`, a mirror phase first; output shown unless quiet. `weight`: the
+    canary's share afterwards (with istio, the canary subset's: 0 after a promotion, the
+    stable subset then serving the canary's image)."""
     work.mkdir(parents=True, exist_ok=True)
     policy = work / "modelrail.yaml"
-    policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds, mirror=mirror),
-                      encoding="utf-8")
+    policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds, mirror=mirror,
+                                 backend=backend), encoding="utf-8")
     with RolloutsStandIn() as standin, canary_lab(work / "lab", standin, stable=stable,
                                                   canary=canary, weights=steps,
-                                                  mirror=mirror) as lab:
+                                                  mirror=mirror, backend=backend) as lab:
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "modelrail", "canary", "run", "--config", str(policy),
@@ -460,6 +483,7 @@ def run_canary_cli(work: Path, stable: Side, canary: Side, *,
             check=False, timeout=900, stdout=subprocess.DEVNULL if quiet else None,
             stderr=subprocess.DEVNULL if quiet else None)
         seconds = time.monotonic() - started
-        weight = standin.weight(lab.rollout, lab.namespace)
+        split = standin.istio_traffic if backend == "istio" else standin.traffic
+        weight = split(lab.rollout, lab.namespace).canary_weight
     result: dict[str, Any] = json.loads((work / "canary.json").read_text(encoding="utf-8"))
     return CanaryOutcome(done.returncode, result, weight, seconds)

@@ -22,6 +22,23 @@ What the data plane does with a VirtualService (``mirrored_share``) follows Isti
 first HTTP route whose ``match`` (any of its entries; all fields of an entry) matches a
 request takes it, and a route with ``mirror`` copies ``mirrorPercentage.value`` % of the
 requests *it* matches (100 % without ``mirrorPercentage``).
+
+Without Argo (modelrail's Istio backend writes the weights itself), the stand-in also
+plays istiod and the Deployment controller:
+
+- ``weight_problem`` is Istio's validation of a write (the ``validation.istio.io``
+  admission webhook, ``validateHTTPRouteDestinations`` in
+  ``pkg/config/validation/validation.go``): the weights of a route with more than one
+  destination must sum to 100, each from 0 to 100. The API server answers a denial with
+  400 and ``admission webhook "validation.istio.io" denied the request: configuration is
+  invalid: ...`` (``k8s.io/apiserver/pkg/admission/plugin/webhook/errors/statuserror.go``
+  turns a status code below 400 into 400);
+- ``reconciled_status`` is what istiod's status distribution (``PILOT_ENABLE_STATUS``;
+  ``pilot/pkg/status/distribution``) writes once every proxy has a generation:
+  ``status.observedGeneration`` and a ``Reconciled`` condition. Until then, the data plane
+  still routes by the previous generation (``route_weight`` of the pushed spec);
+- ``deployment_status`` is a Deployment rolled out: every replica updated and available,
+  the generation observed (``pkg/controller/deployment/sync.go`` calculateStatus).
 """
 
 import copy
@@ -152,3 +169,56 @@ def mirrored_share(vs: Mapping[str, Any] | None, method: str, path: str,
                 return 0.0
             return float((route.get("mirrorPercentage") or {}).get("value", 100.0))
     return 0.0
+
+
+# -- istiod and the Deployment controller (modelrail's Istio backend) -----------------------
+
+
+def weight_problem(vs: Mapping[str, Any]) -> str:
+    """'' when every HTTP route's weights are valid (module docstring); else Istio's
+    message."""
+    for route in ((vs.get("spec") or {}).get("http") or []):
+        destinations = route.get("route") or []
+        weights = [int(d.get("weight") or 0) for d in destinations]
+        if any(not 0 <= w <= 100 for w in weights):
+            return f"percentage {weights} is not in range 0..100"
+        if len(weights) > 1 and sum(weights) != 100:
+            return f"total destination weight {sum(weights)} != 100"
+    return ""
+
+
+def reconciled_status(generation: int) -> JSON:
+    return {"observedGeneration": generation,
+            "conditions": [{"type": "Reconciled", "status": "True",
+                            "message": "all proxies have this generation"}]}
+
+
+def route_weight(spec: Mapping[str, Any] | None, route: str, subset: str) -> int:
+    """The weight of `subset` in the HTTP route named `route` of a VirtualService spec."""
+    for entry in ((spec or {}).get("http") or []):
+        if entry.get("name") == route:
+            return sum(int(d.get("weight") or 0) for d in entry.get("route") or []
+                       if (d.get("destination") or {}).get("subset") == subset)
+    return 0
+
+
+def deployment_status(deployment: Mapping[str, Any]) -> JSON:
+    replicas = int((deployment.get("spec") or {}).get("replicas", 1))
+    return {"observedGeneration": deployment["metadata"]["generation"], "replicas": replicas,
+            "updatedReplicas": replicas, "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "conditions": [{"type": "Progressing", "status": "True",
+                            "reason": "NewReplicaSetAvailable"}]}
+
+
+def deadline_exceeded_status(deployment: Mapping[str, Any]) -> JSON:
+    """A Deployment whose new pods never became ready, at its progress deadline: observed,
+    updated, not available, Progressing False with ProgressDeadlineExceeded
+    (pkg/controller/deployment/progress.go)."""
+    replicas = int((deployment.get("spec") or {}).get("replicas", 1))
+    return {"observedGeneration": deployment["metadata"]["generation"],
+            "replicas": 2 * replicas, "updatedReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas,
+            "conditions": [{"type": "Progressing", "status": "False",
+                            "reason": "ProgressDeadlineExceeded",
+                            "message": 'ReplicaSet has timed out progressing.'}]}

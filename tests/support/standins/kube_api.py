@@ -20,7 +20,9 @@ The controller reconciles ``controller_delay`` seconds after each write, never i
 (its informer sees the change later): the write's answer, and the next ``stale_reads``
 reads until then, show the status it last wrote; a read owed no stale answer sees it
 caught up (a resync). A subclass's ``_reconcile(namespace)`` does one reconcile and
-queues the next with ``_wake``.
+queues the next with ``_wake``; its ``_admit`` may deny a write as a validating admission
+webhook does (``webhook_denial``: 400, nothing stored), and ``_spec_written`` hears of
+each spec change.
 """
 
 import copy
@@ -141,6 +143,14 @@ def status_body(code: int, reason: str, message: str, details: JSON | None = Non
     if details:
         body["details"] = details
     return body
+
+
+def webhook_denial(webhook: str, message: str) -> Answer:
+    """A validating admission webhook's denial as the API server answers it: 400 (a code
+    below 400 becomes 400, k8s.io/apiserver/pkg/admission/plugin/webhook/errors/
+    statuserror.go) and ``admission webhook "<name>" denied the request: <message>``."""
+    return 400, status_body(400, "BadRequest",
+                            f'admission webhook "{webhook}" denied the request: {message}')
 
 
 def _details(route: re.Match[str]) -> JSON:
@@ -394,6 +404,9 @@ class KubeApiStandIn(LoopbackServer):
 
     def _commit(self, key: Key, current: JSON, updated: JSON,
                 status_only: bool) -> Answer:
+        denied = self._admit(key, updated)
+        if denied is not None:
+            return denied
         self._store(key, current, updated, status_only=status_only)
         result = copy.deepcopy(self._state.objects[key])
         self._after_write(key[1])
@@ -453,9 +466,19 @@ class KubeApiStandIn(LoopbackServer):
             new["metadata"] = metadata
             if new.get("spec") != current.get("spec"):
                 metadata["generation"] = current["metadata"]["generation"] + 1
+                self._spec_written(key)
         if new != current:
             self._bump(new)
         self._state.objects[key] = new
+
+    def _admit(self, key: Key, updated: JSON) -> Answer | None:
+        """A validating admission webhook's verdict on a write of `key` that would store
+        `updated` (`webhook_denial`); None admits it. The base has no webhook."""
+        return None
+
+    def _spec_written(self, key: Key) -> None:
+        """A write changed the spec of `key` (before it is stored), for a subclass whose
+        controller times its work from the write rather than from its reconcile."""
 
     def _bump(self, obj: JSON) -> None:
         self._state.version += 1

@@ -5,8 +5,8 @@ No Kubernetes API server or Argo controller can run here (docs/argo-rollouts.md)
 this serves, on 127.0.0.1 and a free port, what the real `kubernetes` client sends:
 
 - ``GET|PUT|PATCH /apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}`` and
-  ``.../status``; ``GET|PUT /apis/apps/v1/namespaces/{ns}/deployments/{name}`` (for a
-  Rollout's ``workloadRef``); ``GET|PUT|PATCH
+  ``.../status``; ``GET|PUT|PATCH /apis/apps/v1/namespaces/{ns}/deployments/{name}`` (a
+  Rollout's ``workloadRef``, the Istio backend's Deployments); ``GET|PUT|PATCH
   /apis/networking.istio.io/v1/namespaces/{ns}/virtualservices/{name}``;
 with the API server's semantics of ``kube_api.py`` (merge and JSON patches,
 resourceVersion conflicts, auth, forbidden verbs, injected faults); with the status
@@ -55,6 +55,18 @@ unparseable pause duration adds the ``InvalidSpec`` condition (phase Degraded), 
 runs.
 ``weight()``/``traffic()`` tell a traffic splitter how to split live requests and, from the
 VirtualService's routes, what share of which requests to mirror.
+
+Istio without Argo (``add_istio_app``: a VirtualService with one route over the stable and
+canary subsets, and a Deployment behind each): a write to the VirtualService is validated
+as Istio's admission webhook does (``istio.weight_problem``: 400 when a route's weights do
+not sum to 100), and istiod reports it ``Reconciled`` (``istio.reconciled_status``) only
+``mesh_delay`` seconds later (default 0.3); until then the data plane, which
+``istio_traffic()`` splits live requests by, keeps the previous generation's weights. A
+Deployment's pod template change rolls out ``readiness_delay`` seconds later: until then
+its status shows the old observedGeneration and ``istio_traffic()`` still sends its
+subset's requests to the old image; with a ``never_ready`` image it never does, and at its
+``progressDeadlineSeconds`` (default 600) its Progressing condition says
+ProgressDeadlineExceeded (``pkg/controller/deployment/progress.go``).
 """
 
 import copy
@@ -71,10 +83,13 @@ from typing import Any, ClassVar
 from tests.support.standins import istio
 from tests.support.standins.kube_api import (
     JSON,
+    Answer,
     ApiState,
+    Key,
     Kind,
     KubeApiStandIn,
     now_text,
+    webhook_denial,
 )
 from tests.support.standins.rollout_replicas import (
     Counts,
@@ -88,6 +103,7 @@ from tests.support.standins.rollout_replicas import (
 PAUSE_STEP = "CanaryPauseStep"
 REVISION = "rollout.argoproj.io/revision"
 TIMED_OUT = "ProgressDeadlineExceeded"  # TimedOutReason (utils/conditions/conditions.go)
+MESH_DELAY = 0.3  # seconds from a VirtualService write to istiod's Reconciled status
 
 
 @dataclass(frozen=True)
@@ -189,6 +205,11 @@ class _Pods:
 class _State(ApiState):
     images: dict[str, dict[str, str]] = field(default_factory=dict)  # pod hash → images
     replica_sets: dict[tuple[str, str, str], ReplicaSet] = field(default_factory=dict)
+    # Istio without Argo: spec writes not yet pushed/rolled out (key → when written), the
+    # VirtualService specs on the data plane, the images each emulated Deployment serves
+    mesh_writes: dict[Key, float] = field(default_factory=dict)
+    pushed: dict[Key, JSON] = field(default_factory=dict)
+    served: dict[Key, dict[str, str]] = field(default_factory=dict)
 
 
 class RolloutsStandIn(KubeApiStandIn):
@@ -201,6 +222,10 @@ class RolloutsStandIn(KubeApiStandIn):
     }
     CONTROLLED: ClassVar[str] = "rollouts"
     _state: _State
+
+    def __init__(self, mesh_delay: float = MESH_DELAY, **options: Any) -> None:
+        self.mesh_delay = mesh_delay  # from a VirtualService write to istiod's status
+        super().__init__(**options)
 
     def _new_state(self) -> _State:
         return _State()
@@ -264,10 +289,38 @@ class RolloutsStandIn(KubeApiStandIn):
                             istio.virtual_service_spec(host or name))
 
     def add_deployment(self, name: str, namespace: str = "default", image: str = "app:v1",
-                       container: str = "server") -> JSON:
-        spec = {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                       container: str = "server", replicas: int = 0) -> JSON:
+        """A Deployment; with `replicas`, rolled out, and its rollouts emulated (module
+        docstring); with 0 (a Rollout's workloadRef, which Argo scales to 0), inert."""
+        spec = {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                 "template": _template(name, container, image)}
-        return self._create("deployments", namespace, name, spec)
+        created = self._create("deployments", namespace, name, spec)
+        if replicas:
+            with self._lock:
+                key = ("deployments", namespace, name)
+                self._state.mesh_writes[key] = float("-inf")  # applied long ago
+                self._reconcile_mesh(namespace)
+                return copy.deepcopy(self._state.objects[key])
+        return created
+
+    def add_istio_app(self, name: str, namespace: str = "default", image: str = "app:v1",
+                      container: str = "server", replicas: int = 1) -> None:
+        """What a user applies for modelrail's Istio backend: the VirtualService `name`
+        (route `primary`: 100 to subset stable, 0 to canary, host `name`), the stable
+        Deployment `name` and the canary Deployment `name`-canary, both running `image`,
+        rolled out and Reconciled."""
+        self.add_deployment(name, namespace, image, container, replicas)
+        self.add_deployment(f"{name}-canary", namespace, image, container, replicas)
+        self.add_virtual_service(name, namespace)
+        with self._lock:
+            self._state.mesh_writes[(istio.PLURAL, namespace, name)] = float("-inf")
+            self._reconcile_mesh(namespace)
+
+    def clear_status(self, plural: str, namespace: str, name: str) -> None:
+        """An object without status, as istiod leaves VirtualServices when its status
+        distribution is off (PILOT_ENABLE_STATUS unset)."""
+        with self._lock:
+            self._state.objects[(plural, namespace, name)]["status"] = {}
 
     def rollout(self, name: str, namespace: str = "default") -> JSON:
         return self.get("rollouts", namespace, name)
@@ -289,6 +342,19 @@ class RolloutsStandIn(KubeApiStandIn):
     def weight(self, name: str, namespace: str = "default") -> int:
         return self.traffic(name, namespace).canary_weight
 
+    def istio_traffic(self, name: str, namespace: str = "default") -> Traffic:
+        """How the data plane splits the app `add_istio_app` made: the route's canary
+        weight as istiod last pushed it, and the image each subset's pods serve."""
+        with self._lock:
+            pushed = self._state.pushed.get((istio.PLURAL, namespace, name))
+            served = self._state.served
+            return Traffic(
+                stable_image=_first(served.get(("deployments", namespace, name), {})),
+                canary_image=_first(served.get(("deployments", namespace, f"{name}-canary"),
+                                               {})),
+                canary_weight=istio.route_weight(pushed, istio.PRIMARY, "canary"),
+                virtual_service={"spec": copy.deepcopy(pushed)} if pushed else None)
+
     def _reconcile(self, namespace: str) -> bool:
         """One reconcile of each Rollout in `namespace`; True when a status changed. A
         changed status is reconciled again after `controller_delay` (the controller's own
@@ -309,6 +375,56 @@ class RolloutsStandIn(KubeApiStandIn):
                 wakes.append(wake)
         if wakes:
             self._wake(namespace, min(wakes))
+        return self._reconcile_mesh(namespace) or changed
+
+    # -- Istio without Argo: istiod and the Deployment controller -------------------------
+
+    def _admit(self, key: Key, updated: JSON) -> Answer | None:
+        """Istio's validation.istio.io webhook on VirtualService writes (module docstring)."""
+        problem = istio.weight_problem(updated) if key[0] == istio.PLURAL else ""
+        return webhook_denial("validation.istio.io", f"configuration is invalid: {problem}") \
+            if problem else None
+
+    def _spec_written(self, key: Key) -> None:
+        """A VirtualService's or an emulated Deployment's new spec waits for istiod's push
+        or its rollout (`_reconcile_mesh`)."""
+        if key[0] == istio.PLURAL or key in self._state.served:
+            self._state.mesh_writes[key] = time.monotonic()
+
+    def _reconcile_mesh(self, namespace: str) -> bool:
+        """istiod and the Deployment controller (module docstring): each spec write whose
+        delay has passed is pushed (a VirtualService: its Reconciled status, the data
+        plane's spec) or rolled out (a Deployment: its status, the images it serves), or,
+        for a Deployment whose pods never get ready, reported stuck at its progress
+        deadline; the others are looked at again when due."""
+        changed, now = False, time.monotonic()
+        for key, written in list(self._state.mesh_writes.items()):
+            plural, ns, _ = key
+            if ns != namespace:
+                continue
+            obj = self._state.objects[key]
+            deployment = plural == "deployments"
+            images = _images(obj["spec"].get("template")) if deployment else {}
+            stuck = bool(set(images.values()) & self._state.never_ready)
+            delay = self.mesh_delay if not deployment else \
+                float(obj["spec"].get("progressDeadlineSeconds", 600)) if stuck \
+                else self.readiness_delay
+            if now < written + delay:
+                self._wake(namespace, written + delay - now)
+                continue
+            del self._state.mesh_writes[key]
+            new = copy.deepcopy(obj)
+            if stuck:
+                new["status"] = istio.deadline_exceeded_status(new)
+            elif deployment:
+                new["status"] = istio.deployment_status(new)
+                self._state.served[key] = images
+            else:
+                new["status"] = istio.reconciled_status(new["metadata"]["generation"])
+                self._state.pushed[key] = copy.deepcopy(new["spec"])
+            self._bump(new)
+            self._state.objects[key] = new
+            changed = True
         return changed
 
     # -- Istio: the managed routes (standins/istio.py) ------------------------------------

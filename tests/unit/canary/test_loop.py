@@ -9,14 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from modelrail.canary.analyze import AnalysisRequest, AnalysisResult
+from modelrail.canary.analyze import AnalysisResult
 from modelrail.canary.config import (
     AnalysisConfig,
     CounterMetric,
     HistogramMetric,
     ThresholdMetric,
 )
-from modelrail.canary.judge import Decision, Outcome, Verdict, decide
+from modelrail.canary.judge import Outcome, Verdict, decide
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun, PrometheusJudge
 from modelrail.canary.report import canary_markdown, write_report
 from modelrail.cli.main import main
@@ -29,7 +29,7 @@ from modelrail.rollouts.policy import MirrorConfig
 
 from tests.support.builders.runner_files import parse_file_command
 from tests.support.standins.rollouts import Mirror, RolloutsStandIn
-from tests.unit.canary.fakes import ScriptedPrometheus
+from tests.unit.canary.fakes import FakeClock, ScriptedJudge, ScriptedPrometheus
 
 WEIGHTS = (10, 25, 50)
 STEP_SECONDS = 10.0
@@ -40,52 +40,6 @@ CONFIG = AnalysisConfig(metrics=(
                   total="requests{version='{{version}}'}", critical=True),
     ThresholdMetric(name="error_slo", query="rate{version='{{version}}'}", maximum=0.05),
 ))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(seconds, 0.01)
-
-
-class ScriptedJudge:
-    """Answers each look with the next scripted outcome (the last one repeats)."""
-
-    def __init__(self, *outcomes: Outcome | BaseException, down: bool = False) -> None:
-        self.outcomes = list(outcomes)
-        self.down = down
-        self.looks: list[tuple[int, int]] = []
-        self.held: list[float] = []
-
-    def preflight(self) -> None:
-        if self.down:
-            raise ServiceError("Prometheus at http://127.0.0.1:9 is unreachable")
-
-    def look(self, look: int, looks: int, held: float) -> AnalysisResult:
-        self.looks.append((look, looks))
-        self.held.append(held)
-        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        verdicts = (
-            Verdict(name="error_rate", test="counts", outcome=outcome, reason=f"{outcome} rate",
-                    critical=True, canary={"events": 3, "total": 100, "rate": 0.03},
-                    baseline={"events": 1, "total": 900, "rate": 0.0011},
-                    queries={"canary": "errors{version='2'}"}),
-            Verdict(name="error_slo", test="threshold", outcome="pass", reason="within",
-                    canary={"value": 0.01, "series": 1}),
-        )
-        return AnalysisResult(
-            request=AnalysisRequest(canary="2", baseline="1", time=0.0, window="10s",
-                                    look=look, looks=looks),
-            decision=Decision(outcome, f"decided {outcome}", 100.0 if outcome == "pass"
-                              else 0.0),
-            verdicts=verdicts, alpha=0.005, false_rollback_rate=0.01, prometheus="fake")
 
 
 @pytest.fixture(autouse=True)
@@ -489,7 +443,7 @@ def test_an_unexpected_exception_in_the_judge_aborts_and_is_recorded_as_an_error
     assert result.error is not None
     assert result.error.startswith("internal error (RuntimeError")
     assert "boom" in result.error
-    assert "test_loop.py:" in result.error
+    assert "fakes.py:" in result.error  # the line the scripted judge raised at
     assert "traffic is back on stable" in result.message
     assert _status_patches(standin)[-1] == ABORT
     assert PROMOTE_FULL not in _status_patches(standin)

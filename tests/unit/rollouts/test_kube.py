@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from modelrail.errors import UsageError
 from modelrail.rollouts import kube
+from modelrail.rollouts.backend import Condition
 from modelrail.rollouts.kube import connect, decode_kubeconfig_data
-from modelrail.rollouts.status import Condition, RolloutState
+from modelrail.rollouts.status import RolloutState
 
 from tests.support.builders.rollouts import rollout
 

@@ -6,6 +6,7 @@ import pytest
 from modelrail.errors import UsageError
 from modelrail.plumbing.policy_section import Section
 from modelrail.rollouts.policy import (
+    IstioConfig,
     MirrorConfig,
     RolloutConfig,
     load_rollout_policy,
@@ -95,3 +96,42 @@ class TestMirror:
         with pytest.raises(UsageError) as caught:
             parse({"name": "r", "mirror": mirror})
         assert message in str(caught.value)
+
+
+# -- rollout.backend and rollout.istio -------------------------------------------------------
+
+
+def test_the_istio_backend_reads_its_section_with_defaults_from_the_name() -> None:
+    config = parse({"name": "ranker", "backend": "istio", "istio": {"route": "primary"},
+                    "mirror": {"percentage": 35}})
+    assert config.istio == IstioConfig(virtual_service="ranker", route="primary",
+                                       stable_deployment="ranker",
+                                       canary_deployment="ranker-canary")
+    assert config.mirror == MirrorConfig(route="primary", percentage=35, scale=35)
+    assert parse({"name": "ranker"}).backend == "argo"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"name": "r", "backend": "istoi"},
+     "rollout.backend: expected one of argo, istio, kserve, got 'istoi'"),
+    ({"name": "r", "backend": "istio"}, "rollout.istio: is required with backend: istio"),
+    ({"name": "r", "istio": {"route": "primary"}},
+     "rollout.istio: is read only with backend: istio"),
+    ({"name": "r", "backend": "istio", "istio": {"route": "p", "virtual_servce": "v"}},
+     "unknown key 'rollout.istio.virtual_servce': did you mean virtual_service?"),
+    ({"name": "r", "backend": "istio", "istio": {"virtual_service": "v"}},
+     "rollout.istio.route: is required"),
+    ({"name": "r", "backend": "istio", "istio": {"route": "p", "canary_subset": "stable"}},
+     "rollout.istio.canary_subset: must differ from stable_subset"),
+    ({"name": "r", "backend": "istio", "istio": {"route": "p", "canary_deployment": "r"}},
+     "rollout.istio.canary_deployment: must differ from stable_deployment"),
+    ({"name": "r", "backend": "istio", "istio": {"route": "p", "stable_deployment": "R"}},
+     "rollout.istio.stable_deployment: 'R' is not a valid Kubernetes object name"),
+    ({"name": "r", "backend": "istio", "istio": {"route": "p"},
+      "mirror": {"route": "mirror", "percentage": 35}},
+     "rollout.mirror.route: with backend: istio the mirror is on the route modelrail owns"),
+    ({"name": "r", "mirror": {"percentage": 35}}, "rollout.mirror.route: is required"),
+])
+def test_backend_errors_name_the_key(data: object, message: str) -> None:
+    with pytest.raises(UsageError, match=f"^modelrail.yaml: .*{message}"):
+        parse(data)
