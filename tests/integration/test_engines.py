@@ -11,6 +11,7 @@ for the module (local[2], about 10-30 s).
 
 import json
 import random
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ def generated_logs(seed: int, users: int = 300) -> tuple[list[dict[str, Any]],
 
 @pytest.fixture(scope="module")
 def spark_session() -> Iterator[SparkSession]:
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)")
     with spark.session("local[2]") as session:
         yield session
 

@@ -13,6 +13,7 @@ variable, keeps it off the command line.
 import os
 import re
 import socket
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,6 +36,10 @@ _LOCAL = re.compile(r"local(\[(\d+|\*)\])?")
 _CONNECT = re.compile(r"sc://(?P<host>\[[^\]]+\]|[^:/;]+)(:(?P<port>\d+))?(/.*)?")
 _MASTER_FORMS = "local, local[N], local[*] or a Spark Connect URL sc://HOST[:PORT]"
 T = TypeVar("T")
+# pyspark warns about pandas 3 on every Connect session; the aggregation hands pandas no
+# data (rows come back as a few Python values), so the warning would only be noise.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                        category=FutureWarning)
 
 
 def default_master() -> str:
