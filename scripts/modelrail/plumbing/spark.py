@@ -32,6 +32,7 @@ DEFAULT_LOCAL = "local[*]"
 CONNECT_PORT = 15002  # Spark Connect's default
 # Spark SQL has no VARCHAR without a length, DOUBLE PRECISION or TIMESTAMP WITH TIME ZONE.
 SPARK_TYPES = {"text": "STRING", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
+_CONNECT_MODE_MARKERS = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE")
 _LOCAL = re.compile(r"local(\[(\d+|\*)\])?")
 _CONNECT = re.compile(r"sc://(?P<host>\[[^\]]+\]|[^:/;]+)(:(?P<port>\d+))?(/.*)?")
 _MASTER_FORMS = "local, local[N], local[*] or a Spark Connect URL sc://HOST[:PORT]"
@@ -50,7 +51,8 @@ def default_master() -> str:
 @contextmanager
 def session(master: str, flag: str = "--spark-master") -> Iterator[SparkSession]:
     """A Spark session on `master` (validated; `flag` names it in messages), stopped on
-    exit unless it was already running in this process."""
+    exit. A session already running in this process is used as it is for a local master
+    (the tests start one for all of them) and left running."""
     connect = _CONNECT.fullmatch(master)
     if connect is None and not _LOCAL.fullmatch(master):
         raise UsageError(f"{flag}: expected {_MASTER_FORMS}, got {master!r}")
@@ -68,6 +70,13 @@ def session(master: str, flag: str = "--spark-master") -> Iterator[SparkSession]
 
 
 def _local(master: str, flag: str) -> SparkSession:
+    """A classic session on a local master. pyspark's builder would make a Connect session
+    instead (pyspark/sql/session.py, `Builder.getOrCreate`) while SPARK_REMOTE is set, or
+    while its own markers of a process in Connect mode are (left by an earlier, stopped
+    Connect session): the markers go, SPARK_REMOTE is hidden while the session starts."""
+    for marker in _CONNECT_MODE_MARKERS:
+        os.environ.pop(marker, None)
+    remote = os.environ.pop(REMOTE_VARIABLE, None)
     try:
         spark = (SparkSession.builder.master(master).appName("modelrail")
                  .config("spark.sql.session.timeZone", "UTC")
@@ -77,6 +86,9 @@ def _local(master: str, flag: str) -> SparkSession:
         raise UsageError(f"{flag} {master}: Spark's local mode did not start "
                          f"({_first_line(error)}); it needs Java 17 (Debian: "
                          "openjdk-17-jre-headless)") from None
+    finally:
+        if remote is not None:
+            os.environ[REMOTE_VARIABLE] = remote
     spark.sparkContext.setLogLevel("OFF")  # failures reach the user as messages
     return spark
 

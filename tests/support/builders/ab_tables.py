@@ -4,6 +4,7 @@ from pathlib import Path
 
 import duckdb
 import psycopg
+from modelrail.plumbing.logs import read_log
 from psycopg import sql
 
 
@@ -17,8 +18,8 @@ def create_tables(dsn: str) -> None:
 
 
 def load_postgres(dsn: str, predictions: Path, events: Path) -> None:
-    """Copy the logs (JSON lines) into the typed tables, through DuckDB's reading of the
-    same files."""
+    """Copy the logs (any format `ab analyze` reads) into the typed tables, through
+    DuckDB's reading of the same files, in batches."""
     with duckdb.connect() as source, psycopg.connect(dsn) as target:
         source.execute("SET TimeZone = 'UTC'")
         for table, path, columns in (
@@ -27,9 +28,10 @@ def load_postgres(dsn: str, predictions: Path, events: Path) -> None:
                 ("events", events,
                  'CAST("timestamp" AS TIMESTAMPTZ), user_id, type, request_id, '
                  "CAST(value AS DOUBLE)")):
-            source.read_json(str(path), format="newline_delimited").create_view(f"raw_{table}")
-            rows = source.execute(f"SELECT {columns} FROM raw_{table}").fetchall()  # noqa: S608
+            read_log(source, path).create_view(f"raw_{table}")
+            rows = source.execute(f"SELECT {columns} FROM raw_{table}")  # noqa: S608
             with target.cursor() as cursor, cursor.copy(
                     sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))) as copy:
-                for row in rows:
-                    copy.write_row(row)
+                while batch := rows.fetchmany(100_000):
+                    for row in batch:
+                        copy.write_row(row)
