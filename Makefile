@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: system-packages install locks demo test lint unit integration e2e image bench clean
+.PHONY: system-packages install gitlab-ci-local locks demo test lint unit integration e2e image bench clean
 # Prerequisites in the order written: the system packages before the venv (python3-venv).
 .NOTPARALLEL:
 
@@ -17,6 +17,16 @@ $(BIN)/modelrail: pyproject.toml requirements/uv.txt example-model/requirements.
 	touch $@
 
 install: $(BIN)/modelrail
+
+# gitlab-ci-local (npm), which runs the GitLab components in the e2e tests: the exact
+# version and integrity hashes of tools/gitlab-ci-local/package-lock.json, installed into
+# that folder (git-ignored node_modules) by `npm ci`, never globally.
+GITLAB_CI_LOCAL := tools/gitlab-ci-local/node_modules/.bin/gitlab-ci-local
+$(GITLAB_CI_LOCAL): tools/gitlab-ci-local/package.json tools/gitlab-ci-local/package-lock.json
+	npm ci --prefix tools/gitlab-ci-local --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+gitlab-ci-local: $(GITLAB_CI_LOCAL)
 
 # Rewrites the hash-locked requirements/*.txt that install-modelrail.sh installs (needs PyPI).
 locks: install
@@ -43,7 +53,7 @@ unit: install
 integration: system-packages install
 	$(BIN)/pytest -q tests/integration
 
-e2e: system-packages install
+e2e: system-packages install gitlab-ci-local
 	$(BIN)/pytest -q tests/e2e
 
 image: system-packages install
@@ -53,7 +63,7 @@ image: system-packages install
 # tests/conftest.py keeps each file on one worker (its module fixtures run once) and hands
 # out the slowest folders first.
 TEST_WORKERS ?= 2
-test: system-packages install
+test: system-packages install gitlab-ci-local
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25 tests

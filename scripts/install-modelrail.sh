@@ -8,7 +8,8 @@
 # Python, and whatever its steps installed stays out of modelrail's venv. The step output
 # `modelrail` is the absolute path of the CLI, which the actions run; the job's PATH is
 # left alone, unless MODELRAIL_ADD_TO_PATH=true (the top-level action, whose purpose is a
-# `modelrail` command for the caller's own steps) puts that one command on it.
+# `modelrail` command for the caller's own steps) puts that one command on it. On GitLab
+# (templates/), MODELRAIL_CLI_FILE names a file that receives that path instead.
 #
 # Nothing is resolved in the job and nothing installs unless its hash matches: uv comes from
 # requirements/uv.txt (pip --require-hashes), the dependencies from the lock for exactly the
@@ -82,4 +83,6 @@ version="$("$venv/bin/modelrail" version)"
 if [ -n "${GITHUB_OUTPUT:-}" ]; then
   { echo "version=$version"; echo "modelrail=$venv/bin/modelrail"; } >> "$GITHUB_OUTPUT"
 fi
+# GitLab has no step outputs: the components name a file to receive the CLI's path.
+if [ -n "${MODELRAIL_CLI_FILE:-}" ]; then echo "$venv/bin/modelrail" > "$MODELRAIL_CLI_FILE"; fi
 echo "modelrail $version"

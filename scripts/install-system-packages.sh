@@ -6,7 +6,8 @@
 # demo: Prometheus (+ promtool) for the canary stage, git. test: also the Pushgateway
 # (`--pushgateway`), PostgreSQL (the A/B aggregation pushed down to a warehouse), Java 17
 # (Spark's local mode: `ab analyze --engine spark`) and buildah, skopeo, docker-registry and
-# debootstrap (+ Debian's archive keyring) for the serving-image build.
+# debootstrap (+ Debian's archive keyring) for the serving-image build, and npm and rsync
+# for gitlab-ci-local (the GitLab components' tests; `make gitlab-ci-local`).
 #
 # On Debian/Ubuntu a missing package is installed with apt-get when this runs as root or
 # with password-less sudo (`sudo -n`); `--check` never installs. Otherwise, and on macOS,
@@ -35,7 +36,7 @@ DEMO_TOOLS="prometheus:prometheus:prometheus promtool:prometheus:prometheus git:
 TEST_TOOLS="$DEMO_TOOLS prometheus-pushgateway:prometheus-pushgateway:pushgateway
 initdb:postgresql:postgresql@16 java:openjdk-17-jre-headless:openjdk@17 buildah:buildah:-
 skopeo:skopeo:- docker-registry:docker-registry:- debootstrap:debootstrap:-
-debian-archive-keyring:debian-archive-keyring:-"
+debian-archive-keyring:debian-archive-keyring:- rsync:rsync:rsync npm:npm:node"
 if [ "$target" = demo ]; then tools=$DEMO_TOOLS; else tools=$TEST_TOOLS; fi
 
 have() {  # the tool is on PATH, or where Debian puts it

@@ -21,7 +21,8 @@ from modelrail.local.processes import free_port
 from modelrail.plumbing import runner
 from modelrail.rollouts.kube import ROLLOUTS, connect
 
-from tests.support.standins.rollouts import JSON_PATCH, MERGE_PATCH, RolloutsStandIn
+from tests.support.standins.kube_api import JSON_PATCH, MERGE_PATCH
+from tests.support.standins.rollouts import RolloutsStandIn
 
 pytestmark = pytest.mark.integration
 

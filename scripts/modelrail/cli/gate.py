@@ -14,16 +14,22 @@ from modelrail.cli.common import (
     read_json_object,
     say,
     write_json,
+    write_text,
 )
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, ModelrailError, UsageError
+from modelrail.gate.code_quality import code_quality_issues, code_quality_json
 from modelrail.gate.evaluate import GateResult, evaluate_gate, result_from_json
 from modelrail.gate.metrics_file import load_metrics
 from modelrail.gate.outcome import GATE_STOPPED, failed_jobs_markdown, gate_error_markdown
 from modelrail.gate.report import gate_markdown, metrics_diff_markdown
 from modelrail.plumbing import runner
+from modelrail.plumbing.ci_platform import current_platform
 from modelrail.plumbing.documents import check_version
 from modelrail.plumbing.github_api import GitHubClient, Repository
+from modelrail.plumbing.gitlab_api import PROJECT_TOKEN_ENV, GitLabClient, JobToken, MergeRequest
+from modelrail.plumbing.gitlab_notes import upsert_mr_note
+from modelrail.plumbing.log_sections import log_section
 from modelrail.plumbing.strict_data import load_json_strict
 from modelrail.plumbing.textfile import read_text
 from modelrail.registry.logging_proof import LoggingProof, logging_proof_markdown
@@ -39,6 +45,8 @@ def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPar
                         help="read the champion's metrics from the MLflow registry "
                              "(no value: what prod serves, from the policy)")
     add_json_flag(gate)
+    gate.add_argument("--code-quality", metavar="PATH",
+                      help="also write the failed metrics as a GitLab Code Quality report")
     add_summary_flag(gate)
     gate.set_defaults(handler=cmd_gate)
 
@@ -60,8 +68,11 @@ def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPar
     report.add_argument("--base-sha", help="base commit the diff was taken against")
     report.add_argument("--comment", action=argparse.BooleanOptionalAction, default=True,
                         help="post or update the sticky PR comment (default: yes)")
-    report.add_argument("--pr", type=int, help="PR number (default: from the event payload)")
-    report.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    report.add_argument("--pr", type=int,
+                        help="PR number (default: from the event payload); on GitLab the "
+                             "merge request IID (default: $CI_MERGE_REQUEST_IID)")
+    report.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY); on GitLab "
+                                       "the project id (default: $CI_PROJECT_ID)")
     report.add_argument("--exit-with-gate", action="store_true",
                         help="exit 1 when the gate report failed")
     report.set_defaults(handler=cmd_pr_report)
@@ -69,7 +80,8 @@ def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPar
 
 def cmd_gate(args: argparse.Namespace) -> ExitCode:
     try:
-        return _gate(args)
+        with log_section("modelrail_gate", "modelrail quality gate"):
+            return _gate(args)
     except ModelrailError as error:
         runner.set_output("error", str(error))  # the PR report explains it in words
         raise
@@ -83,6 +95,10 @@ def _gate(args: argparse.Namespace) -> ExitCode:
     result = evaluate_gate(config.model, gate.metrics, candidate, champion, champion_ref,
                            no_champion_because=missing)
     report = write_json(args.json, "gate", result.to_json())
+    if args.code_quality:
+        issues = code_quality_issues(result, str(args.config),
+                                     read_text(Path(args.config), "file", "--config"))
+        write_text(args.code_quality, "--code-quality", code_quality_json(issues))
     markdown = gate_markdown(result)
     runner.set_output("passed", "true" if result.passed else "false")
     runner.set_output("report", json.dumps(report, allow_nan=False))
@@ -145,7 +161,11 @@ def cmd_pr_report(args: argparse.Namespace) -> ExitCode:
     body = "\n".join(parts)
     runner.append_summary(body)
     if args.comment:
-        _comment(args, _comment_key(args, result), body)
+        key = _comment_key(args, result)
+        if current_platform() == "gitlab":
+            _gitlab_note(args, key, body)
+        else:
+            _comment(args, key, body)
     return _verdict(args, failed, result, proof)
 
 
@@ -210,6 +230,21 @@ def _comment(args: argparse.Namespace, model: str, body: str) -> None:
         runner.annotate("notice", f"PR comment skipped: {outcome.reason}")
     else:
         print(f"PR comment {outcome.action}: {outcome.url}")
+        runner.set_output("comment-url", outcome.url or "")
+
+
+def _gitlab_note(args: argparse.Namespace, model: str, body: str) -> None:
+    token = JobToken.from_env()
+    if token is None:
+        runner.annotate("notice", f"no {PROJECT_TOKEN_ENV} or CI_JOB_TOKEN: merge request "
+                                  "note skipped, report written to the job log")
+        return
+    merge_request = MergeRequest.from_env(args.repo, args.pr)
+    outcome = upsert_mr_note(GitLabClient(token), merge_request, model, body)
+    if outcome.action == "skipped":
+        runner.annotate("notice", f"merge request note skipped: {outcome.reason}")
+    else:
+        print(f"merge request note {outcome.action}: {outcome.url}")
         runner.set_output("comment-url", outcome.url or "")
 
 

@@ -54,7 +54,7 @@ _USES = re.compile(r"""uses:\s*["']?([\w.-]+/[\w.-]+)(?:/[^@\s"']*)?@([^\s"'#]+)
 _SELF_REF = re.compile(r"(uses:\s*)\$/([^\s#]+)")
 _COPY_IGNORE = shutil.ignore_patterns(
     ".git", "__pycache__", ".venv", ".demo", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-    "*.egg-info", "data", "models",
+    "*.egg-info", "data", "models", "node_modules",
 )
 _OUTPUT = re.compile(r"\[([^\]]+)\]\s+⚙\s+::set-output:: ([\w-]+)=(.*)$")
 _SUMMARY = re.compile(r"\[([^\]]+)\]\s+⚙  Summary - (.*)$")

@@ -1,9 +1,12 @@
-"""Everything modelrail writes to the GitHub runner and the pull request.
+"""Everything modelrail writes to the CI runner and the pull request.
 
-Step outputs (multi-line safe), the job summary, `::error`/`::warning` annotations,
-`::add-mask::` for the encodings of the secrets (plumbing/redact.py) and the sticky PR
-comment. Outside a runner (no GITHUB_* files) the file writers do nothing,
-so every command also works on a laptop.
+On GitHub: step outputs (multi-line safe), the job summary, `::error`/`::warning`
+annotations, `::add-mask::` for the encodings of the secrets (plumbing/redact.py) and the
+sticky PR comment. On GitLab (plumbing/ci_platform.py): outputs go to the dotenv report
+(plumbing/dotenv.py) and the summary to a collapsed section of the job log
+(plumbing/log_sections.py); the MR note is plumbing/gitlab_notes.py. Outside a runner
+(no GITHUB_* files, no GITLAB_CI) the file writers do nothing, so every command also works
+on a laptop.
 """
 
 import json
@@ -17,8 +20,11 @@ from typing import Literal
 from urllib.parse import quote
 
 from modelrail.errors import UsageError
+from modelrail.plumbing import dotenv
+from modelrail.plumbing.ci_platform import current_platform
 from modelrail.plumbing.github_api import GitHubClient, PermissionDeniedError, Repository
 from modelrail.plumbing.github_identity import own_marked
+from modelrail.plumbing.log_sections import log_section
 from modelrail.plumbing.redact import mask_values
 
 Level = Literal["error", "warning", "notice"]
@@ -30,7 +36,14 @@ _UNENCODABLE = "backslashreplace"
 
 
 def set_output(name: str, value: str) -> None:
-    """Append a step output; a random heredoc delimiter keeps any value intact."""
+    """Append a step output; a random heredoc delimiter keeps any value intact. On GitLab
+    it is a line of the dotenv report, when GitLab can carry the value unchanged."""
+    if current_platform() == "gitlab":
+        left_out = dotenv.write_output(name, value)
+        if left_out:
+            print(f"note: output {name} is not in the dotenv report: {left_out}",
+                  file=sys.stderr, flush=True)
+        return
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
         return
@@ -42,6 +55,11 @@ def set_output(name: str, value: str) -> None:
 
 
 def append_summary(markdown: str) -> None:
+    """The job summary; GitLab has none, so there it is a collapsed section of the log."""
+    if current_platform() == "gitlab":
+        with log_section("modelrail_summary", "modelrail summary (Markdown)", collapsed=True):
+            print(markdown.rstrip("\n"), flush=True)
+        return
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return

@@ -11,6 +11,11 @@ def as_mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def mappings(value: object) -> list[Mapping[str, Any]]:
+    """The mapping items of a list field; [] when it is not a list."""
+    return [as_mapping(item) for item in value] if isinstance(value, list) else []
+
+
 def nested(obj: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
     """The mapping at `obj[keys[0]][keys[1]]...`, empty where any step is not a mapping."""
     for key in keys:

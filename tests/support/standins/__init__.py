@@ -1,5 +1,5 @@
-"""Local stand-ins for the remote APIs modelrail talks to (GitHub, Argo Rollouts) that
-cannot run here."""
+"""Local stand-ins for the remote APIs modelrail talks to (GitHub, Argo Rollouts, KServe)
+that cannot run here."""
 
 import json
 from http.server import BaseHTTPRequestHandler

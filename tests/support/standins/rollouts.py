@@ -8,18 +8,11 @@ this serves, on 127.0.0.1 and a free port, what the real `kubernetes` client sen
   ``.../status``; ``GET|PUT /apis/apps/v1/namespaces/{ns}/deployments/{name}`` (for a
   Rollout's ``workloadRef``); ``GET|PUT|PATCH
   /apis/networking.istio.io/v1/namespaces/{ns}/virtualservices/{name}``;
-- PATCH accepts ``application/merge-patch+json`` (RFC 7386) and
-  ``application/json-patch+json`` (RFC 6902: a failed ``test`` answers 422), as the API
-  server does for custom resources (415 otherwise: no strategic merge); with the status
-  subresource on (Argo >= v0.10), a patch or update of the object ignores ``status`` and
-  a patch of ``/status`` ignores the rest; with it off, ``/status`` answers 404 as on Argo v0.9;
-- ``metadata.resourceVersion`` changes on every write and ``metadata.generation`` on every
-  spec change; a PUT with a stale resourceVersion answers 409 Conflict, one without any
-  answers 422; unknown objects 404; bearer-token auth (401); a configurable set of
-  forbidden (verb, resource) pairs answers 403 - all with Kubernetes ``Status`` bodies.
+with the API server's semantics of ``kube_api.py`` (merge and JSON patches,
+resourceVersion conflicts, auth, forbidden verbs, injected faults); with the status
+subresource off, ``/status`` answers 404 as on Argo v0.9.
 
-Every request is recorded (method, path, content type, parsed body, answer status) so
-tests assert the exact patches. The controller emulation reconciles ``controller_delay``
+The controller emulation reconciles ``controller_delay``
 seconds after each write (default 0.05), never inside it, so a write's answer and the reads
 before that reconcile show the status the controller last wrote, as on a cluster; it
 reconciles again after each status it writes (its informer sees it), when a pod becomes
@@ -69,19 +62,20 @@ import functools
 import hashlib
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import yaml
-from modelrail.local.loopback import LoopbackServer
-
-from tests.support.standins import istio, send_json
+from tests.support.standins import istio
+from tests.support.standins.kube_api import (
+    JSON,
+    ApiState,
+    Kind,
+    KubeApiStandIn,
+    now_text,
+)
 from tests.support.standins.rollout_replicas import (
     Counts,
     ReplicaSet,
@@ -91,31 +85,9 @@ from tests.support.standins.rollout_replicas import (
     total_replicas,
 )
 
-JSON = dict[str, Any]
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
 PAUSE_STEP = "CanaryPauseStep"
 REVISION = "rollout.argoproj.io/revision"
 TIMED_OUT = "ProgressDeadlineExceeded"  # TimedOutReason (utils/conditions/conditions.go)
-CONTROLLER_DELAY = 0.05  # seconds from a write to the controller's reconcile of it
-READINESS_DELAY = 0.1  # seconds from a pod's creation to its readiness
-SETTLE_ROUNDS = 200  # reconciles settle() runs at most
-_PATH = re.compile(
-    r"^/apis/(?P<group>argoproj\.io|apps|networking\.istio\.io)/(?P<version>v1alpha1|v1)/"
-    r"namespaces/(?P<ns>[^/]+)/(?P<plural>rollouts|deployments|virtualservices)/"
-    r"(?P<name>[^/]+)(?P<sub>/status)?$")
-_KINDS = {"rollouts": ("argoproj.io/v1alpha1", "Rollout"), "deployments": ("apps/v1", "Deployment"),
-          istio.PLURAL: istio.KIND}
-_Answer = tuple[int, Any]
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    content_type: str
-    body: Any  # parsed JSON; None when empty
-    status: int  # what the stand-in answered
 
 
 @dataclass(frozen=True)
@@ -151,67 +123,6 @@ class Mirror:
     match: tuple[JSON, ...] = ({"method": {"exact": "POST"}, "path": {"prefix": "/predict"}},)
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch: null deletes, objects merge, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def json_patch(target: JSON, operations: list[JSON]) -> JSON:
-    """RFC 6902 test/add/replace/remove on a copy of `target`; ValueError with the message
-    of the Go library the API server uses (evanphx/json-patch) when an operation fails."""
-    result = copy.deepcopy(target)
-    for operation in operations:
-        op, path = operation.get("op"), str(operation.get("path", ""))
-        parent, last = _pointer(result, path)
-        if op == "test":
-            if _child(parent, last, path) != operation.get("value"):
-                raise ValueError(f"testing value {path} failed: test failed")
-        elif op in ("add", "replace"):
-            if op == "replace":
-                _child(parent, last, path)
-            value = copy.deepcopy(operation.get("value"))
-            if isinstance(parent, list) and op == "add":
-                parent.insert(len(parent) if last == "-" else int(last), value)
-            else:
-                parent[int(last) if isinstance(parent, list) else last] = value
-        elif op == "remove":
-            _child(parent, last, path)
-            del parent[int(last) if isinstance(parent, list) else last]
-        else:
-            raise ValueError(f"Unexpected kind: {op}")
-    return result
-
-
-def _pointer(document: Any, path: str) -> tuple[Any, str]:
-    """The container holding the last token of JSON pointer `path`, and that token."""
-    if not path.startswith("/"):
-        raise ValueError(f"replace operation does not apply: doc is missing path: {path}")
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
-    node = document
-    for token in tokens[:-1]:
-        node = _child(node, token, path)
-    return node, tokens[-1]
-
-
-def _child(node: Any, token: str, path: str) -> Any:
-    missing = ValueError(f"replace operation does not apply: doc is missing path: {path}")
-    if isinstance(node, dict):
-        if token not in node:
-            raise missing
-        return node[token]
-    if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-        return node[int(token)]
-    raise missing
-
-
 def pod_hash(template: Any) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -228,22 +139,6 @@ def canary_steps(weights: Sequence[int], mirror: Mirror | None = None) -> list[J
     for weight in weights:
         steps += [{"setWeight": weight}, {"pause": {}}]
     return steps
-
-
-def _status(code: int, reason: str, message: str, details: JSON | None = None) -> JSON:
-    body: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                  "message": message, "reason": reason, "code": code}
-    if details:
-        body["details"] = details
-    return body
-
-
-def _details(route: re.Match[str]) -> JSON:
-    return {"name": route["name"], "group": route["group"], "kind": route["plural"]}
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0,
@@ -291,65 +186,24 @@ class _Pods:
 
 
 @dataclass
-class _State:
-    objects: dict[tuple[str, str, str], JSON] = field(default_factory=dict)
+class _State(ApiState):
     images: dict[str, dict[str, str]] = field(default_factory=dict)  # pod hash → images
-    requests: list[RecordedRequest] = field(default_factory=list)
-    forbidden: set[tuple[str, str]] = field(default_factory=set)
-    conflicts: int = 0
-    failures: int = 0
-    version: int = 1000
-    wakes: list[tuple[float, str, threading.Timer]] = field(default_factory=list)
-    stale_reads: dict[str, int] = field(default_factory=dict)  # namespace → reads owed
     replica_sets: dict[tuple[str, str, str], ReplicaSet] = field(default_factory=dict)
-    never_ready: set[str] = field(default_factory=set)  # images whose pods never get ready
 
 
-class RolloutsStandIn(LoopbackServer):
+class RolloutsStandIn(KubeApiStandIn):
     """A threaded HTTP server on 127.0.0.1 (free port); use as a context manager."""
 
-    def __init__(self, token: str = "standin-token",  # noqa: S107 - a test token
-                 controller_delay: float = CONTROLLER_DELAY, stale_reads: int | None = 1,
-                 status_subresource: bool = True,
-                 user: str = "system:serviceaccount:ci:modelrail",
-                 readiness_delay: float = READINESS_DELAY) -> None:
-        self.token = token
-        self.controller_delay = controller_delay
-        self.readiness_delay = readiness_delay  # from a pod's creation to its readiness
-        self.stale_reads = stale_reads  # reads after a write that still see the old status
-        self.status_subresource = status_subresource
-        self.user = user
-        self._state = _State()
-        self._lock = threading.RLock()
-        super().__init__(self._handler_class())
+    KINDS: ClassVar[dict[str, Kind]] = {
+        "rollouts": Kind("argoproj.io", "v1alpha1", "Rollout", status_subresource=True),
+        "deployments": Kind("apps", "v1", "Deployment"),
+        istio.PLURAL: Kind(istio.GROUP, istio.VERSION, istio.KIND[1]),
+    }
+    CONTROLLED: ClassVar[str] = "rollouts"
+    _state: _State
 
-    @property
-    def url(self) -> str:
-        return self.address
-
-    def stop(self) -> None:
-        with self._lock:
-            for _, _, timer in self._state.wakes:
-                timer.cancel()
-        super().stop()
-
-    def kubeconfig(self, namespace: str | None = None, token: str | None = None) -> str:
-        """A kubeconfig (YAML text) for this server: plain http, bearer-token auth."""
-        context: JSON = {"cluster": "standin", "user": "ci"}
-        if namespace:
-            context["namespace"] = namespace
-        return yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "standin",
-            "clusters": [{"name": "standin", "cluster": {"server": self.url}}],
-            "users": [{"name": "ci", "user": {"token": token or self.token}}],
-            "contexts": [{"name": "standin", "context": context}],
-        }, sort_keys=False)
-
-    def write_kubeconfig(self, path: Path, namespace: str | None = None,
-                         token: str | None = None) -> Path:
-        path.write_text(self.kubeconfig(namespace, token), encoding="utf-8")
-        path.chmod(0o600)
-        return path
+    def _new_state(self) -> _State:
+        return _State()
 
     # -- seeding -------------------------------------------------------------------------
 
@@ -415,83 +269,8 @@ class RolloutsStandIn(LoopbackServer):
                 "template": _template(name, container, image)}
         return self._create("deployments", namespace, name, spec)
 
-    def _create(self, plural: str, namespace: str, name: str, spec: JSON) -> JSON:
-        api_version, kind = _KINDS[plural]
-        with self._lock:
-            self._state.version += 1
-            obj: JSON = {"apiVersion": api_version, "kind": kind, "metadata": {
-                "name": name, "namespace": namespace, "uid": f"uid-{self._state.version}",
-                "generation": 1, "resourceVersion": str(self._state.version),
-                "creationTimestamp": _now()}, "spec": spec, "status": {}}
-            self._state.objects[(plural, namespace, name)] = obj
-            for _ in range(SETTLE_ROUNDS):  # applied long ago: its pods are ready
-                if not self._reconcile(namespace):
-                    break
-            return copy.deepcopy(self._state.objects[(plural, namespace, name)])
-
-    # -- inspection and faults -----------------------------------------------------------
-
-    def get(self, plural: str, namespace: str, name: str) -> JSON:
-        with self._lock:
-            return copy.deepcopy(self._state.objects[(plural, namespace, name)])
-
     def rollout(self, name: str, namespace: str = "default") -> JSON:
         return self.get("rollouts", namespace, name)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._state.requests)
-
-    def writes(self) -> list[RecordedRequest]:
-        """The PUT and PATCH requests, in order."""
-        return [r for r in self.requests if r.method in ("PUT", "PATCH")]
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._state.requests.clear()
-
-    def forbid(self, verb: str, resource: str) -> None:
-        """Answer 403 to `verb` (get|update|patch) on `resource` (rollouts/status, ...)."""
-        with self._lock:
-            self._state.forbidden.add((verb, resource))
-
-    def conflict_next_writes(self, count: int = 1) -> None:
-        """Let another writer change the object just before each of the next PUTs and JSON
-        patches (a merge patch has no precondition to fail)."""
-        with self._lock:
-            self._state.conflicts = count
-
-    def fail_next(self, count: int) -> None:
-        """Answer the next `count` requests with 500."""
-        with self._lock:
-            self._state.failures = count
-
-    def never_ready(self, image: str) -> None:
-        """Pods running `image` never pass their readiness probe (from now on)."""
-        with self._lock:
-            self._state.never_ready.add(image)
-
-    def settle(self) -> None:
-        """Let the controller catch up now: reconcile, one step at a time, until nothing
-        changes, waiting for pods that become ready within the readiness delay (never for
-        timed pauses or progress deadlines, which stay scheduled)."""
-        for _ in range(SETTLE_ROUNDS):
-            with self._lock:
-                for _, _, timer in self._state.wakes:
-                    timer.cancel()
-                self._state.wakes.clear()
-                self._state.stale_reads.clear()
-                namespaces = {ns for plural, ns, _ in self._state.objects if plural == "rollouts"}
-                changed = [self._reconcile(ns) for ns in sorted(namespaces)]
-                soon = [at - time.monotonic() for at, _, _ in self._state.wakes]
-            if any(changed):
-                continue
-            pods = max(self.readiness_delay, self.controller_delay)
-            waits = [w for w in soon if w <= pods]
-            if not waits:
-                return
-            time.sleep(max(min(waits), 0.0) + 0.001)
 
     # -- traffic -------------------------------------------------------------------------
 
@@ -509,188 +288,6 @@ class RolloutsStandIn(LoopbackServer):
 
     def weight(self, name: str, namespace: str = "default") -> int:
         return self.traffic(name, namespace).canary_weight
-
-    # -- HTTP ----------------------------------------------------------------------------
-
-    def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> _Answer:
-        content_type = headers.get("content-type", "").split(";")[0].strip()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode(errors="replace")
-        with self._lock:
-            route = path.split("?", maxsplit=1)[0]
-            code, payload = self._answer(method, route, headers, content_type, body)
-            self._state.requests.append(
-                RecordedRequest(method, path, content_type, body, code))
-            return code, payload
-
-    def _answer(self, method: str, path: str, headers: dict[str, str], content_type: str,
-                body: Any) -> _Answer:
-        route = _PATH.match(path)
-        refused = self._auth_and_faults(headers) or self._route_refusal(method, route)
-        if refused is not None or route is None:
-            return refused or (404, _status(404, "NotFound", "no route"))
-        key = (route["plural"], route["ns"], route["name"])
-        current = self._state.objects.get(key)
-        if current is None:
-            return 404, _status(404, "NotFound", f'{route["plural"]}.{route["group"]} '
-                                f'"{route["name"]}" not found', _details(route))
-        if method == "GET":
-            self._read(route["ns"])
-            return 200, copy.deepcopy(self._state.objects[key])
-        return self._write(method, key, current, content_type, body, bool(route["sub"]))
-
-    def _auth_and_faults(self, headers: dict[str, str]) -> _Answer | None:
-        if headers.get("authorization") != f"Bearer {self.token}":
-            return 401, _status(401, "Unauthorized", "Unauthorized")
-        if self._state.failures > 0:
-            self._state.failures -= 1
-            return 500, _status(500, "InternalError", "Internal error occurred: injected")
-        return None
-
-    def _route_refusal(self, method: str, route: re.Match[str] | None) -> _Answer | None:
-        """404 for what is not served, 405, and 403 for the forbidden (verb, resource)."""
-        unknown = _status(404, "NotFound", "the server could not find the requested resource")
-        if route is None:
-            return 404, unknown
-        verb = {"GET": "get", "PUT": "update", "PATCH": "patch"}.get(method)
-        if verb is None:
-            return 405, _status(405, "MethodNotAllowed", f"{method} is not supported here")
-        plural, group = route["plural"], route["group"]
-        resource = plural + ("/status" if route["sub"] else "")
-        if (verb, resource) in self._state.forbidden:
-            return 403, _status(403, "Forbidden", (
-                f'{plural}.{group} "{route["name"]}" is forbidden: User "{self.user}" cannot '
-                f'{verb} resource "{resource}" in API group "{group}" in the namespace '
-                f'"{route["ns"]}"'), _details(route))
-        if route["sub"] and (plural != "rollouts" or not self.status_subresource):
-            return 404, unknown
-        return None
-
-    def _write(self, method: str, key: tuple[str, str, str], current: JSON, content_type: str,
-               body: Any, status_only: bool) -> _Answer:
-        if method == "PATCH" and content_type == JSON_PATCH:
-            return self._json_patch(key, current, body, status_only)
-        if not isinstance(body, dict):
-            return 400, _status(400, "BadRequest", "the request body is not a JSON object")
-        if method == "PATCH" and content_type != MERGE_PATCH:
-            return 415, _status(415, "UnsupportedMediaType", (
-                f"the body of the request was in an unknown format - accepted media types "
-                f"include: application/json-patch+json, {MERGE_PATCH}, "
-                "application/apply-patch+yaml"))
-        if method == "PUT" and content_type not in ("", "application/json"):
-            return 415, _status(415, "UnsupportedMediaType", f"{content_type} is not "
-                                "accepted for an update; send application/json")
-        refused = None if method == "PATCH" else self._check_put(key, current, body)
-        if refused is not None:
-            return refused
-        updated = merge_patch(current, body) if method == "PATCH" else copy.deepcopy(body)
-        return self._commit(key, current, updated, status_only)
-
-    def _commit(self, key: tuple[str, str, str], current: JSON, updated: JSON,
-                status_only: bool) -> _Answer:
-        self._store(key, current, updated, status_only=status_only)
-        result = copy.deepcopy(self._state.objects[key])
-        self._after_write(key[1])
-        return 200, result
-
-    def _json_patch(self, key: tuple[str, str, str], current: JSON, body: Any,
-                    status_only: bool) -> _Answer:
-        """RFC 6902, as the API server applies it (k8s.io/apiserver .../handlers/patch.go):
-        a malformed patch is 400, an operation that fails (a `test` included) is 422."""
-        if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
-            return 400, _status(400, "BadRequest", "json: cannot unmarshal object into Go "
-                                "value of type jsonpatch.Patch")
-        self._interfere(current)
-        try:
-            updated = json_patch(current, body)
-        except ValueError as error:
-            return 422, _status(422, "Invalid", str(error))
-        return self._commit(key, current, updated, status_only)
-
-    def _interfere(self, current: JSON) -> None:
-        """Another writer gets there first, when tests asked for it."""
-        if self._state.conflicts > 0:
-            self._state.conflicts -= 1
-            annotations = current["metadata"].setdefault("annotations", {})
-            annotations["standin/concurrent-writes"] = str(
-                int(annotations.get("standin/concurrent-writes", "0")) + 1)
-            self._bump(current)
-
-    def _check_put(self, key: tuple[str, str, str], current: JSON, body: JSON) -> _Answer | None:
-        plural, _, name = key
-        self._interfere(current)
-        wanted = (body.get("metadata") or {}).get("resourceVersion")
-        if not wanted:
-            return 422, _status(422, "Invalid", f'{_KINDS[plural][1]} "{name}" is invalid: '
-                                "metadata.resourceVersion: Invalid value: 0x0: must be "
-                                "specified for an update")
-        if wanted != current["metadata"]["resourceVersion"]:
-            group = "argoproj.io" if plural == "rollouts" else "apps"
-            return 409, _status(409, "Conflict", (
-                f'Operation cannot be fulfilled on {plural}.{group} "{name}": the object has '
-                "been modified; please apply your changes to the latest version and try "
-                "again"), {"name": name, "group": group, "kind": plural})
-        return None
-
-    def _store(self, key: tuple[str, str, str], current: JSON, updated: JSON,
-               status_only: bool) -> None:
-        """Apply a write the way the API server does with the status subresource on."""
-        if status_only:
-            new = {**copy.deepcopy(current), "status": updated.get("status") or {}}
-        else:
-            new = copy.deepcopy(updated)
-            if self.status_subresource:
-                new["status"] = copy.deepcopy(current.get("status") or {})
-            metadata = {**current["metadata"], **(new.get("metadata") or {})}
-            for fixed in ("name", "namespace", "uid", "creationTimestamp", "generation"):
-                metadata[fixed] = current["metadata"][fixed]
-            new["metadata"] = metadata
-            if new.get("spec") != current.get("spec"):
-                metadata["generation"] = current["metadata"]["generation"] + 1
-        if new != current:
-            self._bump(new)
-        self._state.objects[key] = new
-
-    def _bump(self, obj: JSON) -> None:
-        self._state.version += 1
-        obj["metadata"]["resourceVersion"] = str(self._state.version)
-
-    # -- controller emulation ------------------------------------------------------------
-
-    def _after_write(self, namespace: str) -> None:
-        """The controller reconciles after the write is answered, never inside it (its
-        informer sees the change later): the answer, and the next `stale_reads` reads
-        (None: every read) until `controller_delay` has passed, show the status as it was."""
-        self._state.stale_reads[namespace] = 2**31 if self.stale_reads is None \
-            else self.stale_reads
-        self._wake(namespace, self.controller_delay)
-
-    def _wake(self, namespace: str, delay: float) -> None:
-        """Queue a reconcile of `namespace` in `delay` seconds, unless one comes sooner (the
-        work queue holds a key once: rollout/controller.go, enqueueRolloutAfter)."""
-        at = time.monotonic() + delay
-        self._state.wakes = [w for w in self._state.wakes if w[2].is_alive()]
-        if any(ns == namespace and when <= at for when, ns, _ in self._state.wakes):
-            return
-        timer = threading.Timer(delay, self._delayed, args=(namespace,))
-        timer.daemon = True
-        self._state.wakes.append((at, namespace, timer))
-        timer.start()
-
-    def _delayed(self, namespace: str) -> None:
-        with self._lock:
-            self._state.stale_reads.pop(namespace, None)
-            self._reconcile(namespace)
-
-    def _read(self, namespace: str) -> None:
-        """A read owed a stale answer gets it; any other sees the controller caught up (as
-        its resync would)."""
-        if self._state.stale_reads.get(namespace, 0) > 0:
-            self._state.stale_reads[namespace] -= 1
-            return
-        self._reconcile(namespace)
 
     def _reconcile(self, namespace: str) -> bool:
         """One reconcile of each Rollout in `namespace`; True when a status changed. A
@@ -872,32 +469,6 @@ class RolloutsStandIn(LoopbackServer):
         workload = self._state.objects.get(key)
         return workload["spec"].get("template") if workload else None
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, payload = standin._handle(self.command, self.path, headers, raw)
-                send_json(self, status, payload)
-
-            do_GET = _serve  # noqa: N815 - http.server's naming
-            do_PUT = _serve  # noqa: N815
-            do_PATCH = _serve  # noqa: N815
-            do_POST = _serve  # noqa: N815
-            do_DELETE = _serve  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output quiet."""
-
-        return Handler
-
-
 def _template(app: str, container: str, image: str) -> JSON:
     return {"metadata": {"labels": {"app": app}},
             "spec": {"containers": [{"name": container, "image": image,
@@ -969,7 +540,7 @@ def _pause_step(step: JSON, status: JSON) -> int:
         if left is None or left > 0:
             return 0
     elif not status.get("controllerPause"):
-        status["pauseConditions"] = [{"reason": PAUSE_STEP, "startTime": _now()}]
+        status["pauseConditions"] = [{"reason": PAUSE_STEP, "startTime": now_text()}]
         status["controllerPause"] = True
         return 0
     status.pop("pauseConditions", None)
@@ -1118,7 +689,7 @@ def _set_condition(status: JSON, kind: str, state: str, reason: str, message: st
     previous = _condition(status, kind)
     if previous.get("status") == state and previous.get("reason") == reason and not refresh:
         return
-    now = _now()
+    now = now_text()
     condition = {"type": kind, "status": state, "reason": reason, "message": message,
                  "lastUpdateTime": now,
                  "lastTransitionTime": previous.get("lastTransitionTime", now)
@@ -1212,7 +783,7 @@ def _deadline_abort(new: JSON, old: JSON) -> str:
             or not _timed_out(spec, old):
         return ""
     status["abort"] = True
-    status["abortedAt"] = _now()
+    status["abortedAt"] = now_text()
     status.pop("pauseConditions", None)
     status.pop("controllerPause", None)
     return _timeout_message(new)

@@ -13,7 +13,8 @@ from modelrail.registry.client import VersionInfo
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 
-from tests.support.standins.rollouts import MERGE_PATCH, RolloutsStandIn
+from tests.support.standins.kube_api import MERGE_PATCH
+from tests.support.standins.rollouts import RolloutsStandIn
 
 GOOD = f"ghcr.io/acme/ranker@sha256:{'1' * 64}"
 DRIFTED = f"ghcr.io/acme/ranker@sha256:{'2' * 64}"
