@@ -76,7 +76,7 @@ def engine(connection: duckdb.DuckDBPyConnection) -> SqlEngine:
         cursor = connection.execute(text, list(params))
         names = [column[0] for column in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    return SqlEngine(name="DuckDB", placeholder="?", types=STANDARD_TYPES,
+    return SqlEngine(placeholder="?", types=STANDARD_TYPES,
                      quote=quote_standard, query=query)
 
 

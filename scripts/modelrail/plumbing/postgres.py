@@ -52,7 +52,7 @@ def engine(connection: Connection) -> SqlEngine:
 
     def quote(name: str) -> str:
         return sql.Identifier(name).as_string(connection)
-    return SqlEngine(name="PostgreSQL", placeholder="%s", types=STANDARD_TYPES, quote=quote,
+    return SqlEngine(placeholder="%s", types=STANDARD_TYPES, quote=quote,
                      query=query)
 
 

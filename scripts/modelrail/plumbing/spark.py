@@ -124,7 +124,7 @@ def engine(spark: SparkSession) -> SqlEngine:
         rows = _guarded(lambda: spark.sql(text, args=list(params) or None).collect())
         return [{name: _aware(value) for name, value in row.asDict().items()}
                 for row in rows]
-    return SqlEngine(name="Spark", placeholder="?", types=SPARK_TYPES, quote=_backticks,
+    return SqlEngine(placeholder="?", types=SPARK_TYPES, quote=_backticks,
                      query=query)
 
 

@@ -17,6 +17,12 @@ not share is isolated here, one small item per engine, and nowhere else:
 Everything else (window functions, `NULLS LAST`, `VALUES` lists, `COUNT(DISTINCT ...)`,
 `timestamp + seconds * INTERVAL '1 second'`) is written once. docs/engines.md lists the
 engines, their flags and which one to pick at which size.
+
+How an aggregation uses it (the A/B one: `ab/aggregate.py`): its inputs become relations
+with typed columns (views over files on DuckDB and Spark, tables on PostgreSQL), its SQL
+(`sql_file`) is formatted with the quoted relation names, the engine's `placeholder` and
+`types`, and every value is bound; a list of values (the A/B checkpoints) is a bound
+`VALUES` list (`binds` per row), not a temporary table, which Spark cannot insert into.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +32,6 @@ from typing import Any
 
 # (SQL text, bound values) -> result rows as {column: value}; none for a statement.
 Query = Callable[[str, Sequence[object]], list[dict[str, Any]]]
-TYPE_FIELDS = ("text", "double", "timestamp")
 # The type names of standard SQL, as DuckDB and PostgreSQL spell them.
 STANDARD_TYPES: Mapping[str, str] = {"text": "VARCHAR", "double": "DOUBLE PRECISION",
                                      "timestamp": "TIMESTAMP WITH TIME ZONE"}
@@ -34,11 +39,10 @@ STANDARD_TYPES: Mapping[str, str] = {"text": "VARCHAR", "double": "DOUBLE PRECIS
 
 @dataclass(frozen=True)
 class SqlEngine:
-    """A connected engine: its name for messages, its dialect's differences (above) and
-    how it runs a query. `query` returns every row of the result to the caller: run it on
-    aggregated results only, never on the logs themselves."""
+    """A connected engine: its dialect's differences (above) and how it runs a query.
+    `query` returns every row of the result to the caller: run it on aggregated results
+    only, never on the logs themselves. `types` maps `text`, `double` and `timestamp`."""
 
-    name: str
     placeholder: str
     types: Mapping[str, str]
     quote: Callable[[str], str]

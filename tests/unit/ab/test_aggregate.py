@@ -112,7 +112,7 @@ def test_a_metric_without_variance_is_refused_when_read(tmp_path: Path) -> None:
         aggregate_logs(*write_logs(tmp_path, PREDICTIONS, events), VARIANTS)
 
 
-ENGINE = SqlEngine(name="test", placeholder="%s", types=STANDARD_TYPES, quote=quote_standard,
+ENGINE = SqlEngine(placeholder="%s", types=STANDARD_TYPES, quote=quote_standard,
                    query=lambda text, params: [])
 
 
