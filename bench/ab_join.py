@@ -35,13 +35,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
 
 from modelrail.errors import UsageError
 
 from tests.support.paths import REPO_ROOT
+
+if TYPE_CHECKING:
+    from modelrail.ab.aggregate import LogStats
 
 RESULTS = REPO_ROOT / "bench" / "results" / "ab_join.json"
 VARIANTS = ("control", "treatment")
@@ -103,6 +106,11 @@ def run_duckdb(predictions: Path, events: Path,
                           window_seconds=WINDOW_SECONDS, over_time=over_time)
     if over_time and (logs.timeline is None or len(logs.timeline.checkpoints) < 2):
         raise SystemExit("duckdb+report: no statistics over time")
+    return flat_stats(logs)
+
+
+def flat_stats(logs: "LogStats") -> dict[str, dict[str, float]]:
+    """The per-variant sums (FIELDS) of an aggregation's result, as the SQL returns them."""
     stats: dict[str, dict[str, float]] = {}
     for variant in VARIANTS:
         ctr = asdict(logs.stats.metrics["ctr"][variant])

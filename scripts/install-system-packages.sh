@@ -4,7 +4,8 @@
 #   bash scripts/install-system-packages.sh [--check] [demo|test]     (default: test)
 #
 # demo: Prometheus (+ promtool) for the canary stage, git. test: also the Pushgateway
-# (`--pushgateway`), PostgreSQL (the A/B aggregation pushed down to a warehouse) and buildah, skopeo, docker-registry and
+# (`--pushgateway`), PostgreSQL (the A/B aggregation pushed down to a warehouse), Java 17
+# (Spark's local mode: `ab analyze --engine spark`) and buildah, skopeo, docker-registry and
 # debootstrap (+ Debian's archive keyring) for the serving-image build, and npm and rsync
 # for gitlab-ci-local (the GitLab components' tests; `make gitlab-ci-local`).
 #
@@ -33,7 +34,7 @@ ROOT=${MODELRAIL_SYSTEM_ROOT:-}
 # tool:debian-package:homebrew-formula ("-": none, the tool cannot run on macOS).
 DEMO_TOOLS="prometheus:prometheus:prometheus promtool:prometheus:prometheus git:git:git"
 TEST_TOOLS="$DEMO_TOOLS prometheus-pushgateway:prometheus-pushgateway:pushgateway
-initdb:postgresql:postgresql@16 buildah:buildah:-
+initdb:postgresql:postgresql@16 java:openjdk-17-jre-headless:openjdk@17 buildah:buildah:-
 skopeo:skopeo:- docker-registry:docker-registry:- debootstrap:debootstrap:-
 debian-archive-keyring:debian-archive-keyring:- rsync:rsync:rsync npm:npm:node"
 if [ "$target" = demo ]; then tools=$DEMO_TOOLS; else tools=$TEST_TOOLS; fi

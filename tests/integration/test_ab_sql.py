@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import psycopg
 import pytest
@@ -23,12 +22,12 @@ from modelrail.ab.decision import decide
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
 from modelrail.local.processes import free_port
-from psycopg import sql
 
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
 from tests.support.builders.ab_logs import LOGS_POLICY as POLICY
 from tests.support.builders.ab_logs import analysis_dir, write_logs
 from tests.support.builders.ab_sufficient import assert_same
+from tests.support.builders.ab_tables import create_tables, load_postgres
 from tests.support.services.postgres import postgres_bin, postgres_server
 
 pytestmark = pytest.mark.integration
@@ -114,35 +113,6 @@ def postgres() -> Iterator[str]:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     with postgres_server() as dsn:
         yield dsn
-
-
-def load_postgres(dsn: str, predictions: Path, events: Path) -> None:
-    """Copy the logs into typed tables, through DuckDB's reading of the same files."""
-    with duckdb.connect() as source, psycopg.connect(dsn) as target:
-        source.execute("SET TimeZone = 'UTC'")
-        for table, path, columns in (
-                ("predictions", predictions,
-                 'CAST("timestamp" AS TIMESTAMPTZ), request_id, user_id, variant, experiment'),
-                ("events", events,
-                 'CAST("timestamp" AS TIMESTAMPTZ), user_id, type, request_id, '
-                 "CAST(value AS DOUBLE)")):
-            source.read_json(str(path), format="newline_delimited").create_view(f"raw_{table}")
-            rows = source.execute(f"SELECT {columns} FROM raw_{table}").fetchall()  # noqa: S608
-            with target.cursor() as cursor, cursor.copy(
-                    sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))) as copy:
-                for row in rows:
-                    copy.write_row(row)
-
-
-def create_tables(dsn: str) -> None:
-    with psycopg.connect(dsn) as connection:
-        connection.execute("DROP TABLE IF EXISTS predictions, events")
-        connection.execute("CREATE TABLE predictions (ts timestamptz, request_id text, "
-                           "user_id text, variant text, experiment text)")
-        connection.execute("CREATE TABLE events (ts timestamptz, user_id text, type text, "
-                           "request_id text, value double precision)")
-
-
 
 
 @pytest.mark.parametrize("dataset", ["hand", "simulated"])

@@ -17,7 +17,7 @@ from tests.support.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "install-system-packages.sh"
 DEMO_TOOLS = ("prometheus", "promtool", "git")
-TEST_TOOLS = (*DEMO_TOOLS, "prometheus-pushgateway", "initdb", "buildah", "skopeo",
+TEST_TOOLS = (*DEMO_TOOLS, "prometheus-pushgateway", "initdb", "java", "buildah", "skopeo",
               "docker-registry", "debootstrap", "rsync", "npm")
 APT_GET = """#!/bin/sh
 echo "$*" >> "{log}"
@@ -68,8 +68,8 @@ def test_without_root_or_sudo_one_message_names_packages_and_command(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 3  # one message: what is missing, the command, the alternative
     packages = "prometheus git" + (
-        " prometheus-pushgateway postgresql buildah skopeo docker-registry debootstrap"
-        " debian-archive-keyring rsync npm"
+        " prometheus-pushgateway postgresql openjdk-17-jre-headless buildah skopeo"
+        " docker-registry debootstrap debian-archive-keyring rsync npm"
         if target == "test" else "")
     assert lines[0].startswith(f"install-system-packages: `make {target}` cannot start: missing ")
     assert "neither root nor password-less sudo" in lines[0]
@@ -117,7 +117,8 @@ def test_macos_names_homebrew_formulas_and_what_cannot_run(tmp_path: Path) -> No
     assert result.returncode == 1
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1
-    assert "brew install prometheus git pushgateway postgresql@16 rsync node" in message
+    assert "brew install prometheus git pushgateway postgresql@16 openjdk@17 rsync node" \
+        in message
     assert "On macOS the serving-image tests (buildah, skopeo, docker-registry, debootstrap) "\
            "cannot run: they need Linux" in message
     assert apt_calls(tmp_path) == []
@@ -125,7 +126,8 @@ def test_macos_names_homebrew_formulas_and_what_cannot_run(tmp_path: Path) -> No
 
 def test_macos_with_only_linux_tools_missing_goes_on(tmp_path: Path) -> None:
     run(tmp_path, "test")
-    for tool in ("prometheus", "promtool", "git", "pushgateway", "initdb", "rsync", "npm"):
+    for tool in ("prometheus", "promtool", "git", "pushgateway", "initdb", "java", "rsync",
+                 "npm"):
         stub(tmp_path / "bin", tool, "")
     result = run(tmp_path, "test", ostype="darwin23")
     assert result.returncode == 0

@@ -1,15 +1,16 @@
 """Prediction logs + business events -> per-variant sufficient statistics, in SQL.
 
-The join is one standard SQL text (`sql/sufficient_stats.sql`) that DuckDB runs here as
-a stream over the files and PostgreSQL runs unchanged (`aggregate_postgres`), so a
-warehouse can push it down. Input columns and attribution rules: docs/log-formats.md.
+The join is one SQL text (`sql/sufficient_stats.sql`) that DuckDB runs here as a stream
+over the files, and PostgreSQL (`aggregate_postgres`) and Spark (`aggregate_spark`) run
+unchanged, so a warehouse or a cluster can push it down (the engines:
+`modelrail.plumbing.sql_engine`). Input columns and attribution rules:
+docs/log-formats.md.
 """
 
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,16 @@ import duckdb
 
 from modelrail.ab.stats import SufficientStats
 from modelrail.ab.stats_file import parse_stats
-from modelrail.ab.timeline import Query, Timeline, logged_span, timeline
+from modelrail.ab.timeline import Bounds, Timeline, logged_span, timeline
 from modelrail.errors import UsageError
 from modelrail.plumbing import duck
 from modelrail.plumbing.logs import read_log
+from modelrail.plumbing.sql_engine import SqlEngine, sql_file
 
 DEFAULT_WINDOW_SECONDS = 30 * 60.0
 PREDICTION_COLUMNS = ("timestamp", "request_id", "user_id", "variant")
 EVENT_COLUMNS = ("timestamp", "user_id", "type", "value")
+LOG_COLUMNS = {"predictions": PREDICTION_COLUMNS, "events": EVENT_COLUMNS}
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
@@ -57,18 +60,19 @@ def parse_window(text: str) -> float:
     return seconds
 
 
-def sufficient_stats_sql(predictions: str, events: str, placeholder: str,
-                         checkpoints: str | None = None) -> str:
-    """The aggregation over two relations (quoted identifiers the caller controls); its
-    binds are the window in seconds, then the experiment key or None. With `checkpoints`
-    (a relation of `(k, lo, hi)`), the statistics at every checkpoint, in rows with `k`."""
-    folder = resources.files("modelrail.ab").joinpath("sql")
-    tail = folder.joinpath("per_variant.sql" if checkpoints is None else "over_time.sql")
-    template = folder.joinpath("sufficient_stats.sql").read_text(encoding="utf-8")
-    sums = folder.joinpath("sums.sql").read_text(encoding="utf-8").strip()
-    text = template.replace("{tail}", tail.read_text(encoding="utf-8")).replace("{sums}", sums)
-    return text.format(predictions=predictions, events=events, param=placeholder,
-                       checkpoints=checkpoints)
+def sufficient_stats_sql(engine: SqlEngine, relations: tuple[str, str],
+                         checkpoints: int | None = None) -> str:
+    """The aggregation over two relations (quoted identifiers the caller controls) in
+    `engine`'s dialect; its binds are the window in seconds, then the experiment key or
+    None. With `checkpoints` (how many), the statistics at every checkpoint, in rows with
+    `k`: then three more binds per checkpoint, its `Bounds`."""
+    tail = sql_file(__package__, "per_variant.sql" if checkpoints is None else "over_time.sql")
+    sums = sql_file(__package__, "sums.sql").strip()
+    text = sql_file(__package__, "sufficient_stats.sql").replace("{tail}", tail) \
+        .replace("{sums}", sums)
+    rows = ", ".join(f"({engine.binds(3)})" for _ in range(checkpoints or 0))
+    return text.format(predictions=relations[0], events=relations[1],
+                       param=engine.placeholder, checkpoints=rows, **engine.types)
 
 
 def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,
@@ -82,20 +86,26 @@ def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,
     named (default: all of them), so a metric nobody reads cannot fail the checks.
     `over_time` adds the statistics at checkpoints (`timeline`)."""
     with duck.connect() as connection:
-        prediction_rows = _load(connection, predictions, "predictions", PREDICTION_COLUMNS,
-                                _prediction_columns)
-        event_rows = _load(connection, events, "events", EVENT_COLUMNS, _event_columns)
+        engine = duck.engine(connection)
+        prediction_rows = _load(connection, engine, predictions, "predictions")
+        event_rows = _load(connection, engine, events, "events")
         try:  # the views cast lazily: a bad value in a row fails here, not in _load
-            return collect(duckdb_query(connection), ('"predictions"', '"events"'), "?",
-                           variants,
+            return collect(engine, ("predictions", "events"), variants,
                            Aggregation(experiment, window_seconds, metrics, over_time),
-                           sources=(str(predictions), str(events)), data={
-                               "predictions": str(predictions), "events": str(events),
-                               "prediction_rows": prediction_rows, "event_rows": event_rows,
-                               "attribution_window_seconds": window_seconds})
+                           sources=(str(predictions), str(events)),
+                           data=files_data((predictions, events),
+                                           (prediction_rows, event_rows), window_seconds))
         except duckdb.Error as error:
             raise duck.usage_error(error, f"{predictions}, {events}: a value the "
                                           "aggregation cannot use") from None
+
+
+def files_data(paths: tuple[object, object], rows: tuple[int, int],
+               window_seconds: float) -> dict[str, object]:
+    """What was read from the log files (`--json`'s `data`)."""
+    return {"predictions": str(paths[0]), "events": str(paths[1]),
+            "prediction_rows": rows[0], "event_rows": rows[1],
+            "attribution_window_seconds": window_seconds}
 
 
 @dataclass(frozen=True)
@@ -109,33 +119,27 @@ class Aggregation:
     over_time: bool = False
 
 
-def collect(query: Query, relations: tuple[str, str], placeholder: str,
-            variants: Sequence[str], aggregation: Aggregation, *, sources: tuple[str, str],
+def collect(engine: SqlEngine, tables: tuple[str, str], variants: Sequence[str],
+            aggregation: Aggregation, *, sources: tuple[str, str],
             data: Mapping[str, object]) -> LogStats:
-    """Run the aggregation on `relations` (predictions, events) through `query`, on any
-    database with the typed columns; `placeholder` is its driver's bind marker."""
+    """Run the aggregation on `engine` over the `tables` (predictions, events: relation
+    names, quoted here) with the typed columns; only aggregated rows come back."""
+    relations = (engine.quote(tables[0]), engine.quote(tables[1]))
     binds = [aggregation.window_seconds, aggregation.experiment]
 
     def statistics(rows: Sequence[Mapping[str, Any]]) -> LogStats:
         return log_stats(rows, variants, sources, metrics=aggregation.metrics, data=data)
 
-    def at_checkpoints(checkpoints: str) -> list[dict[str, Any]]:
-        return query(sufficient_stats_sql(*relations, placeholder, checkpoints), binds)
+    def at_checkpoints(bounds: Sequence[Bounds]) -> list[dict[str, Any]]:
+        return engine.query(sufficient_stats_sql(engine, relations, len(bounds)),
+                            [*binds, *(value for bound in bounds for value in bound)])
 
-    result = replace(statistics(query(sufficient_stats_sql(*relations, placeholder), binds)),
-                     span=logged_span(query, relations))
+    result = replace(statistics(engine.query(sufficient_stats_sql(engine, relations), binds)),
+                     span=logged_span(engine.query, relations))
     if not aggregation.over_time:
         return result
-    return replace(result, timeline=timeline(query, relations, placeholder, at_checkpoints,
+    return replace(result, timeline=timeline(result.span, at_checkpoints,
                                              lambda rows: statistics(rows).stats))
-
-
-def duckdb_query(connection: duckdb.DuckDBPyConnection) -> Query:
-    def run(text: str, params: Sequence[object]) -> list[dict[str, Any]]:
-        cursor = connection.execute(text, list(params))
-        names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    return run
 
 
 def log_stats(rows: Sequence[Mapping[str, Any]], variants: Sequence[str],
@@ -198,10 +202,29 @@ def _by_variant(rows: Sequence[Mapping[str, Any]], variants: Sequence[str],
     return by_variant
 
 
-def _load(connection: duckdb.DuckDBPyConnection, path: Path, role: str,
-          required: Sequence[str], select: Callable[[set[str]], str]) -> int:
-    """Expose the file as the view `role` with the columns `select` types for the SQL;
-    its row count."""
+def check_log(source: str, role: str, columns: Collection[str], rows: int) -> None:
+    """A log the aggregation can read: rows, and the columns its role requires."""
+    if not rows:
+        raise UsageError(f"{source}: the {role} log is empty")
+    required = LOG_COLUMNS[role]
+    for column in required:
+        if column not in columns:
+            raise UsageError(f"{source}: the {role} log has no {column!r} column "
+                             f"(required: {', '.join(required)})")
+
+
+def typed_view_sql(engine: SqlEngine, role: str, columns: Collection[str]) -> str:
+    """The statement that exposes the log `raw_<role>` (a file's columns) as the view
+    `role`, with the typed columns the aggregation reads."""
+    select = _prediction_columns if role == "predictions" else _event_columns
+    # Only this module's constants are formatted in: column names and view names.
+    return (f"CREATE OR REPLACE TEMPORARY VIEW {engine.quote(role)} AS "  # noqa: S608
+            f"SELECT {select(engine, set(columns))} FROM {engine.quote(f'raw_{role}')}")
+
+
+def _load(connection: duckdb.DuckDBPyConnection, engine: SqlEngine, path: Path,
+          role: str) -> int:
+    """Expose the file as the view `role` with the typed columns; its row count."""
     raw = f"raw_{role}"
     try:
         relation = read_log(connection, path)
@@ -209,38 +232,33 @@ def _load(connection: duckdb.DuckDBPyConnection, path: Path, role: str,
         rows = connection.execute(f"SELECT COUNT(*) FROM {raw}").fetchone()  # noqa: S608
     except duckdb.Error as error:
         raise duck.usage_error(error, f"{path}: cannot read the {role} log") from None
-    if not rows or not rows[0]:
-        raise UsageError(f"{path}: the {role} log is empty")
-    columns = set(relation.columns)
-    for column in required:
-        if column not in columns:
-            raise UsageError(f"{path}: the {role} log has no {column!r} column "
-                             f"(required: {', '.join(required)})")
-    # Only this module's constants are formatted in: column names and view names.
-    view = f'CREATE VIEW "{role}" AS SELECT {select(columns)} FROM {raw}'  # noqa: S608
+    count = int(rows[0]) if rows else 0
+    check_log(str(path), role, relation.columns, count)
     try:
-        connection.execute(view)
+        connection.execute(typed_view_sql(engine, role, relation.columns))
     except duckdb.Error as error:
         raise duck.usage_error(error, f"{path}: bad {role} log") from None
-    return int(rows[0])
+    return count
 
 
-def _text(column: str, columns: set[str]) -> str:
+def _text(engine: SqlEngine, column: str, columns: set[str]) -> str:
     """A text column, empty strings as NULL (CSV); NULL when the file lacks it."""
+    text = engine.types["text"]
     if column not in columns:
-        return f"CAST(NULL AS VARCHAR) AS {column}"
-    return f'NULLIF(CAST("{column}" AS VARCHAR), \'\') AS {column}'
+        return f"CAST(NULL AS {text}) AS {column}"
+    return f"NULLIF(CAST({engine.quote(column)} AS {text}), '') AS {column}"
 
 
-_TIMESTAMP = 'CAST("timestamp" AS TIMESTAMP WITH TIME ZONE) AS ts'
+def _timestamp(engine: SqlEngine) -> str:
+    return f"CAST({engine.quote('timestamp')} AS {engine.types['timestamp']}) AS ts"
 
 
-def _prediction_columns(columns: set[str]) -> str:
+def _prediction_columns(engine: SqlEngine, columns: set[str]) -> str:
     texts = ("request_id", "user_id", "variant", "experiment")
-    return ", ".join([_TIMESTAMP, *(_text(name, columns) for name in texts)])
+    return ", ".join([_timestamp(engine), *(_text(engine, name, columns) for name in texts)])
 
 
-def _event_columns(columns: set[str]) -> str:
+def _event_columns(engine: SqlEngine, columns: set[str]) -> str:
     texts = ("user_id", "type", "request_id")
-    return ", ".join([_TIMESTAMP, *(_text(name, columns) for name in texts),
-                      'CAST("value" AS DOUBLE PRECISION) AS value'])
+    return ", ".join([_timestamp(engine), *(_text(engine, name, columns) for name in texts),
+                      f"CAST({engine.quote('value')} AS {engine.types['double']}) AS value"])

@@ -14,12 +14,13 @@ from typing import Any
 
 from modelrail.ab.stats import SufficientStats
 from modelrail.errors import UsageError
+from modelrail.plumbing.sql_engine import Query
 
 MAX_CHECKPOINTS = 48
 UNITS = (("minute", timedelta(minutes=1)), ("hour", timedelta(hours=1)),
          ("day", timedelta(days=1)))
-# (SQL text, bound values) -> result rows as {column: value}; none for a statement.
-Query = Callable[[str, Sequence[object]], list[dict[str, Any]]]
+# A checkpoint's number k, the end of the one before (None for the first) and its time.
+Bounds = tuple[int, datetime | None, datetime]
 
 
 @dataclass(frozen=True)
@@ -66,27 +67,22 @@ def logged_span(query: Query, relations: tuple[str, str]) -> tuple[datetime, dat
     return first, last
 
 
-def timeline(query: Query, relations: tuple[str, str], placeholder: str,
-             aggregate: Callable[[str], list[dict[str, Any]]],
+def timeline(span: tuple[datetime, datetime] | None,
+             aggregate: Callable[[Sequence[Bounds]], list[dict[str, Any]]],
              statistics: Callable[[Sequence[Mapping[str, Any]]], SufficientStats],
              ) -> Timeline | None:
-    """Checkpointed statistics; `relations` are the (quoted) predictions and events
-    relations with the typed `ts` column; `aggregate(checkpoints)` runs the aggregation
-    over a relation of checkpoints `(k, lo, hi)` (`sql/over_time.sql`), and `statistics`
-    reads one checkpoint's rows. None when the predictions hold no timestamp."""
-    span = logged_span(query, relations)
+    """Checkpointed statistics over the logged `span` (`logged_span`); `aggregate(bounds)`
+    runs the aggregation at the checkpoints `(k, lo, hi)` (`sql/over_time.sql`), and
+    `statistics` reads one checkpoint's rows. None when the predictions hold no
+    timestamp (no span)."""
     if span is None:
         return None
     first, last = span
     unit, times = checkpoints(first, last)
-    table = "modelrail_checkpoints"
-    query(f"CREATE TEMPORARY TABLE {table} (k INTEGER, lo TIMESTAMP WITH TIME ZONE, "
-          "hi TIMESTAMP WITH TIME ZONE)", [])
-    for k, (lo, hi) in enumerate(zip([None, *times[:-1]], times, strict=True)):
-        query(f"INSERT INTO {table} VALUES ({placeholder}, {placeholder}, {placeholder})",  # noqa: S608
-              [k, lo, hi])
+    bounds = [(k, lo, hi) for k, (lo, hi) in enumerate(zip([None, *times[:-1]], times,
+                                                              strict=True))]
     by_checkpoint: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in aggregate(table):
+    for row in aggregate(bounds):
         by_checkpoint[int(row["k"])].append(row)
     return Timeline(unit=unit, start=first, checkpoints=tuple(
         Checkpoint(at=at, stats=_readable(statistics, by_checkpoint[k]))

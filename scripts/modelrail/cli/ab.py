@@ -25,6 +25,8 @@ from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
 from modelrail.plumbing.textfile import read_json
 
+ENGINES = ("duckdb", "spark")
+
 if TYPE_CHECKING:
     from modelrail.ab.aggregate import Aggregation, LogStats
     from modelrail.ab.config import ExperimentConfig
@@ -44,12 +46,20 @@ def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
                         help="per-variant sufficient statistics")
     source.add_argument("--predictions", metavar="PATH",
                         help="the prediction log (JSON lines, CSV or Parquet), joined "
-                             "with --events in DuckDB")
+                             "with --events in DuckDB (with --engine spark: Parquet, a "
+                             "file or directory Spark reads)")
     source.add_argument("--postgres-dsn-env", metavar="VAR",
                         help="aggregate on PostgreSQL instead: the environment variable "
                              "holding the connection string (never the DSN itself)")
     analyze.add_argument("--events", metavar="PATH",
                          help="clicks and session ends (with --predictions)")
+    analyze.add_argument("--engine", choices=ENGINES, default="duckdb",
+                         help="what aggregates --predictions and --events: duckdb "
+                              "(embedded, the default) or spark (see --spark-master)")
+    analyze.add_argument("--spark-master", metavar="MASTER",
+                         help="with --engine spark: local[N] / local[*] on this runner "
+                              "(Java 17), or a Spark Connect URL sc://HOST:15002 (default: "
+                              "$SPARK_REMOTE, else local[*])")
     analyze.add_argument("--predictions-table", default="predictions", metavar="TABLE",
                          help="with --postgres-dsn-env: the predictions table "
                               "(default: predictions)")
@@ -152,6 +162,7 @@ def _statistics(args: argparse.Namespace, experiment: "ExperimentConfig",
     """From --stats, or aggregated from the logs (--predictions and --events in DuckDB,
     or tables on PostgreSQL): then with what the data looked like, for the JSON report,
     with --report the statistics over time, and the units enrolled per day."""
+    _check_engine(args)
     if args.stats is not None:
         if args.events is not None:
             raise UsageError("--events goes with --predictions, not with --stats")
@@ -172,12 +183,38 @@ def _statistics(args: argparse.Namespace, experiment: "ExperimentConfig",
                               metrics=experiment.metric_names(), over_time=bool(args.report))
     if args.postgres_dsn_env is not None:
         logs = _on_postgres(args, experiment, aggregation)
+    elif args.engine == "spark":
+        logs = _on_spark(args, experiment, aggregation)
     else:
         logs = aggregate_logs(Path(args.predictions), Path(args.events), experiment.variants,
                               experiment=aggregation.experiment,
                               window_seconds=aggregation.window_seconds,
                               metrics=aggregation.metrics, over_time=aggregation.over_time)
     return logs.stats, logs.data, logs.timeline, logs.units_per_day()
+
+
+def _check_engine(args: argparse.Namespace) -> None:
+    """--engine spark aggregates the files --predictions and --events; --spark-master
+    only goes with it."""
+    if args.engine == "spark" and args.predictions is None:
+        other = "--stats" if args.stats is not None else "--postgres-dsn-env"
+        raise UsageError(f"--engine spark aggregates --predictions and --events (Parquet), "
+                         f"not {other}")
+    if args.spark_master is not None and args.engine != "spark":
+        raise UsageError("--spark-master goes with --engine spark")
+
+
+def _on_spark(args: argparse.Namespace, experiment: "ExperimentConfig",
+              aggregation: "Aggregation") -> "LogStats":
+    try:
+        from modelrail.ab.aggregate_spark import run_on_spark  # noqa: PLC0415
+        from modelrail.plumbing import spark  # noqa: PLC0415
+    except ImportError as error:
+        raise UsageError(f"--engine spark needs the spark extra ({error.name} is missing): "
+                         "install modelrail[ab,spark]") from None
+    with spark.session(args.spark_master or spark.default_master()) as session:
+        return run_on_spark(session, args.predictions, args.events, experiment.variants,
+                            aggregation)
 
 
 def _on_postgres(args: argparse.Namespace, experiment: "ExperimentConfig",

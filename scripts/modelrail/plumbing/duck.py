@@ -9,12 +9,14 @@ behind it: docs/log-formats.md ("DuckDB memory").
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 
 from modelrail.errors import UsageError
+from modelrail.plumbing.sql_engine import STANDARD_TYPES, SqlEngine, quote_standard
 
 MEMORY_VARIABLE = "MODELRAIL_DUCKDB_MEMORY"
 DEFAULT_MEMORY = "2GB"
@@ -66,6 +68,16 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
             "preserve_insertion_order": False}) as connection, bounded():
         connection.execute("SET TimeZone = 'UTC'")
         yield connection
+
+
+def engine(connection: duckdb.DuckDBPyConnection) -> SqlEngine:
+    """The connection as a `SqlEngine` (standard SQL types and quoting, `?` binds)."""
+    def query(text: str, params: Sequence[object]) -> list[dict[str, Any]]:
+        cursor = connection.execute(text, list(params))
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return SqlEngine(placeholder="?", types=STANDARD_TYPES,
+                     quote=quote_standard, query=query)
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import pytest
 from modelrail.ab.aggregate import aggregate_logs, parse_window, sufficient_stats_sql
 from modelrail.ab.stats import MeanStats, ProportionStats, RatioStats
 from modelrail.errors import UsageError
+from modelrail.plumbing.sql_engine import STANDARD_TYPES, SqlEngine, quote_standard
 
 from tests.support.builders.ab_hand_logs import EVENTS, EXPECTED, PREDICTIONS, click, impression
 from tests.support.builders.ab_logs import write_csv, write_jsonl, write_logs
@@ -111,10 +112,16 @@ def test_a_metric_without_variance_is_refused_when_read(tmp_path: Path) -> None:
         aggregate_logs(*write_logs(tmp_path, PREDICTIONS, events), VARIANTS)
 
 
-def test_the_sql_has_only_bound_values_and_given_identifiers() -> None:
-    sql = sufficient_stats_sql('"p"', '"e"', "%s")
+ENGINE = SqlEngine(placeholder="%s", types=STANDARD_TYPES, quote=quote_standard,
+                   query=lambda text, params: [])
 
-    assert sql.count("%s") == 2
+
+@pytest.mark.parametrize(("checkpoints", "binds"), [(None, 2), (3, 2 + 3 * 3)])
+def test_the_sql_has_only_bound_values_and_given_identifiers(checkpoints: int | None,
+                                                             binds: int) -> None:
+    sql = sufficient_stats_sql(ENGINE, ('"p"', '"e"'), checkpoints)
+
+    assert sql.count("%s") == binds
     assert 'FROM "p" AS p' in sql
     assert 'FROM "e" AS e' in sql
     assert "{" not in sql

@@ -13,9 +13,9 @@ sessions AS (
 ),
 per_user AS (
     SELECT u.variant, u.multi_variant,
-           CAST(u.impressions AS DOUBLE PRECISION) AS impressions,
-           CAST(COALESCE(a.clicks, 0) AS DOUBLE PRECISION) AS clicks,
-           CAST(COALESCE(s.duration, 0) AS DOUBLE PRECISION) AS duration
+           CAST(u.impressions AS {double}) AS impressions,
+           CAST(COALESCE(a.clicks, 0) AS {double}) AS clicks,
+           CAST(COALESCE(s.duration, 0) AS {double}) AS duration
     FROM units AS u
     LEFT JOIN attributed AS a ON a.user_id = u.user_id
     LEFT JOIN sessions AS s ON s.user_id = u.user_id

@@ -1,9 +1,11 @@
 -- Per-variant sufficient statistics from prediction logs and business events.
 --
--- Standard SQL: it runs unchanged on DuckDB and PostgreSQL. The caller formats in the two
--- relation names (quoted identifiers it controls) and the driver's bind placeholder
--- (question mark for DuckDB, percent-s for psycopg); the values are bound, in this order:
--- the attribution window in seconds, the experiment key (or NULL: every experiment).
+-- The SQL the three engines share: it runs unchanged on DuckDB, PostgreSQL and Spark. The
+-- caller formats in the two relation names (identifiers it quotes), the driver's bind
+-- placeholder and the dialect's names of three types (text, double, timestamp); see
+-- modelrail/plumbing/sql_engine.py. The values are bound, in this order: the attribution
+-- window in seconds, the experiment key (or NULL: every experiment), then the
+-- checkpoints of over_time.sql.
 -- No comment here may hold braces or a percent sign: the text is a format template.
 -- This file ends with the attributed clicks; the tail placeholder is one of the files
 -- that sum them up: per_variant.sql (all the data) or over_time.sql (every checkpoint).
@@ -15,7 +17,8 @@
 --          request_id VARCHAR NULL, value DOUBLE PRECISION NULL)
 --
 -- Semantics:
---   exposure     the user's first prediction row (by ts, then request_id) decides the
+--   exposure     the user's first prediction row (by ts, then request_id, a row without
+--                one last: the engines' defaults differ) decides the
 --                variant; users logged under several variants keep that first variant
 --                and are counted in multi_variant_users;
 --   impressions  every prediction row of the user (all are at or after the first);
@@ -27,8 +30,8 @@
 --   converted    the user has at least one attributed click.
 -- Every exposed user is a unit: users without clicks or sessions contribute zeros.
 WITH params AS (
-    SELECT CAST({param} AS DOUBLE PRECISION) AS window_seconds,
-           CAST({param} AS VARCHAR) AS experiment
+    SELECT CAST({param} AS {double}) AS window_seconds,
+           CAST({param} AS {text}) AS experiment
 ),
 impressions AS (
     SELECT p.ts, p.request_id, p.user_id, p.variant
@@ -40,7 +43,8 @@ impressions AS (
 ranked AS (
     SELECT user_id, variant, ts,
            ROW_NUMBER() OVER (PARTITION BY user_id
-                              ORDER BY ts, request_id, variant) AS exposure
+                              ORDER BY ts, request_id NULLS LAST,
+                                       variant) AS exposure
     FROM impressions
 ),
 per_user_rows AS (
