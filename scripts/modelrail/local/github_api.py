@@ -49,11 +49,10 @@ import math
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from modelrail.local.loopback import LoopbackServer
+from modelrail.local.loopback import LoopbackServer, json_api_handler
 
 _LIST_OR_CREATE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
 _EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
@@ -113,7 +112,8 @@ class GitHubStandIn(LoopbackServer):
         self.prefix = prefix.rstrip("/")
         self._state = _State()
         self._lock = threading.Lock()
-        super().__init__(self._handler_class())
+        super().__init__(json_api_handler(self._handle, ("GET", "POST", "PATCH"),
+                                          "application/json; charset=utf-8"))
 
     @property
     def url(self) -> str:
@@ -366,37 +366,6 @@ class GitHubStandIn(LoopbackServer):
             links += [link(page - 1, "prev"), link(1, "first")]
         headers = {"Link": ", ".join(links)} if links else {}
         return 200, headers, chunk
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are separate writes
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw_body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, extra, payload = standin._handle(
-                    self.command, self.path, headers, raw_body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = _serve  # noqa: N815 - http.server's naming
-            do_POST = _serve  # noqa: N815
-            do_PATCH = _serve  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output quiet."""
-
-        return Handler
 
 
 def _user(login: str, kind: str | None = None) -> dict[str, str]:

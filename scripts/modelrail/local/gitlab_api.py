@@ -38,11 +38,10 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from modelrail.local.loopback import LoopbackServer
+from modelrail.local.loopback import LoopbackServer, json_api_handler
 
 API_PREFIX = "/api/v4"
 _NOTES = re.compile(r"^/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>\d+)/notes"
@@ -86,7 +85,7 @@ class GitLabStandIn(LoopbackServer):
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.Lock()
-        super().__init__(self._handler_class())
+        super().__init__(json_api_handler(self._handle, ("GET", "POST", "PUT")))
 
     @property
     def url(self) -> str:
@@ -237,34 +236,3 @@ class GitLabStandIn(LoopbackServer):
             "Link": ", ".join(links),
         }
         return 200, headers, chunk
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw_body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, extra, payload = standin._handle(
-                    self.command, self.path, headers, raw_body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = _serve  # noqa: N815 - http.server's naming
-            do_POST = _serve  # noqa: N815
-            do_PUT = _serve  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output quiet."""
-
-        return Handler

@@ -32,14 +32,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
-from modelrail.local.loopback import LoopbackServer
-
-from tests.support.standins import send_json
+from modelrail.local.loopback import JsonAnswer, LoopbackServer, json_api_handler
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -200,7 +197,8 @@ class KubeApiStandIn(LoopbackServer):
         self._state = self._new_state()
         self._lock = threading.RLock()
         self._path = _path_pattern(self.KINDS)
-        super().__init__(self._handler_class())
+        super().__init__(json_api_handler(self._json_answer,
+                                          ("GET", "PUT", "PATCH", "POST", "DELETE")))
 
     def _new_state(self) -> ApiState:
         return ApiState()
@@ -321,6 +319,11 @@ class KubeApiStandIn(LoopbackServer):
 
 
     # -- HTTP ----------------------------------------------------------------------------
+
+    def _json_answer(self, method: str, path: str, headers: dict[str, str],
+                     body: bytes) -> JsonAnswer:
+        status, payload = self._handle(method, path, headers, body)
+        return status, {}, payload
 
     def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
         content_type = headers.get("content-type", "").split(";")[0].strip()
@@ -518,31 +521,6 @@ class KubeApiStandIn(LoopbackServer):
             self._state.stale_reads[namespace] -= 1
             return
         self._reconcile(namespace)
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, payload = standin._handle(self.command, self.path, headers, raw)
-                send_json(self, status, payload)
-
-            do_GET = _serve  # noqa: N815 - http.server's naming
-            do_PUT = _serve  # noqa: N815
-            do_PATCH = _serve  # noqa: N815
-            do_POST = _serve  # noqa: N815
-            do_DELETE = _serve  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output quiet."""
-
-        return Handler
 
 
 

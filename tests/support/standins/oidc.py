@@ -11,13 +11,10 @@ request is recorded as (job, audience), so a test sees which audience each actio
 import base64
 import json
 import threading
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from modelrail.local.loopback import LoopbackServer
-
-from tests.support.standins import send_json
+from modelrail.local.loopback import JsonAnswer, LoopbackServer, json_api_handler
 
 ISSUER = "https://token.actions.githubusercontent.com"
 
@@ -34,7 +31,7 @@ class OidcTokenStandIn(LoopbackServer):
         self._jobs: dict[str, str] = {}  # request token -> job
         self._asked: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        super().__init__(self._handler_class())
+        super().__init__(json_api_handler(self._answer, ("GET", "POST")))
 
     @property
     def url(self) -> str:
@@ -54,31 +51,16 @@ class OidcTokenStandIn(LoopbackServer):
         with self._lock:
             return list(self._asked)
 
-    def _answer(self, method: str, path: str, authorization: str) -> tuple[int, Any]:
+    def _answer(self, method: str, path: str, headers: dict[str, str],
+                _body: bytes) -> JsonAnswer:
         if method != "GET":
-            return 405, {"message": "Method not allowed"}
-        scheme, _, token = authorization.partition(" ")
+            return 405, {}, {"message": "Method not allowed"}
+        scheme, _, token = headers.get("authorization", "").partition(" ")
         with self._lock:
             job = self._jobs.get(token) if scheme.lower() == "bearer" else None
             if job is None:
-                return 401, {"message": "Unauthorized"}
+                return 401, {}, {"message": "Unauthorized"}
             audience = parse_qs(urlsplit(path).query).get("audience", [""])[0]
             self._asked.append((job, audience))
         claims = {"iss": ISSUER, "aud": audience, "sub": self.subject}
-        return 200, {"value": f"{_segment({'alg': 'none'})}.{_segment(claims)}."}
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                status, payload = standin._answer(
-                    self.command, self.path, self.headers.get("Authorization", ""))
-                send_json(self, status, payload)
-
-            do_GET = do_POST = _serve  # noqa: N815 - http.server's method names
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the test reads `asked`."""
-
-        return Handler
+        return 200, {}, {"value": f"{_segment({'alg': 'none'})}.{_segment(claims)}."}
