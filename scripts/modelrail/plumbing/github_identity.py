@@ -15,7 +15,8 @@ from typing import Any
 
 import requests
 
-from modelrail.plumbing.github_api import GitHubClient, PermissionDeniedError
+from modelrail.plumbing.github_api import GitHubClient
+from modelrail.plumbing.http_retry import ApiDeniedError
 
 ACTIONS_BOT = "github-actions[bot]"
 """The login of a job's GITHUB_TOKEN (user id 41898282, type Bot)."""
@@ -40,7 +41,7 @@ def token_login(client: GitHubClient) -> str:
         return explicit
     try:
         login = _field(client.request("GET", "/user"), "login")
-    except PermissionDeniedError:  # an installation token
+    except ApiDeniedError:  # an installation token
         login = _viewer_login(client)
     return login if isinstance(login, str) and login else ACTIONS_BOT
 
@@ -48,7 +49,7 @@ def token_login(client: GitHubClient) -> str:
 def _viewer_login(client: GitHubClient) -> Any:
     try:
         answer = client.request("POST", graphql_url(client.api_url), json={"query": _VIEWER})
-    except PermissionDeniedError:
+    except ApiDeniedError:
         return None
     return _field(answer, "data", "viewer", "login")
 

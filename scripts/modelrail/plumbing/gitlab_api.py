@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import requests
 
-from modelrail.errors import ServiceError, UsageError
-from modelrail.plumbing.http_retry import request_with_retries
-from modelrail.plumbing.redact import excerpt, redact, redact_url, register, register_url
+from modelrail.errors import UsageError
+from modelrail.plumbing.http_retry import api_request
+from modelrail.plumbing.redact import excerpt, register, register_url
 from modelrail.plumbing.retry import RetryPolicy
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
@@ -23,14 +23,6 @@ TokenKind = Literal["private", "job"]
 _TOKEN_HEADERS: dict[TokenKind, str] = {"private": "PRIVATE-TOKEN", "job": "JOB-TOKEN"}
 # The project token variable the components document; CI_JOB_TOKEN is the fallback.
 PROJECT_TOKEN_ENV = "MODELRAIL_GITLAB_TOKEN"  # noqa: S105 - a variable name
-
-
-class GitLabDeniedError(Exception):
-    """401/403: the token may not do this. Its message (the API's answer) is redacted."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(redact(message))
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -89,15 +81,8 @@ class GitLabClient:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """One API call with retries on 5xx/429/timeouts; raises on any other error."""
         url = path if path.startswith("http") else f"{self.api_url}{path}"
-        response = request_with_retries(
-            self._session, method, url, policy=self._policy,
-            service=f"GitLab API at {redact_url(self.api_url)}", describe=_message, **kwargs)
-        if response.status_code in (401, 403):
-            raise GitLabDeniedError(response.status_code, _message(response))
-        if response.status_code >= 400:
-            raise ServiceError(f"GitLab API {method} {redact_url(url)} answered "
-                               f"{response.status_code}: {_message(response)}")
-        return response
+        return api_request(self._session, method, url, policy=self._policy, api="GitLab API",
+                           api_url=self.api_url, describe=_message, **kwargs)
 
     def paginate(self, path: str, per_page: int = 100) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, page by page as `X-Next-Page` says (GitLab's

@@ -12,12 +12,8 @@ marker in it is left alone and a new one is created.
 import os
 from typing import Any
 
-from modelrail.plumbing.gitlab_api import (
-    PROJECT_TOKEN_ENV,
-    GitLabClient,
-    GitLabDeniedError,
-    MergeRequest,
-)
+from modelrail.plumbing.gitlab_api import PROJECT_TOKEN_ENV, GitLabClient, MergeRequest
+from modelrail.plumbing.http_retry import ApiDeniedError
 from modelrail.plumbing.runner import CommentOutcome, comment_marker
 
 
@@ -63,7 +59,7 @@ def upsert_mr_note(client: GitLabClient, merge_request: MergeRequest, key: str,
         updated = client.request("PUT", f"{path}/{existing['id']}",
                                  json={"body": full_body}).json()
         return CommentOutcome("updated", _note_url(updated))
-    except GitLabDeniedError as denied:
+    except ApiDeniedError as denied:
         return CommentOutcome(
             "skipped", None,
             f"the token may not write notes on merge request !{merge_request.iid} "

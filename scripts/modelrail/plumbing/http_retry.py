@@ -11,6 +11,8 @@ from typing import Any
 
 import requests
 
+from modelrail.errors import ServiceError
+from modelrail.plumbing.redact import redact, redact_url
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -38,3 +40,36 @@ def request_with_retries(
         return response
 
     return retry_or_fail(attempt, policy, service)
+
+
+class ApiDeniedError(Exception):
+    """401/403 from a REST API: the token may not do this (e.g. a fork PR's read-only
+    token). Its message (the API's answer) is redacted, as a ModelrailError's is."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(redact(message))
+        self.status = status
+
+
+def api_request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    policy: RetryPolicy,
+    api: str,
+    api_url: str,
+    describe: Callable[[requests.Response], str],
+    **kwargs: Any,
+) -> requests.Response:
+    """One call to the REST API `api` ("GitHub API") at `api_url`, with retries: 401/403
+    raise ApiDeniedError, any other error answer is a ServiceError naming the call."""
+    response = request_with_retries(session, method, url, policy=policy,
+                                    service=f"{api} at {redact_url(api_url)}",
+                                    describe=describe, **kwargs)
+    if response.status_code in (401, 403):
+        raise ApiDeniedError(response.status_code, describe(response))
+    if response.status_code >= 400:
+        raise ServiceError(f"{api} {method} {redact_url(url)} answered "
+                           f"{response.status_code}: {describe(response)}")
+    return response

@@ -22,8 +22,9 @@ from urllib.parse import quote
 from modelrail.errors import UsageError
 from modelrail.plumbing import dotenv
 from modelrail.plumbing.ci_platform import current_platform
-from modelrail.plumbing.github_api import GitHubClient, PermissionDeniedError, Repository
+from modelrail.plumbing.github_api import GitHubClient, Repository
 from modelrail.plumbing.github_identity import own_marked
+from modelrail.plumbing.http_retry import ApiDeniedError
 from modelrail.plumbing.log_sections import log_section
 from modelrail.plumbing.redact import mask_values
 
@@ -183,7 +184,7 @@ def upsert_sticky_comment(
         updated = client.request("PATCH", f"/repos/{repo}/issues/comments/{existing['id']}",
                                  json={"body": full_body}).json()
         return CommentOutcome("updated", updated.get("html_url"))
-    except PermissionDeniedError as denied:
+    except ApiDeniedError as denied:
         return CommentOutcome(
             "skipped", None,
             f"the token may not comment on PR #{number} (HTTP {denied.status}: {denied}); "

@@ -8,7 +8,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from modelrail.errors import ServiceError, UsageError
 from modelrail.plumbing import runner
-from modelrail.plumbing.github_api import PermissionDeniedError
+from modelrail.plumbing.http_retry import ApiDeniedError
 from modelrail.plumbing.redact import (
     SECRET_VARIABLES,
     excerpt,
@@ -209,7 +209,7 @@ def test_error_classes_redact_on_construction(error: type[Exception]) -> None:
 def test_permission_denied_redacts_the_api_answer() -> None:
     register(TOKEN)
 
-    assert TOKEN not in str(PermissionDeniedError(403, f"Bad credentials {TOKEN}"))
+    assert TOKEN not in str(ApiDeniedError(403, f"Bad credentials {TOKEN}"))
 
 
 def test_mask_values_cover_the_basic_auth_pair(monkeypatch: pytest.MonkeyPatch) -> None:
