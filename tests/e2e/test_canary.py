@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from modelrail.cli.main import main
 from modelrail.local.act import ActRun
 
-from tests.support.labs.canary import CanaryLab, Side, canary_lab
+from tests.support.labs.canary import STABLE, CanaryLab, Side, canary_lab
 from tests.support.standins.rollouts import RolloutsStandIn
 from tests.support.workflows.flows import (
     PROMOTE_WORKFLOW,
@@ -37,7 +37,6 @@ from tests.support.workflows.flows import (
 pytestmark = pytest.mark.e2e
 
 ROLLOUT, NAMESPACE = "ctr-ranker", "ml"
-STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
 NEW_IMAGE = "ghcr.io/acme/ctr-ranker@sha256:" + "2" * 64
 CANARY_JOB = "Canary ctr-ranker to version 2"
 STEP_SECONDS = 8

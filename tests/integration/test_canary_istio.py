@@ -8,20 +8,20 @@ one is aborted at the first step, all traffic back on stable, the stable Deploym
 untouched. Every VirtualService write is a JSON patch of the owned route's weights.
 """
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from modelrail.cli.main import main
 
 from tests.support.builders.runner_files import parse_file_command
 from tests.support.labs.canary import (
+    FAULTY,
+    GOOD,
     MODEL_NAME,
-    CanaryLab,
-    Side,
+    STABLE,
+    canary_json,
     canary_lab,
     lab_policy,
+    run_canary,
     runner_env,
 )
 from tests.support.services.prometheus import prometheus_available
@@ -31,10 +31,8 @@ from tests.support.standins.rollouts import RolloutsStandIn
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not prometheus_available(), reason="needs prometheus")]
 
-STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
-GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
-FAULTY = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
 WEIGHTS = (10, 50, 100)
+POLICY = lab_policy(steps=WEIGHTS, backend="istio")
 VS_PATH = f"/apis/networking.istio.io/v1/namespaces/default/virtualservices/{MODEL_NAME}"
 
 
@@ -42,19 +40,6 @@ VS_PATH = f"/apis/networking.istio.io/v1/namespaces/default/virtualservices/{MOD
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runner_env(tmp_path, monkeypatch)
 
-
-def _run(lab: CanaryLab, standin: RolloutsStandIn, canary: Side, tmp_path: Path) -> int:
-    (tmp_path / "modelrail.yaml").write_text(lab_policy(steps=WEIGHTS, backend="istio"),
-                                             encoding="utf-8")
-    return main(["canary", "run", "--config", str(tmp_path / "modelrail.yaml"),
-                 "--image", canary.image, "--version", canary.version,
-                 "--kubeconfig", str(standin.write_kubeconfig(tmp_path / "kubeconfig")),
-                 "--prometheus-url", lab.prometheus_url, "--json", str(tmp_path / "out.json")])
-
-
-def _json(tmp_path: Path) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads((tmp_path / "out.json").read_text())
-    return result
 
 
 def _canary_weights(standin: RolloutsStandIn) -> list[int]:
@@ -70,10 +55,10 @@ def _image(standin: RolloutsStandIn, deployment: str) -> str:
 def test_a_good_canary_is_promoted_through_the_stable_deployment(tmp_path: Path) -> None:
     with RolloutsStandIn() as standin, canary_lab(tmp_path / "lab", standin, stable=STABLE,
                                                   canary=GOOD, backend="istio") as lab:
-        code = _run(lab, standin, GOOD, tmp_path)
+        code = run_canary(lab, standin, GOOD, tmp_path, POLICY)
         traffic = standin.istio_traffic(MODEL_NAME)
         counts = lab.counts()
-    result = _json(tmp_path)
+    result = canary_json(tmp_path)
     assert code == 0, result
     assert result["result"] == "promoted"
     assert result["baseline"] == "1"  # the stable Deployment's v1 tag
@@ -95,10 +80,10 @@ def test_a_miscalibrated_canary_is_aborted_with_all_traffic_back_on_stable(
         tmp_path: Path) -> None:
     with RolloutsStandIn() as standin, canary_lab(tmp_path / "lab", standin, stable=STABLE,
                                                   canary=FAULTY, backend="istio") as lab:
-        code = _run(lab, standin, FAULTY, tmp_path)
+        code = run_canary(lab, standin, FAULTY, tmp_path, POLICY)
         traffic = standin.istio_traffic(MODEL_NAME)
         max_weight = lab.max_weight()
-    result = _json(tmp_path)
+    result = canary_json(tmp_path)
     assert code == 1, result
     assert result["result"] == "aborted"
     assert [(s["weight"], s["verdict"]) for s in result["steps"]] == [(10, "fail")]

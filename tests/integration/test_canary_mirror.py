@@ -8,25 +8,30 @@ through 50 and 100 %; the miscalibrated one is aborted at the mirror step: the w
 left 0 and no user request was answered by it. Steps last 15 s (about 2 min in all).
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from modelrail.cli.main import main
 
 from tests.support.builders.runner_files import parse_file_command
-from tests.support.labs.canary import Side, canary_lab, lab_policy, runner_env
+from tests.support.labs.canary import (
+    FAULTY,
+    GOOD,
+    STABLE,
+    Side,
+    canary_json,
+    canary_lab,
+    lab_policy,
+    run_canary,
+    runner_env,
+)
 from tests.support.services.prometheus import prometheus_available
 from tests.support.standins.rollouts import Mirror, RolloutsStandIn, Traffic
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not prometheus_available(), reason="needs prometheus")]
 
-STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
-GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
-FAULTY = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
 WEIGHTS = (50, 100)
 MIRROR = Mirror(route="mirror", percentage=50, scale=50)
 
@@ -47,17 +52,12 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _run(tmp_path: Path, canary: Side) -> MirrorRun:
-    policy = tmp_path / "modelrail.yaml"
-    policy.write_text(lab_policy(steps=WEIGHTS, mirror=MIRROR), encoding="utf-8")
     with RolloutsStandIn() as standin, canary_lab(tmp_path / "lab", standin, stable=STABLE,
                                                   canary=canary, weights=WEIGHTS,
                                                   mirror=MIRROR) as lab:
-        code = main(["canary", "run", "--config", str(policy), "--image", canary.image,
-                     "--version", canary.version,
-                     "--kubeconfig", str(standin.write_kubeconfig(tmp_path / "kubeconfig")),
-                     "--prometheus-url", lab.prometheus_url,
-                     "--json", str(tmp_path / "out.json")])
-        return MirrorRun(code, json.loads((tmp_path / "out.json").read_text()),
+        code = run_canary(lab, standin, canary, tmp_path,
+                          lab_policy(steps=WEIGHTS, mirror=MIRROR))
+        return MirrorRun(code, canary_json(tmp_path),
                          lab.counts(), lab.mirrored(), lab.max_weight(),
                          standin.traffic(lab.rollout))
 

@@ -12,7 +12,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -23,11 +22,14 @@ from modelrail.local.processes import free_port
 
 from tests.support.builders.runner_files import parse_file_command
 from tests.support.labs.canary import (
+    FAULTY,
+    GOOD,
     MODEL_NAME,
-    CanaryLab,
-    Side,
+    STABLE,
+    canary_json,
     canary_lab,
     lab_policy,
+    run_canary,
     runner_env,
 )
 from tests.support.services.prometheus import prometheus_available
@@ -37,9 +39,6 @@ from tests.support.standins.rollouts import RolloutsStandIn
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not prometheus_available(), reason="needs prometheus")]
 
-STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
-GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
-FAULTY = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
 WEIGHTS = (10, 50, 100)
 
 
@@ -59,25 +58,12 @@ def standin() -> Iterator[RolloutsStandIn]:
         yield server
 
 
-def _run(lab: CanaryLab, standin: RolloutsStandIn, canary: Side, tmp_path: Path,
-         *extra: str) -> int:
-    (tmp_path / "modelrail.yaml").write_text(lab_policy(steps=WEIGHTS), encoding="utf-8")
-    return main(["canary", "run", "--config", str(tmp_path / "modelrail.yaml"),
-                 "--image", canary.image, "--version", canary.version,
-                 "--kubeconfig", str(standin.write_kubeconfig(tmp_path / "kubeconfig")),
-                 "--prometheus-url", lab.prometheus_url, "--json", str(tmp_path / "out.json"),
-                 "--report-dir", str(tmp_path / "report"), *extra])
-
-
-def _json(tmp_path: Path) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads((tmp_path / "out.json").read_text())
-    return result
-
 
 def test_a_good_canary_is_promoted_in_full(tmp_path: Path, standin: RolloutsStandIn) -> None:
     with canary_lab(tmp_path / "lab", standin, stable=STABLE, canary=GOOD) as lab:
-        code = _run(lab, standin, GOOD, tmp_path)
-    result = _json(tmp_path)
+        code = run_canary(lab, standin, GOOD, tmp_path, lab_policy(steps=WEIGHTS),
+                          "--report-dir", str(tmp_path / "report"))
+    result = canary_json(tmp_path)
     assert code == 0, result
     assert result["result"] == "promoted"
     assert result["baseline"] == "1"
@@ -95,10 +81,11 @@ def test_a_miscalibrated_canary_is_aborted_at_the_first_step(
         tmp_path: Path, standin: RolloutsStandIn) -> None:
     with canary_lab(tmp_path / "lab", standin, stable=STABLE, canary=FAULTY) as lab, \
             pushgateway(tmp_path / "pushgateway") as gateway:
-        code = _run(lab, standin, FAULTY, tmp_path, "--openmetrics",
-                    str(tmp_path / "canary.om"), "--pushgateway", gateway)
+        code = run_canary(lab, standin, FAULTY, tmp_path, lab_policy(steps=WEIGHTS),
+                          "--report-dir", str(tmp_path / "report"), "--openmetrics",
+                          str(tmp_path / "canary.om"), "--pushgateway", gateway)
         pushed = requests.get(f"{gateway}/metrics", timeout=10).text
-    result = _json(tmp_path)
+    result = canary_json(tmp_path)
     assert code == 1, result
     assert result["result"] == "aborted"
     assert [(s["weight"], s["verdict"]) for s in result["steps"]] == [(10, "fail")]
@@ -154,7 +141,7 @@ def test_without_a_version_tag_the_baseline_is_what_prod_holds_in_the_registry(
                      "--prometheus-url", f"http://127.0.0.1:{free_port()}",  # down
                      "--json", str(tmp_path / "out.json")])
         assert standin.writes() == []
-    result = _json(tmp_path)
+    result = canary_json(tmp_path)
     assert code == 3, result
     assert (result["baseline"], result["baseline_source"]) == \
         ("2", "the version prod holds in the registry")

@@ -92,6 +92,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import requests
+from modelrail.cli.main import main
 
 from tests.support.labs.example_apps import example_app
 from tests.support.paths import EXAMPLE_MODEL
@@ -197,6 +198,32 @@ class Side:
     image: str
     version: str
     faulty: bool = False  # serve the miscalibrated model (see the module docstring)
+
+
+# The sides the canary tests roll out: v1 serves, v2 is a good candidate, v3 the
+# miscalibrated one.
+STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
+GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
+FAULTY = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
+
+
+def run_canary(lab: "CanaryLab", standin: RolloutsStandIn, canary: Side, tmp_path: Path,
+               policy: str, *extra: str) -> int:
+    """`modelrail canary run` of `canary` in this process, under `policy` (modelrail.yaml
+    text) written to `tmp_path`, its --json document at `tmp_path`/out.json."""
+    config = tmp_path / "modelrail.yaml"
+    config.write_text(policy, encoding="utf-8")
+    return main(["canary", "run", "--config", str(config), "--image", canary.image,
+                 "--version", canary.version,
+                 "--kubeconfig", str(standin.write_kubeconfig(tmp_path / "kubeconfig")),
+                 "--prometheus-url", lab.prometheus_url,
+                 "--json", str(tmp_path / "out.json"), *extra])
+
+
+def canary_json(tmp_path: Path) -> dict[str, Any]:
+    """The --json document `run_canary` wrote."""
+    result: dict[str, Any] = json.loads((tmp_path / "out.json").read_text())
+    return result
 
 
 def train_artifacts(root: Path) -> Path:
