@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from modelrail.local.loopback import LoopbackServer, json_api_handler
+from modelrail.local.loopback import ApiCall, LoopbackServer, RecordedRequest, json_api_handler
 
 _LIST_OR_CREATE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
 _EDIT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<id>\d+)$")
@@ -68,25 +68,6 @@ DENIED_MESSAGE = "Resource not accessible by integration"
 USER_DOCS = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
 _UNPARSEABLE = object()
 _Answer = tuple[int, dict[str, str], Any]  # status, extra headers, JSON payload
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One routed request: method, API path (without the prefix), query and JSON body."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str  # as requested, API prefix included
-    query: dict[str, str]
-    headers: dict[str, str]  # header names lower-cased
-    json: Any  # the parsed body; the raw text when it was not JSON; None when empty
 
 
 @dataclass
@@ -263,7 +244,7 @@ class GitHubStandIn(LoopbackServer):
                user: dict[str, str]) -> _Answer:
         issues_route = _ISSUES.match(path) or _ISSUE.match(path)
         if issues_route:
-            return self._route_issues(_Call(method, path, query, body), issues_route, user)
+            return self._route_issues(ApiCall(method, path, query, body), issues_route, user)
         listing = _LIST_OR_CREATE.match(path)
         edit = _EDIT.match(path)
         if listing and method == "GET":
@@ -282,7 +263,7 @@ class GitHubStandIn(LoopbackServer):
                 return 200, {}, dict(comment)
         return 404, {}, {"message": "Not Found"}
 
-    def _route_issues(self, call: "_Call", route: re.Match[str],
+    def _route_issues(self, call: "ApiCall", route: re.Match[str],
                       user: dict[str, str]) -> _Answer:
         method, path, query, body = call.method, call.path, call.query, call.body
         repo = route["repo"]

@@ -41,32 +41,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from modelrail.local.loopback import LoopbackServer, json_api_handler
+from modelrail.local.loopback import ApiCall, LoopbackServer, RecordedRequest, json_api_handler
 
 API_PREFIX = "/api/v4"
 _NOTES = re.compile(r"^/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>\d+)/notes"
                     r"(?:/(?P<note>\d+))?$")
 _Answer = tuple[int, dict[str, str], Any]  # status, extra headers, JSON payload
 _UNAUTHORIZED: _Answer = (401, {}, {"message": "401 Unauthorized"})
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One routed request: method, API path (without /api/v4), query and JSON body."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str  # as requested, /api/v4 included
-    query: dict[str, str]
-    headers: dict[str, str]  # header names lower-cased
-    json: Any  # the parsed body; None when empty
 
 
 @dataclass
@@ -168,9 +149,9 @@ class GitLabStandIn(LoopbackServer):
             user = self._user(headers)
             if user is None:
                 return _UNAUTHORIZED
-            return self._route(_Call(method, split.path[len(API_PREFIX):], query, body), user)
+            return self._route(ApiCall(method, split.path[len(API_PREFIX):], query, body), user)
 
-    def _route(self, call: _Call, user: dict[str, Any]) -> _Answer:
+    def _route(self, call: ApiCall, user: dict[str, Any]) -> _Answer:
         if call.path == "/user" and call.method == "GET":
             return 200, {}, dict(user)
         route = _NOTES.match(call.path)
@@ -184,7 +165,7 @@ class GitLabStandIn(LoopbackServer):
             return 404, {}, {"message": "404 Merge Request Not Found"}
         return self._notes_route(key, route["note"], call, user)
 
-    def _notes_route(self, key: tuple[int, int], note: str | None, call: _Call,
+    def _notes_route(self, key: tuple[int, int], note: str | None, call: ApiCall,
                      user: dict[str, Any]) -> _Answer:
         """The notes of a merge request that exists: list, create, edit."""
         method, body = call.method, call.body

@@ -4,6 +4,7 @@ the request handler of the stand-ins that answer in JSON."""
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -12,6 +13,27 @@ from typing import Any, Self
 # status, extra headers, payload.
 JsonAnswer = tuple[int, Mapping[str, str], Any]
 JsonApi = Callable[[str, str, dict[str, str], bytes], JsonAnswer]
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One routed request: method, API path (without the API's prefix), query, JSON body."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request as a stand-in received it, for the tests to assert on."""
+
+    method: str
+    path: str  # as requested, the API's prefix included
+    query: dict[str, str]
+    headers: dict[str, str]  # header names lower-cased
+    json: Any  # the parsed body (or the raw text of one that was not JSON); None when empty
 
 
 class LoopbackServer:

@@ -5,7 +5,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 from modelrail.errors import ExitCode, ServiceError
-from modelrail.local.github_api import DENIED_MESSAGE, GitHubStandIn, RecordedRequest
+from modelrail.local.github_api import DENIED_MESSAGE, GitHubStandIn
+from modelrail.local.loopback import RecordedRequest
 from modelrail.local.processes import free_port
 from modelrail.plumbing.github_api import GitHubClient, Repository
 from modelrail.plumbing.github_identity import authored_by, graphql_url
