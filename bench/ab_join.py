@@ -211,8 +211,10 @@ def _peak_mb() -> float:
     raise SystemExit("no VmHWM in /proc/self/status: this bench needs Linux")
 
 
-def measure(engine: str, directory: Path, env: Mapping[str, str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--worker", engine, "--data",
+def measure(engine: str, directory: Path, env: Mapping[str, str],
+            script: str = __file__) -> dict[str, Any]:
+    """`script --worker ENGINE` in a fresh process (its own peak memory): its last line."""
+    done = subprocess.run([sys.executable, script, "--worker", engine, "--data",
                            str(directory)], capture_output=True, text=True, check=False,
                           env={**os.environ, **env})
     if done.returncode != 0:

@@ -25,21 +25,27 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
 
 from modelrail.ab.aggregate import Aggregation
 
-from bench.ab_join import EXPERIMENT, VARIANTS, WINDOW_SECONDS, check_same, flat_stats, generate
+from bench.ab_join import (
+    EXPERIMENT,
+    VARIANTS,
+    WINDOW_SECONDS,
+    check_same,
+    flat_stats,
+    generate,
+    measure,
+)
 from tests.support.paths import REPO_ROOT
 
 RESULTS = REPO_ROOT / "bench" / "results" / "engines.json"
@@ -123,16 +129,6 @@ def worker(engine: str, directory: Path) -> None:
         "helper_peak_rss_mb": run.helper_peak_rss_mb, "stats": run.stats}))
 
 
-def measure(engine: str, directory: Path, env: Mapping[str, str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--worker", engine, "--data",
-                           str(directory)], capture_output=True, text=True, check=False,
-                          env={**os.environ, **env})
-    if done.returncode != 0:
-        raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 @contextmanager
 def postgres_loaded(predictions: Path, events: Path) -> Iterator[str]:
     """A throwaway server with the typed tables loaded from the Parquet logs."""
@@ -169,7 +165,7 @@ def main() -> None:
             else nullcontext(None)
         with server as dsn:
             env = {DSN_VARIABLE: dsn} if dsn else {}
-            results = [measure(engine, directory, env) for engine in args.engines]
+            results = [measure(engine, directory, env, __file__) for engine in args.engines]
     for other in results[1:]:
         check_same(results[0], other)
     print(f"{args.rows:,} prediction rows + {args.rows:,} events (Parquet)")
