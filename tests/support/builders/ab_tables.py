@@ -1,9 +1,12 @@
 """The A/B logs as typed PostgreSQL tables (the columns `ab.aggregate_postgres` reads)."""
 
+import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psycopg
+import pytest
 from modelrail.plumbing.logs import read_log
 from psycopg import sql
 
@@ -35,3 +38,16 @@ def load_postgres(dsn: str, predictions: Path, events: Path) -> None:
                 while batch := rows.fetchmany(100_000):
                     for row in batch:
                         copy.write_row(row)
+
+
+def same_analysis(workdir: Path, first: str, second: str) -> tuple[dict[str, Any], ...]:
+    """The two `ab analyze --json` documents in `workdir`, checked to decide alike: the
+    decision, the SRM check and the primary's lift (to 1e-9)."""
+    reports = tuple(json.loads((workdir / name).read_text(encoding="utf-8"))
+                    for name in (first, second))
+    one, other = reports
+    assert one["decision"] == other["decision"]
+    assert one["srm"] == other["srm"]
+    assert one["metrics"]["ctr"]["lift"] == pytest.approx(other["metrics"]["ctr"]["lift"],
+                                                          rel=1e-9)
+    return reports
