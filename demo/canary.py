@@ -8,8 +8,11 @@ stable version and for the canary, a real Prometheus scraping both every second,
 first step that catches it and the traffic goes back to stable. The bad canary runs a
 second time behind a mirror phase (`rollout.mirror`: Argo Rollouts' setMirrorRoute, half
 of the requests copied to the canary, its answers dropped): it is aborted there, before
-any user request reached it. Each run leaves its report in
-<work>/<name>/report/canary-report.html, its verdicts as OpenMetrics in canary.om.
+any user request reached it. Then both again without Argo Rollouts (`rollout.backend:
+istio`): modelrail writes the weights of a VirtualService route itself, the lab splits the
+traffic by what istiod last pushed, and the good canary is promoted through the stable
+Deployment. Each run leaves its report in <work>/<name>/report/canary-report.html, its
+verdicts as OpenMetrics in canary.om.
 
     python -m demo.canary        # this stage alone, under .demo/canary/
 """
@@ -18,12 +21,9 @@ import shutil
 from pathlib import Path
 
 from demo.run import WORK, say, tools_missing
-from tests.support.labs.canary import Side, run_canary_cli
+from tests.support.labs.canary import FAULTY, GOOD, STABLE, Backend, Side, run_canary_cli
 from tests.support.standins.rollouts import Mirror
 
-STABLE = Side("ghcr.io/acme/ctr-ranker:v1", version="1")
-GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
-BAD = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
 STEP_SECONDS = 10.0
 
 
@@ -31,21 +31,26 @@ MIRROR = Mirror(route="mirror", percentage=50, scale=50)
 
 
 def canary_stage(work: Path) -> bool:
-    """The runs; True when the good canary was promoted and the bad one aborted, the
+    """The runs; True when each good canary was promoted and each bad one aborted, the
     second time in the mirror phase with no user request answered by it."""
     promoted = run_canary(work / "good", GOOD, "a good canary", expected_exit=0)
-    aborted = run_canary(work / "bad", BAD, "a miscalibrated canary", expected_exit=1)
-    unseen = run_canary(work / "bad-mirrored", BAD,
+    aborted = run_canary(work / "bad", FAULTY, "a miscalibrated canary", expected_exit=1)
+    unseen = run_canary(work / "bad-mirrored", FAULTY,
                         "the miscalibrated canary behind a mirror phase", expected_exit=1,
                         mirror=MIRROR)
-    return promoted and aborted and unseen
+    on_istio = [run_canary(work / f"istio-{name}", side, f"{what} on Istio", expected_exit=code,
+                           backend="istio")
+                for name, side, what, code in (("good", GOOD, "a good canary", 0),
+                                               ("bad", FAULTY, "a miscalibrated canary", 1))]
+    return promoted and aborted and unseen and all(on_istio)
 
 
-def run_canary(work: Path, canary: Side, what: str, expected_exit: int,
-               mirror: Mirror | None = None) -> bool:
+def run_canary(work: Path, canary: Side, what: str, expected_exit: int, *,
+               mirror: Mirror | None = None, backend: Backend = "argo") -> bool:
     say(f"{what}: version {canary.version} against stable version {STABLE.version}, on "
         f"live traffic at 20 req/s")
-    outcome = run_canary_cli(work, STABLE, canary, step_seconds=STEP_SECONDS, mirror=mirror)
+    outcome = run_canary_cli(work, STABLE, canary, step_seconds=STEP_SECONDS, mirror=mirror,
+                             backend=backend)
     users = "; users saw the canary" if outcome.result.get("users_saw_canary") else \
         "; no user request reached the canary"
     say(f"{what}: exit {outcome.exit_code} after {outcome.seconds:.0f}s, canary weight now "
@@ -62,7 +67,7 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     ok = canary_stage(work)
     say("canary stage complete: the good canary was promoted, the bad one aborted (behind "
-        "a mirror phase: before any user saw it)" if ok
+        "a mirror phase: before any user saw it), on Argo Rollouts and on Istio" if ok
         else "canary stage did not behave as expected; see the logs above")
     return 0 if ok else 1
 
