@@ -53,8 +53,11 @@ def run_canary(work: Path, canary: Side, what: str, expected_exit: int, *,
                              backend=backend)
     users = "; users saw the canary" if outcome.result.get("users_saw_canary") else \
         "; no user request reached the canary"
-    say(f"{what}: exit {outcome.exit_code} after {outcome.seconds:.0f}s, canary weight now "
-        f"{outcome.weight}%{users} (report: {work / 'report' / 'canary-report.html'})")
+    where = (f"the stable subset now serves version {canary.version}"
+             if backend == "istio" and outcome.exit_code == 0
+             else f"canary weight now {outcome.weight}%")
+    say(f"{what}: exit {outcome.exit_code} after {outcome.seconds:.0f}s, {where}{users} "
+        f"(report: {work / 'report' / 'canary-report.html'})")
     if mirror is not None and outcome.result.get("users_saw_canary") is not False:
         return False
     return outcome.exit_code == expected_exit
