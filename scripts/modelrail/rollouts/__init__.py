@@ -10,5 +10,6 @@ a policy needs), `patches` (the plugin's patches, a set-image's object), `istio`
 mirror route read back from a VirtualService), `driver` (every operation and wait).
 Istio: `istio_routes` (the owned VirtualService route, its patches, the state),
 `deployments` (a Deployment's rollout status), `istio_backend` (every operation).
-KServe: `kserve` (an InferenceService's canary state and patches; no backend yet).
+KServe: `kserve` (an InferenceService's canary state and patches), `kserve_backend`
+(every operation).
 """

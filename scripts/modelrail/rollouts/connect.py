@@ -1,6 +1,6 @@
-"""A traffic backend for the policy's `rollout:` section (an Argo RolloutDriver or an
-IstioBackend): the namespace chosen, the kubernetes extra imported only here, when a
-command needs the cluster."""
+"""A traffic backend for the policy's `rollout:` section (an Argo RolloutDriver, an
+IstioBackend or a KServeBackend): the namespace chosen, the kubernetes extra imported
+only here, when a command needs the cluster."""
 
 from typing import TYPE_CHECKING
 
@@ -41,13 +41,14 @@ def open_backend(kubeconfig: str | None, name: str, namespace_flag: str | None,
                  rollout: RolloutConfig) -> "TrafficBackend":
     """The backend `rollout.backend` names, for application `name` (the namespace as
     `open_driver` chooses it)."""
-    if rollout.backend == "kserve":
-        raise UsageError("rollout.backend: kserve is not yet available in this version of "
-                         "modelrail; use argo or istio")
-    if rollout.backend == "argo" or rollout.istio is None:
+    if rollout.backend == "argo" or (rollout.backend == "istio" and rollout.istio is None):
         return open_driver(kubeconfig, name, namespace_flag, rollout.namespace)
     connection = _connect(kubeconfig, namespace_flag)
-    from modelrail.rollouts.istio_backend import IstioBackend  # noqa: PLC0415 - the extra
-
     namespace = namespace_flag or rollout.namespace or connection.namespace or "default"
-    return IstioBackend(connection.api, name, namespace, rollout.istio)
+    if rollout.istio is not None:
+        from modelrail.rollouts.istio_backend import IstioBackend  # noqa: PLC0415 - extra
+
+        return IstioBackend(connection.api, name, namespace, rollout.istio)
+    from modelrail.rollouts.kserve_backend import KServeBackend  # noqa: PLC0415 - the extra
+
+    return KServeBackend(connection.api, name, namespace)

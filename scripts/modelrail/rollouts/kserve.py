@@ -62,6 +62,7 @@ class InferenceServiceState:
     traffic: tuple[TrafficTarget, ...]
     ready: bool
     not_ready_because: str  # "" when ready
+    failed: bool = False  # PredictorReady, IngressReady or Ready is False (not Unknown)
 
     @property
     def new_revision_ready(self) -> bool:
@@ -96,7 +97,7 @@ def read_state(obj: Mapping[str, Any]) -> InferenceServiceState:
                       latest=entry.get("latestRevision") is True,
                       tag=str(entry.get("tag") or ""))
         for entry in mappings(component.get("traffic")))
-    ready, because = _readiness(status)
+    ready, because, failed = _readiness(status)
     return InferenceServiceState(
         namespace=str(metadata.get("namespace") or ""), name=str(metadata.get("name") or ""),
         generation=integer(metadata.get("generation")) or 0,
@@ -108,7 +109,7 @@ def read_state(obj: Mapping[str, Any]) -> InferenceServiceState:
         latest_ready=str(component.get("latestReadyRevision") or ""),
         latest_rolled_out=str(component.get("latestRolledoutRevision") or ""),
         previous_rolled_out=str(component.get("previousRolledoutRevision") or ""),
-        traffic=traffic, ready=ready, not_ready_because=because)
+        traffic=traffic, ready=ready, not_ready_because=because, failed=failed)
 
 
 def _images(predictor: Mapping[str, Any]) -> dict[str, str]:
@@ -116,20 +117,22 @@ def _images(predictor: Mapping[str, Any]) -> dict[str, str]:
             for c in mappings(predictor.get("containers"))}
 
 
-def _readiness(status: Mapping[str, Any]) -> tuple[bool, str]:
-    """The Ready condition (PredictorReady and IngressReady) and, when it is not True, the
-    first unhappy condition's type, reason and message."""
+def _readiness(status: Mapping[str, Any]) -> tuple[bool, str, bool]:
+    """The Ready condition (PredictorReady and IngressReady); when it is not True, the
+    first unhappy condition's type, reason and message, and whether it is False (failed,
+    e.g. RevisionFailed) rather than Unknown (still deploying)."""
     conditions = {str(c.get("type")): c for c in mappings(status.get("conditions"))}
     if conditions.get("Ready", {}).get("status") == "True":
-        return True, ""
+        return True, "", False
     for kind in ("PredictorReady", "IngressReady", "Ready"):
         condition = conditions.get(kind, {})
         if condition.get("status") != "True":
             detail = ": ".join(str(condition.get(key)) for key in ("reason", "message")
                                if condition.get(key))
             state = condition.get("status") or "not reported"
-            return False, f"{kind} is {state}" + (f" ({detail})" if detail else "")
-    return False, "Ready is not reported"
+            return False, f"{kind} is {state}" + (f" ({detail})" if detail else ""), \
+                state == "False"
+    return False, "Ready is not reported", False
 
 
 # -- patches -----------------------------------------------------------------------------
@@ -147,15 +150,22 @@ def percent_patch(percent: int) -> JSON:
     return {"spec": {"predictor": {_PERCENT: _checked_percent(percent)}}}
 
 
-def start_operations(state: InferenceServiceState, image: str, percent: int,
-                     container: str | None = None) -> list[JSON]:
-    """The JSON patch giving the predictor container (the named one, or the only one; `*`:
-    all) `image` and the new revision `percent` %, in one write (one new revision)."""
+def require_serverless(state: InferenceServiceState) -> str:
+    """Refuse (exit 2) an InferenceService not in the serverless mode, where
+    canaryTrafficPercent does nothing; else its name for messages."""
     what = f"InferenceService {state.namespace}/{state.name}"
     if state.deployment_mode not in SERVERLESS_MODES:
         mode = state.deployment_mode or "not set (KServe's default is Standard)"
         raise UsageError(f"{what}: deployment mode {mode}; canaryTrafficPercent works only "
                          f"in the serverless mode: annotate it {DEPLOYMENT_MODE}: Serverless")
+    return what
+
+
+def start_operations(state: InferenceServiceState, image: str, percent: int,
+                     container: str | None = None) -> list[JSON]:
+    """The JSON patch giving the predictor container (the named one, or the only one; `*`:
+    all) `image` and the new revision `percent` %, in one write (one new revision)."""
+    what = require_serverless(state)
     chosen = pick_container(state.images, container, what)
     operations: list[JSON] = [
         {"op": "test", "path": "/metadata/generation", "value": state.generation}]

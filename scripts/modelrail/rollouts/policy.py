@@ -115,6 +115,10 @@ def parse_rollout(section: Section) -> RolloutConfig:
                                    "a number of seconds > 0")
     backend = section.choice("backend", BACKENDS, "argo")
     istio = _backend_section(section, backend, name)
+    if backend == "kserve" and section.has("mirror"):
+        raise section.error("mirror", "the KServe backend has no mirror phase "
+                            "(canaryTrafficPercent splits requests, it copies none); remove "
+                            "it or use backend argo or istio")
     mirror = section.optional_section(
         "mirror", functools.partial(parse_mirror, route=istio.route if istio else None), None)
     config = RolloutConfig(

@@ -257,9 +257,8 @@ analysis:
 
 
 @pytest.mark.parametrize(("backend", "command", "message"), [
-    ("backend: kserve", ["canary", "run", "--image", "ranker:v2", "--version", "2",
-                         "--baseline-version", "1", "--prometheus-url", "http://127.0.0.1:9"],
-     "rollout.backend: kserve is not yet available"),
+    ("backend: kserve", ["rollout", "status"],
+     "the rollout commands drive Argo Rollouts, and the policy's rollout.backend is kserve"),
     ("backend: istio, istio: {route: primary}", ["rollout", "status"],
      "the rollout commands drive Argo Rollouts, and the policy's rollout.backend is istio"),
 ])
