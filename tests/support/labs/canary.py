@@ -2,7 +2,10 @@
 and live traffic split by the Argo Rollouts stand-in's current weight, or, with
 `backend="istio"`, by the weights of the VirtualService route the stand-in's istiod last
 pushed (`RolloutsStandIn.istio_traffic`: a stable and a canary Deployment behind the
-route's two subsets, each subset's requests going to the image its pods serve).
+route's two subsets, each subset's requests going to the image its pods serve), or, with
+`backend="kserve"` and a `KServeStandIn`, by the traffic Knative resolved for the
+InferenceService (`KServeStandIn.split`: percent per image, each revision's requests
+going to the server of the image it runs).
 
     from tests.support.labs.canary import Side, canary_lab, lab_policy, run_canary_cli
     from tests.support.standins.rollouts import Mirror, RolloutsStandIn
@@ -97,6 +100,8 @@ from modelrail.cli.main import main
 from tests.support.labs.example_apps import example_app
 from tests.support.paths import EXAMPLE_MODEL
 from tests.support.services.prometheus import live_prometheus
+from tests.support.standins import kserve
+from tests.support.standins.kserve import KServeStandIn
 from tests.support.standins.rollouts import Mirror, RolloutsStandIn, Traffic
 
 if TYPE_CHECKING:  # the demo and bench import this module without pytest's fixtures
@@ -106,7 +111,8 @@ MODEL_NAME = "ctr-ranker"
 UNROUTED = "unrouted"
 REQUEST_TIMEOUT_S = 5.0
 REQUEST_HEADERS = {"content-type": "application/json", "x-lab-client": "traffic"}
-Backend = Literal["argo", "istio"]
+Backend = Literal["argo", "istio", "kserve"]
+LabStandIn = RolloutsStandIn | KServeStandIn  # KServeStandIn with backend kserve only
 
 # Runs with the example model's sources on PYTHONPATH: the pipeline's own data generator
 # and model builder, on a small data set (a second or two of training). The faulty model
@@ -179,14 +185,17 @@ def lab_policy(*, steps: Sequence[int] = (10, 25, 50, 100), step_seconds: float 
                mirror: Mirror | None = None, backend: Backend = "argo") -> str:
     """A modelrail.yaml (rollout + analysis) that judges the lab's canary within short
     steps: error rate (counter), p99 latency and p90 score (histograms), an error SLO.
-    With backend istio, the route `add_istio_app` makes (the mirror is on it)."""
+    With backend istio, the route `add_istio_app` makes (the mirror is on it); with
+    kserve, the predictor container `add_inference_service` makes (and no mirror)."""
     istio = backend == "istio"
     route = "" if istio or mirror is None else f"route: {mirror.route}, "
     mirrored = "" if mirror is None else (
         f", mirror: {{{route}percentage: {mirror.percentage}, scale: {mirror.scale}}}")
-    routed = ", backend: istio, istio: {route: primary}" if istio else ""
+    routed = {"istio": ", backend: istio, istio: {route: primary}",
+              "kserve": ", backend: kserve"}.get(backend, "")
+    container = kserve.CONTAINER if backend == "kserve" else "server"
     return (f"model: {MODEL_NAME}\nrollout: {{name: {rollout}, namespace: {namespace}, "
-            f"container: server, steps: {list(steps)}, step_seconds: {step_seconds:g}"
+            f"container: {container}, steps: {list(steps)}, step_seconds: {step_seconds:g}"
             f"{mirrored}{routed}}}\n" + _ANALYSIS)
 
 
@@ -207,7 +216,7 @@ GOOD = Side("ghcr.io/acme/ctr-ranker:v2", version="2")
 FAULTY = Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)
 
 
-def run_canary(lab: "CanaryLab", standin: RolloutsStandIn, canary: Side, tmp_path: Path,
+def run_canary(lab: "CanaryLab", standin: LabStandIn, canary: Side, tmp_path: Path,
                policy: str, *extra: str) -> int:
     """`modelrail canary run` of `canary` in this process, under `policy` (modelrail.yaml
     text) written to `tmp_path`, its --json document at `tmp_path`/out.json."""
@@ -409,32 +418,66 @@ def _wait_for_targets(prometheus_url: str, count: int, timeout: float = 60.0) ->
     raise TimeoutError(f"Prometheus did not scrape {count} targets within {timeout:.0f}s")
 
 
-def _seed(standin: RolloutsStandIn, backend: Backend, rollout: str, namespace: str,
+def kserve_traffic(standin: KServeStandIn, name: str, namespace: str,
+                   stable_image: str) -> Traffic:
+    """The InferenceService's split as the lab routes it: the image other than
+    `stable_image` with the largest share is the canary; one serving everything is both
+    (rolled out, as after an Argo promotion: canary weight 0)."""
+    shares = standin.split(name, namespace).percent_by_image
+    others = {image: share for image, share in shares.items() if image != stable_image}
+    if not others:
+        return Traffic(stable_image, stable_image, 0)
+    canary, weight = max(others.items(), key=lambda item: item[1])
+    if weight == 100:
+        return Traffic(canary, canary, 0)
+    return Traffic(stable_image, canary, weight)
+
+
+def _seed(standin: LabStandIn, backend: Backend, rollout: str, namespace: str,
           image: str, weights: Sequence[int], mirror: Mirror | None
           ) -> Callable[[], Traffic]:
-    """Add the Rollout (or the Istio app) unless it exists; how to split the traffic."""
-    if backend == "istio":
-        try:
-            standin.get("virtualservices", namespace, rollout)
-        except KeyError:
-            standin.add_istio_app(rollout, namespace, image=image)
-        return lambda: standin.istio_traffic(rollout, namespace)
+    """Add the Rollout (the Istio app, the InferenceService) unless it exists; how to
+    split the traffic."""
+    if isinstance(standin, KServeStandIn) != (backend == "kserve"):
+        raise ValueError("a KServeStandIn goes with backend kserve, and only with it")
     try:
-        standin.rollout(rollout, namespace)
+        if isinstance(standin, KServeStandIn):
+            standin.inference_service(rollout, namespace)
+        elif backend == "istio":
+            standin.get("virtualservices", namespace, rollout)
+        else:
+            standin.rollout(rollout, namespace)
     except KeyError:
-        standin.add_rollout(rollout, namespace, image=image, weights=weights, mirror=mirror)
+        if isinstance(standin, KServeStandIn):
+            standin.add_inference_service(rollout, namespace, image=image)
+        elif backend == "istio":
+            standin.add_istio_app(rollout, namespace, image=image)
+        else:
+            standin.add_rollout(rollout, namespace, image=image, weights=weights,
+                                mirror=mirror)
+    return _splitter(standin, backend, rollout, namespace, image)
+
+
+def _splitter(standin: LabStandIn, backend: Backend, rollout: str, namespace: str,
+              stable_image: str) -> Callable[[], Traffic]:
+    """How the traffic is split now, per the backend."""
+    if isinstance(standin, KServeStandIn):
+        return lambda: kserve_traffic(standin, rollout, namespace, stable_image)
+    if backend == "istio":
+        return lambda: standin.istio_traffic(rollout, namespace)
     return lambda: standin.traffic(rollout, namespace)
 
 
 @contextlib.contextmanager
-def canary_lab(root: Path, standin: RolloutsStandIn, *, rollout: str = MODEL_NAME,
+def canary_lab(root: Path, standin: LabStandIn, *, rollout: str = MODEL_NAME,
                namespace: str = "default", stable: Side, canary: Side, rate: float = 20.0,
                scrape_interval: float = 1.0, weights: Sequence[int] = (10, 25, 50, 100),
                mirror: Mirror | None = None, backend: Backend = "argo"
                ) -> Iterator[CanaryLab]:
     """Start the lab (see the module docstring); everything is stopped on exit. With
-    backend istio, `rollout` names the app `add_istio_app` seeds (weights and mirror are
-    then the policy's alone)."""
+    backend istio, `rollout` names the app `add_istio_app` seeds, with kserve (and a
+    KServeStandIn) the InferenceService `add_inference_service` seeds (weights and mirror
+    are then the policy's alone)."""
     if stable.image == canary.image or stable.version == canary.version:
         raise ValueError("stable and canary need different images and versions")
     artifacts = train_artifacts(root / "artifacts")
@@ -491,14 +534,15 @@ def run_canary_cli(work: Path, stable: Side, canary: Side, *,
     (report and its OpenMetrics canary.om in `work`/report, result in `work`/canary.json);
     with `mirror`, a mirror phase first; output shown unless quiet. `weight`: the
     canary's share afterwards (with istio, the canary subset's: 0 after a promotion, the
-    stable subset then serving the canary's image)."""
+    stable subset then serving the canary's image; with kserve, as `kserve_traffic` says:
+    0 after a promotion too)."""
     work.mkdir(parents=True, exist_ok=True)
     policy = work / "modelrail.yaml"
     policy.write_text(lab_policy(steps=steps, step_seconds=step_seconds, mirror=mirror,
                                  backend=backend), encoding="utf-8")
-    with RolloutsStandIn() as standin, canary_lab(work / "lab", standin, stable=stable,
-                                                  canary=canary, weights=steps,
-                                                  mirror=mirror, backend=backend) as lab:
+    standin: LabStandIn = KServeStandIn() if backend == "kserve" else RolloutsStandIn()
+    with standin, canary_lab(work / "lab", standin, stable=stable, canary=canary,
+                             weights=steps, mirror=mirror, backend=backend) as lab:
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "modelrail", "canary", "run", "--config", str(policy),
@@ -510,7 +554,7 @@ def run_canary_cli(work: Path, stable: Side, canary: Side, *,
             check=False, timeout=900, stdout=subprocess.DEVNULL if quiet else None,
             stderr=subprocess.DEVNULL if quiet else None)
         seconds = time.monotonic() - started
-        split = standin.istio_traffic if backend == "istio" else standin.traffic
-        weight = split(lab.rollout, lab.namespace).canary_weight
+        split = _splitter(standin, backend, lab.rollout, lab.namespace, stable.image)
+        weight = split().canary_weight
     result: dict[str, Any] = json.loads((work / "canary.json").read_text(encoding="utf-8"))
     return CanaryOutcome(done.returncode, result, weight, seconds)
