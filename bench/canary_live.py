@@ -3,7 +3,8 @@
 Each repetition starts a fresh lab (tests/support/labs/canary.py: the example model's real
 server for stable and canary, a real Prometheus scraping both every second, 20 req/s split
 by the Rollouts stand-in's weight, or with `--backend istio` by the weights of the
-VirtualService route the stand-in's istiod last pushed) twice: once with a good canary
+VirtualService route the stand-in's istiod last pushed, or with `--backend kserve` by the
+traffic the KServe stand-in's Knative route resolved) twice: once with a good canary
 (the same model as stable, a new version) and once with the miscalibrated one
 (`class_weight: balanced`), each through steps 10/25/50/100 % of `--step-seconds`, judged
 by `lab_policy()`.
@@ -12,9 +13,9 @@ What it shows: how often a good canary is rolled back (the judge's budget is 1 %
 rollout), at which weight the bad one is caught (target: the first step), and how long a
 run takes. bench/canary_judge.py measures the judge itself on simulated streams.
 
-    python bench/canary_live.py [--runs 3] [--step-seconds 10] [--backend argo|istio]
+    python bench/canary_live.py [--runs 3] [--step-seconds 10] [--backend argo|istio|kserve]
         # prints a table, writes bench/results/canary_live.json (argo) or
-        # bench/results/canary_live_istio.json
+        # bench/results/canary_live_<backend>.json
 """
 
 import argparse
@@ -33,7 +34,8 @@ KINDS = {"good": Side("ghcr.io/acme/ctr-ranker:v2", version="2"),
          "miscalibrated": Side("ghcr.io/acme/ctr-ranker:v3", version="3", faulty=True)}
 STEPS = (10, 25, 50, 100)
 RESULTS = {"argo": REPO_ROOT / "bench" / "results" / "canary_live.json",
-           "istio": REPO_ROOT / "bench" / "results" / "canary_live_istio.json"}
+           "istio": REPO_ROOT / "bench" / "results" / "canary_live_istio.json",
+           "kserve": REPO_ROOT / "bench" / "results" / "canary_live_kserve.json"}
 
 
 def main() -> int:
