@@ -28,6 +28,8 @@ from modelrail.rollouts.patches import pick_container
 from modelrail.rollouts.policy import MirrorConfig
 
 KNATIVE_PROGRESS_DEADLINE_S = 600  # Knative's default progress-deadline (config-deployment)
+ROLLBACK_TIMEOUT_S = 60.0  # an abort waits this long for KServe's rollback before restoring
+POLL_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,8 @@ class KServeBackend:
     def abort(self, *, clock: Callable[[], float] = time.monotonic,
               sleep: Callable[[float], None] = time.sleep) -> Outcome[KServeState]:
         """The predictor read before the start, back with canaryTrafficPercent 0, in one
-        JSON patch sent at once (`clock`/`sleep` are the protocol's)."""
+        JSON patch; after a 100 % step, KServe's rollback first (`_roll_back`, waited for
+        with `clock`/`sleep`)."""
         state = self.read()
         started = self._started
         if started is None:
@@ -283,12 +286,30 @@ class KServeBackend:
             return Outcome("abort", False, "nothing to abort: the canary's revision already "
                            "serves all traffic", state)
         self._aborted = True
+        served = self._served()
+        if served.latest_rolled_out not in ("", started.stable_revision):
+            self._roll_back(started, clock, sleep)
         retry_conflicts(lambda: kserve.abort(self.api, self.namespace, self.name,
                                              started.previous_predictor),
                         f"abort the canary on InferenceService {self.ref}", self._log)
         self._log(f"patched InferenceService {self.ref}: the previous predictor restored, "
                   "canaryTrafficPercent 0")
         return Outcome("abort", True, "aborted: traffic goes back to stable", self.read())
+
+    def _roll_back(self, started: StartedCanary, clock: Callable[[], float],
+                   sleep: Callable[[float], None]) -> None:
+        """The canary's revision had 100 % (the last step), so KServe recorded it as rolled
+        out. `canaryTrafficPercent: 0` alone is KServe's rollback: latestRolledoutRevision
+        goes back to the previous one, which then gets every request (docs/kserve.md).
+        Waited for (bounded) before the restore: the restored spec's new revision would
+        become the latest one and stop the rollback."""
+        kserve.set_canary_percent(self.api, self.namespace, self.name, 0)
+        self._log(f"patched InferenceService {self.ref}: canaryTrafficPercent 0 (KServe's "
+                  f"rollback to revision {started.stable_revision})")
+        deadline = clock() + ROLLBACK_TIMEOUT_S
+        while self._served().latest_rolled_out != started.stable_revision \
+                and clock() < deadline:
+            sleep(POLL_INTERVAL_S)
 
     def wait(self, until: Sequence[Condition], timeout: float, interval: float = 2.0, *,
              heartbeat: float = 30.0, clock: Callable[[], float] = time.monotonic,

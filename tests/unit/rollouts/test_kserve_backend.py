@@ -186,6 +186,19 @@ def test_a_failing_canary_gets_the_previous_predictor_back_at_0(
     assert standin.split("ranker", "ml").percent_by_image == {"ranker:v1": 100}
 
 
+def test_a_canary_failing_at_100_is_rolled_back_by_kserve_then_restored(
+        standin: KServeStandIn, tmp_path: Path) -> None:
+    before = _predictor(standin)
+    result = _run(standin, tmp_path, ScriptedJudge("pass", "pass", "fail"))
+    assert (result.result, int(result.exit_code), result.weight) == ("aborted", 1, 0)
+    # at 100 % KServe had rolled the canary out: 0 alone rolls back, then the restore
+    assert (result.failed_weight, _percents(standin)) == (100, [10, 50, 100, 0, 0])
+    assert _predictor(standin) == {**before, "canaryTrafficPercent": 0}
+    status = standin.inference_service("ranker", "ml")["status"]["components"]["predictor"]
+    assert status["latestRolledoutRevision"] == REV1
+    assert standin.split("ranker", "ml").percent_by_image == {"ranker:v1": 100}
+
+
 def test_a_canary_whose_revision_never_gets_ready_ends_degraded_with_no_traffic(
         standin: KServeStandIn, tmp_path: Path) -> None:
     standin.never_ready("ranker:bad")
