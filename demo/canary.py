@@ -11,8 +11,9 @@ of the requests copied to the canary, its answers dropped): it is aborted there,
 any user request reached it. Then both again without Argo Rollouts (`rollout.backend:
 istio`): modelrail writes the weights of a VirtualService route itself, the lab splits the
 traffic by what istiod last pushed, and the good canary is promoted through the stable
-Deployment. Each run leaves its report in <work>/<name>/report/canary-report.html, its
-verdicts as OpenMetrics in canary.om.
+Deployment; and on KServe (`rollout.backend: kserve`): `canaryTrafficPercent` of an
+InferenceService, the traffic split by its revisions' percents. Each run leaves its report
+in <work>/<name>/report/canary-report.html, its verdicts as OpenMetrics in canary.om.
 
     python -m demo.canary        # this stage alone, under .demo/canary/
 """
@@ -38,11 +39,13 @@ def canary_stage(work: Path) -> bool:
     unseen = run_canary(work / "bad-mirrored", FAULTY,
                         "the miscalibrated canary behind a mirror phase", expected_exit=1,
                         mirror=MIRROR)
-    on_istio = [run_canary(work / f"istio-{name}", side, f"{what} on Istio", expected_exit=code,
-                           backend="istio")
-                for name, side, what, code in (("good", GOOD, "a good canary", 0),
-                                               ("bad", FAULTY, "a miscalibrated canary", 1))]
-    return promoted and aborted and unseen and all(on_istio)
+    backends: tuple[tuple[Backend, str], ...] = (("istio", "Istio"), ("kserve", "KServe"))
+    elsewhere = [run_canary(work / f"{backend}-{name}", side, f"{what} on {label}",
+                            expected_exit=code, backend=backend)
+                 for backend, label in backends
+                 for name, side, what, code in (("good", GOOD, "a good canary", 0),
+                                                ("bad", FAULTY, "a miscalibrated canary", 1))]
+    return promoted and aborted and unseen and all(elsewhere)
 
 
 def run_canary(work: Path, canary: Side, what: str, expected_exit: int, *,
@@ -70,7 +73,7 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     ok = canary_stage(work)
     say("canary stage complete: the good canary was promoted, the bad one aborted (behind "
-        "a mirror phase: before any user saw it), on Argo Rollouts and on Istio" if ok
+        "a mirror phase: before any user saw it), on Argo Rollouts, Istio and KServe" if ok
         else "canary stage did not behave as expected; see the logs above")
     return 0 if ok else 1
 
