@@ -67,6 +67,23 @@ class TrafficState(Protocol):
         """One line for logs."""
 
 
+class NamedState:
+    """The parts of a `TrafficState` that follow from its name, namespace and phase: a
+    mixin of the backends' state dataclasses."""
+
+    name: str
+    namespace: str
+    phase: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def paused(self) -> bool:
+        return self.phase == "Paused"
+
+
 StateT = TypeVar("StateT", bound=TrafficState)
 StateT_co = TypeVar("StateT_co", bound=TrafficState, covariant=True)
 
@@ -79,6 +96,21 @@ class Outcome(Generic[StateT_co]):
     changed: bool
     message: str
     state: StateT_co
+
+
+def step_refusal(state: StateT, to_weight: int) -> "Outcome[StateT] | None":
+    """Why a step to `to_weight` sends nothing: the canary is there already (or past it),
+    or the backend is not waiting for the next weight; None when the step may write. An
+    aborted backend is exit 2."""
+    if state.aborted:
+        raise UsageError(f"{state.ref}: {state.message}")
+    if state.weight >= to_weight:
+        return Outcome("step", False, f"already at weight {state.weight}% "
+                       f"(>= {to_weight}%): nothing to do", state)
+    if not state.paused:
+        return Outcome("step", False, f"not ready for the next weight: {state.message}",
+                       state)
+    return None
 
 
 @dataclass(frozen=True)

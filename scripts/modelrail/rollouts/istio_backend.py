@@ -17,7 +17,15 @@ from collections.abc import Callable, Sequence
 
 from modelrail.errors import UsageError
 from modelrail.rollouts import patches
-from modelrail.rollouts.backend import Condition, Log, Outcome, Poll, WaitResult, poll
+from modelrail.rollouts.backend import (
+    Condition,
+    Log,
+    Outcome,
+    Poll,
+    WaitResult,
+    poll,
+    step_refusal,
+)
 from modelrail.rollouts.deployments import rollout_pending
 from modelrail.rollouts.istio import mirror_route_problem
 from modelrail.rollouts.istio_routes import (
@@ -167,14 +175,9 @@ class IstioBackend:
             raise UsageError("the Istio backend steps to a weight: give one")
         objects = self.objects()
         state = self._state(objects)
-        if state.aborted:
-            raise UsageError(f"{self.ref}: {state.message}")
-        if state.weight >= to_weight:
-            return Outcome("step", False, f"already at weight {state.weight}% "
-                           f"(>= {to_weight}%): nothing to do", state)
-        if not state.paused:
-            return Outcome("step", False, f"not ready for the next weight: {state.message}",
-                           state)
+        refused = step_refusal(state, to_weight)
+        if refused is not None:
+            return refused
         self._write_weight(self._owned(objects), to_weight)
         return Outcome("step", True, f"weight set to {to_weight}%", self.read())
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelrail.errors import UsageError
+from modelrail.rollouts.backend import NamedState
 from modelrail.rollouts.deployments import deadline_exceeded, progress_deadline, rollout_pending
 from modelrail.rollouts.objects import JSON, as_mapping, integer, nested
 from modelrail.rollouts.policy import IstioConfig
@@ -137,7 +138,7 @@ def reconcile_pending(vs: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class IstioState:
+class IstioState(NamedState):
     """The Istio backend's `TrafficState` (rollouts/backend.py)."""
 
     name: str
@@ -152,14 +153,6 @@ class IstioState:
     progress_deadline: int
     stable_images: Mapping[str, str] = field(default_factory=dict)
     step_index: int | None = None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    @property
-    def paused(self) -> bool:
-        return self.phase == "Paused"
 
     @property
     def mirror_phase(self) -> bool:

@@ -21,7 +21,16 @@ from typing import Any
 
 from modelrail.errors import UsageError
 from modelrail.rollouts import kserve
-from modelrail.rollouts.backend import Condition, Log, Outcome, Poll, WaitResult, poll
+from modelrail.rollouts.backend import (
+    Condition,
+    Log,
+    NamedState,
+    Outcome,
+    Poll,
+    WaitResult,
+    poll,
+    step_refusal,
+)
 from modelrail.rollouts.kserve import InferenceServiceState
 from modelrail.rollouts.kube import KubeApi, NotFoundError, retry_conflicts
 from modelrail.rollouts.patches import pick_container
@@ -42,7 +51,7 @@ class StartedCanary:
 
 
 @dataclass(frozen=True)
-class KServeState:
+class KServeState(NamedState):
     """The KServe backend's `TrafficState` (rollouts/backend.py)."""
 
     name: str
@@ -55,14 +64,6 @@ class KServeState:
     fully_promoted: bool
     stable_images: Mapping[str, str] = field(default_factory=dict)
     progress_deadline: int = KNATIVE_PROGRESS_DEADLINE_S
-
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    @property
-    def paused(self) -> bool:
-        return self.phase == "Paused"
 
     @property
     def step_index(self) -> None:
@@ -246,14 +247,9 @@ class KServeBackend:
         if self._started is None:
             raise UsageError(f"InferenceService {self.ref}: no canary was started by this "
                              "run (set the image first)")
-        if state.aborted:
-            raise UsageError(f"{self.ref}: {state.message}")
-        if state.weight >= to_weight:
-            return Outcome("step", False, f"already at weight {state.weight}% "
-                           f"(>= {to_weight}%): nothing to do", state)
-        if not state.paused:
-            return Outcome("step", False, f"not ready for the next weight: {state.message}",
-                           state)
+        refused = step_refusal(state, to_weight)
+        if refused is not None:
+            return refused
         kserve.set_canary_percent(self.api, self.namespace, self.name, to_weight)
         self._percent = to_weight
         self._log(f"patched InferenceService {self.ref}: canaryTrafficPercent {to_weight}")
