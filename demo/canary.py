@@ -56,8 +56,7 @@ def run_canary(work: Path, canary: Side, what: str, expected_exit: int, *,
                              backend=backend)
     users = "; users saw the canary" if outcome.result.get("users_saw_canary") else \
         "; no user request reached the canary"
-    where = (f"the stable subset now serves version {canary.version}"
-             if backend == "istio" and outcome.exit_code == 0
+    where = (f"version {canary.version} now serves all traffic" if outcome.exit_code == 0
              else f"canary weight now {outcome.weight}%")
     say(f"{what}: exit {outcome.exit_code} after {outcome.seconds:.0f}s, {where}{users} "
         f"(report: {work / 'report' / 'canary-report.html'})")
