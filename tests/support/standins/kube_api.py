@@ -33,10 +33,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 from modelrail.local.loopback import JsonAnswer, LoopbackServer, json_api_handler
+
+if TYPE_CHECKING:
+    import pytest
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
@@ -532,3 +535,12 @@ def _path_pattern(kinds: dict[str, Kind]) -> re.Pattern[str]:
     return re.compile(
         rf"^/apis/(?P<group>{groups})/(?P<version>{versions})/namespaces/(?P<ns>[^/]+)/"
         rf"(?P<plural>{plurals})/(?P<name>[^/]+)(?P<sub>/status)?$")
+
+
+def isolated_cluster_env(monkeypatch: "pytest.MonkeyPatch", *unset: str) -> None:
+    """A test's environment against a stand-in: none of the caller's cluster settings (nor
+    the `unset` variables), and quick, bounded retries."""
+    for name in ("KUBECONFIG", "KUBECONFIG_DATA", *unset):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")

@@ -13,7 +13,7 @@ from modelrail.registry.client import VersionInfo
 from modelrail.rollouts.driver import RolloutDriver
 from modelrail.rollouts.kube import connect
 
-from tests.support.standins.kube_api import MERGE_PATCH
+from tests.support.standins.kube_api import MERGE_PATCH, isolated_cluster_env
 from tests.support.standins.rollouts import RolloutsStandIn
 
 GOOD = f"ghcr.io/acme/ranker@sha256:{'1' * 64}"
@@ -23,10 +23,7 @@ PREVIOUS = VersionInfo("ranker", 1, tags={"image": GOOD})
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KUBECONFIG", "KUBECONFIG_DATA", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
-    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")
+    isolated_cluster_env(monkeypatch, "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
 
 
 @pytest.fixture

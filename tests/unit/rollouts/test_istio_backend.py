@@ -27,6 +27,7 @@ from modelrail.rollouts.policy import IstioConfig, MirrorConfig
 
 from tests.support.paths import EXAMPLE_MODEL
 from tests.support.standins import istio
+from tests.support.standins.kube_api import isolated_cluster_env
 from tests.support.standins.rollouts import RolloutsStandIn
 from tests.unit.canary.fakes import FakeClock, ScriptedJudge
 
@@ -111,10 +112,7 @@ def test_a_weight_counts_only_once_istiod_reports_its_generation_reconciled() ->
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KUBECONFIG", "KUBECONFIG_DATA"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
-    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")
+    isolated_cluster_env(monkeypatch)
 
 
 @pytest.fixture

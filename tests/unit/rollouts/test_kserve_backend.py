@@ -17,7 +17,7 @@ from modelrail.rollouts.kube import connect
 from modelrail.rollouts.policy import MirrorConfig
 
 from tests.support.standins.kserve import KServeStandIn
-from tests.support.standins.kube_api import JSON_PATCH, MERGE_PATCH
+from tests.support.standins.kube_api import JSON_PATCH, MERGE_PATCH, isolated_cluster_env
 from tests.unit.canary.fakes import FakeClock, ScriptedJudge
 
 WEIGHTS = (10, 50, 100)
@@ -100,10 +100,7 @@ def test_an_abort_counts_once_every_request_is_back_on_the_stable_revision() -> 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KUBECONFIG", "KUBECONFIG_DATA"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
-    monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")
+    isolated_cluster_env(monkeypatch)
 
 
 @pytest.fixture
