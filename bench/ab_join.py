@@ -232,6 +232,21 @@ def check_same(first: dict[str, Any], other: dict[str, Any]) -> None:
                                  f"{other['engine']} {b}")
 
 
+def write_results(path: Path, rows: int, load: float, results: list[dict[str, Any]],
+                  statistics: Any, **extra: Any) -> None:
+    """Print the machine line and write the JSON: every run but its statistics, once."""
+    print(f"on {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.cpu_count()} cores, load average {load:.1f} at the start; statistics "
+          "identical (rel 1e-9)")
+    path.write_text(json.dumps({
+        "rows": {"predictions": rows, "events": rows}, **extra,
+        "cores": os.cpu_count(), "load_average_at_start": load,
+        "results": [{key: value for key, value in result.items() if key != "stats"}
+                    for result in results],
+        "statistics": statistics,
+    }, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000,
@@ -271,17 +286,8 @@ def main() -> None:
               f"{result['seconds']:>8.1f} {result['cpu_seconds']:>7.1f} "
               f"{result['peak_rss_mb']:>13.0f} {result['rss_before_mb']:>18.0f}"
               + ("" if result["stats"] is not None else "  exit 2: see error in the JSON"))
-    print(f"on {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} cores, load average {load:.1f} at the start; statistics "
-          f"identical (rel 1e-9)")
-    RESULTS.write_text(json.dumps({
-        "rows": {"predictions": args.rows, "events": args.rows},
-        "parquet_mib": sizes, "generate_seconds": round(generated, 1),
-        "cores": os.cpu_count(), "load_average_at_start": load,
-        "results": [{key: value for key, value in result.items() if key != "stats"}
-                    for result in results],
-        "statistics": fitted[0]["stats"],
-    }, indent=2) + "\n", encoding="utf-8")
+    write_results(RESULTS, args.rows, load, results, fitted[0]["stats"],
+                  parquet_mib=sizes, generate_seconds=round(generated, 1))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ Peak memory of several processes is the sum of each one's peak (an upper bound).
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from bench.ab_join import (
     flat_stats,
     generate,
     measure,
+    write_results,
 )
 from tests.support.paths import REPO_ROOT
 
@@ -175,16 +175,7 @@ def main() -> None:
         print(f"{result['engine']:<10} {result['seconds']:>8.1f} "
               f"{result['startup_seconds']:>10.1f} {result['cpu_seconds']:>7.1f} "
               f"{result['peak_rss_mb']:>13.0f} {result['helper_peak_rss_mb']:>13.0f}")
-    print(f"on {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} cores, load average {load:.1f} at the start; statistics "
-          "identical (rel 1e-9)")
-    RESULTS.write_text(json.dumps({
-        "rows": {"predictions": args.rows, "events": args.rows}, "cores": os.cpu_count(),
-        "load_average_at_start": load,
-        "results": [{key: value for key, value in result.items() if key != "stats"}
-                    for result in results],
-        "statistics": results[0]["stats"],
-    }, indent=2) + "\n", encoding="utf-8")
+    write_results(RESULTS, args.rows, load, results, results[0]["stats"])
 
 
 if __name__ == "__main__":
