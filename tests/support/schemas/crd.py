@@ -31,6 +31,7 @@ int64, double, byte and date-time: the last two only under `status`).
 import json
 import re
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -49,25 +50,26 @@ CRDS = {  # (apiVersion, kind) -> the vendored openAPIV3Schema
 }
 
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
-            "m": 60.0, "h": 3600.0}
+_NANOSECONDS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9,
+                "m": 60 * 10**9, "h": 3600 * 10**9}
 
 
-def go_duration(text: str) -> float | None:
-    """Seconds in a Go duration (`1.5s`, `2h45m`, `300ms`: time.ParseDuration, which CEL's
-    `duration()` uses); None when it is not one."""
-    sign, body = (-1.0, text[1:]) if text[:1] == "-" else (1.0, text.removeprefix("+"))
+def go_duration(text: str) -> int | None:
+    """Nanoseconds in a Go duration (`1.5s`, `2h45m`, `300ms`: time.ParseDuration, which
+    CEL's `duration()` uses, exact as Go's integer nanoseconds); None when it is not one."""
+    sign, body = (-1, text[1:]) if text[:1] == "-" else (1, text.removeprefix("+"))
     if body == "0":
-        return 0.0
+        return 0
     parts = list(_GO_DURATION_PART.finditer(body))
     if not parts or "".join(part.group(0) for part in parts) != body:
         return None
-    return sign * sum(float(part.group(1)) * _SECONDS[part.group(2)] for part in parts)
+    return sign * int(sum(Fraction(part.group(1)) * _NANOSECONDS[part.group(2)]
+                          for part in parts))
 
 
 def _at_least_1ms(value: Any) -> bool:
-    seconds = go_duration(value) if isinstance(value, str) else None
-    return seconds is not None and seconds >= 1e-3
+    nanoseconds = go_duration(value) if isinstance(value, str) else None
+    return nanoseconds is not None and nanoseconds >= _NANOSECONDS["ms"]
 
 
 CEL_RULES: dict[str, Callable[[Any], bool]] = {
