@@ -1,11 +1,13 @@
 """The gate's verdicts as a JUnit XML report: GitLab shows it in the merge request widget
 and the pipeline's Tests tab (`artifacts: reports: junit:`).
 
-GitLab's parser (lib/gitlab/ci/parsers/test/junit.rb) reads every `testcase` under a
-`testsuite` (itself under `testsuites` or at the root): `classname` and `name` name the
-test, a `failure` child marks it failed and its `message` attribute and text are what the
-widget shows. Each gated metric is one testcase; a failed one carries the verdict's
-reason (it names the metric, the bound and the candidate's value) and one line per check.
+GitLab's parser (lib/gitlab/ci/parsers/test/junit.rb, `create_test_case`) reads every
+`testcase` under a `testsuite` (itself under `testsuites` or at the root): `classname`,
+`name` and `file` name the test, a `failure` child marks it failed and the failure's text
+is the output the widget shows. Each gated metric is one testcase; a failed one's text
+starts with the verdict's reason (it names the metric, the bound and the candidate's
+value), then one line per check; the `message` attribute repeats the reason for JUnit
+readers that show attributes.
 
 Metric names and notes come from files a merge request may change, so every string goes
 through `xml_text`: characters XML 1.0 cannot hold at all (NUL, most C0 controls, lone

@@ -57,6 +57,9 @@ def test_one_testcase_per_metric_and_the_failure_names_metric_threshold_and_valu
     assert failure.get("type") == "threshold"
     message = failure.get("message") or ""
     assert message.startswith("roc_auc 0.75 is below threshold 0.8")
+    # GitLab shows the failure's text: the verdict first, then each check.
+    assert (failure.text or "").splitlines()[0] == message
+    assert len((failure.text or "").splitlines()) == 2
     assert cases["latency_p95_ms"].find("failure") is None
 
 
