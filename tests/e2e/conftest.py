@@ -6,10 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from modelrail.local.act import checkout_as_action_repo, git
 from modelrail.local.github_api import GitHubStandIn
 from modelrail.local.mlflow_server import MlflowServer
 
-from tests.support.workflows.flows import MODEL, ExampleWorkbench, model_repo, train_champion
+from tests.support.workflows.flows import (
+    MODEL,
+    ExampleWorkbench,
+    commit_all,
+    model_repo,
+    train_champion,
+)
 
 
 @dataclass(frozen=True)
@@ -43,3 +50,14 @@ def bench(action_repo: Path, python_env: Path, mlflow: MlflowServer,
 @pytest.fixture
 def new_model_repo(tmp_path: Path, dvc_remote: Path) -> tuple[Path, str]:
     return model_repo(tmp_path / f"ctr-model-{uuid.uuid4().hex[:6]}", dvc_remote)
+
+
+@pytest.fixture(scope="session")
+def modelrail_project(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """This checkout as the GitLab components' project, tagged v1: their jobs clone it the
+    way they clone modelrail on GitLab (a file:// URL instead of https)."""
+    project = checkout_as_action_repo(tmp_path_factory.mktemp("component") / "modelrail")
+    git(project, "init", "-q")
+    commit_all(project, "modelrail")
+    git(project, "tag", "v1")
+    return project.as_uri()

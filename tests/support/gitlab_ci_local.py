@@ -11,11 +11,14 @@ so a test includes the component's template with `include: local:` and the same 
 """
 
 import os
+import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from tests.support.paths import REPO_ROOT
 
@@ -51,6 +54,28 @@ class PipelineRun:
         return self.repo / ".gitlab-ci-local" / "builds" / job
 
 
+def use_local_components(repo: Path, modelrail_url: str) -> list[str]:
+    """The repository's .gitlab-ci.yml with each `component:` include of modelrail made a
+    `local:` one (gitlab-ci-local cannot reach a catalog): the template copied in, the
+    inputs kept, the component's project pointed at `modelrail_url` (tag v1). Returns the
+    components' names, in include order."""
+    pipeline = yaml.safe_load((repo / ".gitlab-ci.yml").read_text())
+    names = []
+    for include in pipeline["include"]:
+        project, _, name = include.pop("component").rpartition("/")
+        assert project.endswith("/modelrail/modelrail"), project
+        assert name.endswith("@v1"), name
+        name = name.removesuffix("@v1")
+        shutil.copy(REPO_ROOT / "templates" / name / "template.yml",
+                    repo / f".modelrail-{name}.yml")
+        include["local"] = f".modelrail-{name}.yml"
+        include["inputs"] = {**include.get("inputs", {}), "modelrail-repository": modelrail_url,
+                             "modelrail-ref": "v1"}
+        names.append(name)
+    (repo / ".gitlab-ci.yml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    return names
+
+
 # What the test process holds that must not leak into the jobs: its own import path and
 # venv, and any CI, modelrail or MLflow setting (the pipeline's variables say those).
 _NOT_HANDED_ON = ("PYTHONPATH", "VIRTUAL_ENV")
@@ -67,12 +92,15 @@ def job_environment(python_env: Path) -> dict[str, str]:
 
 
 def run_pipeline(repo: Path, variables: Mapping[str, str], env: Mapping[str, str],
-                 timeout: float = 1200) -> PipelineRun:
+                 timeout: float = 1200, manual: Sequence[str] = ()) -> PipelineRun:
     """Run the repository's .gitlab-ci.yml; `env` is the whole environment of the jobs
-    (the shell executor hands its own on), `variables` are the pipeline's CI/CD variables."""
+    (the shell executor hands its own on), `variables` are the pipeline's CI/CD variables,
+    `manual` the `when: manual` jobs someone clicks "Run" on."""
     command = [str(gitlab_ci_local()), "--force-shell-executor", "--shell-isolation",
                "--no-artifacts-to-source", "--concurrency", "1",
                "--home", str(repo.parent / "gitlab-ci-local-home")]
+    for job in manual:
+        command += ["--manual", job]
     # gitlab-ci-local marks its jobs GITLAB_CI=false; GitLab's runner sets it to true, and
     # that is what modelrail's runner I/O (plumbing/ci_platform.py) looks for.
     variables = {"GITLAB_CI": "true", **variables}
