@@ -9,12 +9,14 @@ edges of the window, and a variant whose users have no events at all. Spark star
 for the module (local[2], about 10-30 s).
 """
 
+import json
 import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 from modelrail.ab.aggregate import Aggregation, LogStats, aggregate_logs, aggregate_on
@@ -41,6 +43,7 @@ from tests.support.builders.ab_logs import (
 from tests.support.builders.ab_sufficient import numbers
 from tests.support.builders.ab_tables import create_tables, load_postgres, same_analysis
 from tests.support.builders.log_tables import load_log_table
+from tests.support.builders.shadow_logs import POLICY as SHADOW_POLICY
 from tests.support.services.postgres import postgres_bin, postgres_server
 
 pytestmark = pytest.mark.integration
@@ -365,3 +368,72 @@ def test_shadow_statistics_are_the_same_on_three_engines(
         assert (other.correlation is None) == (embedded.correlation is None)
         if embedded.correlation is not None:
             assert other.correlation == pytest.approx(embedded.correlation, rel=1e-9), name
+
+
+def test_monitor_and_shadow_cli_give_the_same_verdicts_on_three_engines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: str,
+        spark_session: SparkSession) -> None:
+    workdir = analysis_dir(tmp_path, monkeypatch, MONITOR_POLICY + SHADOW_POLICY.removeprefix(
+        "model: ctr-ranker\n").replace("min_pairs: 100", "min_pairs: 10"))
+    monitor_reference(workdir / "reference.csv", 9)
+    every_engine(workdir, *monitor_logs(6), postgres)
+    monkeypatch.setenv("WAREHOUSE_DSN", postgres)
+    sources = {"duckdb": (["--current", "p.jsonl", "--events", "e.jsonl"],
+                          ["--predictions", "p.jsonl"]),
+               "postgres": (["--postgres-dsn-env", "WAREHOUSE_DSN", "--events-table", "events"],
+                            ["--postgres-dsn-env", "WAREHOUSE_DSN"]),
+               "spark": (["--engine", "spark", "--spark-master", "local[2]", "--current",
+                          "p.parquet", "--events", "e.parquet"],
+                         ["--engine", "spark", "--spark-master", "local[2]", "--predictions",
+                          "p.parquet"])}
+    codes, reports = {}, {}
+    for name, (monitor, shadow) in sources.items():
+        codes[name] = (
+            main(["monitor", "--reference", "reference.csv", *monitor, "--json",
+                  f"monitor-{name}.json", "--no-summary"]),
+            main(["shadow", "analyze", *shadow, "--json", f"shadow-{name}.json"]))
+        reports[name] = [json.loads((workdir / f"{kind}-{name}.json").read_text())
+                         for kind in ("monitor", "shadow")]
+
+    assert codes["postgres"] == codes["spark"] == codes["duckdb"]
+    embedded = reports["duckdb"]
+    assert embedded[1]["pairs"] > 100
+    for name in ("postgres", "spark"):
+        assert reports[name][0]["current_rows"] == embedded[0]["current_rows"]
+        assert [c["severity"] for c in reports[name][0]["checks"]] == \
+            [c["severity"] for c in embedded[0]["checks"]]
+        assert [c["statistic"] for c in reports[name][0]["checks"]] == pytest.approx(
+            [c["statistic"] for c in embedded[0]["checks"]], rel=1e-9)
+        assert [c["value"] for c in reports[name][1]["checks"]] == pytest.approx(
+            [c["value"] for c in embedded[1]["checks"]], rel=1e-9)
+    assert reports["postgres"][0]["current"] == "table predictions"
+    assert SparkSession.getActiveSession() is spark_session  # the CLI left it running
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["monitor", "--reference", "reference.csv", "--current-table", "nowhere",
+      "--events-table", "events"], "table nowhere: does not exist"),
+    (["monitor", "--reference", "reference.csv", "--current-table", "bare",
+      "--events-table", "events"], "table bare: no column or feature 'price'"),
+    (["monitor", "--reference", "reference.csv", "--events-table", "bare"],
+     "table bare: the events log has no 'type' column"),
+    (["shadow", "analyze", "--predictions-table", "bare"],
+     "table bare: no 'prediction' column: no shadow lines"),
+])
+def test_a_missing_table_or_column_exits_2_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: str,
+        capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    workdir = analysis_dir(tmp_path, monkeypatch, MONITOR_POLICY + SHADOW_POLICY.removeprefix(
+        "model: ctr-ranker\n"))
+    monitor_reference(workdir / "reference.csv", 9)
+    lines, events = monitor_logs(6, requests=20)
+    load_log_table(postgres, "predictions", write_jsonl(workdir / "p.jsonl", lines))
+    load_log_table(postgres, "events", write_jsonl(workdir / "e.jsonl", events))
+    with psycopg.connect(postgres) as connection:
+        connection.execute("DROP TABLE IF EXISTS bare")
+        connection.execute('CREATE TABLE bare (ts timestamptz, request_id text, "row" int)')
+        connection.execute("INSERT INTO bare VALUES (now(), 'r1', 0)")
+    monkeypatch.setenv("WAREHOUSE_DSN", postgres)
+
+    assert main([*args, "--postgres-dsn-env", "WAREHOUSE_DSN"]) == 2
+    assert message in capsys.readouterr().err
