@@ -77,8 +77,8 @@ class OpenEngine:
     name: EngineName
     sql: SqlEngine
     open: Opener
-    guard: Callable[[str], Any]
-    duckdb: Any = None  # the DuckDB connection, when the engine is DuckDB
+    guard: Callable[[str], AbstractContextManager[None]]
+    duckdb: Any = None  # the DuckDB connection, when the engine is DuckDB (no import here)
 
 
 def open_engine(location: Location) -> AbstractContextManager[OpenEngine]:
