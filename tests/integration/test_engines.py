@@ -28,7 +28,7 @@ from modelrail.monitor.aggregate import open_logs
 from modelrail.monitor.drift import check_logs
 from modelrail.monitor.shadow import agreement
 from modelrail.plumbing import spark
-from modelrail.plumbing.log_source import Location
+from modelrail.plumbing.engines import Location
 from pyspark.sql import SparkSession
 
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
