@@ -19,8 +19,16 @@ import pytest
 from mlflow import MlflowClient
 from modelrail.local.act import ActRun
 
+from tests.e2e.conftest import Warehouse, unmasked
+from tests.support.builders.log_tables import load_log_table
 from tests.support.labs.monitor import MonitorLab
-from tests.support.workflows.flows import ExampleWorkbench, commit_all, named_model_repo
+from tests.support.workflows.flows import (
+    PROMOTE_WORKFLOW,
+    ExampleWorkbench,
+    commit_all,
+    edit_workflow,
+    named_model_repo,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -106,6 +114,32 @@ def test_an_agreeing_shadow_lets_the_candidate_move_to_canary(
     assert analysis["version"] == int(CANDIDATE)  # the dry run named the release
     assert int(str(analysis["pairs"])) >= 1000
     assert "would promote release 3" in run.log
+
+
+def test_shadow_lines_in_a_postgresql_table_let_the_candidate_move(
+        scene: Scene, shadow_logs: dict[str, Path], warehouse: Warehouse) -> None:
+    """The router's log lives in PostgreSQL: the caller names the table and passes the DSN
+    secret; the pairs are made on the server, and the candidate moves as from a file."""
+    rows = load_log_table(warehouse.dsn, shadow_logs["agreeing"], "router_log")
+    edit_workflow(scene.repo, PROMOTE_WORKFLOW, {
+        "      shadow-predictions: ${{ inputs.shadow-log }}\n":
+            "      shadow-predictions-table: router_log\n",
+        "    secrets:\n": "    secrets:\n      POSTGRES_DSN: ${{ secrets.POSTGRES_DSN }}\n"})
+    bench = unmasked(scene.bench, POSTGRES_DSN=warehouse.dsn)
+
+    run = bench.promote(scene.repo, "canary", "e2e warehouse")
+
+    assert run.returncode == 0, run.log[-6000:]
+    assert run.job_result(SHADOW_JOB) == "succeeded"
+    assert run.job_result(PROMOTE_JOB) == "succeeded"
+    assert scene.holder("canary") == CANDIDATE
+    analysis = scene.analysis()
+    assert analysis["passed"] is True
+    assert analysis["version"] == int(CANDIDATE)  # the dry run named the release
+    assert 1000 <= int(str(analysis["pairs"])) < rows
+    assert "router_log" in run.summary(SHADOW_JOB)  # the table was read, no file
+    assert warehouse.leaks(run, scene.artifacts) == []
+    print(f"promote.yml with the shadow on PostgreSQL: {run.seconds:.1f} s (act run)")
 
 
 def test_a_miscalibrated_shadow_moves_nothing(
