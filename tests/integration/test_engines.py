@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelrail.ab.aggregate import Aggregation, LogStats, aggregate_logs
-from modelrail.ab.aggregate_postgres import run_on_postgres
-from modelrail.ab.aggregate_spark import run_on_spark
+from modelrail.ab.aggregate import Aggregation, LogStats, aggregate_logs, aggregate_on
 from modelrail.ab.stats import SufficientStats
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
 from modelrail.plumbing import spark
+from modelrail.plumbing.log_source import Location
 from pyspark.sql import SparkSession
 
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
@@ -34,6 +33,7 @@ from tests.support.services.postgres import postgres_bin, postgres_server
 pytestmark = pytest.mark.integration
 
 VARIANTS = ("control", "treatment", "quiet")  # quiet: exposed users, no events
+ON_SPARK = Location("spark", spark_master="local[2]")  # the module's session (a fixture)
 AGGREGATION = Aggregation(experiment="ranker-v2", window_seconds=600.0, over_time=True)
 
 
@@ -107,8 +107,9 @@ def on_every_engine(directory: Path, predictions: list[dict[str, Any]],
     return {
         "duckdb": aggregate_logs(*lines, variants, experiment=AGGREGATION.experiment,
                                  window_seconds=AGGREGATION.window_seconds, over_time=True),
-        "postgres": run_on_postgres(dsn, "predictions", "events", variants, AGGREGATION),
-        "spark": run_on_spark(session, str(parquet[0]), str(parquet[1]), variants,
+        "postgres": aggregate_on(Location("postgres", dsn=dsn), "predictions", "events", variants,
+                                 AGGREGATION),
+        "spark": aggregate_on(ON_SPARK, str(parquet[0]), str(parquet[1]), variants,
                               AGGREGATION),
     }
 
@@ -166,10 +167,10 @@ def test_spark_names_a_missing_column_and_path(tmp_path: Path,
                             [{k: v for k, v in e.items() if k != "type"} for e in EVENTS])
 
     with pytest.raises(UsageError, match=r"e\.parquet: the events log has no 'type' column"):
-        run_on_spark(spark_session, str(predictions), str(untyped), ("control", "treatment"))
+        aggregate_on(ON_SPARK, str(predictions), str(untyped), ("control", "treatment"))
     with pytest.raises(UsageError, match=r"nowhere\.parquet: Spark cannot read it as "
                                          r"Parquet: .*PATH_NOT_FOUND"):
-        run_on_spark(spark_session, str(tmp_path / "nowhere.parquet"), str(untyped),
+        aggregate_on(ON_SPARK, str(tmp_path / "nowhere.parquet"), str(untyped),
                      ("control", "treatment"))
 
 
