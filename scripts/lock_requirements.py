@@ -33,6 +33,9 @@ LOCK_DIR = REPO_ROOT / "requirements"
 LOCKS: tuple[tuple[str, ...], ...] = (
     (), ("mlflow",), ("kubernetes",), ("kubernetes", "mlflow"), ("monitor",),
     ("mlflow", "monitor"), ("ab",), ("ab", "ab-postgres"),
+    # actions/monitor, shadow-analyze and ab-test with postgres-dsn or engine: spark
+    ("monitor", "postgres"), ("mlflow", "monitor", "postgres"), ("monitor", "spark"),
+    ("mlflow", "monitor", "spark"), ("ab", "spark"),
 )
 PYTHON_VERSION = "3.11"  # pyproject's requires-python floor; --universal covers the rest
 FINGERPRINT_PREFIX = "# pyproject-fingerprint: "
