@@ -120,7 +120,7 @@ def test_shadow_lines_in_a_postgresql_table_let_the_candidate_move(
         scene: Scene, shadow_logs: dict[str, Path], warehouse: Warehouse) -> None:
     """The router's log lives in PostgreSQL: the caller names the table and passes the DSN
     secret; the pairs are made on the server, and the candidate moves as from a file."""
-    rows = load_log_table(warehouse.dsn, shadow_logs["agreeing"], "router_log")
+    load_log_table(warehouse.dsn, "router_log", shadow_logs["agreeing"])
     edit_workflow(scene.repo, PROMOTE_WORKFLOW, {
         "      shadow-predictions: ${{ inputs.shadow-log }}\n":
             "      shadow-predictions-table: router_log\n",
@@ -136,7 +136,7 @@ def test_shadow_lines_in_a_postgresql_table_let_the_candidate_move(
     analysis = scene.analysis()
     assert analysis["passed"] is True
     assert analysis["version"] == int(CANDIDATE)  # the dry run named the release
-    assert 1000 <= int(str(analysis["pairs"])) < rows
+    assert int(str(analysis["pairs"])) >= 1000
     assert "installed modelrail (extras: monitor,postgres)" in run.log
     assert warehouse.leaks(run, scene.artifacts) == []
     print(f"promote.yml with the shadow on PostgreSQL: {run.seconds:.1f} s (act run)")
