@@ -101,10 +101,8 @@ def shadow_logs(lab: MonitorLab) -> dict[str, Path]:
     return {"agreeing": agreeing.predictions, "faulty": faulty.predictions}
 
 
-def test_an_agreeing_shadow_lets_the_candidate_move_to_canary(
-        scene: Scene, shadow_logs: dict[str, Path]) -> None:
-    run = scene.promote(shadow_logs["agreeing"], "agreeing")
-
+def assert_the_candidate_moved(scene: Scene, run: ActRun) -> None:
+    """The shadow job passed on the candidate's own lines, then the promotion ran."""
     assert run.returncode == 0, run.log[-6000:]
     assert run.job_result(SHADOW_JOB) == "succeeded"
     assert run.job_result(PROMOTE_JOB) == "succeeded"
@@ -113,6 +111,13 @@ def test_an_agreeing_shadow_lets_the_candidate_move_to_canary(
     assert analysis["passed"] is True
     assert analysis["version"] == int(CANDIDATE)  # the dry run named the release
     assert int(str(analysis["pairs"])) >= 1000
+
+
+def test_an_agreeing_shadow_lets_the_candidate_move_to_canary(
+        scene: Scene, shadow_logs: dict[str, Path]) -> None:
+    run = scene.promote(shadow_logs["agreeing"], "agreeing")
+
+    assert_the_candidate_moved(scene, run)
     assert "would promote release 3" in run.log
 
 
@@ -129,14 +134,7 @@ def test_shadow_lines_in_a_postgresql_table_let_the_candidate_move(
 
     run = bench.promote(scene.repo, "canary", "e2e warehouse")
 
-    assert run.returncode == 0, run.log[-6000:]
-    assert run.job_result(SHADOW_JOB) == "succeeded"
-    assert run.job_result(PROMOTE_JOB) == "succeeded"
-    assert scene.holder("canary") == CANDIDATE
-    analysis = scene.analysis()
-    assert analysis["passed"] is True
-    assert analysis["version"] == int(CANDIDATE)  # the dry run named the release
-    assert int(str(analysis["pairs"])) >= 1000
+    assert_the_candidate_moved(scene, run)
     assert "installed modelrail (extras: monitor,postgres)" in run.log
     assert warehouse.leaks(run, scene.artifacts) == []
     print(f"promote.yml with the shadow on PostgreSQL: {run.seconds:.1f} s (act run)")
