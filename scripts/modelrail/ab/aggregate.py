@@ -1,9 +1,9 @@
 """Prediction logs + business events -> per-variant sufficient statistics, in SQL.
 
 The join is one SQL text (`sql/sufficient_stats.sql`) that DuckDB runs here as a stream
-over the files, and PostgreSQL (`aggregate_postgres`) and Spark (`aggregate_spark`) run
-unchanged, so a warehouse or a cluster can push it down (the engines:
-`modelrail.plumbing.sql_engine`). Input columns and attribution rules:
+over the files, and PostgreSQL and Spark run unchanged (`aggregate_on`), so a warehouse
+or a cluster can push it down (the engines: `modelrail.plumbing.sql_engine`; the logs
+opened by `modelrail.plumbing.log_source`). Input columns and attribution rules:
 docs/log-formats.md.
 """
 

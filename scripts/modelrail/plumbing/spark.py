@@ -37,6 +37,7 @@ SPARK_TYPES = {"text": "STRING", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
 _CONNECT_MODE_MARKERS = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE")
 _LOCAL = re.compile(r"local(\[(\d+|\*)\])?")
 _CONNECT = re.compile(r"sc://(?P<host>\[[^\]]+\]|[^:/;]+)(:(?P<port>\d+))?(/.*)?")
+_VALUES_VIEW = "modelrail_values"
 _MASTER_FORMS = "local, local[N], local[*] or a Spark Connect URL sc://HOST[:PORT]"
 T = TypeVar("T")
 # pyspark warns about pandas 3 on every Connect session; the aggregation hands pandas no
@@ -126,8 +127,12 @@ def engine(spark: SparkSession) -> SqlEngine:
         rows = _guarded(lambda: spark.sql(text, args=list(params) or None).collect())
         return [{name: _aware(value) for name, value in row.asDict().items()}
                 for row in rows]
+    def local_values(values: Sequence[float | None]) -> str:
+        frame = spark.createDataFrame([(value,) for value in values], "v double")
+        _guarded(lambda: frame.createOrReplaceTempView(_VALUES_VIEW))
+        return _backticks(_VALUES_VIEW)
     return SqlEngine(placeholder="?", types=SPARK_TYPES, quote=_backticks,
-                     query=query)
+                     query=query, local_values=local_values)
 
 
 def parquet_log(spark: SparkSession, path: str, view: str) -> RawLog:

@@ -1,12 +1,13 @@
 -- monitor: a numeric feature of a log counted onto the reference's grid (monitor.stats.Grid:
 -- slot 0 below the grid's first value, 2i+1 on its value i, 2i+2 above value i and below
--- value i+1 or the end). The grid is a bound VALUES list, one chunk at a time: the values in
--- [lower, upper) (a NULL bound: unbounded) are merged with the chunk's values, sorted, and
--- a running count of the grid values at or below each one places it (an empty grid is
--- one NULL value). Only the slots with
--- their counts come back.
--- Binds, in order: the chunk's values, lower twice, upper twice, the chunk's first index.
-WITH grid (v) AS (VALUES {grid}),
+-- value i+1 or the end). The grid is a relation of values `v` (a bound VALUES list, see
+-- SqlEngine.values), one chunk at a time: the log's values in [lower, upper) (a NULL
+-- bound: unbounded) are merged with the chunk's values, sorted, and a running count of
+-- the grid values at or below each one places it (an empty grid is one NULL value).
+-- Only the slots with their counts come back.
+-- Binds, in order: the chunk's values (when bound), lower twice, upper twice, the chunk's
+-- first index.
+WITH grid AS (SELECT v FROM {grid}),
 counted AS (
     SELECT x, COUNT(*) AS n
     FROM (SELECT CAST({feature} AS {double}) AS x FROM {log} AS l) AS numbers
