@@ -91,7 +91,7 @@ def run_postgres(_predictions: Path, _events: Path) -> Run:
 def run_spark(predictions: Path, events: Path) -> Run:
     from modelrail.ab.aggregate import aggregate_on  # noqa: PLC0415
     from modelrail.plumbing import spark  # noqa: PLC0415
-    from modelrail.plumbing.log_source import Location  # noqa: PLC0415
+    from modelrail.plumbing.engines import Location  # noqa: PLC0415
 
     started = time.perf_counter()
     with spark.session(SPARK_MASTER) as session:

@@ -21,7 +21,7 @@ from modelrail.ab.decision import decide
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
 from modelrail.local.processes import free_port
-from modelrail.plumbing.log_source import Location
+from modelrail.plumbing.engines import Location
 
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
 from tests.support.builders.ab_logs import LOGS_POLICY as POLICY

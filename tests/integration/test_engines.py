@@ -28,14 +28,13 @@ from modelrail.monitor.aggregate import open_logs
 from modelrail.monitor.drift import check_logs
 from modelrail.monitor.shadow import agreement
 from modelrail.plumbing import spark
-from modelrail.plumbing.log_source import Location
+from modelrail.plumbing.engines import Location
 from pyspark.sql import SparkSession
 
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
 from tests.support.builders.ab_logs import (
     analysis_dir,
     at,
-    write_csv,
     write_jsonl,
     write_logs,
     write_parquet,
@@ -43,7 +42,12 @@ from tests.support.builders.ab_logs import (
 from tests.support.builders.ab_sufficient import numbers
 from tests.support.builders.ab_tables import create_tables, load_postgres, same_analysis
 from tests.support.builders.log_tables import load_log_table
-from tests.support.builders.shadow_logs import POLICY as SHADOW_POLICY
+from tests.support.builders.monitor_logs import (
+    BOTH_POLICY,
+    MONITOR_POLICY,
+    monitor_logs,
+    monitor_reference,
+)
 from tests.support.services.postgres import postgres_bin, postgres_server
 
 pytestmark = pytest.mark.integration
@@ -208,62 +212,7 @@ def test_the_cli_runs_on_spark_as_on_duckdb(tmp_path: Path, monkeypatch: pytest.
 
 
 # monitor and shadow analyze: the current log (and events) on each engine, the reference
-# sample a file on the runner. The log has ties (a 10 s grid, scores and prices rounded),
-# zeros, NULLs (prices, devices, request ids), values below, on and above the reference's
-# grid, a category the reference lacks, shadow lines of two versions (left out of the
-# drift, paired by shadow analyze), and clicks on both edges of the 2-minute window.
-MONITOR_POLICY = """model: ctr-ranker
-monitor:
-  min_rows: 1
-  features: [price, device, position]
-  categorical: [device]
-  performance:
-    attribution_window: 2m
-    calibration_error: {minor: 0.2, major: 0.5}
-"""
-
-
-def monitor_logs(seed: int, requests: int = 400, production: bool = True,
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Prediction log lines (production ones only when `production`) and events."""
-    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
-    lines: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    for index in range(requests):
-        request = None if rng.random() < 0.05 else f"r{index:04d}"
-        instant = 10.0 * rng.randrange(0, 360)
-        for row in range(rng.randint(1, 3)):
-            score = rng.choice([0.0, 0.5, round(rng.random(), 2)])
-            features = {"price": rng.choice([None, 0.0, -1.0, 99.0, 10.0,
-                                             round(rng.uniform(0, 50), 1)]),
-                        "device": rng.choice([None, "mobile", "desktop", "tv"]),
-                        "position": rng.randint(1, 6)}
-            common = {"timestamp": at(instant), "row": row, "model": "ctr-ranker",
-                      "features": features}
-            if production:
-                lines.append({**common, "request_id": request, "version": "1",
-                              "prediction": score})
-            if rng.random() < 0.8:
-                lines.append({**common, "request_id": f"s{index}-{row}", "shadow": True,
-                              "shadow_of": request, "version": rng.choice(["2", "3"]),
-                              "prediction": rng.choice([score, round(rng.random(), 2)])})
-        for delay in rng.sample([0.0, 60.0, 120.0, 121.0, -10.0], rng.randint(0, 2)):
-            events.append({"timestamp": at(instant + delay), "type": "click", "user_id": "u",
-                           "request_id": rng.choice([request, request, None]), "value": None})
-    events.append({"timestamp": at(3700), "type": "session_end", "user_id": "u",
-                   "request_id": None, "value": 1.0})
-    return lines, events
-
-
-def monitor_reference(path: Path, seed: int) -> Path:
-    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
-    rows = [{"price": rng.choice(["", "0.0", "10.0", str(round(rng.uniform(0, 50), 1))]),
-             "device": rng.choice(["", "mobile", "desktop", "tablet"]),
-             "position": rng.randint(1, 5), "prediction": rng.choice([0.0, 0.5, 0.25])}
-            for _ in range(300)]
-    return write_csv(path, rows)
-
-
+# sample a file on the runner (the logs: tests/support/builders/monitor_logs.py).
 def monitor_numbers(location: Location, reference: Path, current: str,
                     events: str) -> dict[str, Any]:
     """What the monitor aggregates on the engine: the production rows, each numeric
@@ -373,8 +322,8 @@ def test_shadow_statistics_are_the_same_on_three_engines(
 def test_monitor_and_shadow_cli_give_the_same_verdicts_on_three_engines(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: str,
         spark_session: SparkSession) -> None:
-    workdir = analysis_dir(tmp_path, monkeypatch, MONITOR_POLICY + SHADOW_POLICY.removeprefix(
-        "model: ctr-ranker\n").replace("min_pairs: 100", "min_pairs: 10"))
+    workdir = analysis_dir(tmp_path, monkeypatch, BOTH_POLICY.replace(
+        "min_pairs: 100", "min_pairs: 10"))
     monitor_reference(workdir / "reference.csv", 9)
     every_engine(workdir, *monitor_logs(6), postgres)
     monkeypatch.setenv("WAREHOUSE_DSN", postgres)
@@ -423,8 +372,7 @@ def test_monitor_and_shadow_cli_give_the_same_verdicts_on_three_engines(
 def test_a_missing_table_or_column_exits_2_naming_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: str,
         capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
-    workdir = analysis_dir(tmp_path, monkeypatch, MONITOR_POLICY + SHADOW_POLICY.removeprefix(
-        "model: ctr-ranker\n"))
+    workdir = analysis_dir(tmp_path, monkeypatch, BOTH_POLICY)
     monitor_reference(workdir / "reference.csv", 9)
     lines, events = monitor_logs(6, requests=20)
     load_log_table(postgres, "predictions", write_jsonl(workdir / "p.jsonl", lines))

@@ -18,14 +18,8 @@ from modelrail.ab.stats import SufficientStats
 from modelrail.ab.stats_file import parse_stats
 from modelrail.ab.timeline import Bounds, Timeline, logged_span, timeline
 from modelrail.errors import UsageError
-from modelrail.plumbing.log_source import (
-    Kind,
-    Location,
-    OpenEngine,
-    RawLog,
-    open_engine,
-    typed_columns,
-)
+from modelrail.plumbing.engines import Location, OpenEngine, open_engine
+from modelrail.plumbing.log_source import Kind, RawLog, typed_columns
 from modelrail.plumbing.sql_engine import SqlEngine, sql_file
 
 DEFAULT_WINDOW_SECONDS = 30 * 60.0

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from modelrail.errors import UsageError
-from modelrail.plumbing.log_source import Location
+from modelrail.plumbing.engines import Location
 
 ENGINES = ("duckdb", "spark")
 DSN_FLAG = "--postgres-dsn-env"

@@ -22,14 +22,12 @@ import numpy as np
 from modelrail.errors import UsageError
 from modelrail.monitor.stats import Grid, IntArray
 from modelrail.plumbing import duck
+from modelrail.plumbing.engines import Location, OpenEngine, open_engine
 from modelrail.plumbing.log_source import (
     TABLE_TIMESTAMP,
     Kind,
-    Location,
-    OpenEngine,
     RawLog,
     flat_columns,
-    open_engine,
     subquery,
     typed_columns,
 )

@@ -17,7 +17,7 @@ from modelrail.monitor.stats import (
     numeric_test,
 )
 from modelrail.multiple_testing import holm
-from modelrail.plumbing.log_source import Location
+from modelrail.plumbing.engines import Location
 
 _EXCLUDED = ("label", "shadow", "timestamp", "request_id", "row", "user_id", "experiment",
              "variant", "model", "version")

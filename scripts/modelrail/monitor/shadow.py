@@ -15,14 +15,8 @@ from pathlib import Path
 
 from modelrail.errors import UsageError
 from modelrail.monitor.config import ShadowConfig
-from modelrail.plumbing.log_source import (
-    Kind,
-    Location,
-    RawLog,
-    open_engine,
-    subquery,
-    typed_columns,
-)
+from modelrail.plumbing.engines import Location, open_engine
+from modelrail.plumbing.log_source import Kind, RawLog, subquery, typed_columns
 from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.plumbing.sql_engine import SqlEngine, sql_file
 

@@ -1,36 +1,22 @@
-"""A log on one of the SQL engines (`sql_engine`), opened the one way the aggregations
-(A/B, monitor, shadow) share: a file DuckDB reads (JSON lines, CSV, Parquet), a Parquet
-file or directory Spark reads, or a PostgreSQL table. Each becomes a `RawLog`: the name
-the engine knows it by, its columns and its row count (one number comes back); what an
-aggregation reads of it is then SQL (`typed_columns`, `flat_columns`), the same on every
-engine.
-
-Where the logs are is a `Location` (built from the CLI's engine flags); `open_engine`
-connects to it. The engines' client libraries are extras, imported on use.
+"""A log on one of the SQL engines (`sql_engine`), as the aggregations (A/B, monitor,
+shadow) share it: a file DuckDB reads (JSON lines, CSV, Parquet), a Parquet file or
+directory Spark reads, or a PostgreSQL table, each opened by its engine's module
+(`duck.file_log`, `spark.parquet_log`, `postgres.table_log`; which one: `engines`) as a
+`RawLog`: the name the engine knows it by, its columns and its row count (one number
+comes back). What an aggregation reads of it is then SQL (`typed_columns`,
+`flat_columns`, `subquery`), the same on every engine.
 """
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from modelrail.errors import UsageError
 from modelrail.plumbing.sql_engine import SqlEngine
 
-EngineName = Literal["duckdb", "spark", "postgres"]
 # The column a log's typed instant is read from: `ts` on PostgreSQL tables (typed
 # columns), the log format's `timestamp` in files.
 TABLE_TIMESTAMP = "ts"
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where the logs are: files aggregated by DuckDB (embedded) or Spark (`spark_master`),
-    or PostgreSQL tables (`dsn`, read from the environment by the CLI)."""
-
-    engine: EngineName = "duckdb"
-    spark_master: str | None = None
-    dsn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,59 +48,6 @@ class RawLog:
                                  f"(required: {', '.join(required)})")
         if not self.rows:
             raise UsageError(f"{self.source}: is empty")
-
-
-# (path or table, relation name to give it, what the log is: messages) -> the log
-Opener = Callable[[str, str, str], RawLog]
-
-
-@dataclass(frozen=True)
-class OpenEngine:
-    """A connected engine (`sql`), how it opens a log (`open`), and `guard`: a context in
-    which the engine's own errors in a query (a value that cannot be cast) become a
-    UsageError with the context given, or a ServiceError when the server went away."""
-
-    name: EngineName
-    sql: SqlEngine
-    open: Opener
-    guard: Callable[[str], Any]
-    duckdb: Any = None  # the DuckDB connection, when the engine is DuckDB
-
-
-def open_engine(location: Location) -> AbstractContextManager[OpenEngine]:
-    """Connect to `location`'s engine for the block."""
-    if location.engine == "postgres":
-        return _on_postgres(location.dsn or "")
-    if location.engine == "spark":
-        return _on_spark(location.spark_master)
-    return _on_duckdb()
-
-
-@contextmanager
-def _on_postgres(dsn: str) -> Iterator[OpenEngine]:
-    from modelrail.plumbing import postgres  # noqa: PLC0415 - the postgres extra
-    with postgres.connect(dsn) as connection:
-        yield OpenEngine("postgres", postgres.engine(connection),
-                         lambda table, _name, _what: postgres.table_log(connection, table),
-                         postgres.guard)
-
-
-@contextmanager
-def _on_spark(master: str | None) -> Iterator[OpenEngine]:
-    from modelrail.plumbing import spark  # noqa: PLC0415 - the spark extra
-    with spark.session(master or spark.default_master()) as session:
-        yield OpenEngine("spark", spark.engine(session),
-                         lambda path, name, _what: spark.parquet_log(session, path, name),
-                         spark.guard)
-
-
-@contextmanager
-def _on_duckdb() -> Iterator[OpenEngine]:
-    from modelrail.plumbing import duck  # noqa: PLC0415 - the ab and monitor extras
-    with duck.connect() as connection:
-        yield OpenEngine("duckdb", duck.engine(connection),
-                         lambda path, name, what: duck.file_log(connection, path, name, what),
-                         duck.guard, connection)
 
 
 def flat_columns(engine: SqlEngine, log: RawLog) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 from modelrail.monitor import aggregate
 from modelrail.monitor.aggregate import open_logs
 from modelrail.monitor.stats import Grid
-from modelrail.plumbing.log_source import Location
+from modelrail.plumbing.engines import Location
 
 
 @pytest.mark.parametrize("chunk", [aggregate.GRID_CHUNK, 7, 1])
