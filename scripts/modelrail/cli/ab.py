@@ -49,9 +49,9 @@ def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
                         help="the prediction log (JSON lines, CSV or Parquet), joined "
                              "with --events in DuckDB (with --engine spark: Parquet, a "
                              "file or directory Spark reads)")
+    add_engine_flags(analyze, source, FILES, TABLES)
     analyze.add_argument("--events", metavar="PATH",
                          help="clicks and session ends (with --predictions)")
-    add_engine_flags(analyze, source, FILES, TABLES)
     analyze.add_argument("--attribution-window", default="30m", metavar="DURATION",
                          help="clicks count up to this long after an impression "
                               "(e.g. 90s, 30m, 1h; default 30m)")

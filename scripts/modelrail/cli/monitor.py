@@ -161,9 +161,9 @@ def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.Argument
     current.add_argument("--current", metavar="PATH",
                          help="prediction log (JSON lines, CSV or Parquet; with --engine "
                               "spark: Parquet, a file or directory Spark reads)")
+    add_engine_flags(monitor, current, MONITOR_FILES, MONITOR_TABLES)
     monitor.add_argument("--events", metavar="PATH",
                          help="click events for monitor.performance (with --current)")
-    add_engine_flags(monitor, current, MONITOR_FILES, MONITOR_TABLES)
     monitor.add_argument("--report", metavar="PATH.html", help="write the HTML report")
     monitor.add_argument("--markdown", metavar="PATH.md",
                          help="write the Markdown report (for monitor-issue)")

@@ -23,6 +23,9 @@ with typed columns (views over files on DuckDB and Spark, tables on PostgreSQL),
 (`sql_file`) is formatted with the quoted relation names, the engine's `placeholder` and
 `types`, and every value is bound; a list of values (the A/B checkpoints) is a bound
 `VALUES` list (`binds` per row), not a temporary table, which Spark cannot insert into.
+A long list of numbers (the monitor's reference grid: `values`) is a bound `VALUES` list
+too, except on Spark, which parses bound rows slowly: there it is a temporary view made
+from the values (`local_values`).
 """
 
 from collections.abc import Callable, Mapping, Sequence
