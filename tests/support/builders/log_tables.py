@@ -24,7 +24,12 @@ def load_log_table(dsn: str, table: str, path: Path) -> None:
         flat = "* EXCLUDE (features), UNNEST(features)" \
             if kinds.get("features", "").startswith("STRUCT") else "*"
         relation.create_view("raw")
-        source.execute(f"CREATE VIEW flat AS SELECT {flat} FROM raw")  # noqa: S608
+        # An id DuckDB takes for a UUID (a uuid4 request id) stays the text it was logged as.
+        uuids = [f'CAST("{column}" AS VARCHAR) AS "{column}"'
+                 for column, kind in kinds.items() if kind == "UUID"]
+        as_text = f" REPLACE ({', '.join(uuids)})" if uuids else ""
+        source.execute(f"CREATE VIEW flat AS SELECT {flat} FROM "  # noqa: S608
+                       f"(SELECT *{as_text} FROM raw)")
         if "timestamp" in kinds:
             source.execute('CREATE VIEW typed AS SELECT * EXCLUDE ("timestamp"), '
                            'CAST("timestamp" AS TIMESTAMPTZ) AS ts FROM flat')
