@@ -32,6 +32,8 @@ from tests.support.workflows.flows import (
     ExampleWorkbench,
     named_model_repo,
     promote_dispatch,
+    register_canary_versions,
+    short_canary_steps,
 )
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +41,6 @@ pytestmark = pytest.mark.e2e
 ROLLOUT, NAMESPACE = "ctr-ranker", "ml"
 NEW_IMAGE = "ghcr.io/acme/ctr-ranker@sha256:" + "2" * 64
 CANARY_JOB = "Canary ctr-ranker to version 2"
-STEP_SECONDS = 8
 RATE = 40.0  # requests/s in total: 4/s reach the canary at the 10% step
 
 
@@ -72,32 +73,6 @@ class Scene:
         return self.bench.promote(self.repo, "canary", "e2e canary", image=NEW_IMAGE)
 
 
-def short_steps(policy: dict[str, Any]) -> None:
-    """example-model's policy with seconds-long steps: same metrics, same queries, sample
-    minimums for ~30 canary requests at 10 %, and latency judged with room for a machine
-    whose cores the other tests share (both sides are the same code)."""
-    policy["rollout"]["step_seconds"] = STEP_SECONDS
-    metrics = policy["analysis"]["metrics"]
-    for name in ("error_rate", "latency_p99", "prediction_score"):
-        metrics[name]["min_samples"] = 15
-    metrics["latency_p99"]["allowed_ratio"] = 3
-
-
-def register_versions(client: MlflowClient, model: str) -> None:
-    """Version 1 in every environment (prod = @champion), version 2 gated and in staging."""
-    client.create_registered_model(model)
-    run = client.create_run(experiment_id="0")
-    client.log_text(run.info.run_id, "flavors: {}\n", "model/MLmodel")
-    for _ in range(2):
-        client.create_model_version(model, f"runs:/{run.info.run_id}/model",
-                                    run_id=run.info.run_id,
-                                    tags={"validation_status": "passed"})
-    for alias in ("dev", "staging", "canary", "champion"):
-        client.set_registered_model_alias(model, alias, "1")
-    for alias in ("dev", "staging"):
-        client.set_registered_model_alias(model, alias, "2")
-
-
 @pytest.fixture
 def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench
               ) -> Iterator[Callable[[Side], Scene]]:
@@ -107,9 +82,10 @@ def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench
 
         def start(canary: Side) -> Scene:
             model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
-            repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model, short_steps)
+            repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model,
+                                    short_canary_steps)
             client = MlflowClient(bench.mlflow_url)
-            register_versions(client, model)
+            register_canary_versions(client, model)
             lab = stack.enter_context(canary_lab(
                 tmp_path / "lab", standin, rollout=ROLLOUT, namespace=NAMESPACE,
                 stable=STABLE, canary=canary, rate=RATE))
