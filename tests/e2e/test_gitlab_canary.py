@@ -9,16 +9,13 @@ and the MLflow registry. One pipeline run per scenario.
 """
 
 import base64
-import contextlib
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow import MlflowClient
 from modelrail.local.mlflow_server import MlflowServer
 
 from tests.support.gitlab_ci_local import (
@@ -27,42 +24,23 @@ from tests.support.gitlab_ci_local import (
     run_pipeline,
     use_local_components,
 )
-from tests.support.labs.canary import STABLE, CanaryLab, Side, canary_lab
-from tests.support.standins.rollouts import RolloutsStandIn
-from tests.support.workflows.flows import (
-    MLFLOW_TOKEN,
-    commit_all,
-    named_model_repo,
-    register_canary_versions,
-    short_canary_steps,
+from tests.support.labs.canary import Side
+from tests.support.workflows.canary_scene import (
+    NEW_IMAGE,
+    CanaryScene,
+    canary_scenes,
 )
+from tests.support.workflows.flows import MLFLOW_TOKEN, commit_all
 
 pytestmark = pytest.mark.e2e
 
-ROLLOUT, NAMESPACE = "ctr-ranker", "ml"
-NEW_IMAGE = "ghcr.io/acme/ctr-ranker@sha256:" + "2" * 64
 JOB = "modelrail-canary"
 DOTENV = "modelrail-canary.env"
 PROMETHEUS_TOKEN = "prom-e2e-token"
-RATE = 40.0  # requests/s in total: 4/s reach the canary at the 10% step
 
 
 @dataclass(frozen=True)
-class Scene:
-    repo: Path
-    model: str
-    client: MlflowClient
-    lab: CanaryLab
-    standin: RolloutsStandIn
-    mlflow_url: str
-
-    def alias(self, alias: str) -> str:
-        return str(self.client.get_model_version_by_alias(self.model, alias).version)
-
-    def rollout_status(self) -> dict[str, Any]:
-        status: dict[str, Any] = self.standin.rollout(ROLLOUT, NAMESPACE)["status"]
-        return status
-
+class Scene(CanaryScene):
     def run_canary(self, python_env: Path, modelrail_url: str) -> tuple[PipelineRun, str]:
         """Run the pipeline as Run pipeline on main does, with the canary's variables and
         the kubeconfig as a masked (base64) CI/CD variable; the run and that variable."""
@@ -99,21 +77,8 @@ def assert_no_secret_printed(run: PipelineRun, scene: Scene, kubeconfig: str) ->
 def scene_for(tmp_path: Path, dvc_remote: Path, mlflow: MlflowServer
               ) -> Iterator[Callable[[Side], Scene]]:
     """`scene_for(canary_side)`: the model repo, registry, stand-in and lab, started."""
-    with contextlib.ExitStack() as stack:
-        standin = stack.enter_context(RolloutsStandIn())
-
-        def start(canary: Side) -> Scene:
-            model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
-            repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model,
-                                    short_canary_steps)
-            client = MlflowClient(mlflow.url)
-            register_canary_versions(client, model)
-            lab = stack.enter_context(canary_lab(
-                tmp_path / "lab", standin, rollout=ROLLOUT, namespace=NAMESPACE,
-                stable=STABLE, canary=canary, rate=RATE))
-            return Scene(repo, model, client, lab, standin, mlflow.url)
-
-        yield start
+    with canary_scenes(tmp_path, dvc_remote, mlflow.url) as start:
+        yield lambda canary: Scene(**vars(start(canary)))
 
 
 def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
@@ -128,16 +93,8 @@ def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
     assert (outputs["MODELRAIL_OUT_RESULT"], outputs["MODELRAIL_OUT_WEIGHT"]) == \
         ("promoted", "100")
     assert outputs["MODELRAIL_OUT_FAILED_STEP"] == ""
-    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 100
-    assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == NEW_IMAGE
-    assert scene.rollout_status()["phase"] == "Healthy"
-    assert scene.alias("canary") == "2"
-    assert scene.alias("champion") == "2"
-    champion = scene.client.get_model_version(scene.model, "2").tags
-    assert champion["previous_version.prod"] == "1"
+    champion = scene.check_promoted_to_prod()
     assert "passed every step (e2e canary)" in champion["reason"]
-    served = scene.lab.counts()
-    assert served.get(("2", 200), 0) > 0
     assert [(s["weight"], s["verdict"]) for s in report(run)["steps"]] == \
         [(10, "pass"), (25, "pass"), (50, "pass"), (100, "pass")]
     assert (run.artifacts(JOB) / "modelrail-canary-report" / "canary-report.html").is_file()
@@ -165,15 +122,9 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
     failed = steps[-1]["weight"]
     assert failed < 100
     assert outputs["MODELRAIL_OUT_FAILED_STEP"] == str(failed)
-    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 0
-    assert scene.rollout_status().get("abort") is True
-    assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == STABLE.image
     # The after_script rolled the canary alias back; prod never moved.
     assert "modelrail_cleanup took" in run.log, run.log[-6000:]
-    assert scene.alias("canary") == "1"
-    assert scene.alias("champion") == "1"
-    rolled_back = scene.client.get_model_version(scene.model, "2").tags
-    assert rolled_back["rolled_back_env"] == "canary"
+    rolled_back = scene.check_aborted_and_rolled_back()
     assert rolled_back["rolled_back_reason"] == \
         f"canary of {NEW_IMAGE} ended aborted at the {failed}% step"
     assert "modelrail_promote_after" not in run.log

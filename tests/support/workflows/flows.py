@@ -28,7 +28,6 @@ MLFLOW_TOKEN = "mlflow-e2e-token"
 PR_WORKFLOW = ".github/workflows/pr.yml"
 RELEASE_WORKFLOW = ".github/workflows/release.yml"
 PROMOTE_WORKFLOW = ".github/workflows/promote.yml"
-CANARY_STEP_SECONDS = 8  # the canary e2e tests' steps: seconds, not example-model's minutes
 
 
 def commit_all(repo: Path, message: str) -> str:
@@ -123,29 +122,3 @@ def train_champion(repo: Path, python_env: Path, mlflow_url: str) -> tuple[str, 
     version = client.create_model_version(MODEL, f"runs:/{run_id}/model", run_id=run_id)
     client.set_registered_model_alias(MODEL, "champion", version.version)
     return str(version.version), run_id
-
-
-def short_canary_steps(policy: dict[str, Any]) -> None:
-    """example-model's policy with seconds-long steps: same metrics, same queries, sample
-    minimums for ~30 canary requests at 10 %, and latency judged with room for a machine
-    whose cores the other tests share (both sides are the same code)."""
-    policy["rollout"]["step_seconds"] = CANARY_STEP_SECONDS
-    metrics = policy["analysis"]["metrics"]
-    for name in ("error_rate", "latency_p99", "prediction_score"):
-        metrics[name]["min_samples"] = 15
-    metrics["latency_p99"]["allowed_ratio"] = 3
-
-
-def register_canary_versions(client: MlflowClient, model: str) -> None:
-    """Version 1 in every environment (prod = @champion), version 2 gated and in staging."""
-    client.create_registered_model(model)
-    run = client.create_run(experiment_id="0")
-    client.log_text(run.info.run_id, "flavors: {}\n", "model/MLmodel")
-    for _ in range(2):
-        client.create_model_version(model, f"runs:/{run.info.run_id}/model",
-                                    run_id=run.info.run_id,
-                                    tags={"validation_status": "passed"})
-    for alias in ("dev", "staging", "canary", "champion"):
-        client.set_registered_model_alias(model, alias, "1")
-    for alias in ("dev", "staging"):
-        client.set_registered_model_alias(model, alias, "2")
