@@ -35,5 +35,6 @@ unset MODELRAIL_DOTENV
 if [ -n "$MODELRAIL_PROMOTE_AFTER" ]; then
   in_section modelrail_promote_after "Move $MODELRAIL_PROMOTE_AFTER to version $MODEL_VERSION" \
     "$MODELRAIL" promote --config "$CONFIG" --to "$MODELRAIL_PROMOTE_AFTER" \
-    --version "$MODEL_VERSION" --reason "canary of $IMAGE passed every step ($reason)"
+    --version "$MODEL_VERSION" \
+    --reason "canary of $IMAGE passed every step${MODELRAIL_REASON:+ ($MODELRAIL_REASON)}"
 fi

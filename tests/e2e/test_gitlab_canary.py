@@ -1,6 +1,7 @@
-"""example-model's canary on GitLab: the canary component run by gitlab-ci-local (shell
-executor) in a pipeline run for it (Run pipeline with SERVING_IMAGE and MODEL_VERSION), the
-twin of test_canary.py's promotion to canary under act.
+"""example-model's canary on GitLab: the canary component's job run by gitlab-ci-local
+(shell executor) as a click on it in a default-branch pipeline does, with SERVING_IMAGE
+set and the version staging's dotenv report hands on; the twin of test_canary.py's
+promotion to canary under act.
 
 Everything is real except the Kubernetes API + Argo controller (the rollouts stand-in):
 two `ctr_serving` processes (stable version 1, canary version 2), a Prometheus scraping
@@ -42,20 +43,23 @@ PROMETHEUS_TOKEN = "prom-e2e-token"
 @dataclass(frozen=True)
 class Scene(CanaryScene):
     def run_canary(self, python_env: Path, modelrail_url: str) -> tuple[PipelineRun, str]:
-        """Run the pipeline as Run pipeline on main does, with the canary's variables and
-        the kubeconfig as a masked (base64) CI/CD variable; the run and that variable."""
+        """Run the canary job of example-model's default-branch pipeline (a protected
+        main) with the kubeconfig as a masked (base64) CI/CD variable; the run and that
+        variable."""
         assert "canary" in use_local_components(self.repo, modelrail_url)
         commit_all(self.repo, "the components from this checkout")
         kubeconfig = base64.b64encode(self.standin.kubeconfig().encode()).decode()
         variables = {
-            "CI_PIPELINE_SOURCE": "web", "CI_COMMIT_REF_PROTECTED": "true",
-            "SERVING_IMAGE": NEW_IMAGE, "MODEL_VERSION": "2", "PROMOTION_REASON": "e2e canary",
+            "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main",
+            "CI_DEFAULT_BRANCH": "main", "CI_COMMIT_REF_PROTECTED": "true",
+            "SERVING_IMAGE": NEW_IMAGE,  # set when the job is run
+            "MODELRAIL_OUT_VERSION": "2",  # from modelrail-promote-staging's dotenv report
             "KUBECONFIG": kubeconfig, "PROMETHEUS_URL": self.lab.prometheus_url,
             "PROMETHEUS_TOKEN": PROMETHEUS_TOKEN, "MLFLOW_TRACKING_URI": self.mlflow_url,
             "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
         }
         # The job has an after_script: no --shell-isolation (tests/support/gitlab_ci_local.py).
-        run = run_pipeline(self.repo, variables, job_environment(python_env),
+        run = run_pipeline(self.repo, variables, job_environment(python_env), jobs=[JOB],
                            shell_isolation=False)
         print(f"{JOB}: pipeline of {run.seconds:.1f} s")  # shown with -rP
         return run, kubeconfig
@@ -94,7 +98,7 @@ def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
         ("promoted", "100")
     assert outputs["MODELRAIL_OUT_FAILED_STEP"] == ""
     champion = scene.check_promoted_to_prod()
-    assert "passed every step (e2e canary)" in champion["reason"]
+    assert champion["reason"] == f"canary of {NEW_IMAGE} passed every step"
     assert [(s["weight"], s["verdict"]) for s in report(run)["steps"]] == \
         [(10, "pass"), (25, "pass"), (50, "pass"), (100, "pass")]
     assert (run.artifacts(JOB) / "modelrail-canary-report" / "canary-report.html").is_file()

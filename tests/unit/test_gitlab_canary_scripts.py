@@ -80,10 +80,18 @@ def test_the_alias_moves_then_the_canary_runs_then_the_version_becomes_prod(job:
          "--openmetrics", str(report / "canary.om"), "--summary",
          "--prometheus-url", "http://prometheus:9090"],
         ["promote", "--config", "modelrail.yaml", "--to", "prod", "--version", "7",
-         "--reason", f"canary of {IMAGE} passed every step (canary of {IMAGE})"]]
+         "--reason", f"canary of {IMAGE} passed every step"]]
     assert report.is_dir()
     assert re.findall(r"section_end:\d+:(\w+)", done.stdout) == [
         "modelrail_promote", "modelrail_canary", "modelrail_promote_after"]
+
+
+def test_a_given_reason_is_recorded_with_both_moves(job: Path) -> None:
+    done, calls = run_job_script(job, "canary.sh", MODELRAIL_REASON="weekly release")
+
+    assert done.returncode == 0, done.stderr
+    assert [call["args"][-1] for call in calls if call["args"][0] == "promote"] == [
+        "weekly release", f"canary of {IMAGE} passed every step (weekly release)"]
 
 
 def test_a_failed_canary_stops_before_prod_moves(job: Path) -> None:
