@@ -18,6 +18,7 @@ fi
 
 # shellcheck source=canary-inputs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/canary-inputs.sh"
+install_modelrail
 canary_rollout_args
 case "$failed_step" in
   "") where="" ;;

@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Sourced by the canary job of templates/canary (scripts/gitlab/canary.sh, and its
 # after_script, canary-cleanup.sh): the job's MODELRAIL_* variables (the component's
-# inputs) under the names scripts/canary-common.sh reads, modelrail installed into a new
-# venv (MODELRAIL), and the files the job publishes. The job starts in the project's
-# directory (CI_PROJECT_DIR), where the report folder and the dotenv report go.
+# inputs) under the names scripts/canary-common.sh reads, modelrail's install, and the
+# files the job publishes. The job starts in the project's directory (CI_PROJECT_DIR),
+# where the report folder and the dotenv report go.
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 project_dir="$PWD"
 report_dir="$project_dir/modelrail-canary-report"
@@ -41,10 +41,15 @@ if [ -n "${KUBECONFIG:-}" ] && [ ! -f "$KUBECONFIG" ]; then
   unset KUBECONFIG
 fi
 
-# modelrail from this component's project (a new venv, see install-modelrail.sh).
-cli_file="$(mktemp)"
-MODELRAIL_CLI_FILE="$cli_file" bash "$source_dir/scripts/install-modelrail.sh" kubernetes,mlflow
-MODELRAIL="$(cat "$cli_file")"
+# Sets MODELRAIL: modelrail from this component's project, in a new venv
+# (install-modelrail.sh), once the inputs were found usable.
+install_modelrail() {
+  local cli_file
+  cli_file="$(mktemp)"
+  MODELRAIL_CLI_FILE="$cli_file" bash "$source_dir/scripts/install-modelrail.sh" \
+    kubernetes,mlflow
+  MODELRAIL="$(cat "$cli_file")"
+}
 
 # Runs "$@" inside a section of the job log ("Custom collapsible sections" in GitLab's docs;
 # the CLI's own are plumbing/log_sections.py), closed whatever it exits with; returns that.

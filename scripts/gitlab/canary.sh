@@ -17,6 +17,7 @@ if [ -z "$IMAGE" ] || [ -z "$MODEL_VERSION" ]; then
     "(got image '$IMAGE', model-version '$MODEL_VERSION')" >&2
   exit 2
 fi
+install_modelrail
 mkdir -p "$report_dir"
 : > "$dotenv"
 canary_rollout_args

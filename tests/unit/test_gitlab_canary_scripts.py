@@ -22,7 +22,8 @@ IMAGE = "registry.example/ranker@sha256:" + "a" * 64
 SCRIPTS = ("gitlab/canary.sh", "gitlab/canary-cleanup.sh", "gitlab/canary-inputs.sh",
            "canary-common.sh", "mlflow-inputs.sh", "prometheus-inputs.sh")
 # Stands in for install-modelrail.sh: hands the recording CLI over as the real one does.
-FAKE_INSTALL = '#!/usr/bin/env bash\necho "$FAKE_CLI" > "$MODELRAIL_CLI_FILE"\n'
+FAKE_INSTALL = ('#!/usr/bin/env bash\ntouch "$TMPDIR/installed"\n'
+                'echo "$FAKE_CLI" > "$MODELRAIL_CLI_FILE"\n')
 JOB_VARIABLES = {
     "MODELRAIL_IMAGE": IMAGE, "MODELRAIL_MODEL_VERSION": "7", "MODELRAIL_BASELINE_VERSION": "",
     "MODELRAIL_ROLLOUT_NAME": "ranker", "MODELRAIL_ROLLOUT_NAMESPACE": "ml",
@@ -107,6 +108,7 @@ def test_missing_inputs_and_a_bad_rollback_are_usage_errors_before_anything_move
     done, calls = run_job_script(job, "canary.sh", MODELRAIL_IMAGE="")
     assert (done.returncode, calls) == (2, [])
     assert "inputs image (REPO@sha256:...) and model-version are required" in done.stderr
+    assert not (job / "installed").exists()  # said before a minute goes into the install
 
     done, calls = run_job_script(job, "canary.sh", MODELRAIL_ROLLBACK="yes")
     assert (done.returncode, calls) == (2, [])
