@@ -41,7 +41,8 @@ def open_mr(repo: Path, python_env: Path, mlflow_url: str, gitlab: GitLabStandIn
             modelrail_url: str, **extra: str) -> PipelineRun:
     """Commit the working tree as MR !42 against the committed base and run its pipeline."""
     base = git(repo, "rev-parse", "HEAD")
-    assert use_local_components(repo, modelrail_url) == ["mr-check", "register", "promote"]
+    assert use_local_components(repo, modelrail_url) == [
+        "mr-check", "register", "promote", "canary"]
     git(repo, "checkout", "-q", "-B", f"mr-{IID}")
     commit_all(repo, "the merge request")
     variables = {

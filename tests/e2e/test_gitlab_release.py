@@ -51,7 +51,8 @@ def test_default_branch_registers_once_and_a_manual_job_promotes_to_staging(
     model = f"ctr-gitlab-{uuid.uuid4().hex[:6]}"  # a model of its own in the shared registry
     repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model)
     git(repo, "checkout", "-q", "-B", "main")
-    assert use_local_components(repo, modelrail_project) == ["mr-check", "register", "promote"]
+    assert use_local_components(repo, modelrail_project) == [
+        "mr-check", "register", "promote", "canary"]
     pipeline = repo / ".gitlab-ci.yml"
     pipeline.write_text(pipeline.read_text().replace("model: ctr-ranker", f"model: {model}"))
     sha = commit_all(repo, "the components as local includes")

@@ -39,7 +39,8 @@ def documented_inputs(component: str) -> set[str]:
 
 
 def test_there_are_the_components() -> None:
-    assert {"mr-check", "register", "promote"} <= {path.parent.name for path in COMPONENTS}
+    assert {"mr-check", "register", "promote", "canary"} <= {path.parent.name
+                                                            for path in COMPONENTS}
 
 
 @pytest.mark.parametrize("path", COMPONENTS, ids=lambda p: p.parent.name)
@@ -97,3 +98,19 @@ def test_each_promotion_runs_in_its_environment_one_at_a_time() -> None:
     for env in ("staging", "prod"):
         assert jobs[f"modelrail-promote-{env}"]["rules"][1]["when"] == "manual"
         assert jobs[f"modelrail-promote-{env}"]["variables"]["MODELRAIL_VERSION"] == ""
+
+
+def test_the_canary_job_never_runs_where_the_cluster_credentials_must_not_go() -> None:
+    job = component_jobs("canary")["modelrail-canary"]
+    guards = [(rule.get("if"), rule.get("when")) for rule in job["rules"]]
+    assert guards == [('$CI_PIPELINE_SOURCE == "merge_request_event"', "never"),
+                      ('$CI_COMMIT_REF_PROTECTED != "true"', "never"),
+                      ("$CI_COMMIT_BRANCH && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH",
+                       "$[[ inputs.when ]]")]
+    assert (job["allow_failure"], job["interruptible"]) == (False, False)
+    assert job["environment"] == {"name": "$[[ inputs.environment ]]",
+                                  "deployment_tier": "production"}
+    # the clean-up runs for failed and cancelled jobs alike: in after_script, not in a job
+    # with `when: on_failure` (which GitLab skips after a cancelled job)
+    assert any("canary-cleanup.sh" in line for line in job["after_script"])
+    assert job["artifacts"]["when"] == "always"

@@ -8,6 +8,11 @@ their artifacts as on GitLab.
 gitlab-ci-local cannot fetch `include: component:` (that needs the GitLab server's catalog),
 so a test includes the component's template with `include: local:` and the same `inputs:`
 (gitlab-ci-local interpolates `spec: inputs:` for local includes as GitLab does).
+
+A job with an `after_script` runs without `--shell-isolation`: gitlab-ci-local 4.72.0
+re-syncs an isolated build directory from the repository before the after_script (rsync
+--delete), so what the script wrote (its artifacts, its dotenv report) is gone by then;
+GitLab runs the after_script in the same build directory.
 """
 
 import os
@@ -53,6 +58,15 @@ class PipelineRun:
         """The job's own directory under --shell-isolation (its files, its artifacts)."""
         return self.repo / ".gitlab-ci-local" / "builds" / job
 
+    def artifacts(self, job: str) -> Path:
+        """The artifacts the job uploaded (`artifacts: paths:`), as GitLab would keep them."""
+        return self.repo / ".gitlab-ci-local" / "artifacts" / job
+
+    def dotenv(self, job: str, report: str) -> dict[str, str]:
+        """The job's uploaded dotenv report `report`: the variables later jobs get."""
+        path = self.artifacts(job) / ".gitlab-ci-reports" / "dotenv" / report
+        return dict(line.split("=", 1) for line in path.read_text().splitlines())
+
 
 def use_local_components(repo: Path, modelrail_url: str) -> list[str]:
     """The repository's .gitlab-ci.yml with each `component:` include of modelrail made a
@@ -92,11 +106,15 @@ def job_environment(python_env: Path) -> dict[str, str]:
 
 
 def run_pipeline(repo: Path, variables: Mapping[str, str], env: Mapping[str, str],
-                 timeout: float = 1200, manual: Sequence[str] = ()) -> PipelineRun:
+                 timeout: float = 1200, manual: Sequence[str] = (), jobs: Sequence[str] = (),
+                 shell_isolation: bool = True) -> PipelineRun:
     """Run the repository's .gitlab-ci.yml; `env` is the whole environment of the jobs
     (the shell executor hands its own on), `variables` are the pipeline's CI/CD variables,
-    `manual` the `when: manual` jobs someone clicks "Run" on."""
-    command = [str(gitlab_ci_local()), "--force-shell-executor", "--shell-isolation",
+    `manual` the `when: manual` jobs someone clicks "Run" on; with `jobs`, only those run
+    (a click on one job of a pipeline). Without `shell_isolation` the jobs run in the
+    repository itself (see the module docstring)."""
+    isolation = ["--shell-isolation"] if shell_isolation else []
+    command = [str(gitlab_ci_local()), *jobs, "--force-shell-executor", *isolation,
                "--no-artifacts-to-source", "--concurrency", "1",
                "--home", str(repo.parent / "gitlab-ci-local-home")]
     for job in manual:
