@@ -1,10 +1,14 @@
 """demo/engines.py's comparison of an engine's result with DuckDB's: the monitor stage
 fails on what it reports, so it must report a real difference and only that."""
 
+import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from demo.engines import FileRun, compare, differences
+from tests.support.builders.ab_logs import jsonl_as_parquet, write_jsonl
 
 CHECK = {"name": "price", "psi": 0.812345678901, "severity": "major", "reference": {"a": 0.5}}
 DUCKDB = {"current_rows": 2400, "severity": "major", "action": "rollback", "breach": True,
@@ -34,3 +38,16 @@ def test_missing_keys_and_items_are_named() -> None:
         "checks: 1 items vs 2"]
     assert differences("c", {"a": 1}, {"a": 1, "b": 2}) == ["c: keys ['a'] vs ['a', 'b']"]
     assert differences("flag", True, 1.0) == ["flag: True vs 1.0"]
+
+
+def test_uuid_request_ids_stay_text_in_the_parquet_spark_reads(tmp_path: Path) -> None:
+    log = write_jsonl(tmp_path / "p.jsonl", [
+        {"timestamp": "2026-01-01T12:00:00+00:00", "request_id": str(uuid.uuid4())}])
+    as_read = duckdb.read_json(str(log), format="newline_delimited")
+    assert dict(zip(as_read.columns, map(str, as_read.types), strict=True))[
+        "request_id"] == "UUID"
+
+    parquet = duckdb.read_parquet(str(jsonl_as_parquet(log, tmp_path / "p.parquet")))
+
+    assert dict(zip(parquet.columns, map(str, parquet.types), strict=True)) == {
+        "timestamp": "TIMESTAMP WITH TIME ZONE", "request_id": "VARCHAR"}
