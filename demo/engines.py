@@ -75,6 +75,8 @@ def same_on_every_engine(work: Path, runs: Sequence[FileRun]) -> bool:
 
 
 def same_verdict(work: Path, run: FileRun, dsn: str) -> bool:
+    """The run's logs loaded into tables of the server at `dsn` and written as Parquet,
+    the command run on each; True when both matched DuckDB's result."""
     tables = {flag: f"{run.name}_{flag.strip('-')}" for flag in run.logs}
     for flag, path in run.logs.items():
         load_log_table(dsn, tables[flag], path)
@@ -91,12 +93,11 @@ def same_verdict(work: Path, run: FileRun, dsn: str) -> bool:
         started = time.monotonic()
         code, result = modelrail([*run.command, *run.args, *source],
                                  work / f"{run.name}-{engine.lower()}.json", {DSN_VARIABLE: dsn})
-        differences = compare(run, code, result)
+        unlike = compare(run, code, result)
         print(f"  {run.what} on {engine} ({time.monotonic() - started:.0f} s): exit {code} "
               f"(DuckDB {run.code}); "
-              + ("the same statistics" if not differences
-                 else "DIFFERENT: " + "; ".join(differences[:5])))
-        agreed = agreed and not differences
+              + ("the same statistics" if not unlike else "DIFFERENT: " + "; ".join(unlike[:5])))
+        agreed = agreed and not unlike
     return agreed
 
 
