@@ -39,7 +39,7 @@ system-packages:
 	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/install-system-packages.sh $(SYSTEM_PACKAGES_FOR)
 
 demo: SYSTEM_PACKAGES_FOR = demo
-demo: system-packages install
+demo: system-packages install gitlab-ci-local
 	$(BIN)/python -m demo.run
 
 lint: install

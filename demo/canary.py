@@ -18,10 +18,9 @@ in <work>/<name>/report/canary-report.html, its verdicts as OpenMetrics in canar
     python -m demo.canary        # this stage alone, under .demo/canary/
 """
 
-import shutil
 from pathlib import Path
 
-from demo.run import WORK, say, tools_missing
+from demo.run import run_alone, say
 from tests.support.labs.canary import FAULTY, GOOD, STABLE, Backend, Side, run_canary_cli
 from tests.support.standins.rollouts import Mirror
 
@@ -66,15 +65,9 @@ def run_canary(work: Path, canary: Side, what: str, expected_exit: int, *,
 
 
 def main() -> int:
-    if tools_missing():
-        return 1
-    work = WORK / "canary"
-    shutil.rmtree(work, ignore_errors=True)
-    ok = canary_stage(work)
-    say("canary stage complete: the good canary was promoted, the bad one aborted (behind "
-        "a mirror phase: before any user saw it), on Argo Rollouts, Istio and KServe" if ok
-        else "canary stage did not behave as expected; see the logs above")
-    return 0 if ok else 1
+    return run_alone(canary_stage, "canary", "canary",
+                     "the good canary was promoted, the bad one aborted (behind a mirror "
+                     "phase: before any user saw it), on Argo Rollouts, Istio and KServe")
 
 
 if __name__ == "__main__":

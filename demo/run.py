@@ -5,13 +5,18 @@ workflows run by act, and a stand-in for GitHub's REST API that prints the PR co
 Stages: a good PR passes the check, a degraded one is stopped by the gate; the merge
 registers a version with its lineage and puts it in dev; dispatches promote it through
 staging and canary to prod; prod is rolled back; a second repository (demo/local_repo.py)
-goes to prod with `modelrail local` and its degraded PR is stopped; on live traffic
+goes to prod with `modelrail local` and its degraded PR is stopped; example-model's
+`.gitlab-ci.yml` (modelrail's GitLab CI/CD components) runs under gitlab-ci-local
+(demo/gitlab.py): a good MR passes with its note, a degraded one is stopped, the default
+branch registers a version and a manual job promotes it to staging; on live traffic
 (demo/canary.py) a good canary is rolled out to 100 % and a miscalibrated one is aborted
 at its first step (and, behind a mirror phase, before any user saw it); an A/B test
 (demo/ab_test.py) sends simulated users through the router to two model servers and
 analyses the logs; shadow candidates are checked against production and production is
-monitored for drift (demo/monitor.py); last, the Grafana dashboard of it all is built
-(example-model/dashboards/model-rollout.json, from model_rollout.py).
+monitored for drift, and the same analyses give the same verdicts and statistics with
+the logs in PostgreSQL and on Spark (demo/monitor.py, demo/engines.py); last, the Grafana
+dashboard of it all is built (example-model/dashboards/model-rollout.json, from
+model_rollout.py).
 Everything lives under .demo/.
 """
 
@@ -19,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -27,6 +33,7 @@ from modelrail.local.github_api import GitHubStandIn
 from modelrail.local.mlflow_server import mlflow_server
 
 from demo.local_repo import local_stage
+from tests.support.gitlab_ci_local import PipelineRun
 from tests.support.paths import REPO_ROOT
 from tests.support.workflows.flows import (
     MODEL,
@@ -55,7 +62,20 @@ def say(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
-def report(name: str, run: ActRun, work: Path) -> bool:
+def run_alone(stage: Callable[[Path], bool], folder: str, name: str, outcome: str) -> int:
+    """`python -m demo.<stage>`: one stage afresh under .demo/<folder>/, its `outcome`
+    said when it behaved as expected; the exit code."""
+    if tools_missing():
+        return 1
+    work = WORK / folder
+    shutil.rmtree(work, ignore_errors=True)
+    ok = stage(work)
+    say(f"{name} stage complete: {outcome}" if ok
+        else f"{name} stage did not behave as expected; see the logs above")
+    return 0 if ok else 1
+
+
+def report(name: str, run: ActRun | PipelineRun, work: Path) -> bool:
     verdict = "passed" if run.returncode == 0 else "FAILED"
     say(f"{name}: {verdict} in {run.seconds:.0f}s (log in {work}/)")
     return run.returncode == 0
@@ -124,6 +144,9 @@ def main() -> int:
         releases = release_and_promote(bench, repo, champion)
     say("a second repository, your own: `modelrail local` on a churn classifier")
     second = local_stage(WORK / "local")
+    from demo.gitlab import gitlab_stage  # noqa: PLC0415 - demo.gitlab imports this module
+
+    on_gitlab = gitlab_stage(WORK / "gitlab")
     from demo.canary import canary_stage  # noqa: PLC0415 - demo.canary imports this module
 
     canaries = canary_stage(WORK / "canary")
@@ -135,12 +158,15 @@ def main() -> int:
     monitoring = monitor_stage(WORK / "monitor")
     say("the Grafana dashboard: canary vs stable, the verdicts, the drift")
     dashboard = build_dashboard()
-    ok = checks and releases and second and canaries and experiment and monitoring and dashboard
+    ok = (checks and releases and second and on_gitlab and canaries and experiment
+          and monitoring and dashboard)
     say("demo complete: the gate stopped the bad PR; the merge was registered, promoted to "
         "prod and rolled back; a second repository went to prod with `modelrail local` and "
-        "its degraded PR was stopped; on live traffic a good canary was promoted and a bad one "
-        "aborted; the A/B test was analysed from its logs; a miscalibrated shadow was "
-        "caught and a drift asked for a rollback; the Grafana dashboard was built" if ok
+        "its degraded PR was stopped; on GitLab (gitlab-ci-local) the components stopped the "
+        "bad MR, registered the default branch and promoted it to staging; on live traffic a "
+        "good canary was promoted and a bad one aborted; the A/B test was analysed from its "
+        "logs; a miscalibrated shadow was caught and a drift asked for a rollback, with the "
+        "same verdicts on DuckDB, PostgreSQL and Spark; the Grafana dashboard was built" if ok
         else "demo did not behave as expected; see .demo/*.log")
     return 0 if ok else 1
 

@@ -3,11 +3,12 @@
 #
 #   bash scripts/install-system-packages.sh [--check] [demo|test]     (default: test)
 #
-# demo: Prometheus (+ promtool) for the canary stage, git. test: also the Pushgateway
-# (`--pushgateway`), PostgreSQL (the A/B aggregation pushed down to a warehouse), Java 17
-# (Spark's local mode: `ab analyze --engine spark`) and buildah, skopeo, docker-registry and
-# debootstrap (+ Debian's archive keyring) for the serving-image build, and npm and rsync
-# for gitlab-ci-local (the GitLab components' tests; `make gitlab-ci-local`).
+# demo: Prometheus (+ promtool) for the canary stage, git, PostgreSQL (the aggregations
+# pushed down to a warehouse) and Java 17 (Spark's local mode: `--engine spark`) for the
+# monitor stage, npm and rsync for gitlab-ci-local (the GitLab stage and the GitLab
+# components' tests; `make gitlab-ci-local`). test: also the Pushgateway
+# (`--pushgateway`) and buildah, skopeo, docker-registry and debootstrap (+ Debian's
+# archive keyring) for the serving-image build.
 #
 # On Debian/Ubuntu a missing package is installed with apt-get when this runs as root or
 # with password-less sudo (`sudo -n`); `--check` never installs. Otherwise, and on macOS,
@@ -32,11 +33,12 @@ VENV=${VENV:-.venv}
 ROOT=${MODELRAIL_SYSTEM_ROOT:-}
 
 # tool:debian-package:homebrew-formula ("-": none, the tool cannot run on macOS).
-DEMO_TOOLS="prometheus:prometheus:prometheus promtool:prometheus:prometheus git:git:git"
+DEMO_TOOLS="prometheus:prometheus:prometheus promtool:prometheus:prometheus git:git:git
+initdb:postgresql:postgresql@16 java:openjdk-17-jre-headless:openjdk@17 rsync:rsync:rsync
+npm:npm:node"
 TEST_TOOLS="$DEMO_TOOLS prometheus-pushgateway:prometheus-pushgateway:pushgateway
-initdb:postgresql:postgresql@16 java:openjdk-17-jre-headless:openjdk@17 buildah:buildah:-
-skopeo:skopeo:- docker-registry:docker-registry:- debootstrap:debootstrap:-
-debian-archive-keyring:debian-archive-keyring:- rsync:rsync:rsync npm:npm:node"
+buildah:buildah:- skopeo:skopeo:- docker-registry:docker-registry:- debootstrap:debootstrap:-
+debian-archive-keyring:debian-archive-keyring:-"
 if [ "$target" = demo ]; then tools=$DEMO_TOOLS; else tools=$TEST_TOOLS; fi
 
 have() {  # the tool is on PATH, or where Debian puts it

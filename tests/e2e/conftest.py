@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from modelrail.local.act import ActRun, checkout_as_action_repo, git
+from modelrail.local.act import ActRun
 from modelrail.local.github_api import GitHubStandIn
 from modelrail.local.mlflow_server import MlflowServer
 from psycopg import sql
@@ -17,10 +17,10 @@ from tests.support.services.postgres import postgres_bin, postgres_server
 from tests.support.workflows.flows import (
     MODEL,
     ExampleWorkbench,
-    commit_all,
     model_repo,
     train_champion,
 )
+from tests.support.workflows.gitlab_flows import component_project
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,7 @@ def new_model_repo(tmp_path: Path, dvc_remote: Path) -> tuple[Path, str]:
 def modelrail_project(tmp_path_factory: pytest.TempPathFactory) -> str:
     """This checkout as the GitLab components' project, tagged v1: their jobs clone it the
     way they clone modelrail on GitLab (a file:// URL instead of https)."""
-    project = checkout_as_action_repo(tmp_path_factory.mktemp("component") / "modelrail")
-    git(project, "init", "-q")
-    commit_all(project, "modelrail")
-    git(project, "tag", "v1")
-    return project.as_uri()
+    return component_project(tmp_path_factory.mktemp("component") / "modelrail")
 
 
 @dataclass(frozen=True)

@@ -9,50 +9,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelrail.local.act import git
 from modelrail.local.gitlab_api import GitLabStandIn
 from modelrail.local.mlflow_server import MlflowServer
 
 from tests.e2e.conftest import Champion
-from tests.support.gitlab_ci_local import (
-    PipelineRun,
-    job_environment,
-    run_pipeline,
-    use_local_components,
+from tests.support.workflows.flows import MLFLOW_TOKEN
+from tests.support.workflows.gitlab_flows import (
+    BOT_ID,
+    NOTE_TOKEN,
+    PROJECT_ID,
+    add_merge_request,
+    open_mr,
 )
-from tests.support.workflows.flows import DVC_REMOTE, MLFLOW_TOKEN, commit_all
 
 pytestmark = pytest.mark.e2e
-PROJECT_ID, PROJECT_PATH, IID = 7, "acme/ctr-model", 42
-NOTE_TOKEN = "glpat-e2e-note-token"  # MODELRAIL_GITLAB_TOKEN, a project access token
-BOT_ID = 4242
+IID = 42
 MARKER = "<!-- modelrail:pr-report . -->"
 
 
 @pytest.fixture
 def gitlab() -> Iterator[GitLabStandIn]:
     with GitLabStandIn() as standin:
-        standin.add_merge_request(PROJECT_ID, PROJECT_PATH, IID)
-        standin.add_token(NOTE_TOKEN, BOT_ID, f"project_{PROJECT_ID}_bot")
+        add_merge_request(standin, IID)
         yield standin
-
-
-def open_mr(repo: Path, python_env: Path, mlflow_url: str, gitlab: GitLabStandIn,
-            modelrail_url: str, **extra: str) -> PipelineRun:
-    """Commit the working tree as MR !42 against the committed base and run its pipeline."""
-    base = git(repo, "rev-parse", "HEAD")
-    assert use_local_components(repo, modelrail_url) == [
-        "mr-check", "register", "promote", "canary"]
-    git(repo, "checkout", "-q", "-B", f"mr-{IID}")
-    commit_all(repo, "the merge request")
-    variables = {
-        "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": str(IID),
-        "CI_MERGE_REQUEST_DIFF_BASE_SHA": base, "CI_PROJECT_ID": str(PROJECT_ID),
-        "CI_API_V4_URL": gitlab.url, "MODELRAIL_GITLAB_TOKEN": NOTE_TOKEN,
-        "MLFLOW_TRACKING_URI": mlflow_url, "MLFLOW_TRACKING_TOKEN": MLFLOW_TOKEN,
-        "DVC_REMOTE": DVC_REMOTE, **extra,
-    }
-    return run_pipeline(repo, variables, job_environment(python_env))
 
 
 def test_degraded_mr_fails_with_one_note_naming_the_metric(
@@ -62,7 +41,7 @@ def test_degraded_mr_fails_with_one_note_naming_the_metric(
     repo, _ = new_model_repo
     shutil.copy(repo / "degraded-params.yaml", repo / "params.yaml")
 
-    run = open_mr(repo, python_env, mlflow.url, gitlab, modelrail_project)
+    run = open_mr(repo, IID, python_env, mlflow.url, gitlab, modelrail_project)
 
     assert run.returncode != 0, run.log[-6000:]
     for job in ("modelrail-test", "modelrail-evaluate", "modelrail-gate"):
@@ -101,7 +80,7 @@ def test_good_mr_passes_with_one_note(
     repo, _ = new_model_repo
     (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
 
-    run = open_mr(repo, python_env, mlflow.url, gitlab, modelrail_project)
+    run = open_mr(repo, IID, python_env, mlflow.url, gitlab, modelrail_project)
 
     assert run.returncode == 0, run.log[-6000:]
     assert run.job_passed("modelrail-report")
@@ -123,7 +102,7 @@ def test_unreachable_mlflow_fails_closed_and_the_note_says_why(
     repo, _ = new_model_repo
     (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA docs-only change.\n")
 
-    run = open_mr(repo, python_env, "http://127.0.0.1:9", gitlab, modelrail_project,
+    run = open_mr(repo, IID, python_env, "http://127.0.0.1:9", gitlab, modelrail_project,
                   MODELRAIL_RETRY_ATTEMPTS="2", MODELRAIL_RETRY_BASE_DELAY="0.1")
 
     assert run.returncode != 0

@@ -1,4 +1,4 @@
-"""`python -m demo.run` (and `demo.canary`) with Prometheus missing stops before the first
+"""`python -m demo.run` (and the stages run alone) with Prometheus missing stops before the first
 stage with the install script's one message, instead of a FileNotFoundError traceback in
 the canary stage after the PR and release stages ran."""
 
@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 import demo.canary
+import demo.gitlab
+import demo.monitor
 import demo.run
+
+STAGES = [demo.run, demo.canary, demo.gitlab, demo.monitor]
 
 
 @pytest.fixture
@@ -21,7 +25,6 @@ def no_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setenv("MODELRAIL_SYSTEM_ROOT", str(tmp_path / "root"))
     monkeypatch.setattr(demo.run, "WORK", tmp_path / "work")
-    monkeypatch.setattr(demo.canary, "WORK", tmp_path / "work")
     return tmp_path
 
 
@@ -29,17 +32,20 @@ def no_stage(*args: object, **kwargs: object) -> None:
     raise AssertionError("a stage started")
 
 
-@pytest.mark.parametrize("module", [demo.run, demo.canary])
+@pytest.mark.parametrize("module", STAGES)
 def test_missing_tool_stops_before_the_first_stage(
         no_tools: Path, module: object, monkeypatch: pytest.MonkeyPatch,
         capfd: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(demo.run, "mlflow_server", no_stage)
     monkeypatch.setattr(demo.canary, "run_canary_cli", no_stage)
+    monkeypatch.setattr(demo.gitlab, "mlflow_server", no_stage)
+    monkeypatch.setattr(demo.monitor, "MonitorLab", no_stage)
     assert module.main() == 1  # type: ignore[attr-defined]
     out, err = capfd.readouterr()
     assert out == ""
     assert err.count("install-system-packages: `make demo` cannot start: missing prometheus, "
-                     "promtool, git") == 1
-    assert "sudo apt-get install -y --no-install-recommends prometheus git" in err
+                     "promtool, git, initdb, java, rsync, npm") == 1
+    assert ("sudo apt-get install -y --no-install-recommends prometheus git postgresql "
+            "openjdk-17-jre-headless rsync npm") in err
     assert "Traceback" not in err
     assert not (no_tools / "work").exists()

@@ -16,9 +16,10 @@ import pytest
 from tests.support.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "install-system-packages.sh"
-DEMO_TOOLS = ("prometheus", "promtool", "git")
-TEST_TOOLS = (*DEMO_TOOLS, "prometheus-pushgateway", "initdb", "java", "buildah", "skopeo",
-              "docker-registry", "debootstrap", "rsync", "npm")
+DEMO_TOOLS = ("prometheus", "promtool", "git", "initdb", "java", "rsync", "npm")
+TEST_TOOLS = (*DEMO_TOOLS, "prometheus-pushgateway", "buildah", "skopeo", "docker-registry",
+              "debootstrap")
+DEMO_PACKAGES = "prometheus git postgresql openjdk-17-jre-headless rsync npm"
 APT_GET = """#!/bin/sh
 echo "$*" >> "{log}"
 if [ "$1" = install ]; then
@@ -67,10 +68,9 @@ def test_without_root_or_sudo_one_message_names_packages_and_command(
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 3  # one message: what is missing, the command, the alternative
-    packages = "prometheus git" + (
-        " prometheus-pushgateway postgresql openjdk-17-jre-headless buildah skopeo"
-        " docker-registry debootstrap debian-archive-keyring rsync npm"
-        if target == "test" else "")
+    packages = DEMO_PACKAGES + (
+        " prometheus-pushgateway buildah skopeo docker-registry debootstrap"
+        " debian-archive-keyring" if target == "test" else "")
     assert lines[0].startswith(f"install-system-packages: `make {target}` cannot start: missing ")
     assert "neither root nor password-less sudo" in lines[0]
     assert lines[1].strip() == f"sudo apt-get install -y --no-install-recommends {packages}"
@@ -82,11 +82,11 @@ def test_without_root_or_sudo_one_message_names_packages_and_command(
 def test_check_mode_never_installs_even_as_root(tmp_path: Path) -> None:
     result = run(tmp_path, "--check", "demo", uid=0, installs=DEMO_TOOLS)
     assert result.returncode == 1
-    assert "sudo apt-get install -y --no-install-recommends prometheus git" in result.stderr
+    assert f"sudo apt-get install -y --no-install-recommends {DEMO_PACKAGES}" in result.stderr
     assert apt_calls(tmp_path) == []
 
 
-UPDATE, INSTALL = "update -qq", "install -y -qq --no-install-recommends prometheus git"
+UPDATE, INSTALL = "update -qq", f"install -y -qq --no-install-recommends {DEMO_PACKAGES}"
 
 
 @pytest.mark.parametrize(("uid", "sudo_ok", "calls"), [
@@ -99,7 +99,7 @@ def test_installs_with_root_or_passwordless_sudo(tmp_path: Path, uid: int, sudo_
     result = run(tmp_path, "demo", uid=uid, sudo_ok=sudo_ok, installs=DEMO_TOOLS)
     assert result.returncode == 0, result.stderr
     assert apt_calls(tmp_path) == calls
-    assert "installing prometheus git" in result.stdout
+    assert f"installing {DEMO_PACKAGES}" in result.stdout
 
 
 def test_nothing_missing_is_quiet_and_installs_nothing(tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_macos_names_homebrew_formulas_and_what_cannot_run(tmp_path: Path) -> No
     assert result.returncode == 1
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1
-    assert "brew install prometheus git pushgateway postgresql@16 openjdk@17 rsync node" \
+    assert "brew install prometheus git postgresql@16 openjdk@17 rsync node pushgateway" \
         in message
     assert "On macOS the serving-image tests (buildah, skopeo, docker-registry, debootstrap) "\
            "cannot run: they need Linux" in message

@@ -33,12 +33,30 @@ def write_csv(path: Path, rows: Sequence[Row]) -> Path:
 
 
 def write_parquet(path: Path, rows: Sequence[Row]) -> Path:
-    """Through DuckDB from JSON lines, so the timestamps are Parquet timestamps."""
     source = write_jsonl(path.with_suffix(".tmp.jsonl"), rows)
-    with duckdb.connect() as connection:
-        connection.read_json(str(source), format="newline_delimited").write_parquet(str(path))
+    jsonl_as_parquet(source, path)
     source.unlink()
     return path
+
+
+def jsonl_as_parquet(source: Path, path: Path) -> Path:
+    """The JSON lines log `source` as Parquet at `path`, through DuckDB, so the timestamps
+    are Parquet timestamps, and ids DuckDB takes for UUIDs stay text (Spark reads no
+    Parquet UUID: PARQUET_TYPE_ILLEGAL)."""
+    with duckdb.connect() as connection:
+        relation = connection.read_json(str(source), format="newline_delimited")
+        kinds = dict(zip(relation.columns, map(str, relation.types), strict=True))
+        relation.select(f"*{uuids_as_text(kinds)}").write_parquet(str(path))
+    return path
+
+
+def uuids_as_text(kinds: Mapping[str, str]) -> str:
+    """The `REPLACE (...)` of a DuckDB `SELECT *` that keeps each column DuckDB took for a
+    UUID (a uuid4 request id) as the text it was logged as; `kinds`: column -> DuckDB
+    type. Empty when there is none."""
+    uuids = [f'CAST("{column}" AS VARCHAR) AS "{column}"'
+             for column, kind in kinds.items() if kind == "UUID"]
+    return f" REPLACE ({', '.join(uuids)})" if uuids else ""
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "parquet": write_parquet}

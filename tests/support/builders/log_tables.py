@@ -9,6 +9,8 @@ import psycopg
 from modelrail.plumbing.logs import read_log
 from psycopg import sql
 
+from tests.support.builders.ab_logs import uuids_as_text
+
 # DuckDB's type of a log column -> the PostgreSQL column type it is loaded as.
 POSTGRES_TYPES = {"VARCHAR": "text", "DOUBLE": "double precision", "BIGINT": "bigint",
                   "INTEGER": "integer", "BOOLEAN": "boolean",
@@ -24,12 +26,8 @@ def load_log_table(dsn: str, table: str, path: Path) -> None:
         flat = "* EXCLUDE (features), UNNEST(features)" \
             if kinds.get("features", "").startswith("STRUCT") else "*"
         relation.create_view("raw")
-        # An id DuckDB takes for a UUID (a uuid4 request id) stays the text it was logged as.
-        uuids = [f'CAST("{column}" AS VARCHAR) AS "{column}"'
-                 for column, kind in kinds.items() if kind == "UUID"]
-        as_text = f" REPLACE ({', '.join(uuids)})" if uuids else ""
         source.execute(f"CREATE VIEW flat AS SELECT {flat} FROM "  # noqa: S608
-                       f"(SELECT *{as_text} FROM raw)")
+                       f"(SELECT *{uuids_as_text(kinds)} FROM raw)")
         if "timestamp" in kinds:
             source.execute('CREATE VIEW typed AS SELECT * EXCLUDE ("timestamp"), '
                            'CAST("timestamp" AS TIMESTAMPTZ) AS ts FROM flat')
