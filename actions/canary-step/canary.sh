@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `modelrail canary run`, or (ABORT=true) `modelrail rollout abort` + `modelrail rollback`
-# + `modelrail rollout restore`,
-# from the action's inputs (environment variables; see action.yml).
+# + `modelrail rollout restore`, from the action's inputs (environment variables; see
+# action.yml). Each command reads the traffic backend from the policy (--config).
 set -euo pipefail
 
 # shellcheck source=../../scripts/mlflow-inputs.sh

@@ -315,6 +315,10 @@ class TrafficThread:
         with self._lock:
             return self._max_weight
 
+    def split(self) -> Traffic:
+        """How the next request would be split."""
+        return self._split()
+
     def _run(self) -> None:
         period, sent = 1.0 / self._rate, 0
         started = time.monotonic()
@@ -393,6 +397,11 @@ class CanaryLab:
         """The highest canary weight a user request was split by so far, while the canary
         image differed from the stable one."""
         return self._traffic.max_weight()
+
+    def traffic(self) -> Traffic:
+        """The split the traffic follows now, whatever the backend: the stable and canary
+        images and the canary's weight (0 after a promotion, as `run_canary_cli` says)."""
+        return self._traffic.split()
 
 
 def _warm_up(url: str, rows: Sequence[dict[str, Any]], count: int = 5) -> None:
