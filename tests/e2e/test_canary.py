@@ -28,7 +28,15 @@ from mlflow import MlflowClient
 from modelrail.cli.main import main
 from modelrail.local.act import ActRun
 
-from tests.support.labs.canary import STABLE, Backend, CanaryLab, LabStandIn, Side, canary_lab
+from tests.support.labs.canary import (
+    STABLE,
+    Backend,
+    CanaryLab,
+    LabStandIn,
+    Side,
+    canary_lab,
+    train_artifacts,
+)
 from tests.support.standins import istio, kserve
 from tests.support.standins.kserve import KServeStandIn
 from tests.support.standins.rollouts import RolloutsStandIn
@@ -155,9 +163,15 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return name
 
 
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lab's good and faulty models, trained once for every scene."""
+    return train_artifacts(tmp_path_factory.mktemp("lab-artifacts"))
+
+
 @pytest.fixture
-def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench, backend: Backend
-              ) -> Iterator[Callable[[Side], Scene]]:
+def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench, backend: Backend,
+              trained: Path) -> Iterator[Callable[[Side], Scene]]:
     """`scene_for(canary_side)`: the model repo, registry, stand-in and lab, started."""
     with contextlib.ExitStack() as stack:
         standin: LabStandIn = KServeStandIn() if backend == "kserve" else RolloutsStandIn()
@@ -171,7 +185,8 @@ def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench, backend
             register_versions(client, model)
             lab = stack.enter_context(canary_lab(
                 tmp_path / "lab", standin, rollout=ROLLOUT, namespace=NAMESPACE,
-                stable=STABLE, canary=canary, rate=RATE, backend=backend))
+                stable=STABLE, canary=canary, rate=RATE, backend=backend,
+                artifacts=trained))
             before = standin.get(kserve.PLURAL, NAMESPACE, ROLLOUT)["spec"]["predictor"] \
                 if backend == "kserve" else {}
             kubeconfig = base64.b64encode(standin.kubeconfig().encode()).decode()

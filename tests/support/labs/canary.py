@@ -481,15 +481,17 @@ def _splitter(standin: LabStandIn, backend: Backend, rollout: str, namespace: st
 def canary_lab(root: Path, standin: LabStandIn, *, rollout: str = MODEL_NAME,
                namespace: str = "default", stable: Side, canary: Side, rate: float = 20.0,
                scrape_interval: float = 1.0, weights: Sequence[int] = (10, 25, 50, 100),
-               mirror: Mirror | None = None, backend: Backend = "argo"
-               ) -> Iterator[CanaryLab]:
+               mirror: Mirror | None = None, backend: Backend = "argo",
+               artifacts: Path | None = None) -> Iterator[CanaryLab]:
     """Start the lab (see the module docstring); everything is stopped on exit. With
     backend istio, `rollout` names the app `add_istio_app` seeds, with kserve (and a
     KServeStandIn) the InferenceService `add_inference_service` seeds (weights and mirror
-    are then the policy's alone)."""
+    are then the policy's alone). `artifacts`: what `train_artifacts` wrote for an earlier
+    lab (the training is deterministic, so labs may share it); else trained under
+    `root`."""
     if stable.image == canary.image or stable.version == canary.version:
         raise ValueError("stable and canary need different images and versions")
-    artifacts = train_artifacts(root / "artifacts")
+    artifacts = artifacts or train_artifacts(root / "artifacts")
     rows: list[dict[str, Any]] = json.loads((artifacts / "rows.json").read_text())
     random.Random(7).shuffle(rows)  # noqa: S311 - a fixed traffic order, not security
     with contextlib.ExitStack() as stack:

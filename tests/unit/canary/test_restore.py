@@ -167,7 +167,7 @@ def _istio(standin: RolloutsStandIn, tmp_path: Path) -> IstioBackend:
     config = IstioConfig(virtual_service="ranker", route="primary",
                          stable_deployment="ranker", canary_deployment="ranker-canary")
     return IstioBackend(connect(kubeconfig).api, "ranker", "ml", config,
-                        log=lambda _line: None)
+                        log=lambda _line: None, sleep=lambda _seconds: time.sleep(0.02))
 
 
 def _kserve(standin: KServeStandIn, tmp_path: Path) -> KServeBackend:
