@@ -491,6 +491,7 @@ def canary_lab(root: Path, standin: LabStandIn, *, rollout: str = MODEL_NAME,
     `root`."""
     if stable.image == canary.image or stable.version == canary.version:
         raise ValueError("stable and canary need different images and versions")
+    root.mkdir(parents=True, exist_ok=True)
     artifacts = artifacts or train_artifacts(root / "artifacts")
     rows: list[dict[str, Any]] = json.loads((artifacts / "rows.json").read_text())
     random.Random(7).shuffle(rows)  # noqa: S311 - a fixed traffic order, not security
