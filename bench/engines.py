@@ -9,10 +9,10 @@ start-up cost apart:
 
 - duckdb: `aggregate_logs` over the files (in the worker; MODELRAIL_DUCKDB_MEMORY bounds
   it);
-- postgres: the aggregation of `run_on_postgres` on a throwaway server (Debian's
+- postgres: the aggregation of `aggregate_on` on a throwaway server (Debian's
   `postgresql`) whose tables were loaded beforehand (not timed); CPU and peak memory are
   the worker's plus its server backend's (shared buffers it touched count in its RSS);
-- spark: `run_on_spark` on `local[2]` (Java 17); CPU and peak memory are the worker's
+- spark: `aggregate_on` on `local[2]` (Java 17); CPU and peak memory are the worker's
   plus the JVM's; the session's start-up is reported apart (`startup_seconds`).
 
 Peak memory of several processes is the sum of each one's peak (an upper bound).
@@ -77,7 +77,7 @@ def run_duckdb(predictions: Path, events: Path) -> Run:
 
 def run_postgres(_predictions: Path, _events: Path) -> Run:
     """`collect` on a connection of our own, so its backend can be measured before it
-    ends (what `run_on_postgres` does, after its table checks)."""
+    ends (what `aggregate_on` does on PostgreSQL, after its table checks)."""
     from modelrail.ab.aggregate import collect  # noqa: PLC0415
     from modelrail.plumbing import postgres  # noqa: PLC0415
 
@@ -89,13 +89,15 @@ def run_postgres(_predictions: Path, _events: Path) -> Run:
 
 
 def run_spark(predictions: Path, events: Path) -> Run:
-    from modelrail.ab.aggregate_spark import run_on_spark  # noqa: PLC0415
+    from modelrail.ab.aggregate import aggregate_on  # noqa: PLC0415
     from modelrail.plumbing import spark  # noqa: PLC0415
+    from modelrail.plumbing.engines import Location  # noqa: PLC0415
 
     started = time.perf_counter()
     with spark.session(SPARK_MASTER) as session:
         startup = time.perf_counter() - started
-        logs = run_on_spark(session, str(predictions), str(events), VARIANTS, AGGREGATION)
+        logs = aggregate_on(Location("spark", spark_master=SPARK_MASTER), str(predictions),
+                            str(events), VARIANTS, AGGREGATION)  # in `session`, still open
         jvm = session.sparkContext._gateway.proc.pid  # type: ignore[union-attr]
         cpu, peak = usage(jvm)
     return Run(flat_stats(logs), startup, cpu, peak)
