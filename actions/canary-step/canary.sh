@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `modelrail canary run`, or (ABORT=true) `modelrail rollout abort` + `modelrail rollback`
 # + `modelrail rollout restore`, from the action's inputs (environment variables; see
-# action.yml). The logic is scripts/canary-common.sh, shared with the GitLab component.
+# action.yml). The logic is scripts/canary-common.sh, shared with the GitLab component;
+# each command reads the traffic backend from the policy (--config).
 set -euo pipefail
 
 scripts="$GITHUB_ACTION_PATH/../../scripts"

@@ -1,11 +1,14 @@
 """Promotion with a canary rollout, as a user dispatches it: example-model's Promote
-workflow (to: canary, with an image) → modelrail's promote.yml → canary.yml, run by act.
+workflow (to: canary, with an image) → modelrail's promote.yml → canary.yml, run by act,
+on every traffic backend (`rollout.backend`): Argo Rollouts, Istio and KServe.
 
-Everything is real except the Kubernetes API + Argo controller (the rollouts stand-in):
-two `ctr_serving` processes (stable version 1, canary version 2), a Prometheus scraping
-them every second, live traffic split by the stand-in's weight (tests/support/labs/canary.py),
-and the MLflow registry. example-model's own policy is used, with steps of seconds instead
-of minutes (and sample minimums to match).
+Everything is real except the Kubernetes API and its controllers (the stand-ins: Argo
+Rollouts and istiod in RolloutsStandIn, KServe and Knative in KServeStandIn): two
+`ctr_serving` processes (stable version 1, canary version 2), a Prometheus scraping them
+every second, live traffic split as the backend's stand-in routes it
+(tests/support/labs/canary.py, tests/support/workflows/canary_scene.py), and the MLflow
+registry. example-model's own policy is used, with its rollout.backend set, and steps of
+seconds instead of minutes (and sample minimums to match).
 """
 
 import base64
@@ -22,7 +25,7 @@ import pytest
 from modelrail.cli.main import main
 from modelrail.local.act import ActRun
 
-from tests.support.labs.canary import Side
+from tests.support.labs.canary import Backend, Side, train_artifacts
 from tests.support.workflows.canary_scene import (
     NAMESPACE,
     NEW_IMAGE,
@@ -35,6 +38,7 @@ from tests.support.workflows.flows import PROMOTE_WORKFLOW, ExampleWorkbench, pr
 pytestmark = pytest.mark.e2e
 
 CANARY_JOB = "Canary ctr-ranker to version 2"
+CLEAN_UP = "Abort the rollout and roll the alias back"
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,24 @@ class Scene(CanaryScene):
         return self.bench.promote(self.repo, "canary", "e2e canary", image=NEW_IMAGE)
 
 
+@pytest.fixture(params=["argo", "istio", "kserve"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    name: Backend = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lab's good and faulty models, trained once for every scene."""
+    return train_artifacts(tmp_path_factory.mktemp("lab-artifacts"))
+
+
 @pytest.fixture
-def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench
-              ) -> Iterator[Callable[[Side], Scene]]:
-    """`scene_for(canary_side)`: the model repo, registry, stand-in and lab, started, and
-    the workbench that hands the job their secrets and variables."""
-    with canary_scenes(tmp_path, dvc_remote, bench.mlflow_url) as start:
+def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench, backend: Backend,
+              trained: Path) -> Iterator[Callable[[Side], Scene]]:
+    """`scene_for(canary_side)`: the model repo, registry, `backend`'s stand-in and lab,
+    started, and the workbench that hands the job their secrets and variables."""
+    with canary_scenes(tmp_path, dvc_remote, bench.mlflow_url, backend, trained) as start:
 
         def start_with_bench(canary: Side) -> Scene:
             scene = start(canary)
@@ -104,7 +120,10 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
     assert [s["verdict"] for s in steps] == ["pass"] * (len(steps) - 1) + ["fail"]
     assert outputs["failed-step"] == str(steps[-1]["weight"])
     assert steps[-1]["weight"] < 100
+    assert scene.standin.token not in run.log
     scene.check_aborted_and_rolled_back()
+    assert run.job_result(CANARY_JOB) == "failed"
+    assert f"Success - Main {CLEAN_UP}" in run.log  # the clean-up works on every backend
     assert run.job_result("Promote to prod after the canary") is None  # skipped
     assert "error\\_rate" in run.summary(CANARY_JOB)  # escaped Markdown
     # the uploaded report carries the verdicts as OpenMetrics, the failed step's at -1
@@ -113,8 +132,11 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
         in gauges
 
 
+@pytest.mark.parametrize("backend", ["argo", "kserve"])
 def test_cancelling_the_job_mid_rollout_aborts_it_and_rolls_back(
         scene_for: Callable[[Side], Scene], tmp_path: Path) -> None:
+    """The clean-up step runs in a process of its own: on KServe it restores the
+    predictor the start recorded on the InferenceService (or finds it restored)."""
     scene = scene_for(Side(NEW_IMAGE, version="2"))
     inputs, name = promote_dispatch(scene.repo, "canary", "e2e cancel", image=NEW_IMAGE)
     command = scene.bench.command(scene.repo, "workflow_dispatch", PROMOTE_WORKFLOW,
@@ -133,28 +155,27 @@ def test_cancelling_the_job_mid_rollout_aborts_it_and_rolls_back(
 
     assert paused_at == 25, text[-6000:]
     assert code != 0, text[-6000:]
-    assert "Abort the rollout and roll the alias back" in text
-    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 0, text[-6000:]
-    assert scene.rollout_status().get("abort") is True
-    assert scene.alias("canary") == "1", text[-6000:]
-    assert scene.alias("champion") == "1"
+    assert f"Success - Main {CLEAN_UP}" in text, text[-6000:]
+    assert scene.standin.token not in text
+    scene.check_aborted_and_rolled_back()
     assert "cancelled" in scene.client.get_model_version(scene.model, "2") \
         .tags["rolled_back_reason"]
 
 
+@pytest.mark.parametrize("backend", ["argo"])  # it starts the canary with the Argo commands
 def test_prometheus_check_judges_a_running_canary_once(
         scene_for: Callable[[Side], Scene], tmp_path: Path) -> None:
     """example-model's Canary check workflow (actions/prometheus-check) on a canary that
     the rollout holds at 10 %, started with the rollout commands."""
     scene = scene_for(Side(NEW_IMAGE, version="2", faulty=True))
-    kubeconfig = scene.standin.write_kubeconfig(tmp_path / "kubeconfig")
+    kubeconfig = scene.argo.write_kubeconfig(tmp_path / "kubeconfig")
     policy = str(scene.repo / "modelrail.yaml")
     assert main(["rollout", "set-image", "--config", policy, "--kubeconfig", str(kubeconfig),
                  "--image", NEW_IMAGE]) == 0
     # The controller moves traffic on a later reconcile, as a real one does.
     assert main(["rollout", "wait", "--config", policy, "--kubeconfig", str(kubeconfig),
                  "--until", "weight=10", "--timeout", "60"]) == 0
-    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 10
+    assert scene.argo.weight(ROLLOUT, NAMESPACE) == 10
     deadline = time.monotonic() + 120
     while scene.lab.counts().get(("2", 200), 0) < 40 and time.monotonic() < deadline:
         time.sleep(1)
@@ -175,10 +196,10 @@ def test_prometheus_check_judges_a_running_canary_once(
 
 def wait_for_weight(scene: Scene, weight: int, act: "subprocess.Popen[bytes]",
                     timeout: float) -> int:
-    """Poll the stand-in until the rollout holds `weight` (or act ends); the last weight."""
+    """Poll the lab's split until the canary has `weight` (or act ends); the last weight."""
     deadline = time.monotonic() + timeout
-    current = scene.standin.weight(ROLLOUT, NAMESPACE)
+    current = scene.lab.traffic().canary_weight
     while time.monotonic() < deadline and act.poll() is None and current != weight:
         time.sleep(0.2)
-        current = scene.standin.weight(ROLLOUT, NAMESPACE)
+        current = scene.lab.traffic().canary_weight
     return current

@@ -41,6 +41,9 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runner_env(tmp_path, monkeypatch)
 
 
+PERCENT_PATHS = ("/spec/predictor", "/spec/predictor/canaryTrafficPercent")
+
+
 def _percents(standin: KServeStandIn) -> list[object]:
     """canaryTrafficPercent of each write, in order (None: removed)."""
     written: list[object] = []
@@ -48,9 +51,9 @@ def _percents(standin: KServeStandIn) -> list[object]:
         if isinstance(request.body, dict):
             written.append(request.body["spec"]["predictor"]["canaryTrafficPercent"])
         else:
-            last = request.body[-1]
-            written.append(last["value"].get("canaryTrafficPercent")
-                           if last["path"] == "/spec/predictor" else last["value"])
+            (op,) = [op for op in request.body if op["path"] in PERCENT_PATHS]
+            written.append(op["value"].get("canaryTrafficPercent")
+                           if op["path"] == "/spec/predictor" else op["value"])
     return written
 
 

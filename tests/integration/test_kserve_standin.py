@@ -64,16 +64,20 @@ def last_write(standin: KServeStandIn) -> tuple[str, str, str, object]:
 
 
 def start(api: KubeApi, standin: KServeStandIn, image: str) -> kserve.CanaryStart:
+    before = kserve.read(api, "ml", "ranker")
     started = kserve.start_canary(api, "ml", "ranker", image, percent=10)
+    record = kserve.StartedCanary(REV1, REV1, before.predictor)
     assert last_write(standin) == ("PATCH", PATH, JSON_PATCH, [
         {"op": "test", "path": "/metadata/generation", "value": 1},
         {"op": "test", "path": "/spec/predictor/containers/0/name",
          "value": "kserve-container"},
         {"op": "replace", "path": "/spec/predictor/containers/0/image", "value": image},
-        {"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 10}])
+        {"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 10},
+        {"op": "add", "path": "/metadata/annotations/modelrail.io~1canary-start",
+         "value": record.to_annotation()}])
     # the write's answer: the controllers have not seen it, the old revision is the newest
     assert (started.state.canary_percent, started.state.latest_created) == (10, REV1)
-    assert started.created_before == REV1
+    assert started.started == record == kserve.recorded_start(started.state)
     assert started.state.canary_share(REV1) == 0
     assert started.state.new_revision_ready
     return started
@@ -109,7 +113,7 @@ def test_a_canary_stepped_to_50_and_promoted(api: KubeApi, standin: KServeStandI
 
 
 def test_an_aborted_canary_is_restored(api: KubeApi, standin: KServeStandIn) -> None:
-    previous = start(api, standin, "ranker:v2").previous_predictor
+    previous = start(api, standin, "ranker:v2").started.previous_predictor
     wait_for(api, lambda s: s.canary_share(REV1) == 10)
 
     kserve.abort(api, "ml", "ranker", previous)
@@ -128,7 +132,7 @@ def test_an_aborted_canary_is_restored(api: KubeApi, standin: KServeStandIn) -> 
 def test_an_image_that_never_gets_ready_gets_no_traffic(api: KubeApi,
                                                         standin: KServeStandIn) -> None:
     standin.never_ready("ranker:broken")
-    previous = start(api, standin, "ranker:broken").previous_predictor
+    previous = start(api, standin, "ranker:broken").started.previous_predictor
     state = wait_for(api, lambda s: s.latest_created == REV2 and not s.ready)
     assert block(state) == [(REV1, 10, True, ""), (REV1, 90, False, "prev")]
     assert (state.canary_revision(REV1), state.new_revision_ready) == (REV2, False)
@@ -216,7 +220,7 @@ def test_the_example_role_grants_every_call_and_no_more(tmp_path: Path,
                     standin.forbid(verb, resource)
         api = connect(str(standin.write_kubeconfig(tmp_path / "kc", "ml"))).api
         previous = kserve.start_canary(api, "ml", "ranker", "ranker:v2",
-                                       percent=10).previous_predictor
+                                       percent=10).started.previous_predictor
         kserve.set_canary_percent(api, "ml", "ranker", 50)
         kserve.abort(api, "ml", "ranker", previous)
         kserve.promote(api, "ml", "ranker")

@@ -17,10 +17,16 @@ bad image would keep serving. Going back is a new revision of the previous image
 4. wait until the rollout is Healthy.
 
 A rollout that is aborted needs none of this: its stable pods serve all traffic already.
+
+The other traffic backends have no controller that could ignore an abort, but a promoted
+canary is theirs too, so `restore_traffic` goes back the same way through the
+`TrafficBackend` protocol: the image as a new canary (Istio: the canary Deployment; KServe:
+a revision at 0 %), promoted at once, waited for until Healthy. A canary that sends no
+user traffic (after an abort) needs nothing.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +34,7 @@ from modelrail.errors import ServiceError, UsageError
 from modelrail.registry.client import VersionInfo
 from modelrail.registry.image_meta import IMAGE_TAG
 from modelrail.registry.promotion import RefusedError
-from modelrail.rollouts.backend import Condition
+from modelrail.rollouts.backend import Condition, TrafficBackend, TrafficState
 from modelrail.rollouts.patches import pick_container
 from modelrail.rollouts.status import RolloutState, generation_observed
 
@@ -42,7 +48,7 @@ HEALTHY_TIMEOUT_S = 600.0
 class Restored:
     changed: bool
     message: str
-    state: RolloutState
+    state: TrafficState
 
 
 def restore_serving(driver: "RolloutDriver", version: VersionInfo, env: str, *,
@@ -61,12 +67,9 @@ def restore_serving(driver: "RolloutDriver", version: VersionInfo, env: str, *,
         raise RefusedError(f"rollout {state.ref} is mid-update and not aborted "
                            f"({state.describe()}); abort it first (`modelrail rollout "
                            "abort`), then run restore again")
-    image = version.tags.get(IMAGE_TAG, "")
-    if not image:
-        raise UsageError(f"{which} has no `{IMAGE_TAG}` tag (`modelrail image record` writes "
-                         f"it), so its image is unknown and rollout {state.ref} still serves "
-                         f"{', '.join(state.images.values())}; run `modelrail rollout "
-                         "set-image --image REF` and `modelrail rollout promote --full`")
+    image = _recorded_image(version, which, state.images,
+                            f"rollout {state.ref}", "`modelrail rollout set-image --image REF` "
+                            "and `modelrail rollout promote --full`")
     chosen = pick_container(state.images, container, driver.ref)
     changed = state.images.get(chosen) != image
     if changed:
@@ -78,6 +81,51 @@ def restore_serving(driver: "RolloutDriver", version: VersionInfo, env: str, *,
     waited = driver.wait([Condition("healthy")], timeout, interval, clock=clock, sleep=sleep)
     if not waited.reached:
         raise ServiceError(f"serving not restored: {waited.message}")
+    return _done(changed, image, which, f"rollout {waited.state.ref}", waited.state)
+
+
+def restore_traffic(backend: TrafficBackend, version: VersionInfo, env: str, *,
+                    container: str | None = None, timeout: float = HEALTHY_TIMEOUT_S,
+                    interval: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                    sleep: Callable[[float], None] = time.sleep) -> Restored:
+    """`restore_serving` on a backend other than Argo Rollouts (module docstring), with
+    the same exit codes: 1 while the canary still has user traffic, 2 without a recorded
+    image, 3 when not Healthy in time."""
+    which = f"{version.name} version {version.version} (what {env} holds)"
+    state = backend.read()
+    if not state.fully_promoted:
+        if state.weight == 0:
+            return Restored(False, f"nothing to restore: {state.ref} sends the canary no "
+                            "traffic, so the stable version serves it all", state)
+        raise RefusedError(f"{state.ref} still sends the canary {state.weight}% "
+                           f"({state.describe()}); abort it first (`modelrail rollout "
+                           "abort`), then run restore again")
+    serving = state.stable_images
+    image = _recorded_image(version, which, serving, state.ref,
+                            "`modelrail canary run --image REF`")
+    changed = serving.get(pick_container(serving, container, backend.ref)) != image
+    if changed:
+        backend.set_image(image, container)
+        backend.promote(full=True)
+    waited = backend.wait([Condition("healthy")], timeout, interval, clock=clock, sleep=sleep)
+    if not waited.reached or not waited.state.fully_promoted:
+        raise ServiceError(f"serving not restored: {waited.message}")
+    return _done(changed, image, which, waited.state.ref, waited.state)
+
+
+def _recorded_image(version: VersionInfo, which: str, serving: Mapping[str, str],
+                    where: str, fix: str) -> str:
+    """The image the registry records for `version`; exit 2 when there is none."""
+    image = version.tags.get(IMAGE_TAG, "")
+    if not image:
+        raise UsageError(f"{which} has no `{IMAGE_TAG}` tag (`modelrail image record` writes "
+                         f"it), so its image is unknown and {where} still serves "
+                         f"{', '.join(serving.values())}; run {fix}")
+    return image
+
+
+def _done(changed: bool, image: str, which: str, where: str, state: TrafficState
+          ) -> Restored:
     done = "serving rolled back" if changed else "serving already restored"
-    return Restored(changed, f"{done}: rollout {waited.state.ref} runs {image}, {which}, "
-                    "for all traffic and is Healthy", waited.state)
+    return Restored(changed, f"{done}: {where} runs {image}, {which}, for all traffic and "
+                    "is Healthy", state)

@@ -3,23 +3,26 @@
 Drives one Argo Rollout through the Kubernetes API with the kubectl-argo-rollouts
 plugin's own patches (docs/argo-rollouts.md). The rollout comes from
 `--name/--namespace` or from the policy's `rollout:` section (`--config`, default
-./modelrail.yaml when it exists). Exit codes and step outputs: docs/exit-codes.md.
+./modelrail.yaml when it exists). `abort` and `restore`, the clean-up after a failed or
+cancelled canary, work on every traffic backend (`rollout.backend`; docs/traffic-backends.md);
+the other actions drive Argo Rollouts only. Exit codes and step outputs: docs/exit-codes.md.
 """
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelrail.canary.restore import restore_serving
+from modelrail.canary.restore import Restored, restore_serving, restore_traffic
 from modelrail.cli.common import add_json_flag, add_rollout_flags, write_json
 from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
-from modelrail.registry.client import Registry
+from modelrail.registry.client import Registry, VersionInfo
 from modelrail.registry.promotion import Environments, RefusedError
-from modelrail.rollouts.backend import Condition, Outcome
-from modelrail.rollouts.connect import open_driver
+from modelrail.rollouts.backend import Condition, Outcome, TrafficState
+from modelrail.rollouts.connect import open_backend, open_driver
 from modelrail.rollouts.policy import (
     MirrorConfig,
     RolloutConfig,
@@ -31,6 +34,7 @@ from modelrail.rollouts.status import RolloutState
 from modelrail.rollouts.steps import check_steps
 
 if TYPE_CHECKING:  # the kubernetes client is an extra, imported when a command runs
+    from modelrail.rollouts.backend import TrafficBackend
     from modelrail.rollouts.driver import RolloutDriver
 
 DEFAULT_POLICY = "modelrail.yaml"
@@ -61,15 +65,11 @@ def _policy(args: argparse.Namespace) -> RolloutConfig | None:
 def _target(args: argparse.Namespace) -> Target:
     policy = _policy(args)
     if policy and policy.backend != "argo":
-        raise UsageError(f"the rollout commands drive Argo Rollouts, and the policy's "
+        raise UsageError(f"`modelrail rollout {args.rollout_command}` drives Argo Rollouts "
+                         f"(abort and restore work on every backend), and the policy's "
                          f"rollout.backend is {policy.backend}: `modelrail canary run` "
                          f"drives it (docs/traffic-backends.md)")
-    if args.name:
-        validate_name(args.name, "--name")
-    name = args.name or (policy.name if policy else None)
-    if not name:
-        raise UsageError("no rollout given: pass --name NAME, or add a rollout: section "
-                         "(name, namespace, steps) to the policy file (--config PATH)")
+    name = _name(args, policy)
     driver = open_driver(args.kubeconfig, name, args.namespace,
                          policy.namespace if policy else None)
     weights = parse_weights_flag(args.steps) if args.steps else \
@@ -79,12 +79,34 @@ def _target(args: argparse.Namespace) -> Target:
                   mirror=policy.mirror if policy and not args.steps else None)
 
 
-def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message: str,
+def _name(args: argparse.Namespace, policy: RolloutConfig | None) -> str:
+    if args.name:
+        validate_name(args.name, "--name")
+    name = args.name or (policy.name if policy else None)
+    if not name:
+        raise UsageError("no rollout given: pass --name NAME, or add a rollout: section "
+                         "(name, namespace, steps) to the policy file (--config PATH)")
+    return name
+
+
+def _other_backend(args: argparse.Namespace) -> "TrafficBackend | None":
+    """The policy's traffic backend when it is not Argo Rollouts (None when it is)."""
+    policy = _policy(args)
+    if policy is None or policy.backend == "argo":
+        return None
+    return open_backend(args.kubeconfig, _name(args, policy), args.namespace, policy)
+
+
+def _render(args: argparse.Namespace, title: str, rollout: TrafficState, message: str,
             extra: dict[str, object]) -> None:
-    """Print, write --json, step outputs and a summary table: the same for every action."""
+    """Print, write --json, step outputs and a summary table: the same for every action
+    (and, for abort and restore, every backend: an Argo Rollout shows its steps)."""
     print(message)
     print(rollout.describe())
-    write_json(args.json, "rollout", {**extra, "message": message, "rollout": rollout.to_json()})
+    argo = rollout if isinstance(rollout, RolloutState) else None
+    write_json(args.json, "rollout", {**extra, "message": message,
+                                      "rollout": argo.to_json() if argo else
+                                      _traffic_json(rollout)})
     runner.set_output("phase", rollout.phase)
     runner.set_output("weight", str(rollout.weight))
     runner.set_output("step-index", "" if rollout.step_index is None
@@ -93,8 +115,10 @@ def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message
     runner.set_output("aborted", _bool(rollout.aborted))
     for key, value in extra.items():
         runner.set_output(key, _bool(value) if isinstance(value, bool) else str(value))
-    step = "—" if rollout.step_index is None else f"{rollout.step_index}/{rollout.step_count}"
-    images = ", ".join(f"`{name}={image}`" for name, image in rollout.images.items()) or "—"
+    step = "—" if argo is None or argo.step_index is None else \
+        f"{argo.step_index}/{argo.step_count}"
+    shown = argo.images if argo else rollout.stable_images
+    images = ", ".join(f"`{name}={image}`" for name, image in shown.items()) or "—"
     why = f" ({rollout.message})" if rollout.message else ""
     runner.append_summary(
         f"### Rollout `{rollout.ref}`: {title}\n\n| phase | weight | step | images |\n"
@@ -102,11 +126,20 @@ def _render(args: argparse.Namespace, title: str, rollout: RolloutState, message
         f"{images} |\n\n{message}")
 
 
+def _traffic_json(state: TrafficState) -> dict[str, object]:
+    """The rollout object of a backend other than Argo Rollouts (docs/json-outputs.md)."""
+    namespace, _, name = state.ref.partition("/")
+    return {"name": name, "namespace": namespace, "phase": state.phase,
+            "message": state.message, "acknowledged": state.observed,
+            "weight": state.weight, "paused": state.paused, "aborted": state.aborted,
+            "fully_promoted": state.fully_promoted, "images": dict(state.stable_images)}
+
+
 def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _outcome(args: argparse.Namespace, outcome: Outcome[RolloutState]) -> ExitCode:
+def _outcome(args: argparse.Namespace, outcome: Outcome[TrafficState]) -> ExitCode:
     _render(args, outcome.action, outcome.state, outcome.message,
             {"action": outcome.action, "changed": outcome.changed})
     return ExitCode.OK
@@ -159,7 +192,10 @@ def cmd_pause(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_abort(args: argparse.Namespace) -> ExitCode:
-    return _outcome(args, _target(args).driver.abort())
+    """All traffic back to stable, on any backend: the clean-up step runs it in a process
+    of its own, after `canary run` was cancelled (docs/traffic-backends.md)."""
+    backend = _other_backend(args)
+    return _outcome(args, backend.abort() if backend else _target(args).driver.abort())
 
 
 def cmd_retry(args: argparse.Namespace) -> ExitCode:
@@ -184,17 +220,29 @@ def cmd_restore(args: argparse.Namespace) -> ExitCode:
     config = load_config(args.config or DEFAULT_POLICY)
     envs = Environments.from_config(config)
     envs.index(args.env, "--env")
-    target = _target(args)
+    ref, restore = _restorer(args, config.rollout.container if config.rollout else None)
     holder = envs.holder(Registry(config.registry.resolve_tracking_uri(config.source)),
                          args.env)
     if holder is None:
         raise RefusedError(f"no version holds {args.env} in the registry: nothing to serve; "
-                           f"rollout {target.driver.ref} was not changed")
-    restored = restore_serving(target.driver, holder, args.env, container=target.container,
-                               timeout=args.timeout)
+                           f"rollout {ref} was not changed")
+    restored = restore(holder)
     _render(args, "restore", restored.state, restored.message,
             {"action": "restore", "changed": restored.changed})
     return ExitCode.OK
+
+
+def _restorer(args: argparse.Namespace, container: str | None
+              ) -> tuple[str, Callable[[VersionInfo], Restored]]:
+    """The rollout's name for messages, and how to make it serve a version: the Argo way
+    (`restore_serving`) or through the traffic backend (`restore_traffic`)."""
+    backend = _other_backend(args)
+    if backend is not None:
+        return backend.ref, lambda version: restore_traffic(
+            backend, version, args.env, container=container, timeout=args.timeout)
+    target = _target(args)
+    return target.driver.ref, lambda version: restore_serving(
+        target.driver, version, args.env, container=target.container, timeout=args.timeout)
 
 
 def _check_seconds(flag: str, seconds: float) -> None:

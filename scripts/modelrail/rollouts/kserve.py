@@ -12,12 +12,19 @@ naming its revision, once the status reports that revision as `latestCreatedRevi
 `status.observedGeneration` is the Knative Service's, not the InferenceService's: it
 cannot tell whether a write was seen, so the canary's revision is told by its name.
 
+The start also writes what an abort needs (the predictor before it, the revisions it
+knew) as the annotation `CANARY_START` in the same patch as the new image: KServe copies
+the InferenceService's annotations into the revision template, so a change on its own would
+start a revision, and with the image it is one. An abort from another process (the clean-up
+step of a cancelled job) reads it back (`recorded_start`).
+
 Pure functions build the patches (unit-tested); the calls at the end read and send them.
 The image changes are JSON patches whose first operation tests `metadata.generation`, so
 a spec another writer changed since the read is refused (422, a ConflictError), while
 the controller's status writes in between are not.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +37,7 @@ from modelrail.rollouts.patches import pick_container
 INFERENCE_SERVICES = Resource("serving.kserve.io", "v1beta1", "inferenceservices")
 DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 SERVERLESS_MODES = ("Serverless", "Knative")  # "Knative" is its name from KServe 0.16
+CANARY_START = "modelrail.io/canary-start"  # the annotation the start writes (above)
 PROMOTE: JSON = {"spec": {"predictor": {"canaryTrafficPercent": None}}}
 _PERCENT = "canaryTrafficPercent"
 
@@ -54,6 +62,7 @@ class InferenceServiceState:
     deployment_mode: str  # status.deploymentMode, else the annotation; "" when neither
     canary_percent: int | None  # spec.predictor.canaryTrafficPercent; None: not set
     predictor: Mapping[str, Any]  # spec.predictor as read: what an abort restores
+    annotations: Mapping[str, str]  # metadata.annotations; {} when there are none
     images: Mapping[str, str]  # predictor container name → image
     latest_created: str
     latest_ready: str
@@ -104,6 +113,8 @@ def read_state(obj: Mapping[str, Any]) -> InferenceServiceState:
         deployment_mode=str(status.get("deploymentMode")
                             or nested(metadata, "annotations").get(DEPLOYMENT_MODE) or ""),
         canary_percent=integer(predictor.get(_PERCENT)), predictor=predictor,
+        annotations={str(key): str(value)
+                     for key, value in nested(metadata, "annotations").items()},
         images=_images(predictor),
         latest_created=str(component.get("latestCreatedRevision") or ""),
         latest_ready=str(component.get("latestReadyRevision") or ""),
@@ -161,10 +172,59 @@ def require_serverless(state: InferenceServiceState) -> str:
     return what
 
 
+@dataclass(frozen=True)
+class StartedCanary:
+    """What a canary's start knew before its write: what an abort needs."""
+
+    created_before: str  # latestCreatedRevision: the canary's revision is a later one
+    stable_revision: str  # latestRolledoutRevision: where an abort sends everything back
+    previous_predictor: Mapping[str, Any]  # spec.predictor: what an abort restores
+
+    def to_annotation(self) -> str:
+        return json.dumps({"createdBefore": self.created_before,
+                           "stableRevision": self.stable_revision,
+                           "predictor": dict(self.previous_predictor)},
+                          sort_keys=True, separators=(",", ":"))
+
+
+def started_from(before: InferenceServiceState) -> StartedCanary:
+    """The record of a canary started on `before` (the InferenceService as read)."""
+    return StartedCanary(created_before=before.latest_created,
+                         stable_revision=before.latest_rolled_out or before.latest_created,
+                         previous_predictor=dict(before.predictor))
+
+
+def recorded_start(state: InferenceServiceState) -> StartedCanary:
+    """The start recorded in the annotation `CANARY_START`; exit 2 naming it when it is
+    missing or not what a start writes: an abort never guesses the predictor."""
+    what = f"InferenceService {state.namespace}/{state.name}"
+    text = state.annotations.get(CANARY_START)
+    if text is None:
+        raise UsageError(f"{what} has canaryTrafficPercent {state.canary_percent} but no "
+                         f"{CANARY_START} annotation (the predictor before the canary, "
+                         "which `canary run` writes when it starts one): nothing to restore "
+                         "from; put the previous predictor back by hand")
+    try:
+        record = json.loads(text)
+        created, stable = record["createdBefore"], record["stableRevision"]
+        predictor = record["predictor"]
+    except (ValueError, TypeError, KeyError) as garbled:
+        raise UsageError(f"{what}: annotation {CANARY_START} is not the JSON a canary's "
+                         f"start writes ({garbled!r}): nothing to restore from; put the "
+                         "previous predictor back by hand") from None
+    if not (isinstance(created, str) and isinstance(stable, str)
+            and isinstance(predictor, dict) and _images(predictor)):
+        raise UsageError(f"{what}: annotation {CANARY_START} lacks the revisions or the "
+                         "predictor containers a canary's start writes: nothing to restore "
+                         "from; put the previous predictor back by hand")
+    return StartedCanary(created, stable, predictor)
+
+
 def start_operations(state: InferenceServiceState, image: str, percent: int,
                      container: str | None = None) -> list[JSON]:
     """The JSON patch giving the predictor container (the named one, or the only one; `*`:
-    all) `image` and the new revision `percent` %, in one write (one new revision)."""
+    all) `image` and the new revision `percent` %, and recording the start
+    (`CANARY_START`), in one write (one new revision)."""
     what = require_serverless(state)
     chosen = pick_container(state.images, container, what)
     operations: list[JSON] = [
@@ -176,6 +236,12 @@ def start_operations(state: InferenceServiceState, image: str, percent: int,
                            {"op": "replace", "path": f"{path}/image", "value": image}]
     operations.append({"op": "add", "path": f"/spec/predictor/{_PERCENT}",
                        "value": _checked_percent(percent)})
+    record = started_from(state).to_annotation()
+    key = CANARY_START.replace("~", "~0").replace("/", "~1")  # a JSON pointer token
+    operations.append(
+        {"op": "add", "path": f"/metadata/annotations/{key}", "value": record}
+        if state.annotations else
+        {"op": "add", "path": "/metadata/annotations", "value": {CANARY_START: record}})
     return operations
 
 
@@ -184,9 +250,15 @@ def abort_operations(state: InferenceServiceState,
     """The JSON patch putting `previous_predictor` (the spec before the canary started)
     back with `canaryTrafficPercent: 0`: every request stays on the last rolled-out
     revision, and the revision the restored spec starts never gets any."""
-    restored = {key: value for key, value in previous_predictor.items() if key != _PERCENT}
     return [{"op": "test", "path": "/metadata/generation", "value": state.generation},
-            {"op": "replace", "path": "/spec/predictor", "value": {**restored, _PERCENT: 0}}]
+            {"op": "replace", "path": "/spec/predictor",
+             "value": restored_predictor(previous_predictor)}]
+
+
+def restored_predictor(previous_predictor: Mapping[str, Any]) -> JSON:
+    """`previous_predictor` with canaryTrafficPercent 0: the predictor an abort writes."""
+    kept = {key: value for key, value in previous_predictor.items() if key != _PERCENT}
+    return {**kept, _PERCENT: 0}
 
 
 # -- calls -------------------------------------------------------------------------------
@@ -199,8 +271,7 @@ def read(api: KubeApi, namespace: str, name: str) -> InferenceServiceState:
 @dataclass(frozen=True)
 class CanaryStart:
     state: InferenceServiceState  # the write's answer (the status the controller last wrote)
-    previous_predictor: JSON  # spec.predictor before the start: what `abort` restores
-    created_before: str  # latestCreatedRevision before the start (see canary_share)
+    started: StartedCanary  # what was known before the start (also in the annotation)
 
 
 def start_canary(api: KubeApi, namespace: str, name: str, image: str, *, percent: int,
@@ -209,7 +280,7 @@ def start_canary(api: KubeApi, namespace: str, name: str, image: str, *, percent
     before = read(api, namespace, name)
     answer = api.json_patch(INFERENCE_SERVICES, namespace, name,
                             start_operations(before, image, percent, container))
-    return CanaryStart(read_state(answer), dict(before.predictor), before.latest_created)
+    return CanaryStart(read_state(answer), started_from(before))
 
 
 def set_canary_percent(api: KubeApi, namespace: str, name: str,

@@ -9,15 +9,15 @@ weight counts once the traffic block KServe reports gives the canary's revision 
 share (`canary_share(created_before)`: the status names the old revision for a while
 after a write, and `status.observedGeneration` is the Knative Service's, so it cannot
 tell that the controller saw a write); promote removes the field; abort restores the
-predictor read before the start with the percent at 0. That predictor is kept here, in
-the run: it is not stored in the cluster (an annotation would start a revision). There is
-no mirror phase. docs/traffic-backends.md.
+predictor read before the start with the percent at 0. The start records that predictor
+(and the revisions it knew) on the InferenceService, in the patch with the new image
+(kserve.CANARY_START), so an abort from another process, the clean-up step of a cancelled
+job, restores the same one. There is no mirror phase. docs/traffic-backends.md.
 """
 
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from modelrail.errors import UsageError
 from modelrail.rollouts import kserve
@@ -31,7 +31,7 @@ from modelrail.rollouts.backend import (
     poll,
     step_refusal,
 )
-from modelrail.rollouts.kserve import InferenceServiceState
+from modelrail.rollouts.kserve import InferenceServiceState, StartedCanary, recorded_start
 from modelrail.rollouts.kube import KubeApi, NotFoundError, retry_conflicts
 from modelrail.rollouts.patches import pick_container
 from modelrail.rollouts.policy import MirrorConfig
@@ -39,15 +39,6 @@ from modelrail.rollouts.policy import MirrorConfig
 KNATIVE_PROGRESS_DEADLINE_S = 600  # Knative's default progress-deadline (config-deployment)
 ROLLBACK_TIMEOUT_S = 60.0  # an abort waits this long for KServe's rollback before restoring
 POLL_INTERVAL_S = 1.0
-
-
-@dataclass(frozen=True)
-class StartedCanary:
-    """What this run's set_image knew before its write."""
-
-    created_before: str  # latestCreatedRevision: the canary's revision is a later one
-    stable_revision: str  # latestRolledoutRevision: where an abort sends everything back
-    previous_predictor: Mapping[str, Any]  # spec.predictor: what an abort restores
 
 
 @dataclass(frozen=True)
@@ -224,10 +215,7 @@ class KServeBackend:
                              "(or was left there); finish or undo it before a new run")
         start = kserve.start_canary(self.api, self.namespace, self.name, image,
                                     percent=self._first_weight, container=container)
-        self._started = StartedCanary(
-            created_before=start.created_before,
-            stable_revision=start.state.latest_rolled_out or start.created_before,
-            previous_predictor=start.previous_predictor)
+        self._started = start.started
         self._percent, self._aborted = self._first_weight, False
         self._log(f"patched InferenceService {self.ref}: container {chosen} image {image}, "
                   f"canaryTrafficPercent {self._first_weight}")
@@ -272,17 +260,24 @@ class KServeBackend:
               sleep: Callable[[float], None] = time.sleep) -> Outcome[KServeState]:
         """The predictor read before the start, back with canaryTrafficPercent 0, in one
         JSON patch; after a 100 % step, KServe's rollback first (`_roll_back`, waited for
-        with `clock`/`sleep`)."""
-        state = self.read()
+        with `clock`/`sleep`). A run that started no canary aborts the one under way (a
+        canaryTrafficPercent is set) from the start its annotation records."""
+        served = self._served()
+        if self._started is None and served.canary_percent is not None:
+            self._started = recorded_start(served)
+            if _restored(served, self._started):
+                self._aborted = True
+                return Outcome("abort", False, "already aborted: the previous predictor is "
+                               "back with canaryTrafficPercent 0", self._state(served))
+        state = self._state(served)
         started = self._started
         if started is None:
-            return Outcome("abort", False, "nothing to abort: this run started no canary",
-                           state)
+            return Outcome("abort", False, "nothing to abort: no canary is under way "
+                           "(canaryTrafficPercent is not set)", state)
         if state.fully_promoted:
             return Outcome("abort", False, "nothing to abort: the canary's revision already "
                            "serves all traffic", state)
         self._aborted = True
-        served = self._served()
         if served.latest_rolled_out not in ("", started.stable_revision):
             self._roll_back(started, clock, sleep)
         retry_conflicts(lambda: kserve.abort(self.api, self.namespace, self.name,
@@ -312,3 +307,9 @@ class KServeBackend:
              sleep: Callable[[float], None] = time.sleep) -> WaitResult[KServeState]:
         return poll(self.read, until, Poll(timeout, interval, heartbeat, clock, sleep),
                     ref=self.ref, log=self._log)
+
+
+def _restored(served: InferenceServiceState, started: StartedCanary) -> bool:
+    """The predictor is what an abort of `started` writes (so a second abort sends
+    nothing)."""
+    return served.predictor == kserve.restored_predictor(started.previous_predictor)

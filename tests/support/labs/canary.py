@@ -315,6 +315,10 @@ class TrafficThread:
         with self._lock:
             return self._max_weight
 
+    def split(self) -> Traffic:
+        """How the next request would be split."""
+        return self._split()
+
     def _run(self) -> None:
         period, sent = 1.0 / self._rate, 0
         started = time.monotonic()
@@ -394,6 +398,11 @@ class CanaryLab:
         image differed from the stable one."""
         return self._traffic.max_weight()
 
+    def traffic(self) -> Traffic:
+        """The split the traffic follows now, whatever the backend: the stable and canary
+        images and the canary's weight (0 after a promotion, as `run_canary_cli` says)."""
+        return self._traffic.split()
+
 
 def _warm_up(url: str, rows: Sequence[dict[str, Any]], count: int = 5) -> None:
     """A few requests before the traffic starts, as a readiness warm-up would send: the
@@ -472,15 +481,18 @@ def _splitter(standin: LabStandIn, backend: Backend, rollout: str, namespace: st
 def canary_lab(root: Path, standin: LabStandIn, *, rollout: str = MODEL_NAME,
                namespace: str = "default", stable: Side, canary: Side, rate: float = 20.0,
                scrape_interval: float = 1.0, weights: Sequence[int] = (10, 25, 50, 100),
-               mirror: Mirror | None = None, backend: Backend = "argo"
-               ) -> Iterator[CanaryLab]:
+               mirror: Mirror | None = None, backend: Backend = "argo",
+               artifacts: Path | None = None) -> Iterator[CanaryLab]:
     """Start the lab (see the module docstring); everything is stopped on exit. With
     backend istio, `rollout` names the app `add_istio_app` seeds, with kserve (and a
     KServeStandIn) the InferenceService `add_inference_service` seeds (weights and mirror
-    are then the policy's alone)."""
+    are then the policy's alone). `artifacts`: what `train_artifacts` wrote for an earlier
+    lab (the training is deterministic, so labs may share it); else trained under
+    `root`."""
     if stable.image == canary.image or stable.version == canary.version:
         raise ValueError("stable and canary need different images and versions")
-    artifacts = train_artifacts(root / "artifacts")
+    root.mkdir(parents=True, exist_ok=True)
+    artifacts = artifacts or train_artifacts(root / "artifacts")
     rows: list[dict[str, Any]] = json.loads((artifacts / "rows.json").read_text())
     random.Random(7).shuffle(rows)  # noqa: S311 - a fixed traffic order, not security
     with contextlib.ExitStack() as stack:

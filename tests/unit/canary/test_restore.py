@@ -1,18 +1,24 @@
 """`restore_serving` against the Rollouts stand-in: a fully promoted bad version is replaced
 by the image of the version the environment holds after the registry rollback (set-image,
 promote --full once the controller has seen the template, Healthy); anything short of that
-exits non-zero."""
+exits non-zero. `restore_traffic` does the same through the Istio and KServe backends."""
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelrail.canary.restore import restore_serving
+from modelrail.canary.restore import restore_serving, restore_traffic
 from modelrail.errors import ExitCode, ModelrailError
 from modelrail.registry.client import VersionInfo
+from modelrail.rollouts.backend import Condition
 from modelrail.rollouts.driver import RolloutDriver
+from modelrail.rollouts.istio_backend import IstioBackend
+from modelrail.rollouts.kserve_backend import KServeBackend
 from modelrail.rollouts.kube import connect
+from modelrail.rollouts.policy import IstioConfig
 
+from tests.support.standins.kserve import KServeStandIn
 from tests.support.standins.kube_api import MERGE_PATCH, isolated_cluster_env
 from tests.support.standins.rollouts import RolloutsStandIn
 
@@ -151,3 +157,85 @@ def test_a_controller_that_never_acts_is_a_service_failure(standin: RolloutsStan
     assert "did not observe the image" in str(raised.value)
     assert [w.body for w in standin.writes() if w.content_type == MERGE_PATCH] == \
         [{"status": {"promoteFull": True}}]  # only _promoted_drifted's: none sent blind
+
+
+# -- the other traffic backends (restore_traffic) ------------------------------------------
+
+
+def _istio(standin: RolloutsStandIn, tmp_path: Path) -> IstioBackend:
+    kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
+    config = IstioConfig(virtual_service="ranker", route="primary",
+                         stable_deployment="ranker", canary_deployment="ranker-canary")
+    return IstioBackend(connect(kubeconfig).api, "ranker", "ml", config,
+                        log=lambda _line: None, sleep=lambda _seconds: time.sleep(0.02))
+
+
+def _kserve(standin: KServeStandIn, tmp_path: Path) -> KServeBackend:
+    kubeconfig = str(standin.write_kubeconfig(tmp_path / "kubeconfig"))
+    return KServeBackend(connect(kubeconfig).api, "ranker", "ml", log=lambda _line: None)
+
+
+def _fully_promoted(backend: IstioBackend | KServeBackend, image: str) -> None:
+    """`image` serving all traffic, as after a canary that passed every step."""
+    backend.set_image(image)
+    backend.promote(full=True)
+    assert backend.wait([Condition("healthy")], 30, 0.05).state.fully_promoted
+
+
+def test_istio_a_promoted_bad_version_goes_back_through_the_stable_deployment(
+        tmp_path: Path) -> None:
+    with RolloutsStandIn(mesh_delay=0.05, readiness_delay=0.05) as standin:
+        standin.add_istio_app("ranker", "ml", image=GOOD)
+        _fully_promoted(_istio(standin, tmp_path), DRIFTED)
+
+        restored = restore_traffic(_istio(standin, tmp_path), PREVIOUS, "prod", timeout=30,
+                                   interval=0.05)
+
+        assert (restored.changed, restored.state.fully_promoted) == (True, True)
+        assert restored.message == (f"serving rolled back: ml/ranker runs {GOOD}, ranker "
+                                    "version 1 (what prod holds), for all traffic and is "
+                                    "Healthy")
+        traffic = standin.istio_traffic("ranker", "ml")
+        assert (traffic.stable_image, traffic.canary_weight) == (GOOD, 0)
+        again = restore_traffic(_istio(standin, tmp_path), PREVIOUS, "prod", timeout=30,
+                                interval=0.05)
+        assert again.message.startswith("serving already restored")
+
+
+def test_kserve_a_promoted_bad_version_gets_a_revision_of_the_previous_image(
+        tmp_path: Path) -> None:
+    with KServeStandIn(controller_delay=0.02, readiness_delay=0.05) as standin:
+        standin.add_inference_service("ranker", "ml", image=GOOD)
+        _fully_promoted(_kserve(standin, tmp_path), DRIFTED)
+
+        restored = restore_traffic(_kserve(standin, tmp_path), PREVIOUS, "prod",
+                                   timeout=30, interval=0.05)
+
+        assert restored.changed
+        assert standin.split("ranker", "ml").percent_by_image == {GOOD: 100}
+        predictor = standin.inference_service("ranker", "ml")["spec"]["predictor"]
+        assert "canaryTrafficPercent" not in predictor
+
+
+def test_kserve_an_aborted_canary_needs_nothing_and_one_with_traffic_is_refused(
+        tmp_path: Path) -> None:
+    with KServeStandIn(controller_delay=0.02, readiness_delay=0.05) as standin:
+        standin.add_inference_service("ranker", "ml", image=GOOD)
+        backend = _kserve(standin, tmp_path)
+        backend.ensure_steps((10, 100))
+        backend.set_image(DRIFTED)
+        assert backend.wait([Condition("weight", "10")], 30, 0.05).reached
+        writes = len(standin.writes())
+
+        with pytest.raises(ModelrailError) as refused:
+            restore_traffic(_kserve(standin, tmp_path), PREVIOUS, "prod", timeout=30,
+                            interval=0.05)
+        assert refused.value.exit_code == ExitCode.REJECTED
+        assert "still sends the canary 10%" in str(refused.value)
+        _kserve(standin, tmp_path).abort(sleep=lambda _s: time.sleep(0.05))
+        standin.settle()
+        restored = restore_traffic(_kserve(standin, tmp_path), PREVIOUS, "prod",
+                                   timeout=30, interval=0.05)
+        assert not restored.changed
+        assert "sends the canary no traffic" in restored.message
+        assert len(standin.writes()) == writes + 1  # the abort's, nothing else

@@ -13,6 +13,7 @@ import yaml
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
+from modelrail.rollouts.backend import Condition
 from modelrail.rollouts.istio_backend import IstioBackend
 from modelrail.rollouts.istio_routes import (
     IstioObjects,
@@ -256,9 +257,11 @@ analysis:
 
 @pytest.mark.parametrize(("backend", "command", "message"), [
     ("backend: kserve", ["rollout", "status"],
-     "the rollout commands drive Argo Rollouts, and the policy's rollout.backend is kserve"),
-    ("backend: istio, istio: {route: primary}", ["rollout", "status"],
-     "the rollout commands drive Argo Rollouts, and the policy's rollout.backend is istio"),
+     "`modelrail rollout status` drives Argo Rollouts (abort and restore work on every "
+     "backend), and the policy's rollout.backend is kserve"),
+    ("backend: istio, istio: {route: primary}", ["rollout", "step"],
+     "`modelrail rollout step` drives Argo Rollouts (abort and restore work on every "
+     "backend), and the policy's rollout.backend is istio"),
 ])
 def test_the_cli_says_what_a_backend_cannot_do_and_exits_2(
         backend: str, command: list[str], message: str, tmp_path: Path,
@@ -269,6 +272,33 @@ def test_the_cli_says_what_a_backend_cannot_do_and_exits_2(
     assert main([*command, "--config", str(policy), "--kubeconfig", kubeconfig]) == 2
     assert message in capsys.readouterr().err
     assert standin.writes() == []
+
+
+def test_rollout_abort_from_another_process_puts_all_traffic_on_stable_and_drops_the_mirror(
+        tmp_path: Path, standin: RolloutsStandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    """The clean-up step of a cancelled job: `canary run` is gone, mid mirror phase."""
+    clock = TickingClock()
+    started = _backend(standin, tmp_path, clock)
+    started.set_image("ranker:v2")
+    assert started.wait([Condition.parse("paused")], 30, clock=clock, sleep=clock.sleep).reached
+    assert started.start_mirror(MirrorConfig(route="primary", percentage=35, scale=35))
+    policy = tmp_path / "modelrail.yaml"
+    policy.write_text(POLICY.replace("BACKEND", "backend: istio, istio: {route: primary}"),
+                      encoding="utf-8")
+    command = ["rollout", "abort", "--config", str(policy),
+               "--kubeconfig", str(tmp_path / "kubeconfig"), "--json", str(tmp_path / "out")]
+
+    assert main(command) == 0
+    route = standin.get(istio.PLURAL, "ml", "ranker")["spec"]["http"][0]
+    assert not {"mirror", "mirrorPercentage"} & set(route)
+    assert [d.get("weight") for d in route["route"]] == [100, 0]
+    document = yaml.safe_load((tmp_path / "out").read_text())
+    assert (document["action"], document["changed"]) == ("abort", True)
+    assert (document["rollout"]["name"], document["rollout"]["aborted"]) == ("ranker", True)
+    writes = len(standin.writes())
+    assert main(command) == 0  # a re-run: nothing left to send
+    assert len(standin.writes()) == writes
+    assert "all traffic was already on the stable subset" in capsys.readouterr().out
 
 
 def test_the_example_istio_role_grants_every_call_and_nothing_else_is_needed(

@@ -6,11 +6,14 @@ from typing import Any
 import pytest
 from modelrail.errors import UsageError
 from modelrail.rollouts.kserve import (
+    CANARY_START,
     PROMOTE,
+    StartedCanary,
     TrafficTarget,
     abort_operations,
     percent_patch,
     read_state,
+    recorded_start,
     start_operations,
 )
 
@@ -98,7 +101,40 @@ def test_the_start_replaces_the_image_and_sets_the_percent_in_one_write() -> Non
         {"op": "test", "path": "/spec/predictor/containers/0/name",
          "value": "kserve-container"},
         {"op": "replace", "path": "/spec/predictor/containers/0/image", "value": "ranker:v2"},
-        {"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 10}]
+        {"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 10},
+        {"op": "add", "path": "/metadata/annotations",
+         "value": {CANARY_START: StartedCanary("", "", PREDICTOR).to_annotation()}}]
+
+
+def test_the_start_is_recorded_in_an_annotation_an_abort_reads_back() -> None:
+    obj = served(component=CANARY)
+    obj["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": "Serverless"}
+    before = read_state(obj)
+    operation = start_operations(before, "ranker:v2", 10)[-1]
+    # a key of the annotations the object has (a JSON pointer escapes its "/")
+    assert operation["path"] == "/metadata/annotations/modelrail.io~1canary-start"
+    obj["metadata"]["annotations"][CANARY_START] = operation["value"]
+    obj["spec"]["predictor"] = {**PREDICTOR, "canaryTrafficPercent": 10}
+    assert recorded_start(read_state(obj)) == StartedCanary(
+        created_before="ranker-predictor-00002", stable_revision="ranker-predictor-00001",
+        previous_predictor=PREDICTOR)
+
+
+@pytest.mark.parametrize(("annotation", "error"), [
+    (None, f"canaryTrafficPercent 10 but no {CANARY_START} annotation"),
+    ("{not json", f"annotation {CANARY_START} is not the JSON a canary's start writes"),
+    ('{"createdBefore": "r1", "predictor": {}}', "is not the JSON"),
+    ('{"createdBefore": "r1", "stableRevision": "r1", "predictor": {"containers": []}}',
+     "lacks the revisions or the predictor containers"),
+    ('["r1"]', "is not the JSON")])
+def test_a_missing_or_garbled_start_record_is_refused_naming_it(annotation: str | None,
+                                                                error: str) -> None:
+    obj = served({**PREDICTOR, "canaryTrafficPercent": 10})
+    if annotation is not None:
+        obj["metadata"]["annotations"] = {CANARY_START: annotation}
+    with pytest.raises(UsageError, match=error.replace("{", "\\{")) as refused:
+        recorded_start(read_state(obj))
+    assert "InferenceService ml/ranker" in str(refused.value)
 
 
 def test_the_start_names_a_container_when_there_are_several() -> None:
@@ -137,7 +173,7 @@ def test_the_serverless_mode_by_either_name(annotation: str | None, status: str 
     obj["status"]["deploymentMode"] = status
     obj["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": annotation} \
         if annotation else {}
-    assert start_operations(read_state(obj), "ranker:v2", 10)[-1]["value"] == 10
+    assert start_operations(read_state(obj), "ranker:v2", 10)[-2]["value"] == 10
 
 
 @pytest.mark.parametrize("percent", [-1, 101, 12.5, True, "10"])

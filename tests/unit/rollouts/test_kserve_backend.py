@@ -10,9 +10,10 @@ import pytest
 from modelrail.canary.loop import CanaryPlan, CanaryResult, CanaryRun
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
+from modelrail.rollouts import kserve
 from modelrail.rollouts.backend import Condition
-from modelrail.rollouts.kserve import read_state
-from modelrail.rollouts.kserve_backend import KServeBackend, StartedCanary, kserve_state
+from modelrail.rollouts.kserve import StartedCanary, read_state
+from modelrail.rollouts.kserve_backend import KServeBackend, kserve_state
 from modelrail.rollouts.kube import connect
 from modelrail.rollouts.policy import MirrorConfig
 
@@ -140,6 +141,9 @@ def _run(standin: KServeStandIn, tmp_path: Path, judge: ScriptedJudge,
                      clock=clock, sleep=clock.sleep).run()
 
 
+PERCENT_PATHS = ("/spec/predictor", "/spec/predictor/canaryTrafficPercent")
+
+
 def _percents(standin: KServeStandIn) -> list[object]:
     """canaryTrafficPercent of each write, in order (None: removed)."""
     written: list[object] = []
@@ -149,9 +153,9 @@ def _percents(standin: KServeStandIn) -> list[object]:
             written.append(request.body["spec"]["predictor"]["canaryTrafficPercent"])
         else:
             assert request.content_type == JSON_PATCH
-            last = request.body[-1]
-            written.append(last["value"].get("canaryTrafficPercent")
-                           if last["path"] == "/spec/predictor" else last["value"])
+            (op,) = [op for op in request.body if op["path"] in PERCENT_PATHS]
+            written.append(op["value"].get("canaryTrafficPercent")
+                           if op["path"] == "/spec/predictor" else op["value"])
     return written
 
 
@@ -254,3 +258,53 @@ def test_a_mirror_with_kserve_is_refused_at_policy_load(
     assert code == 2
     assert "rollout.mirror: the KServe backend has no mirror phase" in capsys.readouterr().err
     assert standin.writes() == []
+
+
+def _started_at_10(standin: KServeStandIn, tmp_path: Path) -> None:
+    """A canary of ranker:v2 at 10 %, started by a backend that is then gone (a cancelled
+    `canary run`)."""
+    backend = _backend(standin, tmp_path)
+    backend.ensure_steps(WEIGHTS)
+    backend.set_image("ranker:v2")
+    clock = TickingClock()
+    assert backend.wait([Condition.parse("weight=10")], 30, clock=clock,
+                        sleep=clock.sleep).reached
+
+
+def test_an_abort_from_another_process_restores_the_predictor_the_start_recorded(
+        standin: KServeStandIn, tmp_path: Path) -> None:
+    before = _predictor(standin)
+    _started_at_10(standin, tmp_path)
+
+    clock = TickingClock()
+    outcome = _backend(standin, tmp_path).abort(clock=clock, sleep=clock.sleep)
+    assert (outcome.changed, outcome.state.aborted) == (True, True)
+    assert _percents(standin) == [10, 0]
+    assert _predictor(standin) == {**before, "canaryTrafficPercent": 0}
+    again = _backend(standin, tmp_path).abort(clock=clock, sleep=clock.sleep)
+    assert (again.changed, again.state.aborted) == (False, True)
+    assert "already aborted" in again.message
+    assert len(standin.writes()) == 2  # the re-run sent nothing
+    deadline = time.monotonic() + 10
+    while standin.split("ranker", "ml").percent_by_image != {"ranker:v1": 100} \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert standin.split("ranker", "ml").percent_by_image == {"ranker:v1": 100}
+
+
+def test_an_abort_with_no_canary_under_way_sends_nothing(standin: KServeStandIn,
+                                                         tmp_path: Path) -> None:
+    outcome = _backend(standin, tmp_path).abort()
+    assert (outcome.changed, outcome.message) == (
+        False, "nothing to abort: no canary is under way (canaryTrafficPercent is not set)")
+    assert standin.writes() == []
+
+
+def test_an_abort_without_the_start_record_is_refused_naming_the_annotation(
+        standin: KServeStandIn, tmp_path: Path) -> None:
+    backend = _backend(standin, tmp_path)
+    kserve.set_canary_percent(backend.api, "ml", "ranker", 10)  # a canary started by hand
+    writes = len(standin.writes())
+    with pytest.raises(UsageError, match=f"no {kserve.CANARY_START} annotation"):
+        _backend(standin, tmp_path).abort()
+    assert len(standin.writes()) == writes
