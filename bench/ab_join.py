@@ -102,8 +102,8 @@ def generate(directory: Path, rows: int, skewed: bool = False,
     script = _GENERATE
     for name, value in values.items():
         script = script.replace(name, value)
-    bounded = {"memory_limit": memory_limit, "temp_directory": str(directory)} \
-        if memory_limit else {}
+    bounded: dict[str, str | bool | int | float | list[str]] = \
+        {"memory_limit": memory_limit, "temp_directory": str(directory)} if memory_limit else {}
     with duckdb.connect(config=bounded) as connection:
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(script)

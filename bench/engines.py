@@ -13,7 +13,7 @@ Two aggregations, each over Parquet generated once per size by DuckDB into `--da
   until the monitor runs on Spark (the table says n/a).
 
 Every measurement is a fresh process (the worker, or `modelrail monitor`) that the bench
-samples every SAMPLE_SECONDS with psutil, with all its descendants (Spark's JVM, DuckDB's
+samples every SAMPLE_SECONDS in /proc, with all its descendants (Spark's JVM, DuckDB's
 threads are in the process): wall time, CPU seconds of the whole tree (the larger of the
 sampled sum and wait4's rusage, which holds the children the worker reaped), peak RSS of
 the tree (the sum at the sampled instant with the most; a peak shorter than a sample can
@@ -49,8 +49,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a script: import tests.support
 
@@ -159,23 +157,36 @@ class Tree:
     peak_spill_mb: float = 0.0
 
 
-def _sample(root: psutil.Process, spill: Path, tree: Tree, done: threading.Event) -> None:
+def _sample(root: int, spill: Path, tree: Tree, done: threading.Event) -> None:
     while not done.wait(SAMPLE_SECONDS):
-        rss = 0
-        try:
-            processes = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return
-        for process in processes:
-            try:
-                with process.oneshot():
-                    rss += process.memory_info().rss
-                    times = process.cpu_times()
-                    tree.cpu_by_pid[process.pid] = times.user + times.system
-            except psutil.NoSuchProcess:
-                continue
-        tree.peak_rss_mb = max(tree.peak_rss_mb, rss / 2**20)
+        processes = _descendants(root)
+        rss = 0.0
+        for pid, (cpu, resident_mb) in processes.items():
+            tree.cpu_by_pid[pid] = cpu
+            rss += resident_mb
+        tree.peak_rss_mb = max(tree.peak_rss_mb, rss)
         tree.peak_spill_mb = max(tree.peak_spill_mb, _size_mb(spill))
+
+
+def _descendants(root: int) -> dict[int, tuple[float, float]]:
+    """`root` and every process below it: pid -> (CPU seconds, RSS MiB), from /proc."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        try:  # fields after the command name: state is [0], ppid [1], utime [11]
+            stats[int(entry.name)] = (entry / "stat").read_text(encoding="utf-8") \
+                .rsplit(")", 1)[1].split()
+        except (ValueError, OSError):  # not a process, or it ended meanwhile
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, fields in stats.items() if int(fields[1]) == parent]
+        tree.update(children)
+        frontier.extend(children)
+    ticks, page_mb = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE") / 2**20
+    return {pid: ((int(stats[pid][11]) + int(stats[pid][12])) / ticks,
+                  int(stats[pid][21]) * page_mb)  # rss in pages
+            for pid in tree if pid in stats}
 
 
 def _size_mb(directory: Path) -> float:
@@ -199,8 +210,7 @@ def measure_tree(command: list[str], env: dict[str, str], data: Path) -> dict[st
         child = subprocess.Popen(command, stdout=stdout, stderr=stderr, env={
             **os.environ, **env, "RUNNER_TEMP": spill, "SPARK_LOCAL_DIRS": spill})
         tree, done = Tree(), threading.Event()
-        sampler = threading.Thread(target=_sample,
-                                   args=(psutil.Process(child.pid), Path(spill), tree, done))
+        sampler = threading.Thread(target=_sample, args=(child.pid, Path(spill), tree, done))
         sampler.start()
         _, status, rusage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
@@ -363,6 +373,8 @@ def main() -> None:
                         help="comma-separated: duckdb,postgres,spark")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help="where the generated Parquet is kept between runs")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the JSON the results accumulate in")
     parser.add_argument("--worker", choices=sorted(AB_RUNS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -380,12 +392,12 @@ def main() -> None:
            for aggregation in args.aggregations
            for result in benches[aggregation](prepared(args.data, aggregation, rows), rows,
                                               args.engines)]
-    previous = json.loads(RESULTS.read_text(encoding="utf-8"))["results"] \
-        if RESULTS.exists() else []
+    previous = json.loads(args.results.read_text(encoding="utf-8"))["results"] \
+        if args.results.exists() else []
     results = merged([r for r in previous if "aggregation" in r], new)
     grown = growth(results)
     print_table(results, grown, args.engines, args.aggregations)
-    RESULTS.write_text(json.dumps({
+    args.results.write_text(json.dumps({
         "cores": os.cpu_count(), "sample_seconds": SAMPLE_SECONDS,
         "page_cache": "warm", "results": results, "growth": grown}, indent=2) + "\n",
         encoding="utf-8")
