@@ -286,11 +286,8 @@ def bench_ab(directory: Path, rows: int, engines: list[str]) -> list[dict[str, A
         postgres_loaded(directory) if "postgres" in engines else nullcontext(None)
     with server as dsn:
         env = {DSN_VARIABLE: dsn} if dsn else {}
-        results = [{"aggregation": "ab", "engine": engine, "rows": rows,
-                    **measure_ab(engine, directory, env)} for engine in engines]
-    for other in results[1:]:
-        check_same(results[0], other)
-    return results
+        return [{"aggregation": "ab", "engine": engine, "rows": rows,
+                 **measure_ab(engine, directory, env)} for engine in engines]
 
 
 def bench_monitor(directory: Path, rows: int, engines: list[str]) -> list[dict[str, Any]]:
@@ -305,8 +302,9 @@ def bench_monitor(directory: Path, rows: int, engines: list[str]) -> list[dict[s
 
 
 def stamped(result: dict[str, Any]) -> dict[str, Any]:
-    """A result as kept: the settings it ran with, rows/s; no statistics, no stderr."""
-    kept = {key: value for key, value in result.items() if key not in ("stats", "error")}
+    """A result as kept: the settings it ran with, rows/s; no stderr. The A/B statistics
+    stay, so runs of other engines at that size, later, are checked against them."""
+    kept = {key: value for key, value in result.items() if key != "error"}
     return {**kept, "rows_per_second": result["rows"] / result["seconds"],
             "duckdb_memory_limit": DEFAULT_MEMORY if result["engine"] == "duckdb" else None,
             "spark_master": SPARK_MASTER if result["engine"] == "spark" else None,
@@ -395,6 +393,10 @@ def main() -> None:
     previous = json.loads(args.results.read_text(encoding="utf-8"))["results"] \
         if args.results.exists() else []
     results = merged([r for r in previous if "aggregation" in r], new)
+    for rows in args.sizes:  # every engine's A/B statistics at a size, of any run, agree
+        checked = [r for r in results if r["rows"] == rows and r.get("stats")]
+        for other in checked[1:]:
+            check_same(checked[0], other)
     grown = growth(results)
     print_table(results, grown, args.engines, args.aggregations)
     args.results.write_text(json.dumps({
