@@ -35,6 +35,7 @@ growth from the smallest to the largest size measured are printed from all of th
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -320,21 +321,19 @@ def merged(previous: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[di
 
 
 def growth(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per aggregation and engine: how wall time, CPU time and peak RSS grow from the
-    smallest size measured to the largest, beside the rows' own factor."""
-    grown = []
+    """Per aggregation and engine, from each size measured to the next: how wall time, CPU
+    time and peak RSS grow, beside the rows' own factor (linear: the same factor)."""
+    grown: list[dict[str, Any]] = []
     for aggregation, engines in AGGREGATIONS.items():
         for engine in engines:
             runs = [r for r in results
                     if (r["aggregation"], r["engine"]) == (aggregation, engine)]
-            if len(runs) < 2:  # a growth needs two sizes
-                continue
-            small, large = runs[0], runs[-1]
-            grown.append({"aggregation": aggregation, "engine": engine,
+            grown.extend({"aggregation": aggregation, "engine": engine,
                           "from_rows": small["rows"], "to_rows": large["rows"],
                           "rows": large["rows"] / small["rows"],
                           **{name: large[name] / small[name]
-                             for name in ("seconds", "cpu_seconds", "peak_rss_mb")}})
+                             for name in ("seconds", "cpu_seconds", "peak_rss_mb")}}
+                         for small, large in itertools.pairwise(runs))
     return grown
 
 
