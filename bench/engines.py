@@ -5,12 +5,13 @@ Two aggregations, each over Parquet generated once per size by DuckDB into `--da
 
 - ab: predictions + as many events (`bench/ab_join.generate`, heavy-tailed users: a few
   with thousands of impressions, many with one, ties in time, users without a session)
-  aggregated by modelrail's real code (`aggregate_logs`, `run_on_spark`, or the
+  aggregated by modelrail's real code (`aggregate_logs` on DuckDB, `aggregate_on` on Spark, or the
   PostgreSQL aggregation on a throwaway server whose tables were loaded untimed); the
   engines' statistics must agree (relative 1e-9) before any number is kept;
 - monitor: N rows x 20 features against a 50 000-row reference (`bench/monitor.write_data`
-  with 2 % nulls in three features), the real `modelrail monitor` command; on DuckDB only
-  until the monitor runs on Spark (the table says n/a).
+  with 2 % nulls in three features), the real `modelrail monitor` command (with
+  `--engine spark --spark-master local[2]` on Spark); the engines must flag the same
+  checks.
 
 Every measurement is a fresh process (the worker, or `modelrail monitor`) that the bench
 samples every SAMPLE_SECONDS in /proc, with all its descendants (Spark's JVM, DuckDB's
@@ -74,7 +75,8 @@ DSN_VARIABLE = "MODELRAIL_BENCH_DSN"
 SPARK_MASTER = "local[2]"
 SAMPLE_SECONDS = 0.25
 AGGREGATION = Aggregation(experiment=EXPERIMENT, window_seconds=WINDOW_SECONDS)
-AGGREGATIONS = {"ab": ("duckdb", "postgres", "spark"), "monitor": ("duckdb",)}
+AGGREGATIONS = {"ab": ("duckdb", "postgres", "spark"), "monitor": ("duckdb", "spark")}
+MONITOR_FLAGS = {"duckdb": [], "spark": ["--engine", "spark", "--spark-master", SPARK_MASTER]}
 ENGINE_NAMES = ("duckdb", "postgres", "spark")
 Stats = dict[str, dict[str, float]]
 
@@ -101,7 +103,7 @@ def run_duckdb(predictions: Path, events: Path) -> Run:
 
 def run_postgres(_predictions: Path, _events: Path) -> Run:
     """`collect` on a connection of our own, so its backend can be measured before it
-    ends (what `run_on_postgres` does, after its table checks)."""
+    ends (what `aggregate_on` does on PostgreSQL, after its table checks)."""
     from modelrail.ab.aggregate import collect  # noqa: PLC0415
     from modelrail.plumbing import postgres  # noqa: PLC0415
 
@@ -113,13 +115,15 @@ def run_postgres(_predictions: Path, _events: Path) -> Run:
 
 
 def run_spark(predictions: Path, events: Path) -> Run:
-    from modelrail.ab.aggregate_spark import run_on_spark  # noqa: PLC0415
+    from modelrail.ab.aggregate import aggregate_on  # noqa: PLC0415
     from modelrail.plumbing import spark  # noqa: PLC0415
+    from modelrail.plumbing.engines import Location  # noqa: PLC0415
 
     started = time.perf_counter()
-    with spark.session(SPARK_MASTER) as session:
+    with spark.session(SPARK_MASTER):
         startup = time.perf_counter() - started
-        logs = run_on_spark(session, str(predictions), str(events), VARIANTS, AGGREGATION)
+        logs = aggregate_on(Location("spark", spark_master=SPARK_MASTER), str(predictions),
+                            str(events), VARIANTS, AGGREGATION)  # in the session, still open
     return Run(flat_stats(logs), startup)
 
 
@@ -243,10 +247,9 @@ def measure_ab(engine: str, directory: Path, env: dict[str, str]) -> dict[str, A
 
 def measure_monitor(engine: str, directory: Path) -> dict[str, Any]:
     out = directory / f"monitor-{engine}.json"
-    measured = measure_tree(monitor_command(directory / "modelrail.yaml",
-                                            directory / "reference.parquet",
-                                            directory / "current.parquet", out), {},
-                           directory.parent)
+    command = monitor_command(directory / "modelrail.yaml", directory / "reference.parquet",
+                              directory / "current.parquet", out)
+    measured = measure_tree([*command, *MONITOR_FLAGS[engine]], {}, directory.parent)
     if measured.pop("exit_code") not in (0, 1):
         raise SystemExit(f"monitor on {engine} failed:\n{measured['error']}")
     checks = json.loads(out.read_text(encoding="utf-8"))["checks"]
@@ -337,8 +340,7 @@ def growth(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return grown
 
 
-def print_table(results: list[dict[str, Any]], grown: list[dict[str, Any]],
-                engines: list[str], aggregations: list[str]) -> None:
+def print_table(results: list[dict[str, Any]], grown: list[dict[str, Any]]) -> None:
     print(f"{'aggregation':<11} {'engine':<8} {'rows':>12} {'wall s':>8} {'CPU s':>8} "
           f"{'peak RSS MiB':>12} {'spill MiB':>9} {'rows/s':>10} {'load before/after':>17}")
     for r in results:
@@ -346,8 +348,6 @@ def print_table(results: list[dict[str, Any]], grown: list[dict[str, Any]],
               f"{r['cpu_seconds']:>8.1f} {r['peak_rss_mb']:>12.0f} {r['peak_spill_mb']:>9.0f} "
               f"{r['rows_per_second']:>10,.0f} "
               f"{r['load_before']:>8.1f}/{r['load_after']:<8.1f}")
-    for engine in [e for e in engines if e == "spark" and "monitor" in aggregations]:
-        print(f"{'monitor':<11} {engine:<8} {'n/a: the monitor runs on DuckDB only':>40}")
     for g in grown:
         print(f"growth {g['aggregation']}/{g['engine']} {g['from_rows']:,} -> {g['to_rows']:,} "
               f"rows (x{g['rows']:.0f}): wall x{g['seconds']:.1f}, CPU x{g['cpu_seconds']:.1f}, "
@@ -397,7 +397,7 @@ def main() -> None:
         for other in checked[1:]:
             check_same(checked[0], other)
     grown = growth(results)
-    print_table(results, grown, args.engines, args.aggregations)
+    print_table(results, grown)
     args.results.write_text(json.dumps({
         "cores": os.cpu_count(), "sample_seconds": SAMPLE_SECONDS,
         "page_cache": "warm", "results": results, "growth": grown}, indent=2) + "\n",

@@ -28,11 +28,14 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCK_DIR = REPO_ROOT / "requirements"
 # The extras the actions pass to install-modelrail.sh (actions/*/action.yml), and each
-# feature extra alone for the root action (`ab-postgres` only goes with `ab`); other sets
-# have no lock and stop the install (exit 2).
+# feature extra alone for the root action, and with the engine extras it can run on
+# (`postgres`, its old name `ab-postgres`, `spark`); other sets have no lock and stop
+# the install (exit 2).
 LOCKS: tuple[tuple[str, ...], ...] = (
     (), ("mlflow",), ("kubernetes",), ("kubernetes", "mlflow"), ("monitor",),
-    ("mlflow", "monitor"), ("ab",), ("ab", "ab-postgres"),
+    ("mlflow", "monitor"), ("ab",), ("ab", "ab-postgres"), ("ab", "postgres"),
+    ("ab", "spark"), ("monitor", "postgres"), ("monitor", "spark"),
+    ("mlflow", "monitor", "postgres"), ("mlflow", "monitor", "spark"),
 )
 PYTHON_VERSION = "3.11"  # pyproject's requires-python floor; --universal covers the rest
 FINGERPRINT_PREFIX = "# pyproject-fingerprint: "

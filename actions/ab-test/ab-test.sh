@@ -7,6 +7,8 @@ set -euo pipefail
 
 # shellcheck source=../../scripts/report-dir.sh
 source "$GITHUB_ACTION_PATH/../../scripts/report-dir.sh"
+# shellcheck source=../../scripts/engine-inputs.sh
+source "$GITHUB_ACTION_PATH/../../scripts/engine-inputs.sh"
 
 fail() {
   echo "::error title=ab-test::$1"
@@ -27,12 +29,12 @@ if [ -n "$PREDICTIONS" ] || [ -n "$EVENTS" ]; then
   args+=(--predictions "$PREDICTIONS" --events "$EVENTS"); sources=$((sources + 1))
 fi
 if [ -n "$POSTGRES_DSN" ]; then
-  export MODELRAIL_AB_DSN="$POSTGRES_DSN"  # read by modelrail from the environment
-  args+=(--postgres-dsn-env MODELRAIL_AB_DSN --predictions-table "$PREDICTIONS_TABLE"
-         --events-table "$EVENTS_TABLE")
+  args+=(--predictions-table "$PREDICTIONS_TABLE" --events-table "$EVENTS_TABLE")
   sources=$((sources + 1))
 fi
 [ "$sources" -eq 1 ] || fail "give exactly one of: predictions + events, stats, postgres-dsn"
+engine_flags
+args+=("${engine_args[@]}")
 if [ -n "$LOOKS" ]; then
   mkdir -p "$(dirname "$LOOKS")"
   args+=(--looks "$LOOKS")

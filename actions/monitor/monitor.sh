@@ -7,6 +7,8 @@ set -euo pipefail
 source "$GITHUB_ACTION_PATH/../../scripts/mlflow-inputs.sh"
 # shellcheck source=../../scripts/report-dir.sh
 source "$GITHUB_ACTION_PATH/../../scripts/report-dir.sh"
+# shellcheck source=../../scripts/engine-inputs.sh
+source "$GITHUB_ACTION_PATH/../../scripts/engine-inputs.sh"
 
 case "$ISSUE" in
   true|false) ;;
@@ -23,17 +25,32 @@ if [ "$ISSUE" = "true" ]; then
   exec "$MODELRAIL" monitor-issue --config "$CONFIG" --markdown "$body"
 fi
 
-for input in REFERENCE CURRENT; do
-  if [ -z "${!input}" ]; then
-    echo "::error title=monitor::input ${input,,} is required"
-    exit 2
-  fi
-done
+if [ -z "$REFERENCE" ]; then
+  echo "::error title=monitor::input reference is required"
+  exit 2
+fi
+if [ -n "$POSTGRES_DSN" ] && { [ -n "$CURRENT" ] || [ -n "$EVENTS" ]; }; then
+  echo "::error title=monitor::inputs current and events are files; with postgres-dsn" \
+    "the logs are the tables current-table and events-table"
+  exit 2
+fi
+if [ -z "$CURRENT" ] && [ -z "$POSTGRES_DSN" ]; then
+  echo "::error title=monitor::input current is required (or postgres-dsn with current-table)"
+  exit 2
+fi
 prepare_report_dir modelrail-monitor-report
-args=(monitor --config "$CONFIG" --reference "$REFERENCE" --current "$CURRENT"
+args=(monitor --config "$CONFIG" --reference "$REFERENCE"
       --json "$report_dir/monitor.json" --report "$report_dir/report.html"
       --markdown "$report_dir/report.md" --openmetrics "$report_dir/monitor.om" --summary)
-if [ -n "$EVENTS" ]; then args+=(--events "$EVENTS"); fi
+if [ -n "$POSTGRES_DSN" ]; then
+  args+=(--current-table "$CURRENT_TABLE")
+  if [ -n "$EVENTS_TABLE" ]; then args+=(--events-table "$EVENTS_TABLE"); fi
+else
+  args+=(--current "$CURRENT")
+  if [ -n "$EVENTS" ]; then args+=(--events "$EVENTS"); fi
+fi
+engine_flags
+args+=("${engine_args[@]}")
 rc=0
 "$MODELRAIL" "${args[@]}" || rc=$?
 # 1 = breach with action rollback: reported through the outputs, decided by the workflow.

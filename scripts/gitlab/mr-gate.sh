@@ -25,7 +25,8 @@ export MODELRAIL_DOTENV="$project_dir/modelrail-gate.env"
 : > "$MODELRAIL_DOTENV"
 args=(gate --config "$MODELRAIL_MODEL_DIR/$MODELRAIL_GATE_CONFIG"
       --candidate "$MODELRAIL_MODEL_DIR/$MODELRAIL_METRICS_FILE"
-      --json "$out/gate.json" --code-quality "$project_dir/gl-code-quality-report.json")
+      --json "$out/gate.json" --code-quality "$project_dir/gl-code-quality-report.json"
+      --junit "$project_dir/modelrail-junit.xml")
 if [ "$MODELRAIL_CHAMPION" = registry ]; then args+=(--champion-model); fi
 if [ -n "$MODELRAIL_TRACKING_URI" ]; then export MLFLOW_TRACKING_URI="$MODELRAIL_TRACKING_URI"; fi
 

@@ -9,56 +9,38 @@ of minutes (and sample minimums to match).
 """
 
 import base64
-import contextlib
 import json
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow import MlflowClient
 from modelrail.cli.main import main
 from modelrail.local.act import ActRun
 
-from tests.support.labs.canary import STABLE, CanaryLab, Side, canary_lab
-from tests.support.standins.rollouts import RolloutsStandIn
-from tests.support.workflows.flows import (
-    PROMOTE_WORKFLOW,
-    ExampleWorkbench,
-    named_model_repo,
-    promote_dispatch,
+from tests.support.labs.canary import Side
+from tests.support.workflows.canary_scene import (
+    NAMESPACE,
+    NEW_IMAGE,
+    ROLLOUT,
+    CanaryScene,
+    canary_scenes,
 )
+from tests.support.workflows.flows import PROMOTE_WORKFLOW, ExampleWorkbench, promote_dispatch
 
 pytestmark = pytest.mark.e2e
 
-ROLLOUT, NAMESPACE = "ctr-ranker", "ml"
-NEW_IMAGE = "ghcr.io/acme/ctr-ranker@sha256:" + "2" * 64
 CANARY_JOB = "Canary ctr-ranker to version 2"
-STEP_SECONDS = 8
-RATE = 40.0  # requests/s in total: 4/s reach the canary at the 10% step
 
 
 @dataclass(frozen=True)
-class Scene:
-    repo: Path
-    model: str
-    client: MlflowClient
-    lab: CanaryLab
-    standin: RolloutsStandIn
+class Scene(CanaryScene):
     bench: ExampleWorkbench
     artifacts: Path
-
-    def alias(self, alias: str) -> str:
-        return str(self.client.get_model_version_by_alias(self.model, alias).version)
-
-    def rollout_status(self) -> dict[str, Any]:
-        status: dict[str, Any] = self.standin.rollout(ROLLOUT, NAMESPACE)["status"]
-        return status
 
     @property
     def report_dir(self) -> Path:
@@ -72,56 +54,24 @@ class Scene:
         return self.bench.promote(self.repo, "canary", "e2e canary", image=NEW_IMAGE)
 
 
-def short_steps(policy: dict[str, Any]) -> None:
-    """example-model's policy with seconds-long steps: same metrics, same queries, sample
-    minimums for ~30 canary requests at 10 %, and latency judged with room for a machine
-    whose cores the other tests share (both sides are the same code)."""
-    policy["rollout"]["step_seconds"] = STEP_SECONDS
-    metrics = policy["analysis"]["metrics"]
-    for name in ("error_rate", "latency_p99", "prediction_score"):
-        metrics[name]["min_samples"] = 15
-    metrics["latency_p99"]["allowed_ratio"] = 3
-
-
-def register_versions(client: MlflowClient, model: str) -> None:
-    """Version 1 in every environment (prod = @champion), version 2 gated and in staging."""
-    client.create_registered_model(model)
-    run = client.create_run(experiment_id="0")
-    client.log_text(run.info.run_id, "flavors: {}\n", "model/MLmodel")
-    for _ in range(2):
-        client.create_model_version(model, f"runs:/{run.info.run_id}/model",
-                                    run_id=run.info.run_id,
-                                    tags={"validation_status": "passed"})
-    for alias in ("dev", "staging", "canary", "champion"):
-        client.set_registered_model_alias(model, alias, "1")
-    for alias in ("dev", "staging"):
-        client.set_registered_model_alias(model, alias, "2")
-
-
 @pytest.fixture
 def scene_for(tmp_path: Path, dvc_remote: Path, bench: ExampleWorkbench
               ) -> Iterator[Callable[[Side], Scene]]:
-    """`scene_for(canary_side)`: the model repo, registry, stand-in and lab, started."""
-    with contextlib.ExitStack() as stack:
-        standin = stack.enter_context(RolloutsStandIn())
+    """`scene_for(canary_side)`: the model repo, registry, stand-in and lab, started, and
+    the workbench that hands the job their secrets and variables."""
+    with canary_scenes(tmp_path, dvc_remote, bench.mlflow_url) as start:
 
-        def start(canary: Side) -> Scene:
-            model = f"ctr-ranker-{uuid.uuid4().hex[:6]}"
-            repo = named_model_repo(tmp_path / "ctr-model", dvc_remote, model, short_steps)
-            client = MlflowClient(bench.mlflow_url)
-            register_versions(client, model)
-            lab = stack.enter_context(canary_lab(
-                tmp_path / "lab", standin, rollout=ROLLOUT, namespace=NAMESPACE,
-                stable=STABLE, canary=canary, rate=RATE))
-            kubeconfig = base64.b64encode(standin.kubeconfig().encode()).decode()
+        def start_with_bench(canary: Side) -> Scene:
+            scene = start(canary)
+            kubeconfig = base64.b64encode(scene.standin.kubeconfig().encode()).decode()
             artifacts = tmp_path / "artifacts"
             workbench = replace(
                 bench, secrets={"KUBECONFIG": kubeconfig, "PROMETHEUS_TOKEN": "prom-e2e"},
-                variables={"PROMETHEUS_URL": lab.prometheus_url},
+                variables={"PROMETHEUS_URL": scene.lab.prometheus_url},
                 env={"MODELRAIL_LOCAL_ARTIFACT_DIR": str(artifacts)})
-            return Scene(repo, model, client, lab, standin, workbench, artifacts)
+            return Scene(**vars(scene), bench=workbench, artifacts=artifacts)
 
-        yield start
+        yield start_with_bench
 
 
 def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
@@ -133,17 +83,7 @@ def test_a_good_canary_reaches_full_traffic_and_becomes_champion(
     assert run.returncode == 0, run.log[-6000:]
     assert run.outputs(CANARY_JOB, first=True)["result"] == "promoted"
     assert scene.standin.token not in run.log  # the kubeconfig secret is never printed
-    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 100
-    assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == NEW_IMAGE
-    assert scene.rollout_status()["phase"] == "Healthy"
-    assert scene.alias("canary") == "2"
-    assert scene.alias("champion") == "2"
-    champion = scene.client.get_model_version(scene.model, "2").tags
-    assert champion["previous_version.prod"] == "1"
-    assert "passed every step" in champion["reason"]
-    served = scene.lab.counts()
-    assert served.get(("2", 200), 0) > 0
-    assert not [key for key in served if key[0] == "2" and key[1] != 200]
+    scene.check_promoted_to_prod()
     report = scene.report()
     assert [(s["weight"], s["verdict"]) for s in report["steps"]] == \
         [(10, "pass"), (25, "pass"), (50, "pass"), (100, "pass")]
@@ -164,13 +104,7 @@ def test_a_bad_canary_is_aborted_at_the_first_failing_step_and_rolled_back(
     assert [s["verdict"] for s in steps] == ["pass"] * (len(steps) - 1) + ["fail"]
     assert outputs["failed-step"] == str(steps[-1]["weight"])
     assert steps[-1]["weight"] < 100
-    assert scene.standin.weight(ROLLOUT, NAMESPACE) == 0
-    assert scene.rollout_status().get("abort") is True
-    assert scene.standin.traffic(ROLLOUT, NAMESPACE).stable_image == STABLE.image
-    assert scene.alias("canary") == "1"
-    assert scene.alias("champion") == "1"
-    rolled_back = scene.client.get_model_version(scene.model, "2").tags
-    assert rolled_back["rolled_back_env"] == "canary"
+    scene.check_aborted_and_rolled_back()
     assert run.job_result("Promote to prod after the canary") is None  # skipped
     assert "error\\_rate" in run.summary(CANARY_JOB)  # escaped Markdown
     # the uploaded report carries the verdicts as OpenMetrics, the failed step's at -1

@@ -9,14 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from modelrail.local.act import checkout_as_action_repo, git
+from modelrail.local.act import git
 from modelrail.local.gitlab_api import GitLabStandIn
 from modelrail.local.mlflow_server import MlflowServer
 
 from tests.e2e.conftest import Champion
-from tests.support.gitlab_ci_local import PipelineRun, job_environment, run_pipeline
-from tests.support.paths import REPO_ROOT
+from tests.support.gitlab_ci_local import (
+    PipelineRun,
+    job_environment,
+    run_pipeline,
+    use_local_components,
+)
 from tests.support.workflows.flows import DVC_REMOTE, MLFLOW_TOKEN, commit_all
 
 pytestmark = pytest.mark.e2e
@@ -24,18 +27,6 @@ PROJECT_ID, PROJECT_PATH, IID = 7, "acme/ctr-model", 42
 NOTE_TOKEN = "glpat-e2e-note-token"  # MODELRAIL_GITLAB_TOKEN, a project access token
 BOT_ID = 4242
 MARKER = "<!-- modelrail:pr-report . -->"
-TEMPLATE = REPO_ROOT / "templates" / "mr-check" / "template.yml"
-
-
-@pytest.fixture(scope="module")
-def modelrail_project(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """This checkout as the component's project, tagged v1: the gate and report jobs clone
-    it the way they clone modelrail on GitLab (a file:// URL instead of https)."""
-    project = checkout_as_action_repo(tmp_path_factory.mktemp("component") / "modelrail")
-    git(project, "init", "-q")
-    commit_all(project, "modelrail")
-    git(project, "tag", "v1")
-    return project.as_uri()
 
 
 @pytest.fixture
@@ -46,25 +37,12 @@ def gitlab() -> Iterator[GitLabStandIn]:
         yield standin
 
 
-def use_local_component(repo: Path, modelrail_url: str) -> None:
-    """example-model's .gitlab-ci.yml with its `component:` include made a `local:` one
-    (gitlab-ci-local cannot reach a catalog), the inputs kept, and the component's project
-    pointed at the local clone."""
-    shutil.copy(TEMPLATE, repo / ".modelrail-mr-check.yml")
-    pipeline = yaml.safe_load((repo / ".gitlab-ci.yml").read_text())
-    [include] = pipeline["include"]
-    assert include["component"].endswith("/modelrail/modelrail/mr-check@v1")
-    inputs = {**include["inputs"], "modelrail-repository": modelrail_url,
-              "modelrail-ref": "v1"}
-    pipeline["include"] = [{"local": ".modelrail-mr-check.yml", "inputs": inputs}]
-    (repo / ".gitlab-ci.yml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
-
-
 def open_mr(repo: Path, python_env: Path, mlflow_url: str, gitlab: GitLabStandIn,
             modelrail_url: str, **extra: str) -> PipelineRun:
     """Commit the working tree as MR !42 against the committed base and run its pipeline."""
     base = git(repo, "rev-parse", "HEAD")
-    use_local_component(repo, modelrail_url)
+    assert use_local_components(repo, modelrail_url) == [
+        "mr-check", "register", "promote", "canary"]
     git(repo, "checkout", "-q", "-B", f"mr-{IID}")
     commit_all(repo, "the merge request")
     variables = {
@@ -106,6 +84,9 @@ def test_degraded_mr_fails_with_one_note_naming_the_metric(
     assert {issue["check_name"] for issue in issues} == {
         "modelrail-gate/roc_auc", "modelrail-gate/log_loss"}
     assert {issue["location"]["path"] for issue in issues} == {"modelrail.yaml"}
+    junit = (run.build_dir("modelrail-gate") / "modelrail-junit.xml").read_text()
+    assert junit.count("<testcase ") == 2
+    assert re.search(r'<failure message="roc_auc 0\.6798\d* is below threshold 0\.72', junit)
     # gitlab-ci-local renders a log section as "<name>_started" ... "<name> took <n>ms".
     assert "modelrail_gate_started" in run.log
     assert "modelrail_gate took" in run.log

@@ -27,11 +27,18 @@ from modelrail.local.github_api import GitHubStandIn
 from modelrail.local.mlflow_server import MlflowServer
 from modelrail.monitor.issue import issue_marker
 
-from tests.e2e.conftest import Champion
+from tests.e2e.conftest import Champion, Warehouse, unmasked
+from tests.support.builders.log_tables import load_log_table
 from tests.support.labs.monitor import OTHER_TRAFFIC_SEED, Logs, MonitorLab
 from tests.support.paths import EXAMPLE_MODEL
 from tests.support.standins.rollouts import RolloutsStandIn
-from tests.support.workflows.flows import REPOSITORY, ExampleWorkbench, commit_all, named_model_repo
+from tests.support.workflows.flows import (
+    REPOSITORY,
+    ExampleWorkbench,
+    commit_all,
+    edit_workflow,
+    named_model_repo,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -132,6 +139,38 @@ def test_drift_rolls_back_and_reports_in_one_issue(scene: Scene, lab: MonitorLab
     assert issues[0]["body"] != first_body
     assert scene.github.requests_by("PATCH")
     assert scene.champion() == "1"
+
+
+def test_drift_in_postgresql_tables_rolls_back_without_showing_the_dsn(
+        scene: Scene, lab: MonitorLab, warehouse: Warehouse) -> None:
+    """The logs live in PostgreSQL: the caller names the tables and passes the DSN secret,
+    and the counts are computed on the server, with the file-based run's outcome."""
+    logs = lab.simulate("drift-warehouse", shift={"price": 2.5})
+    load_log_table(warehouse.dsn, "ctr_predictions", logs.predictions)
+    load_log_table(warehouse.dsn, "ctr_clicks", logs.events)
+    edit_workflow(scene.repo, ".github/workflows/monitor.yml", {
+        "      current: logs/predictions.jsonl\n      events: logs/events.jsonl\n":
+            "      current-table: ctr_predictions\n      events-table: ctr_clicks\n",
+        "    secrets:\n": "    secrets:\n      POSTGRES_DSN: ${{ secrets.POSTGRES_DSN }}\n"})
+    bench = unmasked(scene.bench, POSTGRES_DSN=warehouse.dsn)
+
+    run = bench.run(scene.repo, "schedule", WORKFLOW, {"schedule": "17 * * * *"},
+                    "monitor-warehouse")
+
+    assert run.returncode != 0, run.log[-6000:]  # the scheduled run fails on a rollback
+    assert run.job_result("Monitor") == "succeeded", run.log[-6000:]
+    assert run.job_result("Roll back") == "failed"
+    assert scene.champion() == "1"
+    issues = scene.issues()
+    assert len(issues) == 1
+    assert "<code>price</code> (major)" in issues[0]["body"]
+    report = json.loads((scene.artifacts / "monitor-report" / "monitor.json").read_text())
+    assert report["action"] == "rollback"
+    assert report["current"] == "table ctr_predictions"
+    assert report["current_rows"] == len(logs.predictions.read_text().splitlines())
+    assert "installed modelrail (extras: mlflow,monitor,postgres)" in run.log
+    assert warehouse.leaks(run, scene.artifacts) == []
+    print(f"monitor.yml on PostgreSQL: {run.seconds:.1f} s (act run)")
 
 
 def test_traffic_like_the_reference_changes_nothing(scene: Scene, lab: MonitorLab) -> None:

@@ -19,8 +19,16 @@ import pytest
 from mlflow import MlflowClient
 from modelrail.local.act import ActRun
 
+from tests.e2e.conftest import Warehouse, unmasked
+from tests.support.builders.log_tables import load_log_table
 from tests.support.labs.monitor import MonitorLab
-from tests.support.workflows.flows import ExampleWorkbench, commit_all, named_model_repo
+from tests.support.workflows.flows import (
+    PROMOTE_WORKFLOW,
+    ExampleWorkbench,
+    commit_all,
+    edit_workflow,
+    named_model_repo,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -93,10 +101,8 @@ def shadow_logs(lab: MonitorLab) -> dict[str, Path]:
     return {"agreeing": agreeing.predictions, "faulty": faulty.predictions}
 
 
-def test_an_agreeing_shadow_lets_the_candidate_move_to_canary(
-        scene: Scene, shadow_logs: dict[str, Path]) -> None:
-    run = scene.promote(shadow_logs["agreeing"], "agreeing")
-
+def assert_the_candidate_moved(scene: Scene, run: ActRun) -> None:
+    """The shadow job passed on the candidate's own lines, then the promotion ran."""
     assert run.returncode == 0, run.log[-6000:]
     assert run.job_result(SHADOW_JOB) == "succeeded"
     assert run.job_result(PROMOTE_JOB) == "succeeded"
@@ -105,7 +111,33 @@ def test_an_agreeing_shadow_lets_the_candidate_move_to_canary(
     assert analysis["passed"] is True
     assert analysis["version"] == int(CANDIDATE)  # the dry run named the release
     assert int(str(analysis["pairs"])) >= 1000
+
+
+def test_an_agreeing_shadow_lets_the_candidate_move_to_canary(
+        scene: Scene, shadow_logs: dict[str, Path]) -> None:
+    run = scene.promote(shadow_logs["agreeing"], "agreeing")
+
+    assert_the_candidate_moved(scene, run)
     assert "would promote release 3" in run.log
+
+
+def test_shadow_lines_in_a_postgresql_table_let_the_candidate_move(
+        scene: Scene, shadow_logs: dict[str, Path], warehouse: Warehouse) -> None:
+    """The router's log lives in PostgreSQL: the caller names the table and passes the DSN
+    secret; the pairs are made on the server, and the candidate moves as from a file."""
+    load_log_table(warehouse.dsn, "router_log", shadow_logs["agreeing"])
+    edit_workflow(scene.repo, PROMOTE_WORKFLOW, {
+        "      shadow-predictions: ${{ inputs.shadow-log }}\n":
+            "      shadow-predictions-table: router_log\n",
+        "    secrets:\n": "    secrets:\n      POSTGRES_DSN: ${{ secrets.POSTGRES_DSN }}\n"})
+    bench = unmasked(scene.bench, POSTGRES_DSN=warehouse.dsn)
+
+    run = bench.promote(scene.repo, "canary", "e2e warehouse")
+
+    assert_the_candidate_moved(scene, run)
+    assert "installed modelrail (extras: monitor,postgres)" in run.log
+    assert warehouse.leaks(run, scene.artifacts) == []
+    print(f"promote.yml with the shadow on PostgreSQL: {run.seconds:.1f} s (act run)")
 
 
 def test_a_miscalibrated_shadow_moves_nothing(

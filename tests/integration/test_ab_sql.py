@@ -15,13 +15,13 @@ import numpy as np
 import psycopg
 import pytest
 from modelrail.ab import assign
-from modelrail.ab.aggregate import Aggregation, aggregate_logs
-from modelrail.ab.aggregate_postgres import run_on_postgres
+from modelrail.ab.aggregate import Aggregation, aggregate_logs, aggregate_on
 from modelrail.ab.config import ExperimentConfig, Guardrail, MetricSpec
 from modelrail.ab.decision import decide
 from modelrail.cli.main import main
 from modelrail.errors import UsageError
 from modelrail.local.processes import free_port
+from modelrail.plumbing.engines import Location
 
 from tests.support.builders.ab_hand_logs import EVENTS, PREDICTIONS
 from tests.support.builders.ab_logs import LOGS_POLICY as POLICY
@@ -127,7 +127,7 @@ def test_postgres_returns_the_statistics_duckdb_does(tmp_path: Path, postgres: s
 
     embedded = aggregate_logs(predictions, events, VARIANTS, experiment="ranker-v2",
                               over_time=True)
-    pushed = run_on_postgres(postgres, "predictions", "events", VARIANTS,
+    pushed = aggregate_on(Location("postgres", dsn=postgres), "predictions", "events", VARIANTS,
                              Aggregation(experiment="ranker-v2", over_time=True))
 
     assert_same(pushed.stats, embedded.stats)
@@ -154,12 +154,12 @@ def test_postgres_names_a_missing_column_and_an_empty_table(postgres: str) -> No
         connection.execute("INSERT INTO bare VALUES (now(), 'u1')")
 
     with pytest.raises(UsageError, match="table bare: has no 'request_id' column"):
-        run_on_postgres(postgres, "bare", "empty_events", VARIANTS)
+        aggregate_on(Location("postgres", dsn=postgres), "bare", "empty_events", VARIANTS)
     create_tables(postgres)
     with psycopg.connect(postgres) as connection:
         connection.execute("INSERT INTO predictions VALUES (now(), 'r', 'u', 'control', NULL)")
     with pytest.raises(UsageError, match="table empty_events: is empty"):
-        run_on_postgres(postgres, "predictions", "empty_events", VARIANTS)
+        aggregate_on(Location("postgres", dsn=postgres), "predictions", "empty_events", VARIANTS)
 
 
 @pytest.fixture

@@ -127,6 +127,8 @@ def workspace() -> Iterator[Path]:
                "GITHUB_OUTPUT": str(folder / "github_output"),
                "GITHUB_STEP_SUMMARY": str(folder / "step_summary"),
                "MODELRAIL_RETRY_ATTEMPTS": "1", "MODELRAIL_RETRY_BASE_DELAY": "0",
+               # --postgres-dsn-env DSN_VAR: a PostgreSQL that is not there (exit 3)
+               "DSN_VAR": f"host=127.0.0.1 port={closed_port()} user=u password=pw dbname=x",
                "MODELRAIL_HTTP_TIMEOUT": "2", "NO_PROXY": "*"}
         with mock.patch.dict(os.environ, env, clear=True), contextlib.chdir(folder):
             assert run(["gate", "--candidate", "metrics.json", "--json", "gate.json"])[0] == 0

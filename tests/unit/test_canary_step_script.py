@@ -10,22 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.builders.fake_cli import FAKE_MODELRAIL, KUBECONFIG
 from tests.support.paths import REPO_ROOT
 
 ACTION = REPO_ROOT / "actions" / "canary-step"
-KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user: {token: s3cr3t-token}\n"
-# Records each call: its arguments, and the --kubeconfig file's mode and text while it runs.
-FAKE_MODELRAIL = """#!/usr/bin/env python3
-import json, os, sys
-args = sys.argv[1:]
-entry = {"args": args}
-if "--kubeconfig" in args:
-    path = args[args.index("--kubeconfig") + 1]
-    entry.update(path=path, mode=oct(os.stat(path).st_mode & 0o777), text=open(path).read())
-with open(os.environ["CALLS"], "a") as calls:
-    calls.write(json.dumps(entry) + "\\n")
-sys.exit(int(os.environ.get("FAIL_" + args[0].upper(), "0")))
-"""
 
 
 def run_step(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str],

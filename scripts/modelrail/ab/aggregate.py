@@ -1,9 +1,9 @@
 """Prediction logs + business events -> per-variant sufficient statistics, in SQL.
 
 The join is one SQL text (`sql/sufficient_stats.sql`) that DuckDB runs here as a stream
-over the files, and PostgreSQL (`aggregate_postgres`) and Spark (`aggregate_spark`) run
-unchanged, so a warehouse or a cluster can push it down (the engines:
-`modelrail.plumbing.sql_engine`). Input columns and attribution rules:
+over the files, and PostgreSQL and Spark run unchanged (`aggregate_on`), so a warehouse
+or a cluster can push it down (the engines: `modelrail.plumbing.sql_engine`; the logs
+opened by `modelrail.plumbing.log_source`). Input columns and attribution rules:
 docs/log-formats.md.
 """
 
@@ -14,20 +14,26 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from modelrail.ab.stats import SufficientStats
 from modelrail.ab.stats_file import parse_stats
 from modelrail.ab.timeline import Bounds, Timeline, logged_span, timeline
 from modelrail.errors import UsageError
-from modelrail.plumbing import duck
-from modelrail.plumbing.logs import read_log
+from modelrail.plumbing.engines import Location, OpenEngine, open_engine
+from modelrail.plumbing.log_source import Kind, RawLog, typed_columns
 from modelrail.plumbing.sql_engine import SqlEngine, sql_file
 
 DEFAULT_WINDOW_SECONDS = 30 * 60.0
 PREDICTION_COLUMNS = ("timestamp", "request_id", "user_id", "variant")
 EVENT_COLUMNS = ("timestamp", "user_id", "type", "value")
 LOG_COLUMNS = {"predictions": PREDICTION_COLUMNS, "events": EVENT_COLUMNS}
+# The typed columns the SQL reads: a PostgreSQL table's, a file's typed view's.
+TYPED_COLUMNS: dict[str, dict[str, Kind]] = {
+    "predictions": {"ts": "timestamp", "request_id": "text", "user_id": "text",
+                    "variant": "text", "experiment": "text"},
+    "events": {"ts": "timestamp", "user_id": "text", "type": "text", "request_id": "text",
+               "value": "double"},
+}
+TABLE_COLUMNS = {role: tuple(columns) for role, columns in TYPED_COLUMNS.items()}
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
@@ -80,32 +86,32 @@ def aggregate_logs(predictions: Path, events: Path, variants: Sequence[str], *,
                    window_seconds: float = DEFAULT_WINDOW_SECONDS,
                    metrics: Collection[str] | None = None,
                    over_time: bool = False) -> LogStats:
-    """Join and aggregate the logs in an in-memory DuckDB; `variants` are the
-    experiment's, in order (the first is the control); with `experiment`, prediction rows
-    logged for another experiment are skipped. `metrics` keeps only the metrics
-    named (default: all of them), so a metric nobody reads cannot fail the checks.
+    """Join and aggregate the log files in an in-memory DuckDB (`aggregate_on`)."""
+    return aggregate_on(Location(), str(predictions), str(events), variants,
+                        Aggregation(experiment, window_seconds, metrics, over_time))
+
+
+def aggregate_on(location: Location, predictions: str, events: str, variants: Sequence[str],
+                 aggregation: "Aggregation | None" = None) -> LogStats:
+    """Join and aggregate the logs where `location` says: files (DuckDB; Parquet on Spark)
+    or PostgreSQL tables (`predictions` and `events` are then table names). `variants`
+    are the experiment's, in order (the first is the control); with an experiment key,
+    prediction rows logged for another experiment are skipped; only the metrics named
+    are kept (default: all of them), so a metric nobody reads cannot fail the checks;
     `over_time` adds the statistics at checkpoints (`timeline`)."""
-    with duck.connect() as connection:
-        engine = duck.engine(connection)
-        prediction_rows = _load(connection, engine, predictions, "predictions")
-        event_rows = _load(connection, engine, events, "events")
-        try:  # the views cast lazily: a bad value in a row fails here, not in _load
-            return collect(engine, ("predictions", "events"), variants,
-                           Aggregation(experiment, window_seconds, metrics, over_time),
-                           sources=(str(predictions), str(events)),
-                           data=files_data((predictions, events),
-                                           (prediction_rows, event_rows), window_seconds))
-        except duckdb.Error as error:
-            raise duck.usage_error(error, f"{predictions}, {events}: a value the "
-                                          "aggregation cannot use") from None
-
-
-def files_data(paths: tuple[object, object], rows: tuple[int, int],
-               window_seconds: float) -> dict[str, object]:
-    """What was read from the log files (`--json`'s `data`)."""
-    return {"predictions": str(paths[0]), "events": str(paths[1]),
-            "prediction_rows": rows[0], "event_rows": rows[1],
-            "attribution_window_seconds": window_seconds}
+    aggregation = aggregation or Aggregation()
+    with open_engine(location) as engine:
+        rows = (_open(engine, predictions, "predictions"), _open(engine, events, "events"))
+        on_tables = engine.name == "postgres"
+        with engine.guard(f"{predictions}, {events}: a value the aggregation cannot use"):
+            return collect(
+                engine.sql, (predictions, events) if on_tables else ("predictions", "events"),
+                variants, aggregation,
+                sources=(f"table {predictions}", f"table {events}") if on_tables
+                else (predictions, events),
+                data={"predictions": predictions, "events": events,
+                      "prediction_rows": rows[0], "event_rows": rows[1],
+                      "attribution_window_seconds": aggregation.window_seconds})
 
 
 @dataclass(frozen=True)
@@ -202,63 +208,24 @@ def _by_variant(rows: Sequence[Mapping[str, Any]], variants: Sequence[str],
     return by_variant
 
 
-def check_log(source: str, role: str, columns: Collection[str], rows: int) -> None:
-    """A log the aggregation can read: rows, and the columns its role requires."""
-    if not rows:
-        raise UsageError(f"{source}: the {role} log is empty")
-    required = LOG_COLUMNS[role]
-    for column in required:
-        if column not in columns:
-            raise UsageError(f"{source}: the {role} log has no {column!r} column "
-                             f"(required: {', '.join(required)})")
+def _open(engine: OpenEngine, source: str, role: str) -> int:
+    """The log `source` (a file, or a PostgreSQL table of typed columns, read as it is)
+    checked; a file exposed as the view `role` with the typed columns. Its row count."""
+    log = engine.open(source, f"raw_{role}", f"{role} log")
+    if engine.name == "postgres":
+        log.require_table(TABLE_COLUMNS[role])
+        return log.rows
+    log.require(role, LOG_COLUMNS[role])
+    with engine.guard(f"{source}: bad {role} log"):
+        engine.sql.query(typed_view_sql(engine.sql, log), [])
+    return log.rows
 
 
-def typed_view_sql(engine: SqlEngine, role: str, columns: Collection[str]) -> str:
-    """The statement that exposes the log `raw_<role>` (a file's columns) as the view
-    `role`, with the typed columns the aggregation reads."""
-    select = _prediction_columns if role == "predictions" else _event_columns
+def typed_view_sql(engine: SqlEngine, log: RawLog) -> str:
+    """The statement that exposes the log file `raw_<role>` as the view `role`, with the
+    typed columns the aggregation reads (those of a PostgreSQL table)."""
+    role = log.relation.removeprefix("raw_")
+    select = typed_columns(engine, log.columns, TYPED_COLUMNS[role])
     # Only this module's constants are formatted in: column names and view names.
     return (f"CREATE OR REPLACE TEMPORARY VIEW {engine.quote(role)} AS "  # noqa: S608
-            f"SELECT {select(engine, set(columns))} FROM {engine.quote(f'raw_{role}')}")
-
-
-def _load(connection: duckdb.DuckDBPyConnection, engine: SqlEngine, path: Path,
-          role: str) -> int:
-    """Expose the file as the view `role` with the typed columns; its row count."""
-    raw = f"raw_{role}"
-    try:
-        relation = read_log(connection, path)
-        relation.create_view(raw)
-        rows = connection.execute(f"SELECT COUNT(*) FROM {raw}").fetchone()  # noqa: S608
-    except duckdb.Error as error:
-        raise duck.usage_error(error, f"{path}: cannot read the {role} log") from None
-    count = int(rows[0]) if rows else 0
-    check_log(str(path), role, relation.columns, count)
-    try:
-        connection.execute(typed_view_sql(engine, role, relation.columns))
-    except duckdb.Error as error:
-        raise duck.usage_error(error, f"{path}: bad {role} log") from None
-    return count
-
-
-def _text(engine: SqlEngine, column: str, columns: set[str]) -> str:
-    """A text column, empty strings as NULL (CSV); NULL when the file lacks it."""
-    text = engine.types["text"]
-    if column not in columns:
-        return f"CAST(NULL AS {text}) AS {column}"
-    return f"NULLIF(CAST({engine.quote(column)} AS {text}), '') AS {column}"
-
-
-def _timestamp(engine: SqlEngine) -> str:
-    return f"CAST({engine.quote('timestamp')} AS {engine.types['timestamp']}) AS ts"
-
-
-def _prediction_columns(engine: SqlEngine, columns: set[str]) -> str:
-    texts = ("request_id", "user_id", "variant", "experiment")
-    return ", ".join([_timestamp(engine), *(_text(engine, name, columns) for name in texts)])
-
-
-def _event_columns(engine: SqlEngine, columns: set[str]) -> str:
-    texts = ("user_id", "type", "request_id")
-    return ", ".join([_timestamp(engine), *(_text(engine, name, columns) for name in texts),
-                      f"CAST({engine.quote('value')} AS {engine.types['double']}) AS value"])
+            f"SELECT {', '.join(select)} FROM {engine.quote(log.relation)}")

@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 from modelrail.canary.analyze import AnalysisRequest, AnalysisResult, analyze
 from modelrail.canary.config import AnalysisConfig
 from modelrail.errors import ExitCode, ModelrailError, ServiceError
+from modelrail.plumbing.log_sections import log_section
 from modelrail.plumbing.policy_section import duration_seconds
 from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.plumbing.redact import redact
@@ -269,8 +270,13 @@ class CanaryRun:
     # -- one step ------------------------------------------------------------------------
 
     def _step(self, number: int, weight: int, mirror: int | None) -> None:
+        """One step, in a section of its own in a GitLab job log (collapsible, timed)."""
         shown = f"mirror {mirror}% (weight 0)" if mirror else f"weight {weight}%"
         label = f"step {number}/{len(self.plan.phases)} · {shown}"
+        with log_section(f"modelrail_canary_step_{number}", f"canary {label}"):
+            self._run_step(label, number, weight, mirror)
+
+    def _run_step(self, label: str, number: int, weight: int, mirror: int | None) -> None:
         started, wall = self._clock(), _now()
         try:
             if mirror:

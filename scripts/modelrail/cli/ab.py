@@ -7,7 +7,6 @@ imported when the command runs, so the core install keeps working without it.
 
 import argparse
 import json
-import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,15 +19,17 @@ from modelrail.cli.common import (
     write_json,
     write_text,
 )
+from modelrail.cli.engine_flags import TableFlag, add_engine_flags, engine_location
 from modelrail.config import load_config
 from modelrail.errors import ExitCode, UsageError
 from modelrail.plumbing import runner
 from modelrail.plumbing.textfile import read_json
 
-ENGINES = ("duckdb", "spark")
+FILES = "--predictions and --events"
+TABLES = (TableFlag("--predictions-table", "predictions", "predictions"),
+          TableFlag("--events-table", "events", "events", "--events"))
 
 if TYPE_CHECKING:
-    from modelrail.ab.aggregate import Aggregation, LogStats
     from modelrail.ab.config import ExperimentConfig
     from modelrail.ab.looks import LookPlan
     from modelrail.ab.stats import SufficientStats
@@ -48,23 +49,9 @@ def add_ab_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
                         help="the prediction log (JSON lines, CSV or Parquet), joined "
                              "with --events in DuckDB (with --engine spark: Parquet, a "
                              "file or directory Spark reads)")
-    source.add_argument("--postgres-dsn-env", metavar="VAR",
-                        help="aggregate on PostgreSQL instead: the environment variable "
-                             "holding the connection string (never the DSN itself)")
+    add_engine_flags(analyze, source, FILES, TABLES)
     analyze.add_argument("--events", metavar="PATH",
                          help="clicks and session ends (with --predictions)")
-    analyze.add_argument("--engine", choices=ENGINES, default="duckdb",
-                         help="what aggregates --predictions and --events: duckdb "
-                              "(embedded, the default) or spark (see --spark-master)")
-    analyze.add_argument("--spark-master", metavar="MASTER",
-                         help="with --engine spark: local[N] / local[*] on this runner "
-                              "(Java 17), or a Spark Connect URL sc://HOST:15002 (default: "
-                              "$SPARK_REMOTE, else local[*])")
-    analyze.add_argument("--predictions-table", default="predictions", metavar="TABLE",
-                         help="with --postgres-dsn-env: the predictions table "
-                              "(default: predictions)")
-    analyze.add_argument("--events-table", default="events", metavar="TABLE",
-                         help="with --postgres-dsn-env: the events table (default: events)")
     analyze.add_argument("--attribution-window", default="30m", metavar="DURATION",
                          help="clicks count up to this long after an impression "
                               "(e.g. 90s, 30m, 1h; default 30m)")
@@ -162,7 +149,8 @@ def _statistics(args: argparse.Namespace, experiment: "ExperimentConfig",
     """From --stats, or aggregated from the logs (--predictions and --events in DuckDB,
     or tables on PostgreSQL): then with what the data looked like, for the JSON report,
     with --report the statistics over time, and the units enrolled per day."""
-    _check_engine(args)
+    location = engine_location(args, FILES, "ab",
+                               "--stats" if args.stats is not None else None, TABLES)
     if args.stats is not None:
         if args.events is not None:
             raise UsageError("--events goes with --predictions, not with --stats")
@@ -170,65 +158,16 @@ def _statistics(args: argparse.Namespace, experiment: "ExperimentConfig",
         return load_stats(args.stats), None, None, None
     if args.predictions is not None and args.events is None:
         raise UsageError("--predictions needs --events: the clicks and session ends")
-    if args.postgres_dsn_env is not None and args.events is not None:
-        raise UsageError("--events goes with --predictions; on PostgreSQL name the table "
-                         "with --events-table")
     try:
-        from modelrail.ab.aggregate import Aggregation, aggregate_logs, parse_window  # noqa: PLC0415
+        from modelrail.ab.aggregate import Aggregation, aggregate_on, parse_window  # noqa: PLC0415
     except ImportError as error:
         raise UsageError(f"reading logs needs the ab extra ({error.name} is missing): "
                          "install modelrail[ab]") from None
     aggregation = Aggregation(experiment=experiment.key,
                               window_seconds=parse_window(args.attribution_window),
                               metrics=experiment.metric_names(), over_time=bool(args.report))
-    if args.postgres_dsn_env is not None:
-        logs = _on_postgres(args, experiment, aggregation)
-    elif args.engine == "spark":
-        logs = _on_spark(args, experiment, aggregation)
-    else:
-        logs = aggregate_logs(Path(args.predictions), Path(args.events), experiment.variants,
-                              experiment=aggregation.experiment,
-                              window_seconds=aggregation.window_seconds,
-                              metrics=aggregation.metrics, over_time=aggregation.over_time)
+    on_tables = location.engine == "postgres"
+    logs = aggregate_on(location, args.predictions_table if on_tables else args.predictions,
+                        args.events_table if on_tables else args.events, experiment.variants,
+                        aggregation)
     return logs.stats, logs.data, logs.timeline, logs.units_per_day()
-
-
-def _check_engine(args: argparse.Namespace) -> None:
-    """--engine spark aggregates the files --predictions and --events; --spark-master
-    only goes with it."""
-    if args.engine == "spark" and args.predictions is None:
-        other = "--stats" if args.stats is not None else "--postgres-dsn-env"
-        raise UsageError(f"--engine spark aggregates --predictions and --events (Parquet), "
-                         f"not {other}")
-    if args.spark_master is not None and args.engine != "spark":
-        raise UsageError("--spark-master goes with --engine spark")
-
-
-def _on_spark(args: argparse.Namespace, experiment: "ExperimentConfig",
-              aggregation: "Aggregation") -> "LogStats":
-    try:
-        from modelrail.ab.aggregate_spark import run_on_spark  # noqa: PLC0415
-        from modelrail.plumbing import spark  # noqa: PLC0415
-    except ImportError as error:
-        raise UsageError(f"--engine spark needs the spark extra ({error.name} is missing): "
-                         "install modelrail[ab,spark]") from None
-    with spark.session(args.spark_master or spark.default_master()) as session:
-        return run_on_spark(session, args.predictions, args.events, experiment.variants,
-                            aggregation)
-
-
-def _on_postgres(args: argparse.Namespace, experiment: "ExperimentConfig",
-                 aggregation: "Aggregation") -> "LogStats":
-    """The aggregation pushed down; the DSN is read from the environment so it never
-    appears on a command line, in a process list or in a log."""
-    dsn = os.environ.get(args.postgres_dsn_env, "")
-    if not dsn:
-        raise UsageError(f"--postgres-dsn-env: the environment variable "
-                         f"{args.postgres_dsn_env} is not set or empty")
-    try:
-        from modelrail.ab.aggregate_postgres import run_on_postgres  # noqa: PLC0415
-    except ImportError as error:
-        raise UsageError(f"--postgres-dsn-env needs the ab-postgres extra ({error.name} is "
-                         "missing): install modelrail[ab,ab-postgres]") from None
-    return run_on_postgres(dsn, args.predictions_table, args.events_table,
-                           experiment.variants, aggregation)

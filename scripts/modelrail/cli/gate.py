@@ -20,6 +20,7 @@ from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, ModelrailError, UsageError
 from modelrail.gate.code_quality import code_quality_issues, code_quality_json
 from modelrail.gate.evaluate import GateResult, evaluate_gate, result_from_json
+from modelrail.gate.junit import junit_xml
 from modelrail.gate.metrics_file import load_metrics
 from modelrail.gate.outcome import GATE_STOPPED, failed_jobs_markdown, gate_error_markdown
 from modelrail.gate.report import gate_markdown, metrics_diff_markdown
@@ -47,6 +48,8 @@ def add_gate_commands(commands: "argparse._SubParsersAction[argparse.ArgumentPar
     add_json_flag(gate)
     gate.add_argument("--code-quality", metavar="PATH",
                       help="also write the failed metrics as a GitLab Code Quality report")
+    gate.add_argument("--junit", metavar="PATH",
+                      help="also write one JUnit testcase per gated metric (GitLab's MR widget)")
     add_summary_flag(gate)
     gate.set_defaults(handler=cmd_gate)
 
@@ -99,6 +102,8 @@ def _gate(args: argparse.Namespace) -> ExitCode:
         issues = code_quality_issues(result, str(args.config),
                                      read_text(Path(args.config), "file", "--config"))
         write_text(args.code_quality, "--code-quality", code_quality_json(issues))
+    if args.junit:
+        write_text(args.junit, "--junit", junit_xml(result, str(args.config)))
     markdown = gate_markdown(result)
     runner.set_output("passed", "true" if result.passed else "false")
     runner.set_output("report", json.dumps(report, allow_nan=False))

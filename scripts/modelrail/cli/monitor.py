@@ -17,6 +17,7 @@ from modelrail.cli.common import (
     write_json,
     write_text,
 )
+from modelrail.cli.engine_flags import TableFlag, add_engine_flags, engine_location
 from modelrail.config import Config, load_config
 from modelrail.errors import ExitCode, InconclusiveError, UsageError
 from modelrail.monitor.config import MonitorConfig
@@ -24,6 +25,11 @@ from modelrail.plumbing import runner
 from modelrail.plumbing.github_api import GitHubClient, Repository
 from modelrail.plumbing.prometheus import PrometheusClient
 from modelrail.plumbing.textfile import read_text
+
+MONITOR_FILES = "--current and --events"
+MONITOR_TABLES = (TableFlag("--current-table", "prediction log", "predictions"),
+                  TableFlag("--events-table", "click events (for monitor.performance)",
+                            file_flag="--events"))
 
 if TYPE_CHECKING:
     from modelrail.monitor.drift import MonitorResult
@@ -45,16 +51,20 @@ def cmd_monitor(args: argparse.Namespace) -> ExitCode:
     config = load_config(args.config)
     monitor = _monitor_config(config)
     check_export_flags(args)
-    current = Path(args.current)
-    if monitor.performance is not None and not args.events:
-        raise UsageError(f"{config.source}: monitor.performance needs --events PATH "
+    location = engine_location(args, MONITOR_FILES, "monitor", tables=MONITOR_TABLES)
+    on_tables = location.engine == "postgres"
+    events = args.events_table if on_tables else args.events
+    if monitor.performance is not None and not events:
+        raise UsageError(f"{config.source}: monitor.performance needs "
+                         f"{'--events-table TABLE' if on_tables else '--events PATH'} "
                          "(the click log)")
+    current = args.current_table if on_tables else args.current
     with tempfile.TemporaryDirectory(prefix="modelrail-monitor-") as workdir:
         reference = resolve_reference(args.reference, config, Path(workdir))
-        rows, checks = check_logs(reference.path, current,
-                                  Path(args.events) if args.events else None, monitor)
+        rows, checks = check_logs(reference.path, current, events, monitor, location)
     result = MonitorResult(
-        model=config.model, reference=args.reference, current=args.current,
+        model=config.model, reference=args.reference,
+        current=f"table {current}" if on_tables else current,
         current_rows=rows, alpha=monitor.alpha, correction="Holm",
         model_version=reference.version,
         checks=checks, actions=monitor.actions)
@@ -109,13 +119,16 @@ def cmd_shadow_analyze(args: argparse.Namespace) -> ExitCode:
     shadow = config.shadow
     if shadow is None:
         raise UsageError(f"{config.source}: a shadow: section is required for shadow analyze")
-    found = agreement(Path(args.predictions), shadow.decision_threshold, args.version)
+    location = engine_location(args, "--predictions", "monitor")
+    log = args.predictions_table if location.engine == "postgres" else args.predictions
+    source = f"table {log}" if location.engine == "postgres" else log
+    found = agreement(log, shadow.decision_threshold, args.version, location)
     if found.other_versions:
         raise InconclusiveError(
-            f"{args.predictions}: no shadow line of version {args.version} (the shadow lines "
+            f"{source}: no shadow line of version {args.version} (the shadow lines "
             f"are of version {', '.join(found.other_versions)}); no verdict for it")
     if found.pairs < shadow.min_pairs:
-        raise InconclusiveError(f"{args.predictions}: {found.pairs} paired rows, fewer than "
+        raise InconclusiveError(f"{source}: {found.pairs} paired rows, fewer than "
                                 f"shadow.min_pairs ({shadow.min_pairs}); no verdict")
     calls = shadow_calls(PrometheusClient.from_env(args.prometheus_url), shadow.window) \
         if args.prometheus_url else None
@@ -144,10 +157,13 @@ def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.Argument
     monitor.add_argument("--reference", required=True, metavar="REF",
                          help="reference sample: a file, runs:/<id>/<path> or "
                               "models:/<name>@<alias>")
-    monitor.add_argument("--current", required=True, metavar="PATH",
-                         help="prediction log (JSON lines, CSV or Parquet)")
+    current = monitor.add_mutually_exclusive_group(required=True)
+    current.add_argument("--current", metavar="PATH",
+                         help="prediction log (JSON lines, CSV or Parquet; with --engine "
+                              "spark: Parquet, a file or directory Spark reads)")
+    add_engine_flags(monitor, current, MONITOR_FILES, MONITOR_TABLES)
     monitor.add_argument("--events", metavar="PATH",
-                         help="click events for monitor.performance")
+                         help="click events for monitor.performance (with --current)")
     monitor.add_argument("--report", metavar="PATH.html", help="write the HTML report")
     monitor.add_argument("--markdown", metavar="PATH.md",
                          help="write the Markdown report (for monitor-issue)")
@@ -168,8 +184,12 @@ def add_monitor_commands(commands: "argparse._SubParsersAction[argparse.Argument
     actions = shadow.add_subparsers(dest="shadow_command", required=True, metavar="ACTION")
     analyze = actions.add_parser("analyze", help="agreement, correlation, distance, calls")
     add_config_flag(analyze)
-    analyze.add_argument("--predictions", required=True, metavar="PATH",
-                         help="prediction log with production and shadow lines")
+    log = analyze.add_mutually_exclusive_group(required=True)
+    log.add_argument("--predictions", metavar="PATH",
+                     help="prediction log with production and shadow lines (with --engine "
+                          "spark: Parquet, a file or directory Spark reads)")
+    add_engine_flags(analyze, log, "--predictions",
+                     (TableFlag("--predictions-table", "prediction log", "predictions"),))
     analyze.add_argument("--version", metavar="N", type=int,
                          help="only the shadow lines of this model version count (the "
                               "candidate about to be promoted)")

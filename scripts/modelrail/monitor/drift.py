@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from modelrail.errors import InconclusiveError
-from modelrail.monitor.aggregate import Calibration, Logs
+from modelrail.monitor.aggregate import Calibration, Logs, open_logs
 from modelrail.monitor.config import Action, MonitorConfig, Severity
 from modelrail.monitor.stats import (
     FeatureDrift,
@@ -17,6 +17,7 @@ from modelrail.monitor.stats import (
     numeric_test,
 )
 from modelrail.multiple_testing import holm
+from modelrail.plumbing.engines import Location
 
 _EXCLUDED = ("label", "shadow", "timestamp", "request_id", "row", "user_id", "experiment",
              "variant", "model", "version")
@@ -85,20 +86,18 @@ class _Tested:
     current: Mapping[str, float]
 
 
-def check_logs(reference: Path, current: Path, events: Path | None,
-               config: MonitorConfig) -> tuple[int, list[Check]]:
+def check_logs(reference: Path, current: str, events: str | None, config: MonitorConfig,
+               location: Location | None = None) -> tuple[int, list[Check]]:
     """(production rows, checks): drift, and performance with `events`; fewer rows than
-    monitor.min_rows give no verdict (InconclusiveError)."""
-    logs = Logs(reference, current)
-    try:
-        rows = logs.count("current")
+    monitor.min_rows give no verdict (InconclusiveError). `current` and `events` are
+    files, or tables when `location` is PostgreSQL."""
+    with open_logs(reference, current, location or Location()) as logs:
+        rows = logs.count()
         if rows < config.min_rows:
-            raise InconclusiveError(f"{current}: {rows} production rows, fewer than "
-                                    f"monitor.min_rows ({config.min_rows}); no verdict")
+            raise InconclusiveError(f"{logs.current.source}: {rows} production rows, fewer "
+                                    f"than monitor.min_rows ({config.min_rows}); no verdict")
         checks = drift_checks(logs, config)
         performance = performance_check(logs, events, config) if events else None
-    finally:
-        logs.close()
     return rows, [*checks, *([performance] if performance else [])]
 
 
@@ -106,7 +105,7 @@ def features_of(logs: Logs, config: MonitorConfig) -> list[str]:
     if config.features is not None:
         return list(config.features)
     skip = {config.prediction, *_EXCLUDED}
-    return [name for name in logs.columns("reference") if name not in skip]
+    return [name for name in logs.reference_columns() if name not in skip]
 
 
 def drift_checks(logs: Logs, config: MonitorConfig) -> list[Check]:
@@ -139,8 +138,8 @@ def _bin_labels(grid: Grid, ends: IntArray) -> list[str]:
 
 
 def _categorical(logs: Logs, name: str, config: MonitorConfig) -> _Tested:
-    reference = logs.categories("reference", name)
-    current = logs.categories("current", name)
+    reference = logs.categories(name, reference=True)
+    current = logs.categories(name, reference=False)
     drift = categorical_test(reference, current, epsilon=config.epsilon)
     labels = sorted(set(reference) | set(current))
     return _Tested(name, "categorical", drift,
@@ -166,7 +165,7 @@ def _grade(item: _Tested, adjusted: float, config: MonitorConfig) -> Check:
                  reference=item.reference, current=item.current)
 
 
-def performance_check(logs: Logs, events: Path, config: MonitorConfig) -> Check | None:
+def performance_check(logs: Logs, events: str, config: MonitorConfig) -> Check | None:
     if config.performance is None:
         return None
     found: Calibration = logs.calibration(events, config.prediction,

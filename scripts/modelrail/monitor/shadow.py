@@ -2,8 +2,10 @@
 same requests, and how the shadow calls fared (Prometheus, optional).
 
 Both sides come from one prediction log, paired on (request id, row) (docs/log-formats.md);
-everything is one DuckDB aggregation (the KS distance by a sort and a running sum), so
-memory stays bounded. With a `version`, only that version's shadow lines count.
+everything is one SQL aggregation (`sql/shadow_stats.sql`: the KS distance by a sort and a
+running sum) on the engine of a `Location` (DuckDB on a file, PostgreSQL on a table, Spark
+on Parquet), so memory stays bounded and only a few numbers come back. With a `version`,
+only that version's shadow lines count.
 """
 
 import math
@@ -11,39 +13,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import duckdb
-
 from modelrail.errors import UsageError
 from modelrail.monitor.config import ShadowConfig
-from modelrail.plumbing import duck
-from modelrail.plumbing.logs import read_log
+from modelrail.plumbing.engines import Location, open_engine
+from modelrail.plumbing.log_source import Kind, RawLog, subquery, typed_columns
 from modelrail.plumbing.prometheus import PrometheusClient
-
-_PAIRS_SQL = """
-CREATE VIEW pairs AS
-SELECT CAST(p.prediction AS DOUBLE) AS production, CAST(s.prediction AS DOUBLE) AS shadow
-FROM shadow_lines s JOIN log p
-  ON p.shadow IS NOT TRUE
- AND CAST(s.shadow_of AS VARCHAR) = CAST(p.request_id AS VARCHAR) AND s."row" = p."row"
-"""
-_SHADOW_LINES = "CREATE VIEW shadow_lines AS SELECT * FROM log WHERE shadow IS TRUE"
-_VERSION = " AND CAST(version AS VARCHAR) = '{version:d}'"  # an int: no quoting to get wrong
-_VERSIONS_SQL = """
-SELECT DISTINCT CAST(version AS VARCHAR) AS v FROM log WHERE shadow IS TRUE ORDER BY v LIMIT 5
-"""
-_STATS_SQL = """
-WITH values_ AS (SELECT production AS x, 1 AS a, 0 AS b FROM pairs
-                 UNION ALL SELECT shadow, 0, 1 FROM pairs),
-grouped AS (SELECT x, SUM(a) AS a, SUM(b) AS b FROM values_ GROUP BY x),
-steps AS (SELECT SUM(a) OVER w - SUM(b) OVER w AS gap FROM grouped
-          WINDOW w AS (ORDER BY x ROWS UNBOUNDED PRECEDING))
-SELECT (SELECT COUNT(*) FROM pairs),
-       (SELECT AVG(CASE WHEN (production >= ?) = (shadow >= ?) THEN 1.0 ELSE 0.0 END)
-          FROM pairs),
-       (SELECT corr(production, shadow) FROM pairs),
-       (SELECT MAX(ABS(gap)) FROM steps),
-       (SELECT COUNT(*) FROM shadow_lines)
-"""
+from modelrail.plumbing.sql_engine import SqlEngine, sql_file
 
 
 @dataclass(frozen=True)
@@ -81,32 +56,49 @@ class Agreement:
 
 
 _COLUMNS = ("request_id", "row", "prediction", "shadow", "shadow_of")
+# The typed columns the SQL reads; `row` is `line` (a keyword in PostgreSQL).
+_TYPED: dict[str, Kind] = {"request_id": "text", "prediction": "double",
+                           "shadow_of": "text", "version": "text"}
 
 
-def agreement(path: Path, threshold: float, version: int | None = None) -> Agreement:
-    with duck.connect() as connection:
-        try:
-            relation = read_log(connection, path)
-            needed = (*_COLUMNS, "version") if version is not None else _COLUMNS
-            missing = set(needed) - set(relation.columns)
-            if missing:
-                raise UsageError(f"{path}: no {sorted(missing)[0]!r} column: no shadow lines "
-                                 "(a router with SHADOW set writes them, with the shadow "
-                                 "server's version)")
-            relation.create_view("log")
-            connection.execute(_SHADOW_LINES + (
-                "" if version is None else _VERSION.format(version=version)))
-            connection.execute(_PAIRS_SQL)
-            row = connection.execute(_STATS_SQL, [threshold, threshold]).fetchone()
-            pairs, agreed, correlation, gap, shadow_rows = row or (0, None, None, None, 0)
-            others = tuple(v for (v,) in connection.execute(_VERSIONS_SQL).fetchall()) \
-                if version is not None and not shadow_rows else ()
-        except duckdb.Error as error:
-            raise duck.usage_error(error, f"{path}: cannot read the predictions") from None
-    return Agreement(pairs=int(pairs), shadow_rows=int(shadow_rows), other_versions=others,
-                     agreement=float(agreed or 0.0),
-                     correlation=None if correlation is None else float(correlation),
-                     ks=float(gap or 0) / int(pairs) if pairs else 0.0)
+def agreement(log: Path | str, threshold: float, version: int | None = None,
+              location: Location | None = None) -> Agreement:
+    """The pairs' statistics from the prediction log `log` (a file, or a table when
+    `location` is PostgreSQL)."""
+    with open_engine(location or Location()) as engine:
+        raw = engine.open(str(log), "raw_log", "predictions")
+        needed = (*_COLUMNS, "version") if version is not None else _COLUMNS
+        missing = set(needed) - set(raw.columns)
+        if missing:
+            raise UsageError(f"{raw.source}: no {sorted(missing)[0]!r} column: no shadow "
+                             "lines (a router with SHADOW set writes them, with the shadow "
+                             "server's version)")
+        lines = _typed_lines(engine.sql, raw)
+        wanted = None if version is None else str(version)
+        with engine.guard(f"{raw.source}: cannot read the predictions"):
+            found = engine.sql.query(_sql(engine.sql, "shadow_stats.sql", lines),
+                                     [wanted, wanted, threshold, threshold])[0]
+            others = tuple(str(row["version"]) for row in engine.sql.query(
+                _sql(engine.sql, "shadow_versions.sql", lines), [])) \
+                if version is not None and not found["shadow_rows"] else ()
+    pairs = int(found["pairs"])
+    return Agreement(pairs=pairs, shadow_rows=int(found["shadow_rows"]), other_versions=others,
+                     agreement=float(found["agreement"] or 0.0),
+                     correlation=None if found["correlation"] is None
+                     else float(found["correlation"]),
+                     ks=float(found["gap"] or 0) / pairs if pairs else 0.0)
+
+
+def _typed_lines(engine: SqlEngine, raw: RawLog) -> str:
+    """The log's lines with the typed columns the SQL reads."""
+    return subquery(engine, [*typed_columns(engine, raw.columns, _TYPED),
+                             f"{engine.quote('row')} AS line",
+                             "COALESCE(CAST(shadow AS BOOLEAN), FALSE) AS is_shadow"], raw)
+
+
+def _sql(engine: SqlEngine, name: str, lines: str) -> str:
+    return sql_file(__package__, name).format(log=lines, param=engine.placeholder,
+                                              **engine.types)
 
 
 def judge(found: Agreement, config: ShadowConfig,

@@ -11,11 +11,14 @@ import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from modelrail.errors import UsageError
+from modelrail.plumbing.log_source import RawLog
+from modelrail.plumbing.logs import read_log
 from modelrail.plumbing.sql_engine import STANDARD_TYPES, SqlEngine, quote_standard
 
 MEMORY_VARIABLE = "MODELRAIL_DUCKDB_MEMORY"
@@ -78,6 +81,32 @@ def engine(connection: duckdb.DuckDBPyConnection) -> SqlEngine:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     return SqlEngine(placeholder="?", types=STANDARD_TYPES,
                      quote=quote_standard, query=query)
+
+
+def file_log(connection: duckdb.DuckDBPyConnection, path: str, name: str,
+             what: str) -> RawLog:
+    """The log file at `path` as the view `name` (`what` it is names it in messages)."""
+    try:
+        relation = read_log(connection, Path(path))
+        relation.create_view(name)
+        count = connection.execute(f"SELECT COUNT(*) FROM {quote_standard(name)}").fetchone()  # noqa: S608
+    except duckdb.Error as error:
+        raise usage_error(error, f"{path}: cannot read the {what}") from None
+    structs = {column: tuple(field for field, _ in kind.children)
+               for column, kind in zip(relation.columns, relation.types, strict=True)
+               if kind.id == "struct"}
+    return RawLog(relation=name, source=path, columns=tuple(relation.columns),
+                  rows=int(count[0]) if count else 0, structs=structs)
+
+
+@contextmanager
+def guard(context: str) -> Iterator[None]:
+    """A DuckDB error in the block (the views cast lazily: a value that cannot be cast
+    fails where it is read) is a UsageError: `context: error`."""
+    try:
+        yield
+    except duckdb.Error as error:
+        raise usage_error(error, context) from None
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from modelrail.errors import ServiceError, UsageError
+from modelrail.plumbing.log_source import RawLog
 from modelrail.plumbing.redact import register, register_url
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 from modelrail.plumbing.sql_engine import STANDARD_TYPES, SqlEngine
@@ -56,23 +57,35 @@ def engine(connection: Connection) -> SqlEngine:
                      query=query)
 
 
-def table_rows(connection: Connection, table: str, required: Sequence[str]) -> int:
-    """The table's row count, once it is known to have rows and the required columns."""
+def table_log(connection: Connection, table: str) -> RawLog:
+    """The table `table` as a log: its columns and row count (UsageError when it does
+    not exist)."""
     name = sql.Identifier(table)
     try:
         cursor = connection.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(name))
-        columns = {column.name for column in cursor.description or ()}
+        columns = tuple(column.name for column in cursor.description or ())
         count = connection.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(name)).fetchone()
     except psycopg.errors.UndefinedTable:
         raise UsageError(f"table {table}: does not exist") from None
-    for column in required:
-        if column not in columns:
-            raise UsageError(f"table {table}: has no {column!r} column "
-                             f"(required: {', '.join(required)})")
-    rows = int(str(count[0])) if count else 0
-    if rows == 0:
-        raise UsageError(f"table {table}: is empty")
-    return rows
+    return RawLog(relation=table, source=f"table {table}", columns=columns,
+                  rows=int(str(count[0])) if count else 0)
+
+
+@contextlib.contextmanager
+def guard(context: str) -> Iterator[None]:
+    """PostgreSQL's errors in the block as this package's: the server gone is a
+    ServiceError (exit 3), anything else (a value that cannot be cast, a missing column)
+    a UsageError: `context: error`."""
+    try:
+        yield
+    except psycopg.OperationalError as error:
+        raise ServiceError(f"PostgreSQL: {_first_line(error)}") from None
+    except psycopg.Error as error:
+        raise UsageError(f"{context}: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _register_password(dsn: str) -> None:

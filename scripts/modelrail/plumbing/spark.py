@@ -21,8 +21,10 @@ from typing import Any, TypeVar
 
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
+from pyspark.sql.types import StructType
 
 from modelrail.errors import ModelrailError, ServiceError, UsageError
+from modelrail.plumbing.log_source import RawLog
 from modelrail.plumbing.redact import register
 from modelrail.plumbing.retry import RetryPolicy, TransientError, retry_or_fail
 from modelrail.plumbing.sql_engine import SqlEngine
@@ -35,6 +37,7 @@ SPARK_TYPES = {"text": "STRING", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
 _CONNECT_MODE_MARKERS = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE")
 _LOCAL = re.compile(r"local(\[(\d+|\*)\])?")
 _CONNECT = re.compile(r"sc://(?P<host>\[[^\]]+\]|[^:/;]+)(:(?P<port>\d+))?(/.*)?")
+_VALUES_VIEW = "modelrail_values"
 _MASTER_FORMS = "local, local[N], local[*] or a Spark Connect URL sc://HOST[:PORT]"
 T = TypeVar("T")
 # pyspark warns about pandas 3 on every Connect session; the aggregation hands pandas no
@@ -124,33 +127,52 @@ def engine(spark: SparkSession) -> SqlEngine:
         rows = _guarded(lambda: spark.sql(text, args=list(params) or None).collect())
         return [{name: _aware(value) for name, value in row.asDict().items()}
                 for row in rows]
+    def local_values(values: Sequence[float | None]) -> str:
+        frame = spark.createDataFrame([(value,) for value in values], "v double")
+        _guarded(lambda: frame.createOrReplaceTempView(_VALUES_VIEW))
+        return _backticks(_VALUES_VIEW)
     return SqlEngine(placeholder="?", types=SPARK_TYPES, quote=_backticks,
-                     query=query)
+                     query=query, local_values=local_values)
 
 
-def parquet_view(spark: SparkSession, path: str, view: str) -> tuple[list[str], int]:
-    """Register the Parquet file or directory `path` as the temporary view `view`; its
-    columns and row count (one number collected). A relative path is this process's on
-    a local master, the server's on Spark Connect."""
-    def read() -> tuple[list[str], int]:
+def parquet_log(spark: SparkSession, path: str, view: str) -> RawLog:
+    """Register the Parquet file or directory `path` as the temporary view `view`: its
+    columns, struct fields and row count (one number collected). A relative path is this
+    process's on a local master, the server's on Spark Connect."""
+    def read() -> RawLog:
         frame = spark.read.parquet(path if _is_connect(spark) or "://" in path
                                    else os.path.abspath(path))
         frame.createOrReplaceTempView(view)
-        return frame.columns, frame.count()
+        structs = {column.name: tuple(column.dataType.fieldNames())
+                   for column in frame.schema.fields if isinstance(column.dataType, StructType)}
+        return RawLog(relation=view, source=path, columns=tuple(frame.columns),
+                      rows=frame.count(), structs=structs)
     return _guarded(read, f"{path}: Spark cannot read it as Parquet")
 
 
+@contextmanager
+def guard(context: str) -> Iterator[None]:
+    """Spark's errors in the block as this package's (`_guarded`), naming `context`."""
+    try:
+        yield
+    except PySparkException as error:
+        raise _translated(error, context) from None
+
+
 def _guarded(call: Callable[[], T], context: str = "Spark") -> T:
-    """Run `call`; Spark's errors as this package's: the server gone is a ServiceError
-    (exit 3), anything else (a missing table or column, a bad value) a UsageError naming
-    `context`."""
+    """Run `call`; Spark's errors as this package's (`_translated`)."""
     try:
         return call()
     except PySparkException as error:
-        problem: ModelrailError = UsageError(f"{context}: {_first_line(error)}")
-        if _unavailable(error):
-            problem = ServiceError(f"Spark Connect: {_first_line(error)}")
-        raise problem from None
+        raise _translated(error, context) from None
+
+
+def _translated(error: PySparkException, context: str) -> ModelrailError:
+    """The server gone is a ServiceError (exit 3), anything else (a missing table or
+    column, a bad value) a UsageError naming `context`."""
+    if _unavailable(error):
+        return ServiceError(f"Spark Connect: {_first_line(error)}")
+    return UsageError(f"{context}: {_first_line(error)}")
 
 
 def _unavailable(error: PySparkException) -> bool:

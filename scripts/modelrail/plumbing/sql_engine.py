@@ -23,6 +23,9 @@ with typed columns (views over files on DuckDB and Spark, tables on PostgreSQL),
 (`sql_file`) is formatted with the quoted relation names, the engine's `placeholder` and
 `types`, and every value is bound; a list of values (the A/B checkpoints) is a bound
 `VALUES` list (`binds` per row), not a temporary table, which Spark cannot insert into.
+A long list of numbers (the monitor's reference grid: `values`) is a bound `VALUES` list
+too, except on Spark, which parses bound rows slowly: there it is a temporary view made
+from the values (`local_values`).
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -47,10 +50,21 @@ class SqlEngine:
     types: Mapping[str, str]
     quote: Callable[[str], str]
     query: Query
+    # Where a long bound VALUES list is slow (Spark parses each bound row: 20 000 took
+    # 25 s), the values as a relation of the engine's own (one column `v`); its name.
+    local_values: Callable[[Sequence[float | None]], str] | None = None
 
     def binds(self, count: int) -> str:
         """`count` bind markers, comma-separated (a row of a VALUES list)."""
         return ", ".join([self.placeholder] * count)
+
+    def values(self, values: Sequence[float | None]) -> tuple[str, list[object]]:
+        """A relation of one column `v` holding `values`, for a FROM clause, and its
+        binds: a bound VALUES list, or the engine's `local_values`."""
+        if self.local_values is not None:
+            return self.local_values(values), []
+        rows = ", ".join(f"({self.placeholder})" for _ in values)
+        return f"(VALUES {rows}) AS bound (v)", list(values)
 
 
 def quote_standard(name: str) -> str:

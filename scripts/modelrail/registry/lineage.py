@@ -1,5 +1,9 @@
 """Where a model version came from: git, the CI run, DVC data, params, metrics, the gate.
 
+The CI run is GitHub Actions' (GITHUB_* variables) or GitLab CI/CD's (CI_* predefined
+variables: CI_COMMIT_SHA, CI_COMMIT_BRANCH/CI_COMMIT_TAG, CI_PIPELINE_URL, CI_PROJECT_URL,
+CI_MERGE_REQUEST_IID, CI_COMMIT_MESSAGE); the tags are the same on both.
+
 Each source is read by a small pure function over a path or an environment mapping, so
 each can be tested alone; `Lineage.tags()` turns the result into the model version tags
 `modelrail register` writes. The tag names and values: docs/mlflow.md.
@@ -26,6 +30,7 @@ GIT_SHA = "git_sha"
 GIT_REF = "git_ref"
 PR_NUMBER = "pr_number"
 WORKFLOW_RUN_URL = "workflow_run_url"
+PROJECT_URL = "project_url"
 DVC_DATA_HASH = "dvc_data_hash"
 DVC_OUT_PREFIX = "dvc.out."
 PARAM_PREFIX = "param."
@@ -42,6 +47,8 @@ _TAG_KEY_UNSAFE = re.compile(r"[^\w.\- /:]")
 _MERGE_QUEUE_REF = re.compile(r"/pr-(\d+)-[0-9a-f]+$")
 _MERGE_COMMIT = re.compile(r"^Merge pull request #(\d+)\b")
 _SQUASH_COMMIT = re.compile(r"\(#(\d+)\)\s*$")
+# The last line of GitLab's default merge commit template: "See merge request group/proj!42".
+_GITLAB_MERGE_COMMIT = re.compile(r"^See merge request \S+!(\d+)\s*$", re.MULTILINE)
 
 
 # -- git and the CI run ------------------------------------------------------------------
@@ -57,15 +64,18 @@ def _git(args: Sequence[str], cwd: Path) -> str | None:
 
 
 def resolve_git_sha(env: Mapping[str, str], cwd: Path) -> str:
-    """`GITHUB_SHA`, else `git rev-parse HEAD` in `cwd`; a UsageError when neither works."""
-    sha = env.get("GITHUB_SHA", "").strip() or _git(["rev-parse", "HEAD"], cwd)
+    """`GITHUB_SHA` or `CI_COMMIT_SHA`, else `git rev-parse HEAD` in `cwd`; a UsageError
+    when none works."""
+    variable = next((name for name in ("GITHUB_SHA", "CI_COMMIT_SHA")
+                     if env.get(name, "").strip()), None)
+    sha = env[variable].strip() if variable else _git(["rev-parse", "HEAD"], cwd)
     if not sha:
-        raise UsageError("cannot tell which commit this model was built from: GITHUB_SHA is "
-                         f"not set and `git rev-parse HEAD` failed in {cwd} (run inside the "
-                         "model's git checkout)")
+        raise UsageError("cannot tell which commit this model was built from: neither "
+                         "GITHUB_SHA nor CI_COMMIT_SHA is set and `git rev-parse HEAD` failed "
+                         f"in {cwd} (run inside the model's git checkout)")
     sha = sha.lower()
     if not _SHA.fullmatch(sha):
-        raise UsageError(f"GITHUB_SHA: {sha!r} is not a git commit sha")
+        raise UsageError(f"{variable or 'git rev-parse HEAD'}: {sha!r} is not a git commit sha")
     return sha
 
 
@@ -75,12 +85,36 @@ def commit_time(sha: str, cwd: Path) -> str | None:
 
 
 def resolve_git_ref(env: Mapping[str, str], cwd: Path) -> str | None:
-    """`GITHUB_REF` (refs/heads/main, refs/pull/7/merge…), else the checked-out branch."""
-    return env.get("GITHUB_REF", "").strip() or _git(["symbolic-ref", "-q", "HEAD"], cwd)
+    """`GITHUB_REF` (refs/heads/main, refs/pull/7/merge…), GitLab's tag or branch as a ref,
+    else the checked-out branch."""
+    return (env.get("GITHUB_REF", "").strip() or _gitlab_ref(env)
+            or _git(["symbolic-ref", "-q", "HEAD"], cwd))
+
+
+def _gitlab_ref(env: Mapping[str, str]) -> str | None:
+    """refs/tags/CI_COMMIT_TAG, refs/heads/CI_COMMIT_BRANCH, or the merge request's ref
+    (CI_MERGE_REQUEST_REF_PATH, refs/merge-requests/N/head): GitLab sets one per pipeline."""
+    if tag := env.get("CI_COMMIT_TAG", "").strip():
+        return f"refs/tags/{tag}"
+    if branch := env.get("CI_COMMIT_BRANCH", "").strip():
+        return f"refs/heads/{branch}"
+    return env.get("CI_MERGE_REQUEST_REF_PATH", "").strip() or None
+
+
+def project_url(env: Mapping[str, str]) -> str | None:
+    """The repository's page: GitLab's CI_PROJECT_URL, or GitHub's SERVER/REPOSITORY."""
+    if url := env.get("CI_PROJECT_URL", "").strip():
+        return url
+    server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
+    repository = env.get("GITHUB_REPOSITORY", "")
+    return f"{server}/{repository}" if server and repository else None
 
 
 def workflow_run_url(env: Mapping[str, str]) -> str | None:
-    """The Actions run page: SERVER/REPOSITORY/actions/runs/RUN_ID[/attempts/N]."""
+    """The Actions run page, SERVER/REPOSITORY/actions/runs/RUN_ID[/attempts/N], or on
+    GitLab the pipeline's page (CI_PIPELINE_URL)."""
+    if url := env.get("CI_PIPELINE_URL", "").strip():
+        return url
     server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
     repository = env.get("GITHUB_REPOSITORY", "")
     run_id = env.get("GITHUB_RUN_ID", "")
@@ -121,15 +155,26 @@ def pull_request_number(event_name: str, event: Mapping[str, object]) -> int | N
 
 
 def pull_request_from_env(env: Mapping[str, str]) -> int | None:
-    """`pull_request_number` for the event in GITHUB_EVENT_NAME / GITHUB_EVENT_PATH."""
+    """`pull_request_number` for the event in GITHUB_EVENT_NAME / GITHUB_EVENT_PATH; on
+    GitLab the merge request's IID, or the one a merge commit's message names."""
     path = env.get("GITHUB_EVENT_PATH", "")
     if not path:
-        return None
+        return merge_request_iid(env)
     event = read_json(Path(path), "event payload", f"GITHUB_EVENT_PATH {path}",
                       limit=EVENT_LIMIT)
     if not isinstance(event, Mapping):
         return None
     return pull_request_number(env.get("GITHUB_EVENT_NAME", ""), event)
+
+
+def merge_request_iid(env: Mapping[str, str]) -> int | None:
+    """CI_MERGE_REQUEST_IID (merge request pipelines), else the `See merge request
+    group/project!N` line GitLab's default merge commit message ends with."""
+    iid = env.get("CI_MERGE_REQUEST_IID", "").strip()
+    if iid.isdigit():
+        return int(iid)
+    match = _GITLAB_MERGE_COMMIT.search(env.get("CI_COMMIT_MESSAGE", ""))
+    return int(match.group(1)) if match else None
 
 
 # -- DVC, params, metrics, gate ----------------------------------------------------------
@@ -256,6 +301,7 @@ class Lineage:
     git_ref: str | None = None
     pr_number: int | None = None
     workflow_run_url: str | None = None
+    project_url: str | None = None
     dvc: DvcLineage | None = None
     params: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
@@ -266,7 +312,7 @@ class Lineage:
         """Fill params/metrics from the MLflow run when no file was given."""
         return Lineage(
             git_sha=self.git_sha, git_ref=self.git_ref, pr_number=self.pr_number,
-            workflow_run_url=self.workflow_run_url, dvc=self.dvc,
+            workflow_run_url=self.workflow_run_url, project_url=self.project_url, dvc=self.dvc,
             params=self.params or dict(params), metrics=self.metrics or dict(metrics),
             validation_status=self.validation_status,
         )
@@ -279,6 +325,8 @@ class Lineage:
             tags[PR_NUMBER] = str(self.pr_number)
         if self.workflow_run_url:
             tags[WORKFLOW_RUN_URL] = self.workflow_run_url
+        if self.project_url:
+            tags[PROJECT_URL] = self.project_url
         if self.dvc is not None:
             tags[DVC_DATA_HASH] = self.dvc.digest
             tags.update({tag_key(DVC_OUT_PREFIX, p): h for p, h in self.dvc.outs.items()})
@@ -319,6 +367,7 @@ def collect_lineage(
         git_ref=resolve_git_ref(env, cwd),
         pr_number=pr_number if pr_number is not None else pull_request_from_env(env),
         workflow_run_url=workflow_run_url(env),
+        project_url=project_url(env),
         dvc=dvc_lock_lineage(dvc_lock) if dvc_lock is not None else None,
         params=load_params(params) if params is not None else {},
         metrics=dict(metrics or {}),

@@ -93,7 +93,8 @@ class Actor:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], now: datetime | None = None) -> "Actor":
-        name = env.get("GITHUB_ACTOR") or env.get("USER") or env.get("LOGNAME") or "unknown"
+        name = (env.get("GITHUB_ACTOR") or env.get("GITLAB_USER_LOGIN") or env.get("USER")
+                or env.get("LOGNAME") or "unknown")
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         return cls(name=name, at=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
                    run_url=workflow_run_url(env))

@@ -1,4 +1,4 @@
-"""The A/B logs as typed PostgreSQL tables (the columns `ab.aggregate_postgres` reads)."""
+"""The A/B logs as typed PostgreSQL tables (the columns `ab.aggregate.TYPED_COLUMNS`)."""
 
 import json
 from pathlib import Path

@@ -7,7 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,18 @@ def named_model_repo(destination: Path, dvc_remote: Path, model: str,
     policy_file.write_text(yaml.safe_dump(policy, sort_keys=False))
     commit_all(repo, f"policy for {model}")
     return repo
+
+
+def edit_workflow(repo: Path, workflow: str, replacements: Mapping[str, str]) -> None:
+    """Change the repository's `workflow` (each old text must occur exactly once, so a
+    change to example-model cannot make the edit silently miss) and commit."""
+    path = repo / workflow
+    text = path.read_text()
+    for old, new in replacements.items():
+        assert text.count(old) == 1, f"{workflow}: {old!r} occurs {text.count(old)} times"
+        text = text.replace(old, new)
+    path.write_text(text)
+    commit_all(repo, f"{workflow}: edited")
 
 
 def train_champion(repo: Path, python_env: Path, mlflow_url: str) -> tuple[str, str]:

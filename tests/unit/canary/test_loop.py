@@ -3,6 +3,7 @@ judge and a fake clock: what it patches, when it looks, and what it decides."""
 
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -44,8 +45,8 @@ CONFIG = AnalysisConfig(metrics=(
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "KUBECONFIG",
-                 "KUBECONFIG_DATA", "PROMETHEUS_URL", "PROMETHEUS_TOKEN"):
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "GITLAB_CI",
+                 "KUBECONFIG", "KUBECONFIG_DATA", "PROMETHEUS_URL", "PROMETHEUS_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MODELRAIL_RETRY_ATTEMPTS", "2")
     monkeypatch.setenv("MODELRAIL_RETRY_BASE_DELAY", "0.01")
@@ -92,6 +93,17 @@ def test_a_passing_canary_is_looked_at_once_per_step_then_promoted_in_full(
     assert ABORT not in patches
     assert standin.rollout("ranker", "ml")["status"]["phase"] == "Healthy"
     assert standin.traffic("ranker", "ml").stable_image == "ranker:v2"
+
+
+def test_on_gitlab_each_step_is_a_log_section_closed_even_when_it_fails(
+        standin: RolloutsStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GITLAB_CI", "true")
+    _run(standin, tmp_path, ScriptedJudge("pass", "fail"))
+    markers = re.findall(r"section_(start|end):\d+:(modelrail_canary_step_\d)",
+                         capsys.readouterr().out)
+    assert markers == [("start", "modelrail_canary_step_1"), ("end", "modelrail_canary_step_1"),
+                       ("start", "modelrail_canary_step_2"), ("end", "modelrail_canary_step_2")]
 
 
 def test_a_re_run_after_success_changes_nothing(standin: RolloutsStandIn,

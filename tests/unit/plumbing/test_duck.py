@@ -125,7 +125,7 @@ def _monitor_logs(directory: Path, rows: int) -> list[str]:
 
 @pytest.mark.parametrize(("command", "rows", "limit"), [
     (_ab_logs, 100_000, "20MB"),  # the join's hash tables
-    (_monitor_logs, 200_000, "8MB"),  # the ASOF join of Logs.grid_counts, via _fetch
+    (_monitor_logs, 200_000, "4MB"),  # Logs.grid_counts' sort, through its guard
 ])
 def test_a_query_over_the_limit_exits_2_naming_the_variable(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

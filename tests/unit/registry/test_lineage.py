@@ -245,7 +245,7 @@ def test_no_git_sha_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         resolve_git_sha({}, tmp_path)
     assert caught.value.exit_code == ExitCode.USAGE
-    assert "GITHUB_SHA is not set" in str(caught.value)
+    assert "neither GITHUB_SHA nor CI_COMMIT_SHA is set" in str(caught.value)
 
 
 # -- gate report, tag keys, the whole ----------------------------------------------------
@@ -315,3 +315,45 @@ def test_run_data_fills_only_what_files_did_not() -> None:
     filled = lineage.with_run_data({"C": "1"}, {"auc": 0.1, "loss": 0.2})
     assert dict(filled.metrics) == {"auc": 0.9}
     assert dict(filled.params) == {"C": "1"}
+
+
+def test_gitlab_pipeline_lineage() -> None:
+    """On GitLab the commit, ref, pipeline, project and merge request come from its
+    predefined variables; the tags are named as on GitHub."""
+    env = {"CI_COMMIT_SHA": SHA.upper(), "CI_COMMIT_BRANCH": "main",
+           "CI_PIPELINE_URL": "https://gitlab.example.com/acme/ranker/-/pipelines/77",
+           "CI_PROJECT_URL": "https://gitlab.example.com/acme/ranker",
+           "CI_COMMIT_MESSAGE": "Merge branch 'fix' into 'main'\n\nFix\n\n"
+                                "See merge request acme/ranker!12\n"}
+
+    tags = collect_lineage(env, Path("/nonexistent")).tags()
+
+    assert tags["git_sha"] == SHA
+    assert tags["git_ref"] == "refs/heads/main"
+    assert tags["workflow_run_url"] == "https://gitlab.example.com/acme/ranker/-/pipelines/77"
+    assert tags["project_url"] == "https://gitlab.example.com/acme/ranker"
+    assert tags["pr_number"] == "12"
+
+
+@pytest.mark.parametrize(("extra", "ref", "iid"), [
+    ({"CI_COMMIT_TAG": "v3"}, "refs/tags/v3", None),
+    ({"CI_MERGE_REQUEST_REF_PATH": "refs/merge-requests/5/head", "CI_MERGE_REQUEST_IID": "5"},
+     "refs/merge-requests/5/head", 5),
+    ({"CI_COMMIT_BRANCH": "main", "CI_COMMIT_MESSAGE": "A squash (no reference)"},
+     "refs/heads/main", None),
+])
+def test_gitlab_refs_and_merge_requests(extra: dict[str, str], ref: str, iid: int | None) -> None:
+    lineage = collect_lineage({"CI_COMMIT_SHA": SHA, **extra}, Path("/nonexistent"))
+    assert (lineage.git_ref, lineage.pr_number) == (ref, iid)
+
+
+def test_a_bad_gitlab_sha_names_its_variable() -> None:
+    with pytest.raises(UsageError, match=r"^CI_COMMIT_SHA: 'nope' is not a git commit sha"):
+        resolve_git_sha({"CI_COMMIT_SHA": "nope"}, Path("/nonexistent"))
+
+
+def test_project_url_on_github() -> None:
+    env = {"GITHUB_SHA": SHA, "GITHUB_SERVER_URL": "https://github.com/",
+           "GITHUB_REPOSITORY": "acme/ranker"}
+    assert collect_lineage(env, Path("/nonexistent")).tags()["project_url"] == \
+        "https://github.com/acme/ranker"

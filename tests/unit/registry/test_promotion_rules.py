@@ -104,6 +104,13 @@ def test_actor_from_github_or_local_user() -> None:
     assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=1)
 
 
+def test_actor_on_gitlab_is_the_user_who_ran_the_job_in_that_pipeline() -> None:
+    actor = Actor.from_env({"GITLAB_USER_LOGIN": "release-manager", "USER": "gitlab-runner",
+                            "CI_PIPELINE_URL": "https://gitlab.example.com/a/b/-/pipelines/7"})
+    assert (actor.name, actor.run_url) == ("release-manager",
+                                           "https://gitlab.example.com/a/b/-/pipelines/7")
+
+
 def test_outcome_json_and_uri() -> None:
     outcome = Outcome("promote", "prod", "ranker", "champion", 4, changed=True,
                       previous_version=None, message="m")
