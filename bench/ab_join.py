@@ -58,16 +58,22 @@ FIELDS = ("units", "multi_variant_users", "impressions_sum", "impressions_sum_sq
           "duration_sum", "duration_sum_squares", "converted")
 
 # Impression i belongs to user i % U in round i // U (two hours apart); event i follows
-# impression i by 1-50 s: the user's last impression ends the session, otherwise a click
-# (10%, +5% relative in the treatment) or a view (a type the aggregation ignores).
+# impression i by 1-50 s: the last round's impressions end their user's session, the
+# others are a click (10%, +5% relative in the treatment) or a view (a type the
+# aggregation ignores). Heavy-tailed users (`skewed`): impression i goes to user
+# floor(U * u^3) instead, u uniform from a hash of i, so a few users get thousands of
+# impressions, many none, ties in time are common (a user's impressions of one round
+# share their second) and users without an impression in the last round have no session.
+_UNIFORM_USER = "i % $users"
+_SKEWED_USER = "CAST(floor($users * pow((hash(i) % 1000003) / 1000003.0, 3)) AS BIGINT)"
 _GENERATE = """
 CREATE TABLE impressions AS
-SELECT i, i % $users AS k, i // $users AS round,
+SELECT i, k, i // $users AS round,
        TIMESTAMPTZ '2026-01-01 00:00:00+00'
-         + to_seconds(CAST((i // $users) * 7200 + (i % $users) % 7200 AS DOUBLE)) AS ts,
-       CASE WHEN hash('ranker-v2/' || (i % $users)) % 2 = 0 THEN 'control'
+         + to_seconds(CAST((i // $users) * 7200 + k % 7200 AS DOUBLE)) AS ts,
+       CASE WHEN hash('ranker-v2/' || k) % 2 = 0 THEN 'control'
             ELSE 'treatment' END AS variant
-FROM range($rows) AS t(i);
+FROM (SELECT i, $user_of_i AS k FROM range($rows) AS t(i));
 COPY (SELECT ts AS "timestamp", 'r' || i AS request_id, 'u' || k AS user_id, variant,
              'ranker-v2' AS experiment, 0.1 AS prediction
       FROM impressions) TO '$predictions' (FORMAT parquet);
@@ -82,17 +88,23 @@ COPY (SELECT ts + to_seconds(CAST(1 + i % 50 AS DOUBLE)) AS "timestamp",
 """
 
 
-def generate(directory: Path, rows: int) -> tuple[Path, Path]:
+def generate(directory: Path, rows: int, skewed: bool = False,
+             memory_limit: str | None = None) -> tuple[Path, Path]:
+    """The Parquet logs `predictions.parquet` and `events.parquet` in `directory`, `rows`
+    each; `memory_limit` bounds DuckDB (spilling to `directory`) for large `rows`."""
     import duckdb  # noqa: PLC0415 - the parent process only generates
 
     predictions, events = directory / "predictions.parquet", directory / "events.parquet"
-    values = {"$users": str(rows // IMPRESSIONS_PER_USER), "$rows": str(rows),
+    values = {"$user_of_i": _SKEWED_USER if skewed else _UNIFORM_USER,
+              "$users": str(rows // IMPRESSIONS_PER_USER), "$rows": str(rows),
               "$last": str(IMPRESSIONS_PER_USER - 1), "$ctr": str(CTR), "$lift": str(LIFT),
               "$predictions": str(predictions), "$events": str(events)}
     script = _GENERATE
     for name, value in values.items():
         script = script.replace(name, value)
-    with duckdb.connect() as connection:
+    bounded: dict[str, str | bool | int | float | list[str]] = \
+        {"memory_limit": memory_limit, "temp_directory": str(directory)} if memory_limit else {}
+    with duckdb.connect(config=bounded) as connection:
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(script)
     return predictions, events

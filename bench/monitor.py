@@ -45,9 +45,12 @@ RESULTS = REPO_ROOT / "bench" / "results" / "monitor.json"
 REFERENCE_ROWS = 50_000
 NUMERIC = 14
 CATEGORICAL = 6
+NULL_SHARE = 0.02
 
 
-def _columns(shift: float) -> str:
+def _columns(shift: float, nulls: bool = False) -> str:
+    """The features (and the prediction) as DuckDB expressions; with `nulls`, n4, n9 and
+    c4 are missing (NULL) in NULL_SHARE of the rows."""
     numeric = []
     for index in range(NUMERIC):
         kind = index % 3
@@ -58,24 +61,32 @@ def _columns(shift: float) -> str:
             expr = "exp(sqrt(-2 * ln(random())) * cos(2 * pi() * random()) * 0.5)"
         else:
             expr = "random() * 100"
-        numeric.append(f"round({expr}, 3) AS n{index}")
-    categorical = [f"CAST(floor(power(random(), 2) * {10 + 8 * i}) AS INTEGER) AS c{i}"
-                   for i in range(CATEGORICAL)]
+        numeric.append(f"{_maybe_null(f'round({expr}, 3)', nulls and index % 5 == 4)} "
+                       f"AS n{index}")
+    levels = [f"CAST(floor(power(random(), 2) * {10 + 8 * i}) AS INTEGER)"
+              for i in range(CATEGORICAL)]
+    categorical = [f"{_maybe_null(level, nulls and i == 4)} AS c{i}"
+                   for i, level in enumerate(levels)]
     return ", ".join([*numeric, *categorical,
                       "round(1 / (1 + exp(3 - random())), 4) AS prediction"])
 
 
-def write_data(directory: Path, rows: int) -> tuple[Path, Path, Path]:
+def _maybe_null(expression: str, nullable: bool) -> str:
+    return f"CASE WHEN random() < {NULL_SHARE} THEN NULL ELSE {expression} END" \
+        if nullable else expression
+
+
+def write_data(directory: Path, rows: int, nulls: bool = False) -> tuple[Path, Path, Path]:
     import duckdb  # noqa: PLC0415 - the [monitor] extra
 
     reference, current = directory / "reference.parquet", directory / "current.parquet"
     with duckdb.connect() as db:
         db.execute("SELECT setseed(0.11)")
-        db.execute(f"COPY (SELECT {_columns(0.0)} FROM range({REFERENCE_ROWS})) "  # noqa: S608
+        db.execute(f"COPY (SELECT {_columns(0.0, nulls)} FROM range({REFERENCE_ROWS})) "  # noqa: S608
                    f"TO '{reference}' (FORMAT parquet)")
         db.execute("SELECT setseed(0.42)")
         db.execute(f"COPY (SELECT TIMESTAMPTZ '2026-11-01 00:00:00+00' + to_milliseconds(i) "  # noqa: S608
-                   f"AS timestamp, 'r' || i AS request_id, 0 AS row, {_columns(0.5)} "
+                   f"AS timestamp, 'r' || i AS request_id, 0 AS row, {_columns(0.5, nulls)} "
                    f"FROM range({rows}) t(i)) TO '{current}' (FORMAT parquet)")
     policy = directory / "modelrail.yaml"
     categorical = ", ".join(f"c{i}" for i in range(CATEGORICAL))
@@ -84,13 +95,18 @@ def write_data(directory: Path, rows: int) -> tuple[Path, Path, Path]:
     return policy, reference, current
 
 
+def monitor_command(policy: Path, reference: Path, current: Path, out: Path) -> list[str]:
+    """`modelrail monitor` of this interpreter's environment, writing its JSON to `out`."""
+    return [str(Path(sys.executable).parent / "modelrail"), "monitor", "--config",
+            str(policy), "--reference", str(reference), "--current", str(current),
+            "--json", str(out), "--no-summary"]
+
+
 def monitor_once(policy: Path, reference: Path, current: Path, out: Path,
                  limit: str) -> dict[str, Any]:
     """One `modelrail monitor` child under the DuckDB memory `limit`. Its peak RSS comes
     from wait4 on it alone: RUSAGE_CHILDREN would keep the largest of all runs so far."""
-    command = [str(Path(sys.executable).parent / "modelrail"), "monitor", "--config",
-               str(policy), "--reference", str(reference), "--current", str(current),
-               "--json", str(out), "--no-summary"]
+    command = monitor_command(policy, reference, current, out)
     started = time.perf_counter()
     with tempfile.TemporaryFile() as stderr:
         child = subprocess.Popen(command, env={**os.environ, MEMORY_VARIABLE: limit},
