@@ -103,10 +103,8 @@ def _render(args: argparse.Namespace, title: str, rollout: TrafficState, message
     (and, for abort and restore, every backend: an Argo Rollout shows its steps)."""
     print(message)
     print(rollout.describe())
-    argo = rollout if isinstance(rollout, RolloutState) else None
     write_json(args.json, "rollout", {**extra, "message": message,
-                                      "rollout": argo.to_json() if argo else
-                                      _traffic_json(rollout)})
+                                      "rollout": rollout.to_json()})
     runner.set_output("phase", rollout.phase)
     runner.set_output("weight", str(rollout.weight))
     runner.set_output("step-index", "" if rollout.step_index is None
@@ -115,6 +113,7 @@ def _render(args: argparse.Namespace, title: str, rollout: TrafficState, message
     runner.set_output("aborted", _bool(rollout.aborted))
     for key, value in extra.items():
         runner.set_output(key, _bool(value) if isinstance(value, bool) else str(value))
+    argo = rollout if isinstance(rollout, RolloutState) else None  # the only one with steps
     step = "—" if argo is None or argo.step_index is None else \
         f"{argo.step_index}/{argo.step_count}"
     shown = argo.images if argo else rollout.stable_images
@@ -124,15 +123,6 @@ def _render(args: argparse.Namespace, title: str, rollout: TrafficState, message
         f"### Rollout `{rollout.ref}`: {title}\n\n| phase | weight | step | images |\n"
         f"|---|---|---|---|\n| {rollout.phase}{why} | {rollout.weight}% | {step} | "
         f"{images} |\n\n{message}")
-
-
-def _traffic_json(state: TrafficState) -> dict[str, object]:
-    """The rollout object of a backend other than Argo Rollouts (docs/json-outputs.md)."""
-    namespace, _, name = state.ref.partition("/")
-    return {"name": name, "namespace": namespace, "phase": state.phase,
-            "message": state.message, "acknowledged": state.observed,
-            "weight": state.weight, "paused": state.paused, "aborted": state.aborted,
-            "fully_promoted": state.fully_promoted, "images": dict(state.stable_images)}
 
 
 def _bool(value: bool) -> str:

@@ -11,7 +11,7 @@ writes the weights of one VirtualService route itself). Which one a policy uses 
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 from modelrail.errors import UsageError
 from modelrail.rollouts.policy import MirrorConfig
@@ -66,6 +66,9 @@ class TrafficState(Protocol):
     def describe(self) -> str:
         """One line for logs."""
 
+    def to_json(self) -> Mapping[str, object]:
+        """The `rollout` object of `modelrail rollout --json` (docs/json-outputs.md)."""
+
 
 class NamedState:
     """The parts of a `TrafficState` that follow from its name, namespace and phase: a
@@ -82,6 +85,14 @@ class NamedState:
     @property
     def paused(self) -> bool:
         return self.phase == "Paused"
+
+    def to_json(self) -> Mapping[str, object]:
+        """A backend without steps of its own: the traffic, and the stable images."""
+        state = cast(TrafficState, self)  # the mixin's classes are TrafficStates
+        return {"name": self.name, "namespace": self.namespace, "phase": self.phase,
+                "message": state.message, "acknowledged": state.observed,
+                "weight": state.weight, "paused": self.paused, "aborted": state.aborted,
+                "fully_promoted": state.fully_promoted, "images": dict(state.stable_images)}
 
 
 StateT = TypeVar("StateT", bound=TrafficState)
