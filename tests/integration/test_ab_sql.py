@@ -153,12 +153,13 @@ def test_postgres_names_a_missing_column_and_an_empty_table(postgres: str) -> No
                            "type text, request_id text, value double precision)")
         connection.execute("INSERT INTO bare VALUES (now(), 'u1')")
 
-    with pytest.raises(UsageError, match="table bare: has no 'request_id' column"):
+    with pytest.raises(UsageError,
+                       match="table bare: the predictions log has no 'request_id' column"):
         aggregate_on(Location("postgres", dsn=postgres), "bare", "empty_events", VARIANTS)
     create_tables(postgres)
     with psycopg.connect(postgres) as connection:
         connection.execute("INSERT INTO predictions VALUES (now(), 'r', 'u', 'control', NULL)")
-    with pytest.raises(UsageError, match="table empty_events: is empty"):
+    with pytest.raises(UsageError, match="table empty_events: the events log is empty"):
         aggregate_on(Location("postgres", dsn=postgres), "predictions", "empty_events", VARIANTS)
 
 
@@ -194,7 +195,7 @@ def test_the_cli_pushes_the_analysis_down_without_showing_the_dsn(
 
 @pytest.mark.parametrize(("tables", "message"), [
     (["--predictions-table", "nowhere"], "table nowhere: does not exist"),
-    (["--events-table", "bare"], "table bare: has no 'type' column"),
+    (["--events-table", "bare"], "table bare: the events log has no 'type' column"),
 ])
 def test_the_cli_names_a_missing_table_or_column(
         cli_workdir: Path, postgres: str, monkeypatch: pytest.MonkeyPatch,

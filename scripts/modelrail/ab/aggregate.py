@@ -213,7 +213,7 @@ def _open(engine: OpenEngine, source: str, role: str) -> int:
     checked; a file exposed as the view `role` with the typed columns. Its row count."""
     log = engine.open(source, f"raw_{role}", f"{role} log")
     if engine.name == "postgres":
-        log.require_table(TABLE_COLUMNS[role])
+        log.require(role, TABLE_COLUMNS[role])
         return log.rows
     log.require(role, LOG_COLUMNS[role])
     with engine.guard(f"{source}: bad {role} log"):

@@ -32,22 +32,14 @@ class RawLog:
     structs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def require(self, role: str, required: Sequence[str]) -> None:
-        """The log has rows and every column in `required` (UsageError naming it)."""
+        """The log (a file, or a PostgreSQL table of typed columns) has rows and every
+        column in `required` (UsageError naming it)."""
         if not self.rows:
             raise UsageError(f"{self.source}: the {role} log is empty")
         for column in required:
             if column not in self.columns:
                 raise UsageError(f"{self.source}: the {role} log has no {column!r} column "
                                  f"(required: {', '.join(required)})")
-
-    def require_table(self, required: Sequence[str]) -> None:
-        """A table of typed columns (PostgreSQL) has every one in `required`, and rows."""
-        for column in required:
-            if column not in self.columns:
-                raise UsageError(f"{self.source}: has no {column!r} column "
-                                 f"(required: {', '.join(required)})")
-        if not self.rows:
-            raise UsageError(f"{self.source}: is empty")
 
 
 def flat_columns(engine: SqlEngine, log: RawLog) -> dict[str, str]:
